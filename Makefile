@@ -1,0 +1,50 @@
+# Thin wrapper over CMake. `make run` and `make test` each work alone on a
+# fresh Debian 12 machine: they install what is missing, build, then act.
+
+BUILD    ?= build
+JOBS     ?= 2
+CMAKE_FLAGS ?=
+SUDO     := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+# Debian packages the build, the tests and the daemon need.
+DEPS := build-essential cmake pkg-config libzmq3-dev libczmq-dev liblmdb-dev \
+        libmsgpack-dev libsodium-dev libjansson-dev libcmocka-dev tzdata \
+        python3 python3-zmq python3-msgpack lmdb-utils
+
+.PHONY: all deps build run test sanitize bench clean format
+
+all: build
+
+deps:
+	@missing=$$(for p in $(DEPS); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null \
+	    | grep -q 'install ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	    echo "installing: $$missing"; \
+	    $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get update -q && \
+	    $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing; \
+	fi
+
+$(BUILD)/Makefile: CMakeLists.txt
+	cmake -S . -B $(BUILD) $(CMAKE_FLAGS)
+
+build: deps $(BUILD)/Makefile
+	cmake --build $(BUILD) -j $(JOBS)
+
+run: build
+	$(BUILD)/pacerd
+
+test: build
+	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+
+# The same suite under AddressSanitizer and UndefinedBehaviorSanitizer.
+sanitize:
+	$(MAKE) test BUILD=build-asan CMAKE_FLAGS="-DPACER_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug"
+
+bench: build
+	@echo "see README.md, Performance"
+
+format:
+	clang-format -i $$(git ls-files '*.c' '*.h')
+
+clean:
+	rm -rf $(BUILD) build-asan
