@@ -1,0 +1,112 @@
+/*  store: the event log in one LMDB environment.
+
+    The store owns the LMDB environment of a state directory and the `log`
+    database in it: an append-only map from sequence number (1, 2, ...; gap
+    free) to a record `[1, recorded_at, hash, event]` (msgpack; see
+    docs/PROTOCOL.md, "The log"). Each record's hash chains to the previous
+    record's, so any edit on disk is detectable by store_verify.
+
+    Beside the log it keeps `ids`: the 64-bit hash of every event id, packed by
+    sequence number into blocks of STORE_ID_BLOCK entries. Those keys only ever
+    grow, so the writer touches one or two pages per commit instead of one
+    random B-tree page per event, and start-up reads them back sequentially to
+    rebuild the in-memory duplicate index (daemon/dedup).
+
+    One writer: store_begin .. store_append* .. store_commit happen on one
+    thread. Readers use store_read_begin on any thread; LMDB gives them a
+    consistent snapshot and never blocks the writer. When the map fills, the
+    writer's commit fails with STORE_MAP_FULL; the caller grows the map with
+    store_grow (which waits for readers to leave, see store_read_begin) and
+    replays its batch. */
+
+#ifndef PACER_STORE_H
+#define PACER_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define STORE_HASH_BYTES 32
+#define STORE_ID_BLOCK   1024
+
+typedef struct _store_t store_t;
+
+/* Return codes. Every function that can fail returns one of these and, when
+   it takes err/errlen, writes a sentence naming what failed. */
+typedef enum {
+    STORE_OK = 0,
+    STORE_ERROR = -1,    /* I/O or LMDB failure; message says which */
+    STORE_MAP_FULL = -2, /* the write transaction did not fit: grow, retry */
+    STORE_LOCKED = -3,   /* another pacerd holds this state directory */
+    STORE_CORRUPT = -4,  /* a record fails to decode or to chain */
+    STORE_NOT_FOUND = -5
+} store_rc_t;
+
+typedef struct {
+    uint64_t seq;
+    int64_t recorded_at;
+    const uint8_t *hash;  /* STORE_HASH_BYTES, points into the map */
+    const uint8_t *event; /* canonical msgpack map, points into the map */
+    size_t event_len;
+} store_record_t;
+
+typedef struct {
+    size_t map_size;      /* initial map size in bytes; 0 = default 1 GiB */
+    bool exclusive;       /* take the state directory's daemon lock */
+    bool read_only;       /* open for reading (pacer verify) */
+} store_options_t;
+
+/* Open (creating if needed) the state directory `dir` and its environment.
+   With options->exclusive, a second process opening the same directory gets
+   NULL and a message naming the pid that holds it. Caller destroys. */
+store_t *store_open (const char *dir, const store_options_t *options, char *err, size_t errlen);
+void store_destroy (store_t **self_p);
+
+uint64_t store_last_seq (store_t *self);
+/* The hash of the newest record (32 zero bytes when the log is empty). */
+const uint8_t *store_last_hash (store_t *self);
+size_t store_map_size (store_t *self);
+const char *store_dir (store_t *self);
+
+/* Writer side. */
+int store_begin (store_t *self, char *err, size_t errlen);
+/* Append one canonical event; fills *seq_out. id_hash goes to the ids index. */
+int store_append (store_t *self, int64_t recorded_at, const uint8_t *event, size_t len,
+                  uint64_t id_hash, uint64_t *seq_out, char *err, size_t errlen);
+/* Read a record within the writer's open transaction (sees its own appends). */
+int store_get_in_txn (store_t *self, uint64_t seq, store_record_t *rec, char *err, size_t errlen);
+int store_commit (store_t *self, char *err, size_t errlen);
+void store_abort (store_t *self);
+/* Grow the map (doubling, at least by 64 MiB). No transaction may be open. */
+int store_grow (store_t *self, char *err, size_t errlen);
+
+/* Calls fn for every stored id hash in sequence order, from seq 1; used at
+   start-up to rebuild the duplicate index. */
+typedef void(store_id_fn) (void *arg, uint64_t seq, uint64_t id_hash);
+int store_scan_ids (store_t *self, store_id_fn *fn, void *arg, char *err, size_t errlen);
+
+/* Reader side: a snapshot. Any thread; the store must outlive the reader. */
+typedef struct _store_reader_t store_reader_t;
+store_reader_t *store_read_begin (store_t *self, char *err, size_t errlen);
+void store_read_end (store_reader_t **reader_p);
+uint64_t store_reader_last_seq (store_reader_t *reader);
+/* Record at seq: STORE_OK, STORE_NOT_FOUND, or STORE_CORRUPT. Pointers stay
+   valid until store_read_end. */
+int store_reader_get (store_reader_t *reader, uint64_t seq, store_record_t *rec, char *err,
+                      size_t errlen);
+
+/* Decode a raw record value (key seq) into rec. */
+int store_record_decode (uint64_t seq, const void *val, size_t len, store_record_t *rec,
+                         char *err, size_t errlen);
+/* The chained hash of a record given its predecessor's hash. */
+void store_chain_hash (const uint8_t prev[STORE_HASH_BYTES], uint64_t seq, int64_t recorded_at,
+                       const uint8_t *event, size_t len, uint8_t out[STORE_HASH_BYTES]);
+
+/* Walk the whole log of the state directory `dir` (read-only; a running
+   daemon may keep appending) and check every record decodes and chains.
+   STORE_OK with *checked = records checked, or STORE_CORRUPT with *bad_seq =
+   the first record that fails and a message saying how. */
+int store_verify (const char *dir, uint64_t *checked, uint64_t *bad_seq, char *err,
+                  size_t errlen);
+
+#endif
