@@ -51,62 +51,61 @@ typedef struct {
 } store_record_t;
 
 typedef struct {
-    size_t map_size;      /* initial map size in bytes; 0 = default 1 GiB */
-    bool exclusive;       /* take the state directory's daemon lock */
-    bool read_only;       /* open for reading (pacer verify) */
+    size_t map_size; /* initial map size in bytes; 0 = default 1 GiB */
+    bool exclusive;  /* take the state directory's daemon lock */
+    bool read_only;  /* open for reading (pacer verify) */
 } store_options_t;
 
 /* Open (creating if needed) the state directory `dir` and its environment.
    With options->exclusive, a second process opening the same directory gets
    NULL and a message naming the pid that holds it. Caller destroys. */
-store_t *store_open (const char *dir, const store_options_t *options, char *err, size_t errlen);
-void store_destroy (store_t **self_p);
+store_t *store_open(const char *dir, const store_options_t *options, char *err, size_t errlen);
+void store_destroy(store_t **self_p);
 
-uint64_t store_last_seq (store_t *self);
+uint64_t store_last_seq(store_t *self);
 /* The hash of the newest record (32 zero bytes when the log is empty). */
-const uint8_t *store_last_hash (store_t *self);
-size_t store_map_size (store_t *self);
-const char *store_dir (store_t *self);
+const uint8_t *store_last_hash(store_t *self);
+size_t store_map_size(store_t *self);
+const char *store_dir(store_t *self);
 
 /* Writer side. */
-int store_begin (store_t *self, char *err, size_t errlen);
+int store_begin(store_t *self, char *err, size_t errlen);
 /* Append one canonical event; fills *seq_out. id_hash goes to the ids index. */
-int store_append (store_t *self, int64_t recorded_at, const uint8_t *event, size_t len,
-                  uint64_t id_hash, uint64_t *seq_out, char *err, size_t errlen);
+int store_append(store_t *self, int64_t recorded_at, const uint8_t *event, size_t len,
+                 uint64_t id_hash, uint64_t *seq_out, char *err, size_t errlen);
 /* Read a record within the writer's open transaction (sees its own appends). */
-int store_get_in_txn (store_t *self, uint64_t seq, store_record_t *rec, char *err, size_t errlen);
-int store_commit (store_t *self, char *err, size_t errlen);
-void store_abort (store_t *self);
+int store_get_in_txn(store_t *self, uint64_t seq, store_record_t *rec, char *err, size_t errlen);
+int store_commit(store_t *self, char *err, size_t errlen);
+void store_abort(store_t *self);
 /* Grow the map (doubling, at least by 64 MiB). No transaction may be open. */
-int store_grow (store_t *self, char *err, size_t errlen);
+int store_grow(store_t *self, char *err, size_t errlen);
 
 /* Calls fn for every stored id hash in sequence order, from seq 1; used at
    start-up to rebuild the duplicate index. */
-typedef void(store_id_fn) (void *arg, uint64_t seq, uint64_t id_hash);
-int store_scan_ids (store_t *self, store_id_fn *fn, void *arg, char *err, size_t errlen);
+typedef void(store_id_fn)(void *arg, uint64_t seq, uint64_t id_hash);
+int store_scan_ids(store_t *self, store_id_fn *fn, void *arg, char *err, size_t errlen);
 
 /* Reader side: a snapshot. Any thread; the store must outlive the reader. */
 typedef struct _store_reader_t store_reader_t;
-store_reader_t *store_read_begin (store_t *self, char *err, size_t errlen);
-void store_read_end (store_reader_t **reader_p);
-uint64_t store_reader_last_seq (store_reader_t *reader);
+store_reader_t *store_read_begin(store_t *self, char *err, size_t errlen);
+void store_read_end(store_reader_t **reader_p);
+uint64_t store_reader_last_seq(store_reader_t *reader);
 /* Record at seq: STORE_OK, STORE_NOT_FOUND, or STORE_CORRUPT. Pointers stay
    valid until store_read_end. */
-int store_reader_get (store_reader_t *reader, uint64_t seq, store_record_t *rec, char *err,
-                      size_t errlen);
+int store_reader_get(store_reader_t *reader, uint64_t seq, store_record_t *rec, char *err,
+                     size_t errlen);
 
 /* Decode a raw record value (key seq) into rec. */
-int store_record_decode (uint64_t seq, const void *val, size_t len, store_record_t *rec,
-                         char *err, size_t errlen);
+int store_record_decode(uint64_t seq, const void *val, size_t len, store_record_t *rec, char *err,
+                        size_t errlen);
 /* The chained hash of a record given its predecessor's hash. */
-void store_chain_hash (const uint8_t prev[STORE_HASH_BYTES], uint64_t seq, int64_t recorded_at,
-                       const uint8_t *event, size_t len, uint8_t out[STORE_HASH_BYTES]);
+void store_chain_hash(const uint8_t prev[STORE_HASH_BYTES], uint64_t seq, int64_t recorded_at,
+                      const uint8_t *event, size_t len, uint8_t out[STORE_HASH_BYTES]);
 
 /* Walk the whole log of the state directory `dir` (read-only; a running
    daemon may keep appending) and check every record decodes and chains.
    STORE_OK with *checked = records checked, or STORE_CORRUPT with *bad_seq =
    the first record that fails and a message saying how. */
-int store_verify (const char *dir, uint64_t *checked, uint64_t *bad_seq, char *err,
-                  size_t errlen);
+int store_verify(const char *dir, uint64_t *checked, uint64_t *bad_seq, char *err, size_t errlen);
 
 #endif

@@ -1,0 +1,50 @@
+/*  dedup: the in-memory index of event ids already in the log.
+
+    Maps the 64-bit hash of an event id to the sequence numbers of the events
+    with that hash. A hash is not an id: a hit is only a candidate, and the
+    writer confirms it against the stored event. Open addressing with linear
+    probing; a slot with seq 0 is empty (sequence numbers start at 1), so
+    every hash value is usable.
+
+    Built at start-up from the log's id index (store_scan_ids) and kept up
+    to date by the writer. The writer reserves room for a batch before it
+    opens a transaction; nothing inserted under that reservation moves, so
+    if the transaction aborts, dedup_rollback undoes the inserts by clearing
+    their slots newest first, which restores the table exactly.
+
+    16 bytes a slot, at most 70% full: about 23 bytes per event in the log. */
+
+#ifndef PACER_DEDUP_H
+#define PACER_DEDUP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct _dedup_t dedup_t;
+
+typedef struct {
+    size_t pos;
+    uint64_t hash;
+} dedup_iter_t;
+
+/* NULL when out of memory. */
+dedup_t *dedup_new(size_t expected);
+void dedup_destroy(dedup_t **self_p);
+
+/* Make room for n more inserts without moving anything; -1 on out of memory. */
+int dedup_reserve(dedup_t *self, size_t n);
+/* Insert (hash, seq). Room must have been reserved. Remembered for rollback
+   until dedup_settle. */
+void dedup_insert(dedup_t *self, uint64_t hash, uint64_t seq);
+/* Forget the inserts since the last settle (transaction aborted). */
+void dedup_rollback(dedup_t *self);
+/* Keep them (transaction committed). */
+void dedup_settle(dedup_t *self);
+
+/* First candidate seq for hash, 0 if none; then dedup_next for more. */
+uint64_t dedup_first(dedup_t *self, uint64_t hash, dedup_iter_t *it);
+uint64_t dedup_next(dedup_t *self, dedup_iter_t *it);
+
+size_t dedup_size(dedup_t *self);
+
+#endif

@@ -1,0 +1,269 @@
+/*  pacerd: the pacer daemon.
+
+    Wires the pieces together and owns process concerns: options and the
+    config file, the state directory lock, sockets, signals, start-up and an
+    orderly stop. The main thread is the writer (daemon/writer); the query
+    endpoint runs in its own actor (daemon/query).
+
+    Settings come from, in increasing priority: built-in defaults, the config
+    file (--config, ZPL format as czmq's zconfig reads it), then flags. */
+
+#include "daemon/log.h"
+#include "daemon/query.h"
+#include "daemon/store.h"
+#include "daemon/writer.h"
+
+#include <czmq.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define PACER_VERSION "0.1.0"
+
+typedef struct {
+    char *state_dir;
+    char *append;
+    char *query;
+    char *publish;
+    size_t map_size;
+    int log_level;
+} settings_t;
+
+static void
+usage(FILE *out)
+{
+    fprintf(out, "usage: pacerd [options]\n"
+                 "  --state-dir DIR     state directory (default ./pacer-data)\n"
+                 "  --append EP         append endpoint (default tcp://127.0.0.1:7700)\n"
+                 "  --query EP          query endpoint (default tcp://127.0.0.1:7701)\n"
+                 "  --publish EP        publish endpoint (default tcp://127.0.0.1:7702)\n"
+                 "  --map-size BYTES    initial LMDB map size (default 1 GiB; grows when full)\n"
+                 "  --log-level LEVEL   debug, info, warn or error (default info)\n"
+                 "  --config FILE       settings file, ZPL format:\n"
+                 "                        pacerd\n"
+                 "                            state_dir = /var/lib/pacer\n"
+                 "                            append = tcp://127.0.0.1:7700\n"
+                 "                            log_level = info\n"
+                 "  --version, --help\n");
+}
+
+static void
+set(char **slot, const char *value)
+{
+    free(*slot);
+    *slot = strdup(value);
+}
+
+static int
+parse_size(const char *s, size_t *out)
+{
+    char *end;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (end == s)
+        return -1;
+    if (*end == 'K' || *end == 'k')
+        v <<= 10, end++;
+    else if (*end == 'M' || *end == 'm')
+        v <<= 20, end++;
+    else if (*end == 'G' || *end == 'g')
+        v <<= 30, end++;
+    if (*end != 0 || v < 65536)
+        return -1;
+    *out = (size_t)v;
+    return 0;
+}
+
+static int
+apply_setting(settings_t *s, const char *key, const char *value)
+{
+    if (streq(key, "state_dir") || streq(key, "state-dir"))
+        set(&s->state_dir, value);
+    else if (streq(key, "append"))
+        set(&s->append, value);
+    else if (streq(key, "query"))
+        set(&s->query, value);
+    else if (streq(key, "publish"))
+        set(&s->publish, value);
+    else if (streq(key, "map_size") || streq(key, "map-size")) {
+        if (parse_size(value, &s->map_size) != 0) {
+            fprintf(stderr,
+                    "pacerd: map size \"%s\": expected bytes (at least 65536), "
+                    "optionally with K, M or G\n",
+                    value);
+            return -1;
+        }
+    } else if (streq(key, "log_level") || streq(key, "log-level")) {
+        if ((s->log_level = log_level_parse(value)) < 0) {
+            fprintf(stderr, "pacerd: log level \"%s\": expected debug, info, warn or error\n",
+                    value);
+            return -1;
+        }
+    } else {
+        fprintf(stderr, "pacerd: unknown setting \"%s\"\n", key);
+        return -1;
+    }
+    return 0;
+}
+
+static int
+load_config(settings_t *s, const char *path)
+{
+    if (!zsys_file_exists(path)) {
+        fprintf(stderr, "pacerd: config file %s does not exist\n", path);
+        return -1;
+    }
+    zconfig_t *root = zconfig_load(path);
+    if (!root) {
+        fprintf(stderr, "pacerd: config file %s is not valid ZPL\n", path);
+        return -1;
+    }
+    zconfig_t *section = zconfig_locate(root, "pacerd");
+    int rc = 0;
+    for (zconfig_t *c = section ? zconfig_child(section) : NULL; c && rc == 0; c = zconfig_next(c))
+        rc = apply_setting(s, zconfig_name(c), zconfig_value(c) ? zconfig_value(c) : "");
+    zconfig_destroy(&root);
+    return rc;
+}
+
+static int
+parse_args(settings_t *s, int argc, char **argv)
+{
+    static const struct option opts[] = {{"state-dir", required_argument, 0, 'd'},
+                                         {"append", required_argument, 0, 'a'},
+                                         {"query", required_argument, 0, 'q'},
+                                         {"publish", required_argument, 0, 'p'},
+                                         {"map-size", required_argument, 0, 'm'},
+                                         {"log-level", required_argument, 0, 'l'},
+                                         {"config", required_argument, 0, 'c'},
+                                         {"version", no_argument, 0, 'V'},
+                                         {"help", no_argument, 0, 'h'},
+                                         {0, 0, 0, 0}};
+    /* The config file applies first, so flags override it wherever it is. */
+    for (int i = 1; i < argc - 1; i++)
+        if (streq(argv[i], "--config") && load_config(s, argv[i + 1]) != 0)
+            return 2;
+    int c;
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        const char *key = NULL;
+        switch (c) {
+        case 'd':
+            key = "state_dir";
+            break;
+        case 'a':
+            key = "append";
+            break;
+        case 'q':
+            key = "query";
+            break;
+        case 'p':
+            key = "publish";
+            break;
+        case 'm':
+            key = "map_size";
+            break;
+        case 'l':
+            key = "log_level";
+            break;
+        case 'c':
+            break;
+        case 'V':
+            printf("pacerd %s\n", PACER_VERSION);
+            return 0;
+        case 'h':
+            usage(stdout);
+            return 0;
+        default:
+            usage(stderr);
+            return 2;
+        }
+        if (key && apply_setting(s, key, optarg) != 0)
+            return 2;
+    }
+    if (optind < argc) {
+        fprintf(stderr, "pacerd: unexpected argument \"%s\"\n", argv[optind]);
+        usage(stderr);
+        return 2;
+    }
+    return -1; /* carry on */
+}
+
+static zsock_t *
+bind_socket(int type, const char *endpoint)
+{
+    zsock_t *sock = zsock_new(type);
+    if (!sock)
+        return NULL;
+    zsock_set_maxmsgsize(sock, 256 * 1024 * 1024);
+    zsock_set_sndhwm(sock, type == ZMQ_PUB ? 100000 : 0);
+    zsock_set_rcvhwm(sock, 0);
+    if (zsock_bind(sock, "%s", endpoint) < 0) {
+        log_error("cannot bind %s: %s", endpoint, zmq_strerror(zmq_errno()));
+        zsock_destroy(&sock);
+    }
+    return sock;
+}
+
+int
+main(int argc, char **argv)
+{
+    settings_t s = {.state_dir = strdup("./pacer-data"),
+                    .append = strdup("tcp://127.0.0.1:7700"),
+                    .query = strdup("tcp://127.0.0.1:7701"),
+                    .publish = strdup("tcp://127.0.0.1:7702"),
+                    .log_level = PLOG_INFO};
+    int rc = parse_args(&s, argc, argv);
+    if (rc >= 0)
+        return rc;
+    log_set_level((log_level_t)s.log_level);
+
+    /* czmq's handler sets zsys_interrupted on SIGINT and SIGTERM; the writer
+       checks it between groups, so a batch in flight is always finished. */
+    zsys_init();
+    zsys_set_logstream(stderr);
+    int64_t started = zclock_time();
+    int64_t t0 = zclock_usecs();
+    char err[512];
+    store_options_t opts = {.map_size = s.map_size, .exclusive = true};
+    store_t *store = store_open(s.state_dir, &opts, err, sizeof err);
+    if (!store) {
+        log_error("%s", err);
+        return 1;
+    }
+    writer_stats_t stats = {0};
+    zsock_t *router = bind_socket(ZMQ_ROUTER, s.append);
+    zsock_t *pub = router ? bind_socket(ZMQ_PUB, s.publish) : NULL;
+    writer_t *writer =
+        pub ? writer_new(store, zsock_resolve(router), zsock_resolve(pub), &stats, err, sizeof err)
+            : NULL;
+    if (pub && !writer)
+        log_error("%s", err);
+    query_args_t qargs = {store, s.query, &stats, started};
+    zactor_t *query = writer ? query_start(&qargs, err, sizeof err) : NULL;
+    if (writer && !query)
+        log_error("%s", err);
+    if (!query) {
+        writer_destroy(&writer);
+        zsock_destroy(&pub);
+        zsock_destroy(&router);
+        store_destroy(&store);
+        return 1;
+    }
+    log_info("pacerd %s: state %s, %llu events, ready in %.3f s; append %s, query %s, "
+             "publish %s",
+             PACER_VERSION, s.state_dir, (unsigned long long)store_last_seq(store),
+             (double)(zclock_usecs() - t0) / 1e6, s.append, s.query, s.publish);
+
+    rc = writer_run(writer, &zsys_interrupted);
+    log_info("stopping: last seq %llu", (unsigned long long)store_last_seq(store));
+    zactor_destroy(&query);
+    writer_destroy(&writer);
+    zsock_destroy(&pub);
+    zsock_destroy(&router);
+    store_destroy(&store);
+    free(s.state_dir);
+    free(s.append);
+    free(s.query);
+    free(s.publish);
+    return rc == 0 ? 0 : 1;
+}

@@ -1,0 +1,244 @@
+/*  query: see query.h. One request at a time: `events` reads at most
+    10,000 records from a snapshot, so no request holds the thread long. */
+
+#include "daemon/query.h"
+
+#include "daemon/log.h"
+#include "events/wire.h"
+
+#include <string.h>
+#include <zmq.h>
+
+#ifndef PACER_VERSION
+#define PACER_VERSION "0.1.0"
+#endif
+
+typedef struct {
+    query_args_t *args;
+    void *router;
+    msgpack_sbuffer out;
+} query_t;
+
+static void
+pack_kv_uint(msgpack_packer *pk, const char *key, uint64_t v)
+{
+    wire_pack_str(pk, key);
+    msgpack_pack_uint64(pk, v);
+}
+
+static void
+op_status(query_t *self, wire_request_t *req, msgpack_packer *pk)
+{
+    char err[256];
+    writer_stats_t *st = self->args->stats;
+    store_reader_t *r = store_read_begin(self->args->store, err, sizeof err);
+    if (!r) {
+        wire_reply_error(pk, req->corr, WIRE_INTERNAL, err);
+        return;
+    }
+    uint64_t last = store_reader_last_seq(r);
+    uint8_t hash[STORE_HASH_BYTES] = {0};
+    store_record_t rec;
+    if (last && store_reader_get(r, last, &rec, err, sizeof err) == STORE_OK)
+        memcpy(hash, rec.hash, STORE_HASH_BYTES);
+    store_read_end(&r);
+
+    int64_t now = zclock_time();
+    wire_reply_begin(pk, req->corr, true, 10);
+    wire_pack_str(pk, "version");
+    wire_pack_str(pk, PACER_VERSION);
+    pack_kv_uint(pk, "protocol", WIRE_VERSION);
+    wire_pack_str(pk, "state_dir");
+    wire_pack_str(pk, store_dir(self->args->store));
+    pack_kv_uint(pk, "last_seq", last);
+    wire_pack_str(pk, "last_hash");
+    msgpack_pack_bin_with_body(pk, hash, STORE_HASH_BYTES);
+    pack_kv_uint(pk, "log_events", last);
+    pack_kv_uint(pk, "started_at", (uint64_t)self->args->started_at);
+    pack_kv_uint(pk, "uptime_ms", (uint64_t)(now - self->args->started_at));
+    pack_kv_uint(pk, "map_size", atomic_load(&st->map_size));
+    wire_pack_str(pk, "counters");
+    msgpack_pack_map(pk, 7);
+    pack_kv_uint(pk, "requests", atomic_load(&st->requests));
+    pack_kv_uint(pk, "appended", atomic_load(&st->appended));
+    pack_kv_uint(pk, "duplicates", atomic_load(&st->duplicates));
+    pack_kv_uint(pk, "rejected", atomic_load(&st->rejected));
+    pack_kv_uint(pk, "bad_requests", atomic_load(&st->bad_requests));
+    pack_kv_uint(pk, "commits", atomic_load(&st->commits));
+    pack_kv_uint(pk, "map_resizes", atomic_load(&st->map_resizes));
+}
+
+static void
+op_events(query_t *self, wire_request_t *req, msgpack_packer *pk)
+{
+    char err[256];
+    store_reader_t *r = store_read_begin(self->args->store, err, sizeof err);
+    if (!r) {
+        wire_reply_error(pk, req->corr, WIRE_INTERNAL, err);
+        return;
+    }
+    uint64_t last = store_reader_last_seq(r);
+    uint64_t from = req->from;
+    uint64_t n = 0;
+    if (from <= last)
+        n = last - from + 1 < req->limit ? last - from + 1 : req->limit;
+    /* Decode all first so a corrupt record becomes an error reply, not a
+       half-written one. */
+    store_record_t *recs = n ? calloc(n, sizeof *recs) : NULL;
+    if (n && !recs) {
+        store_read_end(&r);
+        wire_reply_error(pk, req->corr, WIRE_INTERNAL, "out of memory");
+        return;
+    }
+    for (uint64_t i = 0; i < n; i++) {
+        if (store_reader_get(r, from + i, &recs[i], err, sizeof err) != STORE_OK) {
+            log_error("events query: %s", err);
+            wire_reply_error(pk, req->corr, WIRE_INTERNAL, err);
+            free(recs);
+            store_read_end(&r);
+            return;
+        }
+    }
+    wire_reply_begin(pk, req->corr, true, 3);
+    wire_pack_str(pk, "events");
+    msgpack_pack_array(pk, (size_t)n);
+    for (uint64_t i = 0; i < n; i++) {
+        msgpack_pack_map(pk, 4);
+        pack_kv_uint(pk, "seq", recs[i].seq);
+        wire_pack_str(pk, "recorded_at");
+        msgpack_pack_int64(pk, recs[i].recorded_at);
+        wire_pack_str(pk, "hash");
+        msgpack_pack_bin_with_body(pk, recs[i].hash, STORE_HASH_BYTES);
+        wire_pack_str(pk, "event");
+        if (req->raw)
+            msgpack_pack_bin_with_body(pk, recs[i].event, recs[i].event_len);
+        else /* the stored bytes are a msgpack map: splice them in */
+            msgpack_sbuffer_write(&self->out, (const char *)recs[i].event, recs[i].event_len);
+    }
+    pack_kv_uint(pk, "next", from + n);
+    pack_kv_uint(pk, "last_seq", last);
+    free(recs);
+    store_read_end(&r);
+}
+
+static void
+handle(query_t *self, zmq_msg_t *body)
+{
+    char msg[256];
+    wire_request_t req;
+    msgpack_packer pk;
+    msgpack_sbuffer_clear(&self->out);
+    msgpack_packer_init(&pk, &self->out, msgpack_sbuffer_write);
+    wire_rc_t rc =
+        wire_request_parse(&req, zmq_msg_data(body), zmq_msg_size(body), msg, sizeof msg);
+    if (rc != WIRE_OK)
+        wire_reply_error(&pk, req.corr, rc, msg);
+    else if (req.op == OP_STATUS)
+        op_status(self, &req, &pk);
+    else if (req.op == OP_EVENTS)
+        op_events(self, &req, &pk);
+    else {
+        snprintf(msg, sizeof msg,
+                 "op \"%.*s\" is not served on the query endpoint (status, events; append "
+                 "is on the append endpoint)",
+                 (int)(req.op_len > 40 ? 40 : req.op_len), req.op_name);
+        wire_reply_error(&pk, req.corr, WIRE_UNKNOWN_OP, msg);
+    }
+    wire_request_free(&req);
+}
+
+static void
+serve_one(query_t *self)
+{
+    zmq_msg_t ident, delim, body;
+    zmq_msg_init(&ident);
+    zmq_msg_init(&delim);
+    zmq_msg_init(&body);
+    if (zmq_msg_recv(&ident, self->router, ZMQ_DONTWAIT) < 0)
+        goto done;
+    bool shaped = zmq_msg_more(&ident) && zmq_msg_recv(&delim, self->router, 0) >= 0 &&
+                  zmq_msg_size(&delim) == 0 && zmq_msg_more(&delim) &&
+                  zmq_msg_recv(&body, self->router, 0) >= 0 && !zmq_msg_more(&body);
+    if (!shaped) {
+        zmq_msg_t *last = zmq_msg_more(&body) ? &body : &delim;
+        while (zmq_msg_more(last) && zmq_msg_recv(last, self->router, 0) >= 0)
+            ;
+        goto done;
+    }
+    handle(self, &body);
+    zmq_msg_t delim_out;
+    zmq_msg_init(&delim_out);
+    if (zmq_msg_send(&ident, self->router, ZMQ_SNDMORE) < 0 ||
+        zmq_msg_send(&delim_out, self->router, ZMQ_SNDMORE) < 0 ||
+        zmq_send(self->router, self->out.data, self->out.size, 0) < 0)
+        log_debug("query reply not sent: %s", zmq_strerror(errno));
+    zmq_msg_close(&delim_out);
+done:
+    zmq_msg_close(&ident);
+    zmq_msg_close(&delim);
+    zmq_msg_close(&body);
+}
+
+static void
+query_actor(zsock_t *pipe, void *arg)
+{
+    query_t self = {.args = arg};
+    zsock_signal(pipe, 0); /* zactor_new waits for this */
+    zsock_t *router = zsock_new(ZMQ_ROUTER);
+    if (!router || zsock_bind(router, "%s", self.args->endpoint) < 0) {
+        zstr_sendf(pipe, "cannot bind the query endpoint %s: %s", self.args->endpoint,
+                   zmq_strerror(zmq_errno()));
+        zsock_destroy(&router);
+        return;
+    }
+    zsock_set_maxmsgsize(router, 256 * 1024 * 1024);
+    zsock_set_sndhwm(router, 0);
+    self.router = zsock_resolve(router);
+    msgpack_sbuffer_init(&self.out);
+    zstr_send(pipe, ""); /* bound: an empty error */
+
+    zmq_pollitem_t items[2] = {{zsock_resolve(pipe), 0, ZMQ_POLLIN, 0},
+                               {self.router, 0, ZMQ_POLLIN, 0}};
+    while (true) {
+        if (zmq_poll(items, 2, -1) < 0) {
+            if (errno == EINTR)
+                continue;
+            break;
+        }
+        if (items[0].revents & ZMQ_POLLIN) {
+            char *cmd = zstr_recv(pipe);
+            bool term = !cmd || streq(cmd, "$TERM");
+            zstr_free(&cmd);
+            if (term)
+                break;
+        }
+        if (items[1].revents & ZMQ_POLLIN)
+            for (int i = 0; i < 64; i++) {
+                int ev = zsock_events(router);
+                if (!(ev & ZMQ_POLLIN))
+                    break;
+                serve_one(&self);
+            }
+    }
+    msgpack_sbuffer_destroy(&self.out);
+    zsock_destroy(&router);
+}
+
+zactor_t *
+query_start(query_args_t *args, char *err, size_t errlen)
+{
+    zactor_t *actor = zactor_new(query_actor, args);
+    if (!actor) {
+        snprintf(err, errlen, "cannot start the query thread");
+        return NULL;
+    }
+    char *bind_error = zstr_recv(actor);
+    if (!bind_error || *bind_error) {
+        snprintf(err, errlen, "%s", bind_error ? bind_error : "query thread did not start");
+        zstr_free(&bind_error);
+        zactor_destroy(&actor);
+        return NULL;
+    }
+    zstr_free(&bind_error);
+    return actor;
+}

@@ -1,0 +1,27 @@
+/*  query: the read-only request endpoint, served from its own thread.
+
+    A czmq actor that owns the query ROUTER socket. Each request runs in an
+    LMDB read transaction, a snapshot that never blocks the writer. It shares
+    nothing mutable with the writer except the counters in writer_stats_t,
+    which it only reads. */
+
+#ifndef PACER_QUERY_H
+#define PACER_QUERY_H
+
+#include "daemon/store.h"
+#include "daemon/writer.h"
+
+#include <czmq.h>
+
+typedef struct {
+    store_t *store;
+    const char *endpoint;
+    writer_stats_t *stats;
+    int64_t started_at;
+} query_args_t;
+
+/* Start the query actor; it binds args->endpoint. NULL (with a message)
+   if it cannot bind. The args must outlive the actor. zactor_destroy stops it. */
+zactor_t *query_start(query_args_t *args, char *err, size_t errlen);
+
+#endif

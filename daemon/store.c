@@ -1,0 +1,636 @@
+/*  store: see store.h for the contract. Layout of the environment:
+
+      log   key: seq (size_t, MDB_INTEGERKEY), value: the record
+            0x94 0x01 0xcf <recorded_at u64be> 0xc4 0x20 <hash[32]> <event map>
+            i.e. the msgpack array [1, recorded_at, bin(hash), event] with a
+            fixed 45-byte head, so the writer can MDB_RESERVE the exact size
+            and readers find the hash without a general decoder.
+      ids   key: block number b (size_t), value: uint64 id hashes of seqs
+            b*STORE_ID_BLOCK+1 .. in order; only the last block is partial.
+      meta  key "format" -> "1".
+
+    Invariant: after every commit, the ids index holds exactly last_seq
+    hashes. Both are written in the same transaction, so a crash leaves them
+    in step; store_open refuses a directory where they are not.
+
+    The writer keeps the last ids block in memory (`tail`) and rewrites it
+    once per commit. The committed copy is kept apart from the working copy
+    so that an aborted transaction (map full) can be replayed exactly. */
+
+#include "daemon/store.h"
+
+#include "events/wire.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <lmdb.h>
+#include <pthread.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define RECORD_HEAD      45
+#define DEFAULT_MAP_SIZE ((size_t)1 << 30)
+#define GROW_STEP_MAX    ((size_t)4 << 30)
+
+typedef struct {
+    uint64_t hashes[STORE_ID_BLOCK];
+    uint32_t count; /* entries used in the block of the last seq */
+} id_tail_t;
+
+struct _store_t {
+    char *dir;
+    MDB_env *env;
+    MDB_dbi log, ids, meta;
+    size_t map_size;
+    int lock_fd;
+    bool read_only;
+    /* Readers hold this shared; store_grow takes it exclusive because LMDB
+       may only be resized while no transaction is open in the process. */
+    pthread_rwlock_t resize_lock;
+    /* committed state */
+    uint64_t last_seq;
+    uint8_t last_hash[STORE_HASH_BYTES];
+    id_tail_t tail;
+    /* writer's open transaction */
+    MDB_txn *txn;
+    uint64_t w_seq;
+    uint8_t w_hash[STORE_HASH_BYTES];
+    id_tail_t w_tail;
+};
+
+struct _store_reader_t {
+    store_t *store;
+    MDB_txn *txn;
+    MDB_cursor *cursor;
+};
+
+static int
+lmdb_fail(char *err, size_t errlen, const char *what, int rc)
+{
+    snprintf(err, errlen, "%s: %s", what, mdb_strerror(rc));
+    return rc == MDB_MAP_FULL ? STORE_MAP_FULL : STORE_ERROR;
+}
+
+static void
+put_be64(uint8_t *p, uint64_t v)
+{
+    for (int i = 7; i >= 0; i--) {
+        p[i] = (uint8_t)v;
+        v >>= 8;
+    }
+}
+
+static uint64_t
+get_be64(const uint8_t *p)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++)
+        v = v << 8 | p[i];
+    return v;
+}
+
+void
+store_chain_hash(const uint8_t prev[STORE_HASH_BYTES], uint64_t seq, int64_t recorded_at,
+                 const uint8_t *event, size_t len, uint8_t out[STORE_HASH_BYTES])
+{
+    crypto_generichash_state st;
+    uint8_t nums[16];
+    put_be64(nums, seq);
+    put_be64(nums + 8, (uint64_t)recorded_at);
+    crypto_generichash_init(&st, NULL, 0, STORE_HASH_BYTES);
+    crypto_generichash_update(&st, prev, STORE_HASH_BYTES);
+    crypto_generichash_update(&st, nums, sizeof nums);
+    crypto_generichash_update(&st, event, len);
+    crypto_generichash_final(&st, out, STORE_HASH_BYTES);
+}
+
+int
+store_record_decode(uint64_t seq, const void *val, size_t len, store_record_t *rec, char *err,
+                    size_t errlen)
+{
+    const uint8_t *p = val;
+    if (len <= RECORD_HEAD || p[0] != 0x94 || p[1] != 0x01 || p[2] != 0xcf || p[11] != 0xc4 ||
+        p[12] != STORE_HASH_BYTES) {
+        snprintf(err, errlen, "record %llu: not a version 1 record (bad header)",
+                 (unsigned long long)seq);
+        return STORE_CORRUPT;
+    }
+    uint64_t at = get_be64(p + 3);
+    if (at > (uint64_t)INT64_MAX) {
+        snprintf(err, errlen, "record %llu: recorded_at out of range", (unsigned long long)seq);
+        return STORE_CORRUPT;
+    }
+    rec->seq = seq;
+    rec->recorded_at = (int64_t)at;
+    rec->hash = p + 13;
+    rec->event = p + RECORD_HEAD;
+    rec->event_len = len - RECORD_HEAD;
+    return STORE_OK;
+}
+
+/* Take the daemon lock: an flock on <dir>/pacerd.lock, released by the
+   kernel when the process dies, so a kill -9 never leaves a stale lock. */
+static int
+take_lock(store_t *self, char *err, size_t errlen)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/pacerd.lock", self->dir);
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        snprintf(err, errlen, "cannot open %s: %s", path, strerror(errno));
+        return STORE_ERROR;
+    }
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        char pid[32] = "";
+        ssize_t n = pread(fd, pid, sizeof pid - 1, 0);
+        if (n > 0)
+            pid[n] = 0;
+        pid[strcspn(pid, "\n")] = 0;
+        snprintf(err, errlen,
+                 "state directory %s is in use by another pacerd (pid %s); stop it first or "
+                 "use another --state-dir",
+                 self->dir, pid[0] ? pid : "unknown");
+        close(fd);
+        return STORE_LOCKED;
+    }
+    char buf[32];
+    int n = snprintf(buf, sizeof buf, "%ld\n", (long)getpid());
+    if (ftruncate(fd, 0) != 0 || pwrite(fd, buf, (size_t)n, 0) != n) {
+        snprintf(err, errlen, "cannot write %s: %s", path, strerror(errno));
+        close(fd);
+        return STORE_ERROR;
+    }
+    self->lock_fd = fd;
+    return STORE_OK;
+}
+
+static int
+load_tail(store_t *self, MDB_txn *txn, char *err, size_t errlen)
+{
+    memset(&self->tail, 0, sizeof self->tail);
+    if (self->last_seq == 0)
+        return STORE_OK;
+    size_t block = (size_t)((self->last_seq - 1) / STORE_ID_BLOCK);
+    uint32_t expect = (uint32_t)((self->last_seq - 1) % STORE_ID_BLOCK) + 1;
+    MDB_val k = {sizeof block, &block}, v;
+    int rc = mdb_get(txn, self->ids, &k, &v);
+    if (rc == MDB_NOTFOUND || (rc == 0 && v.mv_size != expect * sizeof(uint64_t))) {
+        snprintf(err, errlen,
+                 "%s: the id index does not match the log (last seq %llu); the state "
+                 "directory was modified outside pacerd",
+                 self->dir, (unsigned long long)self->last_seq);
+        return STORE_CORRUPT;
+    }
+    if (rc != 0)
+        return lmdb_fail(err, errlen, "reading the id index", rc);
+    memcpy(self->tail.hashes, v.mv_data, v.mv_size);
+    self->tail.count = expect;
+    return STORE_OK;
+}
+
+static int
+load_last(store_t *self, MDB_txn *txn, char *err, size_t errlen)
+{
+    MDB_cursor *cur;
+    int rc = mdb_cursor_open(txn, self->log, &cur);
+    if (rc != 0)
+        return lmdb_fail(err, errlen, "opening a log cursor", rc);
+    MDB_val k, v;
+    rc = mdb_cursor_get(cur, &k, &v, MDB_LAST);
+    self->last_seq = 0;
+    memset(self->last_hash, 0, STORE_HASH_BYTES);
+    if (rc == 0) {
+        store_record_t rec;
+        uint64_t seq = *(size_t *)k.mv_data;
+        rc = store_record_decode(seq, v.mv_data, v.mv_size, &rec, err, errlen);
+        if (rc == STORE_OK) {
+            self->last_seq = seq;
+            memcpy(self->last_hash, rec.hash, STORE_HASH_BYTES);
+        }
+    } else if (rc == MDB_NOTFOUND)
+        rc = STORE_OK;
+    else
+        rc = lmdb_fail(err, errlen, "reading the last record", rc);
+    mdb_cursor_close(cur);
+    return rc;
+}
+
+static int
+open_dbis(store_t *self, char *err, size_t errlen)
+{
+    MDB_txn *txn;
+    unsigned create = self->read_only ? 0 : MDB_CREATE;
+    int rc = mdb_txn_begin(self->env, NULL, self->read_only ? MDB_RDONLY : 0, &txn);
+    if (rc != 0)
+        return lmdb_fail(err, errlen, "starting the open transaction", rc);
+    if ((rc = mdb_dbi_open(txn, "log", MDB_INTEGERKEY | create, &self->log)) != 0 ||
+        (rc = mdb_dbi_open(txn, "ids", MDB_INTEGERKEY | create, &self->ids)) != 0 ||
+        (rc = mdb_dbi_open(txn, "meta", create, &self->meta)) != 0) {
+        mdb_txn_abort(txn);
+        if (rc == MDB_NOTFOUND) {
+            snprintf(err, errlen, "%s holds no pacer log", self->dir);
+            return STORE_NOT_FOUND;
+        }
+        return lmdb_fail(err, errlen, "opening the log databases", rc);
+    }
+    if (!self->read_only) {
+        MDB_val k = {6, "format"}, v = {1, "1"};
+        if ((rc = mdb_put(txn, self->meta, &k, &v, 0)) != 0) {
+            mdb_txn_abort(txn);
+            return lmdb_fail(err, errlen, "writing the format marker", rc);
+        }
+    }
+    rc = load_last(self, txn, err, errlen);
+    if (rc == STORE_OK && !self->read_only)
+        rc = load_tail(self, txn, err, errlen);
+    if (rc != STORE_OK) {
+        mdb_txn_abort(txn);
+        return rc;
+    }
+    if ((rc = mdb_txn_commit(txn)) != 0)
+        return lmdb_fail(err, errlen, "committing the open transaction", rc);
+    return STORE_OK;
+}
+
+store_t *
+store_open(const char *dir, const store_options_t *options, char *err, size_t errlen)
+{
+    if (sodium_init() < 0) {
+        snprintf(err, errlen, "libsodium failed to initialise");
+        return NULL;
+    }
+    store_t *self = calloc(1, sizeof *self);
+    if (!self || !(self->dir = strdup(dir))) {
+        snprintf(err, errlen, "out of memory");
+        free(self);
+        return NULL;
+    }
+    self->lock_fd = -1;
+    self->read_only = options && options->read_only;
+    self->map_size = options && options->map_size ? options->map_size : DEFAULT_MAP_SIZE;
+    pthread_rwlockattr_t attr;
+    pthread_rwlockattr_init(&attr);
+    pthread_rwlockattr_setkind_np(&attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+    pthread_rwlock_init(&self->resize_lock, &attr);
+    pthread_rwlockattr_destroy(&attr);
+
+    int rc;
+    if (!self->read_only && mkdir(dir, 0750) != 0 && errno != EEXIST) {
+        snprintf(err, errlen, "cannot create state directory %s: %s", dir, strerror(errno));
+        goto fail;
+    }
+    if (options && options->exclusive && take_lock(self, err, errlen) != STORE_OK)
+        goto fail;
+    if ((rc = mdb_env_create(&self->env)) != 0) {
+        lmdb_fail(err, errlen, "mdb_env_create", rc);
+        goto fail;
+    }
+    mdb_env_set_maxdbs(self->env, 8);
+    mdb_env_set_maxreaders(self->env, 256);
+    if (!self->read_only && (rc = mdb_env_set_mapsize(self->env, self->map_size)) != 0) {
+        lmdb_fail(err, errlen, "setting the map size", rc);
+        goto fail;
+    }
+    unsigned flags = MDB_NOTLS | (self->read_only ? MDB_RDONLY : 0);
+    if ((rc = mdb_env_open(self->env, dir, flags, 0640)) != 0) {
+        snprintf(err, errlen, "cannot open the LMDB environment in %s: %s", dir, mdb_strerror(rc));
+        goto fail;
+    }
+    /* An existing environment may be larger than asked for; LMDB adopts
+       the larger size. Record what is really mapped. */
+    MDB_envinfo info;
+    mdb_env_info(self->env, &info);
+    self->map_size = info.me_mapsize;
+    if (open_dbis(self, err, errlen) != STORE_OK)
+        goto fail;
+    return self;
+fail:
+    store_destroy(&self);
+    return NULL;
+}
+
+void
+store_destroy(store_t **self_p)
+{
+    store_t *self = *self_p;
+    if (!self)
+        return;
+    if (self->txn)
+        mdb_txn_abort(self->txn);
+    if (self->env)
+        mdb_env_close(self->env);
+    if (self->lock_fd >= 0)
+        close(self->lock_fd); /* releases the flock */
+    pthread_rwlock_destroy(&self->resize_lock);
+    free(self->dir);
+    free(self);
+    *self_p = NULL;
+}
+
+uint64_t
+store_last_seq(store_t *self)
+{
+    return self->last_seq;
+}
+
+const uint8_t *
+store_last_hash(store_t *self)
+{
+    return self->last_hash;
+}
+
+size_t
+store_map_size(store_t *self)
+{
+    return self->map_size;
+}
+
+const char *
+store_dir(store_t *self)
+{
+    return self->dir;
+}
+
+int
+store_begin(store_t *self, char *err, size_t errlen)
+{
+    if (self->txn || self->read_only) {
+        snprintf(err, errlen, "store_begin: %s",
+                 self->txn ? "transaction already open" : "store is read-only");
+        return STORE_ERROR;
+    }
+    int rc = mdb_txn_begin(self->env, NULL, 0, &self->txn);
+    if (rc != 0) {
+        self->txn = NULL;
+        return lmdb_fail(err, errlen, "starting a write transaction", rc);
+    }
+    self->w_seq = self->last_seq;
+    memcpy(self->w_hash, self->last_hash, STORE_HASH_BYTES);
+    memcpy(self->w_tail.hashes, self->tail.hashes, self->tail.count * sizeof(uint64_t));
+    self->w_tail.count = self->tail.count;
+    return STORE_OK;
+}
+
+static int
+put_tail(store_t *self, uint64_t last_seq, char *err, size_t errlen)
+{
+    size_t block = (size_t)((last_seq - 1) / STORE_ID_BLOCK);
+    MDB_val k = {sizeof block, &block};
+    MDB_val v = {self->w_tail.count * sizeof(uint64_t), self->w_tail.hashes};
+    int rc = mdb_put(self->txn, self->ids, &k, &v, 0);
+    return rc == 0 ? STORE_OK : lmdb_fail(err, errlen, "writing the id index", rc);
+}
+
+int
+store_append(store_t *self, int64_t recorded_at, const uint8_t *event, size_t len, uint64_t id_hash,
+             uint64_t *seq_out, char *err, size_t errlen)
+{
+    uint64_t seq = self->w_seq + 1;
+    size_t key = (size_t)seq;
+    MDB_val k = {sizeof key, &key}, v = {RECORD_HEAD + len, NULL};
+    int rc = mdb_put(self->txn, self->log, &k, &v, MDB_APPEND | MDB_RESERVE);
+    if (rc != 0)
+        return lmdb_fail(err, errlen, "appending to the log", rc);
+    uint8_t *p = v.mv_data;
+    p[0] = 0x94;
+    p[1] = 0x01;
+    p[2] = 0xcf;
+    put_be64(p + 3, (uint64_t)recorded_at);
+    p[11] = 0xc4;
+    p[12] = STORE_HASH_BYTES;
+    store_chain_hash(self->w_hash, seq, recorded_at, event, len, p + 13);
+    memcpy(p + RECORD_HEAD, event, len);
+    memcpy(self->w_hash, p + 13, STORE_HASH_BYTES);
+
+    if (self->w_tail.count == STORE_ID_BLOCK)
+        self->w_tail.count = 0; /* previous block was written out full */
+    self->w_tail.hashes[self->w_tail.count++] = id_hash;
+    if (self->w_tail.count == STORE_ID_BLOCK && (rc = put_tail(self, seq, err, errlen)) != 0)
+        return rc;
+    self->w_seq = seq;
+    *seq_out = seq;
+    return STORE_OK;
+}
+
+int
+store_get_in_txn(store_t *self, uint64_t seq, store_record_t *rec, char *err, size_t errlen)
+{
+    size_t key = (size_t)seq;
+    MDB_val k = {sizeof key, &key}, v;
+    int rc = mdb_get(self->txn, self->log, &k, &v);
+    if (rc == MDB_NOTFOUND) {
+        snprintf(err, errlen, "record %llu not found", (unsigned long long)seq);
+        return STORE_NOT_FOUND;
+    }
+    if (rc != 0)
+        return lmdb_fail(err, errlen, "reading the log", rc);
+    return store_record_decode(seq, v.mv_data, v.mv_size, rec, err, errlen);
+}
+
+int
+store_commit(store_t *self, char *err, size_t errlen)
+{
+    int rc;
+    bool partial = self->w_seq > self->last_seq && self->w_tail.count < STORE_ID_BLOCK;
+    if (partial && (rc = put_tail(self, self->w_seq, err, errlen)) != STORE_OK) {
+        store_abort(self);
+        return rc;
+    }
+    rc = mdb_txn_commit(self->txn);
+    self->txn = NULL;
+    if (rc != 0)
+        return lmdb_fail(err, errlen, "committing the log", rc);
+    self->last_seq = self->w_seq;
+    memcpy(self->last_hash, self->w_hash, STORE_HASH_BYTES);
+    memcpy(self->tail.hashes, self->w_tail.hashes, self->w_tail.count * sizeof(uint64_t));
+    self->tail.count = self->w_tail.count;
+    return STORE_OK;
+}
+
+void
+store_abort(store_t *self)
+{
+    if (self->txn)
+        mdb_txn_abort(self->txn);
+    self->txn = NULL;
+}
+
+int
+store_grow(store_t *self, char *err, size_t errlen)
+{
+    size_t step = self->map_size < GROW_STEP_MAX ? self->map_size : GROW_STEP_MAX;
+    if (step < ((size_t)64 << 20))
+        step = (size_t)64 << 20;
+    size_t size = self->map_size + step;
+    pthread_rwlock_wrlock(&self->resize_lock);
+    int rc = mdb_env_set_mapsize(self->env, size);
+    pthread_rwlock_unlock(&self->resize_lock);
+    if (rc != 0)
+        return lmdb_fail(err, errlen, "growing the map", rc);
+    self->map_size = size;
+    return STORE_OK;
+}
+
+int
+store_scan_ids(store_t *self, store_id_fn *fn, void *arg, char *err, size_t errlen)
+{
+    MDB_txn *txn;
+    MDB_cursor *cur;
+    int rc = mdb_txn_begin(self->env, NULL, MDB_RDONLY, &txn);
+    if (rc != 0)
+        return lmdb_fail(err, errlen, "starting a read transaction", rc);
+    if ((rc = mdb_cursor_open(txn, self->ids, &cur)) != 0) {
+        mdb_txn_abort(txn);
+        return lmdb_fail(err, errlen, "opening an id index cursor", rc);
+    }
+    MDB_val k, v;
+    uint64_t seq = 1;
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        size_t block = *(size_t *)k.mv_data;
+        size_t n = v.mv_size / sizeof(uint64_t);
+        if ((uint64_t)block * STORE_ID_BLOCK + 1 != seq || v.mv_size % sizeof(uint64_t)) {
+            snprintf(err, errlen, "id index block %zu is out of sequence", block);
+            mdb_cursor_close(cur);
+            mdb_txn_abort(txn);
+            return STORE_CORRUPT;
+        }
+        const uint8_t *p = v.mv_data;
+        for (size_t i = 0; i < n; i++, seq++) {
+            uint64_t h;
+            memcpy(&h, p + i * sizeof h, sizeof h); /* overflow pages: no alignment promise */
+            fn(arg, seq, h);
+        }
+    }
+    mdb_cursor_close(cur);
+    mdb_txn_abort(txn);
+    return rc == MDB_NOTFOUND ? STORE_OK : lmdb_fail(err, errlen, "scanning the id index", rc);
+}
+
+store_reader_t *
+store_read_begin(store_t *self, char *err, size_t errlen)
+{
+    store_reader_t *r = calloc(1, sizeof *r);
+    if (!r) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    r->store = self;
+    pthread_rwlock_rdlock(&self->resize_lock);
+    int rc = mdb_txn_begin(self->env, NULL, MDB_RDONLY, &r->txn);
+    if (rc == MDB_MAP_RESIZED) { /* another process grew the map */
+        mdb_env_set_mapsize(self->env, 0);
+        rc = mdb_txn_begin(self->env, NULL, MDB_RDONLY, &r->txn);
+    }
+    if (rc == 0 && (rc = mdb_cursor_open(r->txn, self->log, &r->cursor)) != 0)
+        mdb_txn_abort(r->txn);
+    if (rc != 0) {
+        pthread_rwlock_unlock(&self->resize_lock);
+        lmdb_fail(err, errlen, "starting a read transaction", rc);
+        free(r);
+        return NULL;
+    }
+    return r;
+}
+
+void
+store_read_end(store_reader_t **reader_p)
+{
+    store_reader_t *r = *reader_p;
+    if (!r)
+        return;
+    mdb_cursor_close(r->cursor);
+    mdb_txn_abort(r->txn);
+    pthread_rwlock_unlock(&r->store->resize_lock);
+    free(r);
+    *reader_p = NULL;
+}
+
+uint64_t
+store_reader_last_seq(store_reader_t *r)
+{
+    MDB_val k, v;
+    if (mdb_cursor_get(r->cursor, &k, &v, MDB_LAST) != 0)
+        return 0;
+    return *(size_t *)k.mv_data;
+}
+
+int
+store_reader_get(store_reader_t *r, uint64_t seq, store_record_t *rec, char *err, size_t errlen)
+{
+    size_t key = (size_t)seq;
+    MDB_val k = {sizeof key, &key}, v;
+    int rc = mdb_cursor_get(r->cursor, &k, &v, MDB_SET_KEY);
+    if (rc == MDB_NOTFOUND)
+        return STORE_NOT_FOUND;
+    if (rc != 0)
+        return lmdb_fail(err, errlen, "reading the log", rc);
+    return store_record_decode(seq, v.mv_data, v.mv_size, rec, err, errlen);
+}
+
+int
+store_verify(const char *dir, uint64_t *checked, uint64_t *bad_seq, char *err, size_t errlen)
+{
+    store_options_t opts = {.read_only = true};
+    *checked = 0;
+    *bad_seq = 0;
+    store_t *self = store_open(dir, &opts, err, errlen);
+    if (!self)
+        return STORE_ERROR;
+    store_reader_t *r = store_read_begin(self, err, errlen);
+    if (!r) {
+        store_destroy(&self);
+        return STORE_ERROR;
+    }
+    uint8_t prev[STORE_HASH_BYTES] = {0}, h[STORE_HASH_BYTES];
+    uint64_t expect = 1;
+    MDB_val k, v;
+    int rc;
+    for (rc = mdb_cursor_get(r->cursor, &k, &v, MDB_FIRST); rc == 0;
+         rc = mdb_cursor_get(r->cursor, &k, &v, MDB_NEXT), expect++) {
+        uint64_t seq = k.mv_size == sizeof(size_t) ? *(size_t *)k.mv_data : 0;
+        store_record_t rec;
+        if (seq != expect) {
+            snprintf(err, errlen, "record %llu: expected sequence number %llu (gap or reorder)",
+                     (unsigned long long)seq, (unsigned long long)expect);
+            *bad_seq = expect;
+            rc = STORE_CORRUPT;
+            break;
+        }
+        if ((rc = store_record_decode(seq, v.mv_data, v.mv_size, &rec, err, errlen)) != 0) {
+            *bad_seq = seq;
+            break;
+        }
+        if (!mp_scan(rec.event, rec.event_len, WIRE_MAX_DEPTH)) {
+            snprintf(err, errlen, "record %llu: the event is not well-formed msgpack",
+                     (unsigned long long)seq);
+            *bad_seq = seq;
+            rc = STORE_CORRUPT;
+            break;
+        }
+        store_chain_hash(prev, seq, rec.recorded_at, rec.event, rec.event_len, h);
+        if (memcmp(h, rec.hash, STORE_HASH_BYTES) != 0) {
+            snprintf(err, errlen,
+                     "record %llu: hash does not match its content and the previous record's "
+                     "hash (altered, or its predecessor was)",
+                     (unsigned long long)seq);
+            *bad_seq = seq;
+            rc = STORE_CORRUPT;
+            break;
+        }
+        memcpy(prev, rec.hash, STORE_HASH_BYTES);
+        (*checked)++;
+    }
+    if (rc == MDB_NOTFOUND)
+        rc = STORE_OK;
+    else if (rc > 0)
+        rc = lmdb_fail(err, errlen, "walking the log", rc);
+    store_read_end(&r);
+    store_destroy(&self);
+    return rc;
+}

@@ -1,0 +1,650 @@
+/*  writer: see writer.h for the shape of a group commit.
+
+    Memory for a group: each request keeps its ZeroMQ frames alive until it
+    is answered (decoded events point into them), an array of per-event
+    results, and the canonical encodings of all its events in one arena
+    (`canon`), reset at the start of every group. */
+
+#include "daemon/writer.h"
+
+#include "daemon/log.h"
+#include "events/schema.h"
+#include "events/wire.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <zmq.h>
+
+enum { R_VALID = 0, R_APPENDED, R_DUP }; /* status >= R_ERROR_BASE: an ev_errcode_t */
+#define R_ERROR_BASE 100
+
+typedef struct {
+    int status;
+    ev_type_t type;
+    uint32_t canon_off, canon_len;
+    uint64_t id_hash;
+    uint64_t seq;
+    const char *id;
+    uint32_t id_len;
+    char *message; /* on error; malloc'd */
+} ev_result_t;
+
+typedef struct {
+    zmq_msg_t ident, body;
+    wire_request_t req;
+    wire_rc_t rc;
+    char message[640];
+    ev_result_t *results;
+    uint32_t nresults;
+} pending_t;
+
+struct _writer_t {
+    store_t *store;
+    dedup_t *dedup;
+    void *router, *pub;
+    writer_stats_t *stats;
+    pending_t *pending;
+    size_t npending;
+    msgpack_sbuffer canon;
+    msgpack_sbuffer out;
+    msgpack_zone zone; /* for decoding stored events on a duplicate check */
+};
+
+static int64_t
+now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void
+add_id(void *arg, uint64_t seq, uint64_t id_hash)
+{
+    dedup_insert(arg, id_hash, seq);
+}
+
+dedup_t *
+writer_load_ids(store_t *store, char *err, size_t errlen)
+{
+    uint64_t n = store_last_seq(store);
+    dedup_t *d = dedup_new((size_t)n + 65536);
+    if (!d || dedup_reserve(d, (size_t)n) != 0) {
+        snprintf(err, errlen, "out of memory building the id index for %llu events",
+                 (unsigned long long)n);
+        dedup_destroy(&d);
+        return NULL;
+    }
+    if (store_scan_ids(store, add_id, d, err, errlen) != STORE_OK) {
+        dedup_destroy(&d);
+        return NULL;
+    }
+    dedup_settle(d);
+    return d;
+}
+
+writer_t *
+writer_new(store_t *store, void *router, void *pub, writer_stats_t *stats, char *err, size_t errlen)
+{
+    writer_t *self = calloc(1, sizeof *self);
+    if (!self) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    self->store = store;
+    self->router = router;
+    self->pub = pub;
+    self->stats = stats;
+    self->pending = calloc(WRITER_GROUP_MAX_REQS, sizeof(pending_t));
+    self->dedup = writer_load_ids(store, err, errlen);
+    if (!self->pending || !self->dedup) {
+        if (!self->pending)
+            snprintf(err, errlen, "out of memory");
+        writer_destroy(&self);
+        return NULL;
+    }
+    msgpack_sbuffer_init(&self->canon);
+    msgpack_sbuffer_init(&self->out);
+    msgpack_zone_init(&self->zone, 4096);
+    atomic_store(&stats->map_size, store_map_size(store));
+    return self;
+}
+
+void
+writer_destroy(writer_t **self_p)
+{
+    writer_t *self = *self_p;
+    if (!self)
+        return;
+    dedup_destroy(&self->dedup);
+    free(self->pending);
+    msgpack_sbuffer_destroy(&self->canon);
+    msgpack_sbuffer_destroy(&self->out);
+    msgpack_zone_destroy(&self->zone);
+    free(self);
+    *self_p = NULL;
+}
+
+static void
+set_error(ev_result_t *r, int code, uint32_t index, const char *id, uint32_t id_len,
+          const char *what)
+{
+    char buf[512];
+    if (id)
+        snprintf(buf, sizeof buf, "event %u (id \"%.*s\"): %s", index, (int)id_len, id, what);
+    else
+        snprintf(buf, sizeof buf, "event %u: %s", index, what);
+    free(r->message);
+    r->message = strdup(buf);
+    r->status = R_ERROR_BASE + code;
+}
+
+/* Validate every event of an append request and encode the valid ones
+   canonically into the group's arena. */
+static void
+validate_request(writer_t *self, pending_t *p)
+{
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &self->canon, msgpack_sbuffer_write);
+    p->nresults = p->req.nevents;
+    p->results = calloc(p->nresults, sizeof(ev_result_t));
+    if (!p->results) {
+        p->rc = WIRE_INTERNAL;
+        snprintf(p->message, sizeof p->message, "out of memory for %u results", p->nresults);
+        return;
+    }
+    event_t ev;
+    ev_error_t err;
+    for (uint32_t i = 0; i < p->nresults; i++) {
+        ev_result_t *r = &p->results[i];
+        const msgpack_object *obj = &p->req.events[i];
+        if (event_decode(obj, &ev, &err) != EVE_OK) {
+            ev_str_t id = event_peek_id(obj);
+            set_error(r, err.code, i, id.ptr, id.len, err.message);
+            continue;
+        }
+        r->type = ev.type;
+        r->id = ev.v[F_ID].s.ptr;
+        r->id_len = ev.v[F_ID].s.len;
+        r->canon_off = (uint32_t)self->canon.size;
+        if (event_encode(&ev, &pk) != 0) {
+            set_error(r, EVE_INTERNAL, i, r->id, r->id_len, "could not encode the event");
+            continue;
+        }
+        r->canon_len = (uint32_t)(self->canon.size - r->canon_off);
+        if (r->canon_len > EV_MAX_BYTES) {
+            char what[96];
+            snprintf(what, sizeof what, "encoded event is %u bytes, at most %d allowed",
+                     r->canon_len, EV_MAX_BYTES);
+            set_error(r, EVE_TOO_LONG, i, r->id, r->id_len, what);
+            continue;
+        }
+        r->id_hash = event_id_hash(r->id, r->id_len);
+        r->status = R_VALID;
+    }
+}
+
+static const uint8_t *
+canon_of(writer_t *self, const ev_result_t *r)
+{
+    return (const uint8_t *)self->canon.data + r->canon_off;
+}
+
+/* The id of a stored canonical event (decoded on the rare hash hit). */
+static ev_str_t
+stored_id(writer_t *self, const uint8_t *event, size_t len)
+{
+    msgpack_object obj;
+    size_t off = 0;
+    ev_str_t none = {NULL, 0};
+    if (msgpack_unpack((const char *)event, len, &off, &self->zone, &obj) != MSGPACK_UNPACK_SUCCESS)
+        return none;
+    return event_peek_id(&obj);
+}
+
+typedef enum { FOUND_NONE, FOUND_SAME, FOUND_CONFLICT, FOUND_ERROR } found_t;
+
+/* Look an event up in the log (including this transaction's appends). */
+static found_t
+find_existing(writer_t *self, const ev_result_t *r, uint64_t *seq_out, char *err, size_t errlen)
+{
+    dedup_iter_t it;
+    const uint8_t *canon = canon_of(self, r);
+    for (uint64_t seq = dedup_first(self->dedup, r->id_hash, &it); seq;
+         seq = dedup_next(self->dedup, &it)) {
+        store_record_t rec;
+        if (store_get_in_txn(self->store, seq, &rec, err, errlen) != STORE_OK)
+            return FOUND_ERROR;
+        *seq_out = seq;
+        if (rec.event_len == r->canon_len && memcmp(rec.event, canon, r->canon_len) == 0)
+            return FOUND_SAME;
+        ev_str_t id = stored_id(self, rec.event, rec.event_len);
+        msgpack_zone_clear(&self->zone);
+        if (id.len == r->id_len && memcmp(id.ptr, r->id, r->id_len) == 0)
+            return FOUND_CONFLICT;
+    }
+    return FOUND_NONE;
+}
+
+/* An atomic request is appended whole or not at all: check, before
+   appending any of it, that every event is valid and none conflicts with
+   the log or with another event of the same request. */
+static bool
+atomic_precheck(writer_t *self, pending_t *p, char *err, size_t errlen, bool *failed)
+{
+    bool ok = true;
+    for (uint32_t i = 0; i < p->nresults && ok; i++) {
+        ev_result_t *r = &p->results[i];
+        uint64_t seq;
+        if (r->status != R_VALID) {
+            ok = false;
+            break;
+        }
+        found_t f = find_existing(self, r, &seq, err, errlen);
+        if (f == FOUND_ERROR) {
+            *failed = true;
+            return false;
+        }
+        if (f == FOUND_CONFLICT) {
+            set_error(r, EVE_CONFLICT, i, r->id, r->id_len,
+                      "id: already in the log with different content");
+            ok = false;
+        }
+        for (uint32_t j = 0; j < i && ok; j++) {
+            ev_result_t *q = &p->results[j];
+            if (q->id_len == r->id_len && memcmp(q->id, r->id, r->id_len) == 0 &&
+                (q->canon_len != r->canon_len ||
+                 memcmp(canon_of(self, q), canon_of(self, r), r->canon_len) != 0)) {
+                set_error(r, EVE_CONFLICT, i, r->id, r->id_len,
+                          "id: used earlier in this batch with different content");
+                ok = false;
+            }
+        }
+    }
+    if (!ok)
+        for (uint32_t i = 0; i < p->nresults; i++)
+            if (p->results[i].status == R_VALID)
+                set_error(&p->results[i], EVE_ABORTED, i, p->results[i].id, p->results[i].id_len,
+                          "not appended: another event of this atomic batch was refused");
+    return ok;
+}
+
+/* Append every valid event of the group in one transaction. Returns
+   STORE_OK (committed), STORE_MAP_FULL (aborted, grow and retry) or
+   STORE_ERROR (aborted). */
+static int
+apply_group(writer_t *self, int64_t recorded_at, char *err, size_t errlen)
+{
+    size_t total = 0;
+    for (size_t k = 0; k < self->npending; k++)
+        total += self->pending[k].nresults;
+    if (dedup_reserve(self->dedup, total) != 0) {
+        snprintf(err, errlen, "out of memory growing the id index");
+        return STORE_ERROR;
+    }
+    int rc = store_begin(self->store, err, errlen);
+    if (rc != STORE_OK)
+        return rc;
+    for (size_t k = 0; k < self->npending && rc == STORE_OK; k++) {
+        pending_t *p = &self->pending[k];
+        if (p->rc != WIRE_OK || p->req.op != OP_APPEND)
+            continue;
+        if (p->req.atomic) {
+            bool failed = false;
+            if (!atomic_precheck(self, p, err, errlen, &failed)) {
+                if (failed)
+                    rc = STORE_ERROR;
+                continue;
+            }
+        }
+        for (uint32_t i = 0; i < p->nresults && rc == STORE_OK; i++) {
+            ev_result_t *r = &p->results[i];
+            if (r->status != R_VALID)
+                continue;
+            found_t f = find_existing(self, r, &r->seq, err, errlen);
+            if (f == FOUND_ERROR)
+                rc = STORE_ERROR;
+            else if (f == FOUND_SAME)
+                r->status = R_DUP;
+            else if (f == FOUND_CONFLICT)
+                set_error(r, EVE_CONFLICT, i, r->id, r->id_len,
+                          "id: already in the log with different content");
+            else {
+                rc = store_append(self->store, recorded_at, canon_of(self, r), r->canon_len,
+                                  r->id_hash, &r->seq, err, errlen);
+                if (rc == STORE_OK) {
+                    dedup_insert(self->dedup, r->id_hash, r->seq);
+                    r->status = R_APPENDED;
+                }
+            }
+        }
+    }
+    if (rc == STORE_OK)
+        rc = store_commit(self->store, err, errlen);
+    else
+        store_abort(self->store);
+    if (rc == STORE_OK)
+        dedup_settle(self->dedup);
+    else
+        dedup_rollback(self->dedup);
+    return rc;
+}
+
+/* Undo apply_group's effect on the results before a retry. Validation
+   errors stay; conflicts and aborts found in the transaction are redone. */
+static void
+reset_results(writer_t *self)
+{
+    for (size_t k = 0; k < self->npending; k++) {
+        pending_t *p = &self->pending[k];
+        for (uint32_t i = 0; i < p->nresults; i++) {
+            ev_result_t *r = &p->results[i];
+            if (r->status == R_APPENDED || r->status == R_DUP ||
+                r->status == R_ERROR_BASE + EVE_CONFLICT ||
+                r->status == R_ERROR_BASE + EVE_ABORTED) {
+                r->status = R_VALID;
+                r->seq = 0;
+                free(r->message);
+                r->message = NULL;
+            }
+        }
+    }
+}
+
+static void
+fail_group(writer_t *self, const char *why)
+{
+    for (size_t k = 0; k < self->npending; k++) {
+        pending_t *p = &self->pending[k];
+        if (p->rc == WIRE_OK && p->req.op == OP_APPEND) {
+            p->rc = WIRE_INTERNAL;
+            snprintf(p->message, sizeof p->message,
+                     "nothing in this request was appended: %s; retry later", why);
+        }
+    }
+}
+
+static int
+send_reply(writer_t *self, pending_t *p)
+{
+    zmq_msg_t delim, body;
+    zmq_msg_init(&delim);
+    if (zmq_msg_init_size(&body, self->out.size) != 0)
+        return -1;
+    memcpy(zmq_msg_data(&body), self->out.data, self->out.size);
+    /* ROUTER drops a reply to a peer that has gone; that is fine. */
+    if (zmq_msg_send(&p->ident, self->router, ZMQ_SNDMORE) < 0 ||
+        zmq_msg_send(&delim, self->router, ZMQ_SNDMORE) < 0 ||
+        zmq_msg_send(&body, self->router, 0) < 0) {
+        zmq_msg_close(&delim);
+        zmq_msg_close(&body);
+        return -1;
+    }
+    return 0;
+}
+
+static void
+pack_append_reply(writer_t *self, pending_t *p, uint64_t counts[3])
+{
+    msgpack_packer pk;
+    msgpack_sbuffer_clear(&self->out);
+    msgpack_packer_init(&pk, &self->out, msgpack_sbuffer_write);
+    wire_reply_begin(&pk, p->req.corr, true, 5);
+    wire_pack_str(&pk, "results");
+    msgpack_pack_array(&pk, p->nresults);
+    for (uint32_t i = 0; i < p->nresults; i++) {
+        ev_result_t *r = &p->results[i];
+        if (r->status == R_APPENDED || r->status == R_DUP) {
+            msgpack_pack_map(&pk, 2);
+            wire_pack_str(&pk, "seq");
+            msgpack_pack_uint64(&pk, r->seq);
+            wire_pack_str(&pk, "dup");
+            if (r->status == R_DUP)
+                msgpack_pack_true(&pk);
+            else
+                msgpack_pack_false(&pk);
+            counts[r->status == R_DUP]++;
+        } else {
+            int code = r->status - R_ERROR_BASE;
+            msgpack_pack_map(&pk, 2);
+            wire_pack_str(&pk, "error");
+            wire_pack_str(&pk, ev_errcode_name((ev_errcode_t)code));
+            wire_pack_str(&pk, "message");
+            wire_pack_str(&pk, r->message ? r->message : "refused");
+            counts[2]++;
+        }
+    }
+    wire_pack_str(&pk, "appended");
+    msgpack_pack_uint64(&pk, counts[0]);
+    wire_pack_str(&pk, "duplicates");
+    msgpack_pack_uint64(&pk, counts[1]);
+    wire_pack_str(&pk, "rejected");
+    msgpack_pack_uint64(&pk, counts[2]);
+    wire_pack_str(&pk, "last_seq");
+    msgpack_pack_uint64(&pk, store_last_seq(self->store));
+}
+
+static void
+reply_all(writer_t *self)
+{
+    uint64_t totals[3] = {0, 0, 0}, bad = 0;
+    for (size_t k = 0; k < self->npending; k++) {
+        pending_t *p = &self->pending[k];
+        if (p->rc == WIRE_OK && p->req.op == OP_APPEND) {
+            uint64_t counts[3] = {0, 0, 0};
+            pack_append_reply(self, p, counts);
+            for (int c = 0; c < 3; c++)
+                totals[c] += counts[c];
+        } else {
+            msgpack_packer pk;
+            msgpack_sbuffer_clear(&self->out);
+            msgpack_packer_init(&pk, &self->out, msgpack_sbuffer_write);
+            if (p->rc == WIRE_OK) {
+                p->rc = WIRE_UNKNOWN_OP;
+                snprintf(p->message, sizeof p->message,
+                         "op \"%.*s\" is not served on the append endpoint (only \"append\"; "
+                         "status and events are on the query endpoint)",
+                         (int)(p->req.op_len > 40 ? 40 : p->req.op_len), p->req.op_name);
+            }
+            wire_reply_error(&pk, p->req.corr, p->rc, p->message);
+            bad++;
+        }
+        if (send_reply(self, p) != 0)
+            log_debug("reply not sent: %s", zmq_strerror(errno));
+    }
+    atomic_fetch_add_explicit(&self->stats->requests, self->npending, memory_order_relaxed);
+    atomic_fetch_add_explicit(&self->stats->appended, totals[0], memory_order_relaxed);
+    atomic_fetch_add_explicit(&self->stats->duplicates, totals[1], memory_order_relaxed);
+    atomic_fetch_add_explicit(&self->stats->rejected, totals[2], memory_order_relaxed);
+    atomic_fetch_add_explicit(&self->stats->bad_requests, bad, memory_order_relaxed);
+}
+
+/* Publish each newly appended event: topic frame "event/<type>/", then
+   {"seq", "recorded_at", "event"} with the stored bytes spliced in. */
+static void
+publish_all(writer_t *self, int64_t recorded_at)
+{
+    if (!self->pub)
+        return;
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &self->out, msgpack_sbuffer_write);
+    char topic[64];
+    for (size_t k = 0; k < self->npending; k++) {
+        pending_t *p = &self->pending[k];
+        if (p->rc != WIRE_OK || p->req.op != OP_APPEND)
+            continue;
+        for (uint32_t i = 0; i < p->nresults; i++) {
+            ev_result_t *r = &p->results[i];
+            if (r->status != R_APPENDED)
+                continue;
+            int tn = snprintf(topic, sizeof topic, "event/%s/", ev_type_name(r->type));
+            msgpack_sbuffer_clear(&self->out);
+            msgpack_pack_map(&pk, 3);
+            wire_pack_str(&pk, "seq");
+            msgpack_pack_uint64(&pk, r->seq);
+            wire_pack_str(&pk, "recorded_at");
+            msgpack_pack_int64(&pk, recorded_at);
+            wire_pack_str(&pk, "event");
+            msgpack_sbuffer_write(&self->out, (const char *)canon_of(self, r), r->canon_len);
+            if (zmq_send(self->pub, topic, (size_t)tn, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0 ||
+                zmq_send(self->pub, self->out.data, self->out.size, ZMQ_DONTWAIT) < 0)
+                log_debug("publish of seq %llu dropped: %s", (unsigned long long)r->seq,
+                          zmq_strerror(errno));
+        }
+    }
+}
+
+static void
+release_group(writer_t *self)
+{
+    for (size_t k = 0; k < self->npending; k++) {
+        pending_t *p = &self->pending[k];
+        for (uint32_t i = 0; i < p->nresults; i++)
+            free(p->results[i].message);
+        free(p->results);
+        wire_request_free(&p->req);
+        zmq_msg_close(&p->ident);
+        zmq_msg_close(&p->body);
+        memset(p, 0, sizeof *p);
+    }
+    self->npending = 0;
+    msgpack_sbuffer_clear(&self->canon);
+}
+
+/* Drop the rest of a multipart message that has the wrong shape. */
+static void
+drain_frames(void *socket, zmq_msg_t *msg)
+{
+    while (zmq_msg_more(msg)) {
+        zmq_msg_close(msg);
+        zmq_msg_init(msg);
+        if (zmq_msg_recv(msg, socket, 0) < 0)
+            break;
+    }
+    zmq_msg_close(msg);
+}
+
+/* Receive one request without blocking. 1: got one into p; 0: none
+   waiting; -1: a malformed frame sequence was dropped. */
+static int
+receive_request(writer_t *self, pending_t *p)
+{
+    zmq_msg_init(&p->ident);
+    if (zmq_msg_recv(&p->ident, self->router, ZMQ_DONTWAIT) < 0) {
+        zmq_msg_close(&p->ident);
+        return 0;
+    }
+    zmq_msg_t delim;
+    zmq_msg_init(&delim);
+    zmq_msg_init(&p->body);
+    bool shaped = zmq_msg_more(&p->ident) && zmq_msg_recv(&delim, self->router, 0) >= 0 &&
+                  zmq_msg_size(&delim) == 0 && zmq_msg_more(&delim) &&
+                  zmq_msg_recv(&p->body, self->router, 0) >= 0 && !zmq_msg_more(&p->body);
+    if (!shaped) {
+        log_debug("dropped a request that is not [empty frame][body]");
+        drain_frames(self->router, zmq_msg_more(&p->body) ? &p->body : &delim);
+        zmq_msg_close(&delim);
+        zmq_msg_close(&p->body);
+        zmq_msg_close(&p->ident);
+        atomic_fetch_add_explicit(&self->stats->bad_requests, 1, memory_order_relaxed);
+        return -1;
+    }
+    zmq_msg_close(&delim);
+    p->rc = wire_request_parse(&p->req, zmq_msg_data(&p->body), zmq_msg_size(&p->body), p->message,
+                               sizeof p->message);
+    return 1;
+}
+
+/* Collect every request already waiting, up to the group limits. */
+static size_t
+gather(writer_t *self)
+{
+    size_t events = 0;
+    while (self->npending < WRITER_GROUP_MAX_REQS && events < WRITER_GROUP_MAX_EVENTS) {
+        pending_t *p = &self->pending[self->npending];
+        int got = receive_request(self, p);
+        if (got == 0)
+            break;
+        if (got < 0)
+            continue;
+        if (p->rc == WIRE_OK && p->req.op == OP_APPEND) {
+            validate_request(self, p);
+            events += p->nresults;
+        }
+        self->npending++;
+    }
+    return events;
+}
+
+static bool
+group_has_appends(writer_t *self)
+{
+    for (size_t k = 0; k < self->npending; k++)
+        if (self->pending[k].rc == WIRE_OK && self->pending[k].req.op == OP_APPEND)
+            return true;
+    return false;
+}
+
+/* One group: apply, commit (growing the map as often as needed), answer. */
+static int
+process_group(writer_t *self)
+{
+    char err[512];
+    int64_t recorded_at = now_ms();
+    int rc = STORE_OK;
+    if (group_has_appends(self)) {
+        while ((rc = apply_group(self, recorded_at, err, sizeof err)) == STORE_MAP_FULL) {
+            reset_results(self);
+            if (store_grow(self->store, err, sizeof err) != STORE_OK) {
+                rc = STORE_ERROR;
+                break;
+            }
+            atomic_fetch_add_explicit(&self->stats->map_resizes, 1, memory_order_relaxed);
+            atomic_store(&self->stats->map_size, store_map_size(self->store));
+            log_info("LMDB map full: grew it to %zu MiB", store_map_size(self->store) >> 20);
+        }
+        if (rc == STORE_OK)
+            atomic_fetch_add_explicit(&self->stats->commits, 1, memory_order_relaxed);
+        else {
+            log_error("group of %zu requests not appended: %s", self->npending, err);
+            fail_group(self, err);
+        }
+    }
+    reply_all(self);
+    if (rc == STORE_OK)
+        publish_all(self, recorded_at);
+    release_group(self);
+    return rc == STORE_OK ? 0 : -1;
+}
+
+int
+writer_run(writer_t *self, volatile int *stop)
+{
+    zmq_pollitem_t item = {self->router, 0, ZMQ_POLLIN, 0};
+    int failures = 0;
+    while (!*stop) {
+        int n = zmq_poll(&item, 1, 1000);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            log_error("polling the append socket: %s", zmq_strerror(errno));
+            return -1;
+        }
+        if (n == 0)
+            continue;
+        gather(self);
+        if (self->npending == 0)
+            continue;
+        /* A store failure is answered (nothing acknowledged); repeated ones
+           mean the disk or the environment is broken: stop and say so. */
+        failures = process_group(self) == 0 ? 0 : failures + 1;
+        if (failures >= 10) {
+            log_error("10 consecutive groups failed; stopping");
+            return -1;
+        }
+    }
+    return 0;
+}

@@ -1,0 +1,735 @@
+/*  schema: the tables behind docs/EVENTS.md, and the validator that applies
+    them. Keep this file and the document in step: a field added here without
+    a line there is a field no client knows about.
+
+    Validation is one pass over the map's keys: each key is looked up in the
+    event type's own field list (a dozen entries at most, so a linear scan
+    with a length check beats hashing), its value checked against the
+    field's kind, and a bit set in `present`. Cross-field rules (tier order,
+    "one of order or customer") run after. Nothing is allocated. */
+
+#include "events/schema.h"
+
+#include <math.h>
+#include <pthread.h>
+#include <sodium.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+typedef enum {
+    K_ID,       /* 1..64 bytes UTF-8, no control characters */
+    K_TEXT,     /* UTF-8 up to max bytes */
+    K_TIME,     /* int64 ms, 0..EV_TIME_MAX */
+    K_INT,      /* int64 within [min, max] */
+    K_NUMBER,   /* finite float64 (int accepted) */
+    K_CURRENCY, /* three ASCII capitals */
+    K_ENUM,     /* one of values[] */
+    K_DATE,     /* YYYY-MM-DD */
+    K_PERIOD,   /* see ev_period_valid */
+    K_METRIC    /* [a-z][a-z0-9_.:]{0,63} */
+} ev_kind_t;
+
+typedef struct {
+    const char *name;
+    uint8_t name_len;
+    ev_kind_t kind;
+    int64_t min, max; /* K_INT range; K_TEXT max length */
+    const char *const *values;
+} field_spec_t;
+
+static const char *const node_kinds[] = {"company", "region", "team", "rep", NULL};
+static const char *const activities[] = {"visit", "call", "quote", "demo", NULL};
+static const char *const aggregations[] = {"sum", "count", "average", NULL};
+static const char *const day_types[] = {"holiday", "workday", NULL};
+static const char *const type_names[] = {
+#define EV_TYPE_NAME(sym, name) name,
+    EV_TYPE_LIST(EV_TYPE_NAME)
+#undef EV_TYPE_NAME
+        NULL};
+
+#define ID(f)          [F_##f] = {#f, 0, K_ID, 0, 0, NULL}
+#define TEXT(f, n)     [F_##f] = {#f, 0, K_TEXT, 0, n, NULL}
+#define TIME(f)        [F_##f] = {#f, 0, K_TIME, 0, EV_TIME_MAX, NULL}
+#define INT(f, lo, hi) [F_##f] = {#f, 0, K_INT, lo, hi, NULL}
+#define ENUM(f, v)     [F_##f] = {#f, 0, K_ENUM, 0, 0, v}
+#define OTHER(f, k)    [F_##f] = {#f, 0, k, 0, 0, NULL}
+
+/* Indexed by ev_field_t; names are filled in from EV_FIELD_LIST at first use
+   (the #f above is only a placeholder spelling). */
+static field_spec_t fields[F_COUNT] = {
+    ENUM(TYPE, type_names),
+    ID(ID),
+    TIME(OCCURRED_AT),
+    ID(SOURCE),
+    ID(NODE),
+    ENUM(KIND, node_kinds),
+    TEXT(NAME, 256),
+    ID(PARENT),
+    ID(OWNER),
+    TIME(EFFECTIVE_AT),
+    ID(SCOPE),
+    OTHER(METRIC, K_METRIC),
+    OTHER(PERIOD, K_PERIOD),
+    ID(PRODUCT_LINE),
+    INT(TARGET, 0, EV_AMOUNT_MAX),
+    INT(FLOOR, 0, EV_AMOUNT_MAX),
+    INT(STRETCH, 0, EV_AMOUNT_MAX),
+    OTHER(CURRENCY, K_CURRENCY),
+    ID(AUTHOR),
+    TEXT(REASON, 1024),
+    ID(ALLOCATION),
+    ID(ORDER),
+    ID(REP),
+    INT(AMOUNT, 0, EV_AMOUNT_MAX),
+    ID(CUSTOMER),
+    INT(MARGIN, -EV_AMOUNT_MAX, EV_AMOUNT_MAX),
+    INT(QUANTITY, 1, INT64_C(1) << 31),
+    TIME(DUE_AT),
+    ENUM(ACTIVITY, activities),
+    ENUM(AGGREGATION, aggregations),
+    TEXT(UNIT, 32),
+    ID(KPI),
+    OTHER(VALUE, K_NUMBER),
+    OTHER(DATE, K_DATE),
+    ENUM(DAY_TYPE, day_types),
+    TEXT(ALERT, 256),
+    TIME(UNTIL),
+};
+
+static const char *const field_names[] = {
+#define EV_FIELD_NAME(sym, name) name,
+    EV_FIELD_LIST(EV_FIELD_NAME)
+#undef EV_FIELD_NAME
+};
+
+/* An event type's fields in canonical order. R: required. Fields marked
+   optional here may still be required by a cross-field rule (check_type). */
+typedef struct {
+    uint8_t field;
+    bool required;
+} type_field_t;
+
+#define R(f)                                                                                       \
+    {                                                                                              \
+        F_##f, true                                                                                \
+    }
+#define O(f)                                                                                       \
+    {                                                                                              \
+        F_##f, false                                                                               \
+    }
+#define ENVELOPE        R(TYPE), R(ID), R(OCCURRED_AT), O(SOURCE)
+#define TYPE_FIELDS_MAX 20
+
+static const type_field_t type_fields[EV_TYPE_COUNT][TYPE_FIELDS_MAX] = {
+    [EV_NODE_DEFINED] = {ENVELOPE, R(NODE), R(KIND), R(NAME), O(PARENT), O(OWNER), O(EFFECTIVE_AT)},
+    [EV_NODE_MOVED] = {ENVELOPE, R(NODE), R(PARENT), R(EFFECTIVE_AT), O(AUTHOR), O(REASON)},
+    [EV_NODE_RETIRED] = {ENVELOPE, R(NODE), R(EFFECTIVE_AT), O(REASON)},
+    [EV_TARGET_SET] = {ENVELOPE, R(SCOPE), R(METRIC), R(PERIOD), O(PRODUCT_LINE), R(TARGET),
+                       O(FLOOR), O(STRETCH), O(CURRENCY), R(AUTHOR), O(REASON), O(ALLOCATION)},
+    [EV_TARGET_ADJUSTED] = {ENVELOPE, R(SCOPE), R(METRIC), R(PERIOD), O(PRODUCT_LINE), O(FLOOR),
+                            O(TARGET), O(STRETCH), R(AUTHOR), R(REASON)},
+    [EV_SALE_CLOSED] = {ENVELOPE, R(ORDER), R(REP), R(AMOUNT), R(CURRENCY), O(CUSTOMER), O(MARGIN),
+                        O(PRODUCT_LINE), O(QUANTITY), O(DUE_AT)},
+    [EV_SALE_REFUNDED] = {ENVELOPE, R(ORDER), R(AMOUNT), R(CURRENCY), O(REASON)},
+    [EV_SALE_CANCELLED] = {ENVELOPE, R(ORDER), O(REASON)},
+    [EV_PAYMENT_RECEIVED] = {ENVELOPE, R(AMOUNT), R(CURRENCY), O(ORDER), O(CUSTOMER), O(REP)},
+    [EV_ACTIVITY_LOGGED] = {ENVELOPE, R(REP), R(ACTIVITY), O(CUSTOMER), O(ORDER)},
+    [EV_CUSTOMER_CREATED] = {ENVELOPE, R(CUSTOMER), R(REP), O(NAME)},
+    [EV_KPI_DEFINED] = {ENVELOPE, R(KPI), R(AGGREGATION), O(NAME), O(UNIT)},
+    [EV_KPI_RECORDED] = {ENVELOPE, R(KPI), R(SCOPE), R(VALUE), O(PRODUCT_LINE)},
+    [EV_CALENDAR_DAY_SET] = {ENVELOPE, R(DATE), R(DAY_TYPE), O(NAME)},
+    [EV_ALERT_SILENCED] = {ENVELOPE, R(ALERT), R(AUTHOR), R(REASON), O(UNTIL)},
+};
+
+static uint8_t type_nfields[EV_TYPE_COUNT];
+static pthread_once_t tables_once = PTHREAD_ONCE_INIT;
+
+/* Finish the static tables once per process: name lengths, field counts
+   (each list ends at its first zero entry after `type`, which is field 0). */
+static void
+tables_build(void)
+{
+    for (int f = 0; f < F_COUNT; f++) {
+        fields[f].name = field_names[f];
+        fields[f].name_len = (uint8_t)strlen(field_names[f]);
+    }
+    for (int t = 0; t < EV_TYPE_COUNT; t++) {
+        uint8_t n = 0;
+        while (n < TYPE_FIELDS_MAX && (n == 0 || type_fields[t][n].field != F_TYPE))
+            n++;
+        type_nfields[t] = n;
+    }
+}
+
+static void
+tables_init(void)
+{
+    pthread_once(&tables_once, tables_build);
+}
+
+const char *
+ev_type_name(ev_type_t type)
+{
+    return type < EV_TYPE_COUNT ? type_names[type] : "?";
+}
+
+const char *
+ev_field_name(ev_field_t field)
+{
+    return field < F_COUNT ? field_names[field] : "?";
+}
+
+const char *
+ev_errcode_name(ev_errcode_t code)
+{
+    switch (code) {
+    case EVE_OK:
+        return "ok";
+    case EVE_NOT_A_MAP:
+        return "not_a_map";
+    case EVE_UNKNOWN_TYPE:
+        return "unknown_type";
+    case EVE_MISSING_FIELD:
+        return "missing_field";
+    case EVE_UNKNOWN_FIELD:
+        return "unknown_field";
+    case EVE_WRONG_TYPE:
+        return "wrong_type";
+    case EVE_INVALID_UTF8:
+        return "invalid_utf8";
+    case EVE_TOO_LONG:
+        return "too_long";
+    case EVE_OUT_OF_RANGE:
+        return "out_of_range";
+    case EVE_INVALID_VALUE:
+        return "invalid_value";
+    case EVE_CONFLICT:
+        return "conflict";
+    case EVE_ABORTED:
+        return "aborted";
+    case EVE_INTERNAL:
+        return "internal";
+    }
+    return "internal";
+}
+
+static ev_errcode_t fail(ev_error_t *err, ev_errcode_t code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static ev_errcode_t
+fail(ev_error_t *err, ev_errcode_t code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err->message, sizeof err->message, fmt, ap);
+    va_end(ap);
+    err->code = code;
+    return code;
+}
+
+static const char *
+mp_type_name(const msgpack_object *o)
+{
+    switch (o->type) {
+    case MSGPACK_OBJECT_NIL:
+        return "nil";
+    case MSGPACK_OBJECT_BOOLEAN:
+        return "boolean";
+    case MSGPACK_OBJECT_POSITIVE_INTEGER:
+    case MSGPACK_OBJECT_NEGATIVE_INTEGER:
+        return "integer";
+    case MSGPACK_OBJECT_FLOAT32:
+    case MSGPACK_OBJECT_FLOAT64:
+        return "float";
+    case MSGPACK_OBJECT_STR:
+        return "string";
+    case MSGPACK_OBJECT_ARRAY:
+        return "array";
+    case MSGPACK_OBJECT_MAP:
+        return "map";
+    case MSGPACK_OBJECT_BIN:
+        return "binary";
+    case MSGPACK_OBJECT_EXT:
+        return "extension";
+    }
+    return "unknown";
+}
+
+bool
+ev_utf8_valid(const char *str, size_t len)
+{
+    const unsigned char *s = (const unsigned char *)str;
+    size_t i = 0;
+    while (i < len) {
+        unsigned char c = s[i];
+        if (c < 0x80) {
+            i++;
+            continue;
+        }
+        size_t n;
+        uint32_t cp;
+        if (c >= 0xC2 && c <= 0xDF) {
+            n = 1;
+            cp = c & 0x1F;
+        } else if (c >= 0xE0 && c <= 0xEF) {
+            n = 2;
+            cp = c & 0x0F;
+        } else if (c >= 0xF0 && c <= 0xF4) {
+            n = 3;
+            cp = c & 0x07;
+        } else
+            return false;
+        if (len - i <= n)
+            return false;
+        for (size_t k = 1; k <= n; k++) {
+            if ((s[i + k] & 0xC0) != 0x80)
+                return false;
+            cp = (cp << 6) | (s[i + k] & 0x3F);
+        }
+        if ((n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) || cp > 0x10FFFF ||
+            (cp >= 0xD800 && cp <= 0xDFFF))
+            return false;
+        i += n + 1;
+    }
+    return true;
+}
+
+static bool
+is_leap(int y)
+{
+    return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+}
+
+static int
+days_in_month(int y, int m)
+{
+    static const int dm[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    return m == 2 && is_leap(y) ? 29 : dm[m - 1];
+}
+
+/* 0 = Monday .. 6 = Sunday, proleptic Gregorian (Sakamoto). */
+static int
+weekday(int y, int m, int d)
+{
+    static const int t[] = {0, 3, 2, 5, 0, 3, 5, 1, 4, 6, 2, 4};
+    if (m < 3)
+        y -= 1;
+    int w = (y + y / 4 - y / 100 + y / 400 + t[m - 1] + d) % 7; /* 0 = Sunday */
+    return (w + 6) % 7;
+}
+
+static int
+iso_weeks_in_year(int y)
+{
+    int jan1 = weekday(y, 1, 1);
+    return (jan1 == 3 || (jan1 == 2 && is_leap(y))) ? 53 : 52;
+}
+
+static bool
+digits(const char *s, size_t n, int *out)
+{
+    int v = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return false;
+        v = v * 10 + (s[i] - '0');
+    }
+    *out = v;
+    return true;
+}
+
+static bool
+date_valid(const char *s, size_t len, const char **why)
+{
+    int y, m, d;
+    if (len != 10 || s[4] != '-' || s[7] != '-' || !digits(s, 4, &y) || !digits(s + 5, 2, &m) ||
+        !digits(s + 8, 2, &d)) {
+        *why = "expected YYYY-MM-DD";
+        return false;
+    }
+    if (y < 1970 || m < 1 || m > 12) {
+        *why = y < 1970 ? "year before 1970" : "month must be 01..12";
+        return false;
+    }
+    if (d < 1 || d > days_in_month(y, m)) {
+        *why = "no such day in that month";
+        return false;
+    }
+    return true;
+}
+
+bool
+ev_period_valid(const char *s, size_t len, const char **why)
+{
+    int y, n = 0;
+    bool fiscal = len >= 2 && s[0] == 'F' && s[1] == 'Y';
+    if (fiscal) {
+        s += 2;
+        len -= 2;
+    }
+    *why = "expected YYYY, YYYY-Qn, YYYY-MM, YYYY-Www, YYYY-MM-DD, FYYYYY or FYYYYY-Qn";
+    if (len < 4 || !digits(s, 4, &y) || y < 1970)
+        return false;
+    if (len == 4)
+        return true;
+    if (s[4] != '-')
+        return false;
+    if (len == 7 && s[5] == 'Q') {
+        if (!digits(s + 6, 1, &n) || n < 1 || n > 4) {
+            *why = "quarter must be Q1..Q4";
+            return false;
+        }
+        return true;
+    }
+    if (fiscal)
+        return false;
+    if (len == 8 && s[5] == 'W') {
+        if (!digits(s + 6, 2, &n) || n < 1 || n > iso_weeks_in_year(y)) {
+            *why = n == 53 ? "that year has 52 ISO weeks" : "week must be W01..W53";
+            return false;
+        }
+        return true;
+    }
+    if (len == 7) {
+        if (!digits(s + 5, 2, &n) || n < 1 || n > 12) {
+            *why = "month must be 01..12";
+            return false;
+        }
+        return true;
+    }
+    if (len == 10)
+        return date_valid(s, len, why);
+    return false;
+}
+
+static bool
+metric_valid(const char *s, size_t len)
+{
+    if (len < 1 || len > 64 || s[0] < 'a' || s[0] > 'z')
+        return false;
+    for (size_t i = 1; i < len; i++) {
+        char c = s[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '.' || c == ':'))
+            return false;
+    }
+    return true;
+}
+
+static ev_errcode_t
+check_string(const field_spec_t *fs, const msgpack_object *o, ev_value_t *v, ev_error_t *err)
+{
+    const char *p = o->via.str.ptr;
+    uint32_t n = o->via.str.size;
+    const char *why = NULL;
+    if (!ev_utf8_valid(p, n))
+        return fail(err, EVE_INVALID_UTF8, "%s: not valid UTF-8", fs->name);
+    v->s.ptr = p;
+    v->s.len = n;
+    switch (fs->kind) {
+    case K_ID:
+        if (n == 0)
+            return fail(err, EVE_INVALID_VALUE, "%s: must not be empty", fs->name);
+        if (n > EV_ID_MAX)
+            return fail(err, EVE_TOO_LONG, "%s: %u bytes, at most %d allowed", fs->name, n,
+                        EV_ID_MAX);
+        for (uint32_t i = 0; i < n; i++)
+            if ((unsigned char)p[i] < 0x20 || p[i] == 0x7F)
+                return fail(err, EVE_INVALID_VALUE, "%s: control character at byte %u", fs->name,
+                            i);
+        return EVE_OK;
+    case K_TEXT:
+        if (n > fs->max)
+            return fail(err, EVE_TOO_LONG, "%s: %u bytes, at most %lld allowed", fs->name, n,
+                        (long long)fs->max);
+        return EVE_OK;
+    case K_CURRENCY:
+        if (n != 3 || p[0] < 'A' || p[0] > 'Z' || p[1] < 'A' || p[1] > 'Z' || p[2] < 'A' ||
+            p[2] > 'Z')
+            return fail(err, EVE_INVALID_VALUE,
+                        "%s: \"%.*s\" is not an ISO 4217 code (three capital letters)", fs->name,
+                        (int)(n > 16 ? 16 : n), p);
+        return EVE_OK;
+    case K_ENUM:
+        for (int i = 0; fs->values[i]; i++)
+            if (strlen(fs->values[i]) == n && memcmp(fs->values[i], p, n) == 0) {
+                v->i = i;
+                return EVE_OK;
+            }
+        return fail(err, EVE_INVALID_VALUE, "%s: \"%.*s\" is not one of the allowed values",
+                    fs->name, (int)(n > 40 ? 40 : n), p);
+    case K_DATE:
+        if (!date_valid(p, n, &why))
+            return fail(err, EVE_INVALID_VALUE, "%s: \"%.*s\": %s", fs->name,
+                        (int)(n > 40 ? 40 : n), p, why);
+        return EVE_OK;
+    case K_PERIOD:
+        if (!ev_period_valid(p, n, &why))
+            return fail(err, EVE_INVALID_VALUE, "%s: \"%.*s\": %s", fs->name,
+                        (int)(n > 40 ? 40 : n), p, why);
+        return EVE_OK;
+    case K_METRIC:
+        if (!metric_valid(p, n))
+            return fail(err, EVE_INVALID_VALUE,
+                        "%s: \"%.*s\": expected 1 to 64 of a-z 0-9 _ . : starting with a letter",
+                        fs->name, (int)(n > 40 ? 40 : n), p);
+        return EVE_OK;
+    default:
+        return fail(err, EVE_INTERNAL, "%s: schema kind mismatch", fs->name);
+    }
+}
+
+static ev_errcode_t
+check_value(const field_spec_t *fs, const msgpack_object *o, ev_value_t *v, ev_error_t *err)
+{
+    switch (fs->kind) {
+    case K_ID:
+    case K_TEXT:
+    case K_CURRENCY:
+    case K_ENUM:
+    case K_DATE:
+    case K_PERIOD:
+    case K_METRIC:
+        if (o->type != MSGPACK_OBJECT_STR)
+            return fail(err, EVE_WRONG_TYPE, "%s: expected string, got %s", fs->name,
+                        mp_type_name(o));
+        return check_string(fs, o, v, err);
+    case K_TIME:
+    case K_INT: {
+        int64_t x;
+        if (o->type == MSGPACK_OBJECT_POSITIVE_INTEGER) {
+            if (o->via.u64 > (uint64_t)INT64_MAX)
+                return fail(err, EVE_OUT_OF_RANGE, "%s: %llu is beyond int64", fs->name,
+                            (unsigned long long)o->via.u64);
+            x = (int64_t)o->via.u64;
+        } else if (o->type == MSGPACK_OBJECT_NEGATIVE_INTEGER)
+            x = o->via.i64;
+        else
+            return fail(err, EVE_WRONG_TYPE, "%s: expected integer, got %s", fs->name,
+                        mp_type_name(o));
+        if (x < fs->min || x > fs->max)
+            return fail(err, EVE_OUT_OF_RANGE, "%s: %lld is outside %lld..%lld", fs->name,
+                        (long long)x, (long long)fs->min, (long long)fs->max);
+        v->i = x;
+        return EVE_OK;
+    }
+    case K_NUMBER:
+        if (o->type == MSGPACK_OBJECT_POSITIVE_INTEGER)
+            v->d = (double)o->via.u64;
+        else if (o->type == MSGPACK_OBJECT_NEGATIVE_INTEGER)
+            v->d = (double)o->via.i64;
+        else if (o->type == MSGPACK_OBJECT_FLOAT32 || o->type == MSGPACK_OBJECT_FLOAT64)
+            v->d = o->via.f64;
+        else
+            return fail(err, EVE_WRONG_TYPE, "%s: expected number, got %s", fs->name,
+                        mp_type_name(o));
+        if (!isfinite(v->d))
+            return fail(err, EVE_OUT_OF_RANGE, "%s: must be a finite number", fs->name);
+        return EVE_OK;
+    }
+    return fail(err, EVE_INTERNAL, "%s: unknown kind", fs->name);
+}
+
+static bool
+key_is(const msgpack_object *k, const field_spec_t *fs)
+{
+    return k->via.str.size == fs->name_len && memcmp(k->via.str.ptr, fs->name, fs->name_len) == 0;
+}
+
+static int
+global_field(const msgpack_object *k)
+{
+    for (int f = 0; f < F_COUNT; f++)
+        if (key_is(k, &fields[f]))
+            return f;
+    return -1;
+}
+
+static ev_errcode_t
+check_tier_order(const event_t *ev, ev_error_t *err)
+{
+    static const ev_field_t tier[3] = {F_FLOOR, F_TARGET, F_STRETCH};
+    for (int a = 0; a < 3; a++)
+        for (int b = a + 1; b < 3; b++)
+            if (event_has(ev, tier[a]) && event_has(ev, tier[b]) &&
+                ev->v[tier[a]].i > ev->v[tier[b]].i)
+                return fail(err, EVE_OUT_OF_RANGE, "%s: %lld is above %s %lld",
+                            field_names[tier[a]], (long long)ev->v[tier[a]].i, field_names[tier[b]],
+                            (long long)ev->v[tier[b]].i);
+    return EVE_OK;
+}
+
+/* Rules that involve more than one field, or a type-specific range. */
+static ev_errcode_t
+check_type(const event_t *ev, ev_error_t *err)
+{
+    switch (ev->type) {
+    case EV_NODE_DEFINED:
+        if (ev->v[F_KIND].i != NODE_COMPANY && !event_has(ev, F_PARENT))
+            return fail(err, EVE_MISSING_FIELD, "parent: required for a %s",
+                        node_kinds[ev->v[F_KIND].i]);
+        if (event_has(ev, F_PARENT) && ev->v[F_PARENT].s.len == ev->v[F_NODE].s.len &&
+            memcmp(ev->v[F_PARENT].s.ptr, ev->v[F_NODE].s.ptr, ev->v[F_NODE].s.len) == 0)
+            return fail(err, EVE_INVALID_VALUE, "parent: a node cannot be its own parent");
+        return EVE_OK;
+    case EV_NODE_MOVED:
+        if (ev->v[F_PARENT].s.len == ev->v[F_NODE].s.len &&
+            memcmp(ev->v[F_PARENT].s.ptr, ev->v[F_NODE].s.ptr, ev->v[F_NODE].s.len) == 0)
+            return fail(err, EVE_INVALID_VALUE, "parent: a node cannot be its own parent");
+        return EVE_OK;
+    case EV_TARGET_SET:
+        return check_tier_order(ev, err);
+    case EV_TARGET_ADJUSTED:
+        if (!event_has(ev, F_FLOOR) && !event_has(ev, F_TARGET) && !event_has(ev, F_STRETCH))
+            return fail(err, EVE_MISSING_FIELD,
+                        "target: an adjustment needs at least one of floor, target, stretch");
+        return check_tier_order(ev, err);
+    case EV_SALE_REFUNDED:
+    case EV_PAYMENT_RECEIVED:
+        if (ev->v[F_AMOUNT].i < 1)
+            return fail(err, EVE_OUT_OF_RANGE, "amount: must be at least 1");
+        if (ev->type == EV_PAYMENT_RECEIVED && !event_has(ev, F_ORDER) &&
+            !event_has(ev, F_CUSTOMER))
+            return fail(err, EVE_MISSING_FIELD, "order: one of order or customer is required");
+        return EVE_OK;
+    default:
+        return EVE_OK;
+    }
+}
+
+ev_str_t
+event_peek_id(const msgpack_object *obj)
+{
+    ev_str_t id = {NULL, 0};
+    if (obj->type != MSGPACK_OBJECT_MAP)
+        return id;
+    for (uint32_t i = 0; i < obj->via.map.size; i++) {
+        const msgpack_object_kv *kv = &obj->via.map.ptr[i];
+        if (kv->key.type == MSGPACK_OBJECT_STR && kv->key.via.str.size == 2 &&
+            memcmp(kv->key.via.str.ptr, "id", 2) == 0 && kv->val.type == MSGPACK_OBJECT_STR) {
+            id.ptr = kv->val.via.str.ptr;
+            id.len = kv->val.via.str.size;
+        }
+    }
+    return id;
+}
+
+static int
+find_type(const msgpack_object *obj, ev_error_t *err)
+{
+    const msgpack_object *tv = NULL;
+    for (uint32_t i = 0; i < obj->via.map.size; i++) {
+        const msgpack_object *k = &obj->via.map.ptr[i].key;
+        if (k->type == MSGPACK_OBJECT_STR && k->via.str.size == 4 &&
+            memcmp(k->via.str.ptr, "type", 4) == 0)
+            tv = &obj->via.map.ptr[i].val;
+    }
+    if (!tv || tv->type == MSGPACK_OBJECT_NIL)
+        return -fail(err, EVE_MISSING_FIELD, "type: required");
+    if (tv->type != MSGPACK_OBJECT_STR)
+        return -fail(err, EVE_WRONG_TYPE, "type: expected string, got %s", mp_type_name(tv));
+    for (int t = 0; t < EV_TYPE_COUNT; t++)
+        if (strlen(type_names[t]) == tv->via.str.size &&
+            memcmp(type_names[t], tv->via.str.ptr, tv->via.str.size) == 0)
+            return t;
+    return -fail(err, EVE_UNKNOWN_TYPE, "type: \"%.*s\" is not an event type",
+                 (int)(tv->via.str.size > 40 ? 40 : tv->via.str.size), tv->via.str.ptr);
+}
+
+ev_errcode_t
+event_decode(const msgpack_object *obj, event_t *ev, ev_error_t *err)
+{
+    tables_init();
+    err->code = EVE_OK;
+    err->message[0] = 0;
+    if (obj->type != MSGPACK_OBJECT_MAP)
+        return fail(err, EVE_NOT_A_MAP, "event: expected a map, got %s", mp_type_name(obj));
+    int t = find_type(obj, err);
+    if (t < 0)
+        return err->code;
+    ev->type = (ev_type_t)t;
+    ev->present = 0;
+    ev->v[F_TYPE].i = t;
+    const type_field_t *tf = type_fields[t];
+    uint8_t nf = type_nfields[t];
+
+    for (uint32_t i = 0; i < obj->via.map.size; i++) {
+        const msgpack_object *k = &obj->via.map.ptr[i].key;
+        const msgpack_object *val = &obj->via.map.ptr[i].val;
+        if (k->type != MSGPACK_OBJECT_STR)
+            return fail(err, EVE_UNKNOWN_FIELD, "event: keys must be strings, got %s",
+                        mp_type_name(k));
+        int f = -1;
+        for (uint8_t j = 0; j < nf; j++)
+            if (key_is(k, &fields[tf[j].field])) {
+                f = tf[j].field;
+                break;
+            }
+        if (f < 0) {
+            int g = global_field(k);
+            int n = (int)(k->via.str.size > 40 ? 40 : k->via.str.size);
+            if (g >= 0)
+                return fail(err, EVE_UNKNOWN_FIELD, "%.*s: not a field of %s", n, k->via.str.ptr,
+                            type_names[t]);
+            return fail(err, EVE_UNKNOWN_FIELD, "%.*s: unknown field", n, k->via.str.ptr);
+        }
+        if (val->type == MSGPACK_OBJECT_NIL)
+            continue; /* nil means absent */
+        if (event_has(ev, (ev_field_t)f))
+            return fail(err, EVE_INVALID_VALUE, "%s: given twice", field_names[f]);
+        ev_errcode_t rc = check_value(&fields[f], val, &ev->v[f], err);
+        if (rc != EVE_OK)
+            return rc;
+        ev->present |= UINT64_C(1) << f;
+    }
+    for (uint8_t j = 0; j < nf; j++)
+        if (tf[j].required && !event_has(ev, (ev_field_t)tf[j].field))
+            return fail(err, EVE_MISSING_FIELD, "%s: required for %s", field_names[tf[j].field],
+                        type_names[t]);
+    return check_type(ev, err);
+}
+
+int
+event_encode(const event_t *ev, msgpack_packer *pk)
+{
+    tables_init();
+    const type_field_t *tf = type_fields[ev->type];
+    uint8_t nf = type_nfields[ev->type];
+    int rc = msgpack_pack_map(pk, (size_t)__builtin_popcountll(ev->present));
+    for (uint8_t j = 0; j < nf && rc == 0; j++) {
+        ev_field_t f = (ev_field_t)tf[j].field;
+        if (!event_has(ev, f))
+            continue;
+        const field_spec_t *fs = &fields[f];
+        rc = msgpack_pack_str_with_body(pk, fs->name, fs->name_len);
+        if (rc != 0)
+            break;
+        switch (fs->kind) {
+        case K_TIME:
+        case K_INT:
+            rc = msgpack_pack_int64(pk, ev->v[f].i);
+            break;
+        case K_NUMBER:
+            rc = msgpack_pack_double(pk, ev->v[f].d);
+            break;
+        default: /* strings; an enum's string is its validated spelling */
+            rc = msgpack_pack_str_with_body(pk, ev->v[f].s.ptr, ev->v[f].s.len);
+            break;
+        }
+    }
+    return rc;
+}
+
+uint64_t
+event_id_hash(const char *id, size_t len)
+{
+    /* Fixed key: the hashes are persisted in the log's id index, so the key
+       must never change. Collisions are harmless (every hit is confirmed
+       against the stored event); the key only spreads the ids. */
+    static const unsigned char key[crypto_shorthash_KEYBYTES] = "pacer-event-ids";
+    unsigned char out[crypto_shorthash_BYTES];
+    crypto_shorthash(out, (const unsigned char *)id, len, key);
+    uint64_t h;
+    memcpy(&h, out, sizeof h);
+    return h;
+}

@@ -1,0 +1,354 @@
+/*  wire: see wire.h. The scanner below follows the msgpack spec's format
+    table byte for byte; it reads headers only and never allocates. */
+
+#include "events/wire.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static uint32_t
+be16(const uint8_t *p)
+{
+    return (uint32_t)p[0] << 8 | p[1];
+}
+
+static uint32_t
+be32(const uint8_t *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+/* Skip one value at *pos. `pending` bounds how many values may still follow:
+   each needs at least one byte, so a container whose count exceeds the
+   remaining bytes is refused before anything trusts that count. */
+static bool
+scan_value(const uint8_t *d, size_t len, size_t *pos, int depth)
+{
+    if (*pos >= len || depth < 0)
+        return false;
+    uint8_t b = d[(*pos)++];
+    size_t rest = len - *pos;
+    uint64_t skip = 0, items = 0;
+    if (b <= 0x7f || b >= 0xe0 || b == 0xc0 || b == 0xc2 || b == 0xc3)
+        return true;
+    if ((b & 0xe0) == 0xa0)
+        skip = b & 0x1f;
+    else if ((b & 0xf0) == 0x90)
+        items = b & 0x0f;
+    else if ((b & 0xf0) == 0x80)
+        items = (uint64_t)(b & 0x0f) * 2;
+    else {
+        switch (b) {
+        case 0xc4:
+        case 0xd9:
+            if (rest < 1)
+                return false;
+            skip = 1 + (uint64_t)d[*pos];
+            break;
+        case 0xc5:
+        case 0xda:
+            if (rest < 2)
+                return false;
+            skip = 2 + (uint64_t)be16(d + *pos);
+            break;
+        case 0xc6:
+        case 0xdb:
+            if (rest < 4)
+                return false;
+            skip = 4 + (uint64_t)be32(d + *pos);
+            break;
+        case 0xc7:
+            if (rest < 1)
+                return false;
+            skip = 2 + (uint64_t)d[*pos];
+            break;
+        case 0xc8:
+            if (rest < 2)
+                return false;
+            skip = 3 + (uint64_t)be16(d + *pos);
+            break;
+        case 0xc9:
+            if (rest < 4)
+                return false;
+            skip = 5 + (uint64_t)be32(d + *pos);
+            break;
+        case 0xca:
+            skip = 4;
+            break;
+        case 0xcb:
+            skip = 8;
+            break;
+        case 0xcc:
+            skip = 1;
+            break;
+        case 0xcd:
+            skip = 2;
+            break;
+        case 0xce:
+            skip = 4;
+            break;
+        case 0xcf:
+            skip = 8;
+            break;
+        case 0xd0:
+            skip = 1;
+            break;
+        case 0xd1:
+            skip = 2;
+            break;
+        case 0xd2:
+            skip = 4;
+            break;
+        case 0xd3:
+            skip = 8;
+            break;
+        case 0xd4:
+            skip = 2;
+            break;
+        case 0xd5:
+            skip = 3;
+            break;
+        case 0xd6:
+            skip = 5;
+            break;
+        case 0xd7:
+            skip = 9;
+            break;
+        case 0xd8:
+            skip = 17;
+            break;
+        case 0xdc:
+            if (rest < 2)
+                return false;
+            items = be16(d + *pos);
+            *pos += 2;
+            break;
+        case 0xdd:
+            if (rest < 4)
+                return false;
+            items = be32(d + *pos);
+            *pos += 4;
+            break;
+        case 0xde:
+            if (rest < 2)
+                return false;
+            items = (uint64_t)be16(d + *pos) * 2;
+            *pos += 2;
+            break;
+        case 0xdf:
+            if (rest < 4)
+                return false;
+            items = (uint64_t)be32(d + *pos) * 2;
+            *pos += 4;
+            break;
+        default:
+            return false; /* 0xc1: never used */
+        }
+    }
+    if (skip) {
+        if (skip > len - *pos)
+            return false;
+        *pos += skip;
+        return true;
+    }
+    if (items > len - *pos)
+        return false;
+    for (uint64_t i = 0; i < items; i++)
+        if (!scan_value(d, len, pos, depth - 1))
+            return false;
+    return true;
+}
+
+bool
+mp_scan(const uint8_t *data, size_t len, int max_depth)
+{
+    size_t pos = 0;
+    return scan_value(data, len, &pos, max_depth) && pos == len;
+}
+
+const char *
+wire_rc_name(wire_rc_t rc)
+{
+    switch (rc) {
+    case WIRE_OK:
+        return "ok";
+    case WIRE_MALFORMED:
+        return "malformed";
+    case WIRE_BAD_REQUEST:
+        return "bad_request";
+    case WIRE_UNSUPPORTED_VERSION:
+        return "unsupported_version";
+    case WIRE_UNKNOWN_OP:
+        return "unknown_op";
+    case WIRE_TOO_LARGE:
+        return "too_large";
+    case WIRE_INTERNAL:
+        return "internal";
+    }
+    return "internal";
+}
+
+static bool
+key_eq(const msgpack_object *k, const char *s)
+{
+    size_t n = strlen(s);
+    return k->type == MSGPACK_OBJECT_STR && k->via.str.size == n &&
+           memcmp(k->via.str.ptr, s, n) == 0;
+}
+
+static const msgpack_object *
+map_get(const msgpack_object *map, const char *key)
+{
+    for (uint32_t i = 0; i < map->via.map.size; i++)
+        if (key_eq(&map->via.map.ptr[i].key, key))
+            return &map->via.map.ptr[i].val;
+    return NULL;
+}
+
+static bool
+get_uint(const msgpack_object *o, uint64_t *out)
+{
+    if (o->type != MSGPACK_OBJECT_POSITIVE_INTEGER)
+        return false;
+    *out = o->via.u64;
+    return true;
+}
+
+static wire_rc_t
+bad(char *msg, size_t msglen, wire_rc_t rc, const char *text)
+{
+    snprintf(msg, msglen, "%s", text);
+    return rc;
+}
+
+wire_rc_t
+wire_request_parse(wire_request_t *req, const void *data, size_t len, char *msg, size_t msglen)
+{
+    memset(req, 0, sizeof *req);
+    msgpack_unpacked_init(&req->unpacked);
+    if (len > WIRE_MAX_BODY) {
+        snprintf(msg, msglen, "request body is %zu bytes, at most %u allowed", len, WIRE_MAX_BODY);
+        return WIRE_TOO_LARGE;
+    }
+    if (!mp_scan(data, len, WIRE_MAX_DEPTH))
+        return bad(msg, msglen, WIRE_MALFORMED,
+                   "request body is not one complete msgpack value (truncated, trailing "
+                   "bytes, or nested deeper than 32)");
+    size_t off = 0;
+    msgpack_unpack_return ur = msgpack_unpack_next(&req->unpacked, data, len, &off);
+    if (ur != MSGPACK_UNPACK_SUCCESS)
+        return bad(msg, msglen, WIRE_MALFORMED, "request body could not be decoded as msgpack");
+    const msgpack_object *body = &req->unpacked.data;
+    req->body = body;
+    if (body->type != MSGPACK_OBJECT_MAP)
+        return bad(msg, msglen, WIRE_BAD_REQUEST, "request body must be a map");
+    req->corr = map_get(body, "corr");
+
+    const msgpack_object *v = map_get(body, "v");
+    uint64_t version;
+    if (!v)
+        return bad(msg, msglen, WIRE_BAD_REQUEST, "v: required (protocol version, 1)");
+    if (!get_uint(v, &version))
+        return bad(msg, msglen, WIRE_BAD_REQUEST, "v: expected integer");
+    if (version != WIRE_VERSION) {
+        snprintf(msg, msglen, "v: version %llu is not supported; this daemon speaks 1",
+                 (unsigned long long)version);
+        return WIRE_UNSUPPORTED_VERSION;
+    }
+    const msgpack_object *op = map_get(body, "op");
+    if (!op)
+        return bad(msg, msglen, WIRE_BAD_REQUEST, "op: required");
+    if (op->type != MSGPACK_OBJECT_STR)
+        return bad(msg, msglen, WIRE_BAD_REQUEST, "op: expected string");
+    req->op_name = op->via.str.ptr;
+    req->op_len = op->via.str.size;
+    if (key_eq(op, "append"))
+        req->op = OP_APPEND;
+    else if (key_eq(op, "status"))
+        req->op = OP_STATUS;
+    else if (key_eq(op, "events"))
+        req->op = OP_EVENTS;
+    else
+        req->op = OP_OTHER;
+
+    if (req->op == OP_APPEND) {
+        const msgpack_object *evs = map_get(body, "events");
+        if (!evs)
+            return bad(msg, msglen, WIRE_BAD_REQUEST, "events: required");
+        if (evs->type != MSGPACK_OBJECT_ARRAY)
+            return bad(msg, msglen, WIRE_BAD_REQUEST, "events: expected array");
+        if (evs->via.array.size == 0)
+            return bad(msg, msglen, WIRE_BAD_REQUEST, "events: empty batch");
+        if (evs->via.array.size > WIRE_MAX_EVENTS) {
+            snprintf(msg, msglen, "events: %u events in one batch, at most %d allowed",
+                     evs->via.array.size, WIRE_MAX_EVENTS);
+            return WIRE_TOO_LARGE;
+        }
+        req->events = evs->via.array.ptr;
+        req->nevents = evs->via.array.size;
+        const msgpack_object *atomic = map_get(body, "atomic");
+        if (atomic && atomic->type != MSGPACK_OBJECT_NIL) {
+            if (atomic->type != MSGPACK_OBJECT_BOOLEAN)
+                return bad(msg, msglen, WIRE_BAD_REQUEST, "atomic: expected boolean");
+            req->atomic = atomic->via.boolean;
+        }
+    } else if (req->op == OP_EVENTS) {
+        const msgpack_object *from = map_get(body, "from");
+        const msgpack_object *limit = map_get(body, "limit");
+        const msgpack_object *raw = map_get(body, "raw");
+        req->from = 1;
+        req->limit = WIRE_EVENTS_DEFAULT;
+        if (from && from->type != MSGPACK_OBJECT_NIL && !get_uint(from, &req->from))
+            return bad(msg, msglen, WIRE_BAD_REQUEST, "from: expected non-negative integer");
+        if (limit && limit->type != MSGPACK_OBJECT_NIL && !get_uint(limit, &req->limit))
+            return bad(msg, msglen, WIRE_BAD_REQUEST, "limit: expected non-negative integer");
+        if (raw && raw->type != MSGPACK_OBJECT_NIL) {
+            if (raw->type != MSGPACK_OBJECT_BOOLEAN)
+                return bad(msg, msglen, WIRE_BAD_REQUEST, "raw: expected boolean");
+            req->raw = raw->via.boolean;
+        }
+        if (req->from == 0)
+            req->from = 1;
+        if (req->limit > WIRE_EVENTS_MAX)
+            req->limit = WIRE_EVENTS_MAX;
+    }
+    return WIRE_OK;
+}
+
+void
+wire_request_free(wire_request_t *req)
+{
+    msgpack_unpacked_destroy(&req->unpacked);
+    memset(req, 0, sizeof *req);
+}
+
+int
+wire_pack_str(msgpack_packer *pk, const char *s)
+{
+    return msgpack_pack_str_with_body(pk, s, strlen(s));
+}
+
+int
+wire_reply_begin(msgpack_packer *pk, const msgpack_object *corr, bool ok, size_t extra)
+{
+    int rc = msgpack_pack_map(pk, 3 + extra);
+    rc |= wire_pack_str(pk, "v");
+    rc |= msgpack_pack_int(pk, WIRE_VERSION);
+    rc |= wire_pack_str(pk, "corr");
+    rc |= corr ? msgpack_pack_object(pk, *corr) : msgpack_pack_nil(pk);
+    rc |= wire_pack_str(pk, "ok");
+    rc |= ok ? msgpack_pack_true(pk) : msgpack_pack_false(pk);
+    return rc;
+}
+
+int
+wire_reply_error(msgpack_packer *pk, const msgpack_object *corr, wire_rc_t code,
+                 const char *message)
+{
+    int rc = wire_reply_begin(pk, corr, false, 2);
+    rc |= wire_pack_str(pk, "error");
+    rc |= wire_pack_str(pk, wire_rc_name(code));
+    rc |= wire_pack_str(pk, "message");
+    rc |= wire_pack_str(pk, message);
+    return rc;
+}
