@@ -85,6 +85,16 @@ put_be64(uint8_t *p, uint64_t v)
     }
 }
 
+/* LMDB keeps keys only 2-byte aligned: read integer keys with memcpy. */
+static uint64_t
+key_seq(const MDB_val *k)
+{
+    size_t v = 0;
+    if (k->mv_size == sizeof v)
+        memcpy(&v, k->mv_data, sizeof v);
+    return v;
+}
+
 static uint64_t
 get_be64(const uint8_t *p)
 {
@@ -206,7 +216,7 @@ load_last(store_t *self, MDB_txn *txn, char *err, size_t errlen)
     memset(self->last_hash, 0, STORE_HASH_BYTES);
     if (rc == 0) {
         store_record_t rec;
-        uint64_t seq = *(size_t *)k.mv_data;
+        uint64_t seq = key_seq(&k);
         rc = store_record_decode(seq, v.mv_data, v.mv_size, &rec, err, errlen);
         if (rc == STORE_OK) {
             self->last_seq = seq;
@@ -492,7 +502,7 @@ store_scan_ids(store_t *self, store_id_fn *fn, void *arg, char *err, size_t errl
     uint64_t seq = 1;
     for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
          rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-        size_t block = *(size_t *)k.mv_data;
+        size_t block = key_seq(&k);
         size_t n = v.mv_size / sizeof(uint64_t);
         if ((uint64_t)block * STORE_ID_BLOCK + 1 != seq || v.mv_size % sizeof(uint64_t)) {
             snprintf(err, errlen, "id index block %zu is out of sequence", block);
@@ -557,7 +567,7 @@ store_reader_last_seq(store_reader_t *r)
     MDB_val k, v;
     if (mdb_cursor_get(r->cursor, &k, &v, MDB_LAST) != 0)
         return 0;
-    return *(size_t *)k.mv_data;
+    return key_seq(&k);
 }
 
 int
@@ -593,7 +603,7 @@ store_verify(const char *dir, uint64_t *checked, uint64_t *bad_seq, char *err, s
     int rc;
     for (rc = mdb_cursor_get(r->cursor, &k, &v, MDB_FIRST); rc == 0;
          rc = mdb_cursor_get(r->cursor, &k, &v, MDB_NEXT), expect++) {
-        uint64_t seq = k.mv_size == sizeof(size_t) ? *(size_t *)k.mv_data : 0;
+        uint64_t seq = key_seq(&k);
         store_record_t rec;
         if (seq != expect) {
             snprintf(err, errlen, "record %llu: expected sequence number %llu (gap or reorder)",

@@ -652,6 +652,7 @@ event_decode(const msgpack_object *obj, event_t *ev, ev_error_t *err)
     ev->v[F_TYPE].i = t;
     const type_field_t *tf = type_fields[t];
     uint8_t nf = type_nfields[t];
+    uint64_t seen = 0;
 
     for (uint32_t i = 0; i < obj->via.map.size; i++) {
         const msgpack_object *k = &obj->via.map.ptr[i].key;
@@ -673,10 +674,11 @@ event_decode(const msgpack_object *obj, event_t *ev, ev_error_t *err)
                             type_names[t]);
             return fail(err, EVE_UNKNOWN_FIELD, "%.*s: unknown field", n, k->via.str.ptr);
         }
+        if (seen & (UINT64_C(1) << f))
+            return fail(err, EVE_INVALID_VALUE, "%s: given twice", field_names[f]);
+        seen |= UINT64_C(1) << f;
         if (val->type == MSGPACK_OBJECT_NIL)
             continue; /* nil means absent */
-        if (event_has(ev, (ev_field_t)f))
-            return fail(err, EVE_INVALID_VALUE, "%s: given twice", field_names[f]);
         ev_errcode_t rc = check_value(&fields[f], val, &ev->v[f], err);
         if (rc != EVE_OK)
             return rc;

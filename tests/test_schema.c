@@ -1,0 +1,339 @@
+/*  Unit tests for events/schema: every validation error path of EVENTS.md,
+    canonical encoding, UTF-8 and period syntax. */
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+
+#include <cmocka.h>
+
+#include "events/schema.h"
+
+#include <string.h>
+
+/* Build a msgpack map from alternating key, value specs. A value spec is a
+   string with a one-letter type prefix: "s:text", "i:123", "f:1.5", "n:",
+   "b:1", "x:<hex bytes>" (raw str body), "a:" (empty array). */
+static msgpack_sbuffer sbuf;
+static msgpack_unpacked unpacked;
+
+static const msgpack_object *
+build(const char *const *kv)
+{
+    msgpack_sbuffer_clear(&sbuf);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &sbuf, msgpack_sbuffer_write);
+    size_t n = 0;
+    while (kv[n])
+        n++;
+    msgpack_pack_map(&pk, n / 2);
+    for (size_t i = 0; i < n; i += 2) {
+        msgpack_pack_str_with_body(&pk, kv[i], strlen(kv[i]));
+        const char *v = kv[i + 1];
+        const char *body = v + 2;
+        switch (v[0]) {
+        case 's':
+            msgpack_pack_str_with_body(&pk, body, strlen(body));
+            break;
+        case 'i':
+            msgpack_pack_int64(&pk, strtoll(body, NULL, 10));
+            break;
+        case 'u':
+            msgpack_pack_uint64(&pk, strtoull(body, NULL, 10));
+            break;
+        case 'f':
+            msgpack_pack_double(&pk, strtod(body, NULL));
+            break;
+        case 'n':
+            msgpack_pack_nil(&pk);
+            break;
+        case 'b':
+            msgpack_pack_true(&pk);
+            break;
+        case 'a':
+            msgpack_pack_array(&pk, 0);
+            break;
+        case 'x': {
+            char raw[64];
+            size_t len = strlen(body) / 2;
+            for (size_t k = 0; k < len; k++) {
+                unsigned int byte;
+                sscanf(body + 2 * k, "%2x", &byte);
+                raw[k] = (char)byte;
+            }
+            msgpack_pack_str_with_body(&pk, raw, len);
+            break;
+        }
+        }
+    }
+    msgpack_unpacked_destroy(&unpacked);
+    msgpack_unpacked_init(&unpacked);
+    size_t off = 0;
+    assert_int_equal(msgpack_unpack_next(&unpacked, sbuf.data, sbuf.size, &off),
+                     MSGPACK_UNPACK_SUCCESS);
+    return &unpacked.data;
+}
+
+#define SALE                                                                                       \
+    "type", "s:sale_closed", "id", "s:crm:1", "occurred_at", "i:1764590400000", "order", "s:1",    \
+        "rep", "s:zhang", "amount", "i:1250000", "currency", "s:CNY"
+
+static ev_errcode_t
+check(const char *const *kv, ev_error_t *err)
+{
+    event_t ev;
+    return event_decode(build(kv), &ev, err);
+}
+
+#define EXPECT(code, needle, ...)                                                                  \
+    do {                                                                                           \
+        const char *kv_[] = {__VA_ARGS__, NULL};                                                   \
+        ev_error_t err_;                                                                           \
+        assert_int_equal(check(kv_, &err_), code);                                                 \
+        const char *needle_ = (needle);                                                            \
+        if (needle_ && !strstr(err_.message, needle_))                                             \
+            fail_msg("message \"%s\" lacks \"%s\"", err_.message, needle_);                        \
+    } while (0)
+
+static void
+test_valid_sale(void **state)
+{
+    EXPECT(EVE_OK, "", SALE);
+    EXPECT(EVE_OK, "", SALE, "margin", "i:-5", "quantity", "i:3", "product_line", "s:cloud",
+           "customer", "s:c-1", "due_at", "i:1764590400000", "source", "s:crm");
+    EXPECT(EVE_OK, "", SALE, "customer", "n:"); /* nil is absent */
+}
+
+static void
+test_every_error_path(void **state)
+{
+    EXPECT(EVE_MISSING_FIELD, "type", "id", "s:x");
+    EXPECT(EVE_WRONG_TYPE, "type: expected string", "type", "i:1");
+    EXPECT(EVE_UNKNOWN_TYPE, "sale_won", "type", "s:sale_won", "id", "s:x");
+    EXPECT(EVE_MISSING_FIELD, "amount: required", "type", "s:sale_closed", "id", "s:x",
+           "occurred_at", "i:1", "order", "s:1", "rep", "s:z", "currency", "s:CNY");
+    EXPECT(EVE_MISSING_FIELD, "currency: required", "type", "s:sale_closed", "id", "s:x",
+           "occurred_at", "i:1", "order", "s:1", "rep", "s:z", "amount", "i:1", "currency", "n:");
+    EXPECT(EVE_INVALID_VALUE, "currency: given twice", SALE, "currency", "n:");
+    EXPECT(EVE_WRONG_TYPE, "amount: expected integer, got string", "type", "s:sale_closed", "id",
+           "s:x", "occurred_at", "i:1", "order", "s:1", "rep", "s:z", "amount", "s:12", "currency",
+           "s:CNY");
+    EXPECT(EVE_WRONG_TYPE, "got float", "type", "s:sale_closed", "id", "s:x", "occurred_at", "i:1",
+           "order", "s:1", "rep", "s:z", "amount", "f:1.5", "currency", "s:CNY");
+    EXPECT(EVE_UNKNOWN_FIELD, "amout: unknown field", SALE, "amout", "i:1");
+    EXPECT(EVE_UNKNOWN_FIELD, "kind: not a field of sale_closed", SALE, "kind", "s:rep");
+    EXPECT(EVE_INVALID_UTF8, "rep: not valid UTF-8", "type", "s:sale_closed", "id", "s:x",
+           "occurred_at", "i:1", "order", "s:1", "rep", "x:c328", "amount", "i:1", "currency",
+           "s:CNY");
+    EXPECT(EVE_TOO_LONG, "id: 65 bytes", "type", "s:sale_closed", "id",
+           "s:12345678901234567890123456789012345678901234567890123456789012345", "occurred_at",
+           "i:1", "order", "s:1", "rep", "s:z", "amount", "i:1", "currency", "s:CNY");
+    EXPECT(EVE_INVALID_VALUE, "id: must not be empty", "type", "s:sale_closed", "id",
+           "s:", "occurred_at", "i:1", "order", "s:1", "rep", "s:z", "amount", "i:1", "currency",
+           "s:CNY");
+    EXPECT(EVE_INVALID_VALUE, "control character", "type", "s:sale_closed", "id", "x:610a",
+           "occurred_at", "i:1", "order", "s:1", "rep", "s:z", "amount", "i:1", "currency",
+           "s:CNY");
+    EXPECT(EVE_OUT_OF_RANGE, "amount: -1", "type", "s:sale_closed", "id", "s:x", "occurred_at",
+           "i:1", "order", "s:1", "rep", "s:z", "amount", "i:-1", "currency", "s:CNY");
+    EXPECT(EVE_OUT_OF_RANGE, "occurred_at", "type", "s:sale_closed", "id", "s:x", "occurred_at",
+           "i:-5", "order", "s:1", "rep", "s:z", "amount", "i:1", "currency", "s:CNY");
+    EXPECT(EVE_OUT_OF_RANGE, "beyond int64", "type", "s:sale_closed", "id", "s:x", "occurred_at",
+           "u:18446744073709551615", "order", "s:1", "rep", "s:z", "amount", "i:1", "currency",
+           "s:CNY");
+    EXPECT(EVE_INVALID_VALUE, "ISO 4217", "type", "s:sale_closed", "id", "s:x", "occurred_at",
+           "i:1", "order", "s:1", "rep", "s:z", "amount", "i:1", "currency", "s:cny");
+    EXPECT(EVE_INVALID_VALUE, "given twice", SALE, "amount", "i:2");
+}
+
+static void
+test_non_string_key(void **state)
+{
+    msgpack_object_kv kv[2];
+    kv[0].key.type = MSGPACK_OBJECT_STR;
+    kv[0].key.via.str.ptr = "type";
+    kv[0].key.via.str.size = 4;
+    kv[0].val.type = MSGPACK_OBJECT_STR;
+    kv[0].val.via.str.ptr = "sale_closed";
+    kv[0].val.via.str.size = 11;
+    kv[1].key.type = MSGPACK_OBJECT_POSITIVE_INTEGER;
+    kv[1].key.via.u64 = 7;
+    kv[1].val.type = MSGPACK_OBJECT_NIL;
+    msgpack_object o = {.type = MSGPACK_OBJECT_MAP};
+    o.via.map.size = 2;
+    o.via.map.ptr = kv;
+    event_t ev;
+    ev_error_t err;
+    assert_int_equal(event_decode(&o, &ev, &err), EVE_UNKNOWN_FIELD);
+    assert_non_null(strstr(err.message, "keys must be strings"));
+}
+
+static void
+test_enum_date_period_metric(void **state)
+{
+    EXPECT(EVE_OK, "", "type", "s:node_defined", "id", "s:n1", "occurred_at", "i:1", "node",
+           "s:acme", "kind", "s:company", "name", "s:ACME");
+    EXPECT(EVE_INVALID_VALUE, "kind: \"galaxy\"", "type", "s:node_defined", "id", "s:n1",
+           "occurred_at", "i:1", "node", "s:acme", "kind", "s:galaxy", "name", "s:ACME");
+    EXPECT(EVE_MISSING_FIELD, "parent: required for a rep", "type", "s:node_defined", "id", "s:n1",
+           "occurred_at", "i:1", "node", "s:z", "kind", "s:rep", "name", "s:Z");
+    EXPECT(EVE_INVALID_VALUE, "own parent", "type", "s:node_moved", "id", "s:m", "occurred_at",
+           "i:1", "node", "s:z", "parent", "s:z", "effective_at", "i:1");
+    EXPECT(EVE_OK, "", "type", "s:calendar_day_set", "id", "s:c", "occurred_at", "i:1", "date",
+           "s:2024-02-29", "day_type", "s:holiday");
+    EXPECT(EVE_INVALID_VALUE, "no such day", "type", "s:calendar_day_set", "id", "s:c",
+           "occurred_at", "i:1", "date", "s:2026-02-29", "day_type", "s:holiday");
+    EXPECT(EVE_INVALID_VALUE, "YYYY-MM-DD", "type", "s:calendar_day_set", "id", "s:c",
+           "occurred_at", "i:1", "date", "s:2026/02/01", "day_type", "s:workday");
+
+#define TARGET(period, metric)                                                                     \
+    "type", "s:target_set", "id", "s:t", "occurred_at", "i:1", "scope", "s:east", "metric",        \
+        metric, "period", period, "target", "i:100", "author", "s:ceo"
+    EXPECT(EVE_OK, "", TARGET("s:2026-Q4", "s:revenue"));
+    EXPECT(EVE_OK, "", TARGET("s:2026-W53", "s:kpi:csat"));
+    EXPECT(EVE_OK, "", TARGET("s:FY2026-Q1", "s:activities.visit"));
+    EXPECT(EVE_OK, "", TARGET("s:2026-11-22", "s:deals"));
+    EXPECT(EVE_INVALID_VALUE, "52 ISO weeks", TARGET("s:2025-W53", "s:revenue"));
+    EXPECT(EVE_INVALID_VALUE, "month must be 01..12", TARGET("s:2026-13", "s:revenue"));
+    EXPECT(EVE_INVALID_VALUE, "quarter", TARGET("s:2026-Q5", "s:revenue"));
+    EXPECT(EVE_INVALID_VALUE, "period", TARGET("s:Q4-2026", "s:revenue"));
+    EXPECT(EVE_INVALID_VALUE, "metric", TARGET("s:2026", "s:Revenue"));
+    EXPECT(EVE_OUT_OF_RANGE, "floor: 200 is above target 100", TARGET("s:2026", "s:revenue"),
+           "floor", "i:200");
+    EXPECT(EVE_OUT_OF_RANGE, "target: 100 is above stretch 50", TARGET("s:2026", "s:revenue"),
+           "stretch", "i:50");
+    EXPECT(EVE_MISSING_FIELD, "reason", "type", "s:target_adjusted", "id", "s:a", "occurred_at",
+           "i:1", "scope", "s:east", "metric", "s:revenue", "period", "s:2026", "target", "i:5",
+           "author", "s:ceo");
+    EXPECT(EVE_MISSING_FIELD, "at least one", "type", "s:target_adjusted", "id", "s:a",
+           "occurred_at", "i:1", "scope", "s:east", "metric", "s:revenue", "period", "s:2026",
+           "author", "s:ceo", "reason", "s:why");
+    EXPECT(EVE_MISSING_FIELD, "one of order or customer", "type", "s:payment_received", "id", "s:p",
+           "occurred_at", "i:1", "amount", "i:5", "currency", "s:CNY");
+    EXPECT(EVE_OUT_OF_RANGE, "at least 1", "type", "s:sale_refunded", "id", "s:r", "occurred_at",
+           "i:1", "order", "s:1", "amount", "i:0", "currency", "s:CNY");
+    EXPECT(EVE_WRONG_TYPE, "value: expected number", "type", "s:kpi_recorded", "id", "s:k",
+           "occurred_at", "i:1", "kpi", "s:csat", "scope", "s:z", "value", "s:4.5");
+}
+
+static void
+test_not_a_map(void **state)
+{
+    msgpack_object o = {.type = MSGPACK_OBJECT_ARRAY};
+    event_t ev;
+    ev_error_t err;
+    assert_int_equal(event_decode(&o, &ev, &err), EVE_NOT_A_MAP);
+    assert_non_null(strstr(err.message, "got array"));
+}
+
+static void
+encode(const char *const *kv, msgpack_sbuffer *out)
+{
+    event_t ev;
+    ev_error_t err;
+    assert_int_equal(event_decode(build(kv), &ev, &err), EVE_OK);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, out, msgpack_sbuffer_write);
+    assert_int_equal(event_encode(&ev, &pk), 0);
+}
+
+static void
+test_canonical_encoding(void **state)
+{
+    /* Key order and int-versus-float for a number field do not matter. */
+    const char *a[] = {"type",   "s:kpi_recorded", "id",  "s:k",   "occurred_at", "i:1", "kpi",
+                       "s:csat", "scope",          "s:z", "value", "i:4",         NULL};
+    const char *b[] = {"value",  "f:4.0",          "scope", "s:z", "kpi",
+                       "s:csat", "occurred_at",    "i:1",   "id",  "s:k",
+                       "type",   "s:kpi_recorded", NULL};
+    const char *c[] = {"value",  "f:4.5",          "scope", "s:z", "kpi",
+                       "s:csat", "occurred_at",    "i:1",   "id",  "s:k",
+                       "type",   "s:kpi_recorded", NULL};
+    msgpack_sbuffer ea, eb, ec;
+    msgpack_sbuffer_init(&ea);
+    msgpack_sbuffer_init(&eb);
+    msgpack_sbuffer_init(&ec);
+    encode(a, &ea);
+    encode(b, &eb);
+    encode(c, &ec);
+    assert_int_equal(ea.size, eb.size);
+    assert_memory_equal(ea.data, eb.data, ea.size);
+    assert_true(ea.size != ec.size || memcmp(ea.data, ec.data, ea.size) != 0);
+    /* The canonical form starts with type, then id. */
+    assert_int_equal((unsigned char)ea.data[0], 0x86);
+    assert_memory_equal(ea.data + 1, "\xa4type", 5);
+    /* Re-decoding the canonical form gives the same bytes again. */
+    msgpack_unpacked u;
+    msgpack_unpacked_init(&u);
+    size_t off = 0;
+    assert_int_equal(msgpack_unpack_next(&u, ea.data, ea.size, &off), MSGPACK_UNPACK_SUCCESS);
+    event_t ev;
+    ev_error_t err;
+    assert_int_equal(event_decode(&u.data, &ev, &err), EVE_OK);
+    msgpack_sbuffer again;
+    msgpack_sbuffer_init(&again);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &again, msgpack_sbuffer_write);
+    event_encode(&ev, &pk);
+    assert_int_equal(again.size, ea.size);
+    assert_memory_equal(again.data, ea.data, ea.size);
+    msgpack_unpacked_destroy(&u);
+    msgpack_sbuffer_destroy(&again);
+    msgpack_sbuffer_destroy(&ea);
+    msgpack_sbuffer_destroy(&eb);
+    msgpack_sbuffer_destroy(&ec);
+}
+
+static void
+test_utf8(void **state)
+{
+    assert_true(ev_utf8_valid("abc", 3));
+    assert_true(ev_utf8_valid("\xe4\xb8\xad\xe6\x96\x87", 6)); /* 中文 */
+    assert_true(ev_utf8_valid("\xf0\x9f\x98\x80", 4));         /* emoji */
+    assert_false(ev_utf8_valid("\xc0\xaf", 2));                /* overlong */
+    assert_false(ev_utf8_valid("\xe0\x80\xaf", 3));            /* overlong */
+    assert_false(ev_utf8_valid("\xed\xa0\x80", 3));            /* surrogate */
+    assert_false(ev_utf8_valid("\xf4\x90\x80\x80", 4));        /* > U+10FFFF */
+    assert_false(ev_utf8_valid("\xe4\xb8", 2));                /* truncated */
+    assert_false(ev_utf8_valid("\x80", 1));
+}
+
+static void
+test_id_hash_stable(void **state)
+{
+    /* Persisted in the log's id index: must never change between builds. */
+    assert_true(event_id_hash("crm:1", 5) == event_id_hash("crm:1", 5));
+    assert_true(event_id_hash("crm:1", 5) != event_id_hash("crm:2", 5));
+}
+
+static int
+setup(void **state)
+{
+    msgpack_sbuffer_init(&sbuf);
+    msgpack_unpacked_init(&unpacked);
+    return 0;
+}
+
+static int
+teardown(void **state)
+{
+    msgpack_sbuffer_destroy(&sbuf);
+    msgpack_unpacked_destroy(&unpacked);
+    return 0;
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_valid_sale),
+        cmocka_unit_test(test_every_error_path),
+        cmocka_unit_test(test_enum_date_period_metric),
+        cmocka_unit_test(test_not_a_map),
+        cmocka_unit_test(test_non_string_key),
+        cmocka_unit_test(test_canonical_encoding),
+        cmocka_unit_test(test_utf8),
+        cmocka_unit_test(test_id_hash_stable),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}

@@ -1,0 +1,226 @@
+/*  Unit tests for daemon/store and daemon/dedup: append and commit, the
+    hash chain and its verification, the id index, map growth, the daemon
+    lock, and the duplicate index's rollback. Real LMDB files in a temp dir. */
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+
+#include <cmocka.h>
+
+#include "daemon/dedup.h"
+#include "daemon/store.h"
+
+#include <lmdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static char dir[256];
+static char err[512];
+
+static int
+setup(void **state)
+{
+    snprintf(dir, sizeof dir, "/tmp/pacer-test-store-XXXXXX");
+    assert_non_null(mkdtemp(dir));
+    return 0;
+}
+
+static int
+teardown(void **state)
+{
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    return system(cmd);
+}
+
+static void
+append_n(store_t *s, int n, int64_t at)
+{
+    assert_int_equal(store_begin(s, err, sizeof err), STORE_OK);
+    for (int i = 0; i < n; i++) {
+        char ev[64];
+        int len = snprintf(ev, sizeof ev, "\x81\xa2id\xa8%08d", (int)store_last_seq(s) + i);
+        uint64_t seq;
+        assert_int_equal(store_append(s, at, (uint8_t *)ev, (size_t)len, 1000 + (uint64_t)i, &seq,
+                                      err, sizeof err),
+                         STORE_OK);
+        assert_int_equal(seq, store_last_seq(s) + (uint64_t)i + 1);
+    }
+    assert_int_equal(store_commit(s, err, sizeof err), STORE_OK);
+}
+
+static void
+count_ids(void *arg, uint64_t seq, uint64_t h)
+{
+    uint64_t *n = arg;
+    assert_int_equal(seq, *n + 1);
+    (*n)++;
+}
+
+static void
+test_append_reopen_verify(void **state)
+{
+    store_options_t opts = {.exclusive = true};
+    store_t *s = store_open(dir, &opts, err, sizeof err);
+    assert_non_null(s);
+    assert_int_equal(store_last_seq(s), 0);
+    append_n(s, 1500, 1764590400000); /* crosses an id block boundary */
+    append_n(s, 10, 1764590400001);
+    uint8_t last[STORE_HASH_BYTES];
+    memcpy(last, store_last_hash(s), sizeof last);
+
+    /* a second daemon on the same directory is refused */
+    store_t *other = store_open(dir, &opts, err, sizeof err);
+    assert_null(other);
+    assert_non_null(strstr(err, "in use by another pacerd"));
+    store_destroy(&s);
+    assert_null(s);
+
+    s = store_open(dir, &opts, err, sizeof err);
+    assert_non_null(s);
+    assert_int_equal(store_last_seq(s), 1510);
+    assert_memory_equal(store_last_hash(s), last, sizeof last);
+    uint64_t n = 0;
+    assert_int_equal(store_scan_ids(s, count_ids, &n, err, sizeof err), STORE_OK);
+    assert_int_equal(n, 1510);
+
+    /* the chain recomputed from the records matches */
+    store_reader_t *r = store_read_begin(s, err, sizeof err);
+    store_record_t rec;
+    uint8_t prev[STORE_HASH_BYTES] = {0}, h[STORE_HASH_BYTES];
+    for (uint64_t seq = 1; seq <= 1510; seq++) {
+        assert_int_equal(store_reader_get(r, seq, &rec, err, sizeof err), STORE_OK);
+        store_chain_hash(prev, seq, rec.recorded_at, rec.event, rec.event_len, h);
+        assert_memory_equal(h, rec.hash, sizeof h);
+        memcpy(prev, h, sizeof h);
+    }
+    assert_int_equal(store_reader_get(r, 1511, &rec, err, sizeof err), STORE_NOT_FOUND);
+    store_read_end(&r);
+    store_destroy(&s);
+
+    uint64_t checked, bad;
+    assert_int_equal(store_verify(dir, &checked, &bad, err, sizeof err), STORE_OK);
+    assert_int_equal(checked, 1510);
+}
+
+static void
+test_verify_names_altered_record(void **state)
+{
+    store_options_t opts = {0};
+    store_t *s = store_open(dir, &opts, err, sizeof err);
+    append_n(s, 100, 5);
+    store_destroy(&s);
+
+    /* alter record 42's event bytes behind the store's back */
+    MDB_env *env;
+    MDB_txn *txn;
+    MDB_dbi dbi;
+    mdb_env_create(&env);
+    mdb_env_set_maxdbs(env, 8);
+    assert_int_equal(mdb_env_open(env, dir, 0, 0640), 0);
+    mdb_txn_begin(env, NULL, 0, &txn);
+    assert_int_equal(mdb_dbi_open(txn, "log", MDB_INTEGERKEY, &dbi), 0);
+    size_t key = 42;
+    MDB_val k = {sizeof key, &key}, v;
+    assert_int_equal(mdb_get(txn, dbi, &k, &v), 0);
+    char copy[256];
+    memcpy(copy, v.mv_data, v.mv_size);
+    copy[v.mv_size - 1] ^= 1;
+    MDB_val nv = {v.mv_size, copy};
+    assert_int_equal(mdb_put(txn, dbi, &k, &nv, 0), 0);
+    mdb_txn_commit(txn);
+    mdb_env_close(env);
+
+    uint64_t checked, bad;
+    assert_int_equal(store_verify(dir, &checked, &bad, err, sizeof err), STORE_CORRUPT);
+    assert_int_equal(bad, 42);
+    assert_int_equal(checked, 41);
+    assert_non_null(strstr(err, "record 42"));
+}
+
+static void
+test_map_full_grows(void **state)
+{
+    store_options_t opts = {.map_size = 256 * 1024};
+    store_t *s = store_open(dir, &opts, err, sizeof err);
+    assert_non_null(s);
+    size_t before = store_map_size(s);
+    int grew = 0;
+    for (int round = 0; round < 50; round++) {
+        assert_int_equal(store_begin(s, err, sizeof err), STORE_OK);
+        int rc = STORE_OK;
+        for (int i = 0; i < 200 && rc == STORE_OK; i++) {
+            uint8_t ev[300];
+            memset(ev, 0xa0, sizeof ev); /* 300 empty strings: a valid array body */
+            ev[0] = 0xdc, ev[1] = 0x01, ev[2] = 0x29;
+            uint64_t seq;
+            rc = store_append(s, 1, ev, sizeof ev, 7, &seq, err, sizeof err);
+        }
+        if (rc == STORE_OK)
+            rc = store_commit(s, err, sizeof err);
+        else
+            store_abort(s);
+        if (rc == STORE_MAP_FULL) {
+            uint64_t last = store_last_seq(s);
+            assert_int_equal(store_grow(s, err, sizeof err), STORE_OK);
+            assert_int_equal(store_last_seq(s), last); /* nothing lost */
+            grew++;
+            round--;
+            continue;
+        }
+        assert_int_equal(rc, STORE_OK);
+    }
+    assert_true(grew > 0);
+    assert_true(store_map_size(s) > before);
+    assert_int_equal(store_last_seq(s), 50 * 200);
+    store_destroy(&s);
+    uint64_t checked, bad;
+    assert_int_equal(store_verify(dir, &checked, &bad, err, sizeof err), STORE_OK);
+    assert_int_equal(checked, 10000);
+}
+
+static void
+test_dedup(void **state)
+{
+    dedup_t *d = dedup_new(0);
+    assert_int_equal(dedup_reserve(d, 5001), 0);
+    for (uint64_t i = 1; i <= 5000; i++)
+        dedup_insert(d, i * 0x9E3779B97F4A7C15ull, i);
+    dedup_insert(d, 2 * 0x9E3779B97F4A7C15ull, 9999); /* a colliding hash */
+    dedup_settle(d);
+    dedup_iter_t it;
+    assert_int_equal(dedup_first(d, 77 * 0x9E3779B97F4A7C15ull, &it), 77);
+    assert_int_equal(dedup_next(d, &it), 0);
+    uint64_t a = dedup_first(d, 2 * 0x9E3779B97F4A7C15ull, &it);
+    uint64_t b = dedup_next(d, &it);
+    assert_true((a == 2 && b == 9999) || (a == 9999 && b == 2));
+    assert_int_equal(dedup_first(d, 12345, &it), 0);
+
+    /* a rolled-back batch leaves no trace */
+    assert_int_equal(dedup_reserve(d, 100000), 0);
+    for (uint64_t i = 0; i < 100000; i++)
+        dedup_insert(d, i * 31 + 5, 10000 + i);
+    assert_int_equal(dedup_size(d), 105001);
+    dedup_rollback(d);
+    assert_int_equal(dedup_size(d), 5001);
+    assert_int_equal(dedup_first(d, 5, &it), 0);
+    for (uint64_t i = 1; i <= 5000; i++)
+        assert_int_equal(dedup_first(d, i * 0x9E3779B97F4A7C15ull, &it) != 0, 1);
+    dedup_destroy(&d);
+    assert_null(d);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_append_reopen_verify, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_verify_names_altered_record, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_map_full_grows, setup, teardown),
+        cmocka_unit_test(test_dedup),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
