@@ -62,7 +62,7 @@ class Cli(pt.PacerTestCase):
             f.write("\n".join(lines) + "\n")
 
         r, counts, out = self.append_cli(d, [path])
-        self.assertEqual(counts, (5, 0, 3), out)
+        self.assertEqual(counts, (5, 0, 4), out)
         self.assertEqual(r.returncode, 1, out)
         others = [l for l in out.splitlines() if not SUMMARY.search(l)]
 
@@ -87,7 +87,7 @@ class Cli(pt.PacerTestCase):
 
         # The same file again: the good lines are duplicates now.
         r, counts, out = self.append_cli(d, [path])
-        self.assertEqual(counts, (0, 5, 3), out)
+        self.assertEqual(counts, (0, 5, 4), out)
         self.assertEqual(r.returncode, 1, out)
         self.assertEqual(d.status()["last_seq"], 5)
 

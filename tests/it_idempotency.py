@@ -5,6 +5,8 @@ twice; the same id with different content is refused (`conflict`); key order, an
 versus the same value as a float in a `number` field, do not make content different; nil for an
 optional field is the same as leaving it out. PROTOCOL.md: `atomic: true` appends all or none."""
 
+import threading
+
 import pacertest as pt
 from pacertest import expect_ok
 
@@ -188,6 +190,62 @@ class Idempotency(pt.PacerTestCase):
         self.assertEqual(results_summary(reply), [(before + 1, False), ("error", "invalid_value"),
                                                   (before + 2, False)])
         self.assertEqual((reply["appended"], reply["duplicates"], reply["rejected"]), (2, 0, 1))
+
+
+    def race(self, batches_per_thread):
+        """Each thread pipelines its batches on its own DEALER, all starting together so that
+        requests of different producers land in the same group commits. Returns the replies."""
+        barrier = threading.Barrier(len(batches_per_thread))
+        replies = [None] * len(batches_per_thread)
+
+        def run(i):
+            with self.d.client() as c:
+                barrier.wait(pt.START_TIMEOUT)
+                corrs = [c.send({"v": 1, "op": "append", "events": b})
+                         for b in batches_per_thread[i]]
+                got = [c.recv_reply() for _ in corrs]
+                assert [g["corr"] for g in got] == corrs
+                replies[i] = got
+        threads = [threading.Thread(target=run, args=(i,)) for i in range(len(replies))]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(pt.REQUEST_TIMEOUT)
+        self.assertTrue(all(r is not None for r in replies), "a racing client failed")
+        return replies
+
+    def test_same_batches_from_concurrent_producers(self):
+        before = self.last_seq()
+        batches = [pt.sales(50) for _ in range(20)]
+        replies = self.race([batches] * 4)
+        fresh = {}
+        for per_thread in replies:
+            for batch, reply in zip(batches, per_thread):
+                expect_ok(reply)
+                for ev, res in zip(batch, reply["results"]):
+                    self.assertNotIn("error", res)
+                    fresh.setdefault(ev["id"], []).append((res["seq"], res["dup"]))
+        for id_, outcomes in fresh.items():
+            self.assertEqual(len({s for s, _ in outcomes}), 1, "%s got different seqs" % id_)
+            self.assertEqual(sum(1 for _, dup in outcomes if not dup), 1,
+                             "%s appended %d times" % (id_, sum(1 for _, d in outcomes if not d)))
+        self.assertEqual(self.last_seq(), before + 1000)
+        log = pt.read_log(self.q, from_seq=before + 1)
+        self.assertEqual(len({r["event"]["id"] for r in log}), 1000)
+
+    def test_conflicting_events_from_concurrent_producers(self):
+        before = self.last_seq()
+        ids = [pt.uid("race") for _ in range(100)]
+        per_thread = [[[pt.sale_closed(id=i, amount=1000 + t)] for i in ids] for t in range(4)]
+        replies = self.race(per_thread)
+        for k, id_ in enumerate(ids):
+            results = [replies[t][k]["results"][0] for t in range(4)]
+            won = [t for t, r in enumerate(results) if "seq" in r]
+            self.assertEqual(len(won), 1, "%s: %r" % (id_, results))
+            self.assertEqual(sorted(r.get("error") for r in results if "error" in r),
+                             ["conflict"] * 3)
+        log = pt.read_log(self.q, from_seq=before + 1)
+        self.assertEqual(sorted(r["event"]["id"] for r in log), sorted(ids))
 
 
 if __name__ == "__main__":
