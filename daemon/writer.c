@@ -132,9 +132,10 @@ static void
 set_error(ev_result_t *r, int code, uint32_t index, const char *id, uint32_t id_len,
           const char *what)
 {
-    char buf[512];
+    char buf[640], quoted[4 * EV_ID_MAX + 1];
     if (id)
-        snprintf(buf, sizeof buf, "event %u (id \"%.*s\"): %s", index, (int)id_len, id, what);
+        snprintf(buf, sizeof buf, "event %u (id \"%s\"): %s", index,
+                 ev_escape(id, id_len, quoted, sizeof quoted), what);
     else
         snprintf(buf, sizeof buf, "event %u: %s", index, what);
     free(r->message);
@@ -413,7 +414,7 @@ pack_append_reply(writer_t *self, pending_t *p, uint64_t counts[3])
             wire_pack_str(&pk, "error");
             wire_pack_str(&pk, ev_errcode_name((ev_errcode_t)code));
             wire_pack_str(&pk, "message");
-            wire_pack_str(&pk, r->message ? r->message : "refused");
+            wire_pack_text(&pk, r->message ? r->message : "refused");
             counts[2]++;
         }
     }

@@ -295,6 +295,29 @@ ev_utf8_valid(const char *str, size_t len)
     return true;
 }
 
+char *
+ev_escape(const char *s, size_t len, char *out, size_t outlen)
+{
+    size_t o = 0;
+    const unsigned char *u = (const unsigned char *)s;
+    for (size_t i = 0; i < len;) {
+        size_t n = u[i] < 0x80 ? 1 : u[i] >= 0xF0 ? 4 : u[i] >= 0xE0 ? 3 : 2;
+        bool ok = i + n <= len && ev_utf8_valid(s + i, n) && u[i] >= 0x20 && u[i] != 0x7F;
+        size_t need = ok ? n : 4;
+        if (o + need + 1 > outlen)
+            break;
+        if (ok)
+            memcpy(out + o, s + i, n);
+        else
+            snprintf(out + o, 5, "\\x%02X", u[i]);
+        o += need;
+        i += ok ? n : 1;
+    }
+    if (outlen)
+        out[o] = 0;
+    return out;
+}
+
 static bool
 is_leap(int y)
 {

@@ -171,6 +171,12 @@ uint64_t event_id_hash(const char *id, size_t len);
 /* UTF-8 validity (no overlongs, no surrogates, at most U+10FFFF). */
 bool ev_utf8_valid(const char *s, size_t len);
 
+/* Copy len bytes of producer text into out (NUL-terminated, at most outlen
+   bytes) so that it is safe to quote in a message: valid UTF-8 is kept,
+   control characters and invalid bytes become \xNN. Truncates on a
+   character boundary. Returns out. */
+char *ev_escape(const char *s, size_t len, char *out, size_t outlen);
+
 /* Period name syntax check ("2026-Q4", "2026-W53", "FY2026-Q1", ...). Returns
    true if valid; otherwise false with a reason. Whether a week 53 exists is
    checked; time zones do not matter for syntax. */

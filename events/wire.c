@@ -3,6 +3,8 @@
 
 #include "events/wire.h"
 
+#include "events/schema.h"
+
 #include <stdio.h>
 #include <string.h>
 
@@ -309,6 +311,8 @@ wire_request_parse(wire_request_t *req, const void *data, size_t len, char *msg,
         }
         if (req->from == 0)
             req->from = 1;
+        if (req->limit == 0)
+            return bad(msg, msglen, WIRE_BAD_REQUEST, "limit: must be at least 1");
         if (req->limit > WIRE_EVENTS_MAX)
             req->limit = WIRE_EVENTS_MAX;
     }
@@ -326,6 +330,17 @@ int
 wire_pack_str(msgpack_packer *pk, const char *s)
 {
     return msgpack_pack_str_with_body(pk, s, strlen(s));
+}
+
+int
+wire_pack_text(msgpack_packer *pk, const char *s)
+{
+    size_t len = strlen(s);
+    if (ev_utf8_valid(s, len))
+        return msgpack_pack_str_with_body(pk, s, len);
+    char buf[1024];
+    ev_escape(s, len, buf, sizeof buf);
+    return wire_pack_str(pk, buf);
 }
 
 int
@@ -349,6 +364,6 @@ wire_reply_error(msgpack_packer *pk, const msgpack_object *corr, wire_rc_t code,
     rc |= wire_pack_str(pk, "error");
     rc |= wire_pack_str(pk, wire_rc_name(code));
     rc |= wire_pack_str(pk, "message");
-    rc |= wire_pack_str(pk, message);
+    rc |= wire_pack_text(pk, message);
     return rc;
 }

@@ -72,5 +72,8 @@ int wire_reply_begin(msgpack_packer *pk, const msgpack_object *corr, bool ok, si
 int wire_reply_error(msgpack_packer *pk, const msgpack_object *corr, wire_rc_t rc,
                      const char *message);
 int wire_pack_str(msgpack_packer *pk, const char *s);
+/* Pack a human-readable message, escaping anything that is not printable
+   UTF-8 (it may quote producer bytes), so every reply is valid msgpack str. */
+int wire_pack_text(msgpack_packer *pk, const char *s);
 
 #endif
