@@ -1,0 +1,218 @@
+/*  libpacer: a small C client for pacerd.
+
+    A pacer_client_t holds one ZeroMQ DEALER socket per endpoint of the wire
+    protocol (docs/PROTOCOL.md): append and query. Events go in as msgpack
+    maps that the caller has already encoded (field names and types as in
+    docs/EVENTS.md); libpacer only frames them into requests, so it works
+    with any encoder and never re-encodes an event.
+
+    Appends are pipelined: pacer_append_send queues a batch and returns at
+    once with its correlation number; pacer_append_recv waits for the next
+    reply. A producer keeps several batches in flight that way and the
+    daemon's group commit covers all of them. pacer_append does both for
+    one batch. Every wait is bounded by the client's timeout (default 30 s),
+    so a dead daemon gives PACER_ETIMEOUT, never a hang.
+
+    Every function that can fail returns 0 or one of the negative pacer_rc_t
+    codes below, and pacer_client_error says in a sentence what failed. A
+    client is used by one thread at a time; give each thread its own.
+
+    Acknowledged means durable: a result with a seq is on disk. After a
+    timeout or a lost connection a batch may or may not be in the log;
+    resend it unchanged and the events already appended come back as
+    duplicates (dup = true) with their original seq. */
+
+#ifndef PACER_LIBPACER_H
+#define PACER_LIBPACER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define PACER_DEFAULT_APPEND_ENDPOINT "tcp://127.0.0.1:7700"
+#define PACER_DEFAULT_QUERY_ENDPOINT  "tcp://127.0.0.1:7701"
+#define PACER_DEFAULT_TIMEOUT_MS      30000
+#define PACER_HASH_BYTES              32
+/* Protocol limits: a batch holds at most this many events, a request body
+   at most this many bytes; pacer_batch_add_msgpack enforces both. */
+#define PACER_BATCH_MAX_EVENTS 100000
+#define PACER_BODY_MAX_BYTES   (16u * 1024u * 1024u)
+/* The most events one `events` request may ask for. */
+#define PACER_EVENTS_MAX_LIMIT 10000
+
+typedef enum {
+    PACER_OK = 0,
+    PACER_EINVAL = -1,     /* a bad argument: NULL, or bytes that are not one msgpack map */
+    PACER_ENOMEM = -2,     /* out of memory */
+    PACER_EFULL = -3,      /* the batch would exceed PACER_BATCH_MAX_EVENTS or 16 MiB */
+    PACER_ETRANSPORT = -4, /* ZeroMQ could not send or receive (or no endpoint configured) */
+    PACER_ETIMEOUT = -5,   /* no reply within the timeout: pacerd down, unreachable or stuck */
+    PACER_EPROTOCOL = -6,  /* the reply does not follow docs/PROTOCOL.md */
+    PACER_EREFUSED = -7,   /* the daemon answered ok:false; see pacer_client_error_code */
+    PACER_EIDLE = -8,      /* pacer_append_recv with no batch in flight */
+    PACER_EBUSY = -9       /* pacer_append while pipelined batches are still in flight */
+} pacer_rc_t;
+
+/* A short fixed description of a return code ("no reply within the timeout"). */
+const char *pacer_strerror(int rc);
+
+/* ---- client ------------------------------------------------------------ */
+
+typedef struct _pacer_client_t pacer_client_t;
+
+/* Connect to pacerd. Either endpoint may be NULL when the client will not use
+   it (operations on it then return PACER_ETRANSPORT). Connecting is
+   asynchronous: an absent daemon shows up as PACER_ETIMEOUT on the first
+   request, not here. Returns NULL when a socket cannot be created or an
+   endpoint is malformed; errno says why (EINVAL, EPROTONOSUPPORT, ENOMEM). */
+pacer_client_t *pacer_client_new(const char *append_endpoint, const char *query_endpoint);
+
+/* Close the sockets (dropping unsent requests at once) and free the client.
+   Sets *self_p to NULL; harmless on NULL. */
+void pacer_client_destroy(pacer_client_t **self_p);
+
+/* How long any one call waits for a reply, or for room to send; <= 0 means
+   wait forever. Default PACER_DEFAULT_TIMEOUT_MS. */
+void pacer_client_set_timeout(pacer_client_t *self, int timeout_ms);
+int pacer_client_timeout(pacer_client_t *self);
+
+/* The last failure as a sentence ("no reply from tcp://127.0.0.1:7700 within
+   30 s: is pacerd running?"); "" when the last call succeeded. Valid until
+   the next call on this client. */
+const char *pacer_client_error(pacer_client_t *self);
+
+/* After PACER_EREFUSED: the daemon's request-level code ("too_large",
+   "internal", ...). "" otherwise. Valid until the next call on this client. */
+const char *pacer_client_error_code(pacer_client_t *self);
+
+/* ---- batch of events --------------------------------------------------- */
+
+typedef struct _pacer_batch_t pacer_batch_t;
+
+/* An empty, non-atomic batch. NULL when out of memory. */
+pacer_batch_t *pacer_batch_new(void);
+void pacer_batch_destroy(pacer_batch_t **self_p);
+
+/* Copy one event, `len` bytes holding exactly one msgpack map, into the batch.
+   PACER_EINVAL: the bytes are not one complete msgpack map (truncated,
+   trailing bytes, another type, or nested deeper than 32). PACER_EFULL: the
+   batch already holds PACER_BATCH_MAX_EVENTS events or the request would pass
+   16 MiB; send it and add the event to the next one. PACER_ENOMEM. */
+int pacer_batch_add_msgpack(pacer_batch_t *self, const void *event, size_t len);
+
+size_t pacer_batch_count(pacer_batch_t *self);
+/* Encoded bytes of the events held. */
+size_t pacer_batch_bytes(pacer_batch_t *self);
+/* Atomic: if the daemon refuses any event, it appends none of the batch (the
+   others get error "aborted"). Default false: each event stands alone. */
+void pacer_batch_set_atomic(pacer_batch_t *self, bool atomic);
+bool pacer_batch_atomic(pacer_batch_t *self);
+/* Empty the batch for reuse (keeps its memory and its atomic flag). */
+void pacer_batch_reset(pacer_batch_t *self);
+
+/* ---- append results ---------------------------------------------------- */
+
+/* The outcome of one event, in the order of the batch. */
+typedef struct {
+    uint64_t seq;        /* in the log as this seq (appended now or before); 0 if refused */
+    bool dup;            /* true: was already in the log, not appended again */
+    const char *error;   /* NULL when in the log; else the code, e.g. "wrong_type" */
+    const char *message; /* NULL when in the log; else the daemon's sentence */
+} pacer_event_result_t;
+
+/* The reply to one append request. Owns its strings; pacer_append_result_destroy
+   frees them together with the result. */
+typedef struct _pacer_append_result_t pacer_append_result_t;
+
+size_t pacer_append_result_count(pacer_append_result_t *self);
+/* Result of event `index` (0-based, < count). Owned by self. */
+const pacer_event_result_t *pacer_append_result_event(pacer_append_result_t *self, size_t index);
+/* The reply's totals and the log's last seq after the request. */
+uint64_t pacer_append_result_appended(pacer_append_result_t *self);
+uint64_t pacer_append_result_duplicates(pacer_append_result_t *self);
+uint64_t pacer_append_result_rejected(pacer_append_result_t *self);
+uint64_t pacer_append_result_last_seq(pacer_append_result_t *self);
+void pacer_append_result_destroy(pacer_append_result_t **self_p);
+
+/* ---- append ------------------------------------------------------------ */
+
+/* Send a batch (1 or more events) on the append socket without waiting;
+   *corr_p (may be NULL) gets the request's correlation number. The batch may
+   be reset and reused at once. PACER_EINVAL (empty batch), PACER_ETRANSPORT,
+   PACER_ETIMEOUT (no room to queue within the timeout), PACER_ENOMEM. */
+int pacer_append_send(pacer_client_t *self, pacer_batch_t *batch, uint64_t *corr_p);
+
+/* Wait for the next append reply. PACER_OK: *result_p is the caller's to
+   destroy. *corr_p (may be NULL) gets the correlation number of the batch the
+   reply belongs to, also on PACER_EREFUSED (the whole batch was refused; see
+   pacer_client_error_code) and on PACER_EPROTOCOL. PACER_EIDLE: nothing in
+   flight. PACER_ETIMEOUT: no reply in time; every batch in flight is then in
+   doubt and forgotten (late replies to them are discarded): resend them. */
+int pacer_append_recv(pacer_client_t *self, pacer_append_result_t **result_p, uint64_t *corr_p);
+
+/* Batches sent and not yet answered. */
+size_t pacer_append_inflight(pacer_client_t *self);
+
+/* Send one batch and wait for its reply: pacer_append_send + pacer_append_recv.
+   PACER_EBUSY when pipelined batches are in flight on this client. */
+int pacer_append(pacer_client_t *self, pacer_batch_t *batch, pacer_append_result_t **result_p);
+
+/* ---- queries ----------------------------------------------------------- */
+
+typedef struct {
+    char version[64]; /* pacerd's version */
+    int64_t protocol; /* 1 */
+    char state_dir[4096];
+    uint64_t last_seq; /* newest event's seq; 0 when the log is empty */
+    uint8_t last_hash[PACER_HASH_BYTES];
+    uint64_t log_events;
+    int64_t started_at; /* ms UTC */
+    int64_t uptime_ms;
+    uint64_t map_size; /* bytes */
+    struct {
+        uint64_t requests, appended, duplicates, rejected, bad_requests, commits, map_resizes;
+    } counters;
+} pacer_status_t;
+
+/* Ask the query endpoint for the daemon's status. Fields the daemon does not
+   send are left 0. PACER_ETIMEOUT, PACER_EREFUSED, PACER_EPROTOCOL,
+   PACER_ETRANSPORT, PACER_ENOMEM. */
+int pacer_status(pacer_client_t *self, pacer_status_t *status);
+
+/* One record of the log. */
+typedef struct {
+    uint64_t seq;
+    int64_t recorded_at; /* ms UTC, the daemon's clock when appended */
+    uint8_t hash[PACER_HASH_BYTES];
+    const uint8_t *event; /* the event as msgpack map bytes: the exact stored bytes */
+    size_t event_len;
+} pacer_record_t;
+
+/* A page of the log, as returned by one `events` request. */
+typedef struct _pacer_page_t pacer_page_t;
+
+/* Read up to `limit` records from seq `from` (0 counts as 1). limit 0 means the
+   daemon's default (1000); above PACER_EVENTS_MAX_LIMIT it is clamped.
+   PACER_OK: *page_p is the caller's to destroy. Errors as pacer_status. */
+int pacer_events(pacer_client_t *self, uint64_t from, size_t limit, pacer_page_t **page_p);
+
+size_t pacer_page_count(pacer_page_t *self);
+/* Record `index` (0-based, < count), in sequence order. Owned by the page. */
+const pacer_record_t *pacer_page_record(pacer_page_t *self, size_t index);
+/* The `from` to ask for next. */
+uint64_t pacer_page_next(pacer_page_t *self);
+/* The log's last seq when the daemon began the read. */
+uint64_t pacer_page_last_seq(pacer_page_t *self);
+/* True when the page reaches the end of the log as it was when read. */
+bool pacer_page_at_end(pacer_page_t *self);
+void pacer_page_destroy(pacer_page_t **self_p);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,62 @@
+/*  pacer: the command-line client of pacerd.
+
+    `pacer COMMAND [OPTIONS]`. This file only finds the command; each one
+    lives in its own cli_<command>.c (see cli_commands.h) and talks to the
+    daemon through libpacer, except verify, which reads a state directory. */
+
+#include <stdio.h>
+#include <string.h>
+
+#include "clients/cli_commands.h"
+#include "clients/cli_options.h"
+
+typedef struct {
+    const char *name;
+    int (*main)(int argc, char **argv);
+    const char *summary;
+} pacer_command_t;
+
+static const pacer_command_t commands[] = {
+    {"append", cli_append_main, "append events read as JSON Lines from a file or stdin"},
+    {"status", cli_status_main, "show the daemon's status (--json for a script)"},
+    {"events", cli_events_main, "print the log as JSON Lines"},
+    {"verify", cli_verify_main, "check the hash chain of a state directory"},
+};
+
+static void
+usage(FILE *out)
+{
+    fputs("usage: pacer COMMAND [OPTIONS]\n\ncommands:\n", out);
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        fprintf(out, "  %-8s %s\n", commands[i].name, commands[i].summary);
+    fputs("\ncommon options:\n" CLI_OPTIONS_COMMON_HELP
+          "\n'pacer COMMAND --help' describes a command.\n",
+          out);
+}
+
+int
+main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return CLI_EXIT_FAILED;
+    }
+    const char *name = argv[1];
+    if (strcmp(name, "--help") == 0 || strcmp(name, "-h") == 0 || strcmp(name, "help") == 0) {
+        if (argc > 2 && strcmp(name, "help") == 0) {
+            char help[] = "--help";
+            char *args[] = {argv[2], help, NULL};
+            for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+                if (strcmp(argv[2], commands[i].name) == 0)
+                    return commands[i].main(2, args);
+        }
+        usage(stdout);
+        return CLI_EXIT_OK;
+    }
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (strcmp(name, commands[i].name) == 0)
+            return commands[i].main(argc - 1, argv + 1);
+    fprintf(stderr, "pacer: unknown command \"%s\"\n\n", name);
+    usage(stderr);
+    return CLI_EXIT_FAILED;
+}
