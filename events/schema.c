@@ -391,13 +391,20 @@ ev_period_valid(const char *s, size_t len, const char **why)
         s += 2;
         len -= 2;
     }
-    *why = "expected YYYY, YYYY-Qn, YYYY-MM, YYYY-Www, YYYY-MM-DD, FYYYYY or FYYYYY-Qn";
+    *why = "expected YYYY, YYYY-Qn, YYYY-MM, YYYY-Www, YYYY-MM-DD, FYYYYY, FYYYYY-Qn or FYYYYY-Mnn";
     if (len < 4 || !digits(s, 4, &y) || y < 1970)
         return false;
     if (len == 4)
         return true;
     if (s[4] != '-')
         return false;
+    if (fiscal && len == 8 && s[5] == 'M') {
+        if (!digits(s + 6, 2, &n) || n < 1 || n > 12) {
+            *why = "fiscal month must be M01..M12";
+            return false;
+        }
+        return true;
+    }
     if (len == 7 && s[5] == 'Q') {
         if (!digits(s + 6, 1, &n) || n < 1 || n > 4) {
             *why = "quarter must be Q1..Q4";

@@ -193,6 +193,8 @@ test_enum_date_period_metric(void **state)
     EXPECT(EVE_OK, "", TARGET("s:2026-W53", "s:kpi:csat"));
     EXPECT(EVE_OK, "", TARGET("s:FY2026-Q1", "s:activities.visit"));
     EXPECT(EVE_OK, "", TARGET("s:2026-11-22", "s:deals"));
+    EXPECT(EVE_OK, "", TARGET("s:FY2027-M12", "s:deals"));
+    EXPECT(EVE_INVALID_VALUE, "fiscal month", TARGET("s:FY2027-M13", "s:deals"));
     EXPECT(EVE_INVALID_VALUE, "52 ISO weeks", TARGET("s:2025-W53", "s:revenue"));
     EXPECT(EVE_INVALID_VALUE, "month must be 01..12", TARGET("s:2026-13", "s:revenue"));
     EXPECT(EVE_INVALID_VALUE, "quarter", TARGET("s:2026-Q5", "s:revenue"));
