@@ -119,6 +119,8 @@ append_release(append_t *self, uint64_t line)
         free(self->held[released].text);
         released++;
     }
+    if (released == 0)
+        return;
     memmove(self->held, self->held + released, (self->held_count - released) * sizeof *self->held);
     self->held_count -= released;
 }

@@ -109,6 +109,8 @@ bench_one(const lmdb_bench_config_t *config, size_t batch, lmdb_bench_result_t *
         step = "mdb_env_create";
     else if (rc == 0 && (rc = mdb_env_set_mapsize(env, LMDB_BENCH_MAP_SIZE)) != 0)
         step = "mdb_env_set_mapsize";
+    else if (rc == 0 && (rc = mdb_env_set_maxdbs(env, 1)) != 0)
+        step = "mdb_env_set_maxdbs";
     else if (rc == 0 && (rc = mdb_env_open(env, dir, 0, 0644)) != 0)
         step = "mdb_env_open";
     else if (rc == 0 && (rc = mdb_txn_begin(env, NULL, 0, &txn)) != 0)
@@ -192,8 +194,8 @@ usage(FILE *out)
           "  --dir DIR       where to make the temporary environments (default $TMPDIR or\n"
           "                  /var/tmp; use the disk pacerd's state directory is on)\n"
           "  --batch B       one batch size (repeatable; default 1, 16 and 256)\n"
-          "  --value-size N  bytes per record (default 230: a sale_closed event of about\n"
-          "                  200 bytes in its log record)\n"
+          "  --value-size N  bytes per record (default 270: the log record of a 225-byte\n"
+          "                  sale_closed, as pacer-bench sends)\n"
           "  --seconds S     run each batch size for S seconds (default 5)\n"
           "  --events N      instead, append N records per batch size\n"
           "  --json          one JSON object per batch size instead of text\n"
@@ -292,7 +294,7 @@ main(int argc, char **argv)
     const char *tmpdir = getenv("TMPDIR");
     lmdb_bench_config_t config = {
         .dir = tmpdir && tmpdir[0] ? tmpdir : "/var/tmp",
-        .value_size = 230,
+        .value_size = 270,
         .seconds = 5,
     };
     if (parse_args(&config, argc, argv) != 0) {
@@ -308,6 +310,7 @@ main(int argc, char **argv)
     if (!config.json)
         printf("lmdb-bench: %zu-byte values, one synced commit per batch, in %s\n",
                config.value_size, config.dir);
+    fflush(stdout);
     for (size_t i = 0; i < config.batch_count; i++) {
         lmdb_bench_result_t r;
         if (bench_one(&config, config.batches[i], &r) != 0)

@@ -54,8 +54,13 @@ main(int argc, char **argv)
         return CLI_EXIT_OK;
     }
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
-        if (strcmp(name, commands[i].name) == 0)
+        if (strcmp(name, commands[i].name) == 0) {
+            /* getopt_long names argv[0] in its messages: "pacer append: ..." */
+            char program[32];
+            snprintf(program, sizeof program, "pacer %s", commands[i].name);
+            argv[1] = program;
             return commands[i].main(argc - 1, argv + 1);
+        }
     fprintf(stderr, "pacer: unknown command \"%s\"\n\n", name);
     usage(stderr);
     return CLI_EXIT_FAILED;
