@@ -1414,3 +1414,168 @@ pacer_events(pacer_client_t *self, uint64_t from, size_t limit, pacer_page_t **p
     reply_done(&reply);
     return rc;
 }
+
+/* ---- any request ------------------------------------------------------------
+
+   pacer_request splices "v" and "corr" in front of the caller's keys: the
+   map header is rewritten with two more entries and the caller's entries
+   follow byte for byte, so whatever the caller encoded reaches the daemon
+   unchanged. The caller's map is checked (msgpack_check, then its keys)
+   first, so a mistake is PACER_EINVAL here rather than a bad_request
+   after a round trip. */
+
+struct _pacer_reply_t {
+    uint8_t *data;
+    size_t size;
+};
+
+/* Bytes taken by a map header whose first byte is b. */
+static size_t
+map_header_bytes(uint8_t b)
+{
+    return b == 0xde ? 3 : b == 0xdf ? 5 : 1;
+}
+
+/* PACER_OK when `request` is a map fit to be a request body. */
+static int
+request_check(pacer_client_t *self, const uint8_t *p, size_t len)
+{
+    char why[160];
+    if (len == 0 || !is_map_byte(p[0]))
+        return fail(self, PACER_EINVAL, "a request must be one msgpack map");
+    if (len > PACER_BODY_MAX_BYTES - APPEND_HEADER_BYTES)
+        return fail(self, PACER_EINVAL, "a request of %zu bytes is over the 16 MiB limit", len);
+    if (!msgpack_check(p, len, MSGPACK_MAX_DEPTH, why, sizeof why))
+        return fail(self, PACER_EINVAL, "the request is not one msgpack map: %s", why);
+    msgpack_unpacked unpacked;
+    msgpack_unpacked_init(&unpacked);
+    size_t off = 0;
+    if (msgpack_unpack_next(&unpacked, (const char *)p, len, &off) != MSGPACK_UNPACK_SUCCESS) {
+        msgpack_unpacked_destroy(&unpacked);
+        return fail(self, PACER_ENOMEM, "out of memory checking a request");
+    }
+    const msgpack_object *map = &unpacked.data;
+    int rc = PACER_OK;
+    for (uint32_t i = 0; i < map->via.map.size && rc == PACER_OK; i++) {
+        const msgpack_object *key = &map->via.map.ptr[i].key;
+        if (key->type != MSGPACK_OBJECT_STR)
+            rc = fail(self, PACER_EINVAL, "request key %u is a %s, expected a str", i,
+                      type_name(key));
+        else if ((key->via.str.size == 1 && key->via.str.ptr[0] == 'v') ||
+                 (key->via.str.size == 4 && memcmp(key->via.str.ptr, "corr", 4) == 0))
+            rc = fail(self, PACER_EINVAL, "request key \"%.*s\": libpacer sets it",
+                      (int)key->via.str.size, key->via.str.ptr);
+    }
+    const msgpack_object *op = rc == PACER_OK ? map_get(map, "op") : NULL;
+    if (rc == PACER_OK && (!op || op->type != MSGPACK_OBJECT_STR))
+        rc = fail(self, PACER_EINVAL, "a request needs an \"op\" str");
+    msgpack_unpacked_destroy(&unpacked);
+    return rc;
+}
+
+int
+pacer_request(pacer_client_t *self, pacer_endpoint_t endpoint, const void *request, size_t len,
+              pacer_reply_t **reply_p)
+{
+    assert(self);
+    error_clear(self);
+    if (!reply_p)
+        return fail(self, PACER_EINVAL, "pacer_request needs somewhere to put the reply");
+    *reply_p = NULL;
+    if (!request)
+        return fail(self, PACER_EINVAL, "pacer_request needs a request");
+    if (endpoint != PACER_ENDPOINT_APPEND && endpoint != PACER_ENDPOINT_QUERY)
+        return fail(self, PACER_EINVAL, "unknown endpoint %d", (int)endpoint);
+    bool append = endpoint == PACER_ENDPOINT_APPEND;
+    void *socket = append ? self->append : self->query;
+    const char *name = append ? self->append_endpoint : self->query_endpoint;
+    if (!socket)
+        return fail(self, PACER_ETRANSPORT, "this client has no %s endpoint",
+                    append ? "append" : "query");
+    /* Replies on one socket come back in order; a request slipped between
+       pipelined appends would take a reply pacer_append_recv is owed. */
+    if (append && self->pending_count > 0)
+        return fail(self, PACER_EBUSY,
+                    "pacer_request with %zu pipelined appends in flight; receive them first",
+                    self->pending_count);
+    const uint8_t *p = request;
+    int rc = request_check(self, p, len);
+    if (rc != PACER_OK)
+        return rc;
+
+    uint64_t corr = self->next_corr++;
+    size_t header = map_header_bytes(p[0]);
+    uint32_t keys = p[0] == 0xde ? (uint32_t)(p[1] << 8 | p[2])
+                    : p[0] == 0xdf
+                        ? (uint32_t)p[1] << 24 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 8 | p[4]
+                        : (uint32_t)(p[0] & 0x0f);
+    msgpack_sbuffer body;
+    msgpack_sbuffer_init(&body);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &body, msgpack_sbuffer_write);
+    bool packed = msgpack_pack_map(&pk, (size_t)keys + 2) == 0 && pack_str(&pk, "v") &&
+                  msgpack_pack_int(&pk, 1) == 0 && pack_str(&pk, "corr") &&
+                  msgpack_pack_uint64(&pk, corr) == 0 &&
+                  msgpack_sbuffer_write(&body, (const char *)p + header, len - header) == 0;
+    rc = packed ? client_send(self, socket, name, &body)
+                : fail(self, PACER_ENOMEM, "out of memory encoding a request");
+    msgpack_sbuffer_destroy(&body);
+    if (rc != PACER_OK)
+        return rc;
+
+    int64_t deadline = deadline_ms(self);
+    for (;;) {
+        reply_t reply;
+        rc = client_recv(self, socket, name, deadline, &reply);
+        if (rc != PACER_OK)
+            return rc;
+        /* Any other corr answers a request we gave up on after a timeout. */
+        if (reply.has_corr && reply.corr != corr) {
+            reply_done(&reply);
+            continue;
+        }
+        rc = reply_refusal(self, &reply);
+        if (rc == PACER_OK) {
+            pacer_reply_t *out = calloc(1, sizeof *out);
+            size_t size = zmq_msg_size(&reply.msg);
+            if (out)
+                out->data = malloc(size ? size : 1);
+            if (!out || !out->data) {
+                free(out);
+                rc = fail(self, PACER_ENOMEM, "out of memory keeping a reply from %s", name);
+            } else {
+                memcpy(out->data, zmq_msg_data(&reply.msg), size);
+                out->size = size;
+                *reply_p = out;
+            }
+        }
+        reply_done(&reply);
+        return rc;
+    }
+}
+
+const uint8_t *
+pacer_reply_data(pacer_reply_t *self)
+{
+    assert(self);
+    return self->data;
+}
+
+size_t
+pacer_reply_size(pacer_reply_t *self)
+{
+    assert(self);
+    return self->size;
+}
+
+void
+pacer_reply_destroy(pacer_reply_t **self_p)
+{
+    assert(self_p);
+    pacer_reply_t *self = *self_p;
+    if (!self)
+        return;
+    free(self->data);
+    free(self);
+    *self_p = NULL;
+}

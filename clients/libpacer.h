@@ -211,6 +211,34 @@ uint64_t pacer_page_last_seq(pacer_page_t *self);
 bool pacer_page_at_end(pacer_page_t *self);
 void pacer_page_destroy(pacer_page_t **self_p);
 
+/* ---- any request ---------------------------------------------------------
+
+   The operations above have typed wrappers. pacer_request sends any other
+   request of docs/PROTOCOL.md (progress, leaderboard, target_history,
+   allocate, rebuild, ...) and hands back the reply body as msgpack bytes for
+   the caller to decode, so a new operation needs no new libpacer code. */
+
+typedef enum { PACER_ENDPOINT_APPEND, PACER_ENDPOINT_QUERY } pacer_endpoint_t;
+
+/* The body of an ok:true reply, msgpack bytes holding one map. */
+typedef struct _pacer_reply_t pacer_reply_t;
+
+/* Send `len` bytes holding one msgpack map with string keys, "op" among them,
+   on `endpoint` and wait for its reply. libpacer adds "v" and "corr", so the
+   map must not have them. PACER_OK: *reply_p is the caller's to destroy.
+   PACER_EINVAL: not one map, a non-string key, no "op", a "v" or "corr", or
+   over 16 MiB. PACER_EBUSY: pipelined appends are in flight on the append
+   socket. PACER_EREFUSED: the daemon answered ok:false (see
+   pacer_client_error_code). PACER_ETIMEOUT, PACER_ETRANSPORT,
+   PACER_EPROTOCOL, PACER_ENOMEM as for the other calls. */
+int pacer_request(pacer_client_t *self, pacer_endpoint_t endpoint, const void *request, size_t len,
+                  pacer_reply_t **reply_p);
+
+/* The reply body's bytes and their number; owned by the reply. */
+const uint8_t *pacer_reply_data(pacer_reply_t *self);
+size_t pacer_reply_size(pacer_reply_t *self);
+void pacer_reply_destroy(pacer_reply_t **self_p);
+
 #ifdef __cplusplus
 }
 #endif

@@ -21,6 +21,10 @@ static const pacer_command_t commands[] = {
     {"status", cli_status_main, "show the daemon's status (--json for a script)"},
     {"events", cli_events_main, "print the log as JSON Lines"},
     {"verify", cli_verify_main, "check the hash chain of a state directory"},
+    {"target", cli_target_main, "set, adjust, allocate targets; a target's history"},
+    {"progress", cli_report_progress_main, "progress against targets, with pace and forecast"},
+    {"leaderboard", cli_report_leaderboard_main, "nodes of one level ranked by attainment"},
+    {"rebuild", cli_report_rebuild_main, "fold the whole log into the projection again"},
 };
 
 static void
@@ -28,7 +32,7 @@ usage(FILE *out)
 {
     fputs("usage: pacer COMMAND [OPTIONS]\n\ncommands:\n", out);
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
-        fprintf(out, "  %-8s %s\n", commands[i].name, commands[i].summary);
+        fprintf(out, "  %-12s %s\n", commands[i].name, commands[i].summary);
     fputs("\ncommon options:\n" CLI_OPTIONS_COMMON_HELP
           "\n'pacer COMMAND --help' describes a command.\n",
           out);

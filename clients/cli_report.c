@@ -1,0 +1,532 @@
+/*  cli_report: `pacer progress`, `pacer leaderboard` and `pacer rebuild`.
+
+    progress and leaderboard are one query each (docs/PROTOCOL.md, "Targets
+    and progress"); the reply's rows are printed as a table for people or,
+    with --json, passed through as one JSON object for scripts. Figures are
+    printed as the daemon sends them, in the metric's unit: money in minor
+    currency units (no decimals are guessed from the currency), counts,
+    basis points for ratios, KPI values x 1000. Grouping by thousands is the
+    only change the table makes.
+
+    Attainment is drawn as a bar, status is coloured when stdout is a
+    terminal (green on track or achieved, yellow at risk, red behind, bold
+    for stretch achieved), and a parent's coverage says how much of its
+    target its children's targets add up to.
+
+    rebuild asks the writer to fold the whole log again and prints how many
+    events that took and how long. */
+
+#include "clients/cli_commands.h"
+
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "clients/cli_options.h"
+#include "clients/cli_request.h"
+#include "clients/cli_table.h"
+#include "clients/cli_time.h"
+#include "clients/libpacer.h"
+
+#define REPORT_BAR_CELLS 10
+
+enum {
+    OPT_PERIOD = CLI_OPT_FIRST_OWN,
+    OPT_SCOPE,
+    OPT_METRIC,
+    OPT_PRODUCT_LINE,
+    OPT_NOW,
+    OPT_CURVE,
+    OPT_AS_OF,
+    OPT_AS_OF_SEQ,
+    OPT_LEVEL,
+    OPT_LIMIT,
+    OPT_JSON
+};
+
+typedef struct {
+    cli_options_t common;
+    const char *period, *scope, *metric, *product_line, *curve, *level;
+    bool has_now, has_as_of, has_as_of_seq, has_limit, json;
+    int64_t now, as_of;
+    uint64_t as_of_seq, limit;
+} report_args_t;
+
+static void
+progress_usage(FILE *out)
+{
+    fputs("usage: pacer progress --period P [--scope S] [--metric M] [--product-line L]\n"
+          "       [--now TIME] [--curve working|linear|profile] [--as-of TIME | --as-of-seq N]\n"
+          "       [--limit N] [--json]\n"
+          "\n"
+          "Progress against target of every target key under a node: actual, target,\n"
+          "attainment, pace ratio (actual / expected by now), status, tier reached,\n"
+          "end-of-period forecast, the rate per working day needed for the rest of the\n"
+          "period, and for parents the coverage of their target by their children's.\n"
+          "Nodes without a target of their own on the way show their rolled-up actual.\n"
+          "\n"
+          "  --period P          2026-10, 2026-Q4, 2026-W47, FY2026, ... (required)\n"
+          "  --scope S           a node id or path prefix (acme/east): that subtree\n"
+          "                      (default: everything)\n"
+          "  --metric M          one metric (default: every metric with a target)\n"
+          "  --product-line L    one product line (default: all product lines)\n"
+          "  --now TIME          evaluate pace as of TIME (default: the daemon's clock)\n"
+          "  --curve C           working (default: working days), linear (calendar days),\n"
+          "                      profile (last year's daily actuals)\n"
+          "  --as-of TIME        answer from the log as it stood at TIME (an audit answer,\n"
+          "                      replayed: slower)\n"
+          "  --as-of-seq N       answer from the log up to and including seq N\n"
+          "  --limit N           at most N rows (default 1000)\n"
+          "  --json              print the reply as one JSON object\n"
+          "\n"
+          "Figures are in the metric's unit: minor currency units for money (fen, cents),\n"
+          "counts, basis points for ratios (9500 = 95.00%), KPI values x 1000.\n"
+          "\n" CLI_TIME_HELP "\n" CLI_OPTIONS_COMMON_HELP,
+          out);
+}
+
+static void
+leaderboard_usage(FILE *out)
+{
+    fputs("usage: pacer leaderboard --level rep|team|region|company --period P --metric M\n"
+          "       [--scope S] [--product-line L] [--now TIME] [--curve C] [--limit N] [--json]\n"
+          "\n"
+          "The nodes of one level that have a target for the key, ranked by attainment\n"
+          "(ties: by actual, then id).\n"
+          "\n"
+          "  --level L           rep, team, region or company (required)\n"
+          "  --period P          the period (required)\n"
+          "  --metric M          the metric (required)\n"
+          "  --scope S           only nodes under this node or path prefix\n"
+          "  --product-line L    one product line (default: all product lines)\n"
+          "  --now TIME          evaluate pace as of TIME (default: the daemon's clock)\n"
+          "  --curve C           working (default), linear or profile\n"
+          "  --limit N           the top N\n"
+          "  --json              print the reply as one JSON object\n"
+          "\n" CLI_TIME_HELP "\n" CLI_OPTIONS_COMMON_HELP,
+          out);
+}
+
+static void
+rebuild_usage(FILE *out)
+{
+    fputs("usage: pacer rebuild [--json]\n"
+          "\n"
+          "Discard pacerd's targets-and-progress projection and its snapshots and fold the\n"
+          "whole log again; appends wait meanwhile. Prints the events folded and the time\n"
+          "taken. Progress afterwards is the same as before: the projection is a pure fold\n"
+          "of the log.\n"
+          "\n"
+          "  --json              print the reply as one JSON object\n" CLI_OPTIONS_COMMON_HELP,
+          out);
+}
+
+/* Parse the options of `command`; `allowed` lists the letters of the
+   options it takes. Returns -1 to go on, else the exit status. */
+static int
+report_parse(report_args_t *args, const char *command, int argc, char **argv, void (*usage)(FILE *),
+             const int *allowed, size_t nallowed)
+{
+    static const struct option options[] = {
+        CLI_OPTIONS_COMMON,
+        {"period", required_argument, NULL, OPT_PERIOD},
+        {"scope", required_argument, NULL, OPT_SCOPE},
+        {"metric", required_argument, NULL, OPT_METRIC},
+        {"product-line", required_argument, NULL, OPT_PRODUCT_LINE},
+        {"now", required_argument, NULL, OPT_NOW},
+        {"curve", required_argument, NULL, OPT_CURVE},
+        {"as-of", required_argument, NULL, OPT_AS_OF},
+        {"as-of-seq", required_argument, NULL, OPT_AS_OF_SEQ},
+        {"level", required_argument, NULL, OPT_LEVEL},
+        {"limit", required_argument, NULL, OPT_LIMIT},
+        {"json", no_argument, NULL, OPT_JSON},
+        {NULL, 0, NULL, 0},
+    };
+    cli_options_init(&args->common, command);
+    int opt;
+    char err[256];
+    while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
+        int handled = cli_options_handle(&args->common, opt, optarg);
+        bool ok = handled > 0;
+        bool known = false;
+        for (size_t i = 0; i < nallowed; i++)
+            known = known || allowed[i] == opt;
+        if (handled == 0 && !known && opt != '?') {
+            const char *name = "?";
+            for (const struct option *o = options; o->name; o++)
+                if (o->val == opt)
+                    name = o->name;
+            cli_options_error(&args->common, "--%s is not an option of pacer %s", name, command);
+        } else if (handled == 0 && known) {
+            ok = true;
+            switch (opt) {
+            case OPT_PERIOD:
+                args->period = optarg;
+                break;
+            case OPT_SCOPE:
+                args->scope = optarg;
+                break;
+            case OPT_METRIC:
+                args->metric = optarg;
+                break;
+            case OPT_PRODUCT_LINE:
+                args->product_line = optarg;
+                break;
+            case OPT_NOW:
+            case OPT_AS_OF:
+                ok = cli_time_parse(optarg, opt == OPT_NOW ? &args->now : &args->as_of, err,
+                                    sizeof err);
+                if (!ok)
+                    cli_options_error(&args->common, "--%s: %s", opt == OPT_NOW ? "now" : "as-of",
+                                      err);
+                if (opt == OPT_NOW)
+                    args->has_now = true;
+                else
+                    args->has_as_of = true;
+                break;
+            case OPT_CURVE:
+                args->curve = optarg;
+                ok = strcmp(optarg, "working") == 0 || strcmp(optarg, "linear") == 0 ||
+                     strcmp(optarg, "profile") == 0;
+                if (!ok)
+                    cli_options_error(&args->common,
+                                      "--curve: expected working, linear or profile, got \"%s\"",
+                                      optarg);
+                break;
+            case OPT_AS_OF_SEQ:
+                ok = cli_options_uint(&args->common, "as-of-seq", optarg, 1, INT64_MAX,
+                                      &args->as_of_seq);
+                args->has_as_of_seq = true;
+                break;
+            case OPT_LEVEL:
+                args->level = optarg;
+                ok = strcmp(optarg, "rep") == 0 || strcmp(optarg, "team") == 0 ||
+                     strcmp(optarg, "region") == 0 || strcmp(optarg, "company") == 0;
+                if (!ok)
+                    cli_options_error(&args->common,
+                                      "--level: expected rep, team, region or company, got \"%s\"",
+                                      optarg);
+                break;
+            case OPT_LIMIT:
+                ok = cli_options_uint(&args->common, "limit", optarg, 1, 100000, &args->limit);
+                args->has_limit = true;
+                break;
+            case OPT_JSON:
+                args->json = true;
+                break;
+            }
+        }
+        if (!ok) {
+            fprintf(stderr, "Try 'pacer %s --help'.\n", command);
+            return CLI_EXIT_FAILED;
+        }
+    }
+    if (args->common.help) {
+        usage(stdout);
+        return CLI_EXIT_OK;
+    }
+    if (optind < argc) {
+        cli_options_error(&args->common, "unexpected argument \"%s\"", argv[optind]);
+        return CLI_EXIT_FAILED;
+    }
+    return -1;
+}
+
+/* The options progress and leaderboard share, into the request. */
+static void
+report_pack_common(cli_map_t *request, const report_args_t *args)
+{
+    cli_map_str(request, "scope", args->scope);
+    cli_map_str(request, "period", args->period);
+    cli_map_str(request, "metric", args->metric);
+    cli_map_str(request, "product_line", args->product_line);
+    cli_map_str(request, "curve", args->curve);
+    if (args->has_now)
+        cli_map_int(request, "now", args->now);
+    if (args->has_limit)
+        cli_map_int(request, "limit", (int64_t)args->limit);
+}
+
+/* A grouped integer field, or `none` when it is absent or nil. */
+static void
+int_cell(cli_table_t *table, const msgpack_object *row, const char *key, const char *none)
+{
+    int64_t value = 0;
+    char text[32];
+    if (!cli_reply_int(row, key, &value)) {
+        cli_table_cell(table, NULL, none);
+        return;
+    }
+    cli_format_grouped(value, text, sizeof text);
+    cli_table_cell(table, NULL, text);
+}
+
+/* A rate or a forecast that is a float on the wire, rounded for people. */
+static void
+rounded_cell(cli_table_t *table, const msgpack_object *row, const char *key)
+{
+    double value = 0;
+    char text[32] = "";
+    if (cli_reply_double(row, key, &value) && isfinite(value) && fabs(value) < 9.2e18)
+        cli_format_grouped((int64_t)llround(value), text, sizeof text);
+    cli_table_cell(table, NULL, text);
+}
+
+static void
+attainment_cell(cli_table_t *table, const msgpack_object *row)
+{
+    double attainment = 0;
+    char text[128] = "";
+    if (cli_reply_double(row, "attainment", &attainment))
+        cli_format_bar(attainment, REPORT_BAR_CELLS, text, sizeof text);
+    cli_table_cell(table, NULL, text);
+}
+
+static void
+pace_cell(cli_table_t *table, const msgpack_object *row)
+{
+    double pace = 0;
+    if (cli_reply_double(row, "pace_ratio", &pace))
+        cli_table_cellf(table, NULL, "%.2f", pace);
+    else
+        cli_table_cell(table, NULL, "");
+}
+
+static void
+status_cell(cli_table_t *table, const msgpack_object *row, bool colour)
+{
+    char status[32];
+    bool has_target = true;
+    cli_reply_bool(row, "has_target", &has_target);
+    if (!has_target) {
+        cli_table_cell(table, NULL, "(no target)");
+        return;
+    }
+    cli_reply_str(row, "status", status, sizeof status);
+    cli_table_cell(table, colour ? cli_status_style(status) : NULL, status);
+}
+
+/* "93% 2/3": children's targets against this node's, and how many children
+   have one. Empty for a node without children. */
+static void
+coverage_cell(cli_table_t *table, const msgpack_object *row)
+{
+    const msgpack_object *coverage = cli_reply_get(row, "coverage");
+    int64_t children = 0, with_target = 0;
+    double ratio = 0;
+    if (!coverage || !cli_reply_int(coverage, "children", &children)) {
+        cli_table_cell(table, NULL, "");
+        return;
+    }
+    cli_reply_int(coverage, "with_target", &with_target);
+    if (cli_reply_double(coverage, "ratio", &ratio))
+        cli_table_cellf(table, NULL, "%.0f%% %" PRId64 "/%" PRId64, ratio * 100, with_target,
+                        children);
+    else
+        cli_table_cellf(table, NULL, "- %" PRId64 "/%" PRId64, with_target, children);
+}
+
+/* The line above a table: the period and the moment the answer is for. */
+static void
+print_heading(const msgpack_object *body, const msgpack_object *rows)
+{
+    char period[64] = "", from[64] = "", to[64] = "", now_text[64] = "", curve[16] = "";
+    int64_t start = 0, end = 0, now = 0, seq = 0;
+    if (rows && rows->type == MSGPACK_OBJECT_ARRAY && rows->via.array.size > 0) {
+        const msgpack_object *first = &rows->via.array.ptr[0];
+        cli_reply_str(first, "period", period, sizeof period);
+        cli_reply_str(first, "curve", curve, sizeof curve);
+        if (cli_reply_int(first, "period_start", &start) &&
+            cli_reply_int(first, "period_end", &end)) {
+            cli_time_format(start, from, sizeof from);
+            cli_time_format(end, to, sizeof to);
+        }
+    }
+    if (cli_reply_int(body, "now", &now))
+        cli_time_format(now, now_text, sizeof now_text);
+    cli_reply_int(body, "seq", &seq);
+    if (period[0])
+        printf("%s [%s, %s)  ", period, from, to);
+    printf("now %s  log seq %" PRId64 "%s%s\n", now_text, seq, curve[0] ? "  curve " : "", curve);
+}
+
+static int
+report_print_progress(const msgpack_object *body)
+{
+    static const char *const names[] = {"PATH",   "METRIC",     "LINE",    "ACTUAL",
+                                        "TARGET", "ATTAINMENT", "PACE",    "STATUS",
+                                        "TIER",   "FORECAST",   "REQ/DAY", "COVERAGE"};
+    cli_table_t *table = cli_table_new(12, names, "lllrrlrllrrr");
+    if (!table)
+        return CLI_EXIT_FAILED;
+    bool colour = cli_table_colour();
+    const msgpack_object *rows = cli_reply_get(body, "rows");
+    uint32_t count = rows && rows->type == MSGPACK_OBJECT_ARRAY ? rows->via.array.size : 0;
+    for (uint32_t i = 0; i < count; i++) {
+        const msgpack_object *row = &rows->via.array.ptr[i];
+        char path[512], metric[80], line[80], tier[16];
+        cli_reply_str(row, "path", path, sizeof path);
+        cli_reply_str(row, "metric", metric, sizeof metric);
+        cli_reply_str(row, "product_line", line, sizeof line);
+        cli_reply_str(row, "tier", tier, sizeof tier);
+        cli_table_cell(table, NULL, path);
+        cli_table_cell(table, NULL, metric);
+        cli_table_cell(table, NULL, line);
+        int_cell(table, row, "actual", "");
+        int_cell(table, row, "target", "-");
+        attainment_cell(table, row);
+        pace_cell(table, row);
+        status_cell(table, row, colour);
+        cli_table_cell(table, NULL, strcmp(tier, "none") == 0 ? "" : tier);
+        rounded_cell(table, row, "forecast");
+        rounded_cell(table, row, "required_rate");
+        coverage_cell(table, row);
+    }
+    cli_table_hide_if_empty(table, 2);
+    cli_table_hide_if_empty(table, 11);
+    print_heading(body, rows);
+    if (count == 0)
+        puts("no targets in this selection");
+    else
+        cli_table_print(table, stdout);
+    cli_table_destroy(&table);
+    return CLI_EXIT_OK;
+}
+
+static int
+report_print_leaderboard(const msgpack_object *body)
+{
+    static const char *const names[] = {"RANK",       "PATH", "NAME",   "ACTUAL",  "TARGET",
+                                        "ATTAINMENT", "PACE", "STATUS", "FORECAST"};
+    cli_table_t *table = cli_table_new(9, names, "rllrrlrlr");
+    if (!table)
+        return CLI_EXIT_FAILED;
+    bool colour = cli_table_colour();
+    const msgpack_object *rows = cli_reply_get(body, "rows");
+    uint32_t count = rows && rows->type == MSGPACK_OBJECT_ARRAY ? rows->via.array.size : 0;
+    for (uint32_t i = 0; i < count; i++) {
+        const msgpack_object *row = &rows->via.array.ptr[i];
+        char path[512], name[300];
+        int64_t rank = i + 1;
+        cli_reply_int(row, "rank", &rank);
+        cli_reply_str(row, "path", path, sizeof path);
+        cli_reply_str(row, "name", name, sizeof name);
+        cli_table_cellf(table, NULL, "%" PRId64, rank);
+        cli_table_cell(table, NULL, path);
+        cli_table_cell(table, NULL, name);
+        int_cell(table, row, "actual", "");
+        int_cell(table, row, "target", "-");
+        attainment_cell(table, row);
+        pace_cell(table, row);
+        status_cell(table, row, colour);
+        rounded_cell(table, row, "forecast");
+    }
+    print_heading(body, rows);
+    if (count == 0)
+        puts("no node of that level has a target for this key");
+    else
+        cli_table_print(table, stdout);
+    cli_table_destroy(&table);
+    return CLI_EXIT_OK;
+}
+
+/* Send the request and print its reply with `print` or as JSON. */
+static int
+report_run(report_args_t *args, pacer_endpoint_t endpoint, cli_map_t *request,
+           int (*print)(const msgpack_object *))
+{
+    cli_reply_t reply;
+    int status = cli_request_run(&args->common, endpoint, request, &reply);
+    if (status != CLI_EXIT_OK)
+        return status;
+    status = args->json ? cli_reply_print_json(&args->common, reply.body) : print(reply.body);
+    cli_reply_done(&reply);
+    return status;
+}
+
+int
+cli_report_progress_main(int argc, char **argv)
+{
+    static const int allowed[] = {OPT_PERIOD, OPT_SCOPE, OPT_METRIC,    OPT_PRODUCT_LINE, OPT_NOW,
+                                  OPT_CURVE,  OPT_AS_OF, OPT_AS_OF_SEQ, OPT_LIMIT,        OPT_JSON};
+    report_args_t args = {0};
+    int status = report_parse(&args, "progress", argc, argv, progress_usage, allowed,
+                              sizeof allowed / sizeof allowed[0]);
+    if (status >= 0)
+        return status;
+    if (!args.period) {
+        cli_options_error(&args.common, "--period is required");
+        return CLI_EXIT_FAILED;
+    }
+    if (args.has_as_of && args.has_as_of_seq) {
+        cli_options_error(&args.common, "give --as-of or --as-of-seq, not both");
+        return CLI_EXIT_FAILED;
+    }
+    cli_map_t request;
+    cli_map_init(&request);
+    cli_map_str(&request, "op", "progress");
+    report_pack_common(&request, &args);
+    if (args.has_as_of)
+        cli_map_int(&request, "as_of", args.as_of);
+    if (args.has_as_of_seq)
+        cli_map_int(&request, "as_of_seq", (int64_t)args.as_of_seq);
+    status = report_run(&args, PACER_ENDPOINT_QUERY, &request, report_print_progress);
+    cli_map_destroy(&request);
+    return status;
+}
+
+int
+cli_report_leaderboard_main(int argc, char **argv)
+{
+    static const int allowed[] = {OPT_LEVEL, OPT_PERIOD, OPT_METRIC, OPT_SCOPE, OPT_PRODUCT_LINE,
+                                  OPT_NOW,   OPT_CURVE,  OPT_LIMIT,  OPT_JSON};
+    report_args_t args = {0};
+    int status = report_parse(&args, "leaderboard", argc, argv, leaderboard_usage, allowed,
+                              sizeof allowed / sizeof allowed[0]);
+    if (status >= 0)
+        return status;
+    const char *missing = !args.level    ? "--level"
+                          : !args.period ? "--period"
+                          : !args.metric ? "--metric"
+                                         : NULL;
+    if (missing) {
+        cli_options_error(&args.common, "%s is required", missing);
+        return CLI_EXIT_FAILED;
+    }
+    cli_map_t request;
+    cli_map_init(&request);
+    cli_map_str(&request, "op", "leaderboard");
+    cli_map_str(&request, "level", args.level);
+    report_pack_common(&request, &args);
+    status = report_run(&args, PACER_ENDPOINT_QUERY, &request, report_print_leaderboard);
+    cli_map_destroy(&request);
+    return status;
+}
+
+static int
+report_print_rebuild(const msgpack_object *body)
+{
+    int64_t events = 0, ms = 0;
+    cli_reply_int(body, "events", &events);
+    cli_reply_int(body, "ms", &ms);
+    printf("rebuilt: %" PRId64 " events folded in %" PRId64 " ms\n", events, ms);
+    return CLI_EXIT_OK;
+}
+
+int
+cli_report_rebuild_main(int argc, char **argv)
+{
+    static const int allowed[] = {OPT_JSON};
+    report_args_t args = {0};
+    int status = report_parse(&args, "rebuild", argc, argv, rebuild_usage, allowed, 1);
+    if (status >= 0)
+        return status;
+    cli_map_t request;
+    cli_map_init(&request);
+    cli_map_str(&request, "op", "rebuild");
+    status = report_run(&args, PACER_ENDPOINT_APPEND, &request, report_print_rebuild);
+    cli_map_destroy(&request);
+    return status;
+}

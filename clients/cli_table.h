@@ -1,0 +1,65 @@
+/*  cli_table: text tables for the report commands of the pacer command line.
+
+    A table is a header and rows of cells, all strings, printed with each
+    column as wide as its widest cell. Widths count what a terminal shows,
+    not bytes: a CJK character takes two columns, a block character of an
+    attainment bar one, so Chinese names and bars line up. A cell may carry
+    an ANSI style, printed around the cell's text and left out of its width;
+    styles are only used when cli_table_colour says so.
+
+    The helpers format the figures the reports show: integers grouped by
+    thousands, an attainment bar, and the colour of a status. */
+
+#ifndef PACER_CLI_TABLE_H
+#define PACER_CLI_TABLE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+typedef struct _cli_table_t cli_table_t;
+
+/* A table with the given column names; `align` has one letter per column, 'l'
+   or 'r'. NULL when out of memory. */
+cli_table_t *cli_table_new(size_t columns, const char *const *names, const char *align);
+
+/* Free the table. Sets *self_p to NULL; harmless on NULL. */
+void cli_table_destroy(cli_table_t **self_p);
+
+/* Add the next cell, left to right, wrapping to a new row after the last
+   column. `style` is an ANSI SGR code ("32", "1;32") or NULL. -1 when out
+   of memory (the table is then incomplete; the caller gives up). */
+int cli_table_cell(cli_table_t *self, const char *style, const char *text);
+int cli_table_cellf(cli_table_t *self, const char *style, const char *format, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Hide a column that has no non-empty cell (an optional column such as the
+   product line when no row has one). */
+void cli_table_hide_if_empty(cli_table_t *self, size_t column);
+
+/* Print the header, a rule, and the rows. Columns are two spaces apart; the
+   last column is not padded. */
+void cli_table_print(cli_table_t *self, FILE *out);
+
+/* Columns a terminal uses to show UTF-8 `text` (invalid bytes count one). */
+size_t cli_text_width(const char *text);
+
+/* True when styled output is wanted: stdout is a terminal and NO_COLOR is not
+   set (https://no-color.org). */
+bool cli_table_colour(void);
+
+/* 1234567 as "1,234,567" (negative numbers keep their sign). */
+void cli_format_grouped(int64_t value, char *out, size_t outlen);
+
+/* An attainment bar of `cells` block characters and the percentage:
+   "████████░░  82%". Attainment above 1 fills the bar; the percentage says
+   how far above. */
+void cli_format_bar(double attainment, int cells, char *out, size_t outlen);
+
+/* The ANSI style of a progress status: green for on_track and achieved,
+   bold green for stretch_achieved, yellow for at_risk, red for behind; NULL
+   for anything else. */
+const char *cli_status_style(const char *status);
+
+#endif
