@@ -195,13 +195,32 @@ print_padded(FILE *out, const char *text, const char *style, size_t width, char 
         fprintf(out, "%*s", (int)pad, "");
 }
 
+/* Print one line, without the spaces a trailing empty or left-aligned cell
+   would leave at its end. */
+static void
+print_line(FILE *out, char *line, size_t len)
+{
+    while (len > 0 && line[len - 1] == ' ')
+        len--;
+    fwrite(line, 1, len, out);
+    fputc('\n', out);
+}
+
 void
 cli_table_print(cli_table_t *self, FILE *out)
 {
     assert(self);
     size_t *width = calloc(self->columns, sizeof *width);
-    if (!width)
+    char *line = NULL;
+    size_t len = 0;
+    FILE *buffer = open_memstream(&line, &len);
+    if (!width || !buffer) {
+        free(width);
+        if (buffer)
+            fclose(buffer);
+        free(line);
         return;
+    }
     size_t last = 0;
     for (size_t c = 0; c < self->columns; c++) {
         width[c] = cli_text_width(self->names[c]);
@@ -217,23 +236,31 @@ cli_table_print(cli_table_t *self, FILE *out)
     for (size_t c = 0; c <= last; c++) {
         if (self->hidden[c])
             continue;
-        print_padded(out, self->names[c], NULL, width[c], self->align[c], c == last);
-        fprintf(out, "%*s", c == last ? 0 : TABLE_GAP, "");
+        print_padded(buffer, self->names[c], NULL, width[c], self->align[c], c == last);
+        fprintf(buffer, "%*s", c == last ? 0 : TABLE_GAP, "");
         total += width[c] + (c == last ? 0 : TABLE_GAP);
     }
-    fputc('\n', out);
+    fflush(buffer);
+    print_line(out, line, len);
     for (size_t i = 0; i < total; i++)
         fputc('-', out);
     fputc('\n', out);
+    rewind(buffer);
     for (size_t i = 0; i < self->count; i++) {
         size_t c = i % self->columns;
         if (c <= last && !self->hidden[c]) {
-            print_padded(out, self->cells[i], self->styles[i], width[c], self->align[c], c == last);
-            fprintf(out, "%*s", c == last ? 0 : TABLE_GAP, "");
+            print_padded(buffer, self->cells[i], self->styles[i], width[c], self->align[c],
+                         c == last);
+            fprintf(buffer, "%*s", c == last ? 0 : TABLE_GAP, "");
         }
-        if (c == self->columns - 1 || i == self->count - 1)
-            fputc('\n', out);
+        if (c == self->columns - 1 || i == self->count - 1) {
+            fflush(buffer);
+            print_line(out, line, (size_t)ftell(buffer));
+            rewind(buffer);
+        }
     }
+    fclose(buffer);
+    free(line);
     free(width);
 }
 

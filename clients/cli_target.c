@@ -685,7 +685,7 @@ target_history(target_args_t *args)
     }
     static const char *const names[] = {"SEQ",    "WHEN",    "KIND",   "AUTHOR",    "FLOOR",
                                         "TARGET", "STRETCH", "REASON", "ALLOCATION"};
-    cli_table_t *table = cli_table_new(9, names, "rllllrrrl");
+    cli_table_t *table = cli_table_new(9, names, "rlllrrrll");
     const msgpack_object *history = cli_reply_get(reply.body, "history");
     if (!table) {
         cli_options_error(&args->common, "out of memory");
