@@ -9,6 +9,7 @@
     file (--config, ZPL format as czmq's zconfig reads it), then flags. */
 
 #include "daemon/log.h"
+#include "daemon/projector.h"
 #include "daemon/query.h"
 #include "daemon/store.h"
 #include "daemon/writer.h"
@@ -28,24 +29,31 @@ typedef struct {
     char *publish;
     size_t map_size;
     int log_level;
+    char *time_zone;
+    int fiscal_start_month;
+    uint64_t snapshot_every;
 } settings_t;
 
 static void
 usage(FILE *out)
 {
-    fprintf(out, "usage: pacerd [options]\n"
-                 "  --state-dir DIR     state directory (default ./pacer-data)\n"
-                 "  --append EP         append endpoint (default tcp://127.0.0.1:7700)\n"
-                 "  --query EP          query endpoint (default tcp://127.0.0.1:7701)\n"
-                 "  --publish EP        publish endpoint (default tcp://127.0.0.1:7702)\n"
-                 "  --map-size BYTES    initial LMDB map size (default 1 GiB; grows when full)\n"
-                 "  --log-level LEVEL   debug, info, warn or error (default info)\n"
-                 "  --config FILE       settings file, ZPL format:\n"
-                 "                        pacerd\n"
-                 "                            state_dir = /var/lib/pacer\n"
-                 "                            append = tcp://127.0.0.1:7700\n"
-                 "                            log_level = info\n"
-                 "  --version, --help\n");
+    fprintf(out,
+            "usage: pacerd [options]\n"
+            "  --state-dir DIR     state directory (default ./pacer-data)\n"
+            "  --append EP         append endpoint (default tcp://127.0.0.1:7700)\n"
+            "  --query EP          query endpoint (default tcp://127.0.0.1:7701)\n"
+            "  --publish EP        publish endpoint (default tcp://127.0.0.1:7702)\n"
+            "  --map-size BYTES    initial LMDB map size (default 1 GiB; grows when full)\n"
+            "  --log-level LEVEL   debug, info, warn or error (default info)\n"
+            "  --time-zone ZONE    IANA zone of periods and working days (default Asia/Shanghai)\n"
+            "  --fiscal-start-month M  month (1-12) the fiscal year starts in (default 1)\n"
+            "  --snapshot-every N  events between projection snapshots (default 1000000)\n"
+            "  --config FILE       settings file, ZPL format:\n"
+            "                        pacerd\n"
+            "                            state_dir = /var/lib/pacer\n"
+            "                            append = tcp://127.0.0.1:7700\n"
+            "                            log_level = info\n"
+            "  --version, --help\n");
 }
 
 static void
@@ -93,6 +101,25 @@ apply_setting(settings_t *s, const char *key, const char *value)
                     value);
             return -1;
         }
+    } else if (streq(key, "time_zone") || streq(key, "time-zone"))
+        set(&s->time_zone, value);
+    else if (streq(key, "fiscal_start_month") || streq(key, "fiscal-start-month")) {
+        char *end;
+        long m = strtol(value, &end, 10);
+        if (*end || m < 1 || m > 12) {
+            fprintf(stderr, "pacerd: fiscal start month \"%s\": expected 1 to 12\n", value);
+            return -1;
+        }
+        s->fiscal_start_month = (int)m;
+    } else if (streq(key, "snapshot_every") || streq(key, "snapshot-every")) {
+        char *end;
+        unsigned long long n = strtoull(value, &end, 10);
+        if (*end || end == value) {
+            fprintf(stderr, "pacerd: snapshot interval \"%s\": expected a number of events\n",
+                    value);
+            return -1;
+        }
+        s->snapshot_every = n;
     } else if (streq(key, "log_level") || streq(key, "log-level")) {
         if ((s->log_level = log_level_parse(value)) < 0) {
             fprintf(stderr, "pacerd: log level \"%s\": expected debug, info, warn or error\n",
@@ -136,6 +163,9 @@ parse_args(settings_t *s, int argc, char **argv)
                                          {"map-size", required_argument, 0, 'm'},
                                          {"log-level", required_argument, 0, 'l'},
                                          {"config", required_argument, 0, 'c'},
+                                         {"time-zone", required_argument, 0, 'z'},
+                                         {"fiscal-start-month", required_argument, 0, 'f'},
+                                         {"snapshot-every", required_argument, 0, 's'},
                                          {"version", no_argument, 0, 'V'},
                                          {"help", no_argument, 0, 'h'},
                                          {0, 0, 0, 0}};
@@ -164,6 +194,15 @@ parse_args(settings_t *s, int argc, char **argv)
             break;
         case 'l':
             key = "log_level";
+            break;
+        case 'z':
+            key = "time_zone";
+            break;
+        case 'f':
+            key = "fiscal_start_month";
+            break;
+        case 's':
+            key = "snapshot_every";
             break;
         case 'c':
             break;
@@ -211,7 +250,10 @@ main(int argc, char **argv)
                     .append = strdup("tcp://127.0.0.1:7700"),
                     .query = strdup("tcp://127.0.0.1:7701"),
                     .publish = strdup("tcp://127.0.0.1:7702"),
-                    .log_level = PLOG_INFO};
+                    .log_level = PLOG_INFO,
+                    .time_zone = strdup("Asia/Shanghai"),
+                    .fiscal_start_month = 1,
+                    .snapshot_every = 1000000};
     int rc = parse_args(&s, argc, argv);
     if (rc >= 0)
         return rc;
@@ -230,15 +272,22 @@ main(int argc, char **argv)
         log_error("%s", err);
         return 1;
     }
+    projector_options_t popts = {s.time_zone, s.fiscal_start_month, s.snapshot_every};
+    projector_t *projector = projector_open(store, &popts, err, sizeof err);
+    if (!projector) {
+        log_error("%s", err);
+        store_destroy(&store);
+        return 1;
+    }
     writer_stats_t stats = {0};
     zsock_t *router = bind_socket(ZMQ_ROUTER, s.append);
     zsock_t *pub = router ? bind_socket(ZMQ_PUB, s.publish) : NULL;
-    writer_t *writer =
-        pub ? writer_new(store, zsock_resolve(router), zsock_resolve(pub), &stats, err, sizeof err)
-            : NULL;
+    writer_t *writer = pub ? writer_new(store, projector, zsock_resolve(router), zsock_resolve(pub),
+                                        &stats, err, sizeof err)
+                           : NULL;
     if (pub && !writer)
         log_error("%s", err);
-    query_args_t qargs = {store, s.query, &stats, started};
+    query_args_t qargs = {store, projector, s.query, &stats, started};
     zactor_t *query = writer ? query_start(&qargs, err, sizeof err) : NULL;
     if (writer && !query)
         log_error("%s", err);
@@ -246,6 +295,7 @@ main(int argc, char **argv)
         writer_destroy(&writer);
         zsock_destroy(&pub);
         zsock_destroy(&router);
+        projector_destroy(&projector);
         store_destroy(&store);
         return 1;
     }
@@ -257,7 +307,10 @@ main(int argc, char **argv)
     rc = writer_run(writer, &zsys_interrupted);
     log_info("stopping: last seq %llu", (unsigned long long)store_last_seq(store));
     zactor_destroy(&query);
+    if (rc == 0)
+        writer_snapshot(writer); /* so the next start folds only what follows */
     writer_destroy(&writer);
+    projector_destroy(&projector);
     zsock_destroy(&pub);
     zsock_destroy(&router);
     store_destroy(&store);
@@ -265,5 +318,6 @@ main(int argc, char **argv)
     free(s.append);
     free(s.query);
     free(s.publish);
+    free(s.time_zone);
     return rc == 0 ? 0 : 1;
 }

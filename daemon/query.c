@@ -121,6 +121,86 @@ op_events(query_t *self, wire_request_t *req, msgpack_packer *pk)
     store_read_end(&r);
 }
 
+static const msgpack_object *
+body_field(const msgpack_object *body, const char *key)
+{
+    size_t n = strlen(key);
+    for (uint32_t i = 0; i < body->via.map.size; i++) {
+        const msgpack_object_kv *kv = &body->via.map.ptr[i];
+        if (kv->key.type == MSGPACK_OBJECT_STR && kv->key.via.str.size == n &&
+            !memcmp(kv->key.via.str.ptr, key, n) && kv->val.type != MSGPACK_OBJECT_NIL)
+            return &kv->val;
+    }
+    return NULL;
+}
+
+/* progress, leaderboard, target_history and allocation previews: on the
+   live projection under its read lock, or, with as_of / as_of_seq, on a
+   private projection of the log as it stood then. */
+static void
+op_projection(query_t *self, wire_request_t *req, msgpack_packer *pk)
+{
+    char err[256];
+    const msgpack_object *as_of = body_field(req->body, "as_of");
+    const msgpack_object *as_of_seq = body_field(req->body, "as_of_seq");
+    if ((as_of && as_of->type != MSGPACK_OBJECT_POSITIVE_INTEGER) ||
+        (as_of_seq && as_of_seq->type != MSGPACK_OBJECT_POSITIVE_INTEGER)) {
+        wire_reply_error(pk, req->corr, WIRE_BAD_REQUEST,
+                         "as_of, as_of_seq: expected non-negative integers");
+        return;
+    }
+    projection_t *proj = NULL;
+    if (as_of || as_of_seq) {
+        uint64_t upto = as_of_seq ? as_of_seq->via.u64 : UINT64_MAX;
+        if (as_of) {
+            store_reader_t *r = store_read_begin(self->args->store, err, sizeof err);
+            if (!r) {
+                wire_reply_error(pk, req->corr, WIRE_INTERNAL, err);
+                return;
+            }
+            uint64_t at = store_reader_seq_at(r, (int64_t)as_of->via.u64);
+            store_read_end(&r);
+            if (at < upto)
+                upto = at;
+        }
+        proj = projector_as_of(self->args->projector, upto, err, sizeof err);
+        if (!proj) {
+            wire_reply_error(pk, req->corr, WIRE_INTERNAL, err);
+            return;
+        }
+    } else
+        projector_read_lock(self->args->projector);
+    projection_t *p = proj ? proj : projector_live(self->args->projector);
+
+    pq_result_t res;
+    msgpack_sbuffer_init(&res.body);
+    pq_rc_t rc;
+    if (req->op == OP_ALLOCATE) {
+        msgpack_sbuffer *events = NULL;
+        uint32_t n;
+        rc = projection_allocate(p, req->body, &res, &events, &n);
+        if (events) {
+            msgpack_sbuffer_destroy(events);
+            free(events);
+        }
+    } else {
+        char op[32];
+        snprintf(op, sizeof op, "%.*s", (int)req->op_len, req->op_name);
+        rc = projection_query(p, op, req->body, zclock_time(), &res);
+    }
+    if (proj)
+        projector_release(self->args->projector, &proj);
+    else
+        projector_unlock(self->args->projector);
+    if (rc != PQ_OK)
+        wire_reply_error_named(pk, req->corr, pq_rc_name(rc), res.message);
+    else {
+        wire_reply_begin(pk, req->corr, true, res.pairs);
+        msgpack_sbuffer_write(&self->out, res.body.data, res.body.size);
+    }
+    msgpack_sbuffer_destroy(&res.body);
+}
+
 static void
 handle(query_t *self, zmq_msg_t *body)
 {
@@ -137,10 +217,14 @@ handle(query_t *self, zmq_msg_t *body)
         op_status(self, &req, &pk);
     else if (req.op == OP_EVENTS)
         op_events(self, &req, &pk);
+    else if (req.op == OP_PROGRESS || req.op == OP_LEADERBOARD || req.op == OP_TARGET_HISTORY ||
+             req.op == OP_ALLOCATE)
+        op_projection(self, &req, &pk);
     else {
         snprintf(msg, sizeof msg,
-                 "op \"%.*s\" is not served on the query endpoint (status, events; append "
-                 "is on the append endpoint)",
+                 "op \"%.*s\" is not served on the query endpoint (status, events, "
+                 "progress, leaderboard, target_history, allocate previews; append, "
+                 "allocate and rebuild are on the append endpoint)",
                  (int)(req.op_len > 40 ? 40 : req.op_len), req.op_name);
         wire_reply_error(&pk, req.corr, WIRE_UNKNOWN_OP, msg);
     }

@@ -8,6 +8,7 @@
 #ifndef PACER_QUERY_H
 #define PACER_QUERY_H
 
+#include "daemon/projector.h"
 #include "daemon/store.h"
 #include "daemon/writer.h"
 
@@ -15,6 +16,7 @@
 
 typedef struct {
     store_t *store;
+    projector_t *projector;
     const char *endpoint;
     writer_stats_t *stats;
     int64_t started_at;

@@ -45,7 +45,7 @@ typedef struct {
 struct _store_t {
     char *dir;
     MDB_env *env;
-    MDB_dbi log, ids, meta;
+    MDB_dbi log, ids, meta, snap;
     size_t map_size;
     int lock_fd;
     bool read_only;
@@ -240,7 +240,8 @@ open_dbis(store_t *self, char *err, size_t errlen)
         return lmdb_fail(err, errlen, "starting the open transaction", rc);
     if ((rc = mdb_dbi_open(txn, "log", MDB_INTEGERKEY | create, &self->log)) != 0 ||
         (rc = mdb_dbi_open(txn, "ids", MDB_INTEGERKEY | create, &self->ids)) != 0 ||
-        (rc = mdb_dbi_open(txn, "meta", create, &self->meta)) != 0) {
+        (rc = mdb_dbi_open(txn, "meta", create, &self->meta)) != 0 ||
+        (rc = mdb_dbi_open(txn, "snap", MDB_INTEGERKEY | create, &self->snap)) != 0) {
         mdb_txn_abort(txn);
         if (rc == MDB_NOTFOUND) {
             snprintf(err, errlen, "%s holds no pacer log", self->dir);
@@ -643,4 +644,101 @@ store_verify(const char *dir, uint64_t *checked, uint64_t *bad_seq, char *err, s
     store_read_end(&r);
     store_destroy(&self);
     return rc;
+}
+
+int
+store_put_snapshot(store_t *self, uint64_t seq, const void *data, size_t len, int keep, char *err,
+                   size_t errlen)
+{
+    size_t key = (size_t)seq;
+    MDB_val k = {sizeof key, &key}, v = {len, (void *)data};
+    int rc = mdb_put(self->txn, self->snap, &k, &v, 0);
+    if (rc != 0)
+        return lmdb_fail(err, errlen, "writing a projection snapshot", rc);
+    MDB_cursor *cur;
+    if ((rc = mdb_cursor_open(self->txn, self->snap, &cur)) != 0)
+        return lmdb_fail(err, errlen, "opening a snapshot cursor", rc);
+    int seen = 0;
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_LAST); rc == 0;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_PREV))
+        if (++seen > keep && (rc = mdb_cursor_del(cur, 0)) != 0)
+            break;
+    mdb_cursor_close(cur);
+    return rc == 0 || rc == MDB_NOTFOUND ? STORE_OK
+                                         : lmdb_fail(err, errlen, "pruning snapshots", rc);
+}
+
+int
+store_drop_snapshots(store_t *self, char *err, size_t errlen)
+{
+    int rc = mdb_drop(self->txn, self->snap, 0);
+    return rc == 0 ? STORE_OK : lmdb_fail(err, errlen, "dropping snapshots", rc);
+}
+
+int
+store_reader_snapshot(store_reader_t *r, uint64_t max_seq, uint64_t *seq, const void **data,
+                      size_t *len, char *err, size_t errlen)
+{
+    MDB_cursor *cur;
+    int rc = mdb_cursor_open(r->txn, r->store->snap, &cur);
+    if (rc != 0)
+        return lmdb_fail(err, errlen, "opening a snapshot cursor", rc);
+    MDB_val k, v;
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_LAST); rc == 0;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_PREV))
+        if (key_seq(&k) <= max_seq)
+            break;
+    mdb_cursor_close(cur);
+    if (rc == MDB_NOTFOUND)
+        return STORE_NOT_FOUND;
+    if (rc != 0)
+        return lmdb_fail(err, errlen, "reading snapshots", rc);
+    *seq = key_seq(&k);
+    *data = v.mv_data;
+    *len = v.mv_size;
+    return STORE_OK;
+}
+
+int
+store_reader_walk(store_reader_t *r, uint64_t from, uint64_t to, store_record_fn *fn, void *arg,
+                  char *err, size_t errlen)
+{
+    if (from > to)
+        return STORE_OK;
+    size_t key = (size_t)from;
+    MDB_val k = {sizeof key, &key}, v;
+    int rc;
+    for (rc = mdb_cursor_get(r->cursor, &k, &v, MDB_SET_KEY); rc == 0;
+         rc = mdb_cursor_get(r->cursor, &k, &v, MDB_NEXT)) {
+        uint64_t seq = key_seq(&k);
+        if (seq > to)
+            break;
+        store_record_t rec;
+        int d = store_record_decode(seq, v.mv_data, v.mv_size, &rec, err, errlen);
+        if (d != STORE_OK)
+            return d;
+        if ((d = fn(arg, &rec)) != 0)
+            return d;
+    }
+    if (rc != 0 && rc != MDB_NOTFOUND)
+        return lmdb_fail(err, errlen, "walking the log", rc);
+    return STORE_OK;
+}
+
+uint64_t
+store_reader_seq_at(store_reader_t *r, int64_t t)
+{
+    uint64_t lo = 0, hi = store_reader_last_seq(r);
+    char err[128];
+    while (lo < hi) { /* invariant: answer in [lo, hi] */
+        uint64_t mid = lo + (hi - lo + 1) / 2;
+        store_record_t rec;
+        if (store_reader_get(r, mid, &rec, err, sizeof err) != STORE_OK)
+            return lo;
+        if (rec.recorded_at <= t)
+            lo = mid;
+        else
+            hi = mid - 1;
+    }
+    return lo;
 }

@@ -80,6 +80,14 @@ void store_abort(store_t *self);
 /* Grow the map (doubling, at least by 64 MiB). No transaction may be open. */
 int store_grow(store_t *self, char *err, size_t errlen);
 
+/* Projection snapshots live in the `snap` database, keyed by the seq they
+   reflect. Written inside the writer's open transaction; the newest
+   `keep` are kept and older ones deleted. */
+int store_put_snapshot(store_t *self, uint64_t seq, const void *data, size_t len, int keep,
+                       char *err, size_t errlen);
+/* Delete every snapshot (rebuild), inside the writer's open transaction. */
+int store_drop_snapshots(store_t *self, char *err, size_t errlen);
+
 /* Calls fn for every stored id hash in sequence order, from seq 1; used at
    start-up to rebuild the duplicate index. */
 typedef void(store_id_fn)(void *arg, uint64_t seq, uint64_t id_hash);
@@ -94,6 +102,20 @@ uint64_t store_reader_last_seq(store_reader_t *reader);
    valid until store_read_end. */
 int store_reader_get(store_reader_t *reader, uint64_t seq, store_record_t *rec, char *err,
                      size_t errlen);
+
+/* The newest snapshot with seq <= max_seq (UINT64_MAX: the newest of all):
+   STORE_OK with *seq, *data, *len (valid until store_read_end), or
+   STORE_NOT_FOUND. */
+int store_reader_snapshot(store_reader_t *reader, uint64_t max_seq, uint64_t *seq,
+                          const void **data, size_t *len, char *err, size_t errlen);
+/* Walk records from seq `from` to `to` inclusive in order; stops early if
+   fn returns non-zero (and returns that). */
+typedef int(store_record_fn)(void *arg, const store_record_t *rec);
+int store_reader_walk(store_reader_t *reader, uint64_t from, uint64_t to, store_record_fn *fn,
+                      void *arg, char *err, size_t errlen);
+/* The last seq whose recorded_at <= t (0 if none); recorded_at never
+   decreases along the log, so this is a binary search. */
+uint64_t store_reader_seq_at(store_reader_t *reader, int64_t t);
 
 /* Decode a raw record value (key seq) into rec. */
 int store_record_decode(uint64_t seq, const void *val, size_t len, store_record_t *rec, char *err,

@@ -8,6 +8,7 @@
 #include "daemon/writer.h"
 
 #include "daemon/log.h"
+#include "daemon/projector.h"
 #include "events/schema.h"
 #include "events/wire.h"
 
@@ -39,10 +40,21 @@ typedef struct {
     char message[640];
     ev_result_t *results;
     uint32_t nresults;
+    /* allocate requests */
+    bool alloc_ready, preview;
+    pq_rc_t alloc_rc;
+    pq_result_t alloc;
+    msgpack_sbuffer *alloc_events;
+    msgpack_unpacked alloc_unpacked;
+    /* rebuild requests */
+    uint64_t rebuilt_events;
+    double rebuild_ms;
 } pending_t;
 
 struct _writer_t {
     store_t *store;
+    projector_t *projector;
+    int64_t last_recorded_at; /* recorded_at never goes backwards */
     dedup_t *dedup;
     void *router, *pub;
     writer_stats_t *stats;
@@ -87,7 +99,8 @@ writer_load_ids(store_t *store, char *err, size_t errlen)
 }
 
 writer_t *
-writer_new(store_t *store, void *router, void *pub, writer_stats_t *stats, char *err, size_t errlen)
+writer_new(store_t *store, projector_t *projector, void *router, void *pub, writer_stats_t *stats,
+           char *err, size_t errlen)
 {
     writer_t *self = calloc(1, sizeof *self);
     if (!self) {
@@ -95,6 +108,7 @@ writer_new(store_t *store, void *router, void *pub, writer_stats_t *stats, char 
         return NULL;
     }
     self->store = store;
+    self->projector = projector;
     self->router = router;
     self->pub = pub;
     self->stats = stats;
@@ -110,6 +124,12 @@ writer_new(store_t *store, void *router, void *pub, writer_stats_t *stats, char 
     msgpack_sbuffer_init(&self->out);
     msgpack_zone_init(&self->zone, 4096);
     atomic_store(&stats->map_size, store_map_size(store));
+    store_reader_t *r = store_read_begin(store, err, errlen);
+    store_record_t rec;
+    if (r && store_last_seq(store) &&
+        store_reader_get(r, store_last_seq(store), &rec, err, errlen) == STORE_OK)
+        self->last_recorded_at = rec.recorded_at;
+    store_read_end(&r);
     return self;
 }
 
@@ -141,51 +161,6 @@ set_error(ev_result_t *r, int code, uint32_t index, const char *id, uint32_t id_
     free(r->message);
     r->message = strdup(buf);
     r->status = R_ERROR_BASE + code;
-}
-
-/* Validate every event of an append request and encode the valid ones
-   canonically into the group's arena. */
-static void
-validate_request(writer_t *self, pending_t *p)
-{
-    msgpack_packer pk;
-    msgpack_packer_init(&pk, &self->canon, msgpack_sbuffer_write);
-    p->nresults = p->req.nevents;
-    p->results = calloc(p->nresults, sizeof(ev_result_t));
-    if (!p->results) {
-        p->rc = WIRE_INTERNAL;
-        snprintf(p->message, sizeof p->message, "out of memory for %u results", p->nresults);
-        return;
-    }
-    event_t ev;
-    ev_error_t err;
-    for (uint32_t i = 0; i < p->nresults; i++) {
-        ev_result_t *r = &p->results[i];
-        const msgpack_object *obj = &p->req.events[i];
-        if (event_decode(obj, &ev, &err) != EVE_OK) {
-            ev_str_t id = event_peek_id(obj);
-            set_error(r, err.code, i, id.ptr, id.len, err.message);
-            continue;
-        }
-        r->type = ev.type;
-        r->id = ev.v[F_ID].s.ptr;
-        r->id_len = ev.v[F_ID].s.len;
-        r->canon_off = (uint32_t)self->canon.size;
-        if (event_encode(&ev, &pk) != 0) {
-            set_error(r, EVE_INTERNAL, i, r->id, r->id_len, "could not encode the event");
-            continue;
-        }
-        r->canon_len = (uint32_t)(self->canon.size - r->canon_off);
-        if (r->canon_len > EV_MAX_BYTES) {
-            char what[96];
-            snprintf(what, sizeof what, "encoded event is %u bytes, at most %d allowed",
-                     r->canon_len, EV_MAX_BYTES);
-            set_error(r, EVE_TOO_LONG, i, r->id, r->id_len, what);
-            continue;
-        }
-        r->id_hash = event_id_hash(r->id, r->id_len);
-        r->status = R_VALID;
-    }
 }
 
 static const uint8_t *
@@ -230,33 +205,110 @@ find_existing(writer_t *self, const ev_result_t *r, uint64_t *seq_out, char *err
     return FOUND_NONE;
 }
 
-/* An atomic request is appended whole or not at all: check, before
-   appending any of it, that every event is valid and none conflicts with
-   the log or with another event of the same request. */
+/* Decode, validate and canonically encode event i of request p into the
+   group's arena; on failure the result carries the error. */
 static bool
-atomic_precheck(writer_t *self, pending_t *p, char *err, size_t errlen, bool *failed)
+prepare_event(writer_t *self, pending_t *p, uint32_t i, event_t *ev)
 {
-    bool ok = true;
-    for (uint32_t i = 0; i < p->nresults && ok; i++) {
+    ev_result_t *r = &p->results[i];
+    const msgpack_object *obj = &p->req.events[i];
+    ev_error_t err;
+    if (event_decode(obj, ev, &err) != EVE_OK) {
+        ev_str_t id = event_peek_id(obj);
+        set_error(r, err.code, i, id.ptr, id.len, err.message);
+        return false;
+    }
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &self->canon, msgpack_sbuffer_write);
+    r->type = ev->type;
+    r->id = ev->v[F_ID].s.ptr;
+    r->id_len = ev->v[F_ID].s.len;
+    r->canon_off = (uint32_t)self->canon.size;
+    if (event_encode(ev, &pk) != 0) {
+        set_error(r, EVE_INTERNAL, i, r->id, r->id_len, "could not encode the event");
+        return false;
+    }
+    r->canon_len = (uint32_t)(self->canon.size - r->canon_off);
+    if (r->canon_len > EV_MAX_BYTES) {
+        char what[96];
+        snprintf(what, sizeof what, "encoded event is %u bytes, at most %d allowed", r->canon_len,
+                 EV_MAX_BYTES);
+        set_error(r, EVE_TOO_LONG, i, r->id, r->id_len, what);
+        return false;
+    }
+    r->id_hash = event_id_hash(r->id, r->id_len);
+    r->status = R_VALID;
+    return true;
+}
+
+/* Duplicate, conflict and projection checks of a prepared event. Returns
+   false with the result set when the event is not to be appended (a
+   duplicate is not an error), or sets *failed on a store failure. */
+static bool
+admit_event(writer_t *self, pending_t *p, uint32_t i, const event_t *ev, bool *failed, char *err,
+            size_t errlen)
+{
+    ev_result_t *r = &p->results[i];
+    found_t f = find_existing(self, r, &r->seq, err, errlen);
+    if (f == FOUND_ERROR) {
+        *failed = true;
+        return false;
+    }
+    if (f == FOUND_SAME) {
+        r->status = R_DUP;
+        return false;
+    }
+    if (f == FOUND_CONFLICT) {
+        set_error(r, EVE_CONFLICT, i, r->id, r->id_len,
+                  "id: already in the log with different content");
+        return false;
+    }
+    ev_error_t perr;
+    if (projection_check(projector_live(self->projector), ev, &perr) != EVE_OK) {
+        set_error(r, perr.code, i, r->id, r->id_len, perr.message);
+        return false;
+    }
+    return true;
+}
+
+static int
+append_event(writer_t *self, ev_result_t *r, const event_t *ev, int64_t recorded_at, char *err,
+             size_t errlen)
+{
+    int rc = store_append(self->store, recorded_at, canon_of(self, r), r->canon_len, r->id_hash,
+                          &r->seq, err, errlen);
+    if (rc != STORE_OK)
+        return rc;
+    dedup_insert(self->dedup, r->id_hash, r->seq);
+    r->status = R_APPENDED;
+    if (projection_fold(projector_live(self->projector), r->seq, recorded_at, ev) != 0) {
+        snprintf(err, errlen, "out of memory folding event %llu into the projection",
+                 (unsigned long long)r->seq);
+        return STORE_ERROR;
+    }
+    return STORE_OK;
+}
+
+/* An atomic request is appended whole or not at all: every event is
+   prepared and checked (against the state before the request) first. */
+static int
+apply_atomic(writer_t *self, pending_t *p, int64_t recorded_at, char *err, size_t errlen)
+{
+    event_t ev;
+    bool ok = true, failed = false;
+    for (uint32_t i = 0; i < p->nresults; i++) {
         ev_result_t *r = &p->results[i];
-        uint64_t seq;
-        if (r->status != R_VALID) {
+        if (!prepare_event(self, p, i, &ev)) {
             ok = false;
-            break;
+            continue;
         }
-        found_t f = find_existing(self, r, &seq, err, errlen);
-        if (f == FOUND_ERROR) {
-            *failed = true;
-            return false;
-        }
-        if (f == FOUND_CONFLICT) {
-            set_error(r, EVE_CONFLICT, i, r->id, r->id_len,
-                      "id: already in the log with different content");
+        if (!admit_event(self, p, i, &ev, &failed, err, errlen) && r->status != R_DUP)
             ok = false;
-        }
-        for (uint32_t j = 0; j < i && ok; j++) {
+        if (failed)
+            return STORE_ERROR;
+        for (uint32_t j = 0; j < i && r->status != R_ERROR_BASE + EVE_CONFLICT; j++) {
             ev_result_t *q = &p->results[j];
-            if (q->id_len == r->id_len && memcmp(q->id, r->id, r->id_len) == 0 &&
+            if (q->id && q->id_len == r->id_len && memcmp(q->id, r->id, r->id_len) == 0 &&
                 (q->canon_len != r->canon_len ||
                  memcmp(canon_of(self, q), canon_of(self, r), r->canon_len) != 0)) {
                 set_error(r, EVE_CONFLICT, i, r->id, r->id_len,
@@ -265,23 +317,117 @@ atomic_precheck(writer_t *self, pending_t *p, char *err, size_t errlen, bool *fa
             }
         }
     }
-    if (!ok)
+    if (!ok) {
         for (uint32_t i = 0; i < p->nresults; i++)
-            if (p->results[i].status == R_VALID)
+            if (p->results[i].status == R_VALID || p->results[i].status == R_DUP)
                 set_error(&p->results[i], EVE_ABORTED, i, p->results[i].id, p->results[i].id_len,
                           "not appended: another event of this atomic batch was refused");
-    return ok;
+        return STORE_OK;
+    }
+    for (uint32_t i = 0; i < p->nresults; i++) {
+        ev_result_t *r = &p->results[i];
+        if (r->status != R_VALID)
+            continue;
+        /* a repeat of an earlier event of this batch is a duplicate of it */
+        uint64_t seq;
+        if (find_existing(self, r, &seq, err, errlen) == FOUND_SAME) {
+            r->seq = seq;
+            r->status = R_DUP;
+            continue;
+        }
+        ev_error_t e;
+        if (event_decode(&p->req.events[i], &ev, &e) != EVE_OK)
+            return STORE_ERROR;
+        int rc = append_event(self, r, &ev, recorded_at, err, errlen);
+        if (rc != STORE_OK)
+            return rc;
+    }
+    return STORE_OK;
 }
 
-/* Append every valid event of the group in one transaction. Returns
-   STORE_OK (committed), STORE_MAP_FULL (aborted, grow and retry) or
+static int
+apply_request(writer_t *self, pending_t *p, int64_t recorded_at, char *err, size_t errlen)
+{
+    p->nresults = p->req.nevents;
+    p->results = calloc(p->nresults, sizeof(ev_result_t));
+    if (!p->results) {
+        snprintf(err, errlen, "out of memory for %u results", p->nresults);
+        return STORE_ERROR;
+    }
+    if (p->req.atomic)
+        return apply_atomic(self, p, recorded_at, err, errlen);
+    event_t ev;
+    for (uint32_t i = 0; i < p->nresults; i++) {
+        bool failed = false;
+        if (!prepare_event(self, p, i, &ev))
+            continue;
+        if (!admit_event(self, p, i, &ev, &failed, err, errlen)) {
+            if (failed)
+                return STORE_ERROR;
+            continue;
+        }
+        int rc = append_event(self, &p->results[i], &ev, recorded_at, err, errlen);
+        if (rc != STORE_OK)
+            return rc;
+    }
+    return STORE_OK;
+}
+
+/* An allocation becomes an atomic batch of target_set events computed from
+   the projection; a preview only computes. */
+static void
+prepare_allocation(writer_t *self, pending_t *p)
+{
+    pq_result_t *q = &p->alloc;
+    msgpack_sbuffer_init(&q->body);
+    p->alloc_ready = true;
+    const msgpack_object *preview = NULL;
+    for (uint32_t i = 0; i < p->req.body->via.map.size; i++) {
+        const msgpack_object_kv *kv = &p->req.body->via.map.ptr[i];
+        if (kv->key.type == MSGPACK_OBJECT_STR && kv->key.via.str.size == 7 &&
+            !memcmp(kv->key.via.str.ptr, "preview", 7))
+            preview = &kv->val;
+    }
+    p->preview = preview && preview->type == MSGPACK_OBJECT_BOOLEAN && preview->via.boolean;
+    uint32_t n;
+    p->alloc_rc =
+        projection_allocate(projector_live(self->projector), p->req.body, q, &p->alloc_events, &n);
+    if (p->alloc_rc != PQ_OK || p->preview)
+        return;
+    size_t off = 0;
+    msgpack_unpacked_init(&p->alloc_unpacked);
+    if (msgpack_unpack_next(&p->alloc_unpacked, p->alloc_events->data, p->alloc_events->size,
+                            &off) != MSGPACK_UNPACK_SUCCESS) {
+        p->alloc_rc = PQ_BAD_REQUEST;
+        snprintf(q->message, sizeof q->message, "could not build the allocation's events");
+        return;
+    }
+    p->req.events = p->alloc_unpacked.data.via.array.ptr;
+    p->req.nevents = p->alloc_unpacked.data.via.array.size;
+    p->req.atomic = true;
+}
+
+static bool
+appends_events(const pending_t *p)
+{
+    return p->rc == WIRE_OK && (p->req.op == OP_APPEND ||
+                                (p->req.op == OP_ALLOCATE && p->alloc_rc == PQ_OK && !p->preview));
+}
+
+/* Append every valid, new event of the group in one transaction. Returns
+   STORE_OK (committed), STORE_MAP_FULL (aborted: grow and retry) or
    STORE_ERROR (aborted). */
 static int
 apply_group(writer_t *self, int64_t recorded_at, char *err, size_t errlen)
 {
     size_t total = 0;
-    for (size_t k = 0; k < self->npending; k++)
-        total += self->pending[k].nresults;
+    for (size_t k = 0; k < self->npending; k++) {
+        pending_t *p = &self->pending[k];
+        if (p->rc == WIRE_OK && p->req.op == OP_ALLOCATE && !p->alloc_ready)
+            prepare_allocation(self, p);
+        if (appends_events(p))
+            total += p->req.nevents;
+    }
     if (dedup_reserve(self->dedup, total) != 0) {
         snprintf(err, errlen, "out of memory growing the id index");
         return STORE_ERROR;
@@ -289,40 +435,11 @@ apply_group(writer_t *self, int64_t recorded_at, char *err, size_t errlen)
     int rc = store_begin(self->store, err, errlen);
     if (rc != STORE_OK)
         return rc;
-    for (size_t k = 0; k < self->npending && rc == STORE_OK; k++) {
-        pending_t *p = &self->pending[k];
-        if (p->rc != WIRE_OK || p->req.op != OP_APPEND)
-            continue;
-        if (p->req.atomic) {
-            bool failed = false;
-            if (!atomic_precheck(self, p, err, errlen, &failed)) {
-                if (failed)
-                    rc = STORE_ERROR;
-                continue;
-            }
-        }
-        for (uint32_t i = 0; i < p->nresults && rc == STORE_OK; i++) {
-            ev_result_t *r = &p->results[i];
-            if (r->status != R_VALID)
-                continue;
-            found_t f = find_existing(self, r, &r->seq, err, errlen);
-            if (f == FOUND_ERROR)
-                rc = STORE_ERROR;
-            else if (f == FOUND_SAME)
-                r->status = R_DUP;
-            else if (f == FOUND_CONFLICT)
-                set_error(r, EVE_CONFLICT, i, r->id, r->id_len,
-                          "id: already in the log with different content");
-            else {
-                rc = store_append(self->store, recorded_at, canon_of(self, r), r->canon_len,
-                                  r->id_hash, &r->seq, err, errlen);
-                if (rc == STORE_OK) {
-                    dedup_insert(self->dedup, r->id_hash, r->seq);
-                    r->status = R_APPENDED;
-                }
-            }
-        }
-    }
+    for (size_t k = 0; k < self->npending && rc == STORE_OK; k++)
+        if (appends_events(&self->pending[k]))
+            rc = apply_request(self, &self->pending[k], recorded_at, err, errlen);
+    if (rc == STORE_OK)
+        rc = projector_maybe_snapshot(self->projector, false, err, errlen);
     if (rc == STORE_OK)
         rc = store_commit(self->store, err, errlen);
     else
@@ -334,33 +451,26 @@ apply_group(writer_t *self, int64_t recorded_at, char *err, size_t errlen)
     return rc;
 }
 
-/* Undo apply_group's effect on the results before a retry. Validation
-   errors stay; conflicts and aborts found in the transaction are redone. */
+/* Forget what apply_group did to the results, before a retry. */
 static void
 reset_results(writer_t *self)
 {
     for (size_t k = 0; k < self->npending; k++) {
         pending_t *p = &self->pending[k];
-        for (uint32_t i = 0; i < p->nresults; i++) {
-            ev_result_t *r = &p->results[i];
-            if (r->status == R_APPENDED || r->status == R_DUP ||
-                r->status == R_ERROR_BASE + EVE_CONFLICT ||
-                r->status == R_ERROR_BASE + EVE_ABORTED) {
-                r->status = R_VALID;
-                r->seq = 0;
-                free(r->message);
-                r->message = NULL;
-            }
-        }
+        for (uint32_t i = 0; i < p->nresults; i++)
+            free(p->results[i].message);
+        free(p->results);
+        p->results = NULL;
+        p->nresults = 0;
     }
+    msgpack_sbuffer_clear(&self->canon);
 }
-
 static void
 fail_group(writer_t *self, const char *why)
 {
     for (size_t k = 0; k < self->npending; k++) {
         pending_t *p = &self->pending[k];
-        if (p->rc == WIRE_OK && p->req.op == OP_APPEND) {
+        if (appends_events(p)) {
             p->rc = WIRE_INTERNAL;
             snprintf(p->message, sizeof p->message,
                      "nothing in this request was appended: %s; retry later", why);
@@ -388,12 +498,12 @@ send_reply(writer_t *self, pending_t *p)
 }
 
 static void
-pack_append_reply(writer_t *self, pending_t *p, uint64_t counts[3])
+pack_append_reply(writer_t *self, pending_t *p, uint64_t counts[3], size_t extra)
 {
     msgpack_packer pk;
     msgpack_sbuffer_clear(&self->out);
     msgpack_packer_init(&pk, &self->out, msgpack_sbuffer_write);
-    wire_reply_begin(&pk, p->req.corr, true, 5);
+    wire_reply_begin(&pk, p->req.corr, true, 5 + extra);
     wire_pack_str(&pk, "results");
     msgpack_pack_array(&pk, p->nresults);
     for (uint32_t i = 0; i < p->nresults; i++) {
@@ -434,20 +544,35 @@ reply_all(writer_t *self)
     uint64_t totals[3] = {0, 0, 0}, bad = 0;
     for (size_t k = 0; k < self->npending; k++) {
         pending_t *p = &self->pending[k];
-        if (p->rc == WIRE_OK && p->req.op == OP_APPEND) {
+        msgpack_packer pk;
+        msgpack_sbuffer_clear(&self->out);
+        msgpack_packer_init(&pk, &self->out, msgpack_sbuffer_write);
+        if (p->rc == WIRE_OK && p->req.op == OP_ALLOCATE && p->alloc_rc != PQ_OK) {
+            wire_reply_error_named(&pk, p->req.corr, pq_rc_name(p->alloc_rc), p->alloc.message);
+            bad++;
+        } else if (p->rc == WIRE_OK && p->req.op == OP_ALLOCATE && p->preview) {
+            wire_reply_begin(&pk, p->req.corr, true, p->alloc.pairs);
+            msgpack_sbuffer_write(&self->out, p->alloc.body.data, p->alloc.body.size);
+        } else if (appends_events(p)) {
             uint64_t counts[3] = {0, 0, 0};
-            pack_append_reply(self, p, counts);
+            size_t extra = p->req.op == OP_ALLOCATE ? p->alloc.pairs : 0;
+            pack_append_reply(self, p, counts, extra);
+            if (extra)
+                msgpack_sbuffer_write(&self->out, p->alloc.body.data, p->alloc.body.size);
             for (int c = 0; c < 3; c++)
                 totals[c] += counts[c];
+        } else if (p->rc == WIRE_OK && p->req.op == OP_REBUILD) {
+            wire_reply_begin(&pk, p->req.corr, true, 2);
+            wire_pack_str(&pk, "events");
+            msgpack_pack_uint64(&pk, p->rebuilt_events);
+            wire_pack_str(&pk, "ms");
+            msgpack_pack_double(&pk, p->rebuild_ms);
         } else {
-            msgpack_packer pk;
-            msgpack_sbuffer_clear(&self->out);
-            msgpack_packer_init(&pk, &self->out, msgpack_sbuffer_write);
             if (p->rc == WIRE_OK) {
                 p->rc = WIRE_UNKNOWN_OP;
                 snprintf(p->message, sizeof p->message,
-                         "op \"%.*s\" is not served on the append endpoint (only \"append\"; "
-                         "status and events are on the query endpoint)",
+                         "op \"%.*s\" is not served on the append endpoint (append, allocate, "
+                         "rebuild; the others are on the query endpoint)",
                          (int)(p->req.op_len > 40 ? 40 : p->req.op_len), p->req.op_name);
             }
             wire_reply_error(&pk, p->req.corr, p->rc, p->message);
@@ -475,7 +600,7 @@ publish_all(writer_t *self, int64_t recorded_at)
     char topic[64];
     for (size_t k = 0; k < self->npending; k++) {
         pending_t *p = &self->pending[k];
-        if (p->rc != WIRE_OK || p->req.op != OP_APPEND)
+        if (!appends_events(p))
             continue;
         for (uint32_t i = 0; i < p->nresults; i++) {
             ev_result_t *r = &p->results[i];
@@ -506,6 +631,15 @@ release_group(writer_t *self)
         for (uint32_t i = 0; i < p->nresults; i++)
             free(p->results[i].message);
         free(p->results);
+        if (p->alloc_ready) {
+            msgpack_sbuffer_destroy(&p->alloc.body);
+            if (p->alloc_events) {
+                msgpack_sbuffer_destroy(p->alloc_events);
+                free(p->alloc_events);
+            }
+            if (p->alloc_rc == PQ_OK && !p->preview)
+                msgpack_unpacked_destroy(&p->alloc_unpacked);
+        }
         wire_request_free(&p->req);
         zmq_msg_close(&p->ident);
         zmq_msg_close(&p->body);
@@ -571,22 +705,58 @@ gather(writer_t *self)
             break;
         if (got < 0)
             continue;
-        if (p->rc == WIRE_OK && p->req.op == OP_APPEND) {
-            validate_request(self, p);
-            events += p->nresults;
-        }
+        if (p->rc == WIRE_OK && p->req.op == OP_APPEND)
+            events += p->req.nevents;
         self->npending++;
     }
     return events;
 }
 
-static bool
-group_has_appends(writer_t *self)
+static double
+ms_since(const struct timespec *t0)
 {
-    for (size_t k = 0; k < self->npending; k++)
-        if (self->pending[k].rc == WIRE_OK && self->pending[k].req.op == OP_APPEND)
-            return true;
-    return false;
+    struct timespec t1;
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    return (double)(t1.tv_sec - t0->tv_sec) * 1e3 + (double)(t1.tv_nsec - t0->tv_nsec) / 1e6;
+}
+
+/* rebuild requests run after the group's commit, with the projection
+   still locked, each in a transaction of its own (for the snapshots). */
+static void
+run_rebuilds(writer_t *self)
+{
+    char err[512];
+    for (size_t k = 0; k < self->npending; k++) {
+        pending_t *p = &self->pending[k];
+        if (p->rc != WIRE_OK || p->req.op != OP_REBUILD)
+            continue;
+        struct timespec t0;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        int rc = store_begin(self->store, err, sizeof err);
+        if (rc == STORE_OK)
+            rc = projector_rebuild(self->projector, &p->rebuilt_events, err, sizeof err);
+        if (rc == STORE_OK)
+            rc = store_commit(self->store, err, sizeof err);
+        else
+            store_abort(self->store);
+        p->rebuild_ms = ms_since(&t0);
+        if (rc != STORE_OK) {
+            p->rc = WIRE_INTERNAL;
+            snprintf(p->message, sizeof p->message, "rebuild failed: %s", err);
+            log_error("rebuild failed: %s", err);
+        } else
+            log_info("projection rebuilt: %llu events in %.0f ms",
+                     (unsigned long long)p->rebuilt_events, p->rebuild_ms);
+    }
+}
+
+/* The live projection may hold events of an aborted transaction. */
+static void
+restore_projection(writer_t *self)
+{
+    char err[512];
+    if (projector_reload(self->projector, err, sizeof err) != STORE_OK)
+        log_error("projection reload failed: %s", err);
 }
 
 /* One group: apply, commit (growing the map as often as needed), answer. */
@@ -595,30 +765,54 @@ process_group(writer_t *self)
 {
     char err[512];
     int64_t recorded_at = now_ms();
-    int rc = STORE_OK;
-    if (group_has_appends(self)) {
-        while ((rc = apply_group(self, recorded_at, err, sizeof err)) == STORE_MAP_FULL) {
-            reset_results(self);
-            if (store_grow(self->store, err, sizeof err) != STORE_OK) {
-                rc = STORE_ERROR;
-                break;
-            }
-            atomic_fetch_add_explicit(&self->stats->map_resizes, 1, memory_order_relaxed);
-            atomic_store(&self->stats->map_size, store_map_size(self->store));
-            log_info("LMDB map full: grew it to %zu MiB", store_map_size(self->store) >> 20);
+    if (recorded_at < self->last_recorded_at)
+        recorded_at = self->last_recorded_at;
+    int rc;
+    projector_write_lock(self->projector);
+    while ((rc = apply_group(self, recorded_at, err, sizeof err)) == STORE_MAP_FULL) {
+        reset_results(self);
+        restore_projection(self);
+        if (store_grow(self->store, err, sizeof err) != STORE_OK) {
+            rc = STORE_ERROR;
+            break;
         }
-        if (rc == STORE_OK)
-            atomic_fetch_add_explicit(&self->stats->commits, 1, memory_order_relaxed);
-        else {
-            log_error("group of %zu requests not appended: %s", self->npending, err);
-            fail_group(self, err);
-        }
+        atomic_fetch_add_explicit(&self->stats->map_resizes, 1, memory_order_relaxed);
+        atomic_store(&self->stats->map_size, store_map_size(self->store));
+        log_info("LMDB map full: grew it to %zu MiB", store_map_size(self->store) >> 20);
     }
+    if (rc == STORE_OK) {
+        atomic_fetch_add_explicit(&self->stats->commits, 1, memory_order_relaxed);
+        self->last_recorded_at = recorded_at;
+        run_rebuilds(self);
+    } else {
+        log_error("group of %zu requests not appended: %s", self->npending, err);
+        restore_projection(self);
+        fail_group(self, err);
+    }
+    projector_unlock(self->projector);
     reply_all(self);
     if (rc == STORE_OK)
         publish_all(self, recorded_at);
     release_group(self);
     return rc == STORE_OK ? 0 : -1;
+}
+
+int
+writer_snapshot(writer_t *self)
+{
+    char err[512];
+    projector_write_lock(self->projector);
+    int rc = store_begin(self->store, err, sizeof err);
+    if (rc == STORE_OK)
+        rc = projector_maybe_snapshot(self->projector, true, err, sizeof err);
+    if (rc == STORE_OK)
+        rc = store_commit(self->store, err, sizeof err);
+    else
+        store_abort(self->store);
+    projector_unlock(self->projector);
+    if (rc != STORE_OK)
+        log_warn("projection snapshot not written: %s", err);
+    return rc;
 }
 
 int

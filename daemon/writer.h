@@ -22,6 +22,7 @@
 #define PACER_WRITER_H
 
 #include "daemon/dedup.h"
+#include "daemon/projector.h"
 #include "daemon/store.h"
 
 #include <stdatomic.h>
@@ -40,14 +41,17 @@ typedef struct _writer_t writer_t;
 
 /* Sockets are raw libzmq handles owned by the caller. NULL on failure with
    a message in err. */
-writer_t *writer_new(store_t *store, void *router, void *pub, writer_stats_t *stats, char *err,
-                     size_t errlen);
+writer_t *writer_new(store_t *store, projector_t *projector, void *router, void *pub,
+                     writer_stats_t *stats, char *err, size_t errlen);
 void writer_destroy(writer_t **self_p);
 
 /* Run until *stop becomes true (checked between groups and at least once a
    second). A group in flight is always finished: committed and answered.
    Returns 0, or -1 if the store failed in a way that needs an operator. */
 int writer_run(writer_t *self, volatile int *stop);
+
+/* Write a projection snapshot now (at a clean stop). */
+int writer_snapshot(writer_t *self);
 
 /* Build the duplicate index from the log (start-up). */
 dedup_t *writer_load_ids(store_t *store, char *err, size_t errlen);

@@ -270,6 +270,16 @@ wire_request_parse(wire_request_t *req, const void *data, size_t len, char *msg,
         req->op = OP_STATUS;
     else if (key_eq(op, "events"))
         req->op = OP_EVENTS;
+    else if (key_eq(op, "progress"))
+        req->op = OP_PROGRESS;
+    else if (key_eq(op, "leaderboard"))
+        req->op = OP_LEADERBOARD;
+    else if (key_eq(op, "target_history"))
+        req->op = OP_TARGET_HISTORY;
+    else if (key_eq(op, "allocate"))
+        req->op = OP_ALLOCATE;
+    else if (key_eq(op, "rebuild"))
+        req->op = OP_REBUILD;
     else
         req->op = OP_OTHER;
 
@@ -360,9 +370,16 @@ int
 wire_reply_error(msgpack_packer *pk, const msgpack_object *corr, wire_rc_t code,
                  const char *message)
 {
+    return wire_reply_error_named(pk, corr, wire_rc_name(code), message);
+}
+
+int
+wire_reply_error_named(msgpack_packer *pk, const msgpack_object *corr, const char *code,
+                       const char *message)
+{
     int rc = wire_reply_begin(pk, corr, false, 2);
     rc |= wire_pack_str(pk, "error");
-    rc |= wire_pack_str(pk, wire_rc_name(code));
+    rc |= wire_pack_str(pk, code);
     rc |= wire_pack_str(pk, "message");
     rc |= wire_pack_text(pk, message);
     return rc;

@@ -33,7 +33,18 @@ typedef enum {
     WIRE_INTERNAL
 } wire_rc_t;
 
-typedef enum { OP_NONE, OP_APPEND, OP_STATUS, OP_EVENTS, OP_OTHER } wire_op_t;
+typedef enum {
+    OP_NONE,
+    OP_APPEND,
+    OP_STATUS,
+    OP_EVENTS,
+    OP_PROGRESS,
+    OP_LEADERBOARD,
+    OP_TARGET_HISTORY,
+    OP_ALLOCATE,
+    OP_REBUILD,
+    OP_OTHER
+} wire_op_t;
 
 typedef struct {
     msgpack_unpacked unpacked; /* owns the zone all pointers below live in */
@@ -71,6 +82,9 @@ int wire_reply_begin(msgpack_packer *pk, const msgpack_object *corr, bool ok, si
 /* A complete error reply: v, corr, ok=false, error, message. */
 int wire_reply_error(msgpack_packer *pk, const msgpack_object *corr, wire_rc_t rc,
                      const char *message);
+/* The same with an error code given by name (operation-specific codes). */
+int wire_reply_error_named(msgpack_packer *pk, const msgpack_object *corr, const char *code,
+                           const char *message);
 int wire_pack_str(msgpack_packer *pk, const char *s);
 /* Pack a human-readable message, escaping anything that is not printable
    UTF-8 (it may quote producer bytes), so every reply is valid msgpack str. */

@@ -38,6 +38,15 @@ class BadInput(pt.PacerTestCase):
     def setUpClass(cls):
         cls.d = pt.Daemon()
         cls.d.start()
+        # Targets name a defined scope and a known metric (docs/EVENTS.md,
+        # "References are checked"): define them once for the whole class.
+        with cls.d.client() as c:
+            reply = c.append([pt.node_defined(node="acme", kind="company", name="ACME",
+                                               parent=None),
+                              pt.node_defined(), pt.kpi_defined(),
+                              pt.sale_closed(order="10023", amount=10 ** 12)])
+            if reply.get("appended") != 4:
+                raise AssertionError("set-up events refused: %r" % (reply,))
 
     @classmethod
     def tearDownClass(cls):
@@ -411,9 +420,13 @@ class BadInput(pt.PacerTestCase):
         for m in ("Revenue", "1rev", "rev-enue", "", "kpi csat", "m" * 65):
             with self.subTest(metric=m):
                 self.event_error(pt.target_set(metric=m), ("invalid_value", "too_long"), "metric")
-        for m in ("kpi:csat", "activities.visit", "new_customers", "m" * 64):
+        for m in ("kpi:csat", "activities.visit", "new_customers", "collection_rate"):
             with self.subTest(valid_metric=m):
                 self.event_ok(pt.target_set(metric=m))
+        # well-formed but not a metric pacer knows: refused, naming the field
+        for m in ("m" * 64, "kpi:nps", "activities.email"):
+            with self.subTest(unknown_metric=m):
+                self.event_error(pt.target_set(metric=m), "invalid_value", "metric")
 
     def test_bad_enum(self):
         cases = [(pt.node_defined(kind="Region"), "kind"),

@@ -45,7 +45,7 @@ class Cli(pt.PacerTestCase):
     def test_append_jsonl_with_bad_lines(self):
         d = self.start_daemon()
         good = [pt.sale_closed(), pt.node_defined(node="acme", kind="company", parent=None),
-                pt.sale_closed(customer="客户-7"), pt.kpi_recorded(value=4), pt.target_set()]
+                pt.sale_closed(customer="客户-7"), pt.kpi_defined(), pt.node_defined()]
         lines = [
             json.dumps(good[0]),                                   # 1
             '{"type": "sale_closed", "id": "broken", ',            # 2 bad JSON

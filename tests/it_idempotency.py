@@ -125,6 +125,7 @@ class Idempotency(pt.PacerTestCase):
         self.assertEqual(results_summary(reply), [(seq, True), (seq, True)])
 
     def test_int_versus_float_in_number_field_is_not_a_conflict(self):
+        self.assertAppended(self.c.append([pt.kpi_defined()]), 1)
         as_int = pt.kpi_recorded(value=5)
         as_float = dict(as_int, value=5.0)
         seq = self.assertAppended(self.c.append([as_int]), 1)[0]

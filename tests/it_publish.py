@@ -70,6 +70,7 @@ class Publish(pt.PacerTestCase):
         self.sync(d, [everything])
         # The kpi subscriber syncs on its own type.
         with d.client() as c:
+            expect_ok(c.append([pt.kpi_defined()]))
             deadline = time.monotonic() + pt.START_TIMEOUT
             while True:
                 seq = expect_ok(c.append([pt.kpi_recorded(value=1)]))["results"][0]["seq"]

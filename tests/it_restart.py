@@ -68,7 +68,7 @@ class Restart(pt.PacerTestCase):
         sent = []
         for round_ in range(4):
             with d.client() as c:
-                b = pt.sales(25) + [pt.kpi_recorded(value=round_)]
+                b = pt.sales(25) + [pt.kpi_defined(), pt.kpi_recorded(value=round_)]
                 self.assertAppended(c.append(b), len(b), first_seq=len(sent) + 1)
                 sent.extend(b)
             self.stop_ok(d)

@@ -573,16 +573,20 @@ GENERATORS = {
 
 
 def one_of_each():
-    """One valid event of every type, all fields (required and optional) exercised."""
+    """One valid event of every type, all fields (required and optional) exercised,
+    in an order whose references resolve (parents, targets and orders exist before
+    they are named), as the daemon checks them."""
     return [
         node_defined(node="acme", kind="company", name="ACME", parent=None, owner="ceo"),
         node_defined(effective_at=T0, source="hr-system"),
+        node_defined(node="west", kind="region", name="West", parent="acme"),
         node_defined(node="zhang", kind="rep", name="张三", parent="east", owner="zhang"),
+        node_defined(node="wang", kind="rep", name="王五", parent="east"),
         node_moved(),
         node_retired(reason="left the company"),
         target_set(product_line="cloud", allocation="alloc-1"),
-        target_adjusted(floor=90000000, stretch=130000000),
-        sale_closed(quantity=3, due_at=T0 + 30 * 86400000, margin=-5000),
+        target_adjusted(floor=90000000, stretch=130000000, product_line="cloud"),
+        sale_closed(order="10023", quantity=3, due_at=T0 + 30 * 86400000, margin=-5000),
         sale_refunded(),
         sale_cancelled(),
         payment_received(customer="c-88"),

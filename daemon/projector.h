@@ -1,0 +1,58 @@
+/*  projector: the live projection inside pacerd, and the ways it is built.
+
+    Owns the projection the writer folds into and the query thread reads,
+    guarded by a reader-writer lock (the writer holds it for writing for the
+    span of one group; a query holds it for reading for one answer). Builds
+    it at start-up from the newest snapshot plus the log's tail, rebuilds it
+    from the first event on demand or when the snapshot is of another
+    projection version, writes snapshots, and builds private projections of
+    the log as it stood at an earlier seq for as-of queries.
+
+    Calendars are created and destroyed only here, under one mutex, because
+    the calendar module sets the process time zone when the first calendar
+    of a zone is created. */
+
+#ifndef PACER_PROJECTOR_H
+#define PACER_PROJECTOR_H
+
+#include "daemon/store.h"
+#include "projections/projection.h"
+
+typedef struct _projector_t projector_t;
+
+typedef struct {
+    const char *time_zone;   /* IANA name, default Asia/Shanghai */
+    int fiscal_start_month;  /* 1..12 */
+    uint64_t snapshot_every; /* events between snapshots; 0 = only at stop */
+} projector_options_t;
+
+/* Load or build the projection of the store's whole log. NULL with a
+   message on failure (an unknown time zone, an unreadable log). */
+projector_t *projector_open(store_t *store, const projector_options_t *options, char *err,
+                            size_t errlen);
+void projector_destroy(projector_t **self_p);
+
+/* The live projection; hold the matching lock while using it. */
+projection_t *projector_live(projector_t *self);
+void projector_write_lock(projector_t *self);
+void projector_read_lock(projector_t *self);
+void projector_unlock(projector_t *self);
+
+/* Writer side, inside its open transaction and with the write lock held:
+   write a snapshot if snapshot_every events passed since the last one (or
+   always, with force). */
+int projector_maybe_snapshot(projector_t *self, bool force, char *err, size_t errlen);
+/* After an aborted transaction: the live projection may hold events that
+   were not committed; rebuild it from the committed log. Write lock held. */
+int projector_reload(projector_t *self, char *err, size_t errlen);
+/* Drop snapshots and fold the whole log again (inside the writer's open
+   transaction, write lock held). *events = events folded. */
+int projector_rebuild(projector_t *self, uint64_t *events, char *err, size_t errlen);
+
+/* A private projection of the log up to and including seq `upto`, from the
+   newest snapshot at or before it plus the log. Caller destroys it with
+   projector_release. Any thread. */
+projection_t *projector_as_of(projector_t *self, uint64_t upto, char *err, size_t errlen);
+void projector_release(projector_t *self, projection_t **proj_p);
+
+#endif

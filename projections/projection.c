@@ -1,0 +1,919 @@
+/*  projection: see projection.h for the model. This file holds the state,
+    the checks and the fold; projections/report.c holds the queries.
+
+    Identity: nodes, metrics, periods, product lines, orders, KPIs and
+    free-text values (names, authors, reasons) are interned in symtabs, so
+    every reference inside the state is a small integer and the state
+    serialises deterministically. */
+
+#include "projections/projection_internal.h"
+
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const struct {
+    const char *name;
+    uint16_t num, den;
+    uint8_t kind;
+} builtin_metrics[] = {
+    {"revenue", B_REVENUE, 0, M_SUM},
+    {"margin", B_MARGIN, 0, M_SUM},
+    {"deals", B_DEALS, 0, M_SUM},
+    {"new_customers", B_NEWCUST, 0, M_SUM},
+    {"activities", B_ACT, 0, M_SUM},
+    {"activities.visit", B_VISIT, 0, M_SUM},
+    {"activities.call", B_CALL, 0, M_SUM},
+    {"activities.quote", B_QUOTE, 0, M_SUM},
+    {"activities.demo", B_DEMO, 0, M_SUM},
+    {"collections", B_COLL, 0, M_SUM},
+    {"collection_rate", B_COLL, B_REVENUE, M_RATIO},
+    {"quote_conversion", B_DEALS, B_QUOTE, M_RATIO},
+};
+
+projection_t *
+projection_new(calendar_t *calendar)
+{
+    projection_t *self = calloc(1, sizeof *self);
+    if (!self)
+        return NULL;
+    self->cal = calendar;
+    self->nodes_sym = symtab_new();
+    self->metrics_sym = symtab_new();
+    self->periods_sym = symtab_new();
+    self->pl_sym = symtab_new();
+    self->orders_sym = symtab_new();
+    self->kpis_sym = symtab_new();
+    self->text_sym = symtab_new();
+    u64map_init(&self->cells);
+    u64map_init(&self->target_index);
+    if (!self->nodes_sym || !self->metrics_sym || !self->periods_sym || !self->pl_sym ||
+        !self->orders_sym || !self->kpis_sym || !self->text_sym) {
+        projection_destroy(&self);
+        return NULL;
+    }
+    period_t p;
+    calendar_period_containing(calendar, PERIOD_DAY, 43200000, &p);
+    self->day_base = p.seq - 1;
+    return self;
+}
+
+void
+projection_destroy(projection_t **self_p)
+{
+    projection_t *self = *self_p;
+    if (!self)
+        return;
+    for (uint32_t i = 0; i < self->nnodes; i++) {
+        free(self->nodes[i].mem);
+        free(self->nodes[i].targets);
+    }
+    free(self->nodes);
+    for (uint32_t i = 0; i < self->ntargets; i++)
+        free(self->targets[i].hist);
+    free(self->targets);
+    free(self->orders);
+    free(self->kpis);
+    free(self->metrics);
+    free(self->days);
+    free(self->credited);
+    u64map_free(&self->cells);
+    u64map_free(&self->target_index);
+    symtab_destroy(&self->nodes_sym);
+    symtab_destroy(&self->metrics_sym);
+    symtab_destroy(&self->periods_sym);
+    symtab_destroy(&self->pl_sym);
+    symtab_destroy(&self->orders_sym);
+    symtab_destroy(&self->kpis_sym);
+    symtab_destroy(&self->text_sym);
+    free(self);
+    *self_p = NULL;
+}
+
+uint64_t
+projection_seq(projection_t *self)
+{
+    return self->seq;
+}
+
+calendar_t *
+projection_calendar(projection_t *self)
+{
+    return self->cal;
+}
+
+uint64_t
+projection_skipped(projection_t *self)
+{
+    return self->skipped;
+}
+
+/* ---------------------------------------------------------------------
+   Small helpers */
+
+int32_t
+proj_day_of(projection_t *self, int64_t t)
+{
+    period_t p;
+    if (calendar_period_containing(self->cal, PERIOD_DAY, t, &p) != 0)
+        return 0;
+    int64_t d = p.seq - self->day_base;
+    return d < 0 ? 0 : d > DAY_MAX ? DAY_MAX : (int32_t)d;
+}
+
+static int
+grow(void **ptr, uint32_t *cap, uint32_t need, size_t size)
+{
+    if (need <= *cap)
+        return 0;
+    uint32_t c = *cap ? *cap : 8;
+    while (c < need)
+        c *= 2;
+    void *p = realloc(*ptr, (size_t)c * size);
+    if (!p)
+        return -1;
+    memset((char *)p + (size_t)*cap * size, 0, (size_t)(c - *cap) * size);
+    *ptr = p;
+    *cap = c;
+    return 0;
+}
+
+static uint32_t
+intern(symtab_t *t, ev_str_t s)
+{
+    return symtab_intern(t, s.ptr, s.len);
+}
+
+static uint32_t
+find(symtab_t *t, ev_str_t s)
+{
+    return symtab_find(t, s.ptr, s.len);
+}
+
+node_t *
+proj_node(projection_t *self, uint32_t id)
+{
+    return id && id < self->nnodes && self->nodes[id].defined ? &self->nodes[id] : NULL;
+}
+
+static node_t *
+node_by_name(projection_t *self, ev_str_t s)
+{
+    return proj_node(self, find(self->nodes_sym, s));
+}
+
+/* The id of a node that is credited, interning it (undefined) if new. */
+static uint32_t
+node_ref(projection_t *self, ev_str_t s)
+{
+    uint32_t id = intern(self->nodes_sym, s);
+    if (!id || id >= (1u << 22) ||
+        grow((void **)&self->nodes, &self->nnodes, id + 1, sizeof(node_t)) != 0)
+        return 0;
+    return id;
+}
+
+uint32_t
+proj_parent_at(projection_t *self, uint32_t id, int32_t day)
+{
+    node_t *n = &self->nodes[id];
+    if (n->nmem == 0)
+        return 0;
+    uint32_t parent = n->mem[0].parent;
+    for (uint32_t i = 0; i < n->nmem && n->mem[i].day <= day; i++)
+        parent = n->mem[i].parent;
+    return parent;
+}
+
+int
+proj_chain(projection_t *self, uint32_t id, int32_t day, uint32_t *chain)
+{
+    int n = 0;
+    while (id && n < CHAIN_MAX) {
+        for (int i = 0; i < n; i++)
+            if (chain[i] == id)
+                return n; /* a cycle through back-dated moves: stop */
+        chain[n++] = id;
+        id = proj_parent_at(self, id, day);
+    }
+    return n;
+}
+
+bool
+proj_is_under(projection_t *self, uint32_t id, uint32_t ancestor, int32_t day)
+{
+    uint32_t chain[CHAIN_MAX];
+    int n = proj_chain(self, id, day, chain);
+    for (int i = 0; i < n; i++)
+        if (chain[i] == ancestor)
+            return true;
+    return false;
+}
+
+/* Metric name -> definition; interned on first successful parse. 0 and a
+   message when the name is not a metric. */
+uint32_t
+proj_metric(projection_t *self, const char *s, size_t len, char *why, size_t whylen)
+{
+    uint32_t id = symtab_find(self->metrics_sym, s, len);
+    if (id && id < self->nmetrics && self->metrics[id].kind)
+        return id;
+    metric_t m = {0};
+    for (size_t i = 0; i < sizeof builtin_metrics / sizeof builtin_metrics[0]; i++)
+        if (strlen(builtin_metrics[i].name) == len &&
+            memcmp(builtin_metrics[i].name, s, len) == 0) {
+            m.num = builtin_metrics[i].num;
+            m.den = builtin_metrics[i].den;
+            m.kind = builtin_metrics[i].kind;
+        }
+    if (!m.kind && len > 4 && memcmp(s, "kpi:", 4) == 0) {
+        uint32_t k = symtab_find(self->kpis_sym, s + 4, len - 4);
+        if (!k || k >= self->nkpis || !self->kpis[k].defined) {
+            snprintf(why, whylen, "\"%.*s\": no kpi_defined for %.*s", (int)len, s, (int)len - 4,
+                     s + 4);
+            return 0;
+        }
+        m.num = (uint16_t)(B_KPI0 + 2 * (k - 1));
+        if (self->kpis[k].agg == AGG_COUNT)
+            m.num++, m.kind = M_SUM;
+        else if (self->kpis[k].agg == AGG_AVERAGE)
+            m.den = (uint16_t)(m.num + 1), m.kind = M_AVG;
+        else
+            m.kind = M_SUM;
+    }
+    if (!m.kind) {
+        snprintf(why, whylen,
+                 "\"%.*s\" is not a metric (revenue, margin, deals, new_customers, "
+                 "activities[.visit|.call|.quote|.demo], collections, collection_rate, "
+                 "quote_conversion, kpi:<kpi>)",
+                 (int)(len > 40 ? 40 : len), s);
+        return 0;
+    }
+    id = symtab_intern(self->metrics_sym, s, len);
+    if (!id || grow((void **)&self->metrics, &self->nmetrics, id + 1, sizeof(metric_t)) != 0)
+        return 0;
+    self->metrics[id] = m;
+    return id;
+}
+
+static uint64_t
+target_key(uint32_t scope, uint32_t metric, uint32_t pl, uint32_t period)
+{
+    return (uint64_t)scope << 42 | (uint64_t)metric << 30 | (uint64_t)pl << 18 | period;
+}
+
+target_t *
+proj_target(projection_t *self, uint32_t scope, uint32_t metric, uint32_t pl, uint32_t period)
+{
+    uint64_t *v = u64map_get(&self->target_index, target_key(scope, metric, pl, period));
+    return v ? &self->targets[*v - 1] : NULL;
+}
+
+static uint64_t
+cell_key(uint32_t node, uint32_t base, uint32_t pl, int32_t day)
+{
+    return (uint64_t)node << 42 | (uint64_t)base << 30 | (uint64_t)pl << 18 | (uint64_t)day;
+}
+
+int64_t
+proj_cell(projection_t *self, uint32_t node, uint32_t base, uint32_t pl, int32_t day)
+{
+    uint64_t *v = u64map_get(&self->cells, cell_key(node, base, pl, day));
+    return v ? (int64_t)*v : 0;
+}
+
+/* Sum of base over [d0, d1) credited to `node` or anything under it, each
+   day by that day's membership. */
+int64_t
+proj_rollup(projection_t *self, uint32_t node, uint32_t base, uint32_t pl, int32_t d0, int32_t d1)
+{
+    int64_t sum = 0;
+    if (!base)
+        return 0;
+    bool leaf = node < self->nnodes && !self->nodes[node].ever_parent;
+    for (uint32_t i = 0; i < self->ncredited; i++) {
+        uint32_t l = self->credited[i];
+        if (leaf && l != node)
+            continue;
+        node_t *n = &self->nodes[l];
+        int32_t a = d0 > n->first_day ? d0 : n->first_day;
+        int32_t b = d1 < n->last_day + 1 ? d1 : n->last_day + 1;
+        for (int32_t d = a; d < b; d++) {
+            int64_t v = proj_cell(self, l, base, pl, d);
+            if (v && (l == node || proj_is_under(self, l, node, d)))
+                sum += v;
+        }
+    }
+    return sum;
+}
+
+void
+proj_recompute(projection_t *self, target_t *t)
+{
+    metric_t *m = &self->metrics[t->metric];
+    t->num = proj_rollup(self, t->scope, m->num, t->pl, t->d0, t->d1);
+    t->den = m->den ? proj_rollup(self, t->scope, m->den, t->pl, t->d0, t->d1) : 0;
+}
+
+/* ---------------------------------------------------------------------
+   Crediting: one leaf delta updates its cells and every running target
+   whose scope is on the day's chain. */
+
+static int
+credit(projection_t *self, uint32_t node, uint32_t base, uint32_t pl, int32_t day, int64_t delta)
+{
+    if (delta == 0)
+        return 0;
+    bool added;
+    for (int pass = 0; pass < (pl ? 2 : 1); pass++) {
+        uint64_t *v = u64map_upsert(&self->cells, cell_key(node, base, pass ? 0 : pl, day), &added);
+        if (!v)
+            return -1;
+        *v = (uint64_t)((int64_t)*v + delta);
+    }
+    node_t *n = &self->nodes[node];
+    if (!n->credited) {
+        if (grow((void **)&self->credited, &self->capcredited, self->ncredited + 1,
+                 sizeof(uint32_t)) != 0)
+            return -1;
+        self->credited[self->ncredited++] = node;
+        n->credited = true;
+        n->first_day = n->last_day = day;
+    }
+    if (day < n->first_day)
+        n->first_day = day;
+    if (day > n->last_day)
+        n->last_day = day;
+
+    uint32_t chain[CHAIN_MAX];
+    int len = proj_chain(self, node, day, chain);
+    for (int c = 0; c < len; c++) {
+        node_t *a = &self->nodes[chain[c]];
+        for (uint32_t k = 0; k < a->ntargets; k++) {
+            target_t *t = &self->targets[a->targets[k]];
+            if (day < t->d0 || day >= t->d1 || (t->pl && t->pl != pl))
+                continue;
+            metric_t *m = &self->metrics[t->metric];
+            if (m->num == base)
+                t->num += delta;
+            if (m->den == base)
+                t->den += delta;
+        }
+    }
+    return 0;
+}
+
+/* ---------------------------------------------------------------------
+   Checks */
+
+static ev_errcode_t bad(ev_error_t *err, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static ev_errcode_t
+bad(ev_error_t *err, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err->message, sizeof err->message, fmt, ap);
+    va_end(ap);
+    err->code = EVE_INVALID_VALUE;
+    return EVE_INVALID_VALUE;
+}
+
+#define Q(s) (int)((s).len > 64 ? 64 : (s).len), (s).ptr
+
+static ev_errcode_t
+check_node_ref(projection_t *self, const event_t *ev, ev_field_t f, ev_error_t *err)
+{
+    if (!event_has(ev, f) || node_by_name(self, ev->v[f].s))
+        return EVE_OK;
+    return bad(err, "%s: \"%.*s\" is not a defined node", ev_field_name(f), Q(ev->v[f].s));
+}
+
+static ev_errcode_t
+check_parent(projection_t *self, const event_t *ev, ev_error_t *err)
+{
+    if (!event_has(ev, F_PARENT))
+        return EVE_OK;
+    ev_errcode_t rc = check_node_ref(self, ev, F_PARENT, err);
+    if (rc != EVE_OK)
+        return rc;
+    uint32_t node = find(self->nodes_sym, ev->v[F_NODE].s);
+    uint32_t parent = find(self->nodes_sym, ev->v[F_PARENT].s);
+    if (!node)
+        return EVE_OK;
+    /* The new parent may not be the node or under it on any day from the
+       move on; checking the latest membership and the move's own day
+       covers every chain the fold can build. */
+    int64_t at = event_has(ev, F_EFFECTIVE_AT) ? ev->v[F_EFFECTIVE_AT].i : ev->v[F_OCCURRED_AT].i;
+    int32_t days[2] = {proj_day_of(self, at), DAY_MAX};
+    for (int i = 0; i < 2; i++)
+        if (proj_is_under(self, parent, node, days[i]))
+            return bad(err, "parent: \"%.*s\" is under \"%.*s\"; the move would make a cycle",
+                       Q(ev->v[F_PARENT].s), Q(ev->v[F_NODE].s));
+    return EVE_OK;
+}
+
+/* Sales and activity may name a node the organisation does not define yet
+   (the CRM and the HR system are different producers): they are credited
+   to it, and roll up once it is defined. A retired node takes no credit. */
+static ev_errcode_t
+check_credit_rep(projection_t *self, const event_t *ev, ev_field_t f, ev_error_t *err)
+{
+    node_t *n = node_by_name(self, ev->v[f].s);
+    if (!n)
+        return EVE_OK;
+    if (proj_day_of(self, ev->v[F_OCCURRED_AT].i) >= n->retired_day && n->retired_day)
+        return bad(err, "%s: \"%.*s\" is retired at that time", ev_field_name(f), Q(ev->v[f].s));
+    return EVE_OK;
+}
+
+static order_t *
+order_by_name(projection_t *self, ev_str_t s)
+{
+    uint32_t id = find(self->orders_sym, s);
+    return id && id < self->norders && self->orders[id].rep ? &self->orders[id] : NULL;
+}
+
+static ev_errcode_t
+check_target_key(projection_t *self, const event_t *ev, ev_error_t *err, uint32_t *metric,
+                 period_t *period)
+{
+    ev_errcode_t rc = check_node_ref(self, ev, F_SCOPE, err);
+    if (rc != EVE_OK)
+        return rc;
+    char why[200];
+    *metric = proj_metric(self, ev->v[F_METRIC].s.ptr, ev->v[F_METRIC].s.len, why, sizeof why);
+    if (!*metric)
+        return bad(err, "metric: %s", why);
+    char name[PERIOD_NAME_MAX + 8];
+    snprintf(name, sizeof name, "%.*s", Q(ev->v[F_PERIOD].s));
+    if (calendar_period_parse(self->cal, name, period, why, sizeof why) != 0)
+        return bad(err, "period: %s", why);
+    return EVE_OK;
+}
+
+static bool
+tiers_after(const target_t *t, const event_t *ev, int64_t out[3], uint8_t *mask)
+{
+    static const ev_field_t f[3] = {F_FLOOR, F_TARGET, F_STRETCH};
+    *mask = t ? t->mask : 0;
+    for (int i = 0; i < 3; i++) {
+        out[i] = t ? t->tiers[i] : 0;
+        if (event_has(ev, f[i])) {
+            out[i] = ev->v[f[i]].i;
+            *mask |= (uint8_t)(1u << i);
+        }
+    }
+    if ((*mask & 1) && out[0] > out[1])
+        return false;
+    if ((*mask & 4) && out[2] < out[1])
+        return false;
+    return true;
+}
+
+ev_errcode_t
+projection_check(projection_t *self, const event_t *ev, ev_error_t *err)
+{
+    err->code = EVE_OK;
+    err->message[0] = 0;
+    ev_errcode_t rc = EVE_OK;
+    switch (ev->type) {
+    case EV_NODE_DEFINED: {
+        node_t *existing = node_by_name(self, ev->v[F_NODE].s);
+        if (existing && existing->kind != ev->v[F_KIND].i)
+            return bad(err, "kind: \"%.*s\" is already defined as another kind",
+                       Q(ev->v[F_NODE].s));
+        return check_parent(self, ev, err);
+    }
+    case EV_NODE_MOVED:
+        if ((rc = check_node_ref(self, ev, F_NODE, err)) != EVE_OK)
+            return rc;
+        return check_parent(self, ev, err);
+    case EV_NODE_RETIRED:
+        return check_node_ref(self, ev, F_NODE, err);
+    case EV_TARGET_SET:
+    case EV_TARGET_ADJUSTED: {
+        uint32_t metric;
+        period_t period;
+        if ((rc = check_target_key(self, ev, err, &metric, &period)) != EVE_OK)
+            return rc;
+        uint32_t scope = find(self->nodes_sym, ev->v[F_SCOPE].s);
+        uint32_t psym = symtab_find(self->periods_sym, period.name, strlen(period.name));
+        uint32_t pl =
+            event_has(ev, F_PRODUCT_LINE) ? find(self->pl_sym, ev->v[F_PRODUCT_LINE].s) : 0;
+        bool known_pl = !event_has(ev, F_PRODUCT_LINE) || pl;
+        target_t *t = psym && known_pl ? proj_target(self, scope, metric, pl, psym) : NULL;
+        if (ev->type == EV_TARGET_ADJUSTED && !t)
+            return bad(err, "target: no target is set for %.*s / %.*s / %s%s%.*s to adjust",
+                       Q(ev->v[F_SCOPE].s), Q(ev->v[F_METRIC].s), period.name,
+                       event_has(ev, F_PRODUCT_LINE) ? " / " : "",
+                       event_has(ev, F_PRODUCT_LINE) ? (int)ev->v[F_PRODUCT_LINE].s.len : 0,
+                       event_has(ev, F_PRODUCT_LINE) ? ev->v[F_PRODUCT_LINE].s.ptr : "");
+        int64_t tiers[3];
+        uint8_t mask;
+        if (ev->type == EV_TARGET_ADJUSTED && !tiers_after(t, ev, tiers, &mask))
+            return bad(err, "target: after this adjustment floor <= target <= stretch would "
+                            "not hold");
+        return EVE_OK;
+    }
+    case EV_SALE_CLOSED:
+        if ((rc = check_credit_rep(self, ev, F_REP, err)) != EVE_OK)
+            return rc;
+        if (order_by_name(self, ev->v[F_ORDER].s))
+            return bad(err, "order: \"%.*s\" is already booked; refund or cancel it instead",
+                       Q(ev->v[F_ORDER].s));
+        return EVE_OK;
+    case EV_SALE_REFUNDED:
+    case EV_SALE_CANCELLED: {
+        order_t *o = order_by_name(self, ev->v[F_ORDER].s);
+        if (!o)
+            return bad(err, "order: \"%.*s\" is not a booked order", Q(ev->v[F_ORDER].s));
+        if (o->cancelled)
+            return bad(err, "order: \"%.*s\" is already cancelled", Q(ev->v[F_ORDER].s));
+        if (ev->type == EV_SALE_CANCELLED)
+            return EVE_OK;
+        if (memcmp(o->currency, ev->v[F_CURRENCY].s.ptr, 3) != 0)
+            return bad(err, "currency: the order is in %.3s", o->currency);
+        if (ev->v[F_AMOUNT].i > o->remaining)
+            return bad(err,
+                       "amount: %" PRId64 " is more than the %" PRId64 " that remains of "
+                       "order \"%.*s\"",
+                       ev->v[F_AMOUNT].i, o->remaining, Q(ev->v[F_ORDER].s));
+        return EVE_OK;
+    }
+    case EV_PAYMENT_RECEIVED:
+        if (event_has(ev, F_REP))
+            return check_credit_rep(self, ev, F_REP, err);
+        if (event_has(ev, F_ORDER) && order_by_name(self, ev->v[F_ORDER].s))
+            return EVE_OK;
+        return bad(err, "rep: required when the payment's order is not a booked order");
+    case EV_ACTIVITY_LOGGED:
+    case EV_CUSTOMER_CREATED:
+        return check_credit_rep(self, ev, F_REP, err);
+    case EV_KPI_DEFINED: {
+        uint32_t k = find(self->kpis_sym, ev->v[F_KPI].s);
+        if (k && k < self->nkpis && self->kpis[k].defined &&
+            self->kpis[k].agg != ev->v[F_AGGREGATION].i)
+            return bad(err, "aggregation: kpi \"%.*s\" is already defined with another",
+                       Q(ev->v[F_KPI].s));
+        if (!k && symtab_count(self->kpis_sym) + 1 > KPI_MAX)
+            return bad(err, "kpi: at most %d KPIs", KPI_MAX);
+        return EVE_OK;
+    }
+    case EV_KPI_RECORDED: {
+        uint32_t k = find(self->kpis_sym, ev->v[F_KPI].s);
+        if (!k || k >= self->nkpis || !self->kpis[k].defined)
+            return bad(err, "kpi: \"%.*s\" has no kpi_defined", Q(ev->v[F_KPI].s));
+        if (fabs(ev->v[F_VALUE].d) > 9.0e15)
+            return bad(err, "value: too large to count in thousandths");
+        return check_credit_rep(self, ev, F_SCOPE, err);
+    }
+    default:
+        return EVE_OK;
+    }
+}
+
+/* ---------------------------------------------------------------------
+   Fold */
+
+static int
+add_membership(projection_t *self, node_t *n, int32_t day, uint32_t parent)
+{
+    if (grow((void **)&n->mem, &n->capmem, n->nmem + 1, sizeof(member_t)) != 0)
+        return -1;
+    uint32_t i = n->nmem;
+    while (i > 0 && n->mem[i - 1].day > day) {
+        n->mem[i] = n->mem[i - 1];
+        i--;
+    }
+    n->mem[i].day = day;
+    n->mem[i].parent = parent;
+    n->nmem++;
+    if (parent)
+        self->nodes[parent].ever_parent = true;
+    return 0;
+}
+
+/* A membership change from `day` on can move credit between chains: redo
+   every running total of a parent node that the change can reach. */
+static void
+recompute_after(projection_t *self, int32_t day)
+{
+    for (uint32_t i = 0; i < self->ntargets; i++) {
+        target_t *t = &self->targets[i];
+        if (t->d1 > day && self->nodes[t->scope].ever_parent)
+            proj_recompute(self, t);
+    }
+}
+
+static int
+fold_node(projection_t *self, const event_t *ev)
+{
+    uint32_t id = intern(self->nodes_sym, ev->v[F_NODE].s);
+    if (!id || grow((void **)&self->nodes, &self->nnodes, id + 1, sizeof(node_t)) != 0)
+        return -1;
+    node_t *n = &self->nodes[id];
+    int64_t at = event_has(ev, F_EFFECTIVE_AT) ? ev->v[F_EFFECTIVE_AT].i : ev->v[F_OCCURRED_AT].i;
+    int32_t day = proj_day_of(self, at);
+    if (ev->type == EV_NODE_RETIRED) {
+        n->retired_day = day ? day : 1;
+        return 0;
+    }
+    uint32_t parent = event_has(ev, F_PARENT) ? find(self->nodes_sym, ev->v[F_PARENT].s) : 0;
+    if (ev->type == EV_NODE_DEFINED) {
+        bool was = n->defined;
+        n->defined = true;
+        n->kind = (uint8_t)ev->v[F_KIND].i;
+        n->name = intern(self->text_sym, ev->v[F_NAME].s);
+        if (event_has(ev, F_OWNER))
+            n->owner = intern(self->text_sym, ev->v[F_OWNER].s);
+        if (was && (!event_has(ev, F_PARENT) || proj_parent_at(self, id, day) == parent))
+            return 0; /* a rename or a new owner */
+    }
+    /* a node's first membership also applies before it (see EVENTS.md) */
+    int32_t from = n->nmem == 0 ? 0 : day;
+    if (add_membership(self, n, day, parent) != 0)
+        return -1;
+    if (n->credited || n->ever_parent)
+        recompute_after(self, from);
+    return 0;
+}
+
+static uint32_t
+product_line(projection_t *self, const event_t *ev)
+{
+    return event_has(ev, F_PRODUCT_LINE) ? intern(self->pl_sym, ev->v[F_PRODUCT_LINE].s) : 0;
+}
+
+static int
+add_history(projection_t *self, target_t *t, const event_t *ev, uint64_t seq, int64_t recorded_at,
+            const int64_t before[3], uint8_t before_mask)
+{
+    if (grow((void **)&t->hist, &t->caphist, t->nhist + 1, sizeof(hist_t)) != 0)
+        return -1;
+    hist_t *h = &t->hist[t->nhist++];
+    h->seq = seq;
+    h->occurred_at = ev->v[F_OCCURRED_AT].i;
+    h->recorded_at = recorded_at;
+    h->kind = ev->type == EV_TARGET_SET ? 0 : 1;
+    h->author = intern(self->text_sym, ev->v[F_AUTHOR].s);
+    h->reason = event_has(ev, F_REASON) ? intern(self->text_sym, ev->v[F_REASON].s) : 0;
+    h->allocation = event_has(ev, F_ALLOCATION) ? intern(self->text_sym, ev->v[F_ALLOCATION].s) : 0;
+    memcpy(h->before, before, sizeof h->before);
+    h->before_mask = before_mask;
+    memcpy(h->after, t->tiers, sizeof h->after);
+    h->after_mask = t->mask;
+    return 0;
+}
+
+static int
+fold_target(projection_t *self, const event_t *ev, uint64_t seq, int64_t recorded_at)
+{
+    uint32_t metric;
+    period_t period;
+    ev_error_t err;
+    if (check_target_key(self, ev, &err, &metric, &period) != EVE_OK)
+        return 1;
+    uint32_t scope = find(self->nodes_sym, ev->v[F_SCOPE].s);
+    uint32_t psym = symtab_intern(self->periods_sym, period.name, strlen(period.name));
+    uint32_t pl = product_line(self, ev);
+    if (!psym || (event_has(ev, F_PRODUCT_LINE) && !pl) || scope >= (1u << 22) ||
+        metric >= (1u << 12) || pl >= (1u << 12) || psym >= (1u << 18))
+        return -1;
+    bool added;
+    uint64_t *slot =
+        u64map_upsert(&self->target_index, target_key(scope, metric, pl, psym), &added);
+    if (!slot)
+        return -1;
+    if (added) {
+        if (grow((void **)&self->targets, &self->captargets, self->ntargets + 1,
+                 sizeof(target_t)) != 0)
+            return -1;
+        target_t *t = &self->targets[self->ntargets];
+        t->scope = scope;
+        t->metric = metric;
+        t->pl = pl;
+        t->period_sym = psym;
+        t->period_kind = (uint8_t)period.kind;
+        t->start_ms = period.start_ms;
+        t->end_ms = period.end_ms;
+        t->d0 = proj_day_of(self, period.start_ms);
+        t->d1 = proj_day_of(self, period.end_ms);
+        node_t *n = &self->nodes[scope];
+        if (grow((void **)&n->targets, &n->captargets, n->ntargets + 1, sizeof(uint32_t)) != 0)
+            return -1;
+        n->targets[n->ntargets++] = self->ntargets;
+        *slot = ++self->ntargets;
+        proj_recompute(self, t);
+    }
+    target_t *t = &self->targets[*slot - 1];
+    int64_t before[3];
+    memcpy(before, t->tiers, sizeof before);
+    uint8_t before_mask = t->mask;
+    if (ev->type == EV_TARGET_SET) {
+        t->mask = 0;
+        memset(t->tiers, 0, sizeof t->tiers);
+        if (event_has(ev, F_CURRENCY))
+            memcpy(t->currency, ev->v[F_CURRENCY].s.ptr, 3);
+    }
+    uint8_t mask;
+    int64_t tiers[3];
+    tiers_after(ev->type == EV_TARGET_SET ? NULL : t, ev, tiers, &mask);
+    memcpy(t->tiers, tiers, sizeof tiers);
+    t->mask = mask;
+    return add_history(self, t, ev, seq, recorded_at, before, before_mask);
+}
+
+static int
+fold_sale(projection_t *self, const event_t *ev)
+{
+    uint32_t rep = node_ref(self, ev->v[F_REP].s);
+    uint32_t pl = product_line(self, ev);
+    int32_t day = proj_day_of(self, ev->v[F_OCCURRED_AT].i);
+    uint32_t id = intern(self->orders_sym, ev->v[F_ORDER].s);
+    if (!rep || pl >= (1u << 12))
+        return -1;
+    if (!id || grow((void **)&self->orders, &self->norders, id + 1, sizeof(order_t)) != 0)
+        return -1;
+    order_t *o = &self->orders[id];
+    o->rep = rep;
+    o->pl = pl;
+    o->day = day;
+    memcpy(o->currency, ev->v[F_CURRENCY].s.ptr, 3);
+    o->remaining = ev->v[F_AMOUNT].i;
+    o->margin = event_has(ev, F_MARGIN) ? ev->v[F_MARGIN].i : 0;
+    if (credit(self, rep, B_REVENUE, pl, day, o->remaining) != 0 ||
+        credit(self, rep, B_MARGIN, pl, day, o->margin) != 0 ||
+        credit(self, rep, B_DEALS, pl, day, 1) != 0)
+        return -1;
+    return 0;
+}
+
+static int
+fold_reversal(projection_t *self, const event_t *ev)
+{
+    order_t *o = order_by_name(self, ev->v[F_ORDER].s);
+    int64_t amount = ev->type == EV_SALE_CANCELLED ? o->remaining : ev->v[F_AMOUNT].i;
+    /* margin shrinks in proportion to the amount taken back */
+    int64_t margin = o->remaining ? (int64_t)((__int128)o->margin * amount / o->remaining) : 0;
+    bool ends = ev->type == EV_SALE_CANCELLED || amount == o->remaining;
+    if (credit(self, o->rep, B_REVENUE, o->pl, o->day, -amount) != 0 ||
+        credit(self, o->rep, B_MARGIN, o->pl, o->day, -margin) != 0 ||
+        (ends && o->remaining > 0 && credit(self, o->rep, B_DEALS, o->pl, o->day, -1) != 0))
+        return -1;
+    o->remaining -= amount;
+    o->margin -= margin;
+    if (ev->type == EV_SALE_CANCELLED)
+        o->cancelled = true;
+    return 0;
+}
+
+static int
+fold_payment(projection_t *self, const event_t *ev)
+{
+    order_t *o = event_has(ev, F_ORDER) ? order_by_name(self, ev->v[F_ORDER].s) : NULL;
+    uint32_t rep = event_has(ev, F_REP) ? node_ref(self, ev->v[F_REP].s) : o->rep;
+    if (!rep)
+        return -1;
+    return credit(self, rep, B_COLL, o ? o->pl : 0, proj_day_of(self, ev->v[F_OCCURRED_AT].i),
+                  ev->v[F_AMOUNT].i);
+}
+
+static int
+fold_kpi_defined(projection_t *self, const event_t *ev)
+{
+    uint32_t k = intern(self->kpis_sym, ev->v[F_KPI].s);
+    if (!k || grow((void **)&self->kpis, &self->nkpis, k + 1, sizeof(kpi_t)) != 0)
+        return -1;
+    self->kpis[k].defined = true;
+    self->kpis[k].agg = (uint8_t)ev->v[F_AGGREGATION].i;
+    return 0;
+}
+
+static int
+fold_kpi(projection_t *self, const event_t *ev)
+{
+    uint32_t k = find(self->kpis_sym, ev->v[F_KPI].s);
+    uint32_t node = node_ref(self, ev->v[F_SCOPE].s);
+    int32_t day = proj_day_of(self, ev->v[F_OCCURRED_AT].i);
+    uint32_t pl = product_line(self, ev);
+    if (!node || pl >= (1u << 12))
+        return -1;
+    uint32_t base = B_KPI0 + 2 * (k - 1);
+    if (credit(self, node, base, pl, day, (int64_t)llround(ev->v[F_VALUE].d * 1000.0)) != 0)
+        return -1;
+    return credit(self, node, base + 1, pl, day, 1);
+}
+
+static int
+fold_day(projection_t *self, const event_t *ev)
+{
+    const char *s = ev->v[F_DATE].s.ptr;
+    int y = (s[0] - '0') * 1000 + (s[1] - '0') * 100 + (s[2] - '0') * 10 + (s[3] - '0');
+    int m = (s[5] - '0') * 10 + (s[6] - '0');
+    int d = (s[8] - '0') * 10 + (s[9] - '0');
+    calendar_day_t kind =
+        ev->v[F_DAY_TYPE].i == DAY_HOLIDAY ? CALENDAR_DAY_HOLIDAY : CALENDAR_DAY_WORKING;
+    char err[128];
+    if (calendar_set_day(self->cal, y, m, d, kind, err, sizeof err) != 0)
+        return 1;
+    if (grow((void **)&self->days, &self->capdays, self->ndays + 1, sizeof(day_override_t)) != 0)
+        return -1;
+    day_override_t *o = &self->days[self->ndays++];
+    o->y = (int16_t)y;
+    o->m = (int8_t)m;
+    o->d = (int8_t)d;
+    o->kind = (int8_t)kind;
+    return 0;
+}
+
+int
+projection_fold(projection_t *self, uint64_t seq, int64_t recorded_at, const event_t *ev)
+{
+    ev_error_t err;
+    self->seq = seq;
+    if (projection_check(self, ev, &err) != EVE_OK) {
+        self->skipped++;
+        return 0;
+    }
+    int rc = 0;
+    switch (ev->type) {
+    case EV_NODE_DEFINED:
+    case EV_NODE_MOVED:
+    case EV_NODE_RETIRED:
+        rc = fold_node(self, ev);
+        break;
+    case EV_TARGET_SET:
+    case EV_TARGET_ADJUSTED:
+        rc = fold_target(self, ev, seq, recorded_at);
+        break;
+    case EV_SALE_CLOSED:
+        rc = fold_sale(self, ev);
+        break;
+    case EV_SALE_REFUNDED:
+    case EV_SALE_CANCELLED:
+        rc = fold_reversal(self, ev);
+        break;
+    case EV_PAYMENT_RECEIVED:
+        rc = fold_payment(self, ev);
+        break;
+    case EV_ACTIVITY_LOGGED: {
+        uint32_t rep = node_ref(self, ev->v[F_REP].s);
+        int32_t day = proj_day_of(self, ev->v[F_OCCURRED_AT].i);
+        rc = !rep || credit(self, rep, B_ACT, 0, day, 1) ||
+             credit(self, rep, (uint32_t)(B_VISIT + ev->v[F_ACTIVITY].i), 0, day, 1);
+        rc = rc ? -1 : 0;
+        break;
+    }
+    case EV_CUSTOMER_CREATED: {
+        uint32_t rep = node_ref(self, ev->v[F_REP].s);
+        rc = rep ? credit(self, rep, B_NEWCUST, 0, proj_day_of(self, ev->v[F_OCCURRED_AT].i), 1)
+                 : -1;
+        break;
+    }
+    case EV_KPI_DEFINED:
+        rc = fold_kpi_defined(self, ev);
+        break;
+    case EV_KPI_RECORDED:
+        rc = fold_kpi(self, ev);
+        break;
+    case EV_CALENDAR_DAY_SET:
+        rc = fold_day(self, ev);
+        break;
+    default:
+        break;
+    }
+    if (rc > 0) {
+        self->skipped++;
+        rc = 0;
+    }
+    return rc;
+}
+
+int
+projection_fold_bytes(projection_t *self, uint64_t seq, int64_t recorded_at, const uint8_t *event,
+                      size_t len)
+{
+    msgpack_zone zone;
+    msgpack_object obj;
+    size_t off = 0;
+    msgpack_zone_init(&zone, 2048);
+    int rc = 0;
+    if (msgpack_unpack((const char *)event, len, &off, &zone, &obj) != MSGPACK_UNPACK_SUCCESS) {
+        self->skipped++;
+        self->seq = seq;
+    } else {
+        event_t ev;
+        ev_error_t err;
+        if (event_decode(&obj, &ev, &err) != EVE_OK) {
+            self->skipped++;
+            self->seq = seq;
+        } else
+            rc = projection_fold(self, seq, recorded_at, &ev);
+    }
+    msgpack_zone_destroy(&zone);
+    return rc;
+}

@@ -1,0 +1,99 @@
+/*  projection: targets and progress, folded from the log.
+
+    A projection is a pure function of the log prefix it has folded: the
+    organisation over time, per-day actuals of every credited node, the
+    orders that refunds and cancellations refer to, and every target key
+    with its audit trail and running actuals. Nothing in it reads a clock;
+    queries take an explicit `now`.
+
+    The rules it applies are the contract in docs/EVENTS.md, "Targets and
+    progress: how events count". In short:
+
+      - Actuals are stored once, at the credited node (a rep, usually), in
+        per-local-day cells keyed (node, base metric, product line, day).
+        Product line 0 holds all product lines.
+      - Roll-ups walk the membership chain in force on that day. Every
+        target key keeps a running numerator and denominator, updated as
+        events fold; a key created late, or touched by a back-dated move,
+        is recomputed from the cells.
+      - Memory grows with nodes, target keys, orders and active
+        (node, metric, day) cells, never with the number of events as such.
+
+    Threading: a projection is not thread-safe; the daemon guards it with a
+    reader-writer lock (daemon/projector). */
+
+#ifndef PACER_PROJECTION_H
+#define PACER_PROJECTION_H
+
+#include "events/schema.h"
+#include "projections/calendar.h"
+#include "projections/pace.h"
+
+#include <msgpack.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+/* Bump when the fold's rules or the snapshot layout change: snapshots of
+   another version are ignored and the projection is rebuilt from the log. */
+#define PROJECTION_VERSION 1
+
+typedef struct _projection_t projection_t;
+
+/* The calendar is borrowed (the caller keeps it alive and owns it); the
+   projection adds calendar_day_set overrides to it as they fold. */
+projection_t *projection_new(calendar_t *calendar);
+void projection_destroy(projection_t **self_p);
+
+/* Would folding ev next be consistent? EVE_OK, or EVE_INVALID_VALUE with a
+   message naming the field (unknown node, order, target key, metric...).
+   Never changes the projection. */
+ev_errcode_t projection_check(projection_t *self, const event_t *ev, ev_error_t *err);
+
+/* Fold one event that passed projection_check (or came from the log). The
+   log is authoritative: an event that fails a check while replaying is
+   skipped whole and counted (projection_skipped), never half-applied.
+   Returns 0, or -1 when out of memory (the projection is then unusable). */
+int projection_fold(projection_t *self, uint64_t seq, int64_t recorded_at, const event_t *ev);
+
+/* Decode a canonical stored event and fold it. */
+int projection_fold_bytes(projection_t *self, uint64_t seq, int64_t recorded_at,
+                          const uint8_t *event, size_t len);
+
+uint64_t projection_seq(projection_t *self);
+/* The calendar given to projection_new. */
+calendar_t *projection_calendar(projection_t *self);
+uint64_t projection_skipped(projection_t *self);
+
+/* Snapshot: a self-describing msgpack blob of the whole state. Loading it
+   into a fresh projection (same calendar settings) gives a projection that
+   saves to the same bytes. */
+int projection_save(projection_t *self, msgpack_sbuffer *out);
+/* -1 with a message if the blob is of another version or damaged; the
+   projection is then in an unspecified state and must be destroyed. */
+int projection_load(projection_t *self, const void *data, size_t len, char *err, size_t errlen);
+
+/* Queries. Each packs the operation's reply fields (see docs/PROTOCOL.md,
+   "Targets and progress") as `n` key/value pairs into pk, after the caller
+   packed the reply header; or returns an error code naming the problem.
+   request is the request body map. */
+typedef enum { PQ_OK = 0, PQ_BAD_REQUEST, PQ_NOT_FOUND, PQ_INVALID_VALUE } pq_rc_t;
+
+typedef struct {
+    msgpack_sbuffer body; /* the packed reply pairs */
+    size_t pairs;         /* how many key/value pairs body holds */
+    char message[512];    /* when the result is not PQ_OK */
+} pq_result_t;
+
+pq_rc_t projection_query(projection_t *self, const char *op, const msgpack_object *request,
+                         int64_t now, pq_result_t *out);
+
+/* Allocation: compute the children's target_set events for an allocate
+   request. On PQ_OK, out->body holds the reply pairs for the split and
+   *events (caller frees with msgpack_sbuffer_free) a msgpack array of the
+   generated events, ready to append as an atomic batch. */
+pq_rc_t projection_allocate(projection_t *self, const msgpack_object *request, pq_result_t *out,
+                            msgpack_sbuffer **events, uint32_t *nevents);
+
+const char *pq_rc_name(pq_rc_t rc);
+
+#endif

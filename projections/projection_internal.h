@@ -1,0 +1,137 @@
+/*  projection_internal: the projection's state, shared by its own files
+    (projection.c: checks and fold; report.c: queries; snapshot.c: save and
+    load). Not part of the public surface: use projection.h.
+
+    Key packing (uint64): node 22 bits | base metric or metric 12 bits |
+    product line 12 bits | day or period 18 bits. Ids beyond those widths are
+    refused when interned, so keys never alias. */
+
+#ifndef PACER_PROJECTION_INTERNAL_H
+#define PACER_PROJECTION_INTERNAL_H
+
+#include "projections/projection.h"
+#include "projections/symtab.h"
+
+#include <stdarg.h>
+
+#define CHAIN_MAX 64
+#define DAY_MAX   ((1 << 18) - 1)
+#define KPI_MAX   2000
+
+/* Base metrics: what cells hold. Metric definitions combine them. */
+enum {
+    B_NONE,
+    B_REVENUE,
+    B_MARGIN,
+    B_DEALS,
+    B_NEWCUST,
+    B_ACT,
+    B_VISIT, /* B_VISIT + ACTIVITY_x */
+    B_CALL,
+    B_QUOTE,
+    B_DEMO,
+    B_COLL,
+    B_KPI0 = 16 /* kpi k: sum at B_KPI0 + 2(k-1), count at +1 */
+};
+
+enum { M_NONE, M_SUM, M_RATIO, M_AVG };
+
+typedef struct {
+    uint16_t num, den;
+    uint8_t kind;
+} metric_t;
+
+typedef struct {
+    int32_t day;
+    uint32_t parent;
+} member_t;
+
+typedef struct {
+    bool defined, ever_parent, credited;
+    uint8_t kind;
+    uint32_t name, owner; /* text_sym */
+    int32_t retired_day;  /* 0: not retired */
+    int32_t first_day, last_day;
+    member_t *mem; /* by day; the last entry with day <= d is in force on d */
+    uint32_t nmem, capmem;
+    uint32_t *targets; /* indices into projection.targets */
+    uint32_t ntargets, captargets;
+} node_t;
+
+typedef struct {
+    uint32_t rep, pl;
+    int32_t day;
+    char currency[4];
+    int64_t remaining, margin;
+    bool cancelled;
+} order_t;
+
+typedef struct {
+    uint64_t seq;
+    int64_t occurred_at, recorded_at;
+    uint8_t kind; /* 0 set, 1 adjust */
+    uint8_t before_mask, after_mask;
+    uint32_t author, reason, allocation; /* text_sym, 0 = none */
+    int64_t before[3], after[3];
+} hist_t;
+
+typedef struct {
+    uint32_t scope, metric, pl, period_sym;
+    uint8_t period_kind;
+    uint8_t mask; /* bit 0 floor, 1 target, 2 stretch */
+    char currency[4];
+    int64_t start_ms, end_ms;
+    int32_t d0, d1; /* days [d0, d1) */
+    int64_t tiers[3];
+    int64_t num, den; /* running actuals */
+    hist_t *hist;
+    uint32_t nhist, caphist;
+} target_t;
+
+typedef struct {
+    bool defined;
+    uint8_t agg;
+} kpi_t;
+
+typedef struct {
+    int16_t y;
+    int8_t m, d, kind;
+} day_override_t;
+
+struct _projection_t {
+    calendar_t *cal;
+    int64_t day_base;
+    uint64_t seq, skipped;
+    symtab_t *nodes_sym, *metrics_sym, *periods_sym, *pl_sym, *orders_sym, *kpis_sym, *text_sym;
+    node_t *nodes; /* by nodes_sym id */
+    uint32_t nnodes;
+    metric_t *metrics; /* by metrics_sym id */
+    uint32_t nmetrics;
+    order_t *orders; /* by orders_sym id */
+    uint32_t norders;
+    kpi_t *kpis; /* by kpis_sym id */
+    uint32_t nkpis;
+    target_t *targets;
+    uint32_t ntargets, captargets;
+    u64map_t target_index; /* target key -> index + 1 */
+    u64map_t cells;        /* cell key -> int64 */
+    uint32_t *credited;    /* nodes that have cells, in first-credit order */
+    uint32_t ncredited, capcredited;
+    day_override_t *days;
+    uint32_t ndays, capdays;
+};
+
+int32_t proj_day_of(projection_t *self, int64_t t);
+node_t *proj_node(projection_t *self, uint32_t id);
+uint32_t proj_parent_at(projection_t *self, uint32_t id, int32_t day);
+int proj_chain(projection_t *self, uint32_t id, int32_t day, uint32_t *chain);
+bool proj_is_under(projection_t *self, uint32_t id, uint32_t ancestor, int32_t day);
+uint32_t proj_metric(projection_t *self, const char *s, size_t len, char *why, size_t whylen);
+target_t *proj_target(projection_t *self, uint32_t scope, uint32_t metric, uint32_t pl,
+                      uint32_t period);
+int64_t proj_cell(projection_t *self, uint32_t node, uint32_t base, uint32_t pl, int32_t day);
+int64_t proj_rollup(projection_t *self, uint32_t node, uint32_t base, uint32_t pl, int32_t d0,
+                    int32_t d1);
+void proj_recompute(projection_t *self, target_t *t);
+
+#endif

@@ -1,0 +1,939 @@
+/*  report: the projection's queries (docs/PROTOCOL.md, "Targets and
+    progress"): progress rows, leaderboards, target history and allocation.
+
+    Every answer is computed from the running totals of target keys (O(1)
+    each) or, for roll-ups without a target of their own, from the day cells
+    of the nodes under them. Wall-clock quantities use the request's `now`. */
+
+#include "projections/allocate.h"
+#include "projections/projection_internal.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define ROWS_DEFAULT 1000
+#define ROWS_MAX     100000
+
+const char *
+pq_rc_name(pq_rc_t rc)
+{
+    switch (rc) {
+    case PQ_OK:
+        return "ok";
+    case PQ_BAD_REQUEST:
+        return "bad_request";
+    case PQ_NOT_FOUND:
+        return "not_found";
+    case PQ_INVALID_VALUE:
+        return "invalid_value";
+    }
+    return "internal";
+}
+
+static pq_rc_t fail(pq_result_t *out, pq_rc_t rc, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static pq_rc_t
+fail(pq_result_t *out, pq_rc_t rc, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(out->message, sizeof out->message, fmt, ap);
+    va_end(ap);
+    return rc;
+}
+
+/* ---------------------------------------------------------------------
+   Request fields */
+
+static const msgpack_object *
+field(const msgpack_object *req, const char *key)
+{
+    size_t n = strlen(key);
+    for (uint32_t i = 0; i < req->via.map.size; i++) {
+        const msgpack_object *k = &req->via.map.ptr[i].key;
+        if (k->type == MSGPACK_OBJECT_STR && k->via.str.size == n &&
+            memcmp(k->via.str.ptr, key, n) == 0)
+            return req->via.map.ptr[i].val.type == MSGPACK_OBJECT_NIL ? NULL
+                                                                      : &req->via.map.ptr[i].val;
+    }
+    return NULL;
+}
+
+/* 1: present and copied; 0: absent; -1: wrong type or too long. */
+static int
+str_field(const msgpack_object *req, const char *key, char *buf, size_t buflen)
+{
+    const msgpack_object *o = field(req, key);
+    if (!o)
+        return 0;
+    if (o->type != MSGPACK_OBJECT_STR || o->via.str.size >= buflen)
+        return -1;
+    memcpy(buf, o->via.str.ptr, o->via.str.size);
+    buf[o->via.str.size] = 0;
+    return 1;
+}
+
+static int
+int_field(const msgpack_object *req, const char *key, int64_t *v)
+{
+    const msgpack_object *o = field(req, key);
+    if (!o)
+        return 0;
+    if (o->type == MSGPACK_OBJECT_POSITIVE_INTEGER && o->via.u64 <= INT64_MAX)
+        *v = (int64_t)o->via.u64;
+    else if (o->type == MSGPACK_OBJECT_NEGATIVE_INTEGER)
+        *v = o->via.i64;
+    else
+        return -1;
+    return 1;
+}
+
+/* The common selection of progress and leaderboard. */
+typedef struct {
+    char period_name[32], metric_name[80], pl_name[80], scope_name[300], curve_name[16];
+    period_t period;
+    uint32_t period_sym, metric, pl, scope;
+    bool any_metric, has_pl;
+    pace_curve_t curve;
+    int64_t now, limit;
+    int32_t ref_day; /* membership day used for paths and children */
+} selection_t;
+
+static pq_rc_t
+parse_selection(projection_t *self, const msgpack_object *req, int64_t now, selection_t *s,
+                pq_result_t *out)
+{
+    memset(s, 0, sizeof *s);
+    s->now = now;
+    s->limit = ROWS_DEFAULT;
+    if (int_field(req, "now", &s->now) < 0)
+        return fail(out, PQ_BAD_REQUEST, "now: expected integer (ms UTC)");
+    if (int_field(req, "limit", &s->limit) < 0 || s->limit < 1)
+        return fail(out, PQ_BAD_REQUEST, "limit: expected a positive integer");
+    if (s->limit > ROWS_MAX)
+        s->limit = ROWS_MAX;
+    int rc = str_field(req, "period", s->period_name, sizeof s->period_name);
+    if (rc <= 0)
+        return fail(out, PQ_BAD_REQUEST, "period: %s", rc ? "expected string" : "required");
+    char why[200];
+    if (calendar_period_parse(self->cal, s->period_name, &s->period, why, sizeof why) != 0)
+        return fail(out, PQ_INVALID_VALUE, "period: %s", why);
+    s->period_sym = symtab_find(self->periods_sym, s->period.name, strlen(s->period.name));
+
+    rc = str_field(req, "metric", s->metric_name, sizeof s->metric_name);
+    if (rc < 0)
+        return fail(out, PQ_BAD_REQUEST, "metric: expected string");
+    s->any_metric = rc == 0;
+    if (rc > 0 &&
+        !(s->metric = proj_metric(self, s->metric_name, strlen(s->metric_name), why, sizeof why)))
+        return fail(out, PQ_INVALID_VALUE, "metric: %s", why);
+
+    rc = str_field(req, "product_line", s->pl_name, sizeof s->pl_name);
+    if (rc < 0)
+        return fail(out, PQ_BAD_REQUEST, "product_line: expected string");
+    s->has_pl = rc > 0;
+    s->pl = s->has_pl ? symtab_find(self->pl_sym, s->pl_name, strlen(s->pl_name)) : 0;
+
+    rc = str_field(req, "curve", s->curve_name, sizeof s->curve_name);
+    s->curve = PACE_CURVE_WORKING;
+    if (rc < 0)
+        return fail(out, PQ_BAD_REQUEST, "curve: expected string");
+    if (rc > 0) {
+        if (!strcmp(s->curve_name, "linear"))
+            s->curve = PACE_CURVE_LINEAR;
+        else if (!strcmp(s->curve_name, "profile"))
+            s->curve = PACE_CURVE_PROFILE;
+        else if (strcmp(s->curve_name, "working"))
+            return fail(out, PQ_INVALID_VALUE, "curve: expected linear, working or profile");
+    }
+    int64_t ref = s->now;
+    if (ref >= s->period.end_ms)
+        ref = s->period.end_ms - 1;
+    if (ref < s->period.start_ms)
+        ref = s->period.start_ms;
+    s->ref_day = proj_day_of(self, ref);
+
+    rc = str_field(req, "scope", s->scope_name, sizeof s->scope_name);
+    if (rc < 0)
+        return fail(out, PQ_BAD_REQUEST, "scope: expected string");
+    if (rc > 0) {
+        /* a path names its last node; its ancestors must match the path */
+        char *last = strrchr(s->scope_name, '/');
+        while (last && last[1] == 0) { /* trailing slash */
+            *last = 0;
+            last = strrchr(s->scope_name, '/');
+        }
+        const char *id = last ? last + 1 : s->scope_name;
+        s->scope = symtab_find(self->nodes_sym, id, strlen(id));
+        if (!proj_node(self, s->scope))
+            return fail(out, PQ_NOT_FOUND, "scope: \"%s\" is not a defined node", id);
+    }
+    return PQ_OK;
+}
+
+/* ---------------------------------------------------------------------
+   Rows */
+
+static void
+pack_str(msgpack_packer *pk, const char *s)
+{
+    msgpack_pack_str_with_body(pk, s, strlen(s));
+}
+
+static void
+pack_sym(msgpack_packer *pk, symtab_t *t, uint32_t id)
+{
+    if (id)
+        msgpack_pack_str_with_body(pk, symtab_str(t, id), symtab_len(t, id));
+    else
+        msgpack_pack_nil(pk);
+}
+
+static void
+path_of(projection_t *self, uint32_t node, int32_t day, char *buf, size_t len)
+{
+    uint32_t chain[CHAIN_MAX];
+    int n = proj_chain(self, node, day, chain);
+    size_t o = 0;
+    buf[0] = 0;
+    for (int i = n - 1; i >= 0 && o < len; i--)
+        o += (size_t)snprintf(buf + o, len - o, "%s%s", symtab_str(self->nodes_sym, chain[i]),
+                              i ? "/" : "");
+}
+
+static int64_t
+metric_value(const metric_t *m, int64_t num, int64_t den, bool *defined)
+{
+    *defined = true;
+    if (m->kind == M_SUM)
+        return num;
+    if (den == 0) {
+        *defined = false;
+        return 0;
+    }
+    double v = m->kind == M_RATIO ? (double)num * 10000.0 / (double)den : (double)num / (double)den;
+    return (int64_t)llround(v);
+}
+
+static int
+year_back(period_kind_t kind)
+{
+    switch (kind) {
+    case PERIOD_YEAR:
+    case PERIOD_FISCAL_YEAR:
+        return 1;
+    case PERIOD_QUARTER:
+    case PERIOD_FISCAL_QUARTER:
+        return 4;
+    case PERIOD_WEEK:
+        return 52;
+    case PERIOD_DAY:
+        return 364;
+    default:
+        return 12;
+    }
+}
+
+typedef struct {
+    uint32_t node, metric;
+    target_t *t; /* NULL: roll-up */
+    char path[512];
+    bool has_att;
+    double attainment;
+    int64_t actual;
+} row_t;
+
+static void
+pack_opt_int(msgpack_packer *pk, const char *key, bool has, int64_t v)
+{
+    pack_str(pk, key);
+    if (has)
+        msgpack_pack_int64(pk, v);
+    else
+        msgpack_pack_nil(pk);
+}
+
+static void
+pack_opt_double(msgpack_packer *pk, const char *key, bool has, double v)
+{
+    pack_str(pk, key);
+    if (has && isfinite(v))
+        msgpack_pack_double(pk, v);
+    else
+        msgpack_pack_nil(pk);
+}
+
+/* Compute a row's numbers; pack it when pk is set. */
+static void
+row_eval(projection_t *self, const selection_t *s, row_t *r, msgpack_packer *pk, int rank)
+{
+    metric_t *m = &self->metrics[r->metric];
+    int64_t num, den;
+    if (r->t) {
+        num = r->t->num;
+        den = r->t->den;
+    } else {
+        int32_t d0 = proj_day_of(self, s->period.start_ms);
+        int32_t d1 = proj_day_of(self, s->period.end_ms);
+        num = proj_rollup(self, r->node, m->num, s->pl, d0, d1);
+        den = m->den ? proj_rollup(self, r->node, m->den, s->pl, d0, d1) : 0;
+    }
+    bool defined;
+    r->actual = metric_value(m, num, den, &defined);
+    r->has_att = false;
+
+    const period_t *p = &s->period;
+    pace_clock_t clock = {0};
+    clock.days_elapsed = calendar_days_elapsed(self->cal, p, s->now);
+    clock.days_total = (double)calendar_days(self->cal, p->start_ms, p->end_ms);
+    clock.working_elapsed = calendar_working_elapsed(self->cal, p, s->now);
+    clock.working_total = (double)calendar_working_days(self->cal, p->start_ms, p->end_ms);
+    double *profile = NULL;
+    if (s->curve == PACE_CURVE_PROFILE) {
+        period_t prev;
+        if (calendar_period_previous(self->cal, p, year_back(p->kind), &prev) == 0) {
+            int32_t d0 = proj_day_of(self, prev.start_ms), d1 = proj_day_of(self, prev.end_ms);
+            if (d1 > d0 && (profile = calloc((size_t)(d1 - d0), sizeof(double)))) {
+                for (int32_t d = d0; d < d1; d++)
+                    profile[d - d0] = (double)proj_rollup(self, r->node, m->num, s->pl, d, d + 1);
+                clock.profile = profile;
+                clock.profile_days = (size_t)(d1 - d0);
+            }
+        }
+    }
+    pace_curve_t used = s->curve;
+    double fraction = pace_fraction(s->curve, &clock, &used);
+    free(profile);
+
+    pace_progress_t pr = {0};
+    bool has_target = r->t && (r->t->mask & 2);
+    int64_t expected = 0;
+    if (has_target) {
+        pace_input_t in = {0};
+        in.actual = r->actual;
+        in.floor = (r->t->mask & 1) ? r->t->tiers[0] : 0;
+        in.target = r->t->tiers[1];
+        in.stretch = (r->t->mask & 4) ? r->t->tiers[2] : 0;
+        expected = pace_expected(in.target, fraction);
+        in.expected = expected;
+        in.fraction = fraction;
+        in.remaining_working_days = clock.working_total - clock.working_elapsed;
+        if (in.remaining_working_days < 0)
+            in.remaining_working_days = 0;
+        char err[128];
+        if (pace_progress(&in, NULL, &pr, err, sizeof err) != 0)
+            has_target = false;
+        r->has_att = pr.has_attainment;
+        r->attainment = pr.attainment;
+    }
+    if (!pk)
+        return;
+
+    node_t *n = &self->nodes[r->node];
+    static const char *const kinds[] = {"company", "region", "team", "rep"};
+    msgpack_pack_map(pk, rank ? 29 : 28);
+    if (rank) {
+        pack_str(pk, "rank");
+        msgpack_pack_int(pk, rank);
+    }
+    pack_str(pk, "scope");
+    pack_sym(pk, self->nodes_sym, r->node);
+    pack_str(pk, "path");
+    pack_str(pk, r->path);
+    pack_str(pk, "kind");
+    pack_str(pk, kinds[n->kind & 3]);
+    pack_str(pk, "name");
+    pack_sym(pk, self->text_sym, n->name);
+    pack_str(pk, "owner");
+    pack_sym(pk, self->text_sym, n->owner);
+    pack_str(pk, "metric");
+    pack_sym(pk, self->metrics_sym, r->metric);
+    pack_str(pk, "period");
+    pack_str(pk, p->name);
+    pack_str(pk, "product_line");
+    if (s->has_pl)
+        pack_str(pk, s->pl_name);
+    else
+        msgpack_pack_nil(pk);
+    pack_opt_int(pk, "period_start", true, p->start_ms);
+    pack_opt_int(pk, "period_end", true, p->end_ms);
+    pack_str(pk, "has_target");
+    if (has_target)
+        msgpack_pack_true(pk);
+    else
+        msgpack_pack_false(pk);
+    pack_opt_int(pk, "floor", has_target && (r->t->mask & 1), r->t ? r->t->tiers[0] : 0);
+    pack_opt_int(pk, "target", has_target, r->t ? r->t->tiers[1] : 0);
+    pack_opt_int(pk, "stretch", has_target && (r->t->mask & 4), r->t ? r->t->tiers[2] : 0);
+    pack_str(pk, "currency");
+    if (r->t && r->t->currency[0])
+        msgpack_pack_str_with_body(pk, r->t->currency, 3);
+    else
+        msgpack_pack_nil(pk);
+    pack_opt_int(pk, "actual", true, r->actual);
+    pack_opt_int(pk, "expected", has_target, expected);
+    pack_str(pk, "curve");
+    pack_str(pk, pace_curve_name(used));
+    pack_opt_double(pk, "elapsed", true, fraction);
+    pack_opt_double(pk, "attainment", has_target && pr.has_attainment && defined, pr.attainment);
+    pack_opt_double(pk, "pace_ratio", has_target && pr.has_pace && defined, pr.pace_ratio);
+    pack_opt_int(pk, "gap", has_target, pr.gap);
+    pack_opt_int(pk, "remaining", has_target, pr.remaining);
+    pack_opt_double(pk, "required_rate", has_target && pr.has_required_rate, pr.required_rate);
+    pack_opt_int(pk, "forecast", has_target && pr.has_forecast, pr.forecast);
+    pack_str(pk, "tier");
+    if (has_target)
+        pack_str(pk, pace_tier_name(pr.tier));
+    else
+        msgpack_pack_nil(pk);
+    pack_str(pk, "status");
+    if (has_target)
+        pack_str(pk, pace_status_name(pr.status));
+    else
+        msgpack_pack_nil(pk);
+
+    /* coverage: the children's targets for the same key against ours */
+    pack_str(pk, "coverage");
+    uint32_t children = 0, with_target = 0;
+    int64_t sum = 0;
+    if (n->ever_parent)
+        for (uint32_t c = 1; c < self->nnodes; c++) {
+            if (!self->nodes[c].defined || proj_parent_at(self, c, s->ref_day) != r->node)
+                continue;
+            children++;
+            target_t *ct =
+                s->period_sym ? proj_target(self, c, r->metric, s->pl, s->period_sym) : NULL;
+            if (ct && (ct->mask & 2)) {
+                with_target++;
+                sum += ct->tiers[1];
+            }
+        }
+    if (!children)
+        msgpack_pack_nil(pk);
+    else {
+        msgpack_pack_map(pk, 4);
+        pack_opt_int(pk, "children", true, children);
+        pack_opt_int(pk, "with_target", true, with_target);
+        pack_opt_int(pk, "children_target", true, sum);
+        pack_opt_double(pk, "ratio", has_target && r->t->tiers[1] > 0,
+                        has_target && r->t->tiers[1] ? (double)sum / (double)r->t->tiers[1] : 0);
+    }
+}
+
+static bool
+in_selection(projection_t *self, const selection_t *s, uint32_t node)
+{
+    return !s->scope || proj_is_under(self, node, s->scope, s->ref_day);
+}
+
+static int
+row_cmp_path(const void *a, const void *b)
+{
+    const row_t *x = a, *y = b;
+    int c = strcmp(x->path, y->path);
+    return c ? c : (int)x->metric - (int)y->metric;
+}
+
+static int
+row_cmp_rank(const void *a, const void *b)
+{
+    const row_t *x = a, *y = b;
+    if (x->has_att != y->has_att)
+        return x->has_att ? -1 : 1;
+    if (x->has_att && x->attainment != y->attainment)
+        return x->attainment > y->attainment ? -1 : 1;
+    if (x->actual != y->actual)
+        return x->actual > y->actual ? -1 : 1;
+    return strcmp(x->path, y->path);
+}
+
+static void
+pack_rows(projection_t *self, const selection_t *s, row_t *rows, size_t n, bool ranked,
+          pq_result_t *out)
+{
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &out->body, msgpack_sbuffer_write);
+    size_t shown = n < (size_t)s->limit ? n : (size_t)s->limit;
+    pack_str(&pk, "rows");
+    msgpack_pack_array(&pk, shown);
+    for (size_t i = 0; i < shown; i++)
+        row_eval(self, s, &rows[i], &pk, ranked ? (int)i + 1 : 0);
+    pack_str(&pk, "seq");
+    msgpack_pack_uint64(&pk, self->seq);
+    pack_str(&pk, "now");
+    msgpack_pack_int64(&pk, s->now);
+    pack_str(&pk, "total");
+    msgpack_pack_uint64(&pk, n);
+    out->pairs = 4;
+}
+
+static bool
+has_row(row_t *rows, size_t n, uint32_t node, uint32_t metric)
+{
+    for (size_t i = 0; i < n; i++)
+        if (rows[i].node == node && rows[i].metric == metric)
+            return true;
+    return false;
+}
+
+static pq_rc_t
+op_progress(projection_t *self, const msgpack_object *req, int64_t now, pq_result_t *out)
+{
+    selection_t s;
+    pq_rc_t rc = parse_selection(self, req, now, &s, out);
+    if (rc != PQ_OK)
+        return rc;
+    size_t cap = 64, n = 0;
+    row_t *rows = malloc(cap * sizeof *rows);
+    if (!rows)
+        return fail(out, PQ_BAD_REQUEST, "out of memory");
+    bool pl_known = !s.has_pl || s.pl;
+    for (uint32_t i = 0; pl_known && s.period_sym && i < self->ntargets; i++) {
+        target_t *t = &self->targets[i];
+        if (t->period_sym != s.period_sym || t->pl != s.pl ||
+            (!s.any_metric && t->metric != s.metric) || !in_selection(self, &s, t->scope))
+            continue;
+        if (n == cap) {
+            row_t *g = realloc(rows, (cap *= 2) * sizeof *rows);
+            if (!g) {
+                free(rows);
+                return fail(out, PQ_BAD_REQUEST, "out of memory");
+            }
+            rows = g;
+        }
+        rows[n].node = t->scope;
+        rows[n].metric = t->metric;
+        rows[n].t = t;
+        n++;
+    }
+    /* roll-ups: every ancestor of a target row inside the selection that
+       has no target of its own for the metric, and the scope itself */
+    size_t targets_n = n;
+    for (size_t i = 0; i <= targets_n; i++) {
+        uint32_t chain[CHAIN_MAX], metric;
+        int len;
+        if (i < targets_n) {
+            len = proj_chain(self, rows[i].node, s.ref_day, chain);
+            metric = rows[i].metric;
+        } else {
+            if (!s.scope || s.any_metric)
+                break;
+            chain[0] = s.scope;
+            len = 1;
+            metric = s.metric;
+        }
+        for (int c = (i < targets_n ? 1 : 0); c < len; c++) {
+            if (!in_selection(self, &s, chain[c]) || has_row(rows, n, chain[c], metric))
+                continue;
+            if (n == cap) {
+                row_t *g = realloc(rows, (cap *= 2) * sizeof *rows);
+                if (!g) {
+                    free(rows);
+                    return fail(out, PQ_BAD_REQUEST, "out of memory");
+                }
+                rows = g;
+            }
+            rows[n].node = chain[c];
+            rows[n].metric = metric;
+            rows[n].t = NULL;
+            n++;
+        }
+    }
+    for (size_t i = 0; i < n; i++)
+        path_of(self, rows[i].node, s.ref_day, rows[i].path, sizeof rows[i].path);
+    qsort(rows, n, sizeof *rows, row_cmp_path);
+    pack_rows(self, &s, rows, n, false, out);
+    free(rows);
+    return PQ_OK;
+}
+
+static pq_rc_t
+op_leaderboard(projection_t *self, const msgpack_object *req, int64_t now, pq_result_t *out)
+{
+    selection_t s;
+    pq_rc_t rc = parse_selection(self, req, now, &s, out);
+    if (rc != PQ_OK)
+        return rc;
+    if (s.any_metric)
+        return fail(out, PQ_BAD_REQUEST, "metric: required");
+    char level[16];
+    static const char *const kinds[] = {"company", "region", "team", "rep"};
+    int kind = -1;
+    if (str_field(req, "level", level, sizeof level) > 0)
+        for (int k = 0; k < 4; k++)
+            if (!strcmp(level, kinds[k]))
+                kind = k;
+    if (kind < 0)
+        return fail(out, PQ_BAD_REQUEST, "level: required, one of rep, team, region, company");
+    size_t n = 0;
+    row_t *rows = calloc(self->ntargets + 1, sizeof *rows);
+    if (!rows)
+        return fail(out, PQ_BAD_REQUEST, "out of memory");
+    for (uint32_t i = 0; s.period_sym && (!s.has_pl || s.pl) && i < self->ntargets; i++) {
+        target_t *t = &self->targets[i];
+        if (t->period_sym != s.period_sym || t->pl != s.pl || t->metric != s.metric ||
+            self->nodes[t->scope].kind != kind || !in_selection(self, &s, t->scope))
+            continue;
+        rows[n].node = t->scope;
+        rows[n].metric = t->metric;
+        rows[n].t = t;
+        path_of(self, t->scope, s.ref_day, rows[n].path, sizeof rows[n].path);
+        row_eval(self, &s, &rows[n], NULL, 0);
+        n++;
+    }
+    qsort(rows, n, sizeof *rows, row_cmp_rank);
+    pack_rows(self, &s, rows, n, true, out);
+    free(rows);
+    return PQ_OK;
+}
+
+static void
+pack_tiers(msgpack_packer *pk, uint8_t mask, const int64_t t[3])
+{
+    static const char *const names[3] = {"floor", "target", "stretch"};
+    msgpack_pack_map(pk, 3);
+    for (int i = 0; i < 3; i++) {
+        pack_str(pk, names[i]);
+        if (mask & (1u << i))
+            msgpack_pack_int64(pk, t[i]);
+        else
+            msgpack_pack_nil(pk);
+    }
+}
+
+/* Resolve scope/metric/period/product_line of a request to a target. */
+static pq_rc_t
+find_key(projection_t *self, const msgpack_object *req, target_t **t, period_t *period,
+         pq_result_t *out)
+{
+    char scope[80], metric[80], pname[32], pl[80];
+    if (str_field(req, "scope", scope, sizeof scope) <= 0)
+        return fail(out, PQ_BAD_REQUEST, "scope: required (string)");
+    if (str_field(req, "metric", metric, sizeof metric) <= 0)
+        return fail(out, PQ_BAD_REQUEST, "metric: required (string)");
+    if (str_field(req, "period", pname, sizeof pname) <= 0)
+        return fail(out, PQ_BAD_REQUEST, "period: required (string)");
+    int has_pl = str_field(req, "product_line", pl, sizeof pl);
+    if (has_pl < 0)
+        return fail(out, PQ_BAD_REQUEST, "product_line: expected string");
+    char why[200];
+    if (calendar_period_parse(self->cal, pname, period, why, sizeof why) != 0)
+        return fail(out, PQ_INVALID_VALUE, "period: %s", why);
+    uint32_t m = proj_metric(self, metric, strlen(metric), why, sizeof why);
+    if (!m)
+        return fail(out, PQ_INVALID_VALUE, "metric: %s", why);
+    uint32_t node = symtab_find(self->nodes_sym, scope, strlen(scope));
+    if (!proj_node(self, node))
+        return fail(out, PQ_NOT_FOUND, "scope: \"%s\" is not a defined node", scope);
+    uint32_t psym = symtab_find(self->periods_sym, period->name, strlen(period->name));
+    uint32_t plid = has_pl > 0 ? symtab_find(self->pl_sym, pl, strlen(pl)) : 0;
+    *t = psym && (has_pl <= 0 || plid) ? proj_target(self, node, m, plid, psym) : NULL;
+    if (!*t)
+        return fail(out, PQ_NOT_FOUND, "no target is set for %s / %s / %s%s%s", scope, metric,
+                    period->name, has_pl > 0 ? " / " : "", has_pl > 0 ? pl : "");
+    return PQ_OK;
+}
+
+static pq_rc_t
+op_history(projection_t *self, const msgpack_object *req, pq_result_t *out)
+{
+    target_t *t;
+    period_t period;
+    pq_rc_t rc = find_key(self, req, &t, &period, out);
+    if (rc != PQ_OK)
+        return rc;
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &out->body, msgpack_sbuffer_write);
+    pack_str(&pk, "history");
+    msgpack_pack_array(&pk, t->nhist);
+    for (uint32_t i = 0; i < t->nhist; i++) {
+        hist_t *h = &t->hist[i];
+        msgpack_pack_map(&pk, 9);
+        pack_str(&pk, "seq");
+        msgpack_pack_uint64(&pk, h->seq);
+        pack_opt_int(&pk, "occurred_at", true, h->occurred_at);
+        pack_opt_int(&pk, "recorded_at", true, h->recorded_at);
+        pack_str(&pk, "kind");
+        pack_str(&pk, h->kind ? "adjust" : "set");
+        pack_str(&pk, "author");
+        pack_sym(&pk, self->text_sym, h->author);
+        pack_str(&pk, "reason");
+        pack_sym(&pk, self->text_sym, h->reason);
+        pack_str(&pk, "allocation");
+        pack_sym(&pk, self->text_sym, h->allocation);
+        pack_str(&pk, "before");
+        if (h->before_mask)
+            pack_tiers(&pk, h->before_mask, h->before);
+        else
+            msgpack_pack_nil(&pk);
+        pack_str(&pk, "after");
+        pack_tiers(&pk, h->after_mask, h->after);
+    }
+    pack_str(&pk, "seq");
+    msgpack_pack_uint64(&pk, self->seq);
+    out->pairs = 2;
+    return PQ_OK;
+}
+
+/* ---------------------------------------------------------------------
+   Allocation */
+
+/* Children in id order, so an allocation reads the same every time. */
+static void
+sort_children(projection_t *self, uint32_t *kids, size_t n)
+{
+    for (size_t i = 1; i < n; i++) {
+        uint32_t k = kids[i];
+        size_t j = i;
+        while (j > 0 && strcmp(symtab_str(self->nodes_sym, kids[j - 1]),
+                               symtab_str(self->nodes_sym, k)) > 0) {
+            kids[j] = kids[j - 1];
+            j--;
+        }
+        kids[j] = k;
+    }
+}
+
+pq_rc_t
+projection_allocate(projection_t *self, const msgpack_object *req, pq_result_t *out,
+                    msgpack_sbuffer **events_out, uint32_t *nevents)
+{
+    *events_out = NULL;
+    *nevents = 0;
+    target_t *parent;
+    period_t period;
+    pq_rc_t rc = find_key(self, req, &parent, &period, out);
+    if (rc != PQ_OK)
+        return rc;
+    char id[80], method[16], author[80], reason[1100], pl[80];
+    int64_t occurred_at, hist_n = 0;
+    if (str_field(req, "id", id, sizeof id) <= 0 || !id[0])
+        return fail(out, PQ_BAD_REQUEST, "id: required (the allocation request id)");
+    if (int_field(req, "occurred_at", &occurred_at) <= 0 || occurred_at < 0)
+        return fail(out, PQ_BAD_REQUEST, "occurred_at: required (ms UTC)");
+    if (str_field(req, "author", author, sizeof author) <= 0)
+        return fail(out, PQ_BAD_REQUEST, "author: required");
+    int has_reason = str_field(req, "reason", reason, sizeof reason);
+    if (has_reason < 0)
+        return fail(out, PQ_BAD_REQUEST, "reason: expected string of at most 1024 bytes");
+    int has_pl = str_field(req, "product_line", pl, sizeof pl);
+    if (str_field(req, "method", method, sizeof method) <= 0 ||
+        (strcmp(method, "equal") && strcmp(method, "weights") && strcmp(method, "history")))
+        return fail(out, PQ_BAD_REQUEST, "method: required, one of equal, weights, history");
+
+    int32_t day = proj_day_of(self, occurred_at);
+    uint32_t *kids = calloc(self->nnodes + 1, sizeof *kids);
+    double *w = calloc(self->nnodes + 1, sizeof *w);
+    size_t nk = 0;
+    rc = PQ_OK;
+    if (!kids || !w) {
+        rc = fail(out, PQ_BAD_REQUEST, "out of memory");
+        goto done;
+    }
+    for (uint32_t c = 1; c < self->nnodes; c++)
+        if (self->nodes[c].defined && proj_parent_at(self, c, day) == parent->scope &&
+            !(self->nodes[c].retired_day && self->nodes[c].retired_day <= day))
+            kids[nk++] = c;
+    if (nk == 0) {
+        rc = fail(out, PQ_NOT_FOUND, "scope: \"%s\" has no children to allocate to",
+                  symtab_str(self->nodes_sym, parent->scope));
+        goto done;
+    }
+    sort_children(self, kids, nk);
+    for (size_t i = 0; i < nk; i++)
+        if (strlen(id) + 1 + symtab_len(self->nodes_sym, kids[i]) > EV_ID_MAX) {
+            rc = fail(out, PQ_BAD_REQUEST,
+                      "id: \"%s/%s\" would be longer than %d bytes; use a shorter id", id,
+                      symtab_str(self->nodes_sym, kids[i]), EV_ID_MAX);
+            goto done;
+        }
+
+    bool fell_back = false;
+    char err[256] = "";
+    metric_t *m = &self->metrics[parent->metric];
+    if (!strcmp(method, "weights")) {
+        const msgpack_object *wm = field(req, "weights");
+        if (!wm || wm->type != MSGPACK_OBJECT_MAP) {
+            rc = fail(out, PQ_BAD_REQUEST, "weights: required, a map of child id to weight");
+            goto done;
+        }
+        for (size_t i = 0; i < nk; i++)
+            w[i] = NAN;
+        for (uint32_t j = 0; j < wm->via.map.size; j++) {
+            const msgpack_object *k = &wm->via.map.ptr[j].key, *v = &wm->via.map.ptr[j].val;
+            size_t i = 0;
+            if (k->type == MSGPACK_OBJECT_STR)
+                for (; i < nk; i++)
+                    if (symtab_len(self->nodes_sym, kids[i]) == k->via.str.size &&
+                        !memcmp(symtab_str(self->nodes_sym, kids[i]), k->via.str.ptr,
+                                k->via.str.size))
+                        break;
+            if (k->type != MSGPACK_OBJECT_STR || i == nk) {
+                rc = fail(out, PQ_BAD_REQUEST, "weights: \"%.*s\" is not a child of %s",
+                          k->type == MSGPACK_OBJECT_STR
+                              ? (int)(k->via.str.size > 64 ? 64 : k->via.str.size)
+                              : 1,
+                          k->type == MSGPACK_OBJECT_STR ? k->via.str.ptr : "?",
+                          symtab_str(self->nodes_sym, parent->scope));
+                goto done;
+            }
+            if (v->type == MSGPACK_OBJECT_POSITIVE_INTEGER)
+                w[i] = (double)v->via.u64;
+            else if (v->type == MSGPACK_OBJECT_NEGATIVE_INTEGER)
+                w[i] = (double)v->via.i64;
+            else if (v->type == MSGPACK_OBJECT_FLOAT32 || v->type == MSGPACK_OBJECT_FLOAT64)
+                w[i] = v->via.f64;
+            else {
+                rc = fail(out, PQ_BAD_REQUEST, "weights: %s: expected a number",
+                          symtab_str(self->nodes_sym, kids[i]));
+                goto done;
+            }
+        }
+        for (size_t i = 0; i < nk; i++)
+            if (isnan(w[i])) {
+                rc = fail(out, PQ_BAD_REQUEST, "weights: child \"%s\" has no weight",
+                          symtab_str(self->nodes_sym, kids[i]));
+                goto done;
+            }
+    } else if (!strcmp(method, "history")) {
+        if (int_field(req, "history_periods", &hist_n) <= 0 || hist_n < 1 || hist_n > 12) {
+            rc = fail(out, PQ_BAD_REQUEST, "history_periods: required, 1 to 12");
+            goto done;
+        }
+    }
+
+    static const char *const tier_names[3] = {"floor", "target", "stretch"};
+    int64_t *tier_shares[3] = {NULL, NULL, NULL};
+    int64_t *hist = NULL;
+    if (!strcmp(method, "history")) {
+        hist = calloc(nk, sizeof *hist);
+        for (size_t i = 0; hist && i < nk; i++)
+            for (int64_t k = 1; k <= hist_n; k++) {
+                period_t prev;
+                if (calendar_period_previous(self->cal, &period, (int)k, &prev) != 0)
+                    continue;
+                int64_t v =
+                    proj_rollup(self, kids[i], m->num, parent->pl, proj_day_of(self, prev.start_ms),
+                                proj_day_of(self, prev.end_ms));
+                hist[i] += v > 0 ? v : 0;
+            }
+        for (size_t i = 0; hist && i < nk; i++)
+            w[i] = (double)hist[i];
+    }
+    for (int tier = 0; tier < 3 && rc == PQ_OK; tier++) {
+        if (!(parent->mask & (1u << tier)))
+            continue;
+        tier_shares[tier] = calloc(nk, sizeof(int64_t));
+        int e;
+        if (!tier_shares[tier])
+            e = ENOMEM;
+        else if (!strcmp(method, "equal"))
+            e = allocate_equal(parent->tiers[tier], nk, tier_shares[tier], err, sizeof err);
+        else if (!strcmp(method, "weights"))
+            e = allocate_weights(parent->tiers[tier], w, nk, tier_shares[tier], err, sizeof err);
+        else
+            e = hist ? allocate_history(parent->tiers[tier], hist, nk, tier_shares[tier],
+                                        &fell_back, err, sizeof err)
+                     : ENOMEM;
+        if (e)
+            rc = fail(out, PQ_BAD_REQUEST, "%s", err[0] ? err : "allocation failed");
+    }
+    if (rc == PQ_OK && !(*events_out = malloc(sizeof(msgpack_sbuffer))))
+        rc = fail(out, PQ_BAD_REQUEST, "out of memory");
+    if (rc == PQ_OK) {
+        msgpack_sbuffer_init(*events_out);
+        msgpack_packer ek, pk;
+        msgpack_packer_init(&ek, *events_out, msgpack_sbuffer_write);
+        msgpack_packer_init(&pk, &out->body, msgpack_sbuffer_write);
+        msgpack_pack_array(&ek, nk);
+        pack_str(&pk, "allocation");
+        msgpack_pack_array(&pk, nk);
+        for (size_t i = 0; i < nk; i++) {
+            const char *child = symtab_str(self->nodes_sym, kids[i]);
+            char eid[160];
+            snprintf(eid, sizeof eid, "%s/%s", id, child);
+            size_t fields = 9 + (has_pl > 0) + (has_reason > 0) + (parent->currency[0] != 0) +
+                            ((parent->mask & 1) != 0) + ((parent->mask & 4) != 0);
+            msgpack_pack_map(&ek, fields);
+            pack_str(&ek, "type");
+            pack_str(&ek, "target_set");
+            pack_str(&ek, "id");
+            pack_str(&ek, eid);
+            pack_str(&ek, "occurred_at");
+            msgpack_pack_int64(&ek, occurred_at);
+            pack_str(&ek, "scope");
+            pack_str(&ek, child);
+            pack_str(&ek, "metric");
+            pack_sym(&ek, self->metrics_sym, parent->metric);
+            pack_str(&ek, "period");
+            pack_str(&ek, period.name);
+            if (has_pl > 0) {
+                pack_str(&ek, "product_line");
+                pack_str(&ek, pl);
+            }
+            for (int tier = 0; tier < 3; tier++)
+                if (tier_shares[tier]) {
+                    pack_str(&ek, tier_names[tier]);
+                    msgpack_pack_int64(&ek, tier_shares[tier][i]);
+                }
+            if (parent->currency[0]) {
+                pack_str(&ek, "currency");
+                msgpack_pack_str_with_body(&ek, parent->currency, 3);
+            }
+            pack_str(&ek, "author");
+            pack_str(&ek, author);
+            if (has_reason > 0) {
+                pack_str(&ek, "reason");
+                pack_str(&ek, reason);
+            }
+            pack_str(&ek, "allocation");
+            pack_str(&ek, id);
+
+            msgpack_pack_map(&pk, 5);
+            pack_str(&pk, "child");
+            pack_str(&pk, child);
+            pack_str(&pk, "weight");
+            msgpack_pack_double(&pk, !strcmp(method, "equal") ? 1.0 : w[i]);
+            for (int tier = 0; tier < 3; tier++) {
+                pack_str(&pk, tier_names[tier]);
+                if (tier_shares[tier])
+                    msgpack_pack_int64(&pk, tier_shares[tier][i]);
+                else
+                    msgpack_pack_nil(&pk);
+            }
+        }
+        pack_str(&pk, "fell_back");
+        if (fell_back)
+            msgpack_pack_true(&pk);
+        else
+            msgpack_pack_false(&pk);
+        out->pairs = 2;
+        *nevents = (uint32_t)nk;
+    }
+    for (int tier = 0; tier < 3; tier++)
+        free(tier_shares[tier]);
+    free(hist);
+done:
+    free(kids);
+    free(w);
+    return rc;
+}
+
+pq_rc_t
+projection_query(projection_t *self, const char *op, const msgpack_object *request, int64_t now,
+                 pq_result_t *out)
+{
+    out->pairs = 0;
+    out->message[0] = 0;
+    if (!strcmp(op, "progress"))
+        return op_progress(self, request, now, out);
+    if (!strcmp(op, "leaderboard"))
+        return op_leaderboard(self, request, now, out);
+    if (!strcmp(op, "target_history"))
+        return op_history(self, request, out);
+    return fail(out, PQ_BAD_REQUEST, "unknown query \"%s\"", op);
+}

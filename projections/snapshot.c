@@ -1,0 +1,462 @@
+/*  snapshot: projection_save and projection_load.
+
+    A snapshot is the msgpack array ["pacer-projection", version, bin] whose
+    bin holds the whole state written field by field in little-endian order
+    (no struct padding, no pointers), in the insertion order of every table.
+    Field-by-field writing makes the bytes a function of the state alone,
+    which is what lets tests compare an incremental fold, a full replay and
+    a snapshot plus tail byte for byte. Loading checks every length against
+    the bytes that remain, so a damaged snapshot is refused, never trusted;
+    the daemon then rebuilds from the log. */
+
+#include "projections/projection_internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define SNAPSHOT_MAGIC "pacer-projection"
+
+typedef struct {
+    msgpack_sbuffer *sb;
+    int failed;
+} wbuf_t;
+
+static void
+put(wbuf_t *w, const void *p, size_t n)
+{
+    if (msgpack_sbuffer_write(w->sb, p, n) != 0)
+        w->failed = 1;
+}
+
+static void
+put_u64(wbuf_t *w, uint64_t v)
+{
+    uint8_t b[8];
+    for (int i = 0; i < 8; i++)
+        b[i] = (uint8_t)(v >> (8 * i));
+    put(w, b, 8);
+}
+
+static void
+put_u32(wbuf_t *w, uint32_t v)
+{
+    uint8_t b[4];
+    for (int i = 0; i < 4; i++)
+        b[i] = (uint8_t)(v >> (8 * i));
+    put(w, b, 4);
+}
+
+static void
+put_u8(wbuf_t *w, uint8_t v)
+{
+    put(w, &v, 1);
+}
+
+typedef struct {
+    const uint8_t *p;
+    size_t left;
+    int failed;
+} rbuf_t;
+
+static const uint8_t *
+take(rbuf_t *r, size_t n)
+{
+    if (r->failed || n > r->left) {
+        r->failed = 1;
+        return NULL;
+    }
+    const uint8_t *p = r->p;
+    r->p += n;
+    r->left -= n;
+    return p;
+}
+
+static uint64_t
+get_u64(rbuf_t *r)
+{
+    const uint8_t *b = take(r, 8);
+    uint64_t v = 0;
+    for (int i = 7; b && i >= 0; i--)
+        v = v << 8 | b[i];
+    return v;
+}
+
+static uint32_t
+get_u32(rbuf_t *r)
+{
+    const uint8_t *b = take(r, 4);
+    uint32_t v = 0;
+    for (int i = 3; b && i >= 0; i--)
+        v = v << 8 | b[i];
+    return v;
+}
+
+static uint8_t
+get_u8(rbuf_t *r)
+{
+    const uint8_t *b = take(r, 1);
+    return b ? *b : 0;
+}
+
+/* A count of items of at least `min` bytes each must fit what remains. */
+static uint32_t
+get_count(rbuf_t *r, size_t min)
+{
+    uint32_t n = get_u32(r);
+    if (min && (uint64_t)n * min > r->left)
+        r->failed = 1;
+    return r->failed ? 0 : n;
+}
+
+static void
+save_symtab(wbuf_t *w, symtab_t *t)
+{
+    uint32_t n = symtab_count(t);
+    put_u32(w, n);
+    for (uint32_t id = 1; id <= n; id++) {
+        put_u32(w, symtab_len(t, id));
+        put(w, symtab_str(t, id), symtab_len(t, id));
+    }
+}
+
+static void
+load_symtab(rbuf_t *r, symtab_t *t)
+{
+    uint32_t n = get_count(r, 4);
+    for (uint32_t id = 1; id <= n && !r->failed; id++) {
+        uint32_t len = get_u32(r);
+        const uint8_t *s = take(r, len);
+        if (s && symtab_intern(t, (const char *)s, len) != id)
+            r->failed = 1;
+    }
+}
+
+int
+projection_save(projection_t *self, msgpack_sbuffer *out)
+{
+    msgpack_sbuffer body;
+    msgpack_sbuffer_init(&body);
+    wbuf_t w = {&body, 0};
+    put_u64(&w, self->seq);
+    put_u64(&w, self->skipped);
+    put_u64(&w, (uint64_t)self->day_base);
+    symtab_t *tabs[] = {self->nodes_sym,  self->metrics_sym, self->periods_sym, self->pl_sym,
+                        self->orders_sym, self->kpis_sym,    self->text_sym};
+    for (size_t i = 0; i < sizeof tabs / sizeof tabs[0]; i++)
+        save_symtab(&w, tabs[i]);
+
+    put_u32(&w, self->nnodes);
+    for (uint32_t i = 0; i < self->nnodes; i++) {
+        node_t *n = &self->nodes[i];
+        put_u8(&w, (uint8_t)(n->defined | n->ever_parent << 1 | n->credited << 2));
+        put_u8(&w, n->kind);
+        put_u32(&w, n->name);
+        put_u32(&w, n->owner);
+        put_u32(&w, (uint32_t)n->retired_day);
+        put_u32(&w, (uint32_t)n->first_day);
+        put_u32(&w, (uint32_t)n->last_day);
+        put_u32(&w, n->nmem);
+        for (uint32_t k = 0; k < n->nmem; k++) {
+            put_u32(&w, (uint32_t)n->mem[k].day);
+            put_u32(&w, n->mem[k].parent);
+        }
+        put_u32(&w, n->ntargets);
+        for (uint32_t k = 0; k < n->ntargets; k++)
+            put_u32(&w, n->targets[k]);
+    }
+    put_u32(&w, self->nmetrics);
+    for (uint32_t i = 0; i < self->nmetrics; i++) {
+        put_u32(&w, (uint32_t)self->metrics[i].num << 16 | self->metrics[i].den);
+        put_u8(&w, self->metrics[i].kind);
+    }
+    put_u32(&w, self->norders);
+    for (uint32_t i = 0; i < self->norders; i++) {
+        order_t *o = &self->orders[i];
+        put_u32(&w, o->rep);
+        put_u32(&w, o->pl);
+        put_u32(&w, (uint32_t)o->day);
+        put(&w, o->currency, 3);
+        put_u64(&w, (uint64_t)o->remaining);
+        put_u64(&w, (uint64_t)o->margin);
+        put_u8(&w, o->cancelled);
+    }
+    put_u32(&w, self->nkpis);
+    for (uint32_t i = 0; i < self->nkpis; i++) {
+        put_u8(&w, self->kpis[i].defined);
+        put_u8(&w, self->kpis[i].agg);
+    }
+    put_u32(&w, self->ntargets);
+    for (uint32_t i = 0; i < self->ntargets; i++) {
+        target_t *t = &self->targets[i];
+        put_u32(&w, t->scope);
+        put_u32(&w, t->metric);
+        put_u32(&w, t->pl);
+        put_u32(&w, t->period_sym);
+        put_u8(&w, t->period_kind);
+        put_u8(&w, t->mask);
+        put(&w, t->currency, 3);
+        put_u64(&w, (uint64_t)t->start_ms);
+        put_u64(&w, (uint64_t)t->end_ms);
+        put_u32(&w, (uint32_t)t->d0);
+        put_u32(&w, (uint32_t)t->d1);
+        for (int k = 0; k < 3; k++)
+            put_u64(&w, (uint64_t)t->tiers[k]);
+        put_u64(&w, (uint64_t)t->num);
+        put_u64(&w, (uint64_t)t->den);
+        put_u32(&w, t->nhist);
+        for (uint32_t k = 0; k < t->nhist; k++) {
+            hist_t *h = &t->hist[k];
+            put_u64(&w, h->seq);
+            put_u64(&w, (uint64_t)h->occurred_at);
+            put_u64(&w, (uint64_t)h->recorded_at);
+            put_u8(&w, h->kind);
+            put_u8(&w, h->before_mask);
+            put_u8(&w, h->after_mask);
+            put_u32(&w, h->author);
+            put_u32(&w, h->reason);
+            put_u32(&w, h->allocation);
+            for (int j = 0; j < 3; j++) {
+                put_u64(&w, (uint64_t)h->before[j]);
+                put_u64(&w, (uint64_t)h->after[j]);
+            }
+        }
+    }
+    put_u64(&w, self->cells.count);
+    for (size_t i = 0; i < self->cells.count; i++) {
+        put_u64(&w, self->cells.entries[i].key);
+        put_u64(&w, self->cells.entries[i].val);
+    }
+    put_u32(&w, self->ncredited);
+    for (uint32_t i = 0; i < self->ncredited; i++)
+        put_u32(&w, self->credited[i]);
+    put_u32(&w, self->ndays);
+    for (uint32_t i = 0; i < self->ndays; i++) {
+        put_u32(&w, (uint32_t)(uint16_t)self->days[i].y);
+        put_u8(&w, (uint8_t)self->days[i].m);
+        put_u8(&w, (uint8_t)self->days[i].d);
+        put_u8(&w, (uint8_t)self->days[i].kind);
+    }
+
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, out, msgpack_sbuffer_write);
+    int rc = w.failed;
+    rc |= msgpack_pack_array(&pk, 3);
+    rc |= msgpack_pack_str_with_body(&pk, SNAPSHOT_MAGIC, strlen(SNAPSHOT_MAGIC));
+    rc |= msgpack_pack_int(&pk, PROJECTION_VERSION);
+    rc |= msgpack_pack_bin_with_body(&pk, body.data, body.size);
+    msgpack_sbuffer_destroy(&body);
+    return rc ? -1 : 0;
+}
+
+static int
+load_body(projection_t *self, rbuf_t *r)
+{
+    self->seq = get_u64(r);
+    self->skipped = get_u64(r);
+    if ((int64_t)get_u64(r) != self->day_base)
+        r->failed = 1; /* taken in another time zone */
+    symtab_t *tabs[] = {self->nodes_sym,  self->metrics_sym, self->periods_sym, self->pl_sym,
+                        self->orders_sym, self->kpis_sym,    self->text_sym};
+    for (size_t i = 0; i < sizeof tabs / sizeof tabs[0]; i++)
+        load_symtab(r, tabs[i]);
+
+    uint32_t n = get_count(r, 30);
+    if (n && !(self->nodes = calloc(n, sizeof(node_t))))
+        return -1;
+    self->nnodes = n;
+    for (uint32_t i = 0; i < n && !r->failed; i++) {
+        node_t *nd = &self->nodes[i];
+        uint8_t flags = get_u8(r);
+        nd->defined = flags & 1, nd->ever_parent = (flags >> 1) & 1,
+        nd->credited = (flags >> 2) & 1;
+        nd->kind = get_u8(r);
+        nd->name = get_u32(r);
+        nd->owner = get_u32(r);
+        nd->retired_day = (int32_t)get_u32(r);
+        nd->first_day = (int32_t)get_u32(r);
+        nd->last_day = (int32_t)get_u32(r);
+        nd->nmem = nd->capmem = get_count(r, 8);
+        if (nd->nmem && !(nd->mem = calloc(nd->nmem, sizeof(member_t))))
+            return -1;
+        for (uint32_t k = 0; k < nd->nmem; k++) {
+            nd->mem[k].day = (int32_t)get_u32(r);
+            nd->mem[k].parent = get_u32(r);
+            if (nd->mem[k].parent >= n)
+                r->failed = 1;
+        }
+        nd->ntargets = nd->captargets = get_count(r, 4);
+        if (nd->ntargets && !(nd->targets = calloc(nd->ntargets, sizeof(uint32_t))))
+            return -1;
+        for (uint32_t k = 0; k < nd->ntargets; k++)
+            nd->targets[k] = get_u32(r);
+    }
+    n = get_count(r, 5);
+    if (n && !(self->metrics = calloc(n, sizeof(metric_t))))
+        return -1;
+    self->nmetrics = n;
+    for (uint32_t i = 0; i < n; i++) {
+        uint32_t nd = get_u32(r);
+        self->metrics[i].num = (uint16_t)(nd >> 16);
+        self->metrics[i].den = (uint16_t)nd;
+        self->metrics[i].kind = get_u8(r);
+    }
+    n = get_count(r, 32);
+    if (n && !(self->orders = calloc(n, sizeof(order_t))))
+        return -1;
+    self->norders = n;
+    for (uint32_t i = 0; i < n && !r->failed; i++) {
+        order_t *o = &self->orders[i];
+        o->rep = get_u32(r);
+        o->pl = get_u32(r);
+        o->day = (int32_t)get_u32(r);
+        const uint8_t *c = take(r, 3);
+        if (c)
+            memcpy(o->currency, c, 3);
+        o->remaining = (int64_t)get_u64(r);
+        o->margin = (int64_t)get_u64(r);
+        o->cancelled = get_u8(r);
+    }
+    n = get_count(r, 2);
+    if (n && !(self->kpis = calloc(n, sizeof(kpi_t))))
+        return -1;
+    self->nkpis = n;
+    for (uint32_t i = 0; i < n; i++) {
+        self->kpis[i].defined = get_u8(r);
+        self->kpis[i].agg = get_u8(r);
+    }
+    n = get_count(r, 100);
+    if (n && !(self->targets = calloc(n, sizeof(target_t))))
+        return -1;
+    self->ntargets = self->captargets = n;
+    for (uint32_t i = 0; i < n && !r->failed; i++) {
+        target_t *t = &self->targets[i];
+        t->scope = get_u32(r);
+        t->metric = get_u32(r);
+        t->pl = get_u32(r);
+        t->period_sym = get_u32(r);
+        t->period_kind = get_u8(r);
+        t->mask = get_u8(r);
+        const uint8_t *c = take(r, 3);
+        if (c)
+            memcpy(t->currency, c, 3);
+        t->start_ms = (int64_t)get_u64(r);
+        t->end_ms = (int64_t)get_u64(r);
+        t->d0 = (int32_t)get_u32(r);
+        t->d1 = (int32_t)get_u32(r);
+        for (int k = 0; k < 3; k++)
+            t->tiers[k] = (int64_t)get_u64(r);
+        t->num = (int64_t)get_u64(r);
+        t->den = (int64_t)get_u64(r);
+        t->nhist = t->caphist = get_count(r, 87);
+        if (t->nhist && !(t->hist = calloc(t->nhist, sizeof(hist_t))))
+            return -1;
+        for (uint32_t k = 0; k < t->nhist; k++) {
+            hist_t *h = &t->hist[k];
+            h->seq = get_u64(r);
+            h->occurred_at = (int64_t)get_u64(r);
+            h->recorded_at = (int64_t)get_u64(r);
+            h->kind = get_u8(r);
+            h->before_mask = get_u8(r);
+            h->after_mask = get_u8(r);
+            h->author = get_u32(r);
+            h->reason = get_u32(r);
+            h->allocation = get_u32(r);
+            for (int j = 0; j < 3; j++) {
+                h->before[j] = (int64_t)get_u64(r);
+                h->after[j] = (int64_t)get_u64(r);
+            }
+        }
+        if (t->scope >= self->nnodes || t->metric >= self->nmetrics)
+            r->failed = 1;
+        bool added;
+        uint64_t key = (uint64_t)t->scope << 42 | (uint64_t)t->metric << 30 |
+                       (uint64_t)t->pl << 18 | t->period_sym;
+        uint64_t *slot = r->failed ? NULL : u64map_upsert(&self->target_index, key, &added);
+        if (slot)
+            *slot = i + 1;
+    }
+    uint64_t ncells = get_u64(r);
+    if (ncells * 16 > r->left)
+        r->failed = 1;
+    if (!r->failed && ncells) {
+        const uint8_t *raw = take(r, ncells * 16);
+        u64map_entry_t *e = malloc(ncells * sizeof *e);
+        if (!e)
+            return -1;
+        for (uint64_t i = 0; i < ncells; i++) {
+            rbuf_t one = {raw + i * 16, 16, 0};
+            e[i].key = get_u64(&one);
+            e[i].val = get_u64(&one);
+        }
+        int rc = u64map_load(&self->cells, e, ncells);
+        free(e);
+        if (rc != 0)
+            return -1;
+    }
+    n = get_count(r, 4);
+    if (n && !(self->credited = calloc(n, sizeof(uint32_t))))
+        return -1;
+    self->ncredited = self->capcredited = n;
+    for (uint32_t i = 0; i < n; i++)
+        self->credited[i] = get_u32(r);
+    n = get_count(r, 7);
+    if (n && !(self->days = calloc(n, sizeof(day_override_t))))
+        return -1;
+    self->ndays = self->capdays = n;
+    for (uint32_t i = 0; i < n && !r->failed; i++) {
+        day_override_t *d = &self->days[i];
+        d->y = (int16_t)get_u32(r);
+        d->m = (int8_t)get_u8(r);
+        d->d = (int8_t)get_u8(r);
+        d->kind = (int8_t)get_u8(r);
+        char err[128];
+        if (calendar_set_day(self->cal, d->y, d->m, d->d, (calendar_day_t)d->kind, err,
+                             sizeof err) != 0)
+            r->failed = 1;
+    }
+    if (r->left != 0)
+        r->failed = 1;
+    return r->failed ? -2 : 0;
+}
+
+int
+projection_load(projection_t *self, const void *data, size_t len, char *err, size_t errlen)
+{
+    msgpack_unpacked u;
+    msgpack_unpacked_init(&u);
+    size_t off = 0;
+    int rc = -1;
+    if (msgpack_unpack_next(&u, data, len, &off) != MSGPACK_UNPACK_SUCCESS ||
+        u.data.type != MSGPACK_OBJECT_ARRAY || u.data.via.array.size != 3) {
+        snprintf(err, errlen, "snapshot: not a projection snapshot");
+        goto done;
+    }
+    msgpack_object *a = u.data.via.array.ptr;
+    if (a[0].type != MSGPACK_OBJECT_STR || a[0].via.str.size != strlen(SNAPSHOT_MAGIC) ||
+        memcmp(a[0].via.str.ptr, SNAPSHOT_MAGIC, a[0].via.str.size) != 0 ||
+        a[2].type != MSGPACK_OBJECT_BIN) {
+        snprintf(err, errlen, "snapshot: not a projection snapshot");
+        goto done;
+    }
+    if (a[1].type != MSGPACK_OBJECT_POSITIVE_INTEGER || a[1].via.u64 != PROJECTION_VERSION) {
+        snprintf(err, errlen, "snapshot: version %llu, this pacerd folds version %d",
+                 a[1].type == MSGPACK_OBJECT_POSITIVE_INTEGER ? (unsigned long long)a[1].via.u64
+                                                              : 0ULL,
+                 PROJECTION_VERSION);
+        goto done;
+    }
+    if (self->nnodes || self->ntargets || self->cells.count) {
+        snprintf(err, errlen, "snapshot: can only be loaded into an empty projection");
+        goto done;
+    }
+    rbuf_t r = {(const uint8_t *)a[2].via.bin.ptr, a[2].via.bin.size, 0};
+    rc = load_body(self, &r);
+    if (rc == -1)
+        snprintf(err, errlen, "snapshot: out of memory");
+    else if (rc != 0)
+        snprintf(err, errlen, "snapshot: damaged, or taken with another time zone");
+done:
+    msgpack_unpacked_destroy(&u);
+    return rc == 0 ? 0 : -1;
+}

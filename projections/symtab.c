@@ -1,0 +1,256 @@
+/*  symtab: see symtab.h. Strings are copied into one growing arena; ids
+    index an array of arena offsets; a u64map from a string hash to the
+    candidate ids finds them (collisions are resolved by comparing bytes). */
+
+#include "projections/symtab.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+struct _symtab_t {
+    char *arena;
+    size_t arena_len, arena_cap;
+    uint64_t *offs; /* offs[id] = offset of the string; offs[0] unused */
+    uint32_t *lens;
+    uint32_t count, cap;
+    uint32_t *index; /* id; 0 = empty */
+    size_t mask;
+};
+
+static uint64_t
+hash_bytes(const char *s, size_t len)
+{
+    uint64_t h = 0x9E3779B97F4A7C15ULL ^ len;
+    size_t i = 0;
+    for (; i + 8 <= len; i += 8) {
+        uint64_t w;
+        memcpy(&w, s + i, 8);
+        h = mix64(h ^ w);
+    }
+    uint64_t tail = 0;
+    memcpy(&tail, s + i, len - i);
+    return mix64(h ^ tail ^ ((uint64_t)len << 56));
+}
+
+symtab_t *
+symtab_new(void)
+{
+    symtab_t *self = calloc(1, sizeof *self);
+    if (!self)
+        return NULL;
+    self->mask = 1023;
+    self->index = calloc(1024, sizeof(uint32_t));
+    if (!self->index) {
+        free(self);
+        return NULL;
+    }
+    return self;
+}
+
+void
+symtab_destroy(symtab_t **self_p)
+{
+    symtab_t *self = *self_p;
+    if (!self)
+        return;
+    free(self->arena);
+    free(self->offs);
+    free(self->lens);
+    free(self->index);
+    free(self);
+    *self_p = NULL;
+}
+
+static uint32_t
+lookup(symtab_t *self, const char *s, size_t len, uint64_t h, size_t *slot)
+{
+    size_t pos = (size_t)h & self->mask;
+    while (self->index[pos]) {
+        uint32_t id = self->index[pos];
+        if (self->lens[id] == len && memcmp(self->arena + self->offs[id], s, len) == 0)
+            return id;
+        pos = (pos + 1) & self->mask;
+    }
+    *slot = pos;
+    return 0;
+}
+
+uint32_t
+symtab_find(symtab_t *self, const char *s, size_t len)
+{
+    size_t slot;
+    return lookup(self, s, len, hash_bytes(s, len), &slot);
+}
+
+static int
+grow_index(symtab_t *self)
+{
+    size_t cap = (self->mask + 1) * 2;
+    uint32_t *idx = calloc(cap, sizeof *idx);
+    if (!idx)
+        return -1;
+    for (uint32_t id = 1; id <= self->count; id++) {
+        size_t pos = (size_t)hash_bytes(self->arena + self->offs[id], self->lens[id]) & (cap - 1);
+        while (idx[pos])
+            pos = (pos + 1) & (cap - 1);
+        idx[pos] = id;
+    }
+    free(self->index);
+    self->index = idx;
+    self->mask = cap - 1;
+    return 0;
+}
+
+uint32_t
+symtab_intern(symtab_t *self, const char *s, size_t len)
+{
+    uint64_t h = hash_bytes(s, len);
+    size_t slot;
+    uint32_t id = lookup(self, s, len, h, &slot);
+    if (id)
+        return id;
+    if ((size_t)(self->count + 1) * 10 > (self->mask + 1) * 7) {
+        if (grow_index(self) != 0)
+            return 0;
+        lookup(self, s, len, h, &slot);
+    }
+    if (self->count + 2 > self->cap) {
+        uint32_t cap = self->cap ? self->cap * 2 : 256;
+        uint64_t *o = realloc(self->offs, cap * sizeof *o);
+        if (!o)
+            return 0;
+        self->offs = o;
+        uint32_t *l = realloc(self->lens, cap * sizeof *l);
+        if (!l)
+            return 0;
+        self->lens = l;
+        self->cap = cap;
+    }
+    if (self->arena_len + len + 1 > self->arena_cap) {
+        size_t cap = self->arena_cap ? self->arena_cap * 2 : 4096;
+        while (cap < self->arena_len + len + 1)
+            cap *= 2;
+        char *a = realloc(self->arena, cap);
+        if (!a)
+            return 0;
+        self->arena = a;
+        self->arena_cap = cap;
+    }
+    id = ++self->count;
+    self->offs[id] = self->arena_len;
+    self->lens[id] = (uint32_t)len;
+    memcpy(self->arena + self->arena_len, s, len);
+    self->arena[self->arena_len + len] = 0;
+    self->arena_len += len + 1;
+    self->index[slot] = id;
+    return id;
+}
+
+const char *
+symtab_str(symtab_t *self, uint32_t id)
+{
+    return id >= 1 && id <= self->count ? self->arena + self->offs[id] : "";
+}
+
+uint32_t
+symtab_len(symtab_t *self, uint32_t id)
+{
+    return id >= 1 && id <= self->count ? self->lens[id] : 0;
+}
+
+uint32_t
+symtab_count(symtab_t *self)
+{
+    return self->count;
+}
+
+void
+u64map_init(u64map_t *m)
+{
+    memset(m, 0, sizeof *m);
+}
+
+void
+u64map_free(u64map_t *m)
+{
+    free(m->entries);
+    free(m->index);
+    memset(m, 0, sizeof *m);
+}
+
+static int
+u64map_reindex(u64map_t *m, size_t cap)
+{
+    uint32_t *idx = calloc(cap, sizeof *idx);
+    if (!idx)
+        return -1;
+    for (size_t i = 0; i < m->count; i++) {
+        size_t pos = (size_t)mix64(m->entries[i].key) & (cap - 1);
+        while (idx[pos])
+            pos = (pos + 1) & (cap - 1);
+        idx[pos] = (uint32_t)(i + 1);
+    }
+    free(m->index);
+    m->index = idx;
+    m->mask = cap - 1;
+    return 0;
+}
+
+uint64_t *
+u64map_get(const u64map_t *m, uint64_t key)
+{
+    if (!m->index)
+        return NULL;
+    size_t pos = (size_t)mix64(key) & m->mask;
+    while (m->index[pos]) {
+        u64map_entry_t *e = &m->entries[m->index[pos] - 1];
+        if (e->key == key)
+            return &e->val;
+        pos = (pos + 1) & m->mask;
+    }
+    return NULL;
+}
+
+uint64_t *
+u64map_upsert(u64map_t *m, uint64_t key, bool *added)
+{
+    *added = false;
+    uint64_t *v = u64map_get(m, key);
+    if (v)
+        return v;
+    if (!m->index || (m->count + 1) * 10 > (m->mask + 1) * 7)
+        if (u64map_reindex(m, m->index ? (m->mask + 1) * 2 : 1024) != 0)
+            return NULL;
+    if (m->count == m->cap) {
+        size_t cap = m->cap ? m->cap * 2 : 1024;
+        u64map_entry_t *e = realloc(m->entries, cap * sizeof *e);
+        if (!e)
+            return NULL;
+        m->entries = e;
+        m->cap = cap;
+    }
+    size_t pos = (size_t)mix64(key) & m->mask;
+    while (m->index[pos])
+        pos = (pos + 1) & m->mask;
+    m->entries[m->count].key = key;
+    m->entries[m->count].val = 0;
+    m->index[pos] = (uint32_t)(++m->count);
+    *added = true;
+    return &m->entries[m->count - 1].val;
+}
+
+int
+u64map_load(u64map_t *m, const u64map_entry_t *entries, size_t count)
+{
+    u64map_free(m);
+    size_t cap = 1024;
+    while (cap * 7 < (count + 1) * 10)
+        cap *= 2;
+    m->cap = count > 1024 ? count : 1024;
+    m->entries = malloc(m->cap * sizeof *m->entries);
+    if (!m->entries)
+        return -1;
+    memcpy(m->entries, entries, count * sizeof *entries);
+    m->count = count;
+    return u64map_reindex(m, cap);
+}

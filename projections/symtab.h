@@ -1,0 +1,69 @@
+/*  symtab: string interning, and a u64 -> u64 map, both insertion-ordered.
+
+    Projections refer to node ids, metric names, period names and order ids
+    by small integers. A symtab hands out ids 1, 2, 3 ... in the order
+    strings are first seen; 0 means "none". Because the order of first
+    sight is a pure function of the log, two projections folded from the
+    same log (incrementally, from scratch, or from a snapshot plus the tail)
+    hold identical tables, and serialise to identical bytes.
+
+    u64map is the same idea for integer keys: entries live in an array in
+    insertion order, with an open-addressing index over it. Entries are
+    never removed (a projection only grows). */
+
+#ifndef PACER_SYMTAB_H
+#define PACER_SYMTAB_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct _symtab_t symtab_t;
+
+symtab_t *symtab_new(void);
+void symtab_destroy(symtab_t **self_p);
+/* The id of s, adding it if new; 0 only when out of memory. */
+uint32_t symtab_intern(symtab_t *self, const char *s, size_t len);
+/* The id of s, or 0 if it was never interned. */
+uint32_t symtab_find(symtab_t *self, const char *s, size_t len);
+/* The string of id (NUL-terminated; valid until the symtab is destroyed). */
+const char *symtab_str(symtab_t *self, uint32_t id);
+uint32_t symtab_len(symtab_t *self, uint32_t id);
+/* Number of strings; valid ids are 1..count. */
+uint32_t symtab_count(symtab_t *self);
+
+typedef struct {
+    uint64_t key;
+    uint64_t val;
+} u64map_entry_t;
+
+typedef struct {
+    u64map_entry_t *entries; /* insertion order */
+    size_t count, cap;
+    uint32_t *index; /* entry position + 1; 0 = empty */
+    size_t mask;
+} u64map_t;
+
+void u64map_init(u64map_t *m);
+void u64map_free(u64map_t *m);
+/* Pointer to the value of key, inserting it with value 0 if new (*added
+   says which). NULL when out of memory. Valid until the next insert. */
+uint64_t *u64map_upsert(u64map_t *m, uint64_t key, bool *added);
+/* Pointer to the value of key, or NULL. */
+uint64_t *u64map_get(const u64map_t *m, uint64_t key);
+/* Rebuild from an entry array (snapshot load); -1 on out of memory. */
+int u64map_load(u64map_t *m, const u64map_entry_t *entries, size_t count);
+
+/* A well-mixed 64-bit hash (splitmix64 finaliser). */
+static inline uint64_t
+mix64(uint64_t x)
+{
+    x ^= x >> 30;
+    x *= 0xbf58476d1ce4e5b9ULL;
+    x ^= x >> 27;
+    x *= 0x94d049bb133111ebULL;
+    x ^= x >> 31;
+    return x;
+}
+
+#endif
