@@ -325,7 +325,9 @@ row_eval(projection_t *self, const selection_t *s, row_t *r, msgpack_packer *pk,
         if (in.remaining_working_days < 0)
             in.remaining_working_days = 0;
         char err[128];
-        if (pace_progress(&in, NULL, &pr, err, sizeof err) != 0)
+        pace_config_t cfg;
+        pace_config_defaults(&cfg);
+        if (pace_progress(&in, &cfg, &pr, err, sizeof err) != 0)
             has_target = false;
         r->has_att = pr.has_attainment;
         r->attainment = pr.attainment;
