@@ -566,7 +566,7 @@ reply_all(writer_t *self)
             wire_pack_str(&pk, "events");
             msgpack_pack_uint64(&pk, p->rebuilt_events);
             wire_pack_str(&pk, "ms");
-            msgpack_pack_double(&pk, p->rebuild_ms);
+            msgpack_pack_uint64(&pk, (uint64_t)(p->rebuild_ms + 0.5));
         } else {
             if (p->rc == WIRE_OK) {
                 p->rc = WIRE_UNKNOWN_OP;

@@ -241,6 +241,7 @@ year_back(period_kind_t kind)
 typedef struct {
     uint32_t node, metric;
     target_t *t; /* NULL: roll-up */
+    const char *id, *metric_name;
     char path[512];
     bool has_att;
     double attainment;
@@ -437,7 +438,7 @@ row_cmp_path(const void *a, const void *b)
 {
     const row_t *x = a, *y = b;
     int c = strcmp(x->path, y->path);
-    return c ? c : (int)x->metric - (int)y->metric;
+    return c ? c : strcmp(x->metric_name, y->metric_name);
 }
 
 static int
@@ -450,7 +451,7 @@ row_cmp_rank(const void *a, const void *b)
         return x->attainment > y->attainment ? -1 : 1;
     if (x->actual != y->actual)
         return x->actual > y->actual ? -1 : 1;
-    return strcmp(x->path, y->path);
+    return strcmp(x->id, y->id);
 }
 
 static void
@@ -545,8 +546,11 @@ op_progress(projection_t *self, const msgpack_object *req, int64_t now, pq_resul
             n++;
         }
     }
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = 0; i < n; i++) {
         path_of(self, rows[i].node, s.ref_day, rows[i].path, sizeof rows[i].path);
+        rows[i].id = symtab_str(self->nodes_sym, rows[i].node);
+        rows[i].metric_name = symtab_str(self->metrics_sym, rows[i].metric);
+    }
     qsort(rows, n, sizeof *rows, row_cmp_path);
     pack_rows(self, &s, rows, n, false, out);
     free(rows);
@@ -584,6 +588,8 @@ op_leaderboard(projection_t *self, const msgpack_object *req, int64_t now, pq_re
         rows[n].metric = t->metric;
         rows[n].t = t;
         path_of(self, t->scope, s.ref_day, rows[n].path, sizeof rows[n].path);
+        rows[n].id = symtab_str(self->nodes_sym, t->scope);
+        rows[n].metric_name = symtab_str(self->metrics_sym, t->metric);
         row_eval(self, &s, &rows[n], NULL, 0);
         n++;
     }
