@@ -234,7 +234,7 @@ bind_socket(int type, const char *endpoint)
     if (!sock)
         return NULL;
     zsock_set_maxmsgsize(sock, 256 * 1024 * 1024);
-    zsock_set_sndhwm(sock, type == ZMQ_PUB ? 100000 : 0);
+    zsock_set_sndhwm(sock, type == ZMQ_XPUB ? 100000 : 0);
     zsock_set_rcvhwm(sock, 0);
     if (zsock_bind(sock, "%s", endpoint) < 0) {
         log_error("cannot bind %s: %s", endpoint, zmq_strerror(zmq_errno()));
@@ -281,7 +281,7 @@ main(int argc, char **argv)
     }
     writer_stats_t stats = {0};
     zsock_t *router = bind_socket(ZMQ_ROUTER, s.append);
-    zsock_t *pub = router ? bind_socket(ZMQ_PUB, s.publish) : NULL;
+    zsock_t *pub = router ? bind_socket(ZMQ_XPUB, s.publish) : NULL;
     writer_t *writer = pub ? writer_new(store, projector, zsock_resolve(router), zsock_resolve(pub),
                                         &stats, err, sizeof err)
                            : NULL;

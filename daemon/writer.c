@@ -55,6 +55,7 @@ struct _writer_t {
     store_t *store;
     projector_t *projector;
     int64_t last_recorded_at; /* recorded_at never goes backwards */
+    long subscriptions;       /* live subscriptions on the XPUB socket */
     dedup_t *dedup;
     void *router, *pub;
     writer_stats_t *stats;
@@ -588,12 +589,34 @@ reply_all(writer_t *self)
     atomic_fetch_add_explicit(&self->stats->bad_requests, bad, memory_order_relaxed);
 }
 
+/* The publish socket is an XPUB: it hands us each new subscription (first
+   byte 1) and each one that ends (0; also when a subscriber goes away).
+   While nobody subscribes, publishing is skipped: it would only be
+   encoded to be dropped. */
+static void
+track_subscriptions(writer_t *self)
+{
+    zmq_msg_t m;
+    zmq_msg_init(&m);
+    while (zmq_msg_recv(&m, self->pub, ZMQ_DONTWAIT) >= 0) {
+        const uint8_t *d = zmq_msg_data(&m);
+        if (zmq_msg_size(&m) >= 1 && d[0] == 1)
+            self->subscriptions++;
+        else if (zmq_msg_size(&m) >= 1 && d[0] == 0 && self->subscriptions > 0)
+            self->subscriptions--;
+    }
+    zmq_msg_close(&m);
+}
+
 /* Publish each newly appended event: topic frame "event/<type>/", then
    {"seq", "recorded_at", "event"} with the stored bytes spliced in. */
 static void
 publish_all(writer_t *self, int64_t recorded_at)
 {
     if (!self->pub)
+        return;
+    track_subscriptions(self);
+    if (self->subscriptions == 0)
         return;
     msgpack_packer pk;
     msgpack_packer_init(&pk, &self->out, msgpack_sbuffer_write);
@@ -818,10 +841,10 @@ writer_snapshot(writer_t *self)
 int
 writer_run(writer_t *self, volatile int *stop)
 {
-    zmq_pollitem_t item = {self->router, 0, ZMQ_POLLIN, 0};
+    zmq_pollitem_t items[2] = {{self->router, 0, ZMQ_POLLIN, 0}, {self->pub, 0, ZMQ_POLLIN, 0}};
     int failures = 0;
     while (!*stop) {
-        int n = zmq_poll(&item, 1, 1000);
+        int n = zmq_poll(items, self->pub ? 2 : 1, 1000);
         if (n < 0) {
             if (errno == EINTR)
                 continue;
@@ -830,6 +853,8 @@ writer_run(writer_t *self, volatile int *stop)
         }
         if (n == 0)
             continue;
+        if (self->pub && (items[1].revents & ZMQ_POLLIN))
+            track_subscriptions(self);
         gather(self);
         if (self->npending == 0)
             continue;

@@ -13,7 +13,7 @@ struct _symtab_t {
     uint64_t *offs; /* offs[id] = offset of the string; offs[0] unused */
     uint32_t *lens;
     uint32_t count, cap;
-    uint32_t *index; /* id; 0 = empty */
+    uint64_t *index; /* hash high 32 bits << 32 | id; id 0 = empty */
     size_t mask;
 };
 
@@ -39,7 +39,7 @@ symtab_new(void)
     if (!self)
         return NULL;
     self->mask = 1023;
-    self->index = calloc(1024, sizeof(uint32_t));
+    self->index = calloc(1024, sizeof(uint64_t));
     if (!self->index) {
         free(self);
         return NULL;
@@ -64,10 +64,16 @@ symtab_destroy(symtab_t **self_p)
 static uint32_t
 lookup(symtab_t *self, const char *s, size_t len, uint64_t h, size_t *slot)
 {
-    size_t pos = (size_t)h & self->mask;
+    /* Each index entry carries the high half of its string's hash, which
+       also picks its slot: a probe only touches the string itself when
+       that half matches, and growing the index never rehashes strings. */
+    size_t pos = (size_t)(h >> 32) & self->mask;
+    uint64_t tag = h & 0xFFFFFFFF00000000ULL;
     while (self->index[pos]) {
-        uint32_t id = self->index[pos];
-        if (self->lens[id] == len && memcmp(self->arena + self->offs[id], s, len) == 0)
+        uint64_t e = self->index[pos];
+        uint32_t id = (uint32_t)e;
+        if ((e & 0xFFFFFFFF00000000ULL) == tag && self->lens[id] == len &&
+            memcmp(self->arena + self->offs[id], s, len) == 0)
             return id;
         pos = (pos + 1) & self->mask;
     }
@@ -86,14 +92,18 @@ static int
 grow_index(symtab_t *self)
 {
     size_t cap = (self->mask + 1) * 2;
-    uint32_t *idx = calloc(cap, sizeof *idx);
+    uint64_t *idx = calloc(cap, sizeof *idx);
     if (!idx)
         return -1;
-    for (uint32_t id = 1; id <= self->count; id++) {
-        size_t pos = (size_t)hash_bytes(self->arena + self->offs[id], self->lens[id]) & (cap - 1);
+    /* positions come from the stored tag: no string is hashed again */
+    for (size_t i = 0; i <= self->mask; i++) {
+        uint64_t e = self->index[i];
+        if (!e)
+            continue;
+        size_t pos = (size_t)(e >> 32) & (cap - 1);
         while (idx[pos])
             pos = (pos + 1) & (cap - 1);
-        idx[pos] = id;
+        idx[pos] = e;
     }
     free(self->index);
     self->index = idx;
@@ -109,7 +119,7 @@ symtab_intern(symtab_t *self, const char *s, size_t len)
     uint32_t id = lookup(self, s, len, h, &slot);
     if (id)
         return id;
-    if ((size_t)(self->count + 1) * 10 > (self->mask + 1) * 7) {
+    if ((size_t)(self->count + 1) * 2 > self->mask + 1) { /* at most half full */
         if (grow_index(self) != 0)
             return 0;
         lookup(self, s, len, h, &slot);
@@ -142,7 +152,7 @@ symtab_intern(symtab_t *self, const char *s, size_t len)
     memcpy(self->arena + self->arena_len, s, len);
     self->arena[self->arena_len + len] = 0;
     self->arena_len += len + 1;
-    self->index[slot] = id;
+    self->index[slot] = (h & 0xFFFFFFFF00000000ULL) | id;
     return id;
 }
 
