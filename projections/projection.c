@@ -347,10 +347,15 @@ credit(projection_t *self, uint32_t node, uint32_t base, uint32_t pl, int32_t da
     if (day > n->last_day)
         n->last_day = day;
 
-    uint32_t chain[CHAIN_MAX];
-    int len = proj_chain(self, node, day, chain);
-    for (int c = 0; c < len; c++) {
-        node_t *a = &self->nodes[chain[c]];
+    if (self->chain_node != node || self->chain_day != day ||
+        self->chain_gen != self->membership_gen || !self->chain_len) {
+        self->chain_len = proj_chain(self, node, day, self->chain);
+        self->chain_node = node;
+        self->chain_day = day;
+        self->chain_gen = self->membership_gen;
+    }
+    for (int c = 0; c < self->chain_len; c++) {
+        node_t *a = &self->nodes[self->chain[c]];
         for (uint32_t k = 0; k < a->ntargets; k++) {
             target_t *t = &self->targets[a->targets[k]];
             if (day < t->d0 || day >= t->d1 || (t->pl && t->pl != pl))
@@ -592,6 +597,7 @@ add_membership(projection_t *self, node_t *n, int32_t day, uint32_t parent)
     n->mem[i].day = day;
     n->mem[i].parent = parent;
     n->nmem++;
+    self->membership_gen++;
     if (parent)
         self->nodes[parent].ever_parent = true;
     return 0;

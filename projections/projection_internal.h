@@ -119,6 +119,13 @@ struct _projection_t {
     uint32_t ncredited, capcredited;
     day_override_t *days;
     uint32_t ndays, capdays;
+    /* The last chain credit() walked: an event credits several base
+       metrics to one node on one day. Not state: never saved. */
+    uint32_t chain[CHAIN_MAX];
+    int chain_len;
+    uint32_t chain_node;
+    int32_t chain_day;
+    uint64_t membership_gen, chain_gen;
 };
 
 int32_t proj_day_of(projection_t *self, int64_t t);

@@ -495,8 +495,11 @@ op_progress(projection_t *self, const msgpack_object *req, int64_t now, pq_resul
     if (!rows)
         return fail(out, PQ_BAD_REQUEST, "out of memory");
     bool pl_known = !s.has_pl || s.pl;
-    for (uint32_t i = 0; pl_known && s.period_sym && i < self->ntargets; i++) {
-        target_t *t = &self->targets[i];
+    /* a scope with no children: only its own targets can match */
+    node_t *leaf = s.scope && !self->nodes[s.scope].ever_parent ? &self->nodes[s.scope] : NULL;
+    uint32_t candidates = leaf ? leaf->ntargets : self->ntargets;
+    for (uint32_t k = 0; pl_known && s.period_sym && k < candidates; k++) {
+        target_t *t = &self->targets[leaf ? leaf->targets[k] : k];
         if (t->period_sym != s.period_sym || t->pl != s.pl ||
             (!s.any_metric && t->metric != s.metric) || !in_selection(self, &s, t->scope))
             continue;

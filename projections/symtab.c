@@ -188,17 +188,25 @@ u64map_free(u64map_t *m)
     memset(m, 0, sizeof *m);
 }
 
+/* Index entries: the high half of the key's mix in the top 32 bits (it
+   also picks the slot), the entry position + 1 in the low 32; 0 = empty.
+   A probe reads the entry itself only when the tag matches. */
+#define TAG(h) ((h)&0xFFFFFFFF00000000ULL)
+
 static int
 u64map_reindex(u64map_t *m, size_t cap)
 {
-    uint32_t *idx = calloc(cap, sizeof *idx);
+    uint64_t *idx = calloc(cap, sizeof *idx);
     if (!idx)
         return -1;
-    for (size_t i = 0; i < m->count; i++) {
-        size_t pos = (size_t)mix64(m->entries[i].key) & (cap - 1);
+    for (size_t i = 0; m->index && i <= m->mask; i++) {
+        uint64_t e = m->index[i];
+        if (!e)
+            continue;
+        size_t pos = (size_t)(e >> 32) & (cap - 1);
         while (idx[pos])
             pos = (pos + 1) & (cap - 1);
-        idx[pos] = (uint32_t)(i + 1);
+        idx[pos] = e;
     }
     free(m->index);
     m->index = idx;
@@ -211,13 +219,11 @@ u64map_get(const u64map_t *m, uint64_t key)
 {
     if (!m->index)
         return NULL;
-    size_t pos = (size_t)mix64(key) & m->mask;
-    while (m->index[pos]) {
-        u64map_entry_t *e = &m->entries[m->index[pos] - 1];
-        if (e->key == key)
-            return &e->val;
-        pos = (pos + 1) & m->mask;
-    }
+    uint64_t h = mix64(key);
+    size_t pos = (size_t)(h >> 32) & m->mask;
+    for (uint64_t e; (e = m->index[pos]) != 0; pos = (pos + 1) & m->mask)
+        if (TAG(e) == TAG(h) && m->entries[(uint32_t)e - 1].key == key)
+            return &m->entries[(uint32_t)e - 1].val;
     return NULL;
 }
 
@@ -225,12 +231,14 @@ uint64_t *
 u64map_upsert(u64map_t *m, uint64_t key, bool *added)
 {
     *added = false;
-    uint64_t *v = u64map_get(m, key);
-    if (v)
-        return v;
-    if (!m->index || (m->count + 1) * 10 > (m->mask + 1) * 7)
+    if (!m->index || (m->count + 1) * 2 > m->mask + 1) /* at most half full */
         if (u64map_reindex(m, m->index ? (m->mask + 1) * 2 : 1024) != 0)
             return NULL;
+    uint64_t h = mix64(key);
+    size_t pos = (size_t)(h >> 32) & m->mask;
+    for (uint64_t e; (e = m->index[pos]) != 0; pos = (pos + 1) & m->mask)
+        if (TAG(e) == TAG(h) && m->entries[(uint32_t)e - 1].key == key)
+            return &m->entries[(uint32_t)e - 1].val;
     if (m->count == m->cap) {
         size_t cap = m->cap ? m->cap * 2 : 1024;
         u64map_entry_t *e = realloc(m->entries, cap * sizeof *e);
@@ -239,12 +247,9 @@ u64map_upsert(u64map_t *m, uint64_t key, bool *added)
         m->entries = e;
         m->cap = cap;
     }
-    size_t pos = (size_t)mix64(key) & m->mask;
-    while (m->index[pos])
-        pos = (pos + 1) & m->mask;
     m->entries[m->count].key = key;
     m->entries[m->count].val = 0;
-    m->index[pos] = (uint32_t)(++m->count);
+    m->index[pos] = TAG(h) | (uint64_t)(++m->count);
     *added = true;
     return &m->entries[m->count - 1].val;
 }
@@ -254,13 +259,22 @@ u64map_load(u64map_t *m, const u64map_entry_t *entries, size_t count)
 {
     u64map_free(m);
     size_t cap = 1024;
-    while (cap * 7 < (count + 1) * 10)
+    while (cap < (count + 1) * 2)
         cap *= 2;
     m->cap = count > 1024 ? count : 1024;
     m->entries = malloc(m->cap * sizeof *m->entries);
-    if (!m->entries)
+    m->index = calloc(cap, sizeof *m->index);
+    if (!m->entries || !m->index)
         return -1;
+    m->mask = cap - 1;
     memcpy(m->entries, entries, count * sizeof *entries);
     m->count = count;
-    return u64map_reindex(m, cap);
+    for (size_t i = 0; i < count; i++) {
+        uint64_t h = mix64(entries[i].key);
+        size_t pos = (size_t)(h >> 32) & m->mask;
+        while (m->index[pos])
+            pos = (pos + 1) & m->mask;
+        m->index[pos] = TAG(h) | (uint64_t)(i + 1);
+    }
+    return 0;
 }

@@ -40,7 +40,7 @@ typedef struct {
 typedef struct {
     u64map_entry_t *entries; /* insertion order */
     size_t count, cap;
-    uint32_t *index; /* entry position + 1; 0 = empty */
+    uint64_t *index; /* hash tag << 32 | entry position + 1; 0 = empty */
     size_t mask;
 } u64map_t;
 
