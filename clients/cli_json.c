@@ -5,6 +5,7 @@
     than any request may nest) and on the way out by msgpack-c, which does
     not unpack values nested deeper than 32. */
 
+#include "events/wire.h"
 #include "clients/cli_json.h"
 
 #include <assert.h>
@@ -247,7 +248,8 @@ cli_msgpack_to_json(const msgpack_object *object, int *rc_p, char *err, size_t e
         json = json_real(object->via.f64);
         break;
     case MSGPACK_OBJECT_STR:
-        json = json_stringn(object->via.str.ptr, object->via.str.size);
+        /* msgpack-c gives an empty string a NULL pointer; jansson wants one */
+        json = json_stringn(object->via.str.size ? object->via.str.ptr : "", object->via.str.size);
         if (!json)
             return unsupported(rc_p, CLI_JSON_UNSUPPORTED, err, errlen,
                                "string is not valid UTF-8");
@@ -281,7 +283,8 @@ cli_msgpack_to_json(const msgpack_object *object, int *rc_p, char *err, size_t e
                 return NULL;
             }
             /* setn_new checks the key is UTF-8 and consumes value either way. */
-            if (json_object_setn_new(json, kv->key.via.str.ptr, kv->key.via.str.size, value) != 0) {
+            const char *key = kv->key.via.str.size ? kv->key.via.str.ptr : "";
+            if (json_object_setn_new(json, key, kv->key.via.str.size, value) != 0) {
                 json_decref(json);
                 return unsupported(rc_p, CLI_JSON_UNSUPPORTED, err, errlen,
                                    "map key is not valid UTF-8");
@@ -348,6 +351,14 @@ json_t *
 cli_msgpack_bytes_to_json(const void *data, size_t len, int *rc_p, char *err, size_t errlen)
 {
     assert(data || len == 0);
+    /* msgpack-c allocates a container's elements from its header before
+       reading them: prove every count fits the bytes first (found by
+       tests/fuzz_json.c: a 5-byte map header asked for gigabytes). */
+    if (!mp_scan(data, len, WIRE_MAX_DEPTH)) {
+        unsupported(rc_p, CLI_JSON_UNSUPPORTED, err, errlen,
+                    "not exactly one well-formed msgpack value");
+        return NULL;
+    }
     msgpack_unpacked unpacked;
     msgpack_unpacked_init(&unpacked);
     size_t off = 0;
