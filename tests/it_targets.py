@@ -473,8 +473,10 @@ class TargetCli(TargetCase):
         self.assertEqual(rows["c"], ["3.5", "376,923", "538,462", "700,000"])
         self.assertEqual(rows["total"], ["700,000", "1,000,000", "1,300,000"])
 
+        # A retry is the same request: same id and the same time (--at).
         args = ["target", "allocate", *key, "--method", "weights", "--weights",
-                "a=1,b=2,c=3.5", "--author", "vp", "--id", "cli-alloc", "--json"]
+                "a=1,b=2,c=3.5", "--author", "vp", "--id", "cli-alloc", "--at",
+                "2026-11-20T10:00+08:00", "--json"]
         rc, out, err = self.cli(*args)
         self.assertEqual(rc, 0, err)
         first = json.loads(out)
