@@ -110,6 +110,17 @@ dedup_insert(dedup_t *self, uint64_t hash, uint64_t seq)
 }
 
 void
+dedup_load(dedup_t *self, const uint64_t *hashes, const uint64_t *seqs, size_t n)
+{
+    assert(self->size + n <= (self->mask + 1) * 7 / 10);
+    for (size_t i = 0; i < n; i++)
+        __builtin_prefetch(&self->slots[(size_t)hashes[i] & self->mask], 1);
+    for (size_t i = 0; i < n; i++)
+        place(self->slots, self->mask, hashes[i], seqs[i], NULL);
+    self->size += n;
+}
+
+void
 dedup_rollback(dedup_t *self)
 {
     while (self->journal_len > 0) {

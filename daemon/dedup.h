@@ -36,6 +36,11 @@ int dedup_reserve(dedup_t *self, size_t n);
 /* Insert (hash, seq). Room must have been reserved. Remembered for rollback
    until dedup_settle. */
 void dedup_insert(dedup_t *self, uint64_t hash, uint64_t seq);
+/* Start-up: insert n (hash, seq) pairs already in the log, without the
+   rollback journal, prefetching their slots first (the table is far larger
+   than the caches, so the inserts are memory-bound). The table must have
+   been created large enough (dedup_new with the final count). */
+void dedup_load(dedup_t *self, const uint64_t *hashes, const uint64_t *seqs, size_t n);
 /* Forget the inserts since the last settle (transaction aborted). */
 void dedup_rollback(dedup_t *self);
 /* Keep them (transaction committed). */

@@ -16,6 +16,7 @@
 
 #include <czmq.h>
 #include <getopt.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -227,6 +228,20 @@ parse_args(settings_t *s, int argc, char **argv)
     return -1; /* carry on */
 }
 
+typedef struct {
+    store_t *store;
+    dedup_t *dedup;
+    char err[512];
+} id_load_t;
+
+static void *
+load_ids(void *arg)
+{
+    id_load_t *l = arg;
+    l->dedup = writer_load_ids(l->store, l->err, sizeof l->err);
+    return NULL;
+}
+
 static zsock_t *
 bind_socket(int type, const char *endpoint)
 {
@@ -272,18 +287,29 @@ main(int argc, char **argv)
         log_error("%s", err);
         return 1;
     }
+    /* The id index and the projection are independent reads of the log:
+       build them side by side. */
+    id_load_t ids = {store, NULL, ""};
+    pthread_t ids_thread;
+    bool threaded = pthread_create(&ids_thread, NULL, load_ids, &ids) == 0;
+    if (!threaded)
+        load_ids(&ids);
     projector_options_t popts = {s.time_zone, s.fiscal_start_month, s.snapshot_every};
     projector_t *projector = projector_open(store, &popts, err, sizeof err);
-    if (!projector) {
-        log_error("%s", err);
+    if (threaded)
+        pthread_join(ids_thread, NULL);
+    if (!projector || !ids.dedup) {
+        log_error("%s", projector ? ids.err : err);
+        projector_destroy(&projector);
+        dedup_destroy(&ids.dedup);
         store_destroy(&store);
         return 1;
     }
     writer_stats_t stats = {0};
     zsock_t *router = bind_socket(ZMQ_ROUTER, s.append);
     zsock_t *pub = router ? bind_socket(ZMQ_XPUB, s.publish) : NULL;
-    writer_t *writer = pub ? writer_new(store, projector, zsock_resolve(router), zsock_resolve(pub),
-                                        &stats, err, sizeof err)
+    writer_t *writer = pub ? writer_new(store, projector, &ids.dedup, zsock_resolve(router),
+                                        zsock_resolve(pub), &stats, err, sizeof err)
                            : NULL;
     if (pub && !writer)
         log_error("%s", err);
@@ -292,6 +318,7 @@ main(int argc, char **argv)
     if (writer && !query)
         log_error("%s", err);
     if (!query) {
+        dedup_destroy(&ids.dedup); /* when the writer never took it */
         writer_destroy(&writer);
         zsock_destroy(&pub);
         zsock_destroy(&router);

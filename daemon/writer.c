@@ -74,34 +74,54 @@ now_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+#define ID_LOAD_BATCH 64
+
+typedef struct {
+    dedup_t *dedup;
+    uint64_t hashes[ID_LOAD_BATCH], seqs[ID_LOAD_BATCH];
+    size_t n;
+} id_loader_t;
+
 static void
 add_id(void *arg, uint64_t seq, uint64_t id_hash)
 {
-    dedup_insert(arg, id_hash, seq);
+    id_loader_t *l = arg;
+    l->hashes[l->n] = id_hash;
+    l->seqs[l->n++] = seq;
+    if (l->n == ID_LOAD_BATCH) {
+        dedup_load(l->dedup, l->hashes, l->seqs, l->n);
+        l->n = 0;
+    }
 }
 
 dedup_t *
 writer_load_ids(store_t *store, char *err, size_t errlen)
 {
     uint64_t n = store_last_seq(store);
-    dedup_t *d = dedup_new((size_t)n + 65536);
-    if (!d || dedup_reserve(d, (size_t)n) != 0) {
+    /* room for the log and the next ~million events without a rehash */
+    dedup_t *d = dedup_new((size_t)n + ((size_t)1 << 20));
+    id_loader_t *l = calloc(1, sizeof *l);
+    if (!d || !l) {
         snprintf(err, errlen, "out of memory building the id index for %llu events",
                  (unsigned long long)n);
         dedup_destroy(&d);
+        free(l);
         return NULL;
     }
-    if (store_scan_ids(store, add_id, d, err, errlen) != STORE_OK) {
+    l->dedup = d;
+    if (store_scan_ids(store, add_id, l, err, errlen) != STORE_OK) {
         dedup_destroy(&d);
+        free(l);
         return NULL;
     }
-    dedup_settle(d);
+    dedup_load(d, l->hashes, l->seqs, l->n);
+    free(l);
     return d;
 }
 
 writer_t *
-writer_new(store_t *store, projector_t *projector, void *router, void *pub, writer_stats_t *stats,
-           char *err, size_t errlen)
+writer_new(store_t *store, projector_t *projector, dedup_t **dedup_p, void *router, void *pub,
+           writer_stats_t *stats, char *err, size_t errlen)
 {
     writer_t *self = calloc(1, sizeof *self);
     if (!self) {
@@ -114,10 +134,10 @@ writer_new(store_t *store, projector_t *projector, void *router, void *pub, writ
     self->pub = pub;
     self->stats = stats;
     self->pending = calloc(WRITER_GROUP_MAX_REQS, sizeof(pending_t));
-    self->dedup = writer_load_ids(store, err, errlen);
+    self->dedup = *dedup_p;
+    *dedup_p = NULL;
     if (!self->pending || !self->dedup) {
-        if (!self->pending)
-            snprintf(err, errlen, "out of memory");
+        snprintf(err, errlen, "out of memory");
         writer_destroy(&self);
         return NULL;
     }

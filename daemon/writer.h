@@ -41,8 +41,9 @@ typedef struct _writer_t writer_t;
 
 /* Sockets are raw libzmq handles owned by the caller. NULL on failure with
    a message in err. */
-writer_t *writer_new(store_t *store, projector_t *projector, void *router, void *pub,
-                     writer_stats_t *stats, char *err, size_t errlen);
+/* Takes ownership of *dedup_p (built by writer_load_ids) and clears it. */
+writer_t *writer_new(store_t *store, projector_t *projector, dedup_t **dedup_p, void *router,
+                     void *pub, writer_stats_t *stats, char *err, size_t errlen);
 void writer_destroy(writer_t **self_p);
 
 /* Run until *stop becomes true (checked between groups and at least once a

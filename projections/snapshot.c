@@ -124,10 +124,13 @@ static void
 load_symtab(rbuf_t *r, symtab_t *t)
 {
     uint32_t n = get_count(r, 4);
+    if (n && symtab_reserve(t, n) != 0)
+        r->failed = 1;
+    /* the saved strings are distinct by construction: add without lookups */
     for (uint32_t id = 1; id <= n && !r->failed; id++) {
         uint32_t len = get_u32(r);
         const uint8_t *s = take(r, len);
-        if (s && symtab_intern(t, (const char *)s, len) != id)
+        if (s && symtab_add_new(t, (const char *)s, len) != id)
             r->failed = 1;
     }
 }

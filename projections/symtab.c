@@ -111,19 +111,10 @@ grow_index(symtab_t *self)
     return 0;
 }
 
-uint32_t
-symtab_intern(symtab_t *self, const char *s, size_t len)
+static uint32_t
+store_string(symtab_t *self, const char *s, size_t len, uint64_t h, size_t slot)
 {
-    uint64_t h = hash_bytes(s, len);
-    size_t slot;
-    uint32_t id = lookup(self, s, len, h, &slot);
-    if (id)
-        return id;
-    if ((size_t)(self->count + 1) * 2 > self->mask + 1) { /* at most half full */
-        if (grow_index(self) != 0)
-            return 0;
-        lookup(self, s, len, h, &slot);
-    }
+    uint32_t id;
     if (self->count + 2 > self->cap) {
         uint32_t cap = self->cap ? self->cap * 2 : 256;
         uint64_t *o = realloc(self->offs, cap * sizeof *o);
@@ -154,6 +145,43 @@ symtab_intern(symtab_t *self, const char *s, size_t len)
     self->arena_len += len + 1;
     self->index[slot] = (h & 0xFFFFFFFF00000000ULL) | id;
     return id;
+}
+
+uint32_t
+symtab_intern(symtab_t *self, const char *s, size_t len)
+{
+    uint64_t h = hash_bytes(s, len);
+    size_t slot;
+    uint32_t id = lookup(self, s, len, h, &slot);
+    if (id)
+        return id;
+    if ((size_t)(self->count + 1) * 2 > self->mask + 1) { /* at most half full */
+        if (grow_index(self) != 0)
+            return 0;
+        lookup(self, s, len, h, &slot);
+    }
+    return store_string(self, s, len, h, slot);
+}
+
+int
+symtab_reserve(symtab_t *self, uint32_t n)
+{
+    while ((size_t)(self->count + n + 1) * 2 > self->mask + 1)
+        if (grow_index(self) != 0)
+            return -1;
+    return 0;
+}
+
+uint32_t
+symtab_add_new(symtab_t *self, const char *s, size_t len)
+{
+    uint64_t h = hash_bytes(s, len);
+    if ((size_t)(self->count + 1) * 2 > self->mask + 1 && grow_index(self) != 0)
+        return 0;
+    size_t slot = (size_t)(h >> 32) & self->mask;
+    while (self->index[slot])
+        slot = (slot + 1) & self->mask;
+    return store_string(self, s, len, h, slot);
 }
 
 const char *
@@ -269,12 +297,21 @@ u64map_load(u64map_t *m, const u64map_entry_t *entries, size_t count)
     m->mask = cap - 1;
     memcpy(m->entries, entries, count * sizeof *entries);
     m->count = count;
-    for (size_t i = 0; i < count; i++) {
-        uint64_t h = mix64(entries[i].key);
-        size_t pos = (size_t)(h >> 32) & m->mask;
-        while (m->index[pos])
-            pos = (pos + 1) & m->mask;
-        m->index[pos] = TAG(h) | (uint64_t)(i + 1);
+    /* in batches: prefetch the slots, then fill them (memory-bound) */
+    enum { BATCH = 32 };
+    uint64_t hs[BATCH];
+    for (size_t base = 0; base < count; base += BATCH) {
+        size_t n = count - base < BATCH ? count - base : BATCH;
+        for (size_t k = 0; k < n; k++) {
+            hs[k] = mix64(entries[base + k].key);
+            __builtin_prefetch(&m->index[(size_t)(hs[k] >> 32) & m->mask], 1);
+        }
+        for (size_t k = 0; k < n; k++) {
+            size_t pos = (size_t)(hs[k] >> 32) & m->mask;
+            while (m->index[pos])
+                pos = (pos + 1) & m->mask;
+            m->index[pos] = TAG(hs[k]) | (uint64_t)(base + k + 1);
+        }
     }
     return 0;
 }

@@ -24,6 +24,11 @@ symtab_t *symtab_new(void);
 void symtab_destroy(symtab_t **self_p);
 /* The id of s, adding it if new; 0 only when out of memory. */
 uint32_t symtab_intern(symtab_t *self, const char *s, size_t len);
+/* Snapshot loading: make room for n more strings, then add strings known
+   to be new (no comparison is made; a repeat would get a second id).
+   symtab_add_new returns the id, or 0 when out of memory. */
+int symtab_reserve(symtab_t *self, uint32_t n);
+uint32_t symtab_add_new(symtab_t *self, const char *s, size_t len);
 /* The id of s, or 0 if it was never interned. */
 uint32_t symtab_find(symtab_t *self, const char *s, size_t len);
 /* The string of id (NUL-terminated; valid until the symtab is destroyed). */
