@@ -714,10 +714,15 @@ event_decode(const msgpack_object *obj, event_t *ev, ev_error_t *err)
             return rc;
         ev->present |= UINT64_C(1) << f;
     }
-    for (uint8_t j = 0; j < nf; j++)
-        if (tf[j].required && !event_has(ev, (ev_field_t)tf[j].field))
-            return fail(err, EVE_MISSING_FIELD, "%s: required for %s", field_names[tf[j].field],
+    for (uint8_t j = 0; j < nf; j++) {
+        ev_field_t f = (ev_field_t)tf[j].field;
+        if (tf[j].required && !event_has(ev, f))
+            return fail(err, EVE_MISSING_FIELD, "%s: required for %s", field_names[f],
                         type_names[t]);
+        /* a required text (a reason, a name) says something */
+        if (tf[j].required && fields[f].kind == K_TEXT && ev->v[f].s.len == 0)
+            return fail(err, EVE_INVALID_VALUE, "%s: must not be empty", field_names[f]);
+    }
     return check_type(ev, err);
 }
 

@@ -207,6 +207,9 @@ test_enum_date_period_metric(void **state)
     EXPECT(EVE_MISSING_FIELD, "reason", "type", "s:target_adjusted", "id", "s:a", "occurred_at",
            "i:1", "scope", "s:east", "metric", "s:revenue", "period", "s:2026", "target", "i:5",
            "author", "s:ceo");
+    EXPECT(EVE_INVALID_VALUE, "reason: must not be empty", "type", "s:target_adjusted", "id", "s:a",
+           "occurred_at", "i:1", "scope", "s:east", "metric", "s:revenue", "period", "s:2026",
+           "target", "i:5", "author", "s:ceo", "reason", "s:");
     EXPECT(EVE_MISSING_FIELD, "at least one", "type", "s:target_adjusted", "id", "s:a",
            "occurred_at", "i:1", "scope", "s:east", "metric", "s:revenue", "period", "s:2026",
            "author", "s:ceo", "reason", "s:why");
