@@ -519,9 +519,12 @@ projection_check(projection_t *self, const event_t *ev, ev_error_t *err)
                        event_has(ev, F_PRODUCT_LINE) ? ev->v[F_PRODUCT_LINE].s.ptr : "");
         int64_t tiers[3];
         uint8_t mask;
-        if (ev->type == EV_TARGET_ADJUSTED && !tiers_after(t, ev, tiers, &mask))
-            return bad(err, "target: after this adjustment floor <= target <= stretch would "
-                            "not hold");
+        if (ev->type == EV_TARGET_ADJUSTED && !tiers_after(t, ev, tiers, &mask)) {
+            /* the same code as a tier order broken within one event */
+            bad(err, "target: after this adjustment floor <= target <= stretch would not hold");
+            err->code = EVE_OUT_OF_RANGE;
+            return EVE_OUT_OF_RANGE;
+        }
         return EVE_OK;
     }
     case EV_SALE_CLOSED:
