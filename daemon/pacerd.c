@@ -32,6 +32,7 @@ typedef struct {
     int log_level;
     char *time_zone;
     int fiscal_start_month;
+    unsigned working_weekdays;
     uint64_t snapshot_every;
 } settings_t;
 
@@ -49,6 +50,7 @@ usage(FILE *out)
             "  --time-zone ZONE    IANA zone of periods and working days (default Asia/Shanghai)\n"
             "  --fiscal-start-month M  month (1-12) the fiscal year starts in (default 1)\n"
             "  --snapshot-every N  events between projection snapshots (default 1000000)\n"
+            "  --working-weekdays D  working weekdays, e.g. mon,tue,wed,thu,fri (the default)\n"
             "  --config FILE       settings file, ZPL format:\n"
             "                        pacerd\n"
             "                            state_dir = /var/lib/pacer\n"
@@ -112,6 +114,31 @@ apply_setting(settings_t *s, const char *key, const char *value)
             return -1;
         }
         s->fiscal_start_month = (int)m;
+    } else if (streq(key, "working_weekdays") || streq(key, "working-weekdays")) {
+        /* a comma-separated list of mon, tue, wed, thu, fri, sat, sun */
+        static const char *const days[] = {"mon", "tue", "wed", "thu", "fri", "sat", "sun"};
+        unsigned mask = 0;
+        char *copy = strdup(value), *save = NULL;
+        for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+            int d = 0;
+            while (d < 7 && strcmp(tok, days[d]))
+                d++;
+            if (d == 7) {
+                fprintf(stderr,
+                        "pacerd: working weekday \"%s\": expected mon, tue, wed, thu, "
+                        "fri, sat or sun\n",
+                        tok);
+                free(copy);
+                return -1;
+            }
+            mask |= 1u << d;
+        }
+        free(copy);
+        if (!mask) {
+            fprintf(stderr, "pacerd: working weekdays: name at least one day\n");
+            return -1;
+        }
+        s->working_weekdays = mask;
     } else if (streq(key, "snapshot_every") || streq(key, "snapshot-every")) {
         char *end;
         unsigned long long n = strtoull(value, &end, 10);
@@ -167,6 +194,7 @@ parse_args(settings_t *s, int argc, char **argv)
                                          {"time-zone", required_argument, 0, 'z'},
                                          {"fiscal-start-month", required_argument, 0, 'f'},
                                          {"snapshot-every", required_argument, 0, 's'},
+                                         {"working-weekdays", required_argument, 0, 'w'},
                                          {"version", no_argument, 0, 'V'},
                                          {"help", no_argument, 0, 'h'},
                                          {0, 0, 0, 0}};
@@ -204,6 +232,9 @@ parse_args(settings_t *s, int argc, char **argv)
             break;
         case 's':
             key = "snapshot_every";
+            break;
+        case 'w':
+            key = "working_weekdays";
             break;
         case 'c':
             break;
@@ -294,7 +325,8 @@ main(int argc, char **argv)
     bool threaded = pthread_create(&ids_thread, NULL, load_ids, &ids) == 0;
     if (!threaded)
         load_ids(&ids);
-    projector_options_t popts = {s.time_zone, s.fiscal_start_month, s.snapshot_every};
+    projector_options_t popts = {s.time_zone, s.fiscal_start_month, s.snapshot_every,
+                                 s.working_weekdays};
     projector_t *projector = projector_open(store, &popts, err, sizeof err);
     if (threaded)
         pthread_join(ids_thread, NULL);

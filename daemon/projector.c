@@ -16,6 +16,7 @@ struct _projector_t {
     store_t *store;
     char *zone;
     int fiscal_start_month;
+    unsigned weekdays;
     uint64_t snapshot_every;
     uint64_t snapshot_seq; /* seq of the newest snapshot written or loaded */
     calendar_t *cal;
@@ -30,6 +31,8 @@ calendar_make(projector_t *self, char *err, size_t errlen)
 {
     pthread_mutex_lock(&calendar_mutex);
     calendar_t *cal = calendar_new(self->zone, self->fiscal_start_month, err, errlen);
+    if (cal && calendar_set_weekdays(cal, self->weekdays, err, errlen) != 0)
+        calendar_destroy(&cal);
     pthread_mutex_unlock(&calendar_mutex);
     return cal;
 }
@@ -119,6 +122,8 @@ projector_open(store_t *store, const projector_options_t *options, char *err, si
     self->store = store;
     self->zone = strdup(options->time_zone ? options->time_zone : "Asia/Shanghai");
     self->fiscal_start_month = options->fiscal_start_month ? options->fiscal_start_month : 1;
+    self->weekdays =
+        options->working_weekdays ? options->working_weekdays : CALENDAR_WEEKDAYS_DEFAULT;
     self->snapshot_every = options->snapshot_every;
     pthread_rwlock_init(&self->lock, NULL);
     struct timespec t0;

@@ -21,9 +21,10 @@
 typedef struct _projector_t projector_t;
 
 typedef struct {
-    const char *time_zone;   /* IANA name, default Asia/Shanghai */
-    int fiscal_start_month;  /* 1..12 */
-    uint64_t snapshot_every; /* events between snapshots; 0 = only at stop */
+    const char *time_zone;     /* IANA name, default Asia/Shanghai */
+    int fiscal_start_month;    /* 1..12 */
+    uint64_t snapshot_every;   /* events between snapshots; 0 = only at stop */
+    unsigned working_weekdays; /* bit 0 Monday .. bit 6 Sunday; 0 = Monday to Friday */
 } projector_options_t;
 
 /* Load or build the projection of the store's whole log. NULL with a
