@@ -246,6 +246,8 @@ typedef struct {
     bool has_att;
     double attainment;
     int64_t actual;
+    bool summed; /* roll-up: num and den already computed (rollup_all) */
+    int64_t num, den;
 } row_t;
 
 static void
@@ -277,6 +279,9 @@ row_eval(projection_t *self, const selection_t *s, row_t *r, msgpack_packer *pk,
     if (r->t) {
         num = r->t->num;
         den = r->t->den;
+    } else if (r->summed) {
+        num = r->num;
+        den = r->den;
     } else {
         int32_t d0 = proj_day_of(self, s->period.start_ms);
         int32_t d1 = proj_day_of(self, s->period.end_ms);
@@ -474,13 +479,75 @@ pack_rows(projection_t *self, const selection_t *s, row_t *rows, size_t n, bool 
     out->pairs = 4;
 }
 
+/* Does any node of id's chain change parent on a day in (d0, d1)? */
 static bool
-has_row(row_t *rows, size_t n, uint32_t node, uint32_t metric)
+chain_moves(projection_t *self, uint32_t id, int32_t d0, int32_t d1)
 {
-    for (size_t i = 0; i < n; i++)
-        if (rows[i].node == node && rows[i].metric == metric)
-            return true;
+    uint32_t chain[CHAIN_MAX];
+    int n = proj_chain(self, id, d0, chain);
+    for (int i = 0; i < n; i++) {
+        node_t *nd = &self->nodes[chain[i]];
+        for (uint32_t k = 0; k < nd->nmem; k++)
+            if (nd->mem[k].day > d0 && nd->mem[k].day < d1)
+                return true;
+    }
     return false;
+}
+
+/* Every roll-up row of one metric at once: each credited node's total over
+   the period is read from its cells once and added to every node of its
+   chain (day by day only where a membership changes inside the period).
+   One pass instead of one pass per roll-up row. */
+static int
+rollup_all(projection_t *self, const selection_t *s, row_t *rows, size_t n, uint32_t metric)
+{
+    metric_t *m = &self->metrics[metric];
+    int64_t *acc = calloc((size_t)self->nnodes * 2, sizeof *acc);
+    if (!acc)
+        return -1;
+    int32_t d0 = proj_day_of(self, s->period.start_ms), d1 = proj_day_of(self, s->period.end_ms);
+    uint32_t chain[CHAIN_MAX];
+    for (uint32_t i = 0; i < self->ncredited; i++) {
+        uint32_t l = self->credited[i];
+        node_t *nd = &self->nodes[l];
+        int32_t a = d0 > nd->first_day ? d0 : nd->first_day;
+        int32_t b = d1 < nd->last_day + 1 ? d1 : nd->last_day + 1;
+        if (a >= b)
+            continue;
+        if (!chain_moves(self, l, a, b)) {
+            int64_t num = 0, den = 0;
+            for (int32_t d = a; d < b; d++) {
+                num += proj_cell(self, l, m->num, s->pl, d);
+                if (m->den)
+                    den += proj_cell(self, l, m->den, s->pl, d);
+            }
+            int len = proj_chain(self, l, a, chain);
+            for (int c = 0; c < len; c++) {
+                acc[2 * chain[c]] += num;
+                acc[2 * chain[c] + 1] += den;
+            }
+            continue;
+        }
+        for (int32_t d = a; d < b; d++) {
+            int64_t num = proj_cell(self, l, m->num, s->pl, d);
+            int64_t den = m->den ? proj_cell(self, l, m->den, s->pl, d) : 0;
+            if (!num && !den)
+                continue;
+            int len = proj_chain(self, l, d, chain);
+            for (int c = 0; c < len; c++) {
+                acc[2 * chain[c]] += num;
+                acc[2 * chain[c] + 1] += den;
+            }
+        }
+    }
+    for (size_t i = 0; i < n; i++)
+        if (!rows[i].t && rows[i].metric == metric) {
+            rows[i].num = acc[2 * rows[i].node];
+            rows[i].den = acc[2 * rows[i].node + 1];
+            rows[i].summed = true;
+        }
+    free(acc);
+    return 0;
 }
 
 static pq_rc_t
@@ -511,6 +578,7 @@ op_progress(projection_t *self, const msgpack_object *req, int64_t now, pq_resul
             }
             rows = g;
         }
+        memset(&rows[n], 0, sizeof rows[n]);
         rows[n].node = t->scope;
         rows[n].metric = t->metric;
         rows[n].t = t;
@@ -519,6 +587,12 @@ op_progress(projection_t *self, const msgpack_object *req, int64_t now, pq_resul
     /* roll-ups: every ancestor of a target row inside the selection that
        has no target of its own for the metric, and the scope itself */
     size_t targets_n = n;
+    u64map_t seen; /* (node, metric) of every row so far */
+    u64map_init(&seen);
+    for (size_t i = 0; i < n; i++) {
+        bool added;
+        u64map_upsert(&seen, (uint64_t)rows[i].node << 32 | rows[i].metric, &added);
+    }
     for (size_t i = 0; i <= targets_n; i++) {
         uint32_t chain[CHAIN_MAX], metric;
         int len;
@@ -533,20 +607,33 @@ op_progress(projection_t *self, const msgpack_object *req, int64_t now, pq_resul
             metric = s.metric;
         }
         for (int c = (i < targets_n ? 1 : 0); c < len; c++) {
-            if (!in_selection(self, &s, chain[c]) || has_row(rows, n, chain[c], metric))
+            bool added;
+            uint64_t *v = u64map_upsert(&seen, (uint64_t)chain[c] << 32 | metric, &added);
+            if (!v || !added || !in_selection(self, &s, chain[c]))
                 continue;
             if (n == cap) {
                 row_t *g = realloc(rows, (cap *= 2) * sizeof *rows);
                 if (!g) {
                     free(rows);
+                    u64map_free(&seen);
                     return fail(out, PQ_BAD_REQUEST, "out of memory");
                 }
                 rows = g;
             }
+            memset(&rows[n], 0, sizeof rows[n]);
             rows[n].node = chain[c];
             rows[n].metric = metric;
-            rows[n].t = NULL;
             n++;
+        }
+    }
+    u64map_free(&seen);
+    /* one pass over the cells per metric that has roll-up rows */
+    for (size_t i = targets_n; i < n; i++) {
+        if (rows[i].summed)
+            continue;
+        if (rollup_all(self, &s, rows, n, rows[i].metric) != 0) {
+            free(rows);
+            return fail(out, PQ_BAD_REQUEST, "out of memory");
         }
     }
     for (size_t i = 0; i < n; i++) {
