@@ -514,7 +514,10 @@ rollup_all(projection_t *self, const selection_t *s, row_t *rows, size_t n, uint
         int32_t b = d1 < nd->last_day + 1 ? d1 : nd->last_day + 1;
         if (a >= b)
             continue;
-        if (!chain_moves(self, l, a, b)) {
+        bool moves = chain_moves(self, l, a, b);
+        if (!moves && s->scope && !proj_is_under(self, l, s->scope, a))
+            continue; /* outside the selection all period long */
+        if (!moves) {
             int64_t num = 0, den = 0;
             for (int32_t d = a; d < b; d++) {
                 num += proj_cell(self, l, m->num, s->pl, d);
