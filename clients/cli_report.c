@@ -391,6 +391,9 @@ report_print_progress(const msgpack_object *body)
         puts("no targets in this selection");
     else
         cli_table_print(table, stdout);
+    int64_t total = 0;
+    if (cli_reply_int(body, "total", &total) && total > (int64_t)count)
+        printf("%" PRIu32 " of %" PRId64 " rows; --limit shows more\n", count, total);
     cli_table_destroy(&table);
     return CLI_EXIT_OK;
 }

@@ -544,7 +544,12 @@ print_allocation(const msgpack_object *body, bool preview)
             double weight = 0;
             cli_reply_str(row, "child", child, sizeof child);
             cli_table_cell(table, NULL, child);
-            if (cli_reply_double(row, "weight", &weight))
+            if (cli_reply_double(row, "weight", &weight) && weight == floor(weight) &&
+                fabs(weight) < 1e15) {
+                char text[32];
+                cli_format_grouped((int64_t)weight, text, sizeof text);
+                cli_table_cell(table, NULL, text);
+            } else if (cli_reply_double(row, "weight", &weight))
                 cli_table_cellf(table, NULL, "%.6g", weight);
             else
                 cli_table_cell(table, NULL, "-");

@@ -285,6 +285,20 @@ class MonthScenario(ProgressCase):
         day = self.progress(d, period="2026-10-09", scope="zhang", metric="revenue")["rows"]
         self.assertRow(self.row(day, "acme/east/t1/zhang"), has_target=False, actual=100000)
 
+    def test_credit_to_a_rep_defined_later(self):
+        # EVENTS.md, "Credit to nodes not defined yet": the sale is kept, credited to the id,
+        # and rolls up once the node is defined; its first membership covers earlier days.
+        d = self.d
+        self.load(d, late(), [sale("n1", "newbie", local(2026, 10, 9, 10), 70000)])
+        rows = self.progress(d, period="2026-10", scope="t3", metric="revenue")["rows"]
+        self.assertRow(self.row(rows, "acme/west/t3"), actual=1600000)
+        self.load(d, [ev("node_defined", "org:newbie", local(2026, 10, 14), node="newbie",
+                         kind="rep", name="New", parent="t3", effective_at=local(2026, 10, 14))])
+        rows = self.progress(d, period="2026-10", scope="t3", metric="revenue")["rows"]
+        self.assertRow(self.row(rows, "acme/west/t3"), actual=1670000)
+        rows = self.progress(d, period="2026-10", scope="newbie", metric="revenue")["rows"]
+        self.assertRow(self.row(rows, "acme/west/t3/newbie"), has_target=False, actual=70000)
+
     def test_rep_progress_by_hand(self):
         self.load(self.d, late())
         reply = self.progress(self.d, period="2026-10", scope="zhang", metric="revenue")

@@ -198,6 +198,13 @@ class References(TargetCase):
         self.assertAppended(self.append([ev("sale_refunded", "r:3", at, order="o1",
                                             amount=40000, currency="CNY")]), 1)
 
+    def test_retired_rep(self):
+        # A node retired at the event's time is refused; before it, it still takes credit.
+        self.append([ev("node_retired", "ret:c", local(2026, 10, 20), node="c",
+                        effective_at=local(2026, 10, 20), reason="left")])
+        self.assertAppended(self.append([sale("rc1", "c", local(2026, 10, 19, 18), 100)]), 1)
+        self.refused(sale("rc2", "c", local(2026, 10, 20, 9), 100), "invalid_value", "rep")
+
     def test_atomic_batch_checks_against_the_log_before_it(self):
         before = self.d.status()["last_seq"]
         # The target's scope is defined by the same atomic batch: not yet, as far as the
