@@ -19,6 +19,7 @@
     Nothing here calls exit or prints: every failure is a return code plus a
     sentence in self->error. */
 
+#include "events/wire.h"
 #include "clients/libpacer.h"
 
 #include <assert.h>
@@ -188,145 +189,21 @@ type_name(const msgpack_object *object)
 
 /* ---- msgpack structure check -------------------------------------------- */
 
-static bool
-read_be(const uint8_t *p, size_t len, size_t *off, size_t width, uint64_t *out)
-{
-    if (len - *off < width)
-        return false;
-    uint64_t value = 0;
-    for (size_t i = 0; i < width; i++)
-        value = (value << 8) | p[*off + i];
-    *off += width;
-    *out = value;
-    return true;
-}
-
 /* True when p[0..len) is exactly one msgpack value, with containers nested at
    most max_depth deep, none declaring more elements than bytes remain. Else
-   false and a reason in `why`. Walks the bytes once and allocates nothing. */
+   false and a reason in `why`. The walk is events/wire.c's mp_scan, the same
+   one pacerd applies to requests. */
 static bool
 msgpack_check(const uint8_t *p, size_t len, int max_depth, char *why, size_t whylen)
 {
     assert(max_depth <= MSGPACK_MAX_DEPTH);
-    uint64_t todo[MSGPACK_MAX_DEPTH + 1]; /* values still to read at each level */
-    int depth = 0;
-    size_t off = 0;
-    todo[0] = 1;
-    while (depth >= 0) {
-        if (todo[depth] == 0) {
-            depth--;
-            continue;
-        }
-        todo[depth]--;
-        if (off >= len) {
-            snprintf(why, whylen, "truncated at byte %zu", off);
-            return false;
-        }
-        uint8_t b = p[off++];
-        uint64_t skip = 0;     /* payload bytes after the header */
-        uint64_t elements = 0; /* values a container holds (2 per map entry) */
-        bool container = false;
-        bool ok = true;
-        if (b <= 0x7f || b >= 0xe0) {
-            /* fixint: the byte is the value */
-        } else if (b <= 0x8f) {
-            container = true;
-            elements = 2u * (b & 0x0f);
-        } else if (b <= 0x9f) {
-            container = true;
-            elements = b & 0x0f;
-        } else if (b <= 0xbf)
-            skip = b & 0x1f;
-        else {
-            switch (b) {
-            case 0xc0: /* nil */
-            case 0xc2: /* false */
-            case 0xc3: /* true */
-                break;
-            case 0xc4: /* bin 8, 16, 32 */
-            case 0xd9: /* str 8, 16, 32 */
-                ok = read_be(p, len, &off, 1, &skip);
-                break;
-            case 0xc5:
-            case 0xda:
-                ok = read_be(p, len, &off, 2, &skip);
-                break;
-            case 0xc6:
-            case 0xdb:
-                ok = read_be(p, len, &off, 4, &skip);
-                break;
-            case 0xc7: /* ext 8, 16, 32: length, then a type byte */
-            case 0xc8:
-            case 0xc9:
-                ok = read_be(p, len, &off, b == 0xc7 ? 1 : b == 0xc8 ? 2 : 4, &skip);
-                skip++;
-                break;
-            case 0xcc:
-            case 0xd0:
-                skip = 1;
-                break;
-            case 0xcd:
-            case 0xd1:
-                skip = 2;
-                break;
-            case 0xca:
-            case 0xce:
-            case 0xd2:
-                skip = 4;
-                break;
-            case 0xcb:
-            case 0xcf:
-            case 0xd3:
-                skip = 8;
-                break;
-            case 0xd4: /* fixext 1, 2, 4, 8, 16: type byte + data */
-            case 0xd5:
-            case 0xd6:
-            case 0xd7:
-            case 0xd8:
-                skip = 1 + (1u << (b - 0xd4));
-                break;
-            case 0xdc:
-            case 0xdd:
-                container = true;
-                ok = read_be(p, len, &off, b == 0xdc ? 2 : 4, &elements);
-                break;
-            case 0xde:
-            case 0xdf:
-                container = true;
-                ok = read_be(p, len, &off, b == 0xde ? 2 : 4, &elements);
-                elements *= 2;
-                break;
-            default: /* 0xc1 is never used */
-                snprintf(why, whylen, "invalid type byte 0x%02x at byte %zu", b, off - 1);
-                return false;
-            }
-        }
-        if (!ok || skip > len - off) {
-            snprintf(why, whylen, "truncated at byte %zu", off);
-            return false;
-        }
-        off += skip;
-        if (container) {
-            if (depth + 1 > max_depth) {
-                snprintf(why, whylen, "nested deeper than %d", max_depth);
-                return false;
-            }
-            if (elements > len - off) {
-                snprintf(why, whylen,
-                         "container at byte %zu declares %" PRIu64
-                         " elements but only %zu bytes follow",
-                         off, elements, len - off);
-                return false;
-            }
-            todo[++depth] = elements;
-        }
-    }
-    if (off != len) {
-        snprintf(why, whylen, "%zu bytes after the value", len - off);
-        return false;
-    }
-    return true;
+    if (mp_scan(p, len, max_depth))
+        return true;
+    snprintf(why, whylen,
+             "not exactly one well-formed msgpack value (truncated, trailing bytes, a count "
+             "larger than the bytes that follow, or nested deeper than %d)",
+             max_depth);
+    return false;
 }
 
 /* True when a msgpack value starting with byte b is a map. */
