@@ -20,6 +20,7 @@
 #include <zmq.h>
 
 enum { R_VALID = 0, R_APPENDED, R_DUP }; /* status >= R_ERROR_BASE: an ev_errcode_t */
+#define STORE_RETRY  (-100)              /* apply_group: abort and try the group again */
 #define R_ERROR_BASE 100
 
 typedef struct {
@@ -46,6 +47,11 @@ typedef struct {
     pq_result_t alloc;
     msgpack_sbuffer *alloc_events;
     msgpack_unpacked alloc_unpacked;
+    /* an atomic request refused on a try of its group */
+    bool atomic_refused;
+    uint32_t refused_index;
+    ev_errcode_t refused_code;
+    char refused_message[320];
     /* rebuild requests */
     uint64_t rebuilt_events;
     double rebuild_ms;
@@ -302,7 +308,7 @@ append_event(writer_t *self, ev_result_t *r, const event_t *ev, int64_t recorded
         return rc;
     dedup_insert(self->dedup, r->id_hash, r->seq);
     r->status = R_APPENDED;
-    if (projection_fold(projector_live(self->projector), r->seq, recorded_at, ev) != 0) {
+    if (projection_fold_checked(projector_live(self->projector), r->seq, recorded_at, ev) != 0) {
         snprintf(err, errlen, "out of memory folding event %llu into the projection",
                  (unsigned long long)r->seq);
         return STORE_ERROR;
@@ -317,6 +323,17 @@ apply_atomic(writer_t *self, pending_t *p, int64_t recorded_at, char *err, size_
 {
     event_t ev;
     bool ok = true, failed = false;
+    if (p->atomic_refused) { /* found on an earlier try of this group */
+        for (uint32_t i = 0; i < p->nresults; i++)
+            prepare_event(self, p, i, &ev);
+        ev_result_t *r = &p->results[p->refused_index];
+        set_error(r, p->refused_code, p->refused_index, r->id, r->id_len, p->refused_message);
+        for (uint32_t i = 0; i < p->nresults; i++)
+            if (i != p->refused_index && p->results[i].status == R_VALID)
+                set_error(&p->results[i], EVE_ABORTED, i, p->results[i].id, p->results[i].id_len,
+                          "not appended: another event of this atomic batch was refused");
+        return STORE_OK;
+    }
     for (uint32_t i = 0; i < p->nresults; i++) {
         ev_result_t *r = &p->results[i];
         if (!prepare_event(self, p, i, &ev)) {
@@ -359,6 +376,17 @@ apply_atomic(writer_t *self, pending_t *p, int64_t recorded_at, char *err, size_
         ev_error_t e;
         if (event_decode(&p->req.events[i], &ev, &e) != EVE_OK)
             return STORE_ERROR;
+        /* Checked against the state before the batch, an event may still
+           clash with one appended just before it (two refunds that each
+           fit, but not both). Then the whole group is redone without this
+           request, which is refused whole. */
+        if (projection_check(projector_live(self->projector), &ev, &e) != EVE_OK) {
+            p->atomic_refused = true;
+            p->refused_index = i;
+            p->refused_code = e.code;
+            snprintf(p->refused_message, sizeof p->refused_message, "%s", e.message);
+            return STORE_RETRY;
+        }
         int rc = append_event(self, r, &ev, recorded_at, err, errlen);
         if (rc != STORE_OK)
             return rc;
@@ -812,9 +840,12 @@ process_group(writer_t *self)
         recorded_at = self->last_recorded_at;
     int rc;
     projector_write_lock(self->projector);
-    while ((rc = apply_group(self, recorded_at, err, sizeof err)) == STORE_MAP_FULL) {
+    while ((rc = apply_group(self, recorded_at, err, sizeof err)) == STORE_MAP_FULL ||
+           rc == STORE_RETRY) {
         reset_results(self);
         restore_projection(self);
+        if (rc == STORE_RETRY)
+            continue;
         if (store_grow(self->store, err, sizeof err) != STORE_OK) {
             rc = STORE_ERROR;
             break;

@@ -843,11 +843,18 @@ int
 projection_fold(projection_t *self, uint64_t seq, int64_t recorded_at, const event_t *ev)
 {
     ev_error_t err;
-    self->seq = seq;
     if (projection_check(self, ev, &err) != EVE_OK) {
+        self->seq = seq;
         self->skipped++;
         return 0;
     }
+    return projection_fold_checked(self, seq, recorded_at, ev);
+}
+
+int
+projection_fold_checked(projection_t *self, uint64_t seq, int64_t recorded_at, const event_t *ev)
+{
+    self->seq = seq;
     int rc = 0;
     switch (ev->type) {
     case EV_NODE_DEFINED:

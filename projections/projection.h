@@ -55,6 +55,11 @@ ev_errcode_t projection_check(projection_t *self, const event_t *ev, ev_error_t 
    Returns 0, or -1 when out of memory (the projection is then unusable). */
 int projection_fold(projection_t *self, uint64_t seq, int64_t recorded_at, const event_t *ev);
 
+/* The same for an event that projection_check has just accepted, with
+   nothing folded in between (the writer's path): skips checking it again. */
+int projection_fold_checked(projection_t *self, uint64_t seq, int64_t recorded_at,
+                            const event_t *ev);
+
 /* Decode a canonical stored event and fold it. */
 int projection_fold_bytes(projection_t *self, uint64_t seq, int64_t recorded_at,
                           const uint8_t *event, size_t len);

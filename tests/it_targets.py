@@ -205,6 +205,26 @@ class References(TargetCase):
         self.assertAppended(self.append([sale("rc1", "c", local(2026, 10, 19, 18), 100)]), 1)
         self.refused(sale("rc2", "c", local(2026, 10, 20, 9), 100), "invalid_value", "rep")
 
+    def test_atomic_batch_whose_events_clash_with_each_other(self):
+        """Two refunds that each fit what remains of the order, but not both: checked one by
+        one against the log before the batch they pass, so the clash shows only while the
+        batch is appended. The batch is refused whole and the log and projection are as before;
+        a normal append afterwards still works and later replays agree."""
+        self.assertAppended(self.append([sale("o-clash", "a", local(2026, 10, 9), 1000)]), 1)
+        before = self.d.status()["last_seq"]
+        at = local(2026, 10, 12)
+        r = self.append([ev("sale_refunded", "r:c1", at, order="o-clash", amount=600,
+                            currency="CNY"),
+                         ev("sale_refunded", "r:c2", at, order="o-clash", amount=600,
+                            currency="CNY")], atomic=True)
+        self.assertEqual(r["appended"], 0, r)
+        self.assertEqual(r["results"][0].get("error"), "aborted", r)
+        self.assertEqual(r["results"][1].get("error"), "invalid_value", r)
+        self.assertIn("amount", r["results"][1]["message"])
+        self.assertEqual(self.d.status()["last_seq"], before)
+        self.assertAppended(self.append([ev("sale_refunded", "r:c3", at, order="o-clash",
+                                            amount=1000, currency="CNY")]), 1)
+
     def test_atomic_batch_checks_against_the_log_before_it(self):
         before = self.d.status()["last_seq"]
         # The target's scope is defined by the same atomic batch: not yet, as far as the
