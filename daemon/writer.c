@@ -245,17 +245,29 @@ prepare_event(writer_t *self, pending_t *p, uint32_t i, event_t *ev)
         set_error(r, err.code, i, id.ptr, id.len, err.message);
         return false;
     }
-    msgpack_packer pk;
-    msgpack_packer_init(&pk, &self->canon, msgpack_sbuffer_write);
     r->type = ev->type;
     r->id = ev->v[F_ID].s.ptr;
     r->id_len = ev->v[F_ID].s.len;
     r->canon_off = (uint32_t)self->canon.size;
-    if (event_encode(ev, &pk) != 0) {
-        set_error(r, EVE_INTERNAL, i, r->id, r->id_len, "could not encode the event");
-        return false;
+    /* encode straight into the arena; the slack keeps a bound that is a
+       little above the true size from refusing an event that fits */
+    size_t room = EV_MAX_BYTES + 4096;
+    if (self->canon.alloc - self->canon.size < room) {
+        size_t cap = self->canon.alloc ? self->canon.alloc * 2 : 1 << 20;
+        while (cap - self->canon.size < room)
+            cap *= 2;
+        char *grown = realloc(self->canon.data, cap);
+        if (!grown) {
+            set_error(r, EVE_INTERNAL, i, r->id, r->id_len, "out of memory encoding the event");
+            return false;
+        }
+        self->canon.data = grown;
+        self->canon.alloc = cap;
     }
-    r->canon_len = (uint32_t)(self->canon.size - r->canon_off);
+    size_t len = event_encode_buf(ev, (uint8_t *)self->canon.data + self->canon.size, room);
+    r->canon_len = len ? (uint32_t)len : EV_MAX_BYTES + 1;
+    if (len)
+        self->canon.size += len;
     if (r->canon_len > EV_MAX_BYTES) {
         char what[96];
         snprintf(what, sizeof what, "encoded event is %u bytes, at most %d allowed", r->canon_len,

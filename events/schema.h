@@ -163,6 +163,9 @@ ev_str_t event_peek_id(const msgpack_object *obj);
 
 /* Canonical msgpack encoding of a valid event: a map in schema order. */
 int event_encode(const event_t *ev, msgpack_packer *pk);
+/* The same into buf; returns the length, or 0 if it might not fit in cap
+   (give at least EV_MAX_BYTES + 1024 for an event that may be accepted). */
+size_t event_encode_buf(const event_t *ev, uint8_t *buf, size_t cap);
 
 /* 64-bit hash of an id, stable across processes and versions (SipHash-2-4
    with a fixed key); it is stored in the log's id index. */

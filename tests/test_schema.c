@@ -289,6 +289,86 @@ test_canonical_encoding(void **state)
     msgpack_sbuffer_destroy(&ec);
 }
 
+/* The hand-written canonical encoder picks msgpack's shortest forms exactly
+   as msgpack-c's packer does, at every width boundary. */
+static void
+test_encoder_matches_msgpack_c(void **state)
+{
+    static const long long vals[] = {0,
+                                     1,
+                                     127,
+                                     128,
+                                     255,
+                                     256,
+                                     65535,
+                                     65536,
+                                     4294967295LL,
+                                     4294967296LL,
+                                     -1,
+                                     -32,
+                                     -33,
+                                     -128,
+                                     -129,
+                                     -32768,
+                                     -32769,
+                                     -2147483648LL,
+                                     -2147483649LL,
+                                     -4611686018427387904LL,
+                                     4611686018427387904LL};
+    char reason[300];
+    memset(reason, 'r', sizeof reason);
+    for (size_t k = 0; k < sizeof vals / sizeof vals[0]; k++) {
+        for (size_t rlen = 1; rlen <= 50; rlen += 49) { /* fixstr and str8 */
+            char margin[32], quoted[310];
+            snprintf(margin, sizeof margin, "i:%lld", vals[k]);
+            snprintf(quoted, sizeof quoted, "s:%.*s", (int)rlen, reason);
+            const char *kv[] = {"type",        "s:sale_closed",   "id",     "s:crm:1",
+                                "occurred_at", "i:1764590400000", "order",  "s:1",
+                                "rep",         "s:zhang",         "amount", "i:1250000",
+                                "currency",    "s:CNY",           "margin", margin,
+                                "customer",    quoted + 0,        NULL};
+            event_t ev;
+            ev_error_t err;
+            assert_int_equal(event_decode(build(kv), &ev, &err), EVE_OK);
+            uint8_t buf[2048];
+            size_t len = event_encode_buf(&ev, buf, sizeof buf);
+            assert_true(len > 0);
+            /* the same map in schema order through msgpack-c */
+            msgpack_sbuffer ref;
+            msgpack_sbuffer_init(&ref);
+            msgpack_packer pk;
+            msgpack_packer_init(&pk, &ref, msgpack_sbuffer_write);
+            msgpack_pack_map(&pk, 9);
+            const char *order[] = {"type",   "id",       "occurred_at", "order", "rep",
+                                   "amount", "currency", "customer",    "margin"};
+            for (int f = 0; f < 9; f++) {
+                msgpack_pack_str_with_body(&pk, order[f], strlen(order[f]));
+                if (!strcmp(order[f], "occurred_at"))
+                    msgpack_pack_int64(&pk, 1764590400000LL);
+                else if (!strcmp(order[f], "amount"))
+                    msgpack_pack_int64(&pk, 1250000);
+                else if (!strcmp(order[f], "margin"))
+                    msgpack_pack_int64(&pk, vals[k]);
+                else {
+                    const char *v = !strcmp(order[f], "type")       ? "sale_closed"
+                                    : !strcmp(order[f], "id")       ? "crm:1"
+                                    : !strcmp(order[f], "order")    ? "1"
+                                    : !strcmp(order[f], "rep")      ? "zhang"
+                                    : !strcmp(order[f], "currency") ? "CNY"
+                                                                    : NULL;
+                    if (v)
+                        msgpack_pack_str_with_body(&pk, v, strlen(v));
+                    else
+                        msgpack_pack_str_with_body(&pk, reason, rlen);
+                }
+            }
+            assert_int_equal(len, ref.size);
+            assert_memory_equal(buf, ref.data, len);
+            msgpack_sbuffer_destroy(&ref);
+        }
+    }
+}
+
 static void
 test_utf8(void **state)
 {
@@ -337,6 +417,7 @@ main(void)
         cmocka_unit_test(test_not_a_map),
         cmocka_unit_test(test_non_string_key),
         cmocka_unit_test(test_canonical_encoding),
+        cmocka_unit_test(test_encoder_matches_msgpack_c),
         cmocka_unit_test(test_utf8),
         cmocka_unit_test(test_id_hash_stable),
     };
