@@ -263,6 +263,16 @@ ev_utf8_valid(const char *str, size_t len)
     const unsigned char *s = (const unsigned char *)str;
     size_t i = 0;
     while (i < len) {
+        /* ASCII runs eight bytes at a time */
+        while (i + 8 <= len) {
+            uint64_t w;
+            memcpy(&w, s + i, 8);
+            if (w & 0x8080808080808080ULL)
+                break;
+            i += 8;
+        }
+        if (i >= len)
+            break;
         unsigned char c = s[i];
         if (c < 0x80) {
             i++;
@@ -684,6 +694,7 @@ event_decode(const msgpack_object *obj, event_t *ev, ev_error_t *err)
     const type_field_t *tf = type_fields[t];
     uint8_t nf = type_nfields[t];
     uint64_t seen = 0;
+    uint8_t hint = 0;
 
     for (uint32_t i = 0; i < obj->via.map.size; i++) {
         const msgpack_object *k = &obj->via.map.ptr[i].key;
@@ -691,12 +702,17 @@ event_decode(const msgpack_object *obj, event_t *ev, ev_error_t *err)
         if (k->type != MSGPACK_OBJECT_STR)
             return fail(err, EVE_UNKNOWN_FIELD, "event: keys must be strings, got %s",
                         mp_type_name(k));
+        /* Producers mostly send fields in schema order: try the one after
+           the last match first, then scan. */
         int f = -1;
-        for (uint8_t j = 0; j < nf; j++)
+        for (uint8_t step = 0; step < nf; step++) {
+            uint8_t j = (uint8_t)((hint + step) % nf);
             if (key_is(k, &fields[tf[j].field])) {
                 f = tf[j].field;
+                hint = (uint8_t)(j + 1);
                 break;
             }
+        }
         if (f < 0) {
             int g = global_field(k);
             int n = (int)(k->via.str.size > 40 ? 40 : k->via.str.size);
