@@ -269,7 +269,11 @@ static void *
 load_ids(void *arg)
 {
     id_load_t *l = arg;
+    int64_t t0 = zclock_usecs();
     l->dedup = writer_load_ids(l->store, l->err, sizeof l->err);
+    if (l->dedup)
+        log_info("id index: %zu ids loaded in %.3f s", dedup_size(l->dedup),
+                 (double)(zclock_usecs() - t0) / 1e6);
     return NULL;
 }
 
