@@ -1,6 +1,7 @@
 /*  dedup: see dedup.h. */
 
 #include "daemon/dedup.h"
+#include "projections/bigmem.h"
 
 #include <assert.h>
 #include <stdlib.h>
@@ -47,7 +48,7 @@ dedup_new(size_t expected)
     if (!self)
         return NULL;
     size_t cap = capacity_for(expected);
-    self->slots = calloc(cap, sizeof(slot_t));
+    self->slots = bigmem_calloc(cap, sizeof(slot_t));
     if (!self->slots) {
         free(self);
         return NULL;
@@ -87,7 +88,7 @@ dedup_reserve(dedup_t *self, size_t n)
     if (need <= cap * 7 / 10)
         return 0;
     size_t ncap = capacity_for(need * 2);
-    slot_t *ns = calloc(ncap, sizeof(slot_t));
+    slot_t *ns = bigmem_calloc(ncap, sizeof(slot_t));
     if (!ns)
         return -1;
     for (size_t i = 0; i < cap; i++)

@@ -7,6 +7,7 @@
     serialises deterministically. */
 
 #include "projections/projection_internal.h"
+#include "projections/bigmem.h"
 
 #include <inttypes.h>
 #include <math.h>
@@ -131,7 +132,7 @@ grow(void **ptr, uint32_t *cap, uint32_t need, size_t size)
     uint32_t c = *cap ? *cap : 8;
     while (c < need)
         c *= 2;
-    void *p = realloc(*ptr, (size_t)c * size);
+    void *p = bigmem_realloc(*ptr, (size_t)c * size);
     if (!p)
         return -1;
     memset((char *)p + (size_t)*cap * size, 0, (size_t)(c - *cap) * size);

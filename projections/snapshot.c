@@ -9,6 +9,7 @@
     the bytes that remain, so a damaged snapshot is refused, never trusted;
     the daemon then rebuilds from the log. */
 
+#include "projections/bigmem.h"
 #include "projections/projection_internal.h"
 
 #include <stdio.h>
@@ -305,7 +306,7 @@ load_body(projection_t *self, rbuf_t *r)
         self->metrics[i].kind = get_u8(r);
     }
     n = get_count(r, 32);
-    if (n && !(self->orders = calloc(n, sizeof(order_t))))
+    if (n && !(self->orders = bigmem_calloc(n, sizeof(order_t))))
         return -1;
     self->norders = n;
     for (uint32_t i = 0; i < n && !r->failed; i++) {
@@ -384,7 +385,7 @@ load_body(projection_t *self, rbuf_t *r)
         r->failed = 1;
     if (!r->failed && ncells) {
         const uint8_t *raw = take(r, ncells * 16);
-        u64map_entry_t *e = malloc(ncells * sizeof *e);
+        u64map_entry_t *e = bigmem_realloc(NULL, ncells * sizeof *e);
         if (!e)
             return -1;
         for (uint64_t i = 0; i < ncells; i++) {

@@ -3,6 +3,7 @@
     candidate ids finds them (collisions are resolved by comparing bytes). */
 
 #include "projections/symtab.h"
+#include "projections/bigmem.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -92,7 +93,7 @@ static int
 grow_index(symtab_t *self)
 {
     size_t cap = (self->mask + 1) * 2;
-    uint64_t *idx = calloc(cap, sizeof *idx);
+    uint64_t *idx = bigmem_calloc(cap, sizeof *idx);
     if (!idx)
         return -1;
     /* positions come from the stored tag: no string is hashed again */
@@ -117,11 +118,11 @@ store_string(symtab_t *self, const char *s, size_t len, uint64_t h, size_t slot)
     uint32_t id;
     if (self->count + 2 > self->cap) {
         uint32_t cap = self->cap ? self->cap * 2 : 256;
-        uint64_t *o = realloc(self->offs, cap * sizeof *o);
+        uint64_t *o = bigmem_realloc(self->offs, cap * sizeof *o);
         if (!o)
             return 0;
         self->offs = o;
-        uint32_t *l = realloc(self->lens, cap * sizeof *l);
+        uint32_t *l = bigmem_realloc(self->lens, cap * sizeof *l);
         if (!l)
             return 0;
         self->lens = l;
@@ -131,7 +132,7 @@ store_string(symtab_t *self, const char *s, size_t len, uint64_t h, size_t slot)
         size_t cap = self->arena_cap ? self->arena_cap * 2 : 4096;
         while (cap < self->arena_len + len + 1)
             cap *= 2;
-        char *a = realloc(self->arena, cap);
+        char *a = bigmem_realloc(self->arena, cap);
         if (!a)
             return 0;
         self->arena = a;
@@ -224,7 +225,7 @@ u64map_free(u64map_t *m)
 static int
 u64map_reindex(u64map_t *m, size_t cap)
 {
-    uint64_t *idx = calloc(cap, sizeof *idx);
+    uint64_t *idx = bigmem_calloc(cap, sizeof *idx);
     if (!idx)
         return -1;
     for (size_t i = 0; m->index && i <= m->mask; i++) {
@@ -269,7 +270,7 @@ u64map_upsert(u64map_t *m, uint64_t key, bool *added)
             return &m->entries[(uint32_t)e - 1].val;
     if (m->count == m->cap) {
         size_t cap = m->cap ? m->cap * 2 : 1024;
-        u64map_entry_t *e = realloc(m->entries, cap * sizeof *e);
+        u64map_entry_t *e = bigmem_realloc(m->entries, cap * sizeof *e);
         if (!e)
             return NULL;
         m->entries = e;
@@ -290,8 +291,8 @@ u64map_load(u64map_t *m, const u64map_entry_t *entries, size_t count)
     while (cap < (count + 1) * 2)
         cap *= 2;
     m->cap = count > 1024 ? count : 1024;
-    m->entries = malloc(m->cap * sizeof *m->entries);
-    m->index = calloc(cap, sizeof *m->index);
+    m->entries = bigmem_realloc(NULL, m->cap * sizeof *m->entries);
+    m->index = bigmem_calloc(cap, sizeof *m->index);
     if (!m->entries || !m->index)
         return -1;
     m->mask = cap - 1;
