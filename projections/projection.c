@@ -50,6 +50,7 @@ projection_new(calendar_t *calendar)
     self->text_sym = symtab_new();
     u64map_init(&self->cells);
     u64map_init(&self->target_index);
+    msgpack_zone_init(&self->zone, 4096);
     if (!self->nodes_sym || !self->metrics_sym || !self->periods_sym || !self->pl_sym ||
         !self->orders_sym || !self->kpis_sym || !self->text_sym) {
         projection_destroy(&self);
@@ -82,6 +83,7 @@ projection_destroy(projection_t **self_p)
     free(self->credited);
     u64map_free(&self->cells);
     u64map_free(&self->target_index);
+    msgpack_zone_destroy(&self->zone);
     symtab_destroy(&self->nodes_sym);
     symtab_destroy(&self->metrics_sym);
     symtab_destroy(&self->periods_sym);
@@ -914,12 +916,11 @@ int
 projection_fold_bytes(projection_t *self, uint64_t seq, int64_t recorded_at, const uint8_t *event,
                       size_t len)
 {
-    msgpack_zone zone;
     msgpack_object obj;
     size_t off = 0;
-    msgpack_zone_init(&zone, 2048);
     int rc = 0;
-    if (msgpack_unpack((const char *)event, len, &off, &zone, &obj) != MSGPACK_UNPACK_SUCCESS) {
+    if (msgpack_unpack((const char *)event, len, &off, &self->zone, &obj) !=
+        MSGPACK_UNPACK_SUCCESS) {
         self->skipped++;
         self->seq = seq;
     } else {
@@ -931,6 +932,6 @@ projection_fold_bytes(projection_t *self, uint64_t seq, int64_t recorded_at, con
         } else
             rc = projection_fold(self, seq, recorded_at, &ev);
     }
-    msgpack_zone_destroy(&zone);
+    msgpack_zone_clear(&self->zone); /* kept: one allocation for the whole replay */
     return rc;
 }

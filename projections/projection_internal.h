@@ -126,6 +126,7 @@ struct _projection_t {
     uint32_t chain_node;
     int32_t chain_day;
     uint64_t membership_gen, chain_gen;
+    msgpack_zone zone; /* projection_fold_bytes' decoding scratch */
 };
 
 int32_t proj_day_of(projection_t *self, int64_t t);
