@@ -12,6 +12,7 @@
 #include "projections/bigmem.h"
 #include "projections/projection_internal.h"
 
+#include <endian.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -78,9 +79,9 @@ get_u64(rbuf_t *r)
 {
     const uint8_t *b = take(r, 8);
     uint64_t v = 0;
-    for (int i = 7; b && i >= 0; i--)
-        v = v << 8 | b[i];
-    return v;
+    if (b)
+        memcpy(&v, b, 8);
+    return le64toh(v);
 }
 
 static uint32_t
@@ -88,9 +89,9 @@ get_u32(rbuf_t *r)
 {
     const uint8_t *b = take(r, 4);
     uint32_t v = 0;
-    for (int i = 3; b && i >= 0; i--)
-        v = v << 8 | b[i];
-    return v;
+    if (b)
+        memcpy(&v, b, 4);
+    return le32toh(v);
 }
 
 static uint8_t
@@ -393,9 +394,7 @@ load_body(projection_t *self, rbuf_t *r)
             e[i].key = get_u64(&one);
             e[i].val = get_u64(&one);
         }
-        int rc = u64map_load(&self->cells, e, ncells);
-        free(e);
-        if (rc != 0)
+        if (u64map_load(&self->cells, e, ncells, ncells) != 0)
             return -1;
     }
     n = get_count(r, 4);

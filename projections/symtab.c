@@ -284,19 +284,18 @@ u64map_upsert(u64map_t *m, uint64_t key, bool *added)
 }
 
 int
-u64map_load(u64map_t *m, const u64map_entry_t *entries, size_t count)
+u64map_load(u64map_t *m, u64map_entry_t *entries, size_t count, size_t entries_cap)
 {
     u64map_free(m);
     size_t cap = 1024;
     while (cap < (count + 1) * 2)
         cap *= 2;
-    m->cap = count > 1024 ? count : 1024;
-    m->entries = bigmem_realloc(NULL, m->cap * sizeof *m->entries);
+    m->entries = entries;
+    m->cap = entries_cap;
     m->index = bigmem_calloc(cap, sizeof *m->index);
-    if (!m->entries || !m->index)
+    if (!m->index)
         return -1;
     m->mask = cap - 1;
-    memcpy(m->entries, entries, count * sizeof *entries);
     m->count = count;
     /* in batches: prefetch the slots, then fill them (memory-bound) */
     enum { BATCH = 32 };

@@ -56,8 +56,10 @@ void u64map_free(u64map_t *m);
 uint64_t *u64map_upsert(u64map_t *m, uint64_t key, bool *added);
 /* Pointer to the value of key, or NULL. */
 uint64_t *u64map_get(const u64map_t *m, uint64_t key);
-/* Rebuild from an entry array (snapshot load); -1 on out of memory. */
-int u64map_load(u64map_t *m, const u64map_entry_t *entries, size_t count);
+/* Rebuild from an entry array (snapshot load), taking it over: it must come
+   from malloc or bigmem and hold entries_cap entries. -1 on out of memory
+   (the map owns the array either way). */
+int u64map_load(u64map_t *m, u64map_entry_t *entries, size_t count, size_t entries_cap);
 
 /* A well-mixed 64-bit hash (splitmix64 finaliser). */
 static inline uint64_t
