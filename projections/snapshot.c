@@ -128,12 +128,22 @@ load_symtab(rbuf_t *r, symtab_t *t)
     uint32_t n = get_count(r, 4);
     if (n && symtab_reserve(t, n) != 0)
         r->failed = 1;
-    /* the saved strings are distinct by construction: add without lookups */
-    for (uint32_t id = 1; id <= n && !r->failed; id++) {
-        uint32_t len = get_u32(r);
-        const uint8_t *s = take(r, len);
-        if (s && symtab_add_new(t, (const char *)s, len) != id)
+    /* the saved strings are distinct by construction: add without lookups,
+       a batch at a time so that their index slots can be prefetched */
+    enum { BATCH = 256 };
+    const char *strs[BATCH];
+    uint32_t lens[BATCH];
+    for (uint32_t id = 1; id <= n && !r->failed;) {
+        size_t k = 0;
+        for (; k < BATCH && id + k <= n; k++) {
+            lens[k] = get_u32(r);
+            strs[k] = (const char *)take(r, lens[k]);
+            if (!strs[k])
+                return;
+        }
+        if (symtab_add_new_batch(t, strs, lens, k) != id + k - 1)
             r->failed = 1;
+        id += (uint32_t)k;
     }
 }
 

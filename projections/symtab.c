@@ -185,6 +185,29 @@ symtab_add_new(symtab_t *self, const char *s, size_t len)
     return store_string(self, s, len, h, slot);
 }
 
+uint32_t
+symtab_add_new_batch(symtab_t *self, const char *const *s, const uint32_t *len, size_t n)
+{
+    enum { BATCH = 32 };
+    uint64_t h[BATCH];
+    uint32_t id = 0;
+    for (size_t base = 0; base < n; base += BATCH) {
+        size_t k = n - base < BATCH ? n - base : BATCH;
+        for (size_t i = 0; i < k; i++) {
+            h[i] = hash_bytes(s[base + i], len[base + i]);
+            __builtin_prefetch(&self->index[(size_t)(h[i] >> 32) & self->mask], 1);
+        }
+        for (size_t i = 0; i < k; i++) {
+            size_t slot = (size_t)(h[i] >> 32) & self->mask;
+            while (self->index[slot])
+                slot = (slot + 1) & self->mask;
+            if (!(id = store_string(self, s[base + i], len[base + i], h[i], slot)))
+                return 0;
+        }
+    }
+    return id;
+}
+
 const char *
 symtab_str(symtab_t *self, uint32_t id)
 {

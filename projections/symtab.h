@@ -29,6 +29,9 @@ uint32_t symtab_intern(symtab_t *self, const char *s, size_t len);
    symtab_add_new returns the id, or 0 when out of memory. */
 int symtab_reserve(symtab_t *self, uint32_t n);
 uint32_t symtab_add_new(symtab_t *self, const char *s, size_t len);
+/* The same for n strings at once (their slots are prefetched first); returns
+   the id of the last, or 0 when out of memory. Room must be reserved. */
+uint32_t symtab_add_new_batch(symtab_t *self, const char *const *s, const uint32_t *len, size_t n);
 /* The id of s, or 0 if it was never interned. */
 uint32_t symtab_find(symtab_t *self, const char *s, size_t len);
 /* The string of id (NUL-terminated; valid until the symtab is destroyed). */
