@@ -1,22 +1,27 @@
 /*  writer: the one thread that appends to the log.
 
-    It owns the append ROUTER, the PUB socket, the store's write side and the
-    duplicate index. Each turn of its loop is one group commit:
+    It owns the append ROUTER, the XPUB socket, the store's write side, the
+    duplicate index, and (under the projector's write lock) the live
+    projection. Each turn of its loop is one group commit:
 
       1. wait for requests, then drain every request already queued (up to
-         WRITER_GROUP_MAX_EVENTS events), parse and validate them;
-      2. open one write transaction, append every valid, new event, each
-         checked against the duplicate index;
-      3. commit (LMDB syncs to disk);
+         WRITER_GROUP_MAX_EVENTS events) and parse them;
+      2. open one write transaction; for each event in order: validate and
+         encode it canonically, look it up in the duplicate index, check it
+         against the projection, append it and fold it into the projection;
+         allocate requests become atomic batches of target_set events here;
+      3. commit (LMDB syncs to disk), with a projection snapshot every N
+         events in the same transaction;
       4. only then reply to each producer, and publish the events.
 
-    A failure in 2 or 3 aborts the transaction and undoes the duplicate
-    index's inserts; a full map grows and the group is replayed; any other
-    failure answers `internal` to every append in the group, so no producer
-    ever gets an acknowledgement for an event that is not durable.
+    A failure in 2 or 3 aborts the transaction, undoes the duplicate index's
+    inserts and reloads the projection from the committed log; a full map
+    grows and the group is replayed; any other failure answers `internal` to
+    every append in the group, so no producer ever gets an acknowledgement
+    for an event that is not durable.
 
-    Counters are the one piece of state shared with other threads: written
-    here with relaxed atomics, read by the query thread for `status`. */
+    Counters are the one piece of state shared with other threads without
+    a lock: written here with relaxed atomics, read by the query thread. */
 
 #ifndef PACER_WRITER_H
 #define PACER_WRITER_H
