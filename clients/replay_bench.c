@@ -307,10 +307,14 @@ main(int argc, char **argv)
     uint64_t events = 1000000;
     int reps = 10000, queries = 10000;
     const char *dir = NULL;
-    static const struct option opts[] = {
-        {"events", required_argument, 0, 'n'},  {"reps", required_argument, 0, 'r'},
-        {"queries", required_argument, 0, 'q'}, {"dir", required_argument, 0, 'd'},
-        {"help", no_argument, 0, 'h'},          {0, 0, 0, 0}};
+    bool existing = false;
+    static const struct option opts[] = {{"events", required_argument, 0, 'n'},
+                                         {"reps", required_argument, 0, 'r'},
+                                         {"queries", required_argument, 0, 'q'},
+                                         {"dir", required_argument, 0, 'd'},
+                                         {"help", no_argument, 0, 'h'},
+                                         {"existing", no_argument, 0, 'x'},
+                                         {0, 0, 0, 0}};
     int c;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         if (c == 'n')
@@ -321,12 +325,16 @@ main(int argc, char **argv)
             queries = atoi(optarg);
         else if (c == 'd')
             dir = optarg;
+        else if (c == 'x')
+            existing = true;
         else {
             printf("usage: pacer-replay-bench --dir NEW_DIR [--events N (1000000)] "
-                   "[--reps R (10000)] [--queries Q (10000)]\n"
+                   "[--reps R (10000)] [--queries Q (10000)] [--existing]\n"
                    "Generates a history of N events for R reps with 10 target keys each into "
                    "a new state directory, then times the replay (the fold of the whole log), "
-                   "snapshot save/load and progress queries.\n");
+                   "snapshot save/load and progress queries. --existing replays a directory an "
+                   "earlier "
+                   "run generated instead (give the same --reps), and writes nothing to it.\n");
             return c == 'h' ? 0 : 2;
         }
     }
@@ -342,19 +350,26 @@ main(int argc, char **argv)
         fprintf(stderr, "pacer-replay-bench: %s\n", err);
         return 1;
     }
-    if (store_last_seq(g.store) != 0) {
+    if (existing) {
+        g.total = store_last_seq(g.store);
+        if (g.total == 0) {
+            fprintf(stderr, "pacer-replay-bench: %s holds no log to replay\n", dir);
+            return 2;
+        }
+    } else if (store_last_seq(g.store) != 0) {
         fprintf(stderr, "pacer-replay-bench: %s already holds a log; give a new directory\n", dir);
         return 2;
     }
     msgpack_sbuffer_init(&g.sb);
     msgpack_packer_init(&g.pk, &g.sb, msgpack_sbuffer_write);
     double t0 = now_s();
-    if (generate(&g, events, reps) != 0) {
+    if (!existing && generate(&g, events, reps) != 0) {
         fprintf(stderr, "pacer-replay-bench: generating: %s\n", g.err);
         return 1;
     }
-    printf("generated %llu events (%d reps, %d target keys) in %.1f s\n",
-           (unsigned long long)g.total, reps, reps * 10, now_s() - t0);
+    if (!existing)
+        printf("generated %llu events (%d reps, %d target keys) in %.1f s\n",
+               (unsigned long long)g.total, reps, reps * 10, now_s() - t0);
 
     char zerr[256];
     calendar_t *cal = calendar_new("Asia/Shanghai", 1, zerr, sizeof zerr);
@@ -400,7 +415,7 @@ main(int argc, char **argv)
            p99, queries);
 
     /* write the snapshot so that pacerd starts from it */
-    if (store_begin(g.store, err, sizeof err) == STORE_OK &&
+    if (!existing && store_begin(g.store, err, sizeof err) == STORE_OK &&
         store_put_snapshot(g.store, projection_seq(p), snap.data, snap.size, 2, err, sizeof err) ==
             STORE_OK)
         store_commit(g.store, err, sizeof err);
