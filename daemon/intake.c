@@ -5,6 +5,7 @@
     comes back, the filled one goes out at once, and the committed one is
     answered, released and becomes the free one. */
 
+#define _GNU_SOURCE /* pthread_setname_np */
 #include "daemon/intake.h"
 
 #include "daemon/group.h"
@@ -259,6 +260,7 @@ static void *
 intake_run(void *arg)
 {
     intake_t *self = arg;
+    pthread_setname_np(pthread_self(), "pacerd-intake");
     for (;;) {
         if (self->stopping && !self->busy) {
             if (hand_off(self)) /* what was read before the stop */
