@@ -7,6 +7,7 @@
 
 #include "daemon/writer.h"
 
+#include "daemon/chain.h"
 #include "daemon/group.h"
 #include "daemon/intake.h"
 #include "daemon/log.h"
@@ -14,6 +15,7 @@
 #include "events/schema.h"
 #include "events/wire.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,6 +35,14 @@ struct _writer_t {
     void *pipe, *intake_pipe;
     writer_stats_t *stats;
     msgpack_zone zone; /* for decoding stored events on a duplicate check */
+    /* The events appended by the group being applied, seq first_seq on:
+       hashed by the chain thread, put into the log once hashed. */
+    chain_t *chain;
+    chain_link_t *links;
+    ev_result_t **link_results;
+    size_t links_cap, nlinks, nput;
+    uint64_t first_seq;
+    int64_t recorded_at;
 };
 
 static int64_t
@@ -123,13 +133,14 @@ writer_new(store_t *store, projector_t *projector, dedup_t **dedup_p, void *rout
     self->stats = stats;
     self->dedup = *dedup_p;
     *dedup_p = NULL;
+    self->first_seq = UINT64_MAX;
     msgpack_zone_init(&self->zone, 4096);
     if (!self->dedup) {
         snprintf(err, errlen, "out of memory");
         writer_destroy(&self);
         return NULL;
     }
-    if (open_pipe(self, err, errlen) != 0) {
+    if (open_pipe(self, err, errlen) != 0 || !(self->chain = chain_new(err, errlen))) {
         writer_destroy(&self);
         return NULL;
     }
@@ -151,6 +162,9 @@ writer_destroy(writer_t **self_p)
         return;
     dedup_destroy(&self->dedup);
     msgpack_zone_destroy(&self->zone);
+    chain_destroy(&self->chain);
+    free(self->links);
+    free(self->link_results);
     if (self->pipe)
         zmq_close(self->pipe);
     if (self->intake_pipe)
@@ -185,7 +199,11 @@ find_existing(writer_t *self, group_t *g, const ev_result_t *r, uint64_t *seq_ou
     for (uint64_t seq = dedup_first(self->dedup, r->id_hash, &it); seq;
          seq = dedup_next(self->dedup, &it)) {
         store_record_t rec;
-        if (store_get_in_txn(self->store, seq, &rec, err, errlen) != STORE_OK)
+        if (seq >= self->first_seq) { /* appended by this group, maybe not yet put */
+            const chain_link_t *l = &self->links[seq - self->first_seq];
+            rec.event = l->event;
+            rec.event_len = l->len;
+        } else if (store_get_in_txn(self->store, seq, &rec, err, errlen) != STORE_OK)
             return FOUND_ERROR;
         *seq_out = seq;
         if (rec.event_len == r->canon_len && memcmp(rec.event, canon, r->canon_len) == 0)
@@ -226,20 +244,57 @@ admit_event(writer_t *self, group_t *g, ev_result_t *r, uint32_t i, const event_
     return true;
 }
 
+/* Put the appended events whose hash is ready into the log (all of them,
+   waiting for the chain thread, when `all`). */
 static int
-append_event(writer_t *self, group_t *g, ev_result_t *r, const event_t *ev, int64_t recorded_at,
-             char *err, size_t errlen)
+put_hashed(writer_t *self, bool all, char *err, size_t errlen)
 {
-    int rc = store_append(self->store, recorded_at, group_canon(g, r), r->canon_len, r->id_hash,
-                          &r->seq, err, errlen);
-    if (rc != STORE_OK)
-        return rc;
-    dedup_insert(self->dedup, r->id_hash, r->seq);
+    size_t done;
+    if (all) {
+        chain_finish(self->chain, self->nlinks);
+        done = self->nlinks;
+    } else
+        done = chain_done(self->chain);
+    for (; self->nput < done; self->nput++) {
+        const chain_link_t *l = &self->links[self->nput];
+        const ev_result_t *r = self->link_results[self->nput];
+        uint64_t seq;
+        int rc = store_append_hashed(self->store, self->recorded_at, l->event, l->len, r->id_hash,
+                                     l->hash, &seq, err, errlen);
+        if (rc != STORE_OK)
+            return rc;
+        assert(seq == r->seq);
+    }
+    return STORE_OK;
+}
+
+/* Links pushed to the chain thread at a time. */
+#define CHAIN_PUSH_EVERY 32
+
+/* The event gets the next seq and is folded now; its record goes into the
+   log once the chain thread has hashed it. */
+static int
+append_event(writer_t *self, group_t *g, ev_result_t *r, const event_t *ev, char *err,
+             size_t errlen)
+{
+    size_t n = self->nlinks;
+    assert(n < self->links_cap);
+    self->links[n].event = group_canon(g, r);
+    self->links[n].len = r->canon_len;
+    self->link_results[n] = r;
+    self->nlinks = n + 1;
+    r->seq = self->first_seq + n;
     r->status = R_APPENDED;
-    if (projection_fold_checked(projector_live(self->projector), r->seq, recorded_at, ev) != 0) {
+    dedup_insert(self->dedup, r->id_hash, r->seq);
+    if (projection_fold_checked(projector_live(self->projector), r->seq, self->recorded_at, ev) !=
+        0) {
         snprintf(err, errlen, "out of memory folding event %llu into the projection",
                  (unsigned long long)r->seq);
         return STORE_ERROR;
+    }
+    if (self->nlinks % CHAIN_PUSH_EVERY == 0) {
+        chain_push(self->chain, self->nlinks);
+        return put_hashed(self, false, err, errlen);
     }
     return STORE_OK;
 }
@@ -256,8 +311,7 @@ abort_rest(pending_t *p, uint32_t except)
 /* An atomic request is appended whole or not at all: every event is
    checked (against the state before the request) first. */
 static int
-apply_atomic(writer_t *self, group_t *g, pending_t *p, int64_t recorded_at, char *err,
-             size_t errlen)
+apply_atomic(writer_t *self, group_t *g, pending_t *p, char *err, size_t errlen)
 {
     event_t ev;
     bool ok = true, failed = false;
@@ -317,7 +371,7 @@ apply_atomic(writer_t *self, group_t *g, pending_t *p, int64_t recorded_at, char
             snprintf(p->refused_message, sizeof p->refused_message, "%s", e.message);
             return STORE_RETRY;
         }
-        int rc = append_event(self, g, r, &ev, recorded_at, err, errlen);
+        int rc = append_event(self, g, r, &ev, err, errlen);
         if (rc != STORE_OK)
             return rc;
     }
@@ -329,11 +383,10 @@ apply_atomic(writer_t *self, group_t *g, pending_t *p, int64_t recorded_at, char
 #define DEDUP_PREFETCH 8
 
 static int
-apply_request(writer_t *self, group_t *g, pending_t *p, int64_t recorded_at, char *err,
-              size_t errlen)
+apply_request(writer_t *self, group_t *g, pending_t *p, char *err, size_t errlen)
 {
     if (p->req.atomic)
-        return apply_atomic(self, g, p, recorded_at, err, errlen);
+        return apply_atomic(self, g, p, err, errlen);
     event_t ev;
     for (uint32_t i = 0; i < p->nresults && i < DEDUP_PREFETCH; i++)
         dedup_prefetch(self->dedup, p->results[i].id_hash);
@@ -350,7 +403,7 @@ apply_request(writer_t *self, group_t *g, pending_t *p, int64_t recorded_at, cha
                 return STORE_ERROR;
             continue;
         }
-        int rc = append_event(self, g, r, &ev, recorded_at, err, errlen);
+        int rc = append_event(self, g, r, &ev, err, errlen);
         if (rc != STORE_OK)
             return rc;
     }
@@ -392,6 +445,23 @@ prepare_allocation(writer_t *self, group_t *g, pending_t *p)
     group_prepare(g, p);
 }
 
+static int
+reserve_links(writer_t *self, size_t n)
+{
+    if (n <= self->links_cap)
+        return 0;
+    chain_link_t *links = realloc(self->links, n * sizeof *links);
+    if (!links)
+        return -1;
+    self->links = links;
+    ev_result_t **results = realloc(self->link_results, n * sizeof *results);
+    if (!results)
+        return -1;
+    self->link_results = results;
+    self->links_cap = n;
+    return 0;
+}
+
 /* Append every valid, new event of the group in one transaction. Returns
    STORE_OK (committed), STORE_MAP_FULL (aborted: grow and retry) or
    STORE_ERROR (aborted). */
@@ -406,16 +476,26 @@ apply_group(writer_t *self, group_t *g, int64_t recorded_at, char *err, size_t e
         if (group_appends_events(p))
             total += p->req.nevents;
     }
-    if (dedup_reserve(self->dedup, total) != 0) {
-        snprintf(err, errlen, "out of memory growing the id index");
+    if (dedup_reserve(self->dedup, total) != 0 || reserve_links(self, total) != 0) {
+        snprintf(err, errlen, "out of memory for %zu events", total);
         return STORE_ERROR;
     }
     int rc = store_begin(self->store, err, errlen);
     if (rc != STORE_OK)
         return rc;
+    self->recorded_at = recorded_at;
+    self->first_seq = store_last_seq(self->store) + 1;
+    self->nlinks = self->nput = 0;
+    chain_begin(self->chain, store_last_hash(self->store), self->first_seq, recorded_at,
+                self->links);
     for (size_t k = 0; k < g->npending && rc == STORE_OK; k++)
         if (group_appends_events(&g->pending[k]))
-            rc = apply_request(self, g, &g->pending[k], recorded_at, err, errlen);
+            rc = apply_request(self, g, &g->pending[k], err, errlen);
+    if (rc == STORE_OK)
+        rc = put_hashed(self, true, err, errlen);
+    else /* the chain thread must be done with the links before a retry */
+        chain_finish(self->chain, self->nlinks);
+    self->first_seq = UINT64_MAX; /* duplicate lookups read the log again */
     if (rc == STORE_OK)
         rc = projector_maybe_snapshot(self->projector, false, err, errlen);
     if (rc == STORE_OK)
