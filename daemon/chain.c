@@ -8,8 +8,8 @@
     costs a few lock round trips, not N. A claim is only made when
     done == claimed, so `prev` is then the hash of the link before it.
 
-    The chain thread claims whatever is pushed. chain_finish claims the
-    rest on the writer's own thread: at the end of a group the writer
+    The chain thread claims what is pushed, CHAIN_CLAIM_MAX links at a
+    time. chain_finish claims the rest on the writer's own thread: at the end of a group the writer
     would otherwise only wait, and the chain thread may not even be
     running yet. */
 
@@ -22,6 +22,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* The most links the chain thread claims at a time: when the writer
+   reaches the end of a group, it waits for at most this many before it
+   takes over (the chain thread may lose its core in the middle of a
+   claim). */
+#define CHAIN_CLAIM_MAX 64
 
 struct _chain_t {
     pthread_t thread;
@@ -72,7 +78,10 @@ chain_run(void *arg)
             pthread_cond_wait(&self->work, &self->lock);
         if (self->stop)
             break;
-        hash_claim(self, self->pushed);
+        size_t to = self->pushed;
+        if (to - self->claimed > CHAIN_CLAIM_MAX)
+            to = self->claimed + CHAIN_CLAIM_MAX;
+        hash_claim(self, to);
         if (self->waiting)
             pthread_cond_signal(&self->ready);
     }
