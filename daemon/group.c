@@ -261,6 +261,7 @@ group_pack_reply(group_t *self, pending_t *p, msgpack_sbuffer *out, uint64_t cou
     msgpack_packer pk;
     msgpack_sbuffer_clear(out);
     msgpack_packer_init(&pk, out, msgpack_sbuffer_write);
+    counts[0] = counts[1] = counts[2] = 0;
     if (p->rc == WIRE_OK && p->req.op == OP_ALLOCATE && p->alloc_rc != PQ_OK) {
         wire_reply_error_named(&pk, p->req.corr, pq_rc_name(p->alloc_rc), p->alloc.message);
         return false;

@@ -120,7 +120,7 @@ void group_reset(group_t *self);
 /* Nothing was appended: every append request is answered `internal`. */
 void group_fail(group_t *self, const char *why);
 
-/* The reply body of p into out (cleared first); counts[3] gets the
+/* The reply body of p into out (cleared first); counts[3] is set to p's
    appended, duplicate and refused events; returns false for a request
    answered with an error (a bad request). */
 bool group_pack_reply(group_t *self, pending_t *p, msgpack_sbuffer *out, uint64_t counts[3]);

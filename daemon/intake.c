@@ -90,8 +90,11 @@ reply_all(intake_t *self, group_t *g)
     uint64_t totals[3] = {0, 0, 0}, bad = 0;
     for (size_t k = 0; k < g->npending; k++) {
         pending_t *p = &g->pending[k];
-        if (!group_pack_reply(g, p, &self->out, totals))
+        uint64_t counts[3];
+        if (!group_pack_reply(g, p, &self->out, counts))
             bad++;
+        for (int c = 0; c < 3; c++)
+            totals[c] += counts[c];
         if (send_reply(self, p) != 0)
             log_debug("reply not sent: %s", zmq_strerror(errno));
     }
