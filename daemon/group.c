@@ -6,6 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Arena bytes kept from one group to the next. */
+#define GROUP_ARENA_KEEP ((size_t)16 << 20)
+
 group_t *
 group_new(void)
 {
@@ -328,4 +331,15 @@ group_release(group_t *self)
     self->recorded_at = 0;
     self->last_seq = 0;
     msgpack_sbuffer_clear(&self->canon);
+    /* Three groups circulate; after a burst of huge requests, give their
+       arenas back rather than hold the peak three times over. */
+    if (self->canon.alloc > GROUP_ARENA_KEEP) {
+        msgpack_sbuffer_destroy(&self->canon);
+        msgpack_sbuffer_init(&self->canon);
+    }
+    if (self->values_cap * sizeof(ev_value_t) > GROUP_ARENA_KEEP) {
+        free(self->values);
+        self->values = NULL;
+        self->values_cap = 0;
+    }
 }
