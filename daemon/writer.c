@@ -1,9 +1,12 @@
 /*  writer: see writer.h for the shape of a group commit.
 
-    Memory for a group: each request keeps its ZeroMQ frames alive until it
-    is answered (decoded events point into them), an array of per-event
-    results, and the canonical encodings of all its events in one arena
-    (`canon`), reset at the start of every group. */
+    The requests of a group and their prepared events live in the group
+    (daemon/group), which the intake thread filled and will answer. The
+    writer adds, for the group it applies, the links of the events it
+    appends (daemon/chain): their sequence numbers follow from first_seq,
+    their records go into the log as the chain thread returns their hashes,
+    and a duplicate lookup that lands on one of them compares against its
+    bytes in memory, since its record may not be in the transaction yet. */
 
 #include "daemon/writer.h"
 

@@ -9,11 +9,14 @@
 
       1. (intake) wait for requests, receive every request already queued
          (up to GROUP_MAX_EVENTS events, see daemon/group.h), parse them,
-         and decode, validate, encode canonically and hash every event;
+         and decode, validate, encode canonically and hash the id of every
+         event;
       2. open one write transaction; for each event in order: look it up in
          the duplicate index, check it against the projection, append it
-         and fold it into the projection; allocate requests become atomic
-         batches of target_set events here;
+         (its chained hash computed beside the writer by daemon/chain) and
+         fold it into the projection; allocate requests become atomic
+         batches of target_set events here, computed from the projection as
+         it stood before the group;
       3. commit (LMDB syncs to disk), with a projection snapshot every N
          events in the same transaction;
       4. (intake) only then reply to each producer, and publish the events.
