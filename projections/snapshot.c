@@ -178,7 +178,7 @@ projection_save(projection_t *self, msgpack_sbuffer *out)
         }
         put_u32(&w, n->ntargets);
         for (uint32_t k = 0; k < n->ntargets; k++)
-            put_u32(&w, n->targets[k]);
+            put_u32(&w, n->targets[k].idx);
     }
     put_u32(&w, self->nmetrics);
     for (uint32_t i = 0; i < self->nmetrics; i++) {
@@ -234,6 +234,26 @@ projection_save(projection_t *self, msgpack_sbuffer *out)
             for (int j = 0; j < 3; j++) {
                 put_u64(&w, (uint64_t)h->before[j]);
                 put_u64(&w, (uint64_t)h->after[j]);
+            }
+        }
+    }
+    for (uint32_t i = 0; i < self->nnodes; i++) {
+        const node_t *n = &self->nodes[i];
+        put_u32(&w, n->nseries);
+        for (uint32_t k = 0; k < n->nseries; k++) {
+            const series_t *s = &n->series[k];
+            put_u32(&w, s->pl);
+            put_u32(&w, s->b0);
+            put_u32(&w, s->nblocks);
+            for (uint32_t b = 0; b < s->nblocks; b++) {
+                put_u8(&w, s->blocks[b] != NULL);
+                if (!s->blocks[b])
+                    continue;
+                uint64_t raw[BLOCK_DAYS * ROW_BASES];
+                for (int d = 0; d < BLOCK_DAYS; d++)
+                    for (int m = 0; m < ROW_BASES; m++)
+                        raw[d * ROW_BASES + m] = htole64((uint64_t)s->blocks[b][d].v[m]);
+                put(&w, raw, sizeof raw);
             }
         }
     }
@@ -301,10 +321,10 @@ load_body(projection_t *self, rbuf_t *r)
                 r->failed = 1;
         }
         nd->ntargets = nd->captargets = get_count(r, 4);
-        if (nd->ntargets && !(nd->targets = calloc(nd->ntargets, sizeof(uint32_t))))
+        if (nd->ntargets && !(nd->targets = calloc(nd->ntargets, sizeof(tref_t))))
             return -1;
         for (uint32_t k = 0; k < nd->ntargets; k++)
-            nd->targets[k] = get_u32(r);
+            nd->targets[k].idx = get_u32(r); /* the rest once targets are loaded */
     }
     n = get_count(r, 5);
     if (n && !(self->metrics = calloc(n, sizeof(metric_t))))
@@ -391,6 +411,54 @@ load_body(projection_t *self, rbuf_t *r)
         if (slot)
             *slot = i + 1;
     }
+    for (uint32_t i = 0; i < self->nnodes && !r->failed; i++) {
+        node_t *nd = &self->nodes[i];
+        for (uint32_t k = 0; k < nd->ntargets; k++) {
+            uint32_t idx = nd->targets[k].idx;
+            if (idx >= self->ntargets || self->targets[idx].metric >= self->nmetrics) {
+                r->failed = 1;
+                break;
+            }
+            proj_tref(self, &nd->targets[k], idx);
+        }
+    }
+    for (uint32_t i = 0; i < self->nnodes && !r->failed; i++) {
+        node_t *nd = &self->nodes[i];
+        uint32_t ns = get_count(r, 12);
+        if (ns && !(nd->series = calloc(ns, sizeof(series_t))))
+            return -1;
+        nd->capseries = ns;
+        for (uint32_t k = 0; k < ns && !r->failed; k++) {
+            series_t *s = &nd->series[nd->nseries++];
+            s->pl = get_u32(r);
+            uint32_t b0 = get_u32(r);
+            uint32_t nb = get_count(r, 1);
+            if (r->failed || nb == 0 || b0 > DAY_MAX / BLOCK_DAYS ||
+                nb > DAY_MAX / BLOCK_DAYS + 1 - b0) {
+                r->failed = 1;
+                break;
+            }
+            if (proj_series_cover(s, b0) != 0 || proj_series_cover(s, b0 + nb - 1) != 0)
+                return -1;
+            for (uint32_t b = 0; b < nb && !r->failed; b++) {
+                if (!get_u8(r))
+                    continue;
+                const uint8_t *raw = take(r, (size_t)BLOCK_DAYS * ROW_BASES * 8);
+                if (!raw)
+                    break;
+                dayrow_t *blk = proj_block_new(self);
+                if (!blk)
+                    return -1;
+                s->blocks[b] = blk;
+                for (int d = 0; d < BLOCK_DAYS; d++)
+                    for (int m = 0; m < ROW_BASES; m++) {
+                        uint64_t v;
+                        memcpy(&v, raw + 8 * (size_t)(d * ROW_BASES + m), 8);
+                        blk[d].v[m] = (int64_t)le64toh(v);
+                    }
+            }
+        }
+    }
     uint64_t ncells = get_u64(r);
     if (ncells * 16 > r->left)
         r->failed = 1;
@@ -459,7 +527,7 @@ projection_load(projection_t *self, const void *data, size_t len, char *err, siz
                  PROJECTION_VERSION);
         goto done;
     }
-    if (self->nnodes || self->ntargets || self->cells.count) {
+    if (self->nnodes || self->ntargets || self->cells.count || self->nblocks) {
         snprintf(err, errlen, "snapshot: can only be loaded into an empty projection");
         goto done;
     }

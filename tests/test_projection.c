@@ -456,10 +456,19 @@ test_rebuild_equivalence(void **state)
     p = projection_new(cal);
     char err[256];
     assert_int_equal(projection_load(p, mid.data, mid.size, err, sizeof err), 0);
-    for (size_t i = snap_at; i < log.n; i++)
-        projection_fold_bytes(p, i + 1, 1000 + (int64_t)(i + 1),
-                              (const uint8_t *)evs.data + log.offs[i],
-                              log.offs[i + 1] - log.offs[i]);
+    /* the tail in batches (projection_fold_batch, as replays do), of odd
+       sizes so that batches both fill and fall short of PROJECTION_BATCH */
+    projection_item_t items[3 * PROJECTION_BATCH];
+    for (size_t i = snap_at, k = 0; i < log.n; k++) {
+        size_t n = (k % 3 + 1) * 37 + k % 5;
+        if (n > log.n - i)
+            n = log.n - i;
+        for (size_t j = 0; j < n; j++, i++)
+            items[j] = (projection_item_t){i + 1, 1000 + (int64_t)(i + 1),
+                                           (const uint8_t *)evs.data + log.offs[i],
+                                           log.offs[i + 1] - log.offs[i]};
+        assert_int_equal(projection_fold_batch(p, items, n), 0);
+    }
     msgpack_sbuffer tail;
     save(p, &tail);
 
