@@ -17,6 +17,7 @@
     be started on it to time a real start-up. */
 
 #include "daemon/projector.h"
+#include "daemon/replay.h"
 #include "daemon/store.h"
 #include "events/schema.h"
 #include "projections/projection.h"
@@ -249,23 +250,6 @@ generate(gen_t *g, uint64_t events, int reps)
     return 0;
 }
 
-typedef struct {
-    projection_t *p;
-    projection_item_t items[PROJECTION_BATCH];
-    size_t n;
-} batch_t;
-
-static int
-fold_record(void *arg, const store_record_t *rec)
-{
-    batch_t *b = arg;
-    b->items[b->n++] = (projection_item_t){rec->seq, rec->recorded_at, rec->event, rec->event_len};
-    if (b->n < PROJECTION_BATCH)
-        return 0;
-    b->n = 0;
-    return projection_fold_batch(b->p, b->items, PROJECTION_BATCH);
-}
-
 /* The floor under the fold: read every record and decode its event. */
 static int
 decode_record(void *arg, const store_record_t *rec)
@@ -427,11 +411,7 @@ main(int argc, char **argv)
     long rss0 = rss_kib();
     store_reader_t *r = store_read_begin(g.store, err, sizeof err);
     t0 = now_s();
-    static batch_t batch;
-    batch.p = p;
-    int rc = store_reader_walk(r, 1, UINT64_MAX, fold_record, &batch, err, sizeof err);
-    if (rc == 0 && batch.n)
-        rc = projection_fold_batch(p, batch.items, batch.n);
+    int rc = replay_fold(r, p, 1, UINT64_MAX, err, sizeof err);
     double replay = now_s() - t0;
     store_read_end(&r);
     long rss1 = rss_kib();

@@ -3,6 +3,7 @@
 #include "daemon/projector.h"
 
 #include "daemon/log.h"
+#include "daemon/replay.h"
 
 #include <pthread.h>
 #include <stdio.h>
@@ -45,25 +46,6 @@ calendar_drop(calendar_t **cal)
     pthread_mutex_unlock(&calendar_mutex);
 }
 
-/* Records are folded PROJECTION_BATCH at a time: their bytes stay valid
-   in the walk's read transaction. */
-typedef struct {
-    projection_t *p;
-    projection_item_t items[PROJECTION_BATCH];
-    size_t n;
-} batch_t;
-
-static int
-fold_record(void *arg, const store_record_t *rec)
-{
-    batch_t *b = arg;
-    b->items[b->n++] = (projection_item_t){rec->seq, rec->recorded_at, rec->event, rec->event_len};
-    if (b->n < PROJECTION_BATCH)
-        return 0;
-    b->n = 0;
-    return projection_fold_batch(b->p, b->items, PROJECTION_BATCH);
-}
-
 /* Build a projection of the log up to `upto` from the newest usable
    snapshot at or before it. *from_snapshot says where it started. */
 static projection_t *
@@ -102,19 +84,13 @@ build(projector_t *self, uint64_t upto, bool use_snapshot, uint64_t *from_snapsh
         }
     } else
         snap_seq = 0;
-    batch_t *batch = p ? calloc(1, sizeof *batch) : NULL;
     int rc = -1;
-    if (batch) {
-        batch->p = p;
-        rc = store_reader_walk(r, snap_seq + 1, upto, fold_record, batch, err, errlen);
-        if (rc == 0 && batch->n)
-            rc = projection_fold_batch(p, batch->items, batch->n);
-        free(batch);
-    }
+    if (p)
+        rc = replay_fold(r, p, snap_seq + 1, upto, err, errlen);
+    else if (cal)
+        snprintf(err, errlen, "out of memory");
     store_read_end(&r);
     if (rc != 0) {
-        if (rc < 0 && p)
-            snprintf(err, errlen, "out of memory folding the log");
         projection_destroy(&p);
         calendar_drop(&cal);
         return NULL;

@@ -86,7 +86,7 @@ prefetch_row(projection_t *self, uint32_t node, uint32_t pl, int32_t day, int pa
 }
 
 void
-projection_prefetch(projection_t *self, const event_t *evs, size_t n)
+projection_prefetch(projection_t *self, const event_t *const *evp, size_t n)
 {
     stage_t st[PROJECTION_BATCH];
     if (n > PROJECTION_BATCH)
@@ -94,7 +94,7 @@ projection_prefetch(projection_t *self, const event_t *evs, size_t n)
     memset(st, 0, n * sizeof *st);
     /* the symbol-table slots of the names */
     for (size_t i = 0; i < n; i++) {
-        names_of(&evs[i], &st[i]);
+        names_of(evp[i], &st[i]);
         if (st[i].has_node)
             symtab_prefetch_slot(self->nodes_sym, st[i].h_node);
         if (st[i].has_order)
@@ -113,7 +113,7 @@ projection_prefetch(projection_t *self, const event_t *evs, size_t n)
     }
     /* the ids; the node and the order records */
     for (size_t i = 0; i < n; i++) {
-        const event_t *ev = &evs[i];
+        const event_t *ev = evp[i];
         if (st[i].has_node) {
             const ev_str_t *s = node_name(ev);
             st[i].node = symtab_find_hashed(self->nodes_sym, s->ptr, s->len, st[i].h_node);
@@ -137,13 +137,13 @@ projection_prefetch(projection_t *self, const event_t *evs, size_t n)
     }
     /* a reversal credits the order's rep, product line and day */
     for (size_t i = 0; i < n; i++) {
-        if (st[i].order && !st[i].node && evs[i].type != EV_SALE_CLOSED) {
+        if (st[i].order && !st[i].node && evp[i]->type != EV_SALE_CLOSED) {
             const order_t *o = &self->orders[st[i].order];
             if (o->rep < self->nnodes) {
                 st[i].node = o->rep;
                 __builtin_prefetch(&self->nodes[o->rep]);
             }
-            if (evs[i].type != EV_PAYMENT_RECEIVED)
+            if (evp[i]->type != EV_PAYMENT_RECEIVED)
                 st[i].day = o->day;
             st[i].pl = o->pl;
         }
@@ -181,33 +181,56 @@ projection_prefetch(projection_t *self, const event_t *evs, size_t n)
     }
 }
 
+void
+projection_decode_batch(const projection_item_t *items, size_t n, msgpack_zone *zone,
+                        projection_decoded_t *out)
+{
+    for (size_t i = 0; i < n; i++) {
+        msgpack_object obj;
+        size_t off = 0;
+        ev_error_t err;
+        out[i].seq = items[i].seq;
+        out[i].recorded_at = items[i].recorded_at;
+        out[i].ok = msgpack_unpack((const char *)items[i].event, items[i].len, &off, zone, &obj) ==
+                        MSGPACK_UNPACK_SUCCESS &&
+                    event_decode(&obj, &out[i].ev, &err) == EVE_OK;
+    }
+}
+
+int
+projection_fold_decoded(projection_t *self, const projection_decoded_t *d, size_t n)
+{
+    int rc = 0;
+    while (n > 0 && rc == 0) {
+        size_t k = n < PROJECTION_BATCH ? n : PROJECTION_BATCH, m = 0;
+        const event_t *evp[PROJECTION_BATCH];
+        for (size_t i = 0; i < k; i++)
+            if (d[i].ok)
+                evp[m++] = &d[i].ev;
+        projection_prefetch(self, evp, m);
+        for (size_t i = 0; i < k && rc == 0; i++) {
+            if (!d[i].ok) {
+                self->skipped++;
+                self->seq = d[i].seq;
+                continue;
+            }
+            rc = projection_fold(self, d[i].seq, d[i].recorded_at, &d[i].ev);
+        }
+        d += k;
+        n -= k;
+    }
+    return rc;
+}
+
 int
 projection_fold_batch(projection_t *self, const projection_item_t *items, size_t n)
 {
-    event_t evs[PROJECTION_BATCH];
-    bool ok[PROJECTION_BATCH];
+    projection_decoded_t d[PROJECTION_BATCH];
     int rc = 0;
     while (n > 0 && rc == 0) {
         size_t k = n < PROJECTION_BATCH ? n : PROJECTION_BATCH;
-        size_t m = 0; /* decoded events, packed at the front of evs */
-        for (size_t i = 0; i < k; i++) {
-            msgpack_object obj;
-            size_t off = 0;
-            ev_error_t err;
-            ok[i] = msgpack_unpack((const char *)items[i].event, items[i].len, &off, &self->zone,
-                                   &obj) == MSGPACK_UNPACK_SUCCESS &&
-                    event_decode(&obj, &evs[m], &err) == EVE_OK;
-            m += ok[i];
-        }
-        projection_prefetch(self, evs, m);
-        for (size_t i = 0, j = 0; i < k && rc == 0; i++) {
-            if (!ok[i]) {
-                self->skipped++;
-                self->seq = items[i].seq;
-                continue;
-            }
-            rc = projection_fold(self, items[i].seq, items[i].recorded_at, &evs[j++]);
-        }
+        projection_decode_batch(items, k, &self->zone, d);
+        rc = projection_fold_decoded(self, d, k);
         msgpack_zone_clear(&self->zone);
         items += k;
         n -= k;

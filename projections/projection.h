@@ -77,9 +77,23 @@ typedef struct {
 } projection_item_t;
 int projection_fold_batch(projection_t *self, const projection_item_t *items, size_t n);
 
+/* The two halves of projection_fold_batch, for a replay that decodes on
+   one thread and folds on another (daemon/replay.c). Decoding touches no
+   projection: out[i].ev's strings point into the items' bytes, the rest
+   into zone; both must outlive the fold. */
+typedef struct {
+    uint64_t seq;
+    int64_t recorded_at;
+    bool ok; /* decoded; if not, the fold counts it as skipped */
+    event_t ev;
+} projection_decoded_t;
+void projection_decode_batch(const projection_item_t *items, size_t n, msgpack_zone *zone,
+                             projection_decoded_t *out);
+int projection_fold_decoded(projection_t *self, const projection_decoded_t *d, size_t n);
+
 /* Warm the caches for checking and folding up to PROJECTION_BATCH decoded
    events (a hint: changes nothing). */
-void projection_prefetch(projection_t *self, const event_t *evs, size_t n);
+void projection_prefetch(projection_t *self, const event_t *const *evs, size_t n);
 
 uint64_t projection_seq(projection_t *self);
 /* The calendar given to projection_new. */
