@@ -411,7 +411,8 @@ main(int argc, char **argv)
     long rss0 = rss_kib();
     store_reader_t *r = store_read_begin(g.store, err, sizeof err);
     t0 = now_s();
-    int rc = replay_fold(r, p, 1, UINT64_MAX, err, sizeof err);
+    replay_stats_t st;
+    int rc = replay_fold(r, p, 1, UINT64_MAX, &st, err, sizeof err);
     double replay = now_s() - t0;
     store_read_end(&r);
     long rss1 = rss_kib();
@@ -422,6 +423,8 @@ main(int argc, char **argv)
     printf("replay: %llu events in %.2f s = %.0f events/s (skipped %llu)\n",
            (unsigned long long)g.total, replay, (double)g.total / replay,
            (unsigned long long)projection_skipped(p));
+    printf("  CPU: reading and decoding %.2f s, prefetching and folding %.2f s (on two threads)\n",
+           st.walk_cpu_s, st.fold_cpu_s);
     printf("projection memory: %.0f MiB of anonymous (heap) memory added by the replay\n",
            (double)(rss1 - rss0) / 1024.0);
 

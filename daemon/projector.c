@@ -86,7 +86,7 @@ build(projector_t *self, uint64_t upto, bool use_snapshot, uint64_t *from_snapsh
         snap_seq = 0;
     int rc = -1;
     if (p)
-        rc = replay_fold(r, p, snap_seq + 1, upto, err, errlen);
+        rc = replay_fold(r, p, snap_seq + 1, upto, NULL, err, errlen);
     else if (cal)
         snprintf(err, errlen, "out of memory");
     store_read_end(&r);

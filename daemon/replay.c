@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define RING 8
 
@@ -27,9 +28,18 @@ typedef struct {
     bool done;         /* the walker has filled its last batch */
     bool stop;         /* give up: a side failed */
     int fold_rc;
+    double fold_cpu_s;
     pthread_mutex_t mu;
     pthread_cond_t filled, emptied;
 } ring_t;
+
+static double
+thread_cpu_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
 
 static void *
 folder(void *arg)
@@ -41,8 +51,10 @@ folder(void *arg)
             pthread_cond_wait(&g->filled, &g->mu);
         bool idle = g->tail == g->head || g->stop;
         pthread_mutex_unlock(&g->mu);
-        if (idle)
-            return NULL; /* done and drained, or stopped */
+        if (idle) {
+            g->fold_cpu_s = thread_cpu_s(); /* read after the join */
+            return NULL;                    /* done and drained, or stopped */
+        }
         slot_t *s = &g->slots[g->tail % RING];
         int rc = projection_fold_decoded(g->p, s->decoded, s->n);
         pthread_mutex_lock(&g->mu);
@@ -90,9 +102,10 @@ on_record(void *arg, const store_record_t *rec)
 }
 
 int
-replay_fold(store_reader_t *r, projection_t *p, uint64_t from, uint64_t to, char *err,
-            size_t errlen)
+replay_fold(store_reader_t *r, projection_t *p, uint64_t from, uint64_t to, replay_stats_t *stats,
+            char *err, size_t errlen)
 {
+    double cpu0 = thread_cpu_s();
     ring_t g = {.p = p};
     g.slots = calloc(RING, sizeof *g.slots);
     if (!g.slots) {
@@ -127,6 +140,10 @@ replay_fold(store_reader_t *r, projection_t *p, uint64_t from, uint64_t to, char
     pthread_cond_signal(&g.filled);
     pthread_mutex_unlock(&g.mu);
     pthread_join(t, NULL);
+    if (stats) {
+        stats->walk_cpu_s = thread_cpu_s() - cpu0;
+        stats->fold_cpu_s = g.fold_cpu_s;
+    }
     if (g.fold_rc != 0) {
         rc = -1;
         snprintf(err, errlen, "out of memory folding the log");

@@ -16,10 +16,16 @@
 #include "daemon/store.h"
 #include "projections/projection.h"
 
+/* CPU seconds each side used: the larger bounds the replay. */
+typedef struct {
+    double walk_cpu_s, fold_cpu_s;
+} replay_stats_t;
+
 /* Fold records [from, to] of the reader's log into p. 0 on success; a
    STORE_ code with a message for a store failure; -1 with a message when
-   the fold ran out of memory or a thread could not start. */
-int replay_fold(store_reader_t *r, projection_t *p, uint64_t from, uint64_t to, char *err,
-                size_t errlen);
+   the fold ran out of memory or a thread could not start. stats may be
+   NULL. */
+int replay_fold(store_reader_t *r, projection_t *p, uint64_t from, uint64_t to,
+                replay_stats_t *stats, char *err, size_t errlen);
 
 #endif

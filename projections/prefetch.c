@@ -20,6 +20,17 @@
 
 #include <string.h>
 
+/* The last step, to the rows and targets the fold writes, is a plain load
+   whose value is dropped: on the build machine (a VM on AMD EPYC) the fold
+   kept stalling on those lines after prefetch instructions, and not after
+   loads (fold CPU time about 20% lower). Loads that miss retire late but
+   do not wait for one another, so the pass's misses still overlap. */
+static inline void
+warm(const void *p)
+{
+    (void)*(const volatile char *)p;
+}
+
 typedef struct {
     uint64_t h_node, h_order;
     uint32_t cand_node, cand_order;
@@ -80,7 +91,7 @@ prefetch_row(projection_t *self, uint32_t node, uint32_t pl, int32_t day, int pa
         if (pass == 1)
             __builtin_prefetch(&s->blocks[b - s->b0]);
         else if (s->blocks[b - s->b0])
-            __builtin_prefetch(&s->blocks[b - s->b0][(uint32_t)day % BLOCK_DAYS], 1);
+            warm(&s->blocks[b - s->b0][(uint32_t)day % BLOCK_DAYS]);
         return;
     }
 }
@@ -176,7 +187,7 @@ projection_prefetch(projection_t *self, const event_t *const *evp, size_t n)
         for (uint32_t k = 0; k < nd->ntargets; k++) {
             const tref_t *r = &nd->targets[k];
             if (st[i].day >= r->d0 && st[i].day < r->d1 && (!r->pl || r->pl == st[i].pl))
-                __builtin_prefetch(&self->targets[r->idx], 1);
+                warm(&self->targets[r->idx].num);
         }
     }
 }
