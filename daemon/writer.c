@@ -602,8 +602,8 @@ pack_append_reply(writer_t *self, pending_t *p, uint64_t counts[3], size_t extra
 static void
 reply_all(writer_t *self)
 {
-    uint64_t totals[3] = {0, 0, 0}, bad = 0;
     for (size_t k = 0; k < self->npending; k++) {
+        uint64_t totals[3] = {0, 0, 0}, bad = 0;
         pending_t *p = &self->pending[k];
         msgpack_packer pk;
         msgpack_sbuffer_clear(&self->out);
@@ -639,14 +639,16 @@ reply_all(writer_t *self)
             wire_reply_error(&pk, p->req.corr, p->rc, p->message);
             bad++;
         }
+        /* counted before the reply goes out: a client that asks for the
+           status after its reply must see its request counted */
+        atomic_fetch_add_explicit(&self->stats->requests, 1, memory_order_relaxed);
+        atomic_fetch_add_explicit(&self->stats->appended, totals[0], memory_order_relaxed);
+        atomic_fetch_add_explicit(&self->stats->duplicates, totals[1], memory_order_relaxed);
+        atomic_fetch_add_explicit(&self->stats->rejected, totals[2], memory_order_relaxed);
+        atomic_fetch_add_explicit(&self->stats->bad_requests, bad, memory_order_relaxed);
         if (send_reply(self, p) != 0)
             log_debug("reply not sent: %s", zmq_strerror(errno));
     }
-    atomic_fetch_add_explicit(&self->stats->requests, self->npending, memory_order_relaxed);
-    atomic_fetch_add_explicit(&self->stats->appended, totals[0], memory_order_relaxed);
-    atomic_fetch_add_explicit(&self->stats->duplicates, totals[1], memory_order_relaxed);
-    atomic_fetch_add_explicit(&self->stats->rejected, totals[2], memory_order_relaxed);
-    atomic_fetch_add_explicit(&self->stats->bad_requests, bad, memory_order_relaxed);
 }
 
 /* The publish socket is an XPUB: it hands us each new subscription (first
