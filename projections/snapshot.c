@@ -249,11 +249,32 @@ projection_save(projection_t *self, msgpack_sbuffer *out)
                 put_u8(&w, s->blocks[b] != NULL);
                 if (!s->blocks[b])
                     continue;
-                uint64_t raw[BLOCK_DAYS * ROW_BASES];
-                for (int d = 0; d < BLOCK_DAYS; d++)
+                /* sparse: a mask of the days with a value, then for each
+                   such day a mask of its non-zero bases and their values */
+                uint8_t raw[4 + BLOCK_DAYS * (2 + 8 * ROW_BASES)];
+                size_t len = 4;
+                uint32_t days = 0;
+                for (int d = 0; d < BLOCK_DAYS; d++) {
+                    const dayrow_t *row = &s->blocks[b][d];
+                    uint16_t mask = 0;
                     for (int m = 0; m < ROW_BASES; m++)
-                        raw[d * ROW_BASES + m] = htole64((uint64_t)s->blocks[b][d].v[m]);
-                put(&w, raw, sizeof raw);
+                        if (row->v[m])
+                            mask |= (uint16_t)(1u << m);
+                    if (!mask)
+                        continue;
+                    days |= 1u << d;
+                    raw[len++] = (uint8_t)mask;
+                    raw[len++] = (uint8_t)(mask >> 8);
+                    for (int m = 0; m < ROW_BASES; m++)
+                        if (mask >> m & 1) {
+                            uint64_t v = htole64((uint64_t)row->v[m]);
+                            memcpy(raw + len, &v, 8);
+                            len += 8;
+                        }
+                }
+                uint32_t le = htole32(days);
+                memcpy(raw, &le, 4);
+                put(&w, raw, len);
             }
         }
     }
@@ -443,19 +464,24 @@ load_body(projection_t *self, rbuf_t *r)
             for (uint32_t b = 0; b < nb && !r->failed; b++) {
                 if (!get_u8(r))
                     continue;
-                const uint8_t *raw = take(r, (size_t)BLOCK_DAYS * ROW_BASES * 8);
-                if (!raw)
-                    break;
                 dayrow_t *blk = proj_block_new(self);
                 if (!blk)
                     return -1;
                 s->blocks[b] = blk;
-                for (int d = 0; d < BLOCK_DAYS; d++)
-                    for (int m = 0; m < ROW_BASES; m++) {
-                        uint64_t v;
-                        memcpy(&v, raw + 8 * (size_t)(d * ROW_BASES + m), 8);
-                        blk[d].v[m] = (int64_t)le64toh(v);
+                uint32_t days = get_u32(r);
+                for (int d = 0; d < BLOCK_DAYS && !r->failed; d++) {
+                    if (!(days >> d & 1))
+                        continue;
+                    const uint8_t *mb = take(r, 2);
+                    uint16_t mask = mb ? (uint16_t)(mb[0] | mb[1] << 8) : 0;
+                    if (!mask || mask >> ROW_BASES) {
+                        r->failed = 1;
+                        break;
                     }
+                    for (int m = 0; m < ROW_BASES; m++)
+                        if (mask >> m & 1)
+                            blk[d].v[m] = (int64_t)get_u64(r);
+                }
             }
         }
     }
