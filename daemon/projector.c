@@ -143,16 +143,32 @@ projector_open(store_t *store, const projector_options_t *options, char *err, si
     /* A long replay is worth keeping: snapshot now rather than at stop. */
     if (seq - from > 100000) {
         char why[256];
-        if (store_begin(store, why, sizeof why) == STORE_OK) {
-            if (projector_maybe_snapshot(self, true, why, sizeof why) == STORE_OK)
-                store_commit(store, why, sizeof why);
-            else {
-                store_abort(store);
-                log_warn("start-up snapshot not written: %s", why);
-            }
-        }
+        if (projector_write_snapshot(self, why, sizeof why) != STORE_OK)
+            log_warn("start-up snapshot not written: %s", why);
     }
     return self;
+}
+
+int
+projector_write_snapshot(projector_t *self, char *err, size_t errlen)
+{
+    int rc = STORE_MAP_FULL;
+    for (int tries = 0; rc == STORE_MAP_FULL && tries < 8; tries++) {
+        rc = store_begin(self->store, err, errlen);
+        if (rc == STORE_OK)
+            rc = projector_maybe_snapshot(self, true, err, errlen);
+        if (rc == STORE_OK)
+            return store_commit(self->store, err, errlen);
+        store_abort(self->store);
+        if (rc == STORE_MAP_FULL) {
+            int g = store_grow(self->store, err, errlen);
+            if (g != STORE_OK)
+                return g;
+            log_info("LMDB map grew to %zu MiB for a projection snapshot",
+                     store_map_size(self->store) >> 20);
+        }
+    }
+    return rc;
 }
 
 void
