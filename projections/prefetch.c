@@ -146,6 +146,19 @@ projection_prefetch(projection_t *self, const event_t *const *evp, size_t n)
             st[i].pl =
                 symtab_find(self->pl_sym, ev->v[F_PRODUCT_LINE].s.ptr, ev->v[F_PRODUCT_LINE].s.len);
     }
+    for (size_t i = 0; i < n; i++) {
+        const event_t *ev = evp[i];
+        if (st[i].has_node) {
+            const ev_str_t *s = node_name(ev);
+            memo_t *m = &self->memo[proj_memo_slot(self->nodes_sym, s->ptr)];
+            *m = (memo_t){s->ptr, self->nodes_sym, s->len, st[i].node, st[i].h_node};
+        }
+        if (st[i].has_order) {
+            const ev_str_t *s = &ev->v[F_ORDER].s;
+            memo_t *m = &self->memo[proj_memo_slot(self->orders_sym, s->ptr)];
+            *m = (memo_t){s->ptr, self->orders_sym, s->len, st[i].order, st[i].h_order};
+        }
+    }
     /* a reversal credits the order's rep, product line and day */
     for (size_t i = 0; i < n; i++) {
         if (st[i].order && !st[i].node && evp[i]->type != EV_SALE_CLOSED) {
@@ -218,6 +231,7 @@ projection_fold_decoded(projection_t *self, const projection_decoded_t *d, size_
         for (size_t i = 0; i < k; i++)
             if (d[i].ok)
                 evp[m++] = &d[i].ev;
+        self->memo_on = true;
         projection_prefetch(self, evp, m);
         for (size_t i = 0; i < k && rc == 0; i++) {
             if (!d[i].ok) {
@@ -227,6 +241,8 @@ projection_fold_decoded(projection_t *self, const projection_decoded_t *d, size_
             }
             rc = projection_fold(self, d[i].seq, d[i].recorded_at, &d[i].ev);
         }
+        self->memo_on = false;
+        memset(self->memo, 0, sizeof self->memo);
         d += k;
         n -= k;
     }

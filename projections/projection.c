@@ -161,16 +161,38 @@ grow(void **ptr, uint32_t *cap, uint32_t need, size_t size)
     return 0;
 }
 
-static uint32_t
-intern(symtab_t *t, ev_str_t s)
+/* Names are resolved through the memo while a batch is folded (see
+   projections/prefetch.c): the prefetch passes already hashed every rep
+   and order name of the batch and found those that exist. An id found is
+   final (ids are never reused); for a name not found only its hash is
+   kept, since an earlier event of the batch may add it. The memo is keyed
+   by the string's address, which is unique to one field of one event of
+   the batch, and is emptied after every batch. */
+static memo_t *
+memo_of(projection_t *self, const symtab_t *t, ev_str_t s)
 {
-    return symtab_intern(t, s.ptr, s.len);
+    if (!self->memo_on)
+        return NULL;
+    memo_t *m = &self->memo[proj_memo_slot(t, s.ptr)];
+    return m->ptr == s.ptr && m->t == t && m->len == s.len ? m : NULL;
 }
 
 static uint32_t
-find(symtab_t *t, ev_str_t s)
+intern(projection_t *self, symtab_t *t, ev_str_t s)
 {
-    return symtab_find(t, s.ptr, s.len);
+    memo_t *m = memo_of(self, t, s);
+    if (m && m->id)
+        return m->id;
+    return m ? symtab_intern_hashed(t, s.ptr, s.len, m->h) : symtab_intern(t, s.ptr, s.len);
+}
+
+static uint32_t
+find(projection_t *self, symtab_t *t, ev_str_t s)
+{
+    memo_t *m = memo_of(self, t, s);
+    if (m && m->id)
+        return m->id;
+    return m ? symtab_find_hashed(t, s.ptr, s.len, m->h) : symtab_find(t, s.ptr, s.len);
 }
 
 node_t *
@@ -182,14 +204,14 @@ proj_node(projection_t *self, uint32_t id)
 static node_t *
 node_by_name(projection_t *self, ev_str_t s)
 {
-    return proj_node(self, find(self->nodes_sym, s));
+    return proj_node(self, find(self, self->nodes_sym, s));
 }
 
 /* The id of a node that is credited, interning it (undefined) if new. */
 static uint32_t
 node_ref(projection_t *self, ev_str_t s)
 {
-    uint32_t id = intern(self->nodes_sym, s);
+    uint32_t id = intern(self, self->nodes_sym, s);
     if (!id || id >= (1u << 22) ||
         grow((void **)&self->nodes, &self->nnodes, id + 1, sizeof(node_t)) != 0)
         return 0;
@@ -585,8 +607,8 @@ check_parent(projection_t *self, const event_t *ev, ev_error_t *err)
     ev_errcode_t rc = check_node_ref(self, ev, F_PARENT, err);
     if (rc != EVE_OK)
         return rc;
-    uint32_t node = find(self->nodes_sym, ev->v[F_NODE].s);
-    uint32_t parent = find(self->nodes_sym, ev->v[F_PARENT].s);
+    uint32_t node = find(self, self->nodes_sym, ev->v[F_NODE].s);
+    uint32_t parent = find(self, self->nodes_sym, ev->v[F_PARENT].s);
     if (!node)
         return EVE_OK;
     /* The new parent may not be the node or under it on any day from the
@@ -618,7 +640,7 @@ check_credit_rep(projection_t *self, const event_t *ev, ev_field_t f, ev_error_t
 static order_t *
 order_by_name(projection_t *self, ev_str_t s)
 {
-    uint32_t id = find(self->orders_sym, s);
+    uint32_t id = find(self, self->orders_sym, s);
     return id && id < self->norders && self->orders[id].rep ? &self->orders[id] : NULL;
 }
 
@@ -685,10 +707,10 @@ projection_check(projection_t *self, const event_t *ev, ev_error_t *err)
         period_t period;
         if ((rc = check_target_key(self, ev, err, &metric, &period)) != EVE_OK)
             return rc;
-        uint32_t scope = find(self->nodes_sym, ev->v[F_SCOPE].s);
+        uint32_t scope = find(self, self->nodes_sym, ev->v[F_SCOPE].s);
         uint32_t psym = symtab_find(self->periods_sym, period.name, strlen(period.name));
         uint32_t pl =
-            event_has(ev, F_PRODUCT_LINE) ? find(self->pl_sym, ev->v[F_PRODUCT_LINE].s) : 0;
+            event_has(ev, F_PRODUCT_LINE) ? find(self, self->pl_sym, ev->v[F_PRODUCT_LINE].s) : 0;
         bool known_pl = !event_has(ev, F_PRODUCT_LINE) || pl;
         target_t *t = psym && known_pl ? proj_target(self, scope, metric, pl, psym) : NULL;
         if (ev->type == EV_TARGET_ADJUSTED && !t)
@@ -742,7 +764,7 @@ projection_check(projection_t *self, const event_t *ev, ev_error_t *err)
     case EV_CUSTOMER_CREATED:
         return check_credit_rep(self, ev, F_REP, err);
     case EV_KPI_DEFINED: {
-        uint32_t k = find(self->kpis_sym, ev->v[F_KPI].s);
+        uint32_t k = find(self, self->kpis_sym, ev->v[F_KPI].s);
         if (k && k < self->nkpis && self->kpis[k].defined &&
             self->kpis[k].agg != ev->v[F_AGGREGATION].i)
             return bad(err, "aggregation: kpi \"%.*s\" is already defined with another",
@@ -752,7 +774,7 @@ projection_check(projection_t *self, const event_t *ev, ev_error_t *err)
         return EVE_OK;
     }
     case EV_KPI_RECORDED: {
-        uint32_t k = find(self->kpis_sym, ev->v[F_KPI].s);
+        uint32_t k = find(self, self->kpis_sym, ev->v[F_KPI].s);
         if (!k || k >= self->nkpis || !self->kpis[k].defined)
             return bad(err, "kpi: \"%.*s\" has no kpi_defined", Q(ev->v[F_KPI].s));
         if (fabs(ev->v[F_VALUE].d) > 9.0e15)
@@ -801,7 +823,7 @@ recompute_after(projection_t *self, int32_t day)
 static int
 fold_node(projection_t *self, const event_t *ev)
 {
-    uint32_t id = intern(self->nodes_sym, ev->v[F_NODE].s);
+    uint32_t id = intern(self, self->nodes_sym, ev->v[F_NODE].s);
     if (!id || grow((void **)&self->nodes, &self->nnodes, id + 1, sizeof(node_t)) != 0)
         return -1;
     node_t *n = &self->nodes[id];
@@ -811,14 +833,14 @@ fold_node(projection_t *self, const event_t *ev)
         n->retired_day = day ? day : 1;
         return 0;
     }
-    uint32_t parent = event_has(ev, F_PARENT) ? find(self->nodes_sym, ev->v[F_PARENT].s) : 0;
+    uint32_t parent = event_has(ev, F_PARENT) ? find(self, self->nodes_sym, ev->v[F_PARENT].s) : 0;
     if (ev->type == EV_NODE_DEFINED) {
         bool was = n->defined;
         n->defined = true;
         n->kind = (uint8_t)ev->v[F_KIND].i;
-        n->name = intern(self->text_sym, ev->v[F_NAME].s);
+        n->name = intern(self, self->text_sym, ev->v[F_NAME].s);
         if (event_has(ev, F_OWNER))
-            n->owner = intern(self->text_sym, ev->v[F_OWNER].s);
+            n->owner = intern(self, self->text_sym, ev->v[F_OWNER].s);
         if (was && (!event_has(ev, F_PARENT) || proj_parent_at(self, id, day) == parent))
             return 0; /* a rename or a new owner */
     }
@@ -834,7 +856,7 @@ fold_node(projection_t *self, const event_t *ev)
 static uint32_t
 product_line(projection_t *self, const event_t *ev)
 {
-    return event_has(ev, F_PRODUCT_LINE) ? intern(self->pl_sym, ev->v[F_PRODUCT_LINE].s) : 0;
+    return event_has(ev, F_PRODUCT_LINE) ? intern(self, self->pl_sym, ev->v[F_PRODUCT_LINE].s) : 0;
 }
 
 static int
@@ -848,9 +870,10 @@ add_history(projection_t *self, target_t *t, const event_t *ev, uint64_t seq, in
     h->occurred_at = ev->v[F_OCCURRED_AT].i;
     h->recorded_at = recorded_at;
     h->kind = ev->type == EV_TARGET_SET ? 0 : 1;
-    h->author = intern(self->text_sym, ev->v[F_AUTHOR].s);
-    h->reason = event_has(ev, F_REASON) ? intern(self->text_sym, ev->v[F_REASON].s) : 0;
-    h->allocation = event_has(ev, F_ALLOCATION) ? intern(self->text_sym, ev->v[F_ALLOCATION].s) : 0;
+    h->author = intern(self, self->text_sym, ev->v[F_AUTHOR].s);
+    h->reason = event_has(ev, F_REASON) ? intern(self, self->text_sym, ev->v[F_REASON].s) : 0;
+    h->allocation =
+        event_has(ev, F_ALLOCATION) ? intern(self, self->text_sym, ev->v[F_ALLOCATION].s) : 0;
     memcpy(h->before, before, sizeof h->before);
     h->before_mask = before_mask;
     memcpy(h->after, t->tiers, sizeof h->after);
@@ -866,7 +889,7 @@ fold_target(projection_t *self, const event_t *ev, uint64_t seq, int64_t recorde
     ev_error_t err;
     if (check_target_key(self, ev, &err, &metric, &period) != EVE_OK)
         return 1;
-    uint32_t scope = find(self->nodes_sym, ev->v[F_SCOPE].s);
+    uint32_t scope = find(self, self->nodes_sym, ev->v[F_SCOPE].s);
     uint32_t psym = symtab_intern(self->periods_sym, period.name, strlen(period.name));
     uint32_t pl = product_line(self, ev);
     if (!psym || (event_has(ev, F_PRODUCT_LINE) && !pl) || scope >= (1u << 22) ||
@@ -922,7 +945,7 @@ fold_sale(projection_t *self, const event_t *ev)
     uint32_t rep = node_ref(self, ev->v[F_REP].s);
     uint32_t pl = product_line(self, ev);
     int32_t day = proj_day_of(self, ev->v[F_OCCURRED_AT].i);
-    uint32_t id = intern(self->orders_sym, ev->v[F_ORDER].s);
+    uint32_t id = intern(self, self->orders_sym, ev->v[F_ORDER].s);
     if (!rep || pl >= (1u << 12))
         return -1;
     if (!id || grow((void **)&self->orders, &self->norders, id + 1, sizeof(order_t)) != 0)
@@ -970,7 +993,7 @@ fold_payment(projection_t *self, const event_t *ev)
 static int
 fold_kpi_defined(projection_t *self, const event_t *ev)
 {
-    uint32_t k = intern(self->kpis_sym, ev->v[F_KPI].s);
+    uint32_t k = intern(self, self->kpis_sym, ev->v[F_KPI].s);
     if (!k || grow((void **)&self->kpis, &self->nkpis, k + 1, sizeof(kpi_t)) != 0)
         return -1;
     self->kpis[k].defined = true;
@@ -981,7 +1004,7 @@ fold_kpi_defined(projection_t *self, const event_t *ev)
 static int
 fold_kpi(projection_t *self, const event_t *ev)
 {
-    uint32_t k = find(self->kpis_sym, ev->v[F_KPI].s);
+    uint32_t k = find(self, self->kpis_sym, ev->v[F_KPI].s);
     uint32_t node = node_ref(self, ev->v[F_SCOPE].s);
     int32_t day = proj_day_of(self, ev->v[F_OCCURRED_AT].i);
     uint32_t pl = product_line(self, ev);

@@ -130,6 +130,21 @@ typedef struct {
 } kpi_t;
 
 #define DAY_CACHE 4096 /* hours; a power of two */
+#define MEMO_SIZE 512  /* a power of two */
+
+typedef struct {
+    const char *ptr; /* the name's bytes in the event; NULL: empty slot */
+    const symtab_t *t;
+    uint32_t len, id; /* id 0: not found when the batch was prefetched */
+    uint64_t h;       /* symtab_hash of the name */
+} memo_t;
+
+static inline size_t
+proj_memo_slot(const symtab_t *t, const char *ptr)
+{
+    return (size_t)(((uintptr_t)ptr * 0x9E3779B97F4A7C15ULL ^ (uintptr_t)t) >> 40) &
+           (MEMO_SIZE - 1);
+}
 
 typedef struct {
     int64_t start_ms, end_ms; /* empty: start_ms == end_ms */
@@ -175,6 +190,8 @@ struct _projection_t {
     uint64_t membership_gen, chain_gen;
     msgpack_zone zone;                /* projection_fold_bytes' decoding scratch */
     day_cache_t day_cache[DAY_CACHE]; /* proj_day_of's; not state */
+    memo_t memo[MEMO_SIZE];           /* names resolved for the batch being folded */
+    bool memo_on;
 };
 
 int32_t proj_day_of(projection_t *self, int64_t t);

@@ -189,7 +189,12 @@ store_string(symtab_t *self, const char *s, size_t len, uint64_t h, size_t slot)
 uint32_t
 symtab_intern(symtab_t *self, const char *s, size_t len)
 {
-    uint64_t h = hash_bytes(s, len);
+    return symtab_intern_hashed(self, s, len, hash_bytes(s, len));
+}
+
+uint32_t
+symtab_intern_hashed(symtab_t *self, const char *s, size_t len, uint64_t h)
+{
     size_t slot;
     uint32_t id = lookup(self, s, len, h, &slot);
     if (id)

@@ -46,8 +46,9 @@ void symtab_prefetch_slot(const symtab_t *self, uint64_t h);
 uint32_t symtab_peek(const symtab_t *self, uint64_t h);
 /* Step 3: the candidate's bytes. */
 void symtab_prefetch_str(const symtab_t *self, uint32_t id);
-/* symtab_find with the hash already computed. */
+/* symtab_find and symtab_intern with the hash already computed. */
 uint32_t symtab_find_hashed(symtab_t *self, const char *s, size_t len, uint64_t h);
+uint32_t symtab_intern_hashed(symtab_t *self, const char *s, size_t len, uint64_t h);
 /* The string of id (NUL-terminated; valid until the symtab is destroyed). */
 const char *symtab_str(symtab_t *self, uint32_t id);
 uint32_t symtab_len(symtab_t *self, uint32_t id);
