@@ -185,17 +185,12 @@ projection_prefetch(projection_t *self, const event_t *const *evp, size_t n)
             __builtin_prefetch(nd->mem);
     }
     /* block-table slots, then rows and the targets the event will move */
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0; i < n; i++)
         prefetch_row(self, st[i].node, st[i].pl, st[i].day, 1);
-        if (st[i].pl)
-            prefetch_row(self, st[i].node, 0, st[i].day, 1);
-    }
     for (size_t i = 0; i < n; i++) {
         if (!st[i].node)
             continue;
         prefetch_row(self, st[i].node, st[i].pl, st[i].day, 2);
-        if (st[i].pl)
-            prefetch_row(self, st[i].node, 0, st[i].day, 2);
         const node_t *nd = &self->nodes[st[i].node];
         for (uint32_t k = 0; k < nd->ntargets; k++) {
             const tref_t *r = &nd->targets[k];

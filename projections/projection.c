@@ -397,6 +397,14 @@ proj_cell(projection_t *self, uint32_t node, uint32_t base, uint32_t pl, int32_t
 {
     if (!base)
         return 0;
+    if (base <= ROW_BASES && !pl && node < self->nnodes) {
+        int64_t sum = 0; /* all product lines: every series of the node */
+        for (uint32_t i = 0; i < self->nodes[node].nseries; i++) {
+            const dayrow_t *r = find_row(self, node, self->nodes[node].series[i].pl, day);
+            sum += r ? r->v[base - 1] : 0;
+        }
+        return sum;
+    }
     if (base <= ROW_BASES) {
         const dayrow_t *r = find_row(self, node, pl, day);
         return r ? r->v[base - 1] : 0;
@@ -405,18 +413,10 @@ proj_cell(projection_t *self, uint32_t node, uint32_t base, uint32_t pl, int32_t
     return v ? (int64_t)*v : 0;
 }
 
-int64_t
-proj_cell_sum(projection_t *self, uint32_t node, uint32_t base, uint32_t pl, int32_t d0, int32_t d1)
+static int64_t
+series_sum(const series_t *s, uint32_t base, int32_t d0, int32_t d1)
 {
     int64_t sum = 0;
-    if (!base || d0 >= d1)
-        return 0;
-    if (base > ROW_BASES) {
-        for (int32_t d = d0; d < d1; d++)
-            sum += proj_cell(self, node, base, pl, d);
-        return sum;
-    }
-    series_t *s = proj_series(self, node, pl, false);
     if (!s || !s->nblocks)
         return 0;
     /* clip to the days the series covers, then walk block by block */
@@ -434,6 +434,25 @@ proj_cell_sum(projection_t *self, uint32_t node, uint32_t base, uint32_t pl, int
         d = end;
     }
     return sum;
+}
+
+int64_t
+proj_cell_sum(projection_t *self, uint32_t node, uint32_t base, uint32_t pl, int32_t d0, int32_t d1)
+{
+    int64_t sum = 0;
+    if (!base || d0 >= d1)
+        return 0;
+    if (base > ROW_BASES) {
+        for (int32_t d = d0; d < d1; d++)
+            sum += proj_cell(self, node, base, pl, d);
+        return sum;
+    }
+    if (!pl && node < self->nnodes) { /* all product lines: every series */
+        for (uint32_t i = 0; i < self->nodes[node].nseries; i++)
+            sum += series_sum(&self->nodes[node].series[i], base, d0, d1);
+        return sum;
+    }
+    return series_sum(proj_series(self, node, pl, false), base, d0, d1);
 }
 
 /* The day row of (node, pl, day), added (zero) if new; NULL when out of
@@ -516,16 +535,17 @@ credit(projection_t *self, uint32_t node, uint32_t pl, int32_t day, const delta_
         any |= d[k].delta != 0;
     if (!any)
         return 0;
-    for (int pass = 0; pass < (pl ? 2 : 1); pass++) {
+    if (d[0].base <= ROW_BASES) {
+        /* one row: "all product lines" is summed over a node's series when
+           read, which costs a query little and saves the fold a second row */
+        dayrow_t *row = day_row(self, node, pl, day);
+        if (!row)
+            return -1;
+        for (int k = 0; k < n; k++)
+            row->v[d[k].base - 1] += d[k].delta;
+    }
+    for (int pass = 0; d[0].base > ROW_BASES && pass < (pl ? 2 : 1); pass++) {
         uint32_t cpl = pass ? 0 : pl;
-        if (d[0].base <= ROW_BASES) {
-            dayrow_t *row = day_row(self, node, cpl, day);
-            if (!row)
-                return -1;
-            for (int k = 0; k < n; k++)
-                row->v[d[k].base - 1] += d[k].delta;
-            continue;
-        }
         for (int k = 0; k < n; k++) {
             bool added;
             uint64_t *v = u64map_upsert(&self->cells, cell_key(node, d[k].base, cpl, day), &added);

@@ -8,7 +8,9 @@
 
     Day rows: the built-in base metrics (B_REVENUE .. B_COLL) credited to one
     node, product line and day share one row. A node keeps one series per
-    product line it was credited with, and a series its rows in blocks of
+    product line it was credited with (0: events without one); "all product
+    lines" is the sum over a node's series, taken when read, so that an
+    event writes one row. A series keeps its rows in blocks of
     BLOCK_DAYS consecutive days, addressed directly by day. The fold is bound
     by memory latency: a sale reaches its row through the node (a small, hot
     table) with no hash probe, and one miss on the row itself; a range of
