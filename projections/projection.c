@@ -84,6 +84,7 @@ projection_destroy(projection_t **self_p)
     free(self->metrics);
     free(self->days);
     free(self->credited);
+    free(self->load_sums);
     u64map_free(&self->cells);
     for (uint32_t i = 0; i < self->nchunks; i++)
         free(self->chunks[i]);
@@ -504,16 +505,17 @@ proj_tref(projection_t *self, tref_t *r, uint32_t idx)
     r->d0 = t->d0;
     r->d1 = t->d1;
     r->pl = (uint16_t)t->pl;
-    r->num = m->num;
-    r->den = m->den;
+    r->num_base = m->num;
+    r->den_base = m->den;
 }
 
 void
 proj_recompute(projection_t *self, target_t *t)
 {
     metric_t *m = &self->metrics[t->metric];
-    t->num = proj_rollup(self, t->scope, m->num, t->pl, t->d0, t->d1);
-    t->den = m->den ? proj_rollup(self, t->scope, m->den, t->pl, t->d0, t->d1) : 0;
+    tref_t *r = proj_tref_of(self, t);
+    r->num = proj_rollup(self, t->scope, m->num, t->pl, t->d0, t->d1);
+    r->den = m->den ? proj_rollup(self, t->scope, m->den, t->pl, t->d0, t->d1) : 0;
 }
 
 /* ---------------------------------------------------------------------
@@ -578,14 +580,14 @@ credit(projection_t *self, uint32_t node, uint32_t pl, int32_t day, const delta_
     for (int c = 0; c < self->chain_len; c++) {
         node_t *a = &self->nodes[self->chain[c]];
         for (uint32_t j = 0; j < a->ntargets; j++) {
-            const tref_t *r = &a->targets[j];
+            tref_t *r = &a->targets[j];
             if (day < r->d0 || day >= r->d1 || (r->pl && r->pl != pl))
                 continue;
             for (int k = 0; k < n; k++) {
-                if (r->num == d[k].base)
-                    self->targets[r->idx].num += d[k].delta;
-                if (r->den == d[k].base)
-                    self->targets[r->idx].den += d[k].delta;
+                if (r->num_base == d[k].base)
+                    r->num += d[k].delta;
+                if (r->den_base == d[k].base)
+                    r->den += d[k].delta;
             }
         }
     }
@@ -937,6 +939,7 @@ fold_target(projection_t *self, const event_t *ev, uint64_t seq, int64_t recorde
         node_t *n = &self->nodes[scope];
         if (grow((void **)&n->targets, &n->captargets, n->ntargets + 1, sizeof(tref_t)) != 0)
             return -1;
+        t->tref = n->ntargets;
         proj_tref(self, &n->targets[n->ntargets++], self->ntargets);
         *slot = ++self->ntargets;
         proj_recompute(self, t);

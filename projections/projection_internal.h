@@ -74,12 +74,14 @@ typedef struct {
     uint32_t parent;
 } member_t;
 
-/* A node's own targets, with what crediting filters on inline: an event
-   touches the target_t (a cache miss each) only where it counts. */
+/* A node's own targets, with what crediting reads and writes inline: the
+   fold walks a node's trefs (contiguous) and never touches a target_t,
+   which would be a cache miss per target. The running actuals live here. */
 typedef struct {
-    uint32_t idx;          /* into projection.targets */
-    int32_t d0, d1;        /* the target's days [d0, d1) */
-    uint16_t pl, num, den; /* product line; the metric's base metrics */
+    int64_t num, den;                /* running actuals */
+    uint32_t idx;                    /* into projection.targets */
+    int32_t d0, d1;                  /* the target's days [d0, d1) */
+    uint16_t pl, num_base, den_base; /* product line; the metric's base metrics */
 } tref_t;
 
 typedef struct {
@@ -121,7 +123,7 @@ typedef struct {
     int64_t start_ms, end_ms;
     int32_t d0, d1; /* days [d0, d1) */
     int64_t tiers[3];
-    int64_t num, den; /* running actuals */
+    uint32_t tref; /* its tref: nodes[scope].targets[tref] */
     hist_t *hist;
     uint32_t nhist, caphist;
 } target_t;
@@ -193,6 +195,7 @@ struct _projection_t {
     msgpack_zone zone;                /* projection_fold_bytes' decoding scratch */
     day_cache_t day_cache[DAY_CACHE]; /* proj_day_of's; not state */
     memo_t memo[MEMO_SIZE];           /* names resolved for the batch being folded */
+    int64_t *load_sums;               /* snapshot loading's scratch */
     bool memo_on;
 };
 
@@ -218,7 +221,14 @@ int proj_series_cover(series_t *s, uint32_t b);
 int64_t proj_rollup(projection_t *self, uint32_t node, uint32_t base, uint32_t pl, int32_t d0,
                     int32_t d1);
 void proj_recompute(projection_t *self, target_t *t);
-/* Fill r from target idx (its key, period and metric must be set). */
+/* Fill r from target idx (its key, period and metric must be set); the
+   running actuals are left as they are. */
 void proj_tref(projection_t *self, tref_t *r, uint32_t idx);
+
+static inline tref_t *
+proj_tref_of(projection_t *self, const target_t *t)
+{
+    return &self->nodes[t->scope].targets[t->tref];
+}
 
 #endif

@@ -277,8 +277,8 @@ row_eval(projection_t *self, const selection_t *s, row_t *r, msgpack_packer *pk,
     metric_t *m = &self->metrics[r->metric];
     int64_t num, den;
     if (r->t) {
-        num = r->t->num;
-        den = r->t->den;
+        num = proj_tref_of(self, r->t)->num;
+        den = proj_tref_of(self, r->t)->den;
     } else if (r->summed) {
         num = r->num;
         den = r->den;

@@ -217,8 +217,8 @@ projection_save(projection_t *self, msgpack_sbuffer *out)
         put_u32(&w, (uint32_t)t->d1);
         for (int k = 0; k < 3; k++)
             put_u64(&w, (uint64_t)t->tiers[k]);
-        put_u64(&w, (uint64_t)t->num);
-        put_u64(&w, (uint64_t)t->den);
+        put_u64(&w, (uint64_t)proj_tref_of(self, t)->num);
+        put_u64(&w, (uint64_t)proj_tref_of(self, t)->den);
         put_u32(&w, t->nhist);
         for (uint32_t k = 0; k < t->nhist; k++) {
             hist_t *h = &t->hist[k];
@@ -385,6 +385,9 @@ load_body(projection_t *self, rbuf_t *r)
     if (n && !(self->targets = calloc(n, sizeof(target_t))))
         return -1;
     self->ntargets = self->captargets = n;
+    /* the running actuals belong in the trefs, set once targets are read */
+    if (n && !(self->load_sums = calloc((size_t)n * 2, sizeof(int64_t))))
+        return -1;
     for (uint32_t i = 0; i < n && !r->failed; i++) {
         target_t *t = &self->targets[i];
         t->scope = get_u32(r);
@@ -402,8 +405,9 @@ load_body(projection_t *self, rbuf_t *r)
         t->d1 = (int32_t)get_u32(r);
         for (int k = 0; k < 3; k++)
             t->tiers[k] = (int64_t)get_u64(r);
-        t->num = (int64_t)get_u64(r);
-        t->den = (int64_t)get_u64(r);
+        t->tref = UINT32_MAX;
+        self->load_sums[2 * i] = (int64_t)get_u64(r);
+        self->load_sums[2 * i + 1] = (int64_t)get_u64(r);
         t->nhist = t->caphist = get_count(r, 87);
         if (t->nhist && !(t->hist = calloc(t->nhist, sizeof(hist_t))))
             return -1;
@@ -436,13 +440,22 @@ load_body(projection_t *self, rbuf_t *r)
         node_t *nd = &self->nodes[i];
         for (uint32_t k = 0; k < nd->ntargets; k++) {
             uint32_t idx = nd->targets[k].idx;
-            if (idx >= self->ntargets || self->targets[idx].metric >= self->nmetrics) {
+            if (idx >= self->ntargets || self->targets[idx].metric >= self->nmetrics ||
+                self->targets[idx].scope != i || self->targets[idx].tref != UINT32_MAX) {
                 r->failed = 1;
                 break;
             }
             proj_tref(self, &nd->targets[k], idx);
+            self->targets[idx].tref = k;
+            nd->targets[k].num = self->load_sums[2 * idx];
+            nd->targets[k].den = self->load_sums[2 * idx + 1];
         }
     }
+    for (uint32_t i = 0; i < self->ntargets && !r->failed; i++)
+        if (self->targets[i].tref == UINT32_MAX)
+            r->failed = 1; /* no node lists it */
+    free(self->load_sums);
+    self->load_sums = NULL;
     for (uint32_t i = 0; i < self->nnodes && !r->failed; i++) {
         node_t *nd = &self->nodes[i];
         uint32_t ns = get_count(r, 12);
