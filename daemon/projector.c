@@ -3,6 +3,7 @@
 #include "daemon/projector.h"
 
 #include "daemon/log.h"
+#include "daemon/replay.h"
 
 #include <pthread.h>
 #include <stdio.h>
@@ -45,12 +46,6 @@ calendar_drop(calendar_t **cal)
     pthread_mutex_unlock(&calendar_mutex);
 }
 
-static int
-fold_record(void *arg, const store_record_t *rec)
-{
-    return projection_fold_bytes(arg, rec->seq, rec->recorded_at, rec->event, rec->event_len);
-}
-
 /* Build a projection of the log up to `upto` from the newest usable
    snapshot at or before it. *from_snapshot says where it started. */
 static projection_t *
@@ -89,11 +84,13 @@ build(projector_t *self, uint64_t upto, bool use_snapshot, uint64_t *from_snapsh
         }
     } else
         snap_seq = 0;
-    int rc = p ? store_reader_walk(r, snap_seq + 1, upto, fold_record, p, err, errlen) : -1;
+    int rc = -1;
+    if (p)
+        rc = replay_fold(r, p, snap_seq + 1, upto, NULL, err, errlen);
+    else if (cal)
+        snprintf(err, errlen, "out of memory");
     store_read_end(&r);
     if (rc != 0) {
-        if (rc < 0 && p)
-            snprintf(err, errlen, "out of memory folding the log");
         projection_destroy(&p);
         calendar_drop(&cal);
         return NULL;
@@ -146,16 +143,32 @@ projector_open(store_t *store, const projector_options_t *options, char *err, si
     /* A long replay is worth keeping: snapshot now rather than at stop. */
     if (seq - from > 100000) {
         char why[256];
-        if (store_begin(store, why, sizeof why) == STORE_OK) {
-            if (projector_maybe_snapshot(self, true, why, sizeof why) == STORE_OK)
-                store_commit(store, why, sizeof why);
-            else {
-                store_abort(store);
-                log_warn("start-up snapshot not written: %s", why);
-            }
-        }
+        if (projector_write_snapshot(self, why, sizeof why) != STORE_OK)
+            log_warn("start-up snapshot not written: %s", why);
     }
     return self;
+}
+
+int
+projector_write_snapshot(projector_t *self, char *err, size_t errlen)
+{
+    int rc = STORE_MAP_FULL;
+    for (int tries = 0; rc == STORE_MAP_FULL && tries < 8; tries++) {
+        rc = store_begin(self->store, err, errlen);
+        if (rc == STORE_OK)
+            rc = projector_maybe_snapshot(self, true, err, errlen);
+        if (rc == STORE_OK)
+            return store_commit(self->store, err, errlen);
+        store_abort(self->store);
+        if (rc == STORE_MAP_FULL) {
+            int g = store_grow(self->store, err, errlen);
+            if (g != STORE_OK)
+                return g;
+            log_info("LMDB map grew to %zu MiB for a projection snapshot",
+                     store_map_size(self->store) >> 20);
+        }
+    }
+    return rc;
 }
 
 void

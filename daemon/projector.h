@@ -43,6 +43,10 @@ void projector_unlock(projector_t *self);
    write a snapshot if snapshot_every events passed since the last one (or
    always, with force). */
 int projector_maybe_snapshot(projector_t *self, bool force, char *err, size_t errlen);
+/* Outside any transaction (start-up, stop), with the write lock held or no
+   writer running: write a snapshot in a transaction of its own, growing
+   the map if it does not fit. */
+int projector_write_snapshot(projector_t *self, char *err, size_t errlen);
 /* After an aborted transaction: the live projection may hold events that
    were not committed; rebuild it from the committed log. Write lock held. */
 int projector_reload(projector_t *self, char *err, size_t errlen);

@@ -605,13 +605,9 @@ writer_snapshot(writer_t *self)
 {
     char err[512];
     projector_write_lock(self->projector);
-    int rc = store_begin(self->store, err, sizeof err);
+    int rc = projector_write_snapshot(self->projector, err, sizeof err);
     if (rc == STORE_OK)
-        rc = projector_maybe_snapshot(self->projector, true, err, sizeof err);
-    if (rc == STORE_OK)
-        rc = store_commit(self->store, err, sizeof err);
-    else
-        store_abort(self->store);
+        atomic_store(&self->stats->map_size, store_map_size(self->store));
     projector_unlock(self->projector);
     if (rc != STORE_OK)
         log_warn("projection snapshot not written: %s", err);

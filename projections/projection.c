@@ -71,6 +71,9 @@ projection_destroy(projection_t **self_p)
     for (uint32_t i = 0; i < self->nnodes; i++) {
         free(self->nodes[i].mem);
         free(self->nodes[i].targets);
+        for (uint32_t k = 0; k < self->nodes[i].nseries; k++)
+            free(self->nodes[i].series[k].blocks);
+        free(self->nodes[i].series);
     }
     free(self->nodes);
     for (uint32_t i = 0; i < self->ntargets; i++)
@@ -81,7 +84,11 @@ projection_destroy(projection_t **self_p)
     free(self->metrics);
     free(self->days);
     free(self->credited);
+    free(self->load_sums);
     u64map_free(&self->cells);
+    for (uint32_t i = 0; i < self->nchunks; i++)
+        free(self->chunks[i]);
+    free(self->chunks);
     u64map_free(&self->target_index);
     msgpack_zone_destroy(&self->zone);
     symtab_destroy(&self->nodes_sym);
@@ -116,14 +123,26 @@ projection_skipped(projection_t *self)
 /* ---------------------------------------------------------------------
    Small helpers */
 
+/* Events arrive in no particular day order, and the calendar builds a whole
+   period (name included) per call: a direct-mapped cache by UTC hour of the
+   local days seen. An entry is used only when t lies inside it, so a zone
+   whose midnight is not on the hour just misses more often. */
 int32_t
 proj_day_of(projection_t *self, int64_t t)
 {
+    int64_t hour = t >= 0 ? t / 3600000 : (t - 3599999) / 3600000;
+    day_cache_t *c = &self->day_cache[(uint64_t)hour & (DAY_CACHE - 1)];
+    if (t >= c->start_ms && t < c->end_ms)
+        return c->day;
     period_t p;
     if (calendar_period_containing(self->cal, PERIOD_DAY, t, &p) != 0)
         return 0;
     int64_t d = p.seq - self->day_base;
-    return d < 0 ? 0 : d > DAY_MAX ? DAY_MAX : (int32_t)d;
+    int32_t day = d < 0 ? 0 : d > DAY_MAX ? DAY_MAX : (int32_t)d;
+    c->start_ms = p.start_ms;
+    c->end_ms = p.end_ms;
+    c->day = day;
+    return day;
 }
 
 static int
@@ -143,16 +162,38 @@ grow(void **ptr, uint32_t *cap, uint32_t need, size_t size)
     return 0;
 }
 
-static uint32_t
-intern(symtab_t *t, ev_str_t s)
+/* Names are resolved through the memo while a batch is folded (see
+   projections/prefetch.c): the prefetch passes already hashed every rep
+   and order name of the batch and found those that exist. An id found is
+   final (ids are never reused); for a name not found only its hash is
+   kept, since an earlier event of the batch may add it. The memo is keyed
+   by the string's address, which is unique to one field of one event of
+   the batch, and is emptied after every batch. */
+static memo_t *
+memo_of(projection_t *self, const symtab_t *t, ev_str_t s)
 {
-    return symtab_intern(t, s.ptr, s.len);
+    if (!self->memo_on)
+        return NULL;
+    memo_t *m = &self->memo[proj_memo_slot(t, s.ptr)];
+    return m->ptr == s.ptr && m->t == t && m->len == s.len ? m : NULL;
 }
 
 static uint32_t
-find(symtab_t *t, ev_str_t s)
+intern(projection_t *self, symtab_t *t, ev_str_t s)
 {
-    return symtab_find(t, s.ptr, s.len);
+    memo_t *m = memo_of(self, t, s);
+    if (m && m->id)
+        return m->id;
+    return m ? symtab_intern_hashed(t, s.ptr, s.len, m->h) : symtab_intern(t, s.ptr, s.len);
+}
+
+static uint32_t
+find(projection_t *self, symtab_t *t, ev_str_t s)
+{
+    memo_t *m = memo_of(self, t, s);
+    if (m && m->id)
+        return m->id;
+    return m ? symtab_find_hashed(t, s.ptr, s.len, m->h) : symtab_find(t, s.ptr, s.len);
 }
 
 node_t *
@@ -164,14 +205,14 @@ proj_node(projection_t *self, uint32_t id)
 static node_t *
 node_by_name(projection_t *self, ev_str_t s)
 {
-    return proj_node(self, find(self->nodes_sym, s));
+    return proj_node(self, find(self, self->nodes_sym, s));
 }
 
 /* The id of a node that is credited, interning it (undefined) if new. */
 static uint32_t
 node_ref(projection_t *self, ev_str_t s)
 {
-    uint32_t id = intern(self->nodes_sym, s);
+    uint32_t id = intern(self, self->nodes_sym, s);
     if (!id || id >= (1u << 22) ||
         grow((void **)&self->nodes, &self->nnodes, id + 1, sizeof(node_t)) != 0)
         return 0;
@@ -280,11 +321,154 @@ cell_key(uint32_t node, uint32_t base, uint32_t pl, int32_t day)
     return (uint64_t)node << 42 | (uint64_t)base << 30 | (uint64_t)pl << 18 | (uint64_t)day;
 }
 
+series_t *
+proj_series(projection_t *self, uint32_t node, uint32_t pl, bool create)
+{
+    if (node >= self->nnodes)
+        return NULL;
+    node_t *n = &self->nodes[node];
+    for (uint32_t i = 0; i < n->nseries; i++)
+        if (n->series[i].pl == pl)
+            return &n->series[i];
+    if (!create || grow((void **)&n->series, &n->capseries, n->nseries + 1, sizeof(series_t)) != 0)
+        return NULL;
+    series_t *s = &n->series[n->nseries++];
+    s->pl = pl; /* grow() zeroed the rest */
+    return s;
+}
+
+int
+proj_series_cover(series_t *s, uint32_t b)
+{
+    if (s->nblocks && b >= s->b0 && b < s->b0 + s->nblocks)
+        return 0;
+    uint32_t lo = s->nblocks ? (b < s->b0 ? b : s->b0) : b;
+    uint32_t hi = s->nblocks ? (b >= s->b0 + s->nblocks ? b + 1 : s->b0 + s->nblocks) : b + 1;
+    dayrow_t **t = calloc(hi - lo, sizeof *t);
+    if (!t)
+        return -1;
+    if (s->nblocks)
+        memcpy(t + (s->b0 - lo), s->blocks, s->nblocks * sizeof *t);
+    free(s->blocks);
+    s->blocks = t;
+    s->b0 = lo;
+    s->nblocks = hi - lo;
+    return 0;
+}
+
+/* Chunks double from 64 blocks (160 KiB) to 8,192 (20 MiB): a small
+   projection stays small, and a large one gets chunks big enough for huge
+   pages, without which every row on a large history is also a TLB miss. */
+#define CHUNK_MIN 64
+#define CHUNK_MAX 8192
+
+dayrow_t *
+proj_block_new(projection_t *self)
+{
+    const size_t bsize = BLOCK_DAYS * sizeof(dayrow_t);
+    if (!self->nchunks || self->chunk_used == self->chunk_cap) {
+        if (grow((void **)&self->chunks, &self->capchunks, self->nchunks + 1, sizeof(char *)) != 0)
+            return NULL;
+        size_t cap = self->nchunks ? self->chunk_cap * 2 : CHUNK_MIN;
+        if (cap > CHUNK_MAX)
+            cap = CHUNK_MAX;
+        char *c = bigmem_calloc(cap, bsize);
+        if (!c)
+            return NULL;
+        self->chunks[self->nchunks++] = c;
+        self->chunk_cap = cap;
+        self->chunk_used = 0;
+    }
+    self->nblocks++;
+    return (dayrow_t *)(self->chunks[self->nchunks - 1] + bsize * self->chunk_used++);
+}
+
+static const dayrow_t *
+find_row(projection_t *self, uint32_t node, uint32_t pl, int32_t day)
+{
+    series_t *s = proj_series(self, node, pl, false);
+    uint32_t b = (uint32_t)day / BLOCK_DAYS;
+    if (!s || b < s->b0 || b >= s->b0 + s->nblocks || !s->blocks[b - s->b0])
+        return NULL;
+    return &s->blocks[b - s->b0][(uint32_t)day % BLOCK_DAYS];
+}
+
 int64_t
 proj_cell(projection_t *self, uint32_t node, uint32_t base, uint32_t pl, int32_t day)
 {
+    if (!base)
+        return 0;
+    if (base <= ROW_BASES && !pl && node < self->nnodes) {
+        int64_t sum = 0; /* all product lines: every series of the node */
+        for (uint32_t i = 0; i < self->nodes[node].nseries; i++) {
+            const dayrow_t *r = find_row(self, node, self->nodes[node].series[i].pl, day);
+            sum += r ? r->v[base - 1] : 0;
+        }
+        return sum;
+    }
+    if (base <= ROW_BASES) {
+        const dayrow_t *r = find_row(self, node, pl, day);
+        return r ? r->v[base - 1] : 0;
+    }
     uint64_t *v = u64map_get(&self->cells, cell_key(node, base, pl, day));
     return v ? (int64_t)*v : 0;
+}
+
+static int64_t
+series_sum(const series_t *s, uint32_t base, int32_t d0, int32_t d1)
+{
+    int64_t sum = 0;
+    if (!s || !s->nblocks)
+        return 0;
+    /* clip to the days the series covers, then walk block by block */
+    int64_t lo = (int64_t)s->b0 * BLOCK_DAYS, hi = lo + (int64_t)s->nblocks * BLOCK_DAYS;
+    int64_t a = d0 > lo ? d0 : lo, z = d1 < hi ? d1 : hi;
+    for (int64_t d = a; d < z;) {
+        uint32_t b = (uint32_t)(d / BLOCK_DAYS);
+        int64_t end = (int64_t)(b + 1) * BLOCK_DAYS;
+        if (end > z)
+            end = z;
+        const dayrow_t *blk = s->blocks[b - s->b0];
+        if (blk)
+            for (int64_t e = d; e < end; e++)
+                sum += blk[e % BLOCK_DAYS].v[base - 1];
+        d = end;
+    }
+    return sum;
+}
+
+int64_t
+proj_cell_sum(projection_t *self, uint32_t node, uint32_t base, uint32_t pl, int32_t d0, int32_t d1)
+{
+    int64_t sum = 0;
+    if (!base || d0 >= d1)
+        return 0;
+    if (base > ROW_BASES) {
+        for (int32_t d = d0; d < d1; d++)
+            sum += proj_cell(self, node, base, pl, d);
+        return sum;
+    }
+    if (!pl && node < self->nnodes) { /* all product lines: every series */
+        for (uint32_t i = 0; i < self->nodes[node].nseries; i++)
+            sum += series_sum(&self->nodes[node].series[i], base, d0, d1);
+        return sum;
+    }
+    return series_sum(proj_series(self, node, pl, false), base, d0, d1);
+}
+
+/* The day row of (node, pl, day), added (zero) if new; NULL when out of
+   memory. */
+static dayrow_t *
+day_row(projection_t *self, uint32_t node, uint32_t pl, int32_t day)
+{
+    series_t *s = proj_series(self, node, pl, true);
+    uint32_t b = (uint32_t)day / BLOCK_DAYS;
+    if (!s || proj_series_cover(s, b) != 0)
+        return NULL;
+    dayrow_t **slot = &s->blocks[b - s->b0];
+    if (!*slot && !(*slot = proj_block_new(self)))
+        return NULL;
+    return &(*slot)[(uint32_t)day % BLOCK_DAYS];
 }
 
 /* Sum of base over [d0, d1) credited to `node` or anything under it, each
@@ -313,42 +497,78 @@ proj_rollup(projection_t *self, uint32_t node, uint32_t base, uint32_t pl, int32
 }
 
 void
+proj_tref(projection_t *self, tref_t *r, uint32_t idx)
+{
+    const target_t *t = &self->targets[idx];
+    const metric_t *m = &self->metrics[t->metric];
+    r->idx = idx;
+    r->d0 = t->d0;
+    r->d1 = t->d1;
+    r->pl = (uint16_t)t->pl;
+    r->num_base = m->num;
+    r->den_base = m->den;
+}
+
+void
 proj_recompute(projection_t *self, target_t *t)
 {
     metric_t *m = &self->metrics[t->metric];
-    t->num = proj_rollup(self, t->scope, m->num, t->pl, t->d0, t->d1);
-    t->den = m->den ? proj_rollup(self, t->scope, m->den, t->pl, t->d0, t->d1) : 0;
+    tref_t *r = proj_tref_of(self, t);
+    r->num = proj_rollup(self, t->scope, m->num, t->pl, t->d0, t->d1);
+    r->den = m->den ? proj_rollup(self, t->scope, m->den, t->pl, t->d0, t->d1) : 0;
 }
 
 /* ---------------------------------------------------------------------
    Crediting: one leaf delta updates its cells and every running target
    whose scope is on the day's chain. */
 
+typedef struct {
+    uint32_t base;
+    int64_t delta;
+} delta_t;
+
+/* n deltas of base metrics of one node, product line and day: all row
+   bases, or all KPI bases. */
 static int
-credit(projection_t *self, uint32_t node, uint32_t base, uint32_t pl, int32_t day, int64_t delta)
+credit(projection_t *self, uint32_t node, uint32_t pl, int32_t day, const delta_t *d, int n)
 {
-    if (delta == 0)
+    bool any = false;
+    for (int k = 0; k < n; k++)
+        any |= d[k].delta != 0;
+    if (!any)
         return 0;
-    bool added;
-    for (int pass = 0; pass < (pl ? 2 : 1); pass++) {
-        uint64_t *v = u64map_upsert(&self->cells, cell_key(node, base, pass ? 0 : pl, day), &added);
-        if (!v)
+    if (d[0].base <= ROW_BASES) {
+        /* one row: "all product lines" is summed over a node's series when
+           read, which costs a query little and saves the fold a second row */
+        dayrow_t *row = day_row(self, node, pl, day);
+        if (!row)
             return -1;
-        *v = (uint64_t)((int64_t)*v + delta);
+        for (int k = 0; k < n; k++)
+            row->v[d[k].base - 1] += d[k].delta;
     }
-    node_t *n = &self->nodes[node];
-    if (!n->credited) {
+    for (int pass = 0; d[0].base > ROW_BASES && pass < (pl ? 2 : 1); pass++) {
+        uint32_t cpl = pass ? 0 : pl;
+        for (int k = 0; k < n; k++) {
+            bool added;
+            uint64_t *v = u64map_upsert(&self->cells, cell_key(node, d[k].base, cpl, day), &added);
+            if (!v)
+                return -1;
+            *v = (uint64_t)((int64_t)*v + d[k].delta);
+        }
+    }
+    node_t *nd = &self->nodes[node];
+    if (!nd->credited) {
         if (grow((void **)&self->credited, &self->capcredited, self->ncredited + 1,
                  sizeof(uint32_t)) != 0)
             return -1;
         self->credited[self->ncredited++] = node;
-        n->credited = true;
-        n->first_day = n->last_day = day;
+        nd->credited = true;
+        nd->first_day = nd->last_day = day;
     }
-    if (day < n->first_day)
-        n->first_day = day;
-    if (day > n->last_day)
-        n->last_day = day;
+    if (day < nd->first_day)
+        nd->first_day = day;
+    if (day > nd->last_day)
+        nd->last_day = day;
 
     if (self->chain_node != node || self->chain_day != day ||
         self->chain_gen != self->membership_gen || !self->chain_len) {
@@ -359,15 +579,16 @@ credit(projection_t *self, uint32_t node, uint32_t base, uint32_t pl, int32_t da
     }
     for (int c = 0; c < self->chain_len; c++) {
         node_t *a = &self->nodes[self->chain[c]];
-        for (uint32_t k = 0; k < a->ntargets; k++) {
-            target_t *t = &self->targets[a->targets[k]];
-            if (day < t->d0 || day >= t->d1 || (t->pl && t->pl != pl))
+        for (uint32_t j = 0; j < a->ntargets; j++) {
+            tref_t *r = &a->targets[j];
+            if (day < r->d0 || day >= r->d1 || (r->pl && r->pl != pl))
                 continue;
-            metric_t *m = &self->metrics[t->metric];
-            if (m->num == base)
-                t->num += delta;
-            if (m->den == base)
-                t->den += delta;
+            for (int k = 0; k < n; k++) {
+                if (r->num_base == d[k].base)
+                    r->num += d[k].delta;
+                if (r->den_base == d[k].base)
+                    r->den += d[k].delta;
+            }
         }
     }
     return 0;
@@ -408,8 +629,8 @@ check_parent(projection_t *self, const event_t *ev, ev_error_t *err)
     ev_errcode_t rc = check_node_ref(self, ev, F_PARENT, err);
     if (rc != EVE_OK)
         return rc;
-    uint32_t node = find(self->nodes_sym, ev->v[F_NODE].s);
-    uint32_t parent = find(self->nodes_sym, ev->v[F_PARENT].s);
+    uint32_t node = find(self, self->nodes_sym, ev->v[F_NODE].s);
+    uint32_t parent = find(self, self->nodes_sym, ev->v[F_PARENT].s);
     if (!node)
         return EVE_OK;
     /* The new parent may not be the node or under it on any day from the
@@ -441,7 +662,7 @@ check_credit_rep(projection_t *self, const event_t *ev, ev_field_t f, ev_error_t
 static order_t *
 order_by_name(projection_t *self, ev_str_t s)
 {
-    uint32_t id = find(self->orders_sym, s);
+    uint32_t id = find(self, self->orders_sym, s);
     return id && id < self->norders && self->orders[id].rep ? &self->orders[id] : NULL;
 }
 
@@ -508,10 +729,10 @@ projection_check(projection_t *self, const event_t *ev, ev_error_t *err)
         period_t period;
         if ((rc = check_target_key(self, ev, err, &metric, &period)) != EVE_OK)
             return rc;
-        uint32_t scope = find(self->nodes_sym, ev->v[F_SCOPE].s);
+        uint32_t scope = find(self, self->nodes_sym, ev->v[F_SCOPE].s);
         uint32_t psym = symtab_find(self->periods_sym, period.name, strlen(period.name));
         uint32_t pl =
-            event_has(ev, F_PRODUCT_LINE) ? find(self->pl_sym, ev->v[F_PRODUCT_LINE].s) : 0;
+            event_has(ev, F_PRODUCT_LINE) ? find(self, self->pl_sym, ev->v[F_PRODUCT_LINE].s) : 0;
         bool known_pl = !event_has(ev, F_PRODUCT_LINE) || pl;
         target_t *t = psym && known_pl ? proj_target(self, scope, metric, pl, psym) : NULL;
         if (ev->type == EV_TARGET_ADJUSTED && !t)
@@ -565,7 +786,7 @@ projection_check(projection_t *self, const event_t *ev, ev_error_t *err)
     case EV_CUSTOMER_CREATED:
         return check_credit_rep(self, ev, F_REP, err);
     case EV_KPI_DEFINED: {
-        uint32_t k = find(self->kpis_sym, ev->v[F_KPI].s);
+        uint32_t k = find(self, self->kpis_sym, ev->v[F_KPI].s);
         if (k && k < self->nkpis && self->kpis[k].defined &&
             self->kpis[k].agg != ev->v[F_AGGREGATION].i)
             return bad(err, "aggregation: kpi \"%.*s\" is already defined with another",
@@ -575,7 +796,7 @@ projection_check(projection_t *self, const event_t *ev, ev_error_t *err)
         return EVE_OK;
     }
     case EV_KPI_RECORDED: {
-        uint32_t k = find(self->kpis_sym, ev->v[F_KPI].s);
+        uint32_t k = find(self, self->kpis_sym, ev->v[F_KPI].s);
         if (!k || k >= self->nkpis || !self->kpis[k].defined)
             return bad(err, "kpi: \"%.*s\" has no kpi_defined", Q(ev->v[F_KPI].s));
         if (fabs(ev->v[F_VALUE].d) > 9.0e15)
@@ -624,7 +845,7 @@ recompute_after(projection_t *self, int32_t day)
 static int
 fold_node(projection_t *self, const event_t *ev)
 {
-    uint32_t id = intern(self->nodes_sym, ev->v[F_NODE].s);
+    uint32_t id = intern(self, self->nodes_sym, ev->v[F_NODE].s);
     if (!id || grow((void **)&self->nodes, &self->nnodes, id + 1, sizeof(node_t)) != 0)
         return -1;
     node_t *n = &self->nodes[id];
@@ -634,14 +855,14 @@ fold_node(projection_t *self, const event_t *ev)
         n->retired_day = day ? day : 1;
         return 0;
     }
-    uint32_t parent = event_has(ev, F_PARENT) ? find(self->nodes_sym, ev->v[F_PARENT].s) : 0;
+    uint32_t parent = event_has(ev, F_PARENT) ? find(self, self->nodes_sym, ev->v[F_PARENT].s) : 0;
     if (ev->type == EV_NODE_DEFINED) {
         bool was = n->defined;
         n->defined = true;
         n->kind = (uint8_t)ev->v[F_KIND].i;
-        n->name = intern(self->text_sym, ev->v[F_NAME].s);
+        n->name = intern(self, self->text_sym, ev->v[F_NAME].s);
         if (event_has(ev, F_OWNER))
-            n->owner = intern(self->text_sym, ev->v[F_OWNER].s);
+            n->owner = intern(self, self->text_sym, ev->v[F_OWNER].s);
         if (was && (!event_has(ev, F_PARENT) || proj_parent_at(self, id, day) == parent))
             return 0; /* a rename or a new owner */
     }
@@ -657,7 +878,7 @@ fold_node(projection_t *self, const event_t *ev)
 static uint32_t
 product_line(projection_t *self, const event_t *ev)
 {
-    return event_has(ev, F_PRODUCT_LINE) ? intern(self->pl_sym, ev->v[F_PRODUCT_LINE].s) : 0;
+    return event_has(ev, F_PRODUCT_LINE) ? intern(self, self->pl_sym, ev->v[F_PRODUCT_LINE].s) : 0;
 }
 
 static int
@@ -671,9 +892,10 @@ add_history(projection_t *self, target_t *t, const event_t *ev, uint64_t seq, in
     h->occurred_at = ev->v[F_OCCURRED_AT].i;
     h->recorded_at = recorded_at;
     h->kind = ev->type == EV_TARGET_SET ? 0 : 1;
-    h->author = intern(self->text_sym, ev->v[F_AUTHOR].s);
-    h->reason = event_has(ev, F_REASON) ? intern(self->text_sym, ev->v[F_REASON].s) : 0;
-    h->allocation = event_has(ev, F_ALLOCATION) ? intern(self->text_sym, ev->v[F_ALLOCATION].s) : 0;
+    h->author = intern(self, self->text_sym, ev->v[F_AUTHOR].s);
+    h->reason = event_has(ev, F_REASON) ? intern(self, self->text_sym, ev->v[F_REASON].s) : 0;
+    h->allocation =
+        event_has(ev, F_ALLOCATION) ? intern(self, self->text_sym, ev->v[F_ALLOCATION].s) : 0;
     memcpy(h->before, before, sizeof h->before);
     h->before_mask = before_mask;
     memcpy(h->after, t->tiers, sizeof h->after);
@@ -689,7 +911,7 @@ fold_target(projection_t *self, const event_t *ev, uint64_t seq, int64_t recorde
     ev_error_t err;
     if (check_target_key(self, ev, &err, &metric, &period) != EVE_OK)
         return 1;
-    uint32_t scope = find(self->nodes_sym, ev->v[F_SCOPE].s);
+    uint32_t scope = find(self, self->nodes_sym, ev->v[F_SCOPE].s);
     uint32_t psym = symtab_intern(self->periods_sym, period.name, strlen(period.name));
     uint32_t pl = product_line(self, ev);
     if (!psym || (event_has(ev, F_PRODUCT_LINE) && !pl) || scope >= (1u << 22) ||
@@ -715,9 +937,10 @@ fold_target(projection_t *self, const event_t *ev, uint64_t seq, int64_t recorde
         t->d0 = proj_day_of(self, period.start_ms);
         t->d1 = proj_day_of(self, period.end_ms);
         node_t *n = &self->nodes[scope];
-        if (grow((void **)&n->targets, &n->captargets, n->ntargets + 1, sizeof(uint32_t)) != 0)
+        if (grow((void **)&n->targets, &n->captargets, n->ntargets + 1, sizeof(tref_t)) != 0)
             return -1;
-        n->targets[n->ntargets++] = self->ntargets;
+        t->tref = n->ntargets;
+        proj_tref(self, &n->targets[n->ntargets++], self->ntargets);
         *slot = ++self->ntargets;
         proj_recompute(self, t);
     }
@@ -745,7 +968,7 @@ fold_sale(projection_t *self, const event_t *ev)
     uint32_t rep = node_ref(self, ev->v[F_REP].s);
     uint32_t pl = product_line(self, ev);
     int32_t day = proj_day_of(self, ev->v[F_OCCURRED_AT].i);
-    uint32_t id = intern(self->orders_sym, ev->v[F_ORDER].s);
+    uint32_t id = intern(self, self->orders_sym, ev->v[F_ORDER].s);
     if (!rep || pl >= (1u << 12))
         return -1;
     if (!id || grow((void **)&self->orders, &self->norders, id + 1, sizeof(order_t)) != 0)
@@ -757,11 +980,8 @@ fold_sale(projection_t *self, const event_t *ev)
     memcpy(o->currency, ev->v[F_CURRENCY].s.ptr, 3);
     o->remaining = ev->v[F_AMOUNT].i;
     o->margin = event_has(ev, F_MARGIN) ? ev->v[F_MARGIN].i : 0;
-    if (credit(self, rep, B_REVENUE, pl, day, o->remaining) != 0 ||
-        credit(self, rep, B_MARGIN, pl, day, o->margin) != 0 ||
-        credit(self, rep, B_DEALS, pl, day, 1) != 0)
-        return -1;
-    return 0;
+    delta_t d[3] = {{B_REVENUE, o->remaining}, {B_MARGIN, o->margin}, {B_DEALS, 1}};
+    return credit(self, rep, pl, day, d, 3);
 }
 
 static int
@@ -772,9 +992,8 @@ fold_reversal(projection_t *self, const event_t *ev)
     /* margin shrinks in proportion to the amount taken back */
     int64_t margin = o->remaining ? (int64_t)((__int128)o->margin * amount / o->remaining) : 0;
     bool ends = ev->type == EV_SALE_CANCELLED || amount == o->remaining;
-    if (credit(self, o->rep, B_REVENUE, o->pl, o->day, -amount) != 0 ||
-        credit(self, o->rep, B_MARGIN, o->pl, o->day, -margin) != 0 ||
-        (ends && o->remaining > 0 && credit(self, o->rep, B_DEALS, o->pl, o->day, -1) != 0))
+    delta_t d[3] = {{B_REVENUE, -amount}, {B_MARGIN, -margin}, {B_DEALS, -1}};
+    if (credit(self, o->rep, o->pl, o->day, d, ends && o->remaining > 0 ? 3 : 2) != 0)
         return -1;
     o->remaining -= amount;
     o->margin -= margin;
@@ -790,14 +1009,14 @@ fold_payment(projection_t *self, const event_t *ev)
     uint32_t rep = event_has(ev, F_REP) ? node_ref(self, ev->v[F_REP].s) : o->rep;
     if (!rep)
         return -1;
-    return credit(self, rep, B_COLL, o ? o->pl : 0, proj_day_of(self, ev->v[F_OCCURRED_AT].i),
-                  ev->v[F_AMOUNT].i);
+    delta_t d = {B_COLL, ev->v[F_AMOUNT].i};
+    return credit(self, rep, o ? o->pl : 0, proj_day_of(self, ev->v[F_OCCURRED_AT].i), &d, 1);
 }
 
 static int
 fold_kpi_defined(projection_t *self, const event_t *ev)
 {
-    uint32_t k = intern(self->kpis_sym, ev->v[F_KPI].s);
+    uint32_t k = intern(self, self->kpis_sym, ev->v[F_KPI].s);
     if (!k || grow((void **)&self->kpis, &self->nkpis, k + 1, sizeof(kpi_t)) != 0)
         return -1;
     self->kpis[k].defined = true;
@@ -808,16 +1027,15 @@ fold_kpi_defined(projection_t *self, const event_t *ev)
 static int
 fold_kpi(projection_t *self, const event_t *ev)
 {
-    uint32_t k = find(self->kpis_sym, ev->v[F_KPI].s);
+    uint32_t k = find(self, self->kpis_sym, ev->v[F_KPI].s);
     uint32_t node = node_ref(self, ev->v[F_SCOPE].s);
     int32_t day = proj_day_of(self, ev->v[F_OCCURRED_AT].i);
     uint32_t pl = product_line(self, ev);
     if (!node || pl >= (1u << 12))
         return -1;
     uint32_t base = B_KPI0 + 2 * (k - 1);
-    if (credit(self, node, base, pl, day, (int64_t)llround(ev->v[F_VALUE].d * 1000.0)) != 0)
-        return -1;
-    return credit(self, node, base + 1, pl, day, 1);
+    delta_t d[2] = {{base, (int64_t)llround(ev->v[F_VALUE].d * 1000.0)}, {base + 1, 1}};
+    return credit(self, node, pl, day, d, 2);
 }
 
 static int
@@ -882,15 +1100,14 @@ projection_fold_checked(projection_t *self, uint64_t seq, int64_t recorded_at, c
     case EV_ACTIVITY_LOGGED: {
         uint32_t rep = node_ref(self, ev->v[F_REP].s);
         int32_t day = proj_day_of(self, ev->v[F_OCCURRED_AT].i);
-        rc = !rep || credit(self, rep, B_ACT, 0, day, 1) ||
-             credit(self, rep, (uint32_t)(B_VISIT + ev->v[F_ACTIVITY].i), 0, day, 1);
-        rc = rc ? -1 : 0;
+        delta_t d[2] = {{B_ACT, 1}, {(uint32_t)(B_VISIT + ev->v[F_ACTIVITY].i), 1}};
+        rc = !rep || credit(self, rep, 0, day, d, 2) ? -1 : 0;
         break;
     }
     case EV_CUSTOMER_CREATED: {
         uint32_t rep = node_ref(self, ev->v[F_REP].s);
-        rc = rep ? credit(self, rep, B_NEWCUST, 0, proj_day_of(self, ev->v[F_OCCURRED_AT].i), 1)
-                 : -1;
+        delta_t d = {B_NEWCUST, 1};
+        rc = rep ? credit(self, rep, 0, proj_day_of(self, ev->v[F_OCCURRED_AT].i), &d, 1) : -1;
         break;
     }
     case EV_KPI_DEFINED:

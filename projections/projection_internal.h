@@ -4,7 +4,21 @@
 
     Key packing (uint64): node 22 bits | base metric or metric 12 bits |
     product line 12 bits | day or period 18 bits. Ids beyond those widths are
-    refused when interned, so keys never alias. */
+    refused when interned, so keys never alias.
+
+    Day rows: the built-in base metrics (B_REVENUE .. B_COLL) credited to one
+    node, product line and day share one row. A node keeps one series per
+    product line it was credited with (0: events without one); "all product
+    lines" is the sum over a node's series, taken when read, so that an
+    event writes one row. A series keeps its rows in blocks of
+    BLOCK_DAYS consecutive days, addressed directly by day. The fold is bound
+    by memory latency: a sale reaches its row through the node (a small, hot
+    table) with no hash probe, and one miss on the row itself; a range of
+    days is a contiguous scan for queries. Blocks exist only where a node was
+    credited, so a stray old date costs a block-table slot per 32 days, not
+    a block. Memory grows with nodes x product lines x active days, not with
+    events. Custom KPIs, unbounded in number, keep one hash cell per base in
+    `cells`. */
 
 #ifndef PACER_PROJECTION_INTERNAL_H
 #define PACER_PROJECTION_INTERNAL_H
@@ -36,6 +50,20 @@ enum {
 
 enum { M_NONE, M_SUM, M_RATIO, M_AVG };
 
+#define ROW_BASES  B_COLL /* bases 1 .. B_COLL live in day rows */
+#define BLOCK_DAYS 32
+
+typedef struct {
+    int64_t v[ROW_BASES]; /* v[base - 1] */
+} dayrow_t;
+
+typedef struct {
+    uint32_t pl;
+    uint32_t b0;       /* block number (day / BLOCK_DAYS) of blocks[0] */
+    uint32_t nblocks;  /* blocks[0 .. nblocks) */
+    dayrow_t **blocks; /* BLOCK_DAYS rows each; NULL where nothing was credited */
+} series_t;
+
 typedef struct {
     uint16_t num, den;
     uint8_t kind;
@@ -46,6 +74,16 @@ typedef struct {
     uint32_t parent;
 } member_t;
 
+/* A node's own targets, with what crediting reads and writes inline: the
+   fold walks a node's trefs (contiguous) and never touches a target_t,
+   which would be a cache miss per target. The running actuals live here. */
+typedef struct {
+    int64_t num, den;                /* running actuals */
+    uint32_t idx;                    /* into projection.targets */
+    int32_t d0, d1;                  /* the target's days [d0, d1) */
+    uint16_t pl, num_base, den_base; /* product line; the metric's base metrics */
+} tref_t;
+
 typedef struct {
     bool defined, ever_parent, credited;
     uint8_t kind;
@@ -54,8 +92,10 @@ typedef struct {
     int32_t first_day, last_day;
     member_t *mem; /* by day; the last entry with day <= d is in force on d */
     uint32_t nmem, capmem;
-    uint32_t *targets; /* indices into projection.targets */
+    tref_t *targets;
     uint32_t ntargets, captargets;
+    series_t *series; /* in order of first credit */
+    uint32_t nseries, capseries;
 } node_t;
 
 typedef struct {
@@ -83,7 +123,7 @@ typedef struct {
     int64_t start_ms, end_ms;
     int32_t d0, d1; /* days [d0, d1) */
     int64_t tiers[3];
-    int64_t num, den; /* running actuals */
+    uint32_t tref; /* its tref: nodes[scope].targets[tref] */
     hist_t *hist;
     uint32_t nhist, caphist;
 } target_t;
@@ -92,6 +132,28 @@ typedef struct {
     bool defined;
     uint8_t agg;
 } kpi_t;
+
+#define DAY_CACHE 4096 /* hours; a power of two */
+#define MEMO_SIZE 512  /* a power of two */
+
+typedef struct {
+    const char *ptr; /* the name's bytes in the event; NULL: empty slot */
+    const symtab_t *t;
+    uint32_t len, id; /* id 0: not found when the batch was prefetched */
+    uint64_t h;       /* symtab_hash of the name */
+} memo_t;
+
+static inline size_t
+proj_memo_slot(const symtab_t *t, const char *ptr)
+{
+    return (size_t)(((uintptr_t)ptr * 0x9E3779B97F4A7C15ULL ^ (uintptr_t)t) >> 40) &
+           (MEMO_SIZE - 1);
+}
+
+typedef struct {
+    int64_t start_ms, end_ms; /* empty: start_ms == end_ms */
+    int32_t day;
+} day_cache_t;
 
 typedef struct {
     int16_t y;
@@ -114,8 +176,12 @@ struct _projection_t {
     target_t *targets;
     uint32_t ntargets, captargets;
     u64map_t target_index; /* target key -> index + 1 */
-    u64map_t cells;        /* cell key -> int64 */
-    uint32_t *credited;    /* nodes that have cells, in first-credit order */
+    u64map_t cells;        /* KPI cell key -> int64 */
+    char **chunks;         /* blocks are carved from these (bigmem, zeroed) */
+    uint32_t nchunks, capchunks;
+    size_t chunk_used, chunk_cap;
+    uint64_t nblocks;   /* blocks handed out */
+    uint32_t *credited; /* nodes that have cells, in first-credit order */
     uint32_t ncredited, capcredited;
     day_override_t *days;
     uint32_t ndays, capdays;
@@ -126,7 +192,11 @@ struct _projection_t {
     uint32_t chain_node;
     int32_t chain_day;
     uint64_t membership_gen, chain_gen;
-    msgpack_zone zone; /* projection_fold_bytes' decoding scratch */
+    msgpack_zone zone;                /* projection_fold_bytes' decoding scratch */
+    day_cache_t day_cache[DAY_CACHE]; /* proj_day_of's; not state */
+    memo_t memo[MEMO_SIZE];           /* names resolved for the batch being folded */
+    int64_t *load_sums;               /* snapshot loading's scratch */
+    bool memo_on;
 };
 
 int32_t proj_day_of(projection_t *self, int64_t t);
@@ -138,8 +208,27 @@ uint32_t proj_metric(projection_t *self, const char *s, size_t len, char *why, s
 target_t *proj_target(projection_t *self, uint32_t scope, uint32_t metric, uint32_t pl,
                       uint32_t period);
 int64_t proj_cell(projection_t *self, uint32_t node, uint32_t base, uint32_t pl, int32_t day);
+/* Sum of proj_cell over days [d0, d1). */
+int64_t proj_cell_sum(projection_t *self, uint32_t node, uint32_t base, uint32_t pl, int32_t d0,
+                      int32_t d1);
+/* The series of (node, pl), NULL if none; with create, added if new (NULL
+   then only when out of memory). */
+series_t *proj_series(projection_t *self, uint32_t node, uint32_t pl, bool create);
+/* A zeroed block of BLOCK_DAYS rows from the chunks; NULL when out of memory. */
+dayrow_t *proj_block_new(projection_t *self);
+/* Make s's block table cover block b (new slots NULL); -1 when out of memory. */
+int proj_series_cover(series_t *s, uint32_t b);
 int64_t proj_rollup(projection_t *self, uint32_t node, uint32_t base, uint32_t pl, int32_t d0,
                     int32_t d1);
 void proj_recompute(projection_t *self, target_t *t);
+/* Fill r from target idx (its key, period and metric must be set); the
+   running actuals are left as they are. */
+void proj_tref(projection_t *self, tref_t *r, uint32_t idx);
+
+static inline tref_t *
+proj_tref_of(projection_t *self, const target_t *t)
+{
+    return &self->nodes[t->scope].targets[t->tref];
+}
 
 #endif

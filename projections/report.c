@@ -277,8 +277,8 @@ row_eval(projection_t *self, const selection_t *s, row_t *r, msgpack_packer *pk,
     metric_t *m = &self->metrics[r->metric];
     int64_t num, den;
     if (r->t) {
-        num = r->t->num;
-        den = r->t->den;
+        num = proj_tref_of(self, r->t)->num;
+        den = proj_tref_of(self, r->t)->den;
     } else if (r->summed) {
         num = r->num;
         den = r->den;
@@ -519,11 +519,8 @@ rollup_all(projection_t *self, const selection_t *s, row_t *rows, size_t n, uint
             continue; /* outside the selection all period long */
         if (!moves) {
             int64_t num = 0, den = 0;
-            for (int32_t d = a; d < b; d++) {
-                num += proj_cell(self, l, m->num, s->pl, d);
-                if (m->den)
-                    den += proj_cell(self, l, m->den, s->pl, d);
-            }
+            num = proj_cell_sum(self, l, m->num, s->pl, a, b);
+            den = m->den ? proj_cell_sum(self, l, m->den, s->pl, a, b) : 0;
             int len = proj_chain(self, l, a, chain);
             for (int c = 0; c < len; c++) {
                 acc[2 * chain[c]] += num;
@@ -569,7 +566,7 @@ op_progress(projection_t *self, const msgpack_object *req, int64_t now, pq_resul
     node_t *leaf = s.scope && !self->nodes[s.scope].ever_parent ? &self->nodes[s.scope] : NULL;
     uint32_t candidates = leaf ? leaf->ntargets : self->ntargets;
     for (uint32_t k = 0; pl_known && s.period_sym && k < candidates; k++) {
-        target_t *t = &self->targets[leaf ? leaf->targets[k] : k];
+        target_t *t = &self->targets[leaf ? leaf->targets[k].idx : k];
         if (t->period_sym != s.period_sym || t->pl != s.pl ||
             (!s.any_metric && t->metric != s.metric) || !in_selection(self, &s, t->scope))
             continue;

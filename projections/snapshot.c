@@ -178,7 +178,7 @@ projection_save(projection_t *self, msgpack_sbuffer *out)
         }
         put_u32(&w, n->ntargets);
         for (uint32_t k = 0; k < n->ntargets; k++)
-            put_u32(&w, n->targets[k]);
+            put_u32(&w, n->targets[k].idx);
     }
     put_u32(&w, self->nmetrics);
     for (uint32_t i = 0; i < self->nmetrics; i++) {
@@ -217,8 +217,8 @@ projection_save(projection_t *self, msgpack_sbuffer *out)
         put_u32(&w, (uint32_t)t->d1);
         for (int k = 0; k < 3; k++)
             put_u64(&w, (uint64_t)t->tiers[k]);
-        put_u64(&w, (uint64_t)t->num);
-        put_u64(&w, (uint64_t)t->den);
+        put_u64(&w, (uint64_t)proj_tref_of(self, t)->num);
+        put_u64(&w, (uint64_t)proj_tref_of(self, t)->den);
         put_u32(&w, t->nhist);
         for (uint32_t k = 0; k < t->nhist; k++) {
             hist_t *h = &t->hist[k];
@@ -234,6 +234,47 @@ projection_save(projection_t *self, msgpack_sbuffer *out)
             for (int j = 0; j < 3; j++) {
                 put_u64(&w, (uint64_t)h->before[j]);
                 put_u64(&w, (uint64_t)h->after[j]);
+            }
+        }
+    }
+    for (uint32_t i = 0; i < self->nnodes; i++) {
+        const node_t *n = &self->nodes[i];
+        put_u32(&w, n->nseries);
+        for (uint32_t k = 0; k < n->nseries; k++) {
+            const series_t *s = &n->series[k];
+            put_u32(&w, s->pl);
+            put_u32(&w, s->b0);
+            put_u32(&w, s->nblocks);
+            for (uint32_t b = 0; b < s->nblocks; b++) {
+                put_u8(&w, s->blocks[b] != NULL);
+                if (!s->blocks[b])
+                    continue;
+                /* sparse: a mask of the days with a value, then for each
+                   such day a mask of its non-zero bases and their values */
+                uint8_t raw[4 + BLOCK_DAYS * (2 + 8 * ROW_BASES)];
+                size_t len = 4;
+                uint32_t days = 0;
+                for (int d = 0; d < BLOCK_DAYS; d++) {
+                    const dayrow_t *row = &s->blocks[b][d];
+                    uint16_t mask = 0;
+                    for (int m = 0; m < ROW_BASES; m++)
+                        if (row->v[m])
+                            mask |= (uint16_t)(1u << m);
+                    if (!mask)
+                        continue;
+                    days |= 1u << d;
+                    raw[len++] = (uint8_t)mask;
+                    raw[len++] = (uint8_t)(mask >> 8);
+                    for (int m = 0; m < ROW_BASES; m++)
+                        if (mask >> m & 1) {
+                            uint64_t v = htole64((uint64_t)row->v[m]);
+                            memcpy(raw + len, &v, 8);
+                            len += 8;
+                        }
+                }
+                uint32_t le = htole32(days);
+                memcpy(raw, &le, 4);
+                put(&w, raw, len);
             }
         }
     }
@@ -301,10 +342,10 @@ load_body(projection_t *self, rbuf_t *r)
                 r->failed = 1;
         }
         nd->ntargets = nd->captargets = get_count(r, 4);
-        if (nd->ntargets && !(nd->targets = calloc(nd->ntargets, sizeof(uint32_t))))
+        if (nd->ntargets && !(nd->targets = calloc(nd->ntargets, sizeof(tref_t))))
             return -1;
         for (uint32_t k = 0; k < nd->ntargets; k++)
-            nd->targets[k] = get_u32(r);
+            nd->targets[k].idx = get_u32(r); /* the rest once targets are loaded */
     }
     n = get_count(r, 5);
     if (n && !(self->metrics = calloc(n, sizeof(metric_t))))
@@ -344,6 +385,9 @@ load_body(projection_t *self, rbuf_t *r)
     if (n && !(self->targets = calloc(n, sizeof(target_t))))
         return -1;
     self->ntargets = self->captargets = n;
+    /* the running actuals belong in the trefs, set once targets are read */
+    if (n && !(self->load_sums = calloc((size_t)n * 2, sizeof(int64_t))))
+        return -1;
     for (uint32_t i = 0; i < n && !r->failed; i++) {
         target_t *t = &self->targets[i];
         t->scope = get_u32(r);
@@ -361,8 +405,9 @@ load_body(projection_t *self, rbuf_t *r)
         t->d1 = (int32_t)get_u32(r);
         for (int k = 0; k < 3; k++)
             t->tiers[k] = (int64_t)get_u64(r);
-        t->num = (int64_t)get_u64(r);
-        t->den = (int64_t)get_u64(r);
+        t->tref = UINT32_MAX;
+        self->load_sums[2 * i] = (int64_t)get_u64(r);
+        self->load_sums[2 * i + 1] = (int64_t)get_u64(r);
         t->nhist = t->caphist = get_count(r, 87);
         if (t->nhist && !(t->hist = calloc(t->nhist, sizeof(hist_t))))
             return -1;
@@ -390,6 +435,68 @@ load_body(projection_t *self, rbuf_t *r)
         uint64_t *slot = r->failed ? NULL : u64map_upsert(&self->target_index, key, &added);
         if (slot)
             *slot = i + 1;
+    }
+    for (uint32_t i = 0; i < self->nnodes && !r->failed; i++) {
+        node_t *nd = &self->nodes[i];
+        for (uint32_t k = 0; k < nd->ntargets; k++) {
+            uint32_t idx = nd->targets[k].idx;
+            if (idx >= self->ntargets || self->targets[idx].metric >= self->nmetrics ||
+                self->targets[idx].scope != i || self->targets[idx].tref != UINT32_MAX) {
+                r->failed = 1;
+                break;
+            }
+            proj_tref(self, &nd->targets[k], idx);
+            self->targets[idx].tref = k;
+            nd->targets[k].num = self->load_sums[2 * idx];
+            nd->targets[k].den = self->load_sums[2 * idx + 1];
+        }
+    }
+    for (uint32_t i = 0; i < self->ntargets && !r->failed; i++)
+        if (self->targets[i].tref == UINT32_MAX)
+            r->failed = 1; /* no node lists it */
+    free(self->load_sums);
+    self->load_sums = NULL;
+    for (uint32_t i = 0; i < self->nnodes && !r->failed; i++) {
+        node_t *nd = &self->nodes[i];
+        uint32_t ns = get_count(r, 12);
+        if (ns && !(nd->series = calloc(ns, sizeof(series_t))))
+            return -1;
+        nd->capseries = ns;
+        for (uint32_t k = 0; k < ns && !r->failed; k++) {
+            series_t *s = &nd->series[nd->nseries++];
+            s->pl = get_u32(r);
+            uint32_t b0 = get_u32(r);
+            uint32_t nb = get_count(r, 1);
+            if (r->failed || nb == 0 || b0 > DAY_MAX / BLOCK_DAYS ||
+                nb > DAY_MAX / BLOCK_DAYS + 1 - b0) {
+                r->failed = 1;
+                break;
+            }
+            if (proj_series_cover(s, b0) != 0 || proj_series_cover(s, b0 + nb - 1) != 0)
+                return -1;
+            for (uint32_t b = 0; b < nb && !r->failed; b++) {
+                if (!get_u8(r))
+                    continue;
+                dayrow_t *blk = proj_block_new(self);
+                if (!blk)
+                    return -1;
+                s->blocks[b] = blk;
+                uint32_t days = get_u32(r);
+                for (int d = 0; d < BLOCK_DAYS && !r->failed; d++) {
+                    if (!(days >> d & 1))
+                        continue;
+                    const uint8_t *mb = take(r, 2);
+                    uint16_t mask = mb ? (uint16_t)(mb[0] | mb[1] << 8) : 0;
+                    if (!mask || mask >> ROW_BASES) {
+                        r->failed = 1;
+                        break;
+                    }
+                    for (int m = 0; m < ROW_BASES; m++)
+                        if (mask >> m & 1)
+                            blk[d].v[m] = (int64_t)get_u64(r);
+                }
+            }
+        }
     }
     uint64_t ncells = get_u64(r);
     if (ncells * 16 > r->left)
@@ -459,7 +566,7 @@ projection_load(projection_t *self, const void *data, size_t len, char *err, siz
                  PROJECTION_VERSION);
         goto done;
     }
-    if (self->nnodes || self->ntargets || self->cells.count) {
+    if (self->nnodes || self->ntargets || self->cells.count || self->nblocks) {
         snprintf(err, errlen, "snapshot: can only be loaded into an empty projection");
         goto done;
     }

@@ -82,6 +82,44 @@ lookup(symtab_t *self, const char *s, size_t len, uint64_t h, size_t *slot)
     return 0;
 }
 
+uint64_t
+symtab_hash(const char *s, size_t len)
+{
+    return hash_bytes(s, len);
+}
+
+void
+symtab_prefetch_slot(const symtab_t *self, uint64_t h)
+{
+    __builtin_prefetch(&self->index[(size_t)(h >> 32) & self->mask]);
+}
+
+uint32_t
+symtab_peek(const symtab_t *self, uint64_t h)
+{
+    uint64_t e = self->index[(size_t)(h >> 32) & self->mask];
+    uint32_t id = (uint32_t)e;
+    if (!e || (e & 0xFFFFFFFF00000000ULL) != (h & 0xFFFFFFFF00000000ULL) || id > self->count)
+        return 0;
+    __builtin_prefetch(&self->offs[id]);
+    __builtin_prefetch(&self->lens[id]);
+    return id;
+}
+
+void
+symtab_prefetch_str(const symtab_t *self, uint32_t id)
+{
+    if (id && id <= self->count)
+        __builtin_prefetch(self->arena + self->offs[id]);
+}
+
+uint32_t
+symtab_find_hashed(symtab_t *self, const char *s, size_t len, uint64_t h)
+{
+    size_t slot;
+    return lookup(self, s, len, h, &slot);
+}
+
 uint32_t
 symtab_find(symtab_t *self, const char *s, size_t len)
 {
@@ -151,7 +189,12 @@ store_string(symtab_t *self, const char *s, size_t len, uint64_t h, size_t slot)
 uint32_t
 symtab_intern(symtab_t *self, const char *s, size_t len)
 {
-    uint64_t h = hash_bytes(s, len);
+    return symtab_intern_hashed(self, s, len, hash_bytes(s, len));
+}
+
+uint32_t
+symtab_intern_hashed(symtab_t *self, const char *s, size_t len, uint64_t h)
+{
     size_t slot;
     uint32_t id = lookup(self, s, len, h, &slot);
     if (id)

@@ -34,6 +34,21 @@ uint32_t symtab_add_new(symtab_t *self, const char *s, size_t len);
 uint32_t symtab_add_new_batch(symtab_t *self, const char *const *s, const uint32_t *len, size_t n);
 /* The id of s, or 0 if it was never interned. */
 uint32_t symtab_find(symtab_t *self, const char *s, size_t len);
+/* Batched lookups (see projections/prefetch.c): hash once, then warm the
+   memory a lookup will touch one step per pass over the batch, so that the
+   cache misses of many lookups overlap instead of queueing. The prefetch
+   calls are hints: they change nothing and cannot fail. */
+uint64_t symtab_hash(const char *s, size_t len);
+/* Step 1: the index slot the probe starts at. */
+void symtab_prefetch_slot(const symtab_t *self, uint64_t h);
+/* Step 2: the first candidate id in that slot (0 if none), with its offset
+   and length prefetched. */
+uint32_t symtab_peek(const symtab_t *self, uint64_t h);
+/* Step 3: the candidate's bytes. */
+void symtab_prefetch_str(const symtab_t *self, uint32_t id);
+/* symtab_find and symtab_intern with the hash already computed. */
+uint32_t symtab_find_hashed(symtab_t *self, const char *s, size_t len, uint64_t h);
+uint32_t symtab_intern_hashed(symtab_t *self, const char *s, size_t len, uint64_t h);
 /* The string of id (NUL-terminated; valid until the symtab is destroyed). */
 const char *symtab_str(symtab_t *self, uint32_t id);
 uint32_t symtab_len(symtab_t *self, uint32_t id);

@@ -9,6 +9,8 @@
 
 #include <cmocka.h>
 
+#include "daemon/replay.h"
+#include "daemon/store.h"
 #include "events/schema.h"
 #include "projections/projection.h"
 
@@ -456,10 +458,19 @@ test_rebuild_equivalence(void **state)
     p = projection_new(cal);
     char err[256];
     assert_int_equal(projection_load(p, mid.data, mid.size, err, sizeof err), 0);
-    for (size_t i = snap_at; i < log.n; i++)
-        projection_fold_bytes(p, i + 1, 1000 + (int64_t)(i + 1),
-                              (const uint8_t *)evs.data + log.offs[i],
-                              log.offs[i + 1] - log.offs[i]);
+    /* the tail in batches (projection_fold_batch, as replays do), of odd
+       sizes so that batches both fill and fall short of PROJECTION_BATCH */
+    projection_item_t items[3 * PROJECTION_BATCH];
+    for (size_t i = snap_at, k = 0; i < log.n; k++) {
+        size_t n = (k % 3 + 1) * 37 + k % 5;
+        if (n > log.n - i)
+            n = log.n - i;
+        for (size_t j = 0; j < n; j++, i++)
+            items[j] = (projection_item_t){i + 1, 1000 + (int64_t)(i + 1),
+                                           (const uint8_t *)evs.data + log.offs[i],
+                                           log.offs[i + 1] - log.offs[i]};
+        assert_int_equal(projection_fold_batch(p, items, n), 0);
+    }
     msgpack_sbuffer tail;
     save(p, &tail);
 
@@ -468,6 +479,41 @@ test_rebuild_equivalence(void **state)
     assert_int_equal(incremental.size, tail.size);
     assert_memory_equal(incremental.data, tail.data, tail.size);
     assert_int_equal(projection_skipped(p), 0);
+
+    /* the log in a real store, replayed on two threads (daemon/replay.c) */
+    char dir[] = "/tmp/pacer-test-replay-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    store_options_t so = {.map_size = (size_t)64 << 20, .exclusive = true};
+    store_t *st = store_open(dir, &so, err, sizeof err);
+    assert_non_null(st);
+    assert_int_equal(store_begin(st, err, sizeof err), STORE_OK);
+    for (size_t i = 0; i < log.n; i++) {
+        uint64_t seq;
+        assert_int_equal(store_append(st, 1000 + (int64_t)(i + 1),
+                                      (const uint8_t *)evs.data + log.offs[i],
+                                      log.offs[i + 1] - log.offs[i], i, &seq, err, sizeof err),
+                         STORE_OK);
+        assert_int_equal(seq, i + 1);
+    }
+    assert_int_equal(store_commit(st, err, sizeof err), STORE_OK);
+    store_reader_t *rd = store_read_begin(st, err, sizeof err);
+    assert_non_null(rd);
+    calendar_t *cal2 = cal_new();
+    projection_t *two = projection_new(cal2);
+    replay_stats_t stats;
+    assert_int_equal(replay_fold(rd, two, 1, UINT64_MAX, &stats, err, sizeof err), 0);
+    store_read_end(&rd);
+    msgpack_sbuffer threaded;
+    save(two, &threaded);
+    assert_int_equal(incremental.size, threaded.size);
+    assert_memory_equal(incremental.data, threaded.data, threaded.size);
+    projection_destroy(&two);
+    calendar_destroy(&cal2);
+    msgpack_sbuffer_destroy(&threaded);
+    store_destroy(&st);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    assert_int_equal(system(cmd), 0);
 
     /* a damaged snapshot is refused */
     projection_t *q = projection_new(cal);
