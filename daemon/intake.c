@@ -87,22 +87,21 @@ send_reply(intake_t *self, pending_t *p)
 static void
 reply_all(intake_t *self, group_t *g)
 {
-    uint64_t totals[3] = {0, 0, 0}, bad = 0;
     for (size_t k = 0; k < g->npending; k++) {
         pending_t *p = &g->pending[k];
         uint64_t counts[3];
-        if (!group_pack_reply(g, p, &self->out, counts))
-            bad++;
-        for (int c = 0; c < 3; c++)
-            totals[c] += counts[c];
+        bool ok = group_pack_reply(g, p, &self->out, counts);
+        /* counted before the reply goes out: a client that asks for the
+           status after its reply must see its request counted */
+        atomic_fetch_add_explicit(&self->stats->requests, 1, memory_order_relaxed);
+        atomic_fetch_add_explicit(&self->stats->appended, counts[0], memory_order_relaxed);
+        atomic_fetch_add_explicit(&self->stats->duplicates, counts[1], memory_order_relaxed);
+        atomic_fetch_add_explicit(&self->stats->rejected, counts[2], memory_order_relaxed);
+        if (!ok)
+            atomic_fetch_add_explicit(&self->stats->bad_requests, 1, memory_order_relaxed);
         if (send_reply(self, p) != 0)
             log_debug("reply not sent: %s", zmq_strerror(errno));
     }
-    atomic_fetch_add_explicit(&self->stats->requests, g->npending, memory_order_relaxed);
-    atomic_fetch_add_explicit(&self->stats->appended, totals[0], memory_order_relaxed);
-    atomic_fetch_add_explicit(&self->stats->duplicates, totals[1], memory_order_relaxed);
-    atomic_fetch_add_explicit(&self->stats->rejected, totals[2], memory_order_relaxed);
-    atomic_fetch_add_explicit(&self->stats->bad_requests, bad, memory_order_relaxed);
 }
 
 /* The publish socket is an XPUB: it hands us each new subscription (first
