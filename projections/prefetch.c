@@ -146,7 +146,9 @@ projection_prefetch(projection_t *self, const event_t *const *evp, size_t n)
             st[i].pl =
                 symtab_find(self->pl_sym, ev->v[F_PRODUCT_LINE].s.ptr, ev->v[F_PRODUCT_LINE].s.len);
     }
-    for (size_t i = 0; i < n; i++) {
+    /* the memo only inside projection_fold_decoded, which empties it after
+       each batch: event bytes elsewhere (a request's frames) are reused */
+    for (size_t i = 0; self->memo_on && i < n; i++) {
         const event_t *ev = evp[i];
         if (st[i].has_node) {
             const ev_str_t *s = node_name(ev);
