@@ -158,6 +158,12 @@ dedup_first(dedup_t *self, uint64_t hash, dedup_iter_t *it)
     return dedup_next(self, it);
 }
 
+void
+dedup_prefetch(dedup_t *self, uint64_t hash)
+{
+    __builtin_prefetch(&self->slots[(size_t)hash & self->mask], 1);
+}
+
 size_t
 dedup_size(dedup_t *self)
 {

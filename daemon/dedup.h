@@ -50,6 +50,10 @@ void dedup_settle(dedup_t *self);
 uint64_t dedup_first(dedup_t *self, uint64_t hash, dedup_iter_t *it);
 uint64_t dedup_next(dedup_t *self, dedup_iter_t *it);
 
+/* Bring the slot where a lookup of hash starts into the cache (a lookup
+   soon after then does not wait for memory). */
+void dedup_prefetch(dedup_t *self, uint64_t hash);
+
 size_t dedup_size(dedup_t *self);
 
 #endif

@@ -398,8 +398,9 @@ put_tail(store_t *self, uint64_t last_seq, char *err, size_t errlen)
 }
 
 int
-store_append(store_t *self, int64_t recorded_at, const uint8_t *event, size_t len, uint64_t id_hash,
-             uint64_t *seq_out, char *err, size_t errlen)
+store_append_hashed(store_t *self, int64_t recorded_at, const uint8_t *event, size_t len,
+                    uint64_t id_hash, const uint8_t hash[STORE_HASH_BYTES], uint64_t *seq_out,
+                    char *err, size_t errlen)
 {
     uint64_t seq = self->w_seq + 1;
     size_t key = (size_t)seq;
@@ -414,9 +415,9 @@ store_append(store_t *self, int64_t recorded_at, const uint8_t *event, size_t le
     put_be64(p + 3, (uint64_t)recorded_at);
     p[11] = 0xc4;
     p[12] = STORE_HASH_BYTES;
-    store_chain_hash(self->w_hash, seq, recorded_at, event, len, p + 13);
+    memcpy(p + 13, hash, STORE_HASH_BYTES);
     memcpy(p + RECORD_HEAD, event, len);
-    memcpy(self->w_hash, p + 13, STORE_HASH_BYTES);
+    memcpy(self->w_hash, hash, STORE_HASH_BYTES);
 
     if (self->w_tail.count == STORE_ID_BLOCK)
         self->w_tail.count = 0; /* previous block was written out full */
@@ -426,6 +427,15 @@ store_append(store_t *self, int64_t recorded_at, const uint8_t *event, size_t le
     self->w_seq = seq;
     *seq_out = seq;
     return STORE_OK;
+}
+
+int
+store_append(store_t *self, int64_t recorded_at, const uint8_t *event, size_t len, uint64_t id_hash,
+             uint64_t *seq_out, char *err, size_t errlen)
+{
+    uint8_t hash[STORE_HASH_BYTES];
+    store_chain_hash(self->w_hash, self->w_seq + 1, recorded_at, event, len, hash);
+    return store_append_hashed(self, recorded_at, event, len, id_hash, hash, seq_out, err, errlen);
 }
 
 int

@@ -73,6 +73,12 @@ int store_begin(store_t *self, char *err, size_t errlen);
 /* Append one canonical event; fills *seq_out. id_hash goes to the ids index. */
 int store_append(store_t *self, int64_t recorded_at, const uint8_t *event, size_t len,
                  uint64_t id_hash, uint64_t *seq_out, char *err, size_t errlen);
+/* The same with its chained hash computed by the caller (daemon/chain):
+   store_chain_hash of the previous record's hash, the next seq, recorded_at
+   and the event. */
+int store_append_hashed(store_t *self, int64_t recorded_at, const uint8_t *event, size_t len,
+                        uint64_t id_hash, const uint8_t hash[STORE_HASH_BYTES], uint64_t *seq_out,
+                        char *err, size_t errlen);
 /* Read a record within the writer's open transaction (sees its own appends). */
 int store_get_in_txn(store_t *self, uint64_t seq, store_record_t *rec, char *err, size_t errlen);
 int store_commit(store_t *self, char *err, size_t errlen);

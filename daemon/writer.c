@@ -1,17 +1,24 @@
 /*  writer: see writer.h for the shape of a group commit.
 
-    Memory for a group: each request keeps its ZeroMQ frames alive until it
-    is answered (decoded events point into them), an array of per-event
-    results, and the canonical encodings of all its events in one arena
-    (`canon`), reset at the start of every group. */
+    The requests of a group and their prepared events live in the group
+    (daemon/group), which the intake thread filled and will answer. The
+    writer adds, for the group it applies, the links of the events it
+    appends (daemon/chain): their sequence numbers follow from first_seq,
+    their records go into the log as the chain thread returns their hashes,
+    and a duplicate lookup that lands on one of them compares against its
+    bytes in memory, since its record may not be in the transaction yet. */
 
 #include "daemon/writer.h"
 
+#include "daemon/chain.h"
+#include "daemon/group.h"
+#include "daemon/intake.h"
 #include "daemon/log.h"
 #include "daemon/projector.h"
 #include "events/schema.h"
 #include "events/wire.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,57 +26,26 @@
 #include <time.h>
 #include <zmq.h>
 
-enum { R_VALID = 0, R_APPENDED, R_DUP }; /* status >= R_ERROR_BASE: an ev_errcode_t */
-#define STORE_RETRY  (-100)              /* apply_group: abort and try the group again */
-#define R_ERROR_BASE 100
-
-typedef struct {
-    int status;
-    ev_type_t type;
-    uint32_t canon_off, canon_len;
-    uint64_t id_hash;
-    uint64_t seq;
-    const char *id;
-    uint32_t id_len;
-    char *message; /* on error; malloc'd */
-} ev_result_t;
-
-typedef struct {
-    zmq_msg_t ident, body;
-    wire_request_t req;
-    wire_rc_t rc;
-    char message[640];
-    ev_result_t *results;
-    uint32_t nresults;
-    /* allocate requests */
-    bool alloc_ready, preview;
-    pq_rc_t alloc_rc;
-    pq_result_t alloc;
-    msgpack_sbuffer *alloc_events;
-    msgpack_unpacked alloc_unpacked;
-    /* an atomic request refused on a try of its group */
-    bool atomic_refused;
-    uint32_t refused_index;
-    ev_errcode_t refused_code;
-    char refused_message[320];
-    /* rebuild requests */
-    uint64_t rebuilt_events;
-    double rebuild_ms;
-} pending_t;
+#define STORE_RETRY (-100) /* apply_group: abort and try the group again */
 
 struct _writer_t {
     store_t *store;
     projector_t *projector;
     int64_t last_recorded_at; /* recorded_at never goes backwards */
-    long subscriptions;       /* live subscriptions on the XPUB socket */
     dedup_t *dedup;
-    void *router, *pub;
+    void *router, *pub; /* handed to the intake thread */
+    void *ctx;          /* private, inproc only: the pipe to the intake thread */
+    void *pipe, *intake_pipe;
     writer_stats_t *stats;
-    pending_t *pending;
-    size_t npending;
-    msgpack_sbuffer canon;
-    msgpack_sbuffer out;
     msgpack_zone zone; /* for decoding stored events on a duplicate check */
+    /* The events appended by the group being applied, seq first_seq on:
+       hashed by the chain thread, put into the log once hashed. */
+    chain_t *chain;
+    chain_link_t *links;
+    ev_result_t **link_results;
+    size_t links_cap, nlinks, nput;
+    uint64_t first_seq;
+    int64_t recorded_at;
 };
 
 static int64_t
@@ -125,6 +101,25 @@ writer_load_ids(store_t *store, char *err, size_t errlen)
     return d;
 }
 
+/* The private context and its PAIR pipe to the intake thread. */
+static int
+open_pipe(writer_t *self, char *err, size_t errlen)
+{
+    int linger = 0;
+    self->ctx = zmq_ctx_new();
+    if (!self->ctx || zmq_ctx_set(self->ctx, ZMQ_IO_THREADS, 0) != 0 ||
+        !(self->pipe = zmq_socket(self->ctx, ZMQ_PAIR)) ||
+        !(self->intake_pipe = zmq_socket(self->ctx, ZMQ_PAIR)) ||
+        zmq_setsockopt(self->pipe, ZMQ_LINGER, &linger, sizeof linger) != 0 ||
+        zmq_setsockopt(self->intake_pipe, ZMQ_LINGER, &linger, sizeof linger) != 0 ||
+        zmq_bind(self->pipe, "inproc://writer") != 0 ||
+        zmq_connect(self->intake_pipe, "inproc://writer") != 0) {
+        snprintf(err, errlen, "cannot open the writer's pipe: %s", zmq_strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
 writer_t *
 writer_new(store_t *store, projector_t *projector, dedup_t **dedup_p, void *router, void *pub,
            writer_stats_t *stats, char *err, size_t errlen)
@@ -139,17 +134,19 @@ writer_new(store_t *store, projector_t *projector, dedup_t **dedup_p, void *rout
     self->router = router;
     self->pub = pub;
     self->stats = stats;
-    self->pending = calloc(WRITER_GROUP_MAX_REQS, sizeof(pending_t));
     self->dedup = *dedup_p;
     *dedup_p = NULL;
-    if (!self->pending || !self->dedup) {
+    self->first_seq = UINT64_MAX;
+    msgpack_zone_init(&self->zone, 4096);
+    if (!self->dedup) {
         snprintf(err, errlen, "out of memory");
         writer_destroy(&self);
         return NULL;
     }
-    msgpack_sbuffer_init(&self->canon);
-    msgpack_sbuffer_init(&self->out);
-    msgpack_zone_init(&self->zone, 4096);
+    if (open_pipe(self, err, errlen) != 0 || !(self->chain = chain_new(err, errlen))) {
+        writer_destroy(&self);
+        return NULL;
+    }
     atomic_store(&stats->map_size, store_map_size(store));
     store_reader_t *r = store_read_begin(store, err, errlen);
     store_record_t rec;
@@ -167,33 +164,18 @@ writer_destroy(writer_t **self_p)
     if (!self)
         return;
     dedup_destroy(&self->dedup);
-    free(self->pending);
-    msgpack_sbuffer_destroy(&self->canon);
-    msgpack_sbuffer_destroy(&self->out);
     msgpack_zone_destroy(&self->zone);
+    chain_destroy(&self->chain);
+    free(self->links);
+    free(self->link_results);
+    if (self->pipe)
+        zmq_close(self->pipe);
+    if (self->intake_pipe)
+        zmq_close(self->intake_pipe);
+    if (self->ctx)
+        zmq_ctx_term(self->ctx);
     free(self);
     *self_p = NULL;
-}
-
-static void
-set_error(ev_result_t *r, int code, uint32_t index, const char *id, uint32_t id_len,
-          const char *what)
-{
-    char buf[640], quoted[4 * EV_ID_MAX + 1];
-    if (id)
-        snprintf(buf, sizeof buf, "event %u (id \"%s\"): %s", index,
-                 ev_escape(id, id_len, quoted, sizeof quoted), what);
-    else
-        snprintf(buf, sizeof buf, "event %u: %s", index, what);
-    free(r->message);
-    r->message = strdup(buf);
-    r->status = R_ERROR_BASE + code;
-}
-
-static const uint8_t *
-canon_of(writer_t *self, const ev_result_t *r)
-{
-    return (const uint8_t *)self->canon.data + r->canon_off;
 }
 
 /* The id of a stored canonical event (decoded on the rare hash hit). */
@@ -212,14 +194,19 @@ typedef enum { FOUND_NONE, FOUND_SAME, FOUND_CONFLICT, FOUND_ERROR } found_t;
 
 /* Look an event up in the log (including this transaction's appends). */
 static found_t
-find_existing(writer_t *self, const ev_result_t *r, uint64_t *seq_out, char *err, size_t errlen)
+find_existing(writer_t *self, group_t *g, const ev_result_t *r, uint64_t *seq_out, char *err,
+              size_t errlen)
 {
     dedup_iter_t it;
-    const uint8_t *canon = canon_of(self, r);
+    const uint8_t *canon = group_canon(g, r);
     for (uint64_t seq = dedup_first(self->dedup, r->id_hash, &it); seq;
          seq = dedup_next(self->dedup, &it)) {
         store_record_t rec;
-        if (store_get_in_txn(self->store, seq, &rec, err, errlen) != STORE_OK)
+        if (seq >= self->first_seq) { /* appended by this group, maybe not yet put */
+            const chain_link_t *l = &self->links[seq - self->first_seq];
+            rec.event = l->event;
+            rec.event_len = l->len;
+        } else if (store_get_in_txn(self->store, seq, &rec, err, errlen) != STORE_OK)
             return FOUND_ERROR;
         *seq_out = seq;
         if (rec.event_len == r->canon_len && memcmp(rec.event, canon, r->canon_len) == 0)
@@ -232,63 +219,14 @@ find_existing(writer_t *self, const ev_result_t *r, uint64_t *seq_out, char *err
     return FOUND_NONE;
 }
 
-/* Decode, validate and canonically encode event i of request p into the
-   group's arena; on failure the result carries the error. */
-static bool
-prepare_event(writer_t *self, pending_t *p, uint32_t i, event_t *ev)
-{
-    ev_result_t *r = &p->results[i];
-    const msgpack_object *obj = &p->req.events[i];
-    ev_error_t err;
-    if (event_decode(obj, ev, &err) != EVE_OK) {
-        ev_str_t id = event_peek_id(obj);
-        set_error(r, err.code, i, id.ptr, id.len, err.message);
-        return false;
-    }
-    r->type = ev->type;
-    r->id = ev->v[F_ID].s.ptr;
-    r->id_len = ev->v[F_ID].s.len;
-    r->canon_off = (uint32_t)self->canon.size;
-    /* encode straight into the arena; the slack keeps a bound that is a
-       little above the true size from refusing an event that fits */
-    size_t room = EV_MAX_BYTES + 4096;
-    if (self->canon.alloc - self->canon.size < room) {
-        size_t cap = self->canon.alloc ? self->canon.alloc * 2 : 1 << 20;
-        while (cap - self->canon.size < room)
-            cap *= 2;
-        char *grown = realloc(self->canon.data, cap);
-        if (!grown) {
-            set_error(r, EVE_INTERNAL, i, r->id, r->id_len, "out of memory encoding the event");
-            return false;
-        }
-        self->canon.data = grown;
-        self->canon.alloc = cap;
-    }
-    size_t len = event_encode_buf(ev, (uint8_t *)self->canon.data + self->canon.size, room);
-    r->canon_len = len ? (uint32_t)len : EV_MAX_BYTES + 1;
-    if (len)
-        self->canon.size += len;
-    if (r->canon_len > EV_MAX_BYTES) {
-        char what[96];
-        snprintf(what, sizeof what, "encoded event is %u bytes, at most %d allowed", r->canon_len,
-                 EV_MAX_BYTES);
-        set_error(r, EVE_TOO_LONG, i, r->id, r->id_len, what);
-        return false;
-    }
-    r->id_hash = event_id_hash(r->id, r->id_len);
-    r->status = R_VALID;
-    return true;
-}
-
 /* Duplicate, conflict and projection checks of a prepared event. Returns
    false with the result set when the event is not to be appended (a
    duplicate is not an error), or sets *failed on a store failure. */
 static bool
-admit_event(writer_t *self, pending_t *p, uint32_t i, const event_t *ev, bool *failed, char *err,
-            size_t errlen)
+admit_event(writer_t *self, group_t *g, ev_result_t *r, uint32_t i, const event_t *ev, bool *failed,
+            char *err, size_t errlen)
 {
-    ev_result_t *r = &p->results[i];
-    found_t f = find_existing(self, r, &r->seq, err, errlen);
+    found_t f = find_existing(self, g, r, &r->seq, err, errlen);
     if (f == FOUND_ERROR) {
         *failed = true;
         return false;
@@ -298,61 +236,102 @@ admit_event(writer_t *self, pending_t *p, uint32_t i, const event_t *ev, bool *f
         return false;
     }
     if (f == FOUND_CONFLICT) {
-        set_error(r, EVE_CONFLICT, i, r->id, r->id_len,
-                  "id: already in the log with different content");
+        group_refuse(r, EVE_CONFLICT, i, "id: already in the log with different content");
         return false;
     }
     ev_error_t perr;
     if (projection_check(projector_live(self->projector), ev, &perr) != EVE_OK) {
-        set_error(r, perr.code, i, r->id, r->id_len, perr.message);
+        group_refuse(r, perr.code, i, perr.message);
         return false;
     }
     return true;
 }
 
+/* Put the appended events whose hash is ready into the log (all of them,
+   waiting for the chain thread, when `all`). */
 static int
-append_event(writer_t *self, ev_result_t *r, const event_t *ev, int64_t recorded_at, char *err,
-             size_t errlen)
+put_hashed(writer_t *self, bool all, char *err, size_t errlen)
 {
-    int rc = store_append(self->store, recorded_at, canon_of(self, r), r->canon_len, r->id_hash,
-                          &r->seq, err, errlen);
-    if (rc != STORE_OK)
-        return rc;
-    dedup_insert(self->dedup, r->id_hash, r->seq);
-    r->status = R_APPENDED;
-    if (projection_fold_checked(projector_live(self->projector), r->seq, recorded_at, ev) != 0) {
-        snprintf(err, errlen, "out of memory folding event %llu into the projection",
-                 (unsigned long long)r->seq);
-        return STORE_ERROR;
+    size_t done;
+    if (all) {
+        chain_finish(self->chain, self->nlinks);
+        done = self->nlinks;
+    } else
+        done = chain_done(self->chain);
+    for (; self->nput < done; self->nput++) {
+        const chain_link_t *l = &self->links[self->nput];
+        const ev_result_t *r = self->link_results[self->nput];
+        uint64_t seq;
+        int rc = store_append_hashed(self->store, self->recorded_at, l->event, l->len, r->id_hash,
+                                     l->hash, &seq, err, errlen);
+        if (rc != STORE_OK)
+            return rc;
+        assert(seq == r->seq);
     }
     return STORE_OK;
 }
 
-/* An atomic request is appended whole or not at all: every event is
-   prepared and checked (against the state before the request) first. */
+/* Links pushed to the chain thread at a time. */
+#define CHAIN_PUSH_EVERY 32
+
+/* The event gets the next seq and is folded now; its record goes into the
+   log once the chain thread has hashed it. */
 static int
-apply_atomic(writer_t *self, pending_t *p, int64_t recorded_at, char *err, size_t errlen)
+append_event(writer_t *self, group_t *g, ev_result_t *r, const event_t *ev, char *err,
+             size_t errlen)
+{
+    size_t n = self->nlinks;
+    assert(n < self->links_cap);
+    self->links[n].event = group_canon(g, r);
+    self->links[n].len = r->canon_len;
+    self->link_results[n] = r;
+    self->nlinks = n + 1;
+    r->seq = self->first_seq + n;
+    r->status = R_APPENDED;
+    dedup_insert(self->dedup, r->id_hash, r->seq);
+    if (projection_fold_checked(projector_live(self->projector), r->seq, self->recorded_at, ev) !=
+        0) {
+        snprintf(err, errlen, "out of memory folding event %llu into the projection",
+                 (unsigned long long)r->seq);
+        return STORE_ERROR;
+    }
+    if (self->nlinks % CHAIN_PUSH_EVERY == 0) {
+        chain_push(self->chain, self->nlinks);
+        return put_hashed(self, false, err, errlen);
+    }
+    return STORE_OK;
+}
+
+static void
+abort_rest(pending_t *p, uint32_t except)
+{
+    for (uint32_t i = 0; i < p->nresults; i++)
+        if (i != except && (p->results[i].status == R_VALID || p->results[i].status == R_DUP))
+            group_refuse(&p->results[i], EVE_ABORTED, i,
+                         "not appended: another event of this atomic batch was refused");
+}
+
+/* An atomic request is appended whole or not at all: every event is
+   checked (against the state before the request) first. */
+static int
+apply_atomic(writer_t *self, group_t *g, pending_t *p, char *err, size_t errlen)
 {
     event_t ev;
     bool ok = true, failed = false;
     if (p->atomic_refused) { /* found on an earlier try of this group */
-        for (uint32_t i = 0; i < p->nresults; i++)
-            prepare_event(self, p, i, &ev);
-        ev_result_t *r = &p->results[p->refused_index];
-        set_error(r, p->refused_code, p->refused_index, r->id, r->id_len, p->refused_message);
-        for (uint32_t i = 0; i < p->nresults; i++)
-            if (i != p->refused_index && p->results[i].status == R_VALID)
-                set_error(&p->results[i], EVE_ABORTED, i, p->results[i].id, p->results[i].id_len,
-                          "not appended: another event of this atomic batch was refused");
+        group_refuse(&p->results[p->refused_index], p->refused_code, p->refused_index,
+                     p->refused_message);
+        abort_rest(p, p->refused_index);
         return STORE_OK;
     }
     for (uint32_t i = 0; i < p->nresults; i++) {
         ev_result_t *r = &p->results[i];
-        if (!prepare_event(self, p, i, &ev)) {
+        if (r->status != R_VALID) {
             ok = false;
             continue;
         }
-        if (!admit_event(self, p, i, &ev, &failed, err, errlen) && r->status != R_DUP)
+        group_event(g, r, &ev);
+        if (!admit_event(self, g, r, i, &ev, &failed, err, errlen) && r->status != R_DUP)
             ok = false;
         if (failed)
             return STORE_ERROR;
@@ -360,18 +339,15 @@ apply_atomic(writer_t *self, pending_t *p, int64_t recorded_at, char *err, size_
             ev_result_t *q = &p->results[j];
             if (q->id && q->id_len == r->id_len && memcmp(q->id, r->id, r->id_len) == 0 &&
                 (q->canon_len != r->canon_len ||
-                 memcmp(canon_of(self, q), canon_of(self, r), r->canon_len) != 0)) {
-                set_error(r, EVE_CONFLICT, i, r->id, r->id_len,
-                          "id: used earlier in this batch with different content");
+                 memcmp(group_canon(g, q), group_canon(g, r), r->canon_len) != 0)) {
+                group_refuse(r, EVE_CONFLICT, i,
+                             "id: used earlier in this batch with different content");
                 ok = false;
             }
         }
     }
     if (!ok) {
-        for (uint32_t i = 0; i < p->nresults; i++)
-            if (p->results[i].status == R_VALID || p->results[i].status == R_DUP)
-                set_error(&p->results[i], EVE_ABORTED, i, p->results[i].id, p->results[i].id_len,
-                          "not appended: another event of this atomic batch was refused");
+        abort_rest(p, UINT32_MAX);
         return STORE_OK;
     }
     for (uint32_t i = 0; i < p->nresults; i++) {
@@ -380,14 +356,13 @@ apply_atomic(writer_t *self, pending_t *p, int64_t recorded_at, char *err, size_
             continue;
         /* a repeat of an earlier event of this batch is a duplicate of it */
         uint64_t seq;
-        if (find_existing(self, r, &seq, err, errlen) == FOUND_SAME) {
+        if (find_existing(self, g, r, &seq, err, errlen) == FOUND_SAME) {
             r->seq = seq;
             r->status = R_DUP;
             continue;
         }
         ev_error_t e;
-        if (event_decode(&p->req.events[i], &ev, &e) != EVE_OK)
-            return STORE_ERROR;
+        group_event(g, r, &ev);
         /* Checked against the state before the batch, an event may still
            clash with one appended just before it (two refunds that each
            fit, but not both). Then the whole group is redone without this
@@ -399,35 +374,39 @@ apply_atomic(writer_t *self, pending_t *p, int64_t recorded_at, char *err, size_
             snprintf(p->refused_message, sizeof p->refused_message, "%s", e.message);
             return STORE_RETRY;
         }
-        int rc = append_event(self, r, &ev, recorded_at, err, errlen);
+        int rc = append_event(self, g, r, &ev, err, errlen);
         if (rc != STORE_OK)
             return rc;
     }
     return STORE_OK;
 }
 
+/* How far ahead of the event being checked its successors' duplicate
+   index slots are prefetched. */
+#define DEDUP_PREFETCH 8
+
 static int
-apply_request(writer_t *self, pending_t *p, int64_t recorded_at, char *err, size_t errlen)
+apply_request(writer_t *self, group_t *g, pending_t *p, char *err, size_t errlen)
 {
-    p->nresults = p->req.nevents;
-    p->results = calloc(p->nresults, sizeof(ev_result_t));
-    if (!p->results) {
-        snprintf(err, errlen, "out of memory for %u results", p->nresults);
-        return STORE_ERROR;
-    }
     if (p->req.atomic)
-        return apply_atomic(self, p, recorded_at, err, errlen);
+        return apply_atomic(self, g, p, err, errlen);
     event_t ev;
+    for (uint32_t i = 0; i < p->nresults && i < DEDUP_PREFETCH; i++)
+        dedup_prefetch(self->dedup, p->results[i].id_hash);
     for (uint32_t i = 0; i < p->nresults; i++) {
+        ev_result_t *r = &p->results[i];
+        if (i + DEDUP_PREFETCH < p->nresults)
+            dedup_prefetch(self->dedup, p->results[i + DEDUP_PREFETCH].id_hash);
         bool failed = false;
-        if (!prepare_event(self, p, i, &ev))
+        if (r->status != R_VALID)
             continue;
-        if (!admit_event(self, p, i, &ev, &failed, err, errlen)) {
+        group_event(g, r, &ev);
+        if (!admit_event(self, g, r, i, &ev, &failed, err, errlen)) {
             if (failed)
                 return STORE_ERROR;
             continue;
         }
-        int rc = append_event(self, &p->results[i], &ev, recorded_at, err, errlen);
+        int rc = append_event(self, g, r, &ev, err, errlen);
         if (rc != STORE_OK)
             return rc;
     }
@@ -437,7 +416,7 @@ apply_request(writer_t *self, pending_t *p, int64_t recorded_at, char *err, size
 /* An allocation becomes an atomic batch of target_set events computed from
    the projection; a preview only computes. */
 static void
-prepare_allocation(writer_t *self, pending_t *p)
+prepare_allocation(writer_t *self, group_t *g, pending_t *p)
 {
     pq_result_t *q = &p->alloc;
     msgpack_sbuffer_init(&q->body);
@@ -466,39 +445,60 @@ prepare_allocation(writer_t *self, pending_t *p)
     p->req.events = p->alloc_unpacked.data.via.array.ptr;
     p->req.nevents = p->alloc_unpacked.data.via.array.size;
     p->req.atomic = true;
+    group_prepare(g, p);
 }
 
-static bool
-appends_events(const pending_t *p)
+static int
+reserve_links(writer_t *self, size_t n)
 {
-    return p->rc == WIRE_OK && (p->req.op == OP_APPEND ||
-                                (p->req.op == OP_ALLOCATE && p->alloc_rc == PQ_OK && !p->preview));
+    if (n <= self->links_cap)
+        return 0;
+    chain_link_t *links = realloc(self->links, n * sizeof *links);
+    if (!links)
+        return -1;
+    self->links = links;
+    ev_result_t **results = realloc(self->link_results, n * sizeof *results);
+    if (!results)
+        return -1;
+    self->link_results = results;
+    self->links_cap = n;
+    return 0;
 }
 
 /* Append every valid, new event of the group in one transaction. Returns
    STORE_OK (committed), STORE_MAP_FULL (aborted: grow and retry) or
    STORE_ERROR (aborted). */
 static int
-apply_group(writer_t *self, int64_t recorded_at, char *err, size_t errlen)
+apply_group(writer_t *self, group_t *g, int64_t recorded_at, char *err, size_t errlen)
 {
     size_t total = 0;
-    for (size_t k = 0; k < self->npending; k++) {
-        pending_t *p = &self->pending[k];
+    for (size_t k = 0; k < g->npending; k++) {
+        pending_t *p = &g->pending[k];
         if (p->rc == WIRE_OK && p->req.op == OP_ALLOCATE && !p->alloc_ready)
-            prepare_allocation(self, p);
-        if (appends_events(p))
+            prepare_allocation(self, g, p);
+        if (group_appends_events(p))
             total += p->req.nevents;
     }
-    if (dedup_reserve(self->dedup, total) != 0) {
-        snprintf(err, errlen, "out of memory growing the id index");
+    if (dedup_reserve(self->dedup, total) != 0 || reserve_links(self, total) != 0) {
+        snprintf(err, errlen, "out of memory for %zu events", total);
         return STORE_ERROR;
     }
     int rc = store_begin(self->store, err, errlen);
     if (rc != STORE_OK)
         return rc;
-    for (size_t k = 0; k < self->npending && rc == STORE_OK; k++)
-        if (appends_events(&self->pending[k]))
-            rc = apply_request(self, &self->pending[k], recorded_at, err, errlen);
+    self->recorded_at = recorded_at;
+    self->first_seq = store_last_seq(self->store) + 1;
+    self->nlinks = self->nput = 0;
+    chain_begin(self->chain, store_last_hash(self->store), self->first_seq, recorded_at,
+                self->links);
+    for (size_t k = 0; k < g->npending && rc == STORE_OK; k++)
+        if (group_appends_events(&g->pending[k]))
+            rc = apply_request(self, g, &g->pending[k], err, errlen);
+    if (rc == STORE_OK)
+        rc = put_hashed(self, true, err, errlen);
+    else /* the chain thread must be done with the links before a retry */
+        chain_finish(self->chain, self->nlinks);
+    self->first_seq = UINT64_MAX; /* duplicate lookups read the log again */
     if (rc == STORE_OK)
         rc = projector_maybe_snapshot(self->projector, false, err, errlen);
     if (rc == STORE_OK)
@@ -512,291 +512,6 @@ apply_group(writer_t *self, int64_t recorded_at, char *err, size_t errlen)
     return rc;
 }
 
-/* Forget what apply_group did to the results, before a retry. */
-static void
-reset_results(writer_t *self)
-{
-    for (size_t k = 0; k < self->npending; k++) {
-        pending_t *p = &self->pending[k];
-        for (uint32_t i = 0; i < p->nresults; i++)
-            free(p->results[i].message);
-        free(p->results);
-        p->results = NULL;
-        p->nresults = 0;
-    }
-    msgpack_sbuffer_clear(&self->canon);
-}
-static void
-fail_group(writer_t *self, const char *why)
-{
-    for (size_t k = 0; k < self->npending; k++) {
-        pending_t *p = &self->pending[k];
-        if (appends_events(p)) {
-            p->rc = WIRE_INTERNAL;
-            snprintf(p->message, sizeof p->message,
-                     "nothing in this request was appended: %s; retry later", why);
-        }
-    }
-}
-
-static int
-send_reply(writer_t *self, pending_t *p)
-{
-    zmq_msg_t delim, body;
-    zmq_msg_init(&delim);
-    if (zmq_msg_init_size(&body, self->out.size) != 0)
-        return -1;
-    memcpy(zmq_msg_data(&body), self->out.data, self->out.size);
-    /* ROUTER drops a reply to a peer that has gone; that is fine. */
-    if (zmq_msg_send(&p->ident, self->router, ZMQ_SNDMORE) < 0 ||
-        zmq_msg_send(&delim, self->router, ZMQ_SNDMORE) < 0 ||
-        zmq_msg_send(&body, self->router, 0) < 0) {
-        zmq_msg_close(&delim);
-        zmq_msg_close(&body);
-        return -1;
-    }
-    return 0;
-}
-
-static void
-pack_append_reply(writer_t *self, pending_t *p, uint64_t counts[3], size_t extra)
-{
-    msgpack_packer pk;
-    msgpack_sbuffer_clear(&self->out);
-    msgpack_packer_init(&pk, &self->out, msgpack_sbuffer_write);
-    wire_reply_begin(&pk, p->req.corr, true, 5 + extra);
-    wire_pack_str(&pk, "results");
-    msgpack_pack_array(&pk, p->nresults);
-    for (uint32_t i = 0; i < p->nresults; i++) {
-        ev_result_t *r = &p->results[i];
-        if (r->status == R_APPENDED || r->status == R_DUP) {
-            msgpack_pack_map(&pk, 2);
-            wire_pack_str(&pk, "seq");
-            msgpack_pack_uint64(&pk, r->seq);
-            wire_pack_str(&pk, "dup");
-            if (r->status == R_DUP)
-                msgpack_pack_true(&pk);
-            else
-                msgpack_pack_false(&pk);
-            counts[r->status == R_DUP]++;
-        } else {
-            int code = r->status - R_ERROR_BASE;
-            msgpack_pack_map(&pk, 2);
-            wire_pack_str(&pk, "error");
-            wire_pack_str(&pk, ev_errcode_name((ev_errcode_t)code));
-            wire_pack_str(&pk, "message");
-            wire_pack_text(&pk, r->message ? r->message : "refused");
-            counts[2]++;
-        }
-    }
-    wire_pack_str(&pk, "appended");
-    msgpack_pack_uint64(&pk, counts[0]);
-    wire_pack_str(&pk, "duplicates");
-    msgpack_pack_uint64(&pk, counts[1]);
-    wire_pack_str(&pk, "rejected");
-    msgpack_pack_uint64(&pk, counts[2]);
-    wire_pack_str(&pk, "last_seq");
-    msgpack_pack_uint64(&pk, store_last_seq(self->store));
-}
-
-static void
-reply_all(writer_t *self)
-{
-    for (size_t k = 0; k < self->npending; k++) {
-        uint64_t totals[3] = {0, 0, 0}, bad = 0;
-        pending_t *p = &self->pending[k];
-        msgpack_packer pk;
-        msgpack_sbuffer_clear(&self->out);
-        msgpack_packer_init(&pk, &self->out, msgpack_sbuffer_write);
-        if (p->rc == WIRE_OK && p->req.op == OP_ALLOCATE && p->alloc_rc != PQ_OK) {
-            wire_reply_error_named(&pk, p->req.corr, pq_rc_name(p->alloc_rc), p->alloc.message);
-            bad++;
-        } else if (p->rc == WIRE_OK && p->req.op == OP_ALLOCATE && p->preview) {
-            wire_reply_begin(&pk, p->req.corr, true, p->alloc.pairs);
-            msgpack_sbuffer_write(&self->out, p->alloc.body.data, p->alloc.body.size);
-        } else if (appends_events(p)) {
-            uint64_t counts[3] = {0, 0, 0};
-            size_t extra = p->req.op == OP_ALLOCATE ? p->alloc.pairs : 0;
-            pack_append_reply(self, p, counts, extra);
-            if (extra)
-                msgpack_sbuffer_write(&self->out, p->alloc.body.data, p->alloc.body.size);
-            for (int c = 0; c < 3; c++)
-                totals[c] += counts[c];
-        } else if (p->rc == WIRE_OK && p->req.op == OP_REBUILD) {
-            wire_reply_begin(&pk, p->req.corr, true, 2);
-            wire_pack_str(&pk, "events");
-            msgpack_pack_uint64(&pk, p->rebuilt_events);
-            wire_pack_str(&pk, "ms");
-            msgpack_pack_uint64(&pk, (uint64_t)(p->rebuild_ms + 0.5));
-        } else {
-            if (p->rc == WIRE_OK) {
-                p->rc = WIRE_UNKNOWN_OP;
-                snprintf(p->message, sizeof p->message,
-                         "op \"%.*s\" is not served on the append endpoint (append, allocate, "
-                         "rebuild; the others are on the query endpoint)",
-                         (int)(p->req.op_len > 40 ? 40 : p->req.op_len), p->req.op_name);
-            }
-            wire_reply_error(&pk, p->req.corr, p->rc, p->message);
-            bad++;
-        }
-        /* counted before the reply goes out: a client that asks for the
-           status after its reply must see its request counted */
-        atomic_fetch_add_explicit(&self->stats->requests, 1, memory_order_relaxed);
-        atomic_fetch_add_explicit(&self->stats->appended, totals[0], memory_order_relaxed);
-        atomic_fetch_add_explicit(&self->stats->duplicates, totals[1], memory_order_relaxed);
-        atomic_fetch_add_explicit(&self->stats->rejected, totals[2], memory_order_relaxed);
-        atomic_fetch_add_explicit(&self->stats->bad_requests, bad, memory_order_relaxed);
-        if (send_reply(self, p) != 0)
-            log_debug("reply not sent: %s", zmq_strerror(errno));
-    }
-}
-
-/* The publish socket is an XPUB: it hands us each new subscription (first
-   byte 1) and each one that ends (0; also when a subscriber goes away).
-   While nobody subscribes, publishing is skipped: it would only be
-   encoded to be dropped. */
-static void
-track_subscriptions(writer_t *self)
-{
-    zmq_msg_t m;
-    zmq_msg_init(&m);
-    while (zmq_msg_recv(&m, self->pub, ZMQ_DONTWAIT) >= 0) {
-        const uint8_t *d = zmq_msg_data(&m);
-        if (zmq_msg_size(&m) >= 1 && d[0] == 1)
-            self->subscriptions++;
-        else if (zmq_msg_size(&m) >= 1 && d[0] == 0 && self->subscriptions > 0)
-            self->subscriptions--;
-    }
-    zmq_msg_close(&m);
-}
-
-/* Publish each newly appended event: topic frame "event/<type>/", then
-   {"seq", "recorded_at", "event"} with the stored bytes spliced in. */
-static void
-publish_all(writer_t *self, int64_t recorded_at)
-{
-    if (!self->pub)
-        return;
-    track_subscriptions(self);
-    if (self->subscriptions == 0)
-        return;
-    msgpack_packer pk;
-    msgpack_packer_init(&pk, &self->out, msgpack_sbuffer_write);
-    char topic[64];
-    for (size_t k = 0; k < self->npending; k++) {
-        pending_t *p = &self->pending[k];
-        if (!appends_events(p))
-            continue;
-        for (uint32_t i = 0; i < p->nresults; i++) {
-            ev_result_t *r = &p->results[i];
-            if (r->status != R_APPENDED)
-                continue;
-            int tn = snprintf(topic, sizeof topic, "event/%s/", ev_type_name(r->type));
-            msgpack_sbuffer_clear(&self->out);
-            msgpack_pack_map(&pk, 3);
-            wire_pack_str(&pk, "seq");
-            msgpack_pack_uint64(&pk, r->seq);
-            wire_pack_str(&pk, "recorded_at");
-            msgpack_pack_int64(&pk, recorded_at);
-            wire_pack_str(&pk, "event");
-            msgpack_sbuffer_write(&self->out, (const char *)canon_of(self, r), r->canon_len);
-            if (zmq_send(self->pub, topic, (size_t)tn, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0 ||
-                zmq_send(self->pub, self->out.data, self->out.size, ZMQ_DONTWAIT) < 0)
-                log_debug("publish of seq %llu dropped: %s", (unsigned long long)r->seq,
-                          zmq_strerror(errno));
-        }
-    }
-}
-
-static void
-release_group(writer_t *self)
-{
-    for (size_t k = 0; k < self->npending; k++) {
-        pending_t *p = &self->pending[k];
-        for (uint32_t i = 0; i < p->nresults; i++)
-            free(p->results[i].message);
-        free(p->results);
-        if (p->alloc_ready) {
-            msgpack_sbuffer_destroy(&p->alloc.body);
-            if (p->alloc_events) {
-                msgpack_sbuffer_destroy(p->alloc_events);
-                free(p->alloc_events);
-            }
-            if (p->alloc_rc == PQ_OK && !p->preview)
-                msgpack_unpacked_destroy(&p->alloc_unpacked);
-        }
-        wire_request_free(&p->req);
-        zmq_msg_close(&p->ident);
-        zmq_msg_close(&p->body);
-        memset(p, 0, sizeof *p);
-    }
-    self->npending = 0;
-    msgpack_sbuffer_clear(&self->canon);
-}
-
-/* Drop the rest of a multipart message that has the wrong shape. */
-static void
-drain_frames(void *socket, zmq_msg_t *msg)
-{
-    while (zmq_msg_more(msg)) {
-        zmq_msg_close(msg);
-        zmq_msg_init(msg);
-        if (zmq_msg_recv(msg, socket, 0) < 0)
-            break;
-    }
-    zmq_msg_close(msg);
-}
-
-/* Receive one request without blocking. 1: got one into p; 0: none
-   waiting; -1: a malformed frame sequence was dropped. */
-static int
-receive_request(writer_t *self, pending_t *p)
-{
-    zmq_msg_init(&p->ident);
-    if (zmq_msg_recv(&p->ident, self->router, ZMQ_DONTWAIT) < 0) {
-        zmq_msg_close(&p->ident);
-        return 0;
-    }
-    zmq_msg_t delim;
-    zmq_msg_init(&delim);
-    zmq_msg_init(&p->body);
-    bool shaped = zmq_msg_more(&p->ident) && zmq_msg_recv(&delim, self->router, 0) >= 0 &&
-                  zmq_msg_size(&delim) == 0 && zmq_msg_more(&delim) &&
-                  zmq_msg_recv(&p->body, self->router, 0) >= 0 && !zmq_msg_more(&p->body);
-    if (!shaped) {
-        log_debug("dropped a request that is not [empty frame][body]");
-        drain_frames(self->router, zmq_msg_more(&p->body) ? &p->body : &delim);
-        zmq_msg_close(&delim);
-        zmq_msg_close(&p->body);
-        zmq_msg_close(&p->ident);
-        atomic_fetch_add_explicit(&self->stats->bad_requests, 1, memory_order_relaxed);
-        return -1;
-    }
-    zmq_msg_close(&delim);
-    p->rc = wire_request_parse(&p->req, zmq_msg_data(&p->body), zmq_msg_size(&p->body), p->message,
-                               sizeof p->message);
-    return 1;
-}
-
-/* Collect every request already waiting, up to the group limits. */
-static size_t
-gather(writer_t *self)
-{
-    size_t events = 0;
-    while (self->npending < WRITER_GROUP_MAX_REQS && events < WRITER_GROUP_MAX_EVENTS) {
-        pending_t *p = &self->pending[self->npending];
-        int got = receive_request(self, p);
-        if (got == 0)
-            break;
-        if (got < 0)
-            continue;
-        if (p->rc == WIRE_OK && p->req.op == OP_APPEND)
-            events += p->req.nevents;
-        self->npending++;
-    }
-    return events;
-}
-
 static double
 ms_since(const struct timespec *t0)
 {
@@ -808,11 +523,11 @@ ms_since(const struct timespec *t0)
 /* rebuild requests run after the group's commit, with the projection
    still locked, each in a transaction of its own (for the snapshots). */
 static void
-run_rebuilds(writer_t *self)
+run_rebuilds(writer_t *self, group_t *g)
 {
     char err[512];
-    for (size_t k = 0; k < self->npending; k++) {
-        pending_t *p = &self->pending[k];
+    for (size_t k = 0; k < g->npending; k++) {
+        pending_t *p = &g->pending[k];
         if (p->rc != WIRE_OK || p->req.op != OP_REBUILD)
             continue;
         struct timespec t0;
@@ -844,9 +559,10 @@ restore_projection(writer_t *self)
         log_error("projection reload failed: %s", err);
 }
 
-/* One group: apply, commit (growing the map as often as needed), answer. */
+/* One group: apply and commit (growing the map as often as needed). The
+   intake thread answers it. */
 static int
-process_group(writer_t *self)
+process_group(writer_t *self, group_t *g)
 {
     char err[512];
     int64_t recorded_at = now_ms();
@@ -854,9 +570,9 @@ process_group(writer_t *self)
         recorded_at = self->last_recorded_at;
     int rc;
     projector_write_lock(self->projector);
-    while ((rc = apply_group(self, recorded_at, err, sizeof err)) == STORE_MAP_FULL ||
+    while ((rc = apply_group(self, g, recorded_at, err, sizeof err)) == STORE_MAP_FULL ||
            rc == STORE_RETRY) {
-        reset_results(self);
+        group_reset(g);
         restore_projection(self);
         if (rc == STORE_RETRY)
             continue;
@@ -871,17 +587,16 @@ process_group(writer_t *self)
     if (rc == STORE_OK) {
         atomic_fetch_add_explicit(&self->stats->commits, 1, memory_order_relaxed);
         self->last_recorded_at = recorded_at;
-        run_rebuilds(self);
+        run_rebuilds(self, g);
     } else {
-        log_error("group of %zu requests not appended: %s", self->npending, err);
+        log_error("group of %zu requests not appended: %s", g->npending, err);
         restore_projection(self);
-        fail_group(self, err);
+        group_fail(g, err);
     }
     projector_unlock(self->projector);
-    reply_all(self);
-    if (rc == STORE_OK)
-        publish_all(self, recorded_at);
-    release_group(self);
+    g->committed = rc == STORE_OK;
+    g->recorded_at = recorded_at;
+    g->last_seq = store_last_seq(self->store);
     return rc == STORE_OK ? 0 : -1;
 }
 
@@ -899,33 +614,70 @@ writer_snapshot(writer_t *self)
     return rc;
 }
 
+static bool
+send_ptr(void *socket, group_t *g)
+{
+    while (zmq_send(socket, &g, sizeof g, 0) < 0)
+        if (errno != EINTR)
+            return false;
+    return true;
+}
+
 int
 writer_run(writer_t *self, volatile int *stop)
 {
-    zmq_pollitem_t items[2] = {{self->router, 0, ZMQ_POLLIN, 0}, {self->pub, 0, ZMQ_POLLIN, 0}};
-    int failures = 0;
-    while (!*stop) {
-        int n = zmq_poll(items, self->pub ? 2 : 1, 1000);
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            log_error("polling the append socket: %s", zmq_strerror(errno));
-            return -1;
+    char err[256];
+    intake_t *intake =
+        intake_start(self->router, self->pub, self->intake_pipe, self->stats, err, sizeof err);
+    if (!intake) {
+        log_error("%s", err);
+        return -1;
+    }
+    int failures = 0, rc = 0;
+    bool stop_sent = false;
+    for (;;) {
+        /* Once asked to stop, the intake thread hands over what it has
+           read, then NULL. */
+        if (!stop_sent && (*stop || rc != 0)) {
+            if (!send_ptr(self->pipe, NULL)) {
+                log_error("stopping the intake thread: %s", zmq_strerror(errno));
+                rc = -1;
+                break;
+            }
+            stop_sent = true;
         }
-        if (n == 0)
+        zmq_pollitem_t item = {self->pipe, 0, ZMQ_POLLIN, 0};
+        int n = zmq_poll(&item, 1, 1000);
+        if (n < 0 && errno != EINTR) {
+            log_error("polling the writer's pipe: %s", zmq_strerror(errno));
+            rc = -1;
+            break;
+        }
+        if (n <= 0)
             continue;
-        if (self->pub && (items[1].revents & ZMQ_POLLIN))
-            track_subscriptions(self);
-        gather(self);
-        if (self->npending == 0)
+        group_t *g;
+        if (zmq_recv(self->pipe, &g, sizeof g, ZMQ_DONTWAIT) != (int)sizeof g)
             continue;
+        if (!g) {
+            if (!stop_sent) { /* the intake thread failed */
+                log_error("the intake thread stopped");
+                rc = -1;
+            }
+            break;
+        }
         /* A store failure is answered (nothing acknowledged); repeated ones
            mean the disk or the environment is broken: stop and say so. */
-        failures = process_group(self) == 0 ? 0 : failures + 1;
-        if (failures >= 10) {
+        failures = process_group(self, g) == 0 ? 0 : failures + 1;
+        if (failures >= 10 && rc == 0) {
             log_error("10 consecutive groups failed; stopping");
-            return -1;
+            rc = -1;
+        }
+        if (!send_ptr(self->pipe, g)) {
+            log_error("handing a group back: %s", zmq_strerror(errno));
+            rc = -1;
+            break;
         }
     }
-    return 0;
+    intake_join(&intake);
+    return rc;
 }

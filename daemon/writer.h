@@ -1,18 +1,28 @@
 /*  writer: the one thread that appends to the log.
 
-    It owns the append ROUTER, the XPUB socket, the store's write side, the
-    duplicate index, and (under the projector's write lock) the live
-    projection. Each turn of its loop is one group commit:
+    It owns the store's write side, the duplicate index, and (under the
+    projector's write lock) the live projection. In front of it, the intake
+    thread (daemon/intake) owns the append ROUTER and the XPUB socket: it
+    receives requests and prepares their events while the writer commits,
+    and answers them afterwards. Each group of requests that the intake
+    thread hands over is one group commit:
 
-      1. wait for requests, then drain every request already queued (up to
-         WRITER_GROUP_MAX_EVENTS events) and parse them;
-      2. open one write transaction; for each event in order: validate and
-         encode it canonically, look it up in the duplicate index, check it
-         against the projection, append it and fold it into the projection;
-         allocate requests become atomic batches of target_set events here;
+      1. (intake) wait for requests, receive every request already queued
+         (up to GROUP_MAX_EVENTS events, see daemon/group.h), parse them,
+         and decode, validate, encode canonically and hash the id of every
+         event;
+      2. open one write transaction; for each event in order: look it up in
+         the duplicate index, check it against the projection, append it
+         (its chained hash computed beside the writer by daemon/chain) and
+         fold it into the projection; allocate requests become atomic
+         batches of target_set events here, computed from the projection as
+         it stood before the group;
       3. commit (LMDB syncs to disk), with a projection snapshot every N
          events in the same transaction;
-      4. only then reply to each producer, and publish the events.
+      4. (intake) only then reply to each producer, and publish the events.
+
+    The writer holds one group at a time; requests that arrive while it
+    commits make up the next group.
 
     A failure in 2 or 3 aborts the transaction, undoes the duplicate index's
     inserts and reloads the projection from the committed log; a full map
@@ -21,7 +31,8 @@
     for an event that is not durable.
 
     Counters are the one piece of state shared with other threads without
-    a lock: written here with relaxed atomics, read by the query thread. */
+    a lock: written here and by the intake thread with relaxed atomics, read
+    by the query thread. */
 
 #ifndef PACER_WRITER_H
 #define PACER_WRITER_H
@@ -34,9 +45,6 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#define WRITER_GROUP_MAX_EVENTS 262144
-#define WRITER_GROUP_MAX_REQS   4096
-
 typedef struct {
     _Atomic uint64_t requests, appended, duplicates, rejected, bad_requests, commits, map_resizes;
     _Atomic uint64_t map_size;
@@ -44,15 +52,16 @@ typedef struct {
 
 typedef struct _writer_t writer_t;
 
-/* Sockets are raw libzmq handles owned by the caller. NULL on failure with
-   a message in err. */
+/* Sockets are raw libzmq handles owned by the caller; from writer_run on,
+   only the intake thread uses them. NULL on failure with a message in err. */
 /* Takes ownership of *dedup_p (built by writer_load_ids) and clears it. */
 writer_t *writer_new(store_t *store, projector_t *projector, dedup_t **dedup_p, void *router,
                      void *pub, writer_stats_t *stats, char *err, size_t errlen);
 void writer_destroy(writer_t **self_p);
 
-/* Run until *stop becomes true (checked between groups and at least once a
-   second). A group in flight is always finished: committed and answered.
+/* Start the intake thread and run until *stop becomes true (checked
+   between groups and at least once a second). A group in flight is always
+   finished: committed and answered, and so is every request already read.
    Returns 0, or -1 if the store failed in a way that needs an operator. */
 int writer_run(writer_t *self, volatile int *stop);
 

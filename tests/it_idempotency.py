@@ -226,6 +226,10 @@ class Idempotency(pt.PacerTestCase):
                 for ev, res in zip(batch, reply["results"]):
                     self.assertNotIn("error", res)
                     fresh.setdefault(ev["id"], []).append((res["seq"], res["dup"]))
+                # the counts are this request's own, though it shared its group commit
+                self.assertEqual((reply["appended"], reply["duplicates"], reply["rejected"]),
+                                 (sum(1 for r in reply["results"] if not r["dup"]),
+                                  sum(1 for r in reply["results"] if r["dup"]), 0))
         for id_, outcomes in fresh.items():
             self.assertEqual(len({s for s, _ in outcomes}), 1, "%s got different seqs" % id_)
             self.assertEqual(sum(1 for _, dup in outcomes if not dup), 1,

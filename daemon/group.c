@@ -1,0 +1,345 @@
+/*  group: see group.h. */
+
+#include "daemon/group.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Arena bytes kept from one group to the next. */
+#define GROUP_ARENA_KEEP ((size_t)16 << 20)
+
+group_t *
+group_new(void)
+{
+    group_t *self = calloc(1, sizeof *self);
+    if (!self)
+        return NULL;
+    self->pending = calloc(GROUP_MAX_REQS, sizeof(pending_t));
+    if (!self->pending) {
+        free(self);
+        return NULL;
+    }
+    msgpack_sbuffer_init(&self->canon);
+    return self;
+}
+
+void
+group_destroy(group_t **self_p)
+{
+    group_t *self = *self_p;
+    if (!self)
+        return;
+    group_release(self);
+    free(self->pending);
+    msgpack_sbuffer_destroy(&self->canon);
+    free(self->values);
+    free(self);
+    *self_p = NULL;
+}
+
+bool
+group_appends_events(const pending_t *p)
+{
+    return p->rc == WIRE_OK && (p->req.op == OP_APPEND ||
+                                (p->req.op == OP_ALLOCATE && p->alloc_rc == PQ_OK && !p->preview));
+}
+
+/* "event 3 (id "ord-17"): what", malloc'd into *message. */
+static void
+set_message(char **message, uint32_t index, const char *id, uint32_t id_len, const char *what)
+{
+    char buf[640], quoted[4 * EV_ID_MAX + 1];
+    if (id)
+        snprintf(buf, sizeof buf, "event %u (id \"%s\"): %s", index,
+                 ev_escape(id, id_len, quoted, sizeof quoted), what);
+    else
+        snprintf(buf, sizeof buf, "event %u: %s", index, what);
+    free(*message);
+    *message = strdup(buf);
+}
+
+static bool
+prep_refuse(ev_result_t *r, int code, uint32_t index, const char *id, uint32_t id_len,
+            const char *what)
+{
+    set_message(&r->prep_message, index, id, id_len, what);
+    r->prepared = r->status = R_ERROR_BASE + code;
+    return false;
+}
+
+void
+group_refuse(ev_result_t *r, int code, uint32_t index, const char *what)
+{
+    set_message(&r->message, index, r->id, r->id_len, what);
+    r->status = R_ERROR_BASE + code;
+}
+
+/* Room for one more event's values; false when out of memory. */
+static bool
+values_reserve(group_t *self)
+{
+    if (self->values_cap - self->nvalues >= F_COUNT)
+        return true;
+    size_t cap = self->values_cap ? self->values_cap * 2 : 65536;
+    ev_value_t *grown = realloc(self->values, cap * sizeof *grown);
+    if (!grown)
+        return false;
+    self->values = grown;
+    self->values_cap = cap;
+    return true;
+}
+
+/* Room for one more canonical encoding; the slack keeps a bound that is a
+   little above the true size from refusing an event that fits. */
+#define CANON_ROOM (EV_MAX_BYTES + 4096)
+
+static bool
+canon_reserve(group_t *self)
+{
+    msgpack_sbuffer *c = &self->canon;
+    if (c->alloc - c->size >= CANON_ROOM)
+        return true;
+    size_t cap = c->alloc ? c->alloc * 2 : 1 << 20;
+    while (cap - c->size < CANON_ROOM)
+        cap *= 2;
+    char *grown = realloc(c->data, cap);
+    if (!grown)
+        return false;
+    c->data = grown;
+    c->alloc = cap;
+    return true;
+}
+
+/* Decode, validate, encode canonically and hash event i of p; on failure
+   its result carries the error. */
+static bool
+prepare_event(group_t *self, pending_t *p, uint32_t i)
+{
+    ev_result_t *r = &p->results[i];
+    const msgpack_object *obj = &p->req.events[i];
+    ev_error_t err;
+    event_t ev;
+    if (event_decode(obj, &ev, &err) != EVE_OK) {
+        ev_str_t id = event_peek_id(obj);
+        return prep_refuse(r, err.code, i, id.ptr, id.len, err.message);
+    }
+    r->type = ev.type;
+    r->id = ev.v[F_ID].s.ptr;
+    r->id_len = ev.v[F_ID].s.len;
+    if (!values_reserve(self) || !canon_reserve(self))
+        return prep_refuse(r, EVE_INTERNAL, i, r->id, r->id_len,
+                           "out of memory encoding the event");
+    r->present = ev.present;
+    r->values_off = (uint32_t)self->nvalues;
+    ev_value_t *v = self->values + self->nvalues;
+    for (uint64_t m = ev.present; m; m &= m - 1)
+        *v++ = ev.v[__builtin_ctzll(m)];
+    self->nvalues = (size_t)(v - self->values);
+
+    msgpack_sbuffer *c = &self->canon;
+    r->canon_off = (uint32_t)c->size;
+    size_t len = event_encode_buf(&ev, (uint8_t *)c->data + c->size, CANON_ROOM);
+    r->canon_len = len ? (uint32_t)len : EV_MAX_BYTES + 1;
+    if (len)
+        c->size += len;
+    if (r->canon_len > EV_MAX_BYTES) {
+        char what[96];
+        snprintf(what, sizeof what, "encoded event is %u bytes, at most %d allowed", r->canon_len,
+                 EV_MAX_BYTES);
+        return prep_refuse(r, EVE_TOO_LONG, i, r->id, r->id_len, what);
+    }
+    r->id_hash = event_id_hash(r->id, r->id_len);
+    r->prepared = r->status = R_VALID;
+    return true;
+}
+
+int
+group_prepare(group_t *self, pending_t *p)
+{
+    if (p->prepared)
+        return 0;
+    p->nresults = p->req.nevents;
+    p->results = calloc(p->nresults ? p->nresults : 1, sizeof(ev_result_t));
+    if (!p->results) {
+        p->nresults = 0;
+        p->rc = WIRE_INTERNAL;
+        snprintf(p->message, sizeof p->message, "out of memory for %u results; retry later",
+                 p->req.nevents);
+        return -1;
+    }
+    for (uint32_t i = 0; i < p->nresults; i++)
+        prepare_event(self, p, i);
+    p->prepared = true;
+    return 0;
+}
+
+void
+group_event(const group_t *self, const ev_result_t *r, event_t *ev)
+{
+    ev->type = r->type;
+    ev->present = r->present;
+    ev->v[F_TYPE].i = r->type;
+    const ev_value_t *v = self->values + r->values_off;
+    for (uint64_t m = r->present; m; m &= m - 1)
+        ev->v[__builtin_ctzll(m)] = *v++;
+}
+
+const uint8_t *
+group_canon(const group_t *self, const ev_result_t *r)
+{
+    return (const uint8_t *)self->canon.data + r->canon_off;
+}
+
+void
+group_reset(group_t *self)
+{
+    for (size_t k = 0; k < self->npending; k++) {
+        pending_t *p = &self->pending[k];
+        for (uint32_t i = 0; i < p->nresults; i++) {
+            ev_result_t *r = &p->results[i];
+            free(r->message);
+            r->message = NULL;
+            r->status = r->prepared;
+            r->seq = 0;
+        }
+    }
+}
+
+void
+group_fail(group_t *self, const char *why)
+{
+    for (size_t k = 0; k < self->npending; k++) {
+        pending_t *p = &self->pending[k];
+        if (group_appends_events(p)) {
+            p->rc = WIRE_INTERNAL;
+            snprintf(p->message, sizeof p->message,
+                     "nothing in this request was appended: %s; retry later", why);
+        }
+    }
+}
+
+static void
+pack_results(group_t *self, pending_t *p, msgpack_packer *pk, uint64_t counts[3], size_t extra)
+{
+    wire_reply_begin(pk, p->req.corr, true, 5 + extra);
+    wire_pack_str(pk, "results");
+    msgpack_pack_array(pk, p->nresults);
+    for (uint32_t i = 0; i < p->nresults; i++) {
+        ev_result_t *r = &p->results[i];
+        if (r->status == R_APPENDED || r->status == R_DUP) {
+            msgpack_pack_map(pk, 2);
+            wire_pack_str(pk, "seq");
+            msgpack_pack_uint64(pk, r->seq);
+            wire_pack_str(pk, "dup");
+            if (r->status == R_DUP)
+                msgpack_pack_true(pk);
+            else
+                msgpack_pack_false(pk);
+            counts[r->status == R_DUP]++;
+        } else {
+            int code = r->status - R_ERROR_BASE;
+            const char *message = r->message ? r->message : r->prep_message;
+            msgpack_pack_map(pk, 2);
+            wire_pack_str(pk, "error");
+            wire_pack_str(pk, ev_errcode_name((ev_errcode_t)code));
+            wire_pack_str(pk, "message");
+            wire_pack_text(pk, message ? message : "refused");
+            counts[2]++;
+        }
+    }
+    wire_pack_str(pk, "appended");
+    msgpack_pack_uint64(pk, counts[0]);
+    wire_pack_str(pk, "duplicates");
+    msgpack_pack_uint64(pk, counts[1]);
+    wire_pack_str(pk, "rejected");
+    msgpack_pack_uint64(pk, counts[2]);
+    wire_pack_str(pk, "last_seq");
+    msgpack_pack_uint64(pk, self->last_seq);
+}
+
+bool
+group_pack_reply(group_t *self, pending_t *p, msgpack_sbuffer *out, uint64_t counts[3])
+{
+    msgpack_packer pk;
+    msgpack_sbuffer_clear(out);
+    msgpack_packer_init(&pk, out, msgpack_sbuffer_write);
+    counts[0] = counts[1] = counts[2] = 0;
+    if (p->rc == WIRE_OK && p->req.op == OP_ALLOCATE && p->alloc_rc != PQ_OK) {
+        wire_reply_error_named(&pk, p->req.corr, pq_rc_name(p->alloc_rc), p->alloc.message);
+        return false;
+    }
+    if (p->rc == WIRE_OK && p->req.op == OP_ALLOCATE && p->preview) {
+        wire_reply_begin(&pk, p->req.corr, true, p->alloc.pairs);
+        msgpack_sbuffer_write(out, p->alloc.body.data, p->alloc.body.size);
+        return true;
+    }
+    if (group_appends_events(p)) {
+        size_t extra = p->req.op == OP_ALLOCATE ? p->alloc.pairs : 0;
+        pack_results(self, p, &pk, counts, extra);
+        if (extra)
+            msgpack_sbuffer_write(out, p->alloc.body.data, p->alloc.body.size);
+        return true;
+    }
+    if (p->rc == WIRE_OK && p->req.op == OP_REBUILD) {
+        wire_reply_begin(&pk, p->req.corr, true, 2);
+        wire_pack_str(&pk, "events");
+        msgpack_pack_uint64(&pk, p->rebuilt_events);
+        wire_pack_str(&pk, "ms");
+        msgpack_pack_uint64(&pk, (uint64_t)(p->rebuild_ms + 0.5));
+        return true;
+    }
+    if (p->rc == WIRE_OK) {
+        p->rc = WIRE_UNKNOWN_OP;
+        snprintf(p->message, sizeof p->message,
+                 "op \"%.*s\" is not served on the append endpoint (append, allocate, "
+                 "rebuild; the others are on the query endpoint)",
+                 (int)(p->req.op_len > 40 ? 40 : p->req.op_len), p->req.op_name);
+    }
+    wire_reply_error(&pk, p->req.corr, p->rc, p->message);
+    return false;
+}
+
+void
+group_release(group_t *self)
+{
+    for (size_t k = 0; k < self->npending; k++) {
+        pending_t *p = &self->pending[k];
+        for (uint32_t i = 0; i < p->nresults; i++) {
+            free(p->results[i].message);
+            free(p->results[i].prep_message);
+        }
+        free(p->results);
+        if (p->alloc_ready) {
+            msgpack_sbuffer_destroy(&p->alloc.body);
+            if (p->alloc_events) {
+                msgpack_sbuffer_destroy(p->alloc_events);
+                free(p->alloc_events);
+            }
+            if (p->alloc_rc == PQ_OK && !p->preview)
+                msgpack_unpacked_destroy(&p->alloc_unpacked);
+        }
+        wire_request_free(&p->req);
+        zmq_msg_close(&p->ident);
+        zmq_msg_close(&p->body);
+        memset(p, 0, sizeof *p);
+    }
+    self->npending = 0;
+    self->nevents = 0;
+    self->nvalues = 0;
+    self->committed = false;
+    self->recorded_at = 0;
+    self->last_seq = 0;
+    msgpack_sbuffer_clear(&self->canon);
+    /* Three groups circulate; after a burst of huge requests, give their
+       arenas back rather than hold the peak three times over. */
+    if (self->canon.alloc > GROUP_ARENA_KEEP) {
+        msgpack_sbuffer_destroy(&self->canon);
+        msgpack_sbuffer_init(&self->canon);
+    }
+    if (self->values_cap * sizeof(ev_value_t) > GROUP_ARENA_KEEP) {
+        free(self->values);
+        self->values = NULL;
+        self->values_cap = 0;
+    }
+}

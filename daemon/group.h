@@ -1,0 +1,132 @@
+/*  group: the requests of one group commit, on their way from the intake
+    thread to the writer and back.
+
+    The intake thread (daemon/intake) receives requests, parses them and
+    prepares every event of an append: decoded, validated, encoded
+    canonically, its id hashed. Nothing of that depends on the log or the
+    projection, so it runs while the writer commits the group before. The
+    writer (daemon/writer) then only looks each prepared event up in the
+    duplicate index, checks it against the projection, appends it, folds it
+    and commits; the group goes back to the intake thread for the replies
+    and the publication.
+
+    A group belongs to one thread at a time: it changes hands as a pointer
+    on the inproc pipe between the two (a full memory barrier), and nothing
+    in it is shared.
+
+    Memory: each request keeps its ZeroMQ frames alive until it is answered
+    (decoded events point into them), and an array of per-event results. The
+    group keeps the canonical encodings of all its events in one arena
+    (`canon`) and their decoded field values in another (`values`), from
+    which group_event rebuilds an event_t without decoding again. All of it
+    is kept for the next group by group_release. */
+
+#ifndef PACER_GROUP_H
+#define PACER_GROUP_H
+
+#include "events/schema.h"
+#include "events/wire.h"
+#include "projections/projection.h"
+
+#include <msgpack.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <zmq.h>
+
+#define GROUP_MAX_EVENTS 262144
+#define GROUP_MAX_REQS   4096
+
+/* An event's status; >= R_ERROR_BASE: refused, R_ERROR_BASE + an
+   ev_errcode_t. */
+enum { R_VALID = 0, R_APPENDED, R_DUP };
+#define R_ERROR_BASE 100
+
+typedef struct {
+    /* Set once, by group_prepare_event. */
+    int prepared; /* R_VALID, or refused with prep_message */
+    ev_type_t type;
+    uint64_t present; /* the event_t's present bits; values in the arena */
+    uint32_t values_off;
+    uint32_t canon_off, canon_len;
+    uint64_t id_hash;
+    const char *id;
+    uint32_t id_len;
+    char *prep_message;
+    /* Set by the writer; group_reset puts status back to `prepared`. */
+    int status;
+    uint64_t seq;
+    char *message; /* a refusal by the writer; malloc'd */
+} ev_result_t;
+
+typedef struct {
+    zmq_msg_t ident, body;
+    wire_request_t req;
+    wire_rc_t rc;
+    char message[640];
+    ev_result_t *results; /* req.nevents of them once prepared */
+    uint32_t nresults;
+    bool prepared;
+    /* allocate requests */
+    bool alloc_ready, preview;
+    pq_rc_t alloc_rc;
+    pq_result_t alloc;
+    msgpack_sbuffer *alloc_events;
+    msgpack_unpacked alloc_unpacked;
+    /* an atomic request refused on a try of its group */
+    bool atomic_refused;
+    uint32_t refused_index;
+    ev_errcode_t refused_code;
+    char refused_message[320];
+    /* rebuild requests */
+    uint64_t rebuilt_events;
+    double rebuild_ms;
+} pending_t;
+
+typedef struct {
+    pending_t *pending; /* GROUP_MAX_REQS slots */
+    size_t npending;
+    size_t nevents; /* events of the append requests */
+    msgpack_sbuffer canon;
+    ev_value_t *values;
+    size_t nvalues, values_cap;
+    /* Set by the writer. */
+    bool committed;      /* false: nothing of the group was appended */
+    int64_t recorded_at; /* of every event appended */
+    uint64_t last_seq;   /* the log's last seq after the commit */
+} group_t;
+
+/* NULL when out of memory. */
+group_t *group_new(void);
+void group_destroy(group_t **self_p);
+
+/* Whether p appends events (an append, or an allocate that is not a
+   preview and has its events). */
+bool group_appends_events(const pending_t *p);
+
+/* Decode, validate, encode and hash every event of p (once; later calls
+   do nothing). -1 when out of memory, with p answered `internal`. */
+int group_prepare(group_t *self, pending_t *p);
+
+/* The event of a prepared, valid result, as event_decode gave it. */
+void group_event(const group_t *self, const ev_result_t *r, event_t *ev);
+/* Its canonical encoding, r->canon_len bytes. */
+const uint8_t *group_canon(const group_t *self, const ev_result_t *r);
+
+/* The writer refuses event `index` (of a request) with code and what. */
+void group_refuse(ev_result_t *r, int code, uint32_t index, const char *what);
+
+/* Before a retry of the group: every result back to its prepared state. */
+void group_reset(group_t *self);
+/* Nothing was appended: every append request is answered `internal`. */
+void group_fail(group_t *self, const char *why);
+
+/* The reply body of p into out (cleared first); counts[3] is set to p's
+   appended, duplicate and refused events; returns false for a request
+   answered with an error (a bad request). */
+bool group_pack_reply(group_t *self, pending_t *p, msgpack_sbuffer *out, uint64_t counts[3]);
+
+/* Close every request's frames and free what it holds; the group is empty
+   and ready to be filled again. */
+void group_release(group_t *self);
+
+#endif

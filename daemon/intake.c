@@ -1,0 +1,346 @@
+/*  intake: see intake.h for how it shares the work with the writer.
+
+    Three groups circulate: the one the writer holds, the one being filled
+    here, and a free one (two while the writer is idle). A committed group
+    comes back, the filled one goes out at once, and the committed one is
+    answered, released and becomes the free one. */
+
+#define _GNU_SOURCE /* pthread_setname_np */
+#include "daemon/intake.h"
+
+#include "daemon/group.h"
+#include "daemon/log.h"
+#include "events/wire.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zmq.h>
+
+#define INTAKE_GROUPS 3
+
+struct _intake_t {
+    void *router, *pub, *pipe;
+    writer_stats_t *stats;
+    pthread_t thread;
+    group_t *groups[INTAKE_GROUPS];
+    group_t *filling;
+    group_t *free[INTAKE_GROUPS];
+    int nfree;
+    bool busy;     /* the writer holds a group */
+    bool stopping; /* the writer asked us to stop */
+    long subscriptions;
+    msgpack_sbuffer out;
+};
+
+static bool
+send_ptr(void *socket, group_t *g)
+{
+    while (zmq_send(socket, &g, sizeof g, 0) < 0)
+        if (errno != EINTR)
+            return false;
+    return true;
+}
+
+/* Give the writer the filled group, if it is idle and there is one. */
+static bool
+hand_off(intake_t *self)
+{
+    if (self->busy || self->filling->npending == 0 || self->nfree == 0)
+        return false;
+    if (!send_ptr(self->pipe, self->filling)) {
+        log_error("handing a group to the writer: %s", zmq_strerror(errno));
+        return false;
+    }
+    self->busy = true;
+    self->filling = self->free[--self->nfree];
+    return true;
+}
+
+static bool
+filling_full(const intake_t *self)
+{
+    return self->filling->npending >= GROUP_MAX_REQS || self->filling->nevents >= GROUP_MAX_EVENTS;
+}
+
+static int
+send_reply(intake_t *self, pending_t *p)
+{
+    zmq_msg_t delim, body;
+    zmq_msg_init(&delim);
+    if (zmq_msg_init_size(&body, self->out.size) != 0)
+        return -1;
+    memcpy(zmq_msg_data(&body), self->out.data, self->out.size);
+    /* ROUTER drops a reply to a peer that has gone; that is fine. */
+    if (zmq_msg_send(&p->ident, self->router, ZMQ_SNDMORE) < 0 ||
+        zmq_msg_send(&delim, self->router, ZMQ_SNDMORE) < 0 ||
+        zmq_msg_send(&body, self->router, 0) < 0) {
+        zmq_msg_close(&delim);
+        zmq_msg_close(&body);
+        return -1;
+    }
+    return 0;
+}
+
+static void
+reply_all(intake_t *self, group_t *g)
+{
+    for (size_t k = 0; k < g->npending; k++) {
+        pending_t *p = &g->pending[k];
+        uint64_t counts[3];
+        bool ok = group_pack_reply(g, p, &self->out, counts);
+        /* counted before the reply goes out: a client that asks for the
+           status after its reply must see its request counted */
+        atomic_fetch_add_explicit(&self->stats->requests, 1, memory_order_relaxed);
+        atomic_fetch_add_explicit(&self->stats->appended, counts[0], memory_order_relaxed);
+        atomic_fetch_add_explicit(&self->stats->duplicates, counts[1], memory_order_relaxed);
+        atomic_fetch_add_explicit(&self->stats->rejected, counts[2], memory_order_relaxed);
+        if (!ok)
+            atomic_fetch_add_explicit(&self->stats->bad_requests, 1, memory_order_relaxed);
+        if (send_reply(self, p) != 0)
+            log_debug("reply not sent: %s", zmq_strerror(errno));
+    }
+}
+
+/* The publish socket is an XPUB: it hands us each new subscription (first
+   byte 1) and each one that ends (0; also when a subscriber goes away).
+   While nobody subscribes, publishing is skipped: it would only be
+   encoded to be dropped. */
+static void
+track_subscriptions(intake_t *self)
+{
+    zmq_msg_t m;
+    zmq_msg_init(&m);
+    while (zmq_msg_recv(&m, self->pub, ZMQ_DONTWAIT) >= 0) {
+        const uint8_t *d = zmq_msg_data(&m);
+        if (zmq_msg_size(&m) >= 1 && d[0] == 1)
+            self->subscriptions++;
+        else if (zmq_msg_size(&m) >= 1 && d[0] == 0 && self->subscriptions > 0)
+            self->subscriptions--;
+    }
+    zmq_msg_close(&m);
+}
+
+/* Publish each newly appended event: topic frame "event/<type>/", then
+   {"seq", "recorded_at", "event"} with the stored bytes spliced in. */
+static void
+publish_all(intake_t *self, group_t *g)
+{
+    if (!self->pub || !g->committed)
+        return;
+    track_subscriptions(self);
+    if (self->subscriptions == 0)
+        return;
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &self->out, msgpack_sbuffer_write);
+    char topic[64];
+    for (size_t k = 0; k < g->npending; k++) {
+        pending_t *p = &g->pending[k];
+        if (!group_appends_events(p))
+            continue;
+        for (uint32_t i = 0; i < p->nresults; i++) {
+            ev_result_t *r = &p->results[i];
+            if (r->status != R_APPENDED)
+                continue;
+            int tn = snprintf(topic, sizeof topic, "event/%s/", ev_type_name(r->type));
+            msgpack_sbuffer_clear(&self->out);
+            msgpack_pack_map(&pk, 3);
+            wire_pack_str(&pk, "seq");
+            msgpack_pack_uint64(&pk, r->seq);
+            wire_pack_str(&pk, "recorded_at");
+            msgpack_pack_int64(&pk, g->recorded_at);
+            wire_pack_str(&pk, "event");
+            msgpack_sbuffer_write(&self->out, (const char *)group_canon(g, r), r->canon_len);
+            if (zmq_send(self->pub, topic, (size_t)tn, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0 ||
+                zmq_send(self->pub, self->out.data, self->out.size, ZMQ_DONTWAIT) < 0)
+                log_debug("publish of seq %llu dropped: %s", (unsigned long long)r->seq,
+                          zmq_strerror(errno));
+        }
+    }
+}
+
+/* A group came back from the writer: hand over the next one before
+   answering this one, so the writer is not kept waiting. */
+static void
+take_back(intake_t *self, group_t *g)
+{
+    self->busy = false;
+    hand_off(self);
+    reply_all(self, g);
+    publish_all(self, g);
+    group_release(g);
+    self->free[self->nfree++] = g;
+}
+
+/* Read whatever the writer sent, without waiting. */
+static void
+read_pipe(intake_t *self)
+{
+    group_t *g;
+    int n;
+    while ((n = zmq_recv(self->pipe, &g, sizeof g, ZMQ_DONTWAIT)) >= 0 || errno == EINTR) {
+        if (n != (int)sizeof g)
+            continue;
+        if (g)
+            take_back(self, g);
+        else
+            self->stopping = true;
+    }
+}
+
+/* Drop the rest of a multipart message that has the wrong shape. */
+static void
+drain_frames(void *socket, zmq_msg_t *msg)
+{
+    while (zmq_msg_more(msg)) {
+        zmq_msg_close(msg);
+        zmq_msg_init(msg);
+        if (zmq_msg_recv(msg, socket, 0) < 0)
+            break;
+    }
+    zmq_msg_close(msg);
+}
+
+/* Receive one request without blocking. 1: got one into p; 0: none
+   waiting; -1: a malformed frame sequence was dropped. */
+static int
+receive_request(intake_t *self, pending_t *p)
+{
+    zmq_msg_init(&p->ident);
+    if (zmq_msg_recv(&p->ident, self->router, ZMQ_DONTWAIT) < 0) {
+        zmq_msg_close(&p->ident);
+        return 0;
+    }
+    zmq_msg_t delim;
+    zmq_msg_init(&delim);
+    zmq_msg_init(&p->body);
+    bool shaped = zmq_msg_more(&p->ident) && zmq_msg_recv(&delim, self->router, 0) >= 0 &&
+                  zmq_msg_size(&delim) == 0 && zmq_msg_more(&delim) &&
+                  zmq_msg_recv(&p->body, self->router, 0) >= 0 && !zmq_msg_more(&p->body);
+    if (!shaped) {
+        log_debug("dropped a request that is not [empty frame][body]");
+        drain_frames(self->router, zmq_msg_more(&p->body) ? &p->body : &delim);
+        zmq_msg_close(&delim);
+        zmq_msg_close(&p->body);
+        zmq_msg_close(&p->ident);
+        atomic_fetch_add_explicit(&self->stats->bad_requests, 1, memory_order_relaxed);
+        return -1;
+    }
+    zmq_msg_close(&delim);
+    p->rc = wire_request_parse(&p->req, zmq_msg_data(&p->body), zmq_msg_size(&p->body), p->message,
+                               sizeof p->message);
+    return 1;
+}
+
+/* Receive and prepare every request waiting, up to the group limits. The
+   writer gets the group as soon as it is idle. */
+static void
+receive_all(intake_t *self)
+{
+    while (!filling_full(self) && !self->stopping) {
+        group_t *g = self->filling;
+        pending_t *p = &g->pending[g->npending];
+        int got = receive_request(self, p);
+        if (got == 0)
+            break;
+        if (got < 0)
+            continue;
+        if (p->rc == WIRE_OK && p->req.op == OP_APPEND) {
+            group_prepare(g, p);
+            g->nevents += p->req.nevents;
+        }
+        g->npending++;
+        if (self->busy)
+            read_pipe(self);
+        hand_off(self);
+    }
+}
+
+static void *
+intake_run(void *arg)
+{
+    intake_t *self = arg;
+    pthread_setname_np(pthread_self(), "pacerd-intake");
+    for (;;) {
+        if (self->stopping && !self->busy) {
+            if (hand_off(self)) /* what was read before the stop */
+                continue;
+            if (!send_ptr(self->pipe, NULL))
+                log_error("telling the writer to stop: %s", zmq_strerror(errno));
+            break;
+        }
+        /* the ROUTER is left out while nothing more may be read */
+        bool reading = !self->stopping && !filling_full(self);
+        zmq_pollitem_t items[3] = {{self->pipe, 0, ZMQ_POLLIN, 0}};
+        int n = 1, at_router = -1, at_pub = -1;
+        if (reading)
+            items[at_router = n++] = (zmq_pollitem_t){self->router, 0, ZMQ_POLLIN, 0};
+        if (self->pub)
+            items[at_pub = n++] = (zmq_pollitem_t){self->pub, 0, ZMQ_POLLIN, 0};
+        if (zmq_poll(items, n, -1) < 0) {
+            if (errno == EINTR)
+                continue;
+            log_error("polling the append socket: %s", zmq_strerror(errno));
+            send_ptr(self->pipe, NULL); /* the writer stops too */
+            break;
+        }
+        if (items[0].revents & ZMQ_POLLIN)
+            read_pipe(self);
+        if (at_pub >= 0 && (items[at_pub].revents & ZMQ_POLLIN))
+            track_subscriptions(self);
+        if (at_router >= 0 && (items[at_router].revents & ZMQ_POLLIN))
+            receive_all(self);
+    }
+    return NULL;
+}
+
+intake_t *
+intake_start(void *router, void *pub, void *pipe, writer_stats_t *stats, char *err, size_t errlen)
+{
+    intake_t *self = calloc(1, sizeof *self);
+    if (!self) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    self->router = router;
+    self->pub = pub;
+    self->pipe = pipe;
+    self->stats = stats;
+    msgpack_sbuffer_init(&self->out);
+    for (int i = 0; i < INTAKE_GROUPS; i++)
+        if (!(self->groups[i] = group_new())) {
+            snprintf(err, errlen, "out of memory");
+            goto fail;
+        }
+    self->filling = self->groups[0];
+    for (int i = 1; i < INTAKE_GROUPS; i++)
+        self->free[self->nfree++] = self->groups[i];
+    int rc = pthread_create(&self->thread, NULL, intake_run, self);
+    if (rc != 0) {
+        snprintf(err, errlen, "cannot start the intake thread: %s", strerror(rc));
+        goto fail;
+    }
+    return self;
+fail:
+    for (int i = 0; i < INTAKE_GROUPS; i++)
+        group_destroy(&self->groups[i]);
+    msgpack_sbuffer_destroy(&self->out);
+    free(self);
+    return NULL;
+}
+
+void
+intake_join(intake_t **self_p)
+{
+    intake_t *self = *self_p;
+    if (!self)
+        return;
+    pthread_join(self->thread, NULL);
+    for (int i = 0; i < INTAKE_GROUPS; i++)
+        group_destroy(&self->groups[i]);
+    msgpack_sbuffer_destroy(&self->out);
+    free(self);
+    *self_p = NULL;
+}

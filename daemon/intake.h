@@ -1,0 +1,43 @@
+/*  intake: the thread in front of the writer.
+
+    It owns the append ROUTER and the XPUB socket. It receives requests,
+    parses them and prepares every event of an append (decode, validation,
+    canonical encoding, id hash: see daemon/group), filling a group; the
+    writer works on the group before meanwhile, on the other core, and
+    spends its time in the duplicate index, the projection, the log and
+    fsync. When the writer hands a committed group back, the intake thread
+    gives it the group filled so far at once, then replies to every request
+    of the committed one, in the order received, and publishes its events.
+
+    The two threads talk over an inproc PAIR pipe, one pointer a message:
+
+      intake -> writer   a group to apply and commit; NULL: no more groups
+      writer -> intake   the group, committed (or failed and marked so);
+                         NULL: stop
+
+    The writer holds at most one group at a time, so groups are committed
+    and answered in the order their requests arrived, and requests that
+    wait while the writer commits make up the next group commit. On stop,
+    the intake thread stops reading the ROUTER, hands over what it has
+    already received, then NULL, and ends once every group it handed over
+    is answered: no request that was read goes unanswered. */
+
+#ifndef PACER_INTAKE_H
+#define PACER_INTAKE_H
+
+#include "daemon/writer.h"
+
+#include <stddef.h>
+
+typedef struct _intake_t intake_t;
+
+/* Start the thread. router and pub are raw libzmq sockets that the caller
+   no longer touches until intake_join; pipe is this thread's end of the
+   pipe to the writer. NULL with a message on failure. */
+intake_t *intake_start(void *router, void *pub, void *pipe, writer_stats_t *stats, char *err,
+                       size_t errlen);
+/* Wait for the thread to end (after the writer sent NULL and received it
+   back) and free it. */
+void intake_join(intake_t **self_p);
+
+#endif
