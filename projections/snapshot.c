@@ -18,17 +18,44 @@
 #include <string.h>
 
 #define SNAPSHOT_MAGIC "pacer-projection"
+/* projection_save writes the version as a positive fixint, the magic as a fixstr */
+_Static_assert(PROJECTION_VERSION > 0 && PROJECTION_VERSION < 128, "version: one byte");
+_Static_assert(sizeof SNAPSHOT_MAGIC - 1 < 32, "magic: a fixstr");
 
 typedef struct {
     msgpack_sbuffer *sb;
     int failed;
 } wbuf_t;
 
-static void
+/* The snapshot is written straight into the caller's buffer, which grows
+   by doubling through bigmem (mremap for large blocks: no copying), and
+   each field is a memcpy: through msgpack_sbuffer_write, a call per field
+   and a final copy of the body made a 400 MiB snapshot take about 2 s. */
+static int
+reserve(wbuf_t *w, size_t n)
+{
+    msgpack_sbuffer *sb = w->sb;
+    size_t cap = sb->alloc ? sb->alloc * 2 : (size_t)1 << 20;
+    while (cap - sb->size < n)
+        cap *= 2;
+    char *d = bigmem_realloc(sb->data, cap);
+    if (!d) {
+        w->failed = 1;
+        return -1;
+    }
+    sb->data = d;
+    sb->alloc = cap;
+    return 0;
+}
+
+static inline void
 put(wbuf_t *w, const void *p, size_t n)
 {
-    if (msgpack_sbuffer_write(w->sb, p, n) != 0)
-        w->failed = 1;
+    msgpack_sbuffer *sb = w->sb;
+    if (sb->alloc - sb->size < n && reserve(w, n) != 0)
+        return;
+    memcpy(sb->data + sb->size, p, n);
+    sb->size += n;
 }
 
 static void
@@ -150,9 +177,16 @@ load_symtab(rbuf_t *r, symtab_t *t)
 int
 projection_save(projection_t *self, msgpack_sbuffer *out)
 {
-    msgpack_sbuffer body;
-    msgpack_sbuffer_init(&body);
-    wbuf_t w = {&body, 0};
+    /* ["pacer-projection", version, bin32 body]: the header is written
+       first with the body's length filled in at the end */
+    wbuf_t w = {out, 0};
+    size_t head = out->size;
+    uint8_t hdr[] = {0x93, 0xa0 | (uint8_t)strlen(SNAPSHOT_MAGIC)};
+    put(&w, hdr, sizeof hdr);
+    put(&w, SNAPSHOT_MAGIC, strlen(SNAPSHOT_MAGIC));
+    uint8_t ver[] = {(uint8_t)PROJECTION_VERSION, 0xc6, 0, 0, 0, 0};
+    put(&w, ver, sizeof ver);
+    size_t body = out->size;
     put_u64(&w, self->seq);
     put_u64(&w, self->skipped);
     put_u64(&w, (uint64_t)self->day_base);
@@ -294,15 +328,13 @@ projection_save(projection_t *self, msgpack_sbuffer *out)
         put_u8(&w, (uint8_t)self->days[i].kind);
     }
 
-    msgpack_packer pk;
-    msgpack_packer_init(&pk, out, msgpack_sbuffer_write);
-    int rc = w.failed;
-    rc |= msgpack_pack_array(&pk, 3);
-    rc |= msgpack_pack_str_with_body(&pk, SNAPSHOT_MAGIC, strlen(SNAPSHOT_MAGIC));
-    rc |= msgpack_pack_int(&pk, PROJECTION_VERSION);
-    rc |= msgpack_pack_bin_with_body(&pk, body.data, body.size);
-    msgpack_sbuffer_destroy(&body);
-    return rc ? -1 : 0;
+    if (w.failed || out->size - body > UINT32_MAX) {
+        out->size = head;
+        return -1;
+    }
+    uint32_t len = htobe32((uint32_t)(out->size - body));
+    memcpy(out->data + body - 4, &len, 4);
+    return 0;
 }
 
 static int
