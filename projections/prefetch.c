@@ -36,6 +36,8 @@ typedef struct {
     uint32_t cand_node, cand_order;
     uint32_t node, order, pl;
     int32_t day;
+    dayrow_t *const *slot; /* the row's block-table slot, then the row */
+    const dayrow_t *row;
     bool has_node, has_order;
 } stage_t;
 
@@ -73,13 +75,13 @@ node_name(const event_t *ev)
     return &ev->v[ev->type == EV_KPI_RECORDED ? F_SCOPE : F_REP].s;
 }
 
-/* The day row (node, pl, day) would live in: prefetch its block-table slot
-   (pass 1) or, the slot now warm, the row itself (pass 2). */
-static void
-prefetch_row(projection_t *self, uint32_t node, uint32_t pl, int32_t day, int pass)
+/* The block-table slot of the day row (node, pl, day), prefetched; NULL
+   if the row's block does not exist yet. */
+static dayrow_t *const *
+row_slot(projection_t *self, uint32_t node, uint32_t pl, int32_t day)
 {
     if (!node || node >= self->nnodes)
-        return;
+        return NULL;
     const node_t *n = &self->nodes[node];
     for (uint32_t i = 0; i < n->nseries; i++) {
         const series_t *s = &n->series[i];
@@ -87,13 +89,11 @@ prefetch_row(projection_t *self, uint32_t node, uint32_t pl, int32_t day, int pa
             continue;
         uint32_t b = (uint32_t)day / BLOCK_DAYS;
         if (b < s->b0 || b >= s->b0 + s->nblocks)
-            return;
-        if (pass == 1)
-            __builtin_prefetch(&s->blocks[b - s->b0]);
-        else if (s->blocks[b - s->b0])
-            warm(&s->blocks[b - s->b0][(uint32_t)day % BLOCK_DAYS]);
-        return;
+            return NULL;
+        __builtin_prefetch(&s->blocks[b - s->b0]);
+        return &s->blocks[b - s->b0];
     }
+    return NULL;
 }
 
 void
@@ -186,13 +186,21 @@ projection_prefetch(projection_t *self, const event_t *const *evp, size_t n)
         if (nd->mem)
             __builtin_prefetch(nd->mem);
     }
-    /* block-table slots, then rows and the targets the event will move */
+    /* block-table slots, then the rows' addresses, then the rows: that
+       last loop is a few instructions an event, so that all its loads are
+       in flight at once (a load that misses holds up retirement, and a
+       longer loop body let only a handful overlap) */
     for (size_t i = 0; i < n; i++)
-        prefetch_row(self, st[i].node, st[i].pl, st[i].day, 1);
+        st[i].slot = row_slot(self, st[i].node, st[i].pl, st[i].day);
+    for (size_t i = 0; i < n; i++)
+        st[i].row =
+            st[i].slot && *st[i].slot ? &(*st[i].slot)[(uint32_t)st[i].day % BLOCK_DAYS] : NULL;
+    for (size_t i = 0; i < n; i++)
+        if (st[i].row)
+            warm(st[i].row);
     for (size_t i = 0; i < n; i++) {
         if (!st[i].node)
             continue;
-        prefetch_row(self, st[i].node, st[i].pl, st[i].day, 2);
         const node_t *nd = &self->nodes[st[i].node];
         /* the trefs, every line of them: crediting walks them all */
         for (size_t off = 64; off < nd->ntargets * sizeof(tref_t); off += 64)
