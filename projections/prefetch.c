@@ -10,21 +10,25 @@
     and prefetching the next step for every event, and only then folded,
     event by event, by the ordinary code.
 
-    Every pass before the fold only reads the projection: nothing a prefetch
-    computes is trusted, it only warms caches. The fold itself is exactly
-    projection_fold, so a batch folds to the same state as the events one by
-    one, whatever the prefetching got wrong (a node an earlier event of the
-    batch defines, say). */
+    Every pass before the fold only reads the projection, and what it
+    computes is not trusted, with one exception: the names it found are
+    left in the memo (projection_internal.h), since an id, once given, is
+    final; a name not found leaves only its hash there, because an earlier
+    event of the batch may add it. The fold itself is exactly
+    projection_fold, so a batch folds to the same state as the events one
+    by one, whatever the prefetching got wrong (a node an earlier event of
+    the batch defines, say): tests/test_projection.c compares the bytes. */
 
 #include "projections/projection_internal.h"
 
 #include <string.h>
 
-/* The last step, to the rows and targets the fold writes, is a plain load
-   whose value is dropped: on the build machine (a VM on AMD EPYC) the fold
-   kept stalling on those lines after prefetch instructions, and not after
-   loads (fold CPU time about 20% lower). Loads that miss retire late but
-   do not wait for one another, so the pass's misses still overlap. */
+/* The last steps, to the rows and target refs the fold writes, are plain
+   loads whose value is dropped: on the build machine (a VM on AMD EPYC)
+   the fold kept stalling on those lines after prefetch instructions, and
+   not after loads (fold CPU time about 20% lower). A load that misses
+   holds up retirement, so these loops are kept to a few instructions an
+   event: then all the batch's misses are in flight together. */
 static inline void
 warm(const void *p)
 {
