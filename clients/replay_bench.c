@@ -255,16 +255,11 @@ static int
 decode_record(void *arg, const store_record_t *rec)
 {
     msgpack_zone *zone = arg;
-    msgpack_object obj;
-    size_t off = 0;
-    event_t ev;
-    ev_error_t err;
-    if (msgpack_unpack((const char *)rec->event, rec->event_len, &off, zone, &obj) !=
-            MSGPACK_UNPACK_SUCCESS ||
-        event_decode(&obj, &ev, &err) != EVE_OK)
-        return -1;
+    projection_item_t item = {rec->seq, rec->recorded_at, rec->event, rec->event_len};
+    projection_decoded_t d;
+    projection_decode_batch(&item, 1, zone, &d);
     msgpack_zone_clear(zone);
-    return 0;
+    return d.ok ? 0 : -1;
 }
 
 static int

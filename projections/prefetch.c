@@ -100,8 +100,10 @@ row_slot(projection_t *self, uint32_t node, uint32_t pl, int32_t day)
     return NULL;
 }
 
-void
-projection_prefetch(projection_t *self, const event_t *const *evp, size_t n)
+/* Warm the caches for checking and folding up to PROJECTION_BATCH events,
+   and fill the name memo (memo_on is set). */
+static void
+prefetch(projection_t *self, const event_t *const *evp, size_t n)
 {
     stage_t st[PROJECTION_BATCH];
     if (n > PROJECTION_BATCH)
@@ -150,9 +152,7 @@ projection_prefetch(projection_t *self, const event_t *const *evp, size_t n)
             st[i].pl =
                 symtab_find(self->pl_sym, ev->v[F_PRODUCT_LINE].s.ptr, ev->v[F_PRODUCT_LINE].s.len);
     }
-    /* the memo only inside projection_fold_decoded, which empties it after
-       each batch: event bytes elsewhere (a request's frames) are reused */
-    for (size_t i = 0; self->memo_on && i < n; i++) {
+    for (size_t i = 0; i < n; i++) {
         const event_t *ev = evp[i];
         if (st[i].has_node) {
             const ev_str_t *s = node_name(ev);
@@ -239,7 +239,7 @@ projection_fold_decoded(projection_t *self, const projection_decoded_t *d, size_
             if (d[i].ok)
                 evp[m++] = &d[i].ev;
         self->memo_on = true;
-        projection_prefetch(self, evp, m);
+        prefetch(self, evp, m);
         for (size_t i = 0; i < k && rc == 0; i++) {
             if (!d[i].ok) {
                 self->skipped++;

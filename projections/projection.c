@@ -383,10 +383,10 @@ proj_block_new(projection_t *self)
     return (dayrow_t *)(self->chunks[self->nchunks - 1] + bsize * self->chunk_used++);
 }
 
+/* The row of `day` in series s, or NULL where nothing was credited. */
 static const dayrow_t *
-find_row(projection_t *self, uint32_t node, uint32_t pl, int32_t day)
+row_in(const series_t *s, int32_t day)
 {
-    series_t *s = proj_series(self, node, pl, false);
     uint32_t b = (uint32_t)day / BLOCK_DAYS;
     if (!s || b < s->b0 || b >= s->b0 + s->nblocks || !s->blocks[b - s->b0])
         return NULL;
@@ -401,13 +401,13 @@ proj_cell(projection_t *self, uint32_t node, uint32_t base, uint32_t pl, int32_t
     if (base <= ROW_BASES && !pl && node < self->nnodes) {
         int64_t sum = 0; /* all product lines: every series of the node */
         for (uint32_t i = 0; i < self->nodes[node].nseries; i++) {
-            const dayrow_t *r = find_row(self, node, self->nodes[node].series[i].pl, day);
+            const dayrow_t *r = row_in(&self->nodes[node].series[i], day);
             sum += r ? r->v[base - 1] : 0;
         }
         return sum;
     }
     if (base <= ROW_BASES) {
-        const dayrow_t *r = find_row(self, node, pl, day);
+        const dayrow_t *r = row_in(proj_series(self, node, pl, false), day);
         return r ? r->v[base - 1] : 0;
     }
     uint64_t *v = u64map_get(&self->cells, cell_key(node, base, pl, day));
@@ -1133,22 +1133,17 @@ int
 projection_fold_bytes(projection_t *self, uint64_t seq, int64_t recorded_at, const uint8_t *event,
                       size_t len)
 {
-    msgpack_object obj;
-    size_t off = 0;
+    /* one event, decoded as a batch is, but folded without the prefetch
+       passes: tests compare the two ways */
+    projection_item_t item = {seq, recorded_at, event, len};
+    projection_decoded_t d;
+    projection_decode_batch(&item, 1, &self->zone, &d);
     int rc = 0;
-    if (msgpack_unpack((const char *)event, len, &off, &self->zone, &obj) !=
-        MSGPACK_UNPACK_SUCCESS) {
+    if (!d.ok) {
         self->skipped++;
         self->seq = seq;
-    } else {
-        event_t ev;
-        ev_error_t err;
-        if (event_decode(&obj, &ev, &err) != EVE_OK) {
-            self->skipped++;
-            self->seq = seq;
-        } else
-            rc = projection_fold(self, seq, recorded_at, &ev);
-    }
+    } else
+        rc = projection_fold(self, seq, recorded_at, &d.ev);
     msgpack_zone_clear(&self->zone); /* kept: one allocation for the whole replay */
     return rc;
 }

@@ -91,10 +91,6 @@ void projection_decode_batch(const projection_item_t *items, size_t n, msgpack_z
                              projection_decoded_t *out);
 int projection_fold_decoded(projection_t *self, const projection_decoded_t *d, size_t n);
 
-/* Warm the caches for checking and folding up to PROJECTION_BATCH decoded
-   events (a hint: changes nothing). */
-void projection_prefetch(projection_t *self, const event_t *const *evs, size_t n);
-
 uint64_t projection_seq(projection_t *self);
 /* The calendar given to projection_new. */
 calendar_t *projection_calendar(projection_t *self);
