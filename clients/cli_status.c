@@ -90,6 +90,10 @@ status_print_text(const pacer_status_t *status)
     printf("last hash   %s\n", hash);
     printf("started     %s, up %s\n", started, uptime);
     printf("map size    %s\n", map_size);
+    if (status->snapshot_seq)
+        printf("snapshot    at seq %" PRIu64 "\n", status->snapshot_seq);
+    else
+        printf("snapshot    none yet\n");
     printf("counters    requests %" PRIu64 ", appended %" PRIu64 ", duplicates %" PRIu64
            ", rejected %" PRIu64 ",\n"
            "            bad requests %" PRIu64 ", commits %" PRIu64 ", map resizes %" PRIu64 "\n",
@@ -105,17 +109,18 @@ status_print_json(const pacer_status_t *status)
     cli_json_hex(status->last_hash, PACER_HASH_BYTES, hash);
     /* json_pack's "I" takes json_int_t; counters are far below 2^63. */
     json_t *json = json_pack(
-        "{s:s, s:I, s:s, s:I, s:s, s:I, s:I, s:I, s:I, s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I}}",
+        "{s:s, s:I, s:s, s:I, s:s, s:I, s:I, s:I, s:I, s:I, s:{s:I, s:I, s:I, s:I, s:I, s:I, "
+        "s:I}}",
         "version", status->version, "protocol", (json_int_t)status->protocol, "state_dir",
         status->state_dir, "last_seq", (json_int_t)status->last_seq, "last_hash", hash,
         "log_events", (json_int_t)status->log_events, "started_at", (json_int_t)status->started_at,
         "uptime_ms", (json_int_t)status->uptime_ms, "map_size", (json_int_t)status->map_size,
-        "counters", "requests", (json_int_t)status->counters.requests, "appended",
-        (json_int_t)status->counters.appended, "duplicates",
-        (json_int_t)status->counters.duplicates, "rejected", (json_int_t)status->counters.rejected,
-        "bad_requests", (json_int_t)status->counters.bad_requests, "commits",
-        (json_int_t)status->counters.commits, "map_resizes",
-        (json_int_t)status->counters.map_resizes);
+        "snapshot_seq", (json_int_t)status->snapshot_seq, "counters", "requests",
+        (json_int_t)status->counters.requests, "appended", (json_int_t)status->counters.appended,
+        "duplicates", (json_int_t)status->counters.duplicates, "rejected",
+        (json_int_t)status->counters.rejected, "bad_requests",
+        (json_int_t)status->counters.bad_requests, "commits", (json_int_t)status->counters.commits,
+        "map_resizes", (json_int_t)status->counters.map_resizes);
     char *text = json ? cli_json_dumps(json) : NULL;
     json_decref(json);
     if (!text) {

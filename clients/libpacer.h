@@ -176,6 +176,7 @@ typedef struct {
     struct {
         uint64_t requests, appended, duplicates, rejected, bad_requests, commits, map_resizes;
     } counters;
+    uint64_t snapshot_seq; /* seq of the newest projection snapshot; 0: none */
 } pacer_status_t;
 
 /* Ask the query endpoint for the daemon's status. Fields the daemon does not

@@ -1,15 +1,35 @@
-/*  projector: see projector.h. */
+/*  projector: see projector.h.
+
+    Periodic snapshots are serialised by a forked child, as Redis does its
+    background saves: fork() gives the child a copy-on-write image of the
+    projection exactly as it stood after a commit, so the writer goes on
+    folding while the child writes the bytes into a memfd. The writer then
+    stores them in a short transaction of its own. The child touches only
+    its copy of the projection, the heap and the memfd; it inherits the
+    LMDB and ZeroMQ handles but never uses them, and leaves with _exit. At
+    10 million events serialising inside the writer's transaction stalled
+    ingest for seconds. */
+
+#define _GNU_SOURCE /* memfd_create */
 
 #include "daemon/projector.h"
 
 #include "daemon/log.h"
 #include "daemon/replay.h"
 
+#include <errno.h>
 #include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
 #define SNAPSHOTS_KEPT 2
 
@@ -19,10 +39,16 @@ struct _projector_t {
     int fiscal_start_month;
     unsigned weekdays;
     uint64_t snapshot_every;
-    uint64_t snapshot_seq; /* seq of the newest snapshot written or loaded */
+    _Atomic uint64_t snapshot_seq; /* the newest snapshot written or loaded */
     calendar_t *cal;
     projection_t *live;
     pthread_rwlock_t lock;
+    /* The snapshot a child process is serialising; child 0: none. */
+    pid_t child;
+    int child_fd;
+    uint64_t child_seq;
+    uint64_t tried_seq; /* the last child's; a failed one is retried N events on */
+    struct timespec child_t0;
 };
 
 static pthread_mutex_t calendar_mutex = PTHREAD_MUTEX_INITIALIZER;
@@ -132,7 +158,7 @@ projector_open(store_t *store, const projector_options_t *options, char *err, si
         return NULL;
     }
     self->cal = projection_calendar(self->live);
-    self->snapshot_seq = from;
+    atomic_store(&self->snapshot_seq, from);
     uint64_t seq = projection_seq(self->live);
     log_info("projection at seq %llu: snapshot %llu + %llu events folded in %.3f s",
              (unsigned long long)seq, (unsigned long long)from, (unsigned long long)(seq - from),
@@ -141,25 +167,26 @@ projector_open(store_t *store, const projector_options_t *options, char *err, si
         log_warn("projection: %llu logged events did not apply (see docs/EVENTS.md)",
                  (unsigned long long)projection_skipped(self->live));
     /* A long replay is worth keeping: snapshot now rather than at stop. */
-    if (seq - from > 100000) {
-        char why[256];
-        if (projector_write_snapshot(self, why, sizeof why) != STORE_OK)
-            log_warn("start-up snapshot not written: %s", why);
-    }
+    if (seq - from > 100000)
+        projector_snapshot_start(self, true);
     return self;
 }
 
-int
-projector_write_snapshot(projector_t *self, char *err, size_t errlen)
+/* Store a serialised snapshot in a transaction of its own, growing the
+   map if it does not fit. */
+static int
+store_snapshot(projector_t *self, uint64_t seq, const void *data, size_t len, char *err,
+               size_t errlen)
 {
     int rc = STORE_MAP_FULL;
     for (int tries = 0; rc == STORE_MAP_FULL && tries < 8; tries++) {
         rc = store_begin(self->store, err, errlen);
         if (rc == STORE_OK)
-            rc = projector_maybe_snapshot(self, true, err, errlen);
+            rc = store_put_snapshot(self->store, seq, data, len, SNAPSHOTS_KEPT, err, errlen);
         if (rc == STORE_OK)
-            return store_commit(self->store, err, errlen);
-        store_abort(self->store);
+            rc = store_commit(self->store, err, errlen);
+        else
+            store_abort(self->store);
         if (rc == STORE_MAP_FULL) {
             int g = store_grow(self->store, err, errlen);
             if (g != STORE_OK)
@@ -168,7 +195,156 @@ projector_write_snapshot(projector_t *self, char *err, size_t errlen)
                      store_map_size(self->store) >> 20);
         }
     }
+    if (rc == STORE_OK)
+        atomic_store(&self->snapshot_seq, seq);
     return rc;
+}
+
+int
+projector_write_snapshot(projector_t *self, char *err, size_t errlen)
+{
+    projector_snapshot_cancel(self); /* it would be older than this one */
+    uint64_t seq = projection_seq(self->live);
+    if (seq == atomic_load(&self->snapshot_seq))
+        return STORE_OK;
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    int rc;
+    if (projection_save(self->live, &sb) != 0) {
+        snprintf(err, errlen, "out of memory serialising the projection");
+        rc = STORE_ERROR;
+    } else
+        rc = store_snapshot(self, seq, sb.data, sb.size, err, errlen);
+    if (rc == STORE_OK)
+        log_info("projection snapshot at seq %llu (%zu KiB)", (unsigned long long)seq,
+                 sb.size >> 10);
+    msgpack_sbuffer_destroy(&sb);
+    return rc;
+}
+
+/* The child's side: serialise and write the bytes, then their length as
+   eight bytes, so that the parent can tell a complete file from a cut
+   one even if it cannot learn the child's exit status. */
+static void
+snapshot_child(projection_t *p, int fd)
+{
+    /* Best effort: the daemon's own threads come first. */
+    if (setpriority(PRIO_PROCESS, 0, 10) != 0) {
+    }
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    if (projection_save(p, &sb) != 0)
+        _exit(2);
+    uint64_t len = sb.size;
+    if (msgpack_sbuffer_write(&sb, (const char *)&len, sizeof len) != 0)
+        _exit(2);
+    for (size_t off = 0; off < sb.size;) {
+        ssize_t n = write(fd, sb.data + off, sb.size - off);
+        if (n < 0 && errno != EINTR)
+            _exit(3);
+        if (n > 0)
+            off += (size_t)n;
+    }
+    _exit(0);
+}
+
+void
+projector_snapshot_start(projector_t *self, bool force)
+{
+    uint64_t seq = projection_seq(self->live), last = atomic_load(&self->snapshot_seq);
+    if (self->tried_seq > last)
+        last = self->tried_seq;
+    if (self->child || seq == last ||
+        (!force && (!self->snapshot_every || seq - last < self->snapshot_every)))
+        return;
+    char err[256];
+    int fd = memfd_create("pacer-snapshot", MFD_CLOEXEC);
+    pid_t pid = fd >= 0 ? fork() : -1;
+    if (pid == 0)
+        snapshot_child(self->live, fd);
+    if (pid < 0) {
+        /* Without a child (memory or process limits), write it here. */
+        log_warn("cannot serialise the snapshot in a child process (%s): writing it inline",
+                 strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        if (projector_write_snapshot(self, err, sizeof err) != STORE_OK)
+            log_warn("projection snapshot not written: %s", err);
+        return;
+    }
+    self->child = pid;
+    self->child_fd = fd;
+    self->child_seq = self->tried_seq = seq;
+    clock_gettime(CLOCK_MONOTONIC, &self->child_t0);
+}
+
+/* Reap the child; true if it exited (*status set, or -1 if unknown). */
+static bool
+reap(projector_t *self, bool wait, int *status)
+{
+    pid_t r;
+    do
+        r = waitpid(self->child, status, wait ? 0 : WNOHANG);
+    while (r < 0 && errno == EINTR);
+    if (r == 0)
+        return false;
+    if (r < 0) /* ECHILD: someone reaped it; the length footer decides */
+        *status = -1;
+    self->child = 0;
+    return true;
+}
+
+int
+projector_snapshot_collect(projector_t *self, bool wait, char *err, size_t errlen)
+{
+    int status;
+    if (!self->child || !reap(self, wait, &status))
+        return STORE_OK;
+    double serialised = seconds_since(&self->child_t0);
+    int fd = self->child_fd;
+    struct stat st = {0};
+    void *map = MAP_FAILED;
+    uint64_t len = 0;
+    bool whole = status == -1 || (WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    if (whole && fstat(fd, &st) == 0 && st.st_size >= (off_t)sizeof len &&
+        (map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0)) != MAP_FAILED)
+        memcpy(&len, (char *)map + st.st_size - sizeof len, sizeof len);
+    int rc = STORE_OK;
+    if (map == MAP_FAILED || len != (uint64_t)st.st_size - sizeof len) {
+        log_warn("projection snapshot at seq %llu not written: its child process %s",
+                 (unsigned long long)self->child_seq,
+                 status != -1 && WIFSIGNALED(status) ? "was killed" : "failed");
+    } else {
+        struct timespec t0;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        rc = store_snapshot(self, self->child_seq, map, (size_t)len, err, errlen);
+        if (rc == STORE_OK)
+            log_info("projection snapshot at seq %llu (%llu KiB): serialised in %.2f s beside "
+                     "the writer, stored in %.3f s",
+                     (unsigned long long)self->child_seq, (unsigned long long)(len >> 10),
+                     serialised, seconds_since(&t0));
+    }
+    if (map != MAP_FAILED)
+        munmap(map, (size_t)st.st_size);
+    close(fd);
+    return rc;
+}
+
+void
+projector_snapshot_cancel(projector_t *self)
+{
+    if (!self->child)
+        return;
+    int status;
+    kill(self->child, SIGKILL);
+    reap(self, true, &status);
+    close(self->child_fd);
+}
+
+uint64_t
+projector_snapshot_seq(projector_t *self)
+{
+    return atomic_load(&self->snapshot_seq);
 }
 
 void
@@ -177,6 +353,7 @@ projector_destroy(projector_t **self_p)
     projector_t *self = *self_p;
     if (!self)
         return;
+    projector_snapshot_cancel(self);
     projection_destroy(&self->live);
     calendar_drop(&self->cal);
     pthread_rwlock_destroy(&self->lock);
@@ -209,14 +386,11 @@ projector_unlock(projector_t *self)
     pthread_rwlock_unlock(&self->lock);
 }
 
-int
-projector_maybe_snapshot(projector_t *self, bool force, char *err, size_t errlen)
+/* Inside the writer's open transaction (a rebuild). */
+static int
+snapshot_in_txn(projector_t *self, char *err, size_t errlen)
 {
     uint64_t seq = projection_seq(self->live);
-    if (seq == self->snapshot_seq)
-        return STORE_OK;
-    if (!force && (!self->snapshot_every || seq - self->snapshot_seq < self->snapshot_every))
-        return STORE_OK;
     msgpack_sbuffer sb;
     msgpack_sbuffer_init(&sb);
     int rc = projection_save(self->live, &sb);
@@ -227,7 +401,7 @@ projector_maybe_snapshot(projector_t *self, bool force, char *err, size_t errlen
     if (rc == STORE_OK) {
         log_info("projection snapshot at seq %llu (%zu KiB)", (unsigned long long)seq,
                  sb.size >> 10);
-        self->snapshot_seq = seq;
+        atomic_store(&self->snapshot_seq, seq);
     }
     msgpack_sbuffer_destroy(&sb);
     return rc == 0 ? STORE_OK : rc;
@@ -247,7 +421,7 @@ replace_live(projector_t *self, bool use_snapshot, uint64_t *events, char *err, 
     if (events)
         *events = projection_seq(p) - from;
     if (!use_snapshot)
-        self->snapshot_seq = 0;
+        atomic_store(&self->snapshot_seq, 0);
     return STORE_OK;
 }
 
@@ -260,12 +434,13 @@ projector_reload(projector_t *self, char *err, size_t errlen)
 int
 projector_rebuild(projector_t *self, uint64_t *events, char *err, size_t errlen)
 {
+    projector_snapshot_cancel(self); /* of the projection being replaced */
     int rc = replace_live(self, false, events, err, errlen);
     if (rc != STORE_OK)
         return rc;
     if ((rc = store_drop_snapshots(self->store, err, errlen)) != STORE_OK)
         return rc;
-    return projector_maybe_snapshot(self, true, err, errlen);
+    return snapshot_in_txn(self, err, errlen);
 }
 
 projection_t *

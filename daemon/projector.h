@@ -39,14 +39,29 @@ void projector_write_lock(projector_t *self);
 void projector_read_lock(projector_t *self);
 void projector_unlock(projector_t *self);
 
-/* Writer side, inside its open transaction and with the write lock held:
-   write a snapshot if snapshot_every events passed since the last one (or
-   always, with force). */
-int projector_maybe_snapshot(projector_t *self, bool force, char *err, size_t errlen);
-/* Outside any transaction (start-up, stop), with the write lock held or no
-   writer running: write a snapshot in a transaction of its own, growing
-   the map if it does not fit. */
+/* Writer thread, right after a commit, write lock held: if snapshot_every
+   events passed since the last snapshot (or always, with force), fork a
+   child that serialises the projection as it stands. At most one child at
+   a time; if it cannot be forked, the snapshot is written here instead. */
+void projector_snapshot_start(projector_t *self, bool force);
+
+/* Writer thread, outside any transaction: if the child has finished (or,
+   with wait, once it has), store its snapshot in a transaction of its
+   own. A failed child is logged and forgotten; an error is returned only
+   when storing fails. */
+int projector_snapshot_collect(projector_t *self, bool wait, char *err, size_t errlen);
+
+/* Kill and forget the child, if any (rebuild, stop). */
+void projector_snapshot_cancel(projector_t *self);
+
+/* The seq of the newest snapshot written or loaded (0: none). Any thread. */
+uint64_t projector_snapshot_seq(projector_t *self);
+
+/* Outside any transaction (stop), with the write lock held or no writer
+   running: write a snapshot of the live projection now, in a transaction
+   of its own, growing the map if it does not fit. */
 int projector_write_snapshot(projector_t *self, char *err, size_t errlen);
+
 /* After an aborted transaction: the live projection may hold events that
    were not committed; rebuild it from the committed log. Write lock held. */
 int projector_reload(projector_t *self, char *err, size_t errlen);

@@ -44,7 +44,7 @@ op_status(query_t *self, wire_request_t *req, msgpack_packer *pk)
     store_read_end(&r);
 
     int64_t now = zclock_time();
-    wire_reply_begin(pk, req->corr, true, 10);
+    wire_reply_begin(pk, req->corr, true, 11);
     wire_pack_str(pk, "version");
     wire_pack_str(pk, PACER_VERSION);
     pack_kv_uint(pk, "protocol", WIRE_VERSION);
@@ -57,6 +57,7 @@ op_status(query_t *self, wire_request_t *req, msgpack_packer *pk)
     pack_kv_uint(pk, "started_at", (uint64_t)self->args->started_at);
     pack_kv_uint(pk, "uptime_ms", (uint64_t)(now - self->args->started_at));
     pack_kv_uint(pk, "map_size", atomic_load(&st->map_size));
+    pack_kv_uint(pk, "snapshot_seq", projector_snapshot_seq(self->args->projector));
     wire_pack_str(pk, "counters");
     msgpack_pack_map(pk, 7);
     pack_kv_uint(pk, "requests", atomic_load(&st->requests));

@@ -500,8 +500,6 @@ apply_group(writer_t *self, group_t *g, int64_t recorded_at, char *err, size_t e
         chain_finish(self->chain, self->nlinks);
     self->first_seq = UINT64_MAX; /* duplicate lookups read the log again */
     if (rc == STORE_OK)
-        rc = projector_maybe_snapshot(self->projector, false, err, errlen);
-    if (rc == STORE_OK)
         rc = store_commit(self->store, err, errlen);
     else
         store_abort(self->store);
@@ -559,12 +557,23 @@ restore_projection(writer_t *self)
         log_error("projection reload failed: %s", err);
 }
 
+/* Store the snapshot a child process finished, if any. */
+static void
+collect_snapshot(writer_t *self)
+{
+    char err[512];
+    if (projector_snapshot_collect(self->projector, false, err, sizeof err) != STORE_OK)
+        log_warn("projection snapshot not stored: %s", err);
+    atomic_store(&self->stats->map_size, store_map_size(self->store));
+}
+
 /* One group: apply and commit (growing the map as often as needed). The
    intake thread answers it. */
 static int
 process_group(writer_t *self, group_t *g)
 {
     char err[512];
+    collect_snapshot(self);
     int64_t recorded_at = now_ms();
     if (recorded_at < self->last_recorded_at)
         recorded_at = self->last_recorded_at;
@@ -588,6 +597,7 @@ process_group(writer_t *self, group_t *g)
         atomic_fetch_add_explicit(&self->stats->commits, 1, memory_order_relaxed);
         self->last_recorded_at = recorded_at;
         run_rebuilds(self, g);
+        projector_snapshot_start(self->projector, false);
     } else {
         log_error("group of %zu requests not appended: %s", g->npending, err);
         restore_projection(self);
@@ -653,8 +663,10 @@ writer_run(writer_t *self, volatile int *stop)
             rc = -1;
             break;
         }
-        if (n <= 0)
+        if (n <= 0) {
+            collect_snapshot(self); /* an idle daemon stores it too */
             continue;
+        }
         group_t *g;
         if (zmq_recv(self->pipe, &g, sizeof g, ZMQ_DONTWAIT) != (int)sizeof g)
             continue;

@@ -17,8 +17,9 @@
          fold it into the projection; allocate requests become atomic
          batches of target_set events here, computed from the projection as
          it stood before the group;
-      3. commit (LMDB syncs to disk), with a projection snapshot every N
-         events in the same transaction;
+      3. commit (LMDB syncs to disk); every N events, fork the child that
+         serialises a projection snapshot (daemon/projector), and store its
+         bytes, in a transaction of their own, before a later group;
       4. (intake) only then reply to each producer, and publish the events.
 
     The writer holds one group at a time; requests that arrive while it

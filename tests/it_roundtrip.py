@@ -53,6 +53,7 @@ class RoundTrip(pt.PacerTestCase):
         self.assertGreaterEqual(st["uptime_ms"], 0)
         self.assertIsInstance(st["map_size"], int)
         self.assertGreater(st["map_size"], 0)
+        self.assertEqual(st["snapshot_seq"], 0)  # a fresh log, far from --snapshot-every
         counters = st["counters"]
         for key in ("requests", "appended", "duplicates", "rejected", "bad_requests", "commits",
                     "map_resizes"):
