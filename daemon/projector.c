@@ -43,12 +43,18 @@ struct _projector_t {
     calendar_t *cal;
     projection_t *live;
     pthread_rwlock_t lock;
-    /* The snapshot a child process is serialising; child 0: none. */
+    /* The snapshot a child process is serialising (child != 0), then the
+       writer's to store, a chunk per transaction (pending != NULL). */
     pid_t child;
     int child_fd;
     uint64_t child_seq;
     uint64_t tried_seq; /* the last child's; a failed one is retried N events on */
     struct timespec child_t0;
+    double serialised; /* seconds the child took */
+    char *pending;     /* the child's output, mapped */
+    size_t pending_len, pending_map, pending_off;
+    uint64_t pending_first; /* chunk number of its first chunk */
+    struct timespec store_t0;
 };
 
 static pthread_mutex_t calendar_mutex = PTHREAD_MUTEX_INITIALIZER;
@@ -97,9 +103,15 @@ build(projector_t *self, uint64_t upto, bool use_snapshot, uint64_t *from_snapsh
     const void *data;
     size_t len;
     char why[256];
-    if (use_snapshot &&
-        store_reader_snapshot(r, upto, &snap_seq, &data, &len, why, sizeof why) == STORE_OK) {
-        if (projection_load(p, data, len, why, sizeof why) != 0) {
+    int found = use_snapshot
+                    ? store_reader_snapshot(r, upto, &snap_seq, &data, &len, why, sizeof why)
+                    : STORE_NOT_FOUND;
+    if (found != STORE_OK && found != STORE_NOT_FOUND)
+        log_warn("ignoring the snapshot (%s): folding the log from the start", why);
+    if (found == STORE_OK) {
+        int loaded = projection_load(p, data, len, why, sizeof why);
+        store_reader_snapshot_release(r);
+        if (loaded != 0) {
             log_warn("ignoring the snapshot at seq %llu (%s): folding the log from the start",
                      (unsigned long long)snap_seq, why);
             projection_destroy(&p);
@@ -172,17 +184,18 @@ projector_open(store_t *store, const projector_options_t *options, char *err, si
     return self;
 }
 
-/* Store a serialised snapshot in a transaction of its own, growing the
-   map if it does not fit. */
+typedef int(txn_step_fn)(projector_t *self, const void *arg, char *err, size_t errlen);
+
+/* Run step in a write transaction of its own and commit, growing the map
+   and running it again if it does not fit. */
 static int
-store_snapshot(projector_t *self, uint64_t seq, const void *data, size_t len, char *err,
-               size_t errlen)
+in_txn(projector_t *self, txn_step_fn *step, const void *arg, char *err, size_t errlen)
 {
     int rc = STORE_MAP_FULL;
     for (int tries = 0; rc == STORE_MAP_FULL && tries < 8; tries++) {
         rc = store_begin(self->store, err, errlen);
         if (rc == STORE_OK)
-            rc = store_put_snapshot(self->store, seq, data, len, SNAPSHOTS_KEPT, err, errlen);
+            rc = step(self, arg, err, errlen);
         if (rc == STORE_OK)
             rc = store_commit(self->store, err, errlen);
         else
@@ -195,9 +208,15 @@ store_snapshot(projector_t *self, uint64_t seq, const void *data, size_t len, ch
                      store_map_size(self->store) >> 20);
         }
     }
-    if (rc == STORE_OK)
-        atomic_store(&self->snapshot_seq, seq);
     return rc;
+}
+
+static int
+put_whole(projector_t *self, const void *arg, char *err, size_t errlen)
+{
+    const msgpack_sbuffer *sb = arg;
+    return store_put_snapshot(self->store, projection_seq(self->live), sb->data, sb->size,
+                              SNAPSHOTS_KEPT, err, errlen);
 }
 
 int
@@ -214,10 +233,12 @@ projector_write_snapshot(projector_t *self, char *err, size_t errlen)
         snprintf(err, errlen, "out of memory serialising the projection");
         rc = STORE_ERROR;
     } else
-        rc = store_snapshot(self, seq, sb.data, sb.size, err, errlen);
-    if (rc == STORE_OK)
+        rc = in_txn(self, put_whole, &sb, err, errlen);
+    if (rc == STORE_OK) {
+        atomic_store(&self->snapshot_seq, seq);
         log_info("projection snapshot at seq %llu (%zu KiB)", (unsigned long long)seq,
                  sb.size >> 10);
+    }
     msgpack_sbuffer_destroy(&sb);
     return rc;
 }
@@ -254,7 +275,7 @@ projector_snapshot_start(projector_t *self, bool force)
     uint64_t seq = projection_seq(self->live), last = atomic_load(&self->snapshot_seq);
     if (self->tried_seq > last)
         last = self->tried_seq;
-    if (self->child || seq == last ||
+    if (self->child || self->pending || seq == last ||
         (!force && (!self->snapshot_every || seq - last < self->snapshot_every)))
         return;
     char err[256];
@@ -294,13 +315,11 @@ reap(projector_t *self, bool wait, int *status)
     return true;
 }
 
-int
-projector_snapshot_collect(projector_t *self, bool wait, char *err, size_t errlen)
+/* Map the finished child's output; false (logged) if it is not whole. */
+static bool
+take_output(projector_t *self, int status)
 {
-    int status;
-    if (!self->child || !reap(self, wait, &status))
-        return STORE_OK;
-    double serialised = seconds_since(&self->child_t0);
+    self->serialised = seconds_since(&self->child_t0);
     int fd = self->child_fd;
     struct stat st = {0};
     void *map = MAP_FAILED;
@@ -309,30 +328,91 @@ projector_snapshot_collect(projector_t *self, bool wait, char *err, size_t errle
     if (whole && fstat(fd, &st) == 0 && st.st_size >= (off_t)sizeof len &&
         (map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0)) != MAP_FAILED)
         memcpy(&len, (char *)map + st.st_size - sizeof len, sizeof len);
-    int rc = STORE_OK;
+    close(fd); /* the mapping keeps the memfd's pages */
     if (map == MAP_FAILED || len != (uint64_t)st.st_size - sizeof len) {
         log_warn("projection snapshot at seq %llu not written: its child process %s",
                  (unsigned long long)self->child_seq,
                  status != -1 && WIFSIGNALED(status) ? "was killed" : "failed");
-    } else {
-        struct timespec t0;
-        clock_gettime(CLOCK_MONOTONIC, &t0);
-        rc = store_snapshot(self, self->child_seq, map, (size_t)len, err, errlen);
-        if (rc == STORE_OK)
-            log_info("projection snapshot at seq %llu (%llu KiB): serialised in %.2f s beside "
-                     "the writer, stored in %.3f s",
-                     (unsigned long long)self->child_seq, (unsigned long long)(len >> 10),
-                     serialised, seconds_since(&t0));
+        if (map != MAP_FAILED)
+            munmap(map, (size_t)st.st_size);
+        return false;
     }
-    if (map != MAP_FAILED)
-        munmap(map, (size_t)st.st_size);
-    close(fd);
+    self->pending = map;
+    self->pending_map = (size_t)st.st_size;
+    self->pending_len = (size_t)len;
+    self->pending_off = 0;
+    clock_gettime(CLOCK_MONOTONIC, &self->store_t0);
+    return true;
+}
+
+static void
+drop_pending(projector_t *self)
+{
+    if (self->pending)
+        munmap(self->pending, self->pending_map);
+    self->pending = NULL;
+}
+
+/* One transaction's worth: the next chunk, and after the last the
+   manifest. Changes nothing in self, so that it can be run again. */
+static int
+put_next_chunk(projector_t *self, const void *arg, char *err, size_t errlen)
+{
+    (void)arg;
+    size_t off = self->pending_off, left = self->pending_len - off;
+    size_t n = left < STORE_SNAPSHOT_CHUNK ? left : STORE_SNAPSHOT_CHUNK;
+    int rc = STORE_OK;
+    uint64_t first = self->pending_first;
+    if (off == 0 && (rc = store_snapshot_next_chunk(self->store, &first, err, errlen)) == STORE_OK)
+        self->pending_first = first;
+    if (rc == STORE_OK && n)
+        rc = store_put_snapshot_chunk(self->store, first + off / STORE_SNAPSHOT_CHUNK,
+                                      self->pending + off, n, err, errlen);
+    if (rc == STORE_OK && off + n == self->pending_len)
+        rc = store_put_snapshot_manifest(self->store, self->child_seq, first, self->pending_len,
+                                         SNAPSHOTS_KEPT, err, errlen);
     return rc;
+}
+
+int
+projector_snapshot_collect(projector_t *self, bool wait, char *err, size_t errlen)
+{
+    int status;
+    if (self->child && (!reap(self, wait, &status) || !take_output(self, status)))
+        return STORE_OK;
+    int rc = STORE_OK;
+    while (self->pending && rc == STORE_OK) {
+        if ((rc = in_txn(self, put_next_chunk, NULL, err, errlen)) != STORE_OK)
+            break;
+        size_t left = self->pending_len - self->pending_off;
+        self->pending_off += left < STORE_SNAPSHOT_CHUNK ? left : STORE_SNAPSHOT_CHUNK;
+        if (self->pending_off == self->pending_len) {
+            atomic_store(&self->snapshot_seq, self->child_seq);
+            log_info("projection snapshot at seq %llu (%zu KiB): serialised in %.2f s beside "
+                     "the writer, stored in %zu transactions over %.2f s",
+                     (unsigned long long)self->child_seq, self->pending_len >> 10, self->serialised,
+                     (self->pending_len + STORE_SNAPSHOT_CHUNK - 1) / STORE_SNAPSHOT_CHUNK,
+                     seconds_since(&self->store_t0));
+            drop_pending(self);
+        }
+        if (!wait)
+            break;
+    }
+    if (rc != STORE_OK)
+        drop_pending(self); /* its chunks go with the next snapshot's manifest */
+    return rc;
+}
+
+int
+projector_snapshot_busy(projector_t *self)
+{
+    return self->pending ? 2 : self->child ? 1 : 0;
 }
 
 void
 projector_snapshot_cancel(projector_t *self)
 {
+    drop_pending(self);
     if (!self->child)
         return;
     int status;

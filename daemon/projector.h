@@ -45,13 +45,18 @@ void projector_unlock(projector_t *self);
    a time; if it cannot be forked, the snapshot is written here instead. */
 void projector_snapshot_start(projector_t *self, bool force);
 
-/* Writer thread, outside any transaction: if the child has finished (or,
-   with wait, once it has), store its snapshot in a transaction of its
-   own. A failed child is logged and forgotten; an error is returned only
-   when storing fails. */
+/* Writer thread, outside any transaction: once the child has finished
+   (at once, or waiting for it with wait), store its snapshot, one chunk
+   per call and per transaction of its own, so no group waits behind more
+   than one chunk (with wait: all of it). A failed child is logged and
+   forgotten; an error is returned only when storing fails. */
 int projector_snapshot_collect(projector_t *self, bool wait, char *err, size_t errlen);
 
-/* Kill and forget the child, if any (rebuild, stop). */
+/* 0: no snapshot in the making; 1: a child is serialising one; 2: the
+   writer is storing one (each projector_snapshot_collect stores a chunk). */
+int projector_snapshot_busy(projector_t *self);
+
+/* Kill and forget the child, and any snapshot half stored (rebuild, stop). */
 void projector_snapshot_cancel(projector_t *self);
 
 /* The seq of the newest snapshot written or loaded (0: none). Any thread. */

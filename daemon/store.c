@@ -8,6 +8,15 @@
       ids   key: block number b (size_t), value: uint64 id hashes of seqs
             b*STORE_ID_BLOCK+1 .. in order; only the last block is partial.
       meta  key "format" -> "1".
+      snap  key: the seq a projection snapshot reflects, value: its manifest,
+            "PSNAPMF1" <length u64> <first chunk u64> <chunks u64> (native
+            order), or, written by earlier versions, the whole snapshot.
+      snapchunk  key: chunk number (size_t), value: up to
+            STORE_SNAPSHOT_CHUNK bytes of a snapshot. A snapshot's chunks
+            are consecutive numbers, written in transactions of their own
+            before the one that writes its manifest; chunks no kept
+            manifest names (a snapshot cut short) go when the next
+            manifest is written.
 
     Invariant: after every commit, the ids index holds exactly last_seq
     hashes. Both are written in the same transaction, so a crash leaves them
@@ -45,7 +54,8 @@ typedef struct {
 struct _store_t {
     char *dir;
     MDB_env *env;
-    MDB_dbi log, ids, meta, snap;
+    MDB_dbi log, ids, meta, snap, chunks;
+    bool have_chunks; /* false: a read-only open of an older environment */
     size_t map_size;
     int lock_fd;
     bool read_only;
@@ -67,6 +77,7 @@ struct _store_reader_t {
     store_t *store;
     MDB_txn *txn;
     MDB_cursor *cursor;
+    char *snapshot; /* a chunked snapshot, put together; freed at the end */
 };
 
 static int
@@ -241,7 +252,9 @@ open_dbis(store_t *self, char *err, size_t errlen)
     if ((rc = mdb_dbi_open(txn, "log", MDB_INTEGERKEY | create, &self->log)) != 0 ||
         (rc = mdb_dbi_open(txn, "ids", MDB_INTEGERKEY | create, &self->ids)) != 0 ||
         (rc = mdb_dbi_open(txn, "meta", create, &self->meta)) != 0 ||
-        (rc = mdb_dbi_open(txn, "snap", MDB_INTEGERKEY | create, &self->snap)) != 0) {
+        (rc = mdb_dbi_open(txn, "snap", MDB_INTEGERKEY | create, &self->snap)) != 0 ||
+        ((rc = mdb_dbi_open(txn, "snapchunk", MDB_INTEGERKEY | create, &self->chunks)) != 0 &&
+         !(rc == MDB_NOTFOUND && self->read_only))) {
         mdb_txn_abort(txn);
         if (rc == MDB_NOTFOUND) {
             snprintf(err, errlen, "%s holds no pacer log", self->dir);
@@ -249,6 +262,8 @@ open_dbis(store_t *self, char *err, size_t errlen)
         }
         return lmdb_fail(err, errlen, "opening the log databases", rc);
     }
+    self->have_chunks = rc == 0;
+    rc = 0;
     if (!self->read_only) {
         MDB_val k = {6, "format"}, v = {1, "1"};
         if ((rc = mdb_put(txn, self->meta, &k, &v, 0)) != 0) {
@@ -568,6 +583,7 @@ store_read_end(store_reader_t **reader_p)
     mdb_cursor_close(r->cursor);
     mdb_txn_abort(r->txn);
     pthread_rwlock_unlock(&r->store->resize_lock);
+    free(r->snapshot);
     free(r);
     *reader_p = NULL;
 }
@@ -656,33 +672,157 @@ store_verify(const char *dir, uint64_t *checked, uint64_t *bad_seq, char *err, s
     return rc;
 }
 
+#define MANIFEST_MAGIC "PSNAPMF1"
+
+typedef struct {
+    char magic[8];
+    uint64_t len, first, count;
+} manifest_t;
+
+static bool
+as_manifest(const MDB_val *v, manifest_t *m)
+{
+    if (v->mv_size != sizeof *m)
+        return false;
+    memcpy(m, v->mv_data, sizeof *m);
+    return !memcmp(m->magic, MANIFEST_MAGIC, sizeof m->magic);
+}
+
+int
+store_snapshot_next_chunk(store_t *self, uint64_t *chunk, char *err, size_t errlen)
+{
+    MDB_cursor *cur;
+    int rc = mdb_cursor_open(self->txn, self->chunks, &cur);
+    if (rc != 0)
+        return lmdb_fail(err, errlen, "opening a snapshot chunk cursor", rc);
+    MDB_val k, v;
+    rc = mdb_cursor_get(cur, &k, &v, MDB_LAST);
+    mdb_cursor_close(cur);
+    if (rc != 0 && rc != MDB_NOTFOUND)
+        return lmdb_fail(err, errlen, "reading snapshot chunks", rc);
+    *chunk = rc == 0 ? key_seq(&k) + 1 : 1;
+    return STORE_OK;
+}
+
+int
+store_put_snapshot_chunk(store_t *self, uint64_t chunk, const void *data, size_t len, char *err,
+                         size_t errlen)
+{
+    size_t key = (size_t)chunk;
+    MDB_val k = {sizeof key, &key}, v = {len, (void *)data};
+    int rc = mdb_put(self->txn, self->chunks, &k, &v, 0);
+    return rc == 0 ? STORE_OK : lmdb_fail(err, errlen, "writing a projection snapshot chunk", rc);
+}
+
+/* Delete manifests (and whole snapshots) beyond the newest `keep`, then
+   every chunk that no remaining manifest names. */
+static int
+prune_snapshots(store_t *self, int keep, char *err, size_t errlen)
+{
+    enum { KEEP_MAX = 8 };
+    uint64_t first[KEEP_MAX], count[KEEP_MAX];
+    int kept = 0, seen = 0;
+    MDB_cursor *cur;
+    MDB_val k, v;
+    int rc = mdb_cursor_open(self->txn, self->snap, &cur);
+    if (rc != 0)
+        return lmdb_fail(err, errlen, "opening a snapshot cursor", rc);
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_LAST); rc == 0;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_PREV)) {
+        manifest_t m;
+        if (++seen > keep) {
+            if ((rc = mdb_cursor_del(cur, 0)) != 0)
+                break;
+        } else if (as_manifest(&v, &m) && kept < KEEP_MAX) {
+            first[kept] = m.first;
+            count[kept++] = m.count;
+        }
+    }
+    mdb_cursor_close(cur);
+    if (rc != MDB_NOTFOUND)
+        return lmdb_fail(err, errlen, "pruning snapshots", rc);
+    if ((rc = mdb_cursor_open(self->txn, self->chunks, &cur)) != 0)
+        return lmdb_fail(err, errlen, "opening a snapshot chunk cursor", rc);
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        uint64_t c = key_seq(&k);
+        bool named = false;
+        for (int i = 0; i < kept && !named; i++)
+            named = c >= first[i] && c - first[i] < count[i];
+        if (!named && (rc = mdb_cursor_del(cur, 0)) != 0)
+            break;
+    }
+    mdb_cursor_close(cur);
+    return rc == MDB_NOTFOUND ? STORE_OK : lmdb_fail(err, errlen, "pruning snapshot chunks", rc);
+}
+
+int
+store_put_snapshot_manifest(store_t *self, uint64_t seq, uint64_t first_chunk, uint64_t len,
+                            int keep, char *err, size_t errlen)
+{
+    manifest_t m = {MANIFEST_MAGIC, len, first_chunk,
+                    (len + STORE_SNAPSHOT_CHUNK - 1) / STORE_SNAPSHOT_CHUNK};
+    size_t key = (size_t)seq;
+    MDB_val k = {sizeof key, &key}, v = {sizeof m, &m};
+    int rc = mdb_put(self->txn, self->snap, &k, &v, 0);
+    if (rc != 0)
+        return lmdb_fail(err, errlen, "writing a projection snapshot", rc);
+    return prune_snapshots(self, keep, err, errlen);
+}
+
 int
 store_put_snapshot(store_t *self, uint64_t seq, const void *data, size_t len, int keep, char *err,
                    size_t errlen)
 {
-    size_t key = (size_t)seq;
-    MDB_val k = {sizeof key, &key}, v = {len, (void *)data};
-    int rc = mdb_put(self->txn, self->snap, &k, &v, 0);
-    if (rc != 0)
-        return lmdb_fail(err, errlen, "writing a projection snapshot", rc);
-    MDB_cursor *cur;
-    if ((rc = mdb_cursor_open(self->txn, self->snap, &cur)) != 0)
-        return lmdb_fail(err, errlen, "opening a snapshot cursor", rc);
-    int seen = 0;
-    for (rc = mdb_cursor_get(cur, &k, &v, MDB_LAST); rc == 0;
-         rc = mdb_cursor_get(cur, &k, &v, MDB_PREV))
-        if (++seen > keep && (rc = mdb_cursor_del(cur, 0)) != 0)
-            break;
-    mdb_cursor_close(cur);
-    return rc == 0 || rc == MDB_NOTFOUND ? STORE_OK
-                                         : lmdb_fail(err, errlen, "pruning snapshots", rc);
+    uint64_t first;
+    int rc = store_snapshot_next_chunk(self, &first, err, errlen);
+    for (size_t off = 0, c = first; rc == STORE_OK && off < len; off += STORE_SNAPSHOT_CHUNK, c++)
+        rc = store_put_snapshot_chunk(
+            self, c, (const char *)data + off,
+            len - off < STORE_SNAPSHOT_CHUNK ? len - off : STORE_SNAPSHOT_CHUNK, err, errlen);
+    return rc == STORE_OK ? store_put_snapshot_manifest(self, seq, first, len, keep, err, errlen)
+                          : rc;
 }
 
 int
 store_drop_snapshots(store_t *self, char *err, size_t errlen)
 {
     int rc = mdb_drop(self->txn, self->snap, 0);
+    if (rc == 0)
+        rc = mdb_drop(self->txn, self->chunks, 0);
     return rc == 0 ? STORE_OK : lmdb_fail(err, errlen, "dropping snapshots", rc);
+}
+
+/* Put a chunked snapshot together in the reader's buffer. */
+static int
+gather(store_reader_t *r, const manifest_t *m, char *err, size_t errlen)
+{
+    if (!r->store->have_chunks ||
+        m->count != (m->len + STORE_SNAPSHOT_CHUNK - 1) / STORE_SNAPSHOT_CHUNK) {
+        snprintf(err, errlen, "a snapshot manifest that does not match its chunks");
+        return STORE_CORRUPT;
+    }
+    free(r->snapshot);
+    if (!(r->snapshot = malloc(m->len ? m->len : 1))) {
+        snprintf(err, errlen, "out of memory for a %llu-byte snapshot", (unsigned long long)m->len);
+        return STORE_ERROR;
+    }
+    for (uint64_t i = 0; i < m->count; i++) {
+        size_t key = (size_t)(m->first + i);
+        MDB_val k = {sizeof key, &key}, v;
+        uint64_t off = i * STORE_SNAPSHOT_CHUNK;
+        uint64_t want = m->len - off < STORE_SNAPSHOT_CHUNK ? m->len - off : STORE_SNAPSHOT_CHUNK;
+        int rc = mdb_get(r->txn, r->store->chunks, &k, &v);
+        if (rc == MDB_NOTFOUND || (rc == 0 && v.mv_size != want)) {
+            snprintf(err, errlen, "snapshot chunk %llu is %s", (unsigned long long)key,
+                     rc ? "missing" : "the wrong size");
+            return STORE_CORRUPT;
+        }
+        if (rc != 0)
+            return lmdb_fail(err, errlen, "reading a snapshot chunk", rc);
+        memcpy(r->snapshot + off, v.mv_data, want);
+    }
+    return STORE_OK;
 }
 
 int
@@ -704,9 +844,24 @@ store_reader_snapshot(store_reader_t *r, uint64_t max_seq, uint64_t *seq, const 
     if (rc != 0)
         return lmdb_fail(err, errlen, "reading snapshots", rc);
     *seq = key_seq(&k);
-    *data = v.mv_data;
-    *len = v.mv_size;
+    manifest_t m;
+    if (!as_manifest(&v, &m)) { /* a whole snapshot, as earlier versions wrote */
+        *data = v.mv_data;
+        *len = v.mv_size;
+        return STORE_OK;
+    }
+    if ((rc = gather(r, &m, err, errlen)) != STORE_OK)
+        return rc;
+    *data = r->snapshot;
+    *len = (size_t)m.len;
     return STORE_OK;
+}
+
+void
+store_reader_snapshot_release(store_reader_t *r)
+{
+    free(r->snapshot);
+    r->snapshot = NULL;
 }
 
 int

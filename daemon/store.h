@@ -86,11 +86,26 @@ void store_abort(store_t *self);
 /* Grow the map (doubling, at least by 64 MiB). No transaction may be open. */
 int store_grow(store_t *self, char *err, size_t errlen);
 
-/* Projection snapshots live in the `snap` database, keyed by the seq they
-   reflect. Written inside the writer's open transaction; the newest
-   `keep` are kept and older ones deleted. */
+/* Projection snapshots, keyed by the seq they reflect, are stored in
+   chunks of STORE_SNAPSHOT_CHUNK bytes, so that a large one can be written
+   over several short transactions instead of one long one. All of these
+   run inside the writer's open transaction.
+   store_put_snapshot writes a whole snapshot in the open transaction; the
+   newest `keep` snapshots are kept and older ones deleted. */
+#define STORE_SNAPSHOT_CHUNK ((size_t)8 << 20)
 int store_put_snapshot(store_t *self, uint64_t seq, const void *data, size_t len, int keep,
                        char *err, size_t errlen);
+/* Piece by piece: the first chunk number of a new snapshot; then each
+   chunk (first, first + 1, ..., each STORE_SNAPSHOT_CHUNK bytes but the
+   last), in as many transactions as suits; then, in the last, the
+   manifest that makes them the snapshot at seq and prunes as above. A
+   snapshot whose manifest is never written leaves chunks that the next
+   manifest deletes. */
+int store_snapshot_next_chunk(store_t *self, uint64_t *chunk, char *err, size_t errlen);
+int store_put_snapshot_chunk(store_t *self, uint64_t chunk, const void *data, size_t len, char *err,
+                             size_t errlen);
+int store_put_snapshot_manifest(store_t *self, uint64_t seq, uint64_t first_chunk, uint64_t len,
+                                int keep, char *err, size_t errlen);
 /* Delete every snapshot (rebuild), inside the writer's open transaction. */
 int store_drop_snapshots(store_t *self, char *err, size_t errlen);
 
@@ -110,10 +125,14 @@ int store_reader_get(store_reader_t *reader, uint64_t seq, store_record_t *rec, 
                      size_t errlen);
 
 /* The newest snapshot with seq <= max_seq (UINT64_MAX: the newest of all):
-   STORE_OK with *seq, *data, *len (valid until store_read_end), or
-   STORE_NOT_FOUND. */
+   STORE_OK with *seq, *data, *len (valid until store_read_end or
+   store_reader_snapshot_release), STORE_NOT_FOUND, or STORE_CORRUPT if its
+   chunks do not match its manifest. A chunked snapshot is copied into
+   memory the reader owns. */
 int store_reader_snapshot(store_reader_t *reader, uint64_t max_seq, uint64_t *seq,
                           const void **data, size_t *len, char *err, size_t errlen);
+/* Free the copy store_reader_snapshot made, once it is loaded. */
+void store_reader_snapshot_release(store_reader_t *reader);
 /* Walk records from seq `from` to `to` inclusive in order; stops early if
    fn returns non-zero (and returns that). */
 typedef int(store_record_fn)(void *arg, const store_record_t *rec);

@@ -657,7 +657,9 @@ writer_run(writer_t *self, volatile int *stop)
             stop_sent = true;
         }
         zmq_pollitem_t item = {self->pipe, 0, ZMQ_POLLIN, 0};
-        int n = zmq_poll(&item, 1, 1000);
+        /* While a snapshot is being stored, idle time goes to its chunks. */
+        static const long timeout[] = {1000, 50, 0};
+        int n = zmq_poll(&item, 1, timeout[projector_snapshot_busy(self->projector)]);
         if (n < 0 && errno != EINTR) {
             log_error("polling the writer's pipe: %s", zmq_strerror(errno));
             rc = -1;

@@ -141,6 +141,178 @@ test_verify_names_altered_record(void **state)
     assert_non_null(strstr(err, "record 42"));
 }
 
+/* Raw LMDB access to the state dir, with the store closed. */
+static MDB_env *
+raw_open(MDB_txn **txn, const char *db, MDB_dbi *dbi)
+{
+    MDB_env *env;
+    assert_int_equal(mdb_env_create(&env), 0);
+    mdb_env_set_maxdbs(env, 8);
+    mdb_env_set_mapsize(env, (size_t)1 << 30);
+    assert_int_equal(mdb_env_open(env, dir, 0, 0640), 0);
+    assert_int_equal(mdb_txn_begin(env, NULL, 0, txn), 0);
+    assert_int_equal(mdb_dbi_open(*txn, db, MDB_INTEGERKEY, dbi), 0);
+    return env;
+}
+
+static size_t
+raw_count(const char *db)
+{
+    MDB_txn *txn;
+    MDB_dbi dbi;
+    MDB_env *env = raw_open(&txn, db, &dbi);
+    MDB_stat st;
+    assert_int_equal(mdb_stat(txn, dbi, &st), 0);
+    mdb_txn_abort(txn);
+    mdb_env_close(env);
+    return st.ms_entries;
+}
+
+static char *
+pattern(size_t len, unsigned seed)
+{
+    char *p = malloc(len);
+    assert_non_null(p);
+    for (size_t i = 0; i < len; i++)
+        p[i] = (char)(i * 131 + seed + (i >> 20));
+    return p;
+}
+
+/* The newest snapshot at or before max_seq must be (seq, want, len). */
+static void
+expect_snapshot(store_t *s, uint64_t max_seq, uint64_t seq, const char *want, size_t len)
+{
+    store_reader_t *r = store_read_begin(s, err, sizeof err);
+    assert_non_null(r);
+    uint64_t got_seq;
+    const void *data;
+    size_t got_len;
+    assert_int_equal(store_reader_snapshot(r, max_seq, &got_seq, &data, &got_len, err, sizeof err),
+                     STORE_OK);
+    assert_int_equal(got_seq, seq);
+    assert_int_equal(got_len, len);
+    assert_memory_equal(data, want, len);
+    store_read_end(&r);
+}
+
+static void
+put_whole(store_t *s, uint64_t seq, const char *data, size_t len)
+{
+    assert_int_equal(store_begin(s, err, sizeof err), STORE_OK);
+    assert_int_equal(store_put_snapshot(s, seq, data, len, 2, err, sizeof err), STORE_OK);
+    assert_int_equal(store_commit(s, err, sizeof err), STORE_OK);
+}
+
+static void
+test_snapshots_in_chunks(void **state)
+{
+    store_options_t opts = {0};
+    store_t *s = store_open(dir, &opts, err, sizeof err);
+    assert_non_null(s);
+    append_n(s, 10, 5);
+    /* Two chunks and a bit, in one transaction; an empty one; one chunk exactly. */
+    size_t big = 2 * STORE_SNAPSHOT_CHUNK + 1000;
+    char *a = pattern(big, 1), *c = pattern(STORE_SNAPSHOT_CHUNK, 3);
+    put_whole(s, 3, a, big);
+    expect_snapshot(s, UINT64_MAX, 3, a, big);
+    put_whole(s, 5, "", 0);
+    expect_snapshot(s, UINT64_MAX, 5, "", 0);
+    expect_snapshot(s, 4, 3, a, big);
+
+    /* Piece by piece over three transactions, with a group commit between. */
+    uint64_t first;
+    assert_int_equal(store_begin(s, err, sizeof err), STORE_OK);
+    assert_int_equal(store_snapshot_next_chunk(s, &first, err, sizeof err), STORE_OK);
+    assert_int_equal(first, 4); /* chunks 1-3 hold the first snapshot */
+    assert_int_equal(store_put_snapshot_chunk(s, first, a, STORE_SNAPSHOT_CHUNK, err, sizeof err),
+                     STORE_OK);
+    assert_int_equal(store_commit(s, err, sizeof err), STORE_OK);
+    append_n(s, 5, 6);
+    expect_snapshot(s, UINT64_MAX, 5, "", 0); /* not a snapshot yet */
+    assert_int_equal(store_begin(s, err, sizeof err), STORE_OK);
+    assert_int_equal(store_put_snapshot_chunk(s, first + 1, a + STORE_SNAPSHOT_CHUNK,
+                                              STORE_SNAPSHOT_CHUNK, err, sizeof err),
+                     STORE_OK);
+    assert_int_equal(store_commit(s, err, sizeof err), STORE_OK);
+    assert_int_equal(store_begin(s, err, sizeof err), STORE_OK);
+    assert_int_equal(
+        store_put_snapshot_chunk(s, first + 2, a + 2 * STORE_SNAPSHOT_CHUNK, 1000, err, sizeof err),
+        STORE_OK);
+    assert_int_equal(store_put_snapshot_manifest(s, 8, first, big, 2, err, sizeof err), STORE_OK);
+    assert_int_equal(store_commit(s, err, sizeof err), STORE_OK);
+    expect_snapshot(s, UINT64_MAX, 8, a, big);
+    expect_snapshot(s, 7, 5, "", 0);
+    store_reader_t *r = store_read_begin(s, err, sizeof err);
+    uint64_t seq;
+    const void *data;
+    size_t len; /* only two are kept: seq 3 went */
+    assert_int_equal(store_reader_snapshot(r, 4, &seq, &data, &len, err, sizeof err),
+                     STORE_NOT_FOUND);
+    store_read_end(&r);
+
+    /* A snapshot cut short (no manifest) leaves chunks; the next manifest prunes them. */
+    assert_int_equal(store_begin(s, err, sizeof err), STORE_OK);
+    assert_int_equal(store_snapshot_next_chunk(s, &first, err, sizeof err), STORE_OK);
+    assert_int_equal(first, 7);
+    assert_int_equal(store_put_snapshot_chunk(s, first, c, STORE_SNAPSHOT_CHUNK, err, sizeof err),
+                     STORE_OK);
+    assert_int_equal(store_commit(s, err, sizeof err), STORE_OK);
+    put_whole(s, 9, c, STORE_SNAPSHOT_CHUNK);
+    expect_snapshot(s, UINT64_MAX, 9, c, STORE_SNAPSHOT_CHUNK);
+    store_destroy(&s);
+    /* Kept: seq 8 (3 chunks) and seq 9 (1); the orphan and seq 3's and 5's chunks went. */
+    assert_int_equal(raw_count("snap"), 2);
+    assert_int_equal(raw_count("snapchunk"), 4);
+    free(a);
+    free(c);
+}
+
+static void
+test_snapshot_formats(void **state)
+{
+    store_options_t opts = {0};
+    store_t *s = store_open(dir, &opts, err, sizeof err);
+    assert_non_null(s);
+    append_n(s, 10, 5);
+    char *a = pattern(STORE_SNAPSHOT_CHUNK + 10, 7);
+    put_whole(s, 4, a, STORE_SNAPSHOT_CHUNK + 10);
+    store_destroy(&s);
+
+    /* A whole snapshot as earlier versions stored it is still read; a
+       manifest whose chunk is gone is refused, not read past. */
+    MDB_txn *txn;
+    MDB_dbi snap, chunks;
+    MDB_env *env = raw_open(&txn, "snap", &snap);
+    size_t key = 6;
+    MDB_val k = {sizeof key, &key}, v = {11, "old format!"};
+    assert_int_equal(mdb_put(txn, snap, &k, &v, 0), 0);
+    assert_int_equal(mdb_txn_commit(txn), 0);
+    mdb_env_close(env);
+
+    s = store_open(dir, &opts, err, sizeof err);
+    assert_non_null(s);
+    expect_snapshot(s, UINT64_MAX, 6, "old format!", 11);
+    expect_snapshot(s, 5, 4, a, STORE_SNAPSHOT_CHUNK + 10);
+    store_destroy(&s);
+
+    env = raw_open(&txn, "snapchunk", &chunks);
+    key = 2;
+    assert_int_equal(mdb_del(txn, chunks, &k, NULL), 0);
+    assert_int_equal(mdb_txn_commit(txn), 0);
+    mdb_env_close(env);
+    s = store_open(dir, &opts, err, sizeof err);
+    store_reader_t *r = store_read_begin(s, err, sizeof err);
+    uint64_t seq;
+    const void *data;
+    size_t len;
+    assert_int_equal(store_reader_snapshot(r, 5, &seq, &data, &len, err, sizeof err),
+                     STORE_CORRUPT);
+    assert_non_null(strstr(err, "chunk 2 is missing"));
+    store_read_end(&r);
+    store_destroy(&s);
+    free(a);
+}
+
 static void
 test_map_full_grows(void **state)
 {
@@ -220,6 +392,8 @@ main(void)
         cmocka_unit_test_setup_teardown(test_append_reopen_verify, setup, teardown),
         cmocka_unit_test_setup_teardown(test_verify_names_altered_record, setup, teardown),
         cmocka_unit_test_setup_teardown(test_map_full_grows, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_snapshots_in_chunks, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_snapshot_formats, setup, teardown),
         cmocka_unit_test(test_dedup),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
