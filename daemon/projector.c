@@ -249,9 +249,21 @@ projector_write_snapshot(projector_t *self, char *err, size_t errlen)
 static void
 snapshot_child(projection_t *p, int fd)
 {
-    /* Best effort: the daemon's own threads come first. */
-    if (setpriority(PRIO_PROCESS, 0, 10) != 0) {
+    /* Keep only the memfd (as fd 3). A child that outlived a killed
+       pacerd must not hold its listening ports or the state directory's
+       lock, or the restart would be refused until the child finished. */
+    if (fd != 3 && dup2(fd, 3) != 3)
+        _exit(4);
+    fd = 3;
+    if (close_range(4, ~0U, 0) != 0) {
+        struct rlimit rl;
+        int max =
+            getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < 65536 ? (int)rl.rlim_cur : 65536;
+        for (int i = 4; i < max; i++)
+            close(i);
     }
+    /* Best effort: the daemon's own threads come first. */
+    (void)setpriority(PRIO_PROCESS, 0, 10);
     msgpack_sbuffer sb;
     msgpack_sbuffer_init(&sb);
     if (projection_save(p, &sb) != 0)
