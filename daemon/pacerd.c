@@ -28,7 +28,7 @@ typedef struct {
     char *append;
     char *query;
     char *publish;
-    size_t map_size;
+    size_t map_size, map_headroom;
     int log_level;
     char *time_zone;
     int fiscal_start_month;
@@ -46,6 +46,9 @@ usage(FILE *out)
             "  --query EP          query endpoint (default tcp://127.0.0.1:7701)\n"
             "  --publish EP        publish endpoint (default tcp://127.0.0.1:7702)\n"
             "  --map-size BYTES    initial LMDB map size (default 1 GiB; grows when full)\n"
+            "  --map-headroom BYTES  free map space kept ahead of each group, besides twice\n"
+            "                      the group's size (default 24M; 0: grow only when a group\n"
+            "                      finds the map full, which replays it)\n"
             "  --log-level LEVEL   debug, info, warn or error (default info)\n"
             "  --time-zone ZONE    IANA zone of periods and working days (default Asia/Shanghai)\n"
             "  --fiscal-start-month M  month (1-12) the fiscal year starts in (default 1)\n"
@@ -104,6 +107,16 @@ apply_setting(settings_t *s, const char *key, const char *value)
                     value);
             return -1;
         }
+    } else if (streq(key, "map_headroom") || streq(key, "map-headroom")) {
+        if (!streq(value, "0") && parse_size(value, &s->map_headroom) != 0) {
+            fprintf(stderr,
+                    "pacerd: map headroom \"%s\": expected 0 or bytes (at least 65536), "
+                    "optionally with K, M or G\n",
+                    value);
+            return -1;
+        }
+        if (streq(value, "0"))
+            s->map_headroom = 0;
     } else if (streq(key, "time_zone") || streq(key, "time-zone"))
         set(&s->time_zone, value);
     else if (streq(key, "fiscal_start_month") || streq(key, "fiscal-start-month")) {
@@ -189,6 +202,7 @@ parse_args(settings_t *s, int argc, char **argv)
                                          {"query", required_argument, 0, 'q'},
                                          {"publish", required_argument, 0, 'p'},
                                          {"map-size", required_argument, 0, 'm'},
+                                         {"map-headroom", required_argument, 0, 'H'},
                                          {"log-level", required_argument, 0, 'l'},
                                          {"config", required_argument, 0, 'c'},
                                          {"time-zone", required_argument, 0, 'z'},
@@ -220,6 +234,9 @@ parse_args(settings_t *s, int argc, char **argv)
             break;
         case 'm':
             key = "map_size";
+            break;
+        case 'H':
+            key = "map_headroom";
             break;
         case 'l':
             key = "log_level";
@@ -303,7 +320,8 @@ main(int argc, char **argv)
                     .log_level = PLOG_INFO,
                     .time_zone = strdup("Asia/Shanghai"),
                     .fiscal_start_month = 1,
-                    .snapshot_every = 1000000};
+                    .snapshot_every = 1000000,
+                    .map_headroom = (size_t)24 << 20};
     int rc = parse_args(&s, argc, argv);
     if (rc >= 0)
         return rc;
@@ -349,6 +367,8 @@ main(int argc, char **argv)
                            : NULL;
     if (pub && !writer)
         log_error("%s", err);
+    if (writer)
+        writer_set_map_headroom(writer, s.map_headroom);
     query_args_t qargs = {store, projector, s.query, &stats, started};
     zactor_t *query = writer ? query_start(&qargs, err, sizeof err) : NULL;
     if (writer && !query)

@@ -513,6 +513,27 @@ store_grow(store_t *self, char *err, size_t errlen)
 }
 
 int
+store_ensure_room(store_t *self, size_t bytes, int *grown, char *err, size_t errlen)
+{
+    MDB_envinfo info;
+    MDB_stat st;
+    int rc = mdb_env_info(self->env, &info);
+    if (rc == 0)
+        rc = mdb_env_stat(self->env, &st);
+    if (rc != 0)
+        return lmdb_fail(err, errlen, "reading the map's use", rc);
+    /* Pages past the last one used; free pages inside the file are not
+       counted, so this errs on the side of growing. */
+    size_t used = ((size_t)info.me_last_pgno + 1) * st.ms_psize;
+    while (self->map_size < used || self->map_size - used < bytes) {
+        if ((rc = store_grow(self, err, errlen)) != STORE_OK)
+            return rc;
+        (*grown)++;
+    }
+    return STORE_OK;
+}
+
+int
 store_scan_ids(store_t *self, store_id_fn *fn, void *arg, char *err, size_t errlen)
 {
     MDB_txn *txn;

@@ -85,6 +85,11 @@ int store_commit(store_t *self, char *err, size_t errlen);
 void store_abort(store_t *self);
 /* Grow the map (doubling, at least by 64 MiB). No transaction may be open. */
 int store_grow(store_t *self, char *err, size_t errlen);
+/* Grow the map, as often as needed, until at least `bytes` lie past its
+   last used page; *grown counts the growths. No transaction may be open.
+   A transaction that fills the map has to be aborted and replayed, so the
+   writer calls this before each group with room to spare. */
+int store_ensure_room(store_t *self, size_t bytes, int *grown, char *err, size_t errlen);
 
 /* Projection snapshots, keyed by the seq they reflect, are stored in
    chunks of STORE_SNAPSHOT_CHUNK bytes, so that a large one can be written

@@ -46,6 +46,7 @@ struct _writer_t {
     size_t links_cap, nlinks, nput;
     uint64_t first_seq;
     int64_t recorded_at;
+    size_t headroom; /* see writer_set_map_headroom */
 };
 
 static int64_t
@@ -134,6 +135,7 @@ writer_new(store_t *store, projector_t *projector, dedup_t **dedup_p, void *rout
     self->router = router;
     self->pub = pub;
     self->stats = stats;
+    self->headroom = (size_t)24 << 20;
     self->dedup = *dedup_p;
     *dedup_p = NULL;
     self->first_seq = UINT64_MAX;
@@ -567,6 +569,33 @@ collect_snapshot(writer_t *self)
     atomic_store(&self->stats->map_size, store_map_size(self->store));
 }
 
+void
+writer_set_map_headroom(writer_t *self, size_t bytes)
+{
+    self->headroom = bytes;
+}
+
+/* Growing the map inside a group means aborting it, and reloading the
+   projection from the last snapshot and the log (seconds at 10 million
+   events): grow before, with room for twice the group's records and
+   their ids, plus the headroom (a snapshot chunk, the id blocks, ...). */
+static void
+make_room(writer_t *self, const group_t *g)
+{
+    if (!self->headroom)
+        return;
+    char err[512];
+    int grown = 0;
+    size_t bytes = 2 * (g->canon.size + 64 * g->nevents) + self->headroom;
+    if (store_ensure_room(self->store, bytes, &grown, err, sizeof err) != STORE_OK)
+        log_warn("growing the LMDB map ahead of a group: %s", err);
+    if (grown) {
+        atomic_fetch_add_explicit(&self->stats->map_resizes, (uint64_t)grown, memory_order_relaxed);
+        atomic_store(&self->stats->map_size, store_map_size(self->store));
+        log_info("LMDB map nearly full: grew it to %zu MiB", store_map_size(self->store) >> 20);
+    }
+}
+
 /* One group: apply and commit (growing the map as often as needed). The
    intake thread answers it. */
 static int
@@ -574,6 +603,7 @@ process_group(writer_t *self, group_t *g)
 {
     char err[512];
     collect_snapshot(self);
+    make_room(self, g);
     int64_t recorded_at = now_ms();
     if (recorded_at < self->last_recorded_at)
         recorded_at = self->last_recorded_at;

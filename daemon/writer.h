@@ -66,6 +66,11 @@ void writer_destroy(writer_t **self_p);
    Returns 0, or -1 if the store failed in a way that needs an operator. */
 int writer_run(writer_t *self, volatile int *stop);
 
+/* Free map space to keep ahead of each group besides twice the group's
+   size (default 24 MiB); 0: none, the map grows only when a group finds it
+   full, and that group is aborted and replayed. */
+void writer_set_map_headroom(writer_t *self, size_t bytes);
+
 /* Write a projection snapshot now (at a clean stop). */
 int writer_snapshot(writer_t *self);
 

@@ -1,6 +1,9 @@
 """Map growth: a daemon started with a 1 MiB LMDB map grows it on demand. ~20,000 events
 later everything acknowledged is there, the chain holds, and it all survives a restart (with
-the same small --map-size, which must not truncate or refuse the larger environment)."""
+the same small --map-size, which must not truncate or refuse the larger environment). Both
+ways of growing: ahead of a group (the default --map-headroom), and, with --map-headroom 0,
+when a group finds the map full, which aborts the group, reloads the projection and replays
+the group."""
 
 import pacertest as pt
 from pacertest import expect_ok
@@ -10,8 +13,18 @@ TOTAL = 20000
 
 class MapGrowth(pt.PacerTestCase):
 
-    def test_grows_from_one_mebibyte(self):
-        d = self.start_daemon(map_size=pt.MiB)
+    def test_grows_ahead_of_groups(self):
+        d = self.grow(())
+        self.assertIn("LMDB map nearly full: grew it", d.log_text())
+        self.assertNotIn("LMDB map full: grew it", d.log_text())
+
+    def test_grows_when_a_group_finds_the_map_full(self):
+        d = self.grow(("--map-headroom", "0"))
+        self.assertIn("LMDB map full: grew it", d.log_text())
+        self.assertNotIn("LMDB map nearly full", d.log_text())
+
+    def grow(self, extra_args):
+        d = self.start_daemon(map_size=pt.MiB, extra_args=extra_args)
         self.assertLessEqual(d.status()["map_size"], 2 * pt.MiB)
         sent = []
         with d.client() as c:
@@ -40,6 +53,20 @@ class MapGrowth(pt.PacerTestCase):
             self.assertEqual(again["duplicates"], 1000)
         r = pt.run_cli(["verify", "--state-dir", d.state_dir])
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        # Every sale was folded into the projection exactly once, also those of a group that
+        # was aborted and replayed. (The sales went to rep "zhang" before it was defined.)
+        with d.client() as c:
+            expect_ok(c.append([pt.node_defined(node="acme", kind="company", parent=None)]))
+            expect_ok(c.append([pt.node_defined(node="zhang", kind="rep", parent="acme")]))
+            expect_ok(c.append([pt.target_set(scope="zhang", metric="deals", period="2025-12",
+                                              floor=None, target=100000, stretch=None,
+                                              currency=None)]))
+        with d.client("query") as q:
+            rows = expect_ok(q.call("progress", period="2025-12", scope="zhang",
+                                    metric="deals", now=pt.T0 + 86400000))["rows"]
+        self.assertEqual([(r["path"], r["actual"]) for r in rows],
+                         [("acme/zhang", TOTAL + 500)])
+        return d
 
     def check(self, d, sent):
         with d.client("query") as q:
