@@ -50,8 +50,8 @@ struct _projector_t {
     uint64_t child_seq;
     uint64_t tried_seq; /* the last child's; a failed one is retried N events on */
     struct timespec child_t0;
-    double serialised; /* seconds the child took */
-    char *pending;     /* the child's output, mapped */
+    double serialised, child_cpu; /* the child's seconds, of wall time and CPU */
+    char *pending;                /* the child's output, mapped */
     size_t pending_len, pending_map, pending_off;
     uint64_t pending_first; /* chunk number of its first chunk */
     struct timespec store_t0;
@@ -292,6 +292,8 @@ projector_snapshot_start(projector_t *self, bool force)
         return;
     char err[256];
     int fd = memfd_create("pacer-snapshot", MFD_CLOEXEC);
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
     pid_t pid = fd >= 0 ? fork() : -1;
     if (pid == 0)
         snapshot_child(self->live, fd);
@@ -309,6 +311,9 @@ projector_snapshot_start(projector_t *self, bool force)
     self->child_fd = fd;
     self->child_seq = self->tried_seq = seq;
     clock_gettime(CLOCK_MONOTONIC, &self->child_t0);
+    log_info("projection snapshot at seq %llu: serialising in child process %d (forked in "
+             "%.3f s)",
+             (unsigned long long)seq, (int)pid, seconds_since(&t0));
 }
 
 /* Reap the child; true if it exited (*status set, or -1 if unknown). */
@@ -316,11 +321,14 @@ static bool
 reap(projector_t *self, bool wait, int *status)
 {
     pid_t r;
+    struct rusage ru = {0};
     do
-        r = waitpid(self->child, status, wait ? 0 : WNOHANG);
+        r = wait4(self->child, status, wait ? 0 : WNOHANG, &ru);
     while (r < 0 && errno == EINTR);
     if (r == 0)
         return false;
+    self->child_cpu = (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+                      (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
     if (r < 0) /* ECHILD: someone reaped it; the length footer decides */
         *status = -1;
     self->child = 0;
@@ -400,9 +408,10 @@ projector_snapshot_collect(projector_t *self, bool wait, char *err, size_t errle
         self->pending_off += left < STORE_SNAPSHOT_CHUNK ? left : STORE_SNAPSHOT_CHUNK;
         if (self->pending_off == self->pending_len) {
             atomic_store(&self->snapshot_seq, self->child_seq);
-            log_info("projection snapshot at seq %llu (%zu KiB): serialised in %.2f s beside "
-                     "the writer, stored in %zu transactions over %.2f s",
+            log_info("projection snapshot at seq %llu (%zu KiB): serialised in %.2f s (%.2f s "
+                     "CPU) beside the writer, stored in %zu transactions over %.2f s",
                      (unsigned long long)self->child_seq, self->pending_len >> 10, self->serialised,
+                     self->child_cpu,
                      (self->pending_len + STORE_SNAPSHOT_CHUNK - 1) / STORE_SNAPSHOT_CHUNK,
                      seconds_since(&self->store_t0));
             drop_pending(self);
@@ -431,6 +440,7 @@ projector_snapshot_cancel(projector_t *self)
     kill(self->child, SIGKILL);
     reap(self, true, &status);
     close(self->child_fd);
+    log_info("projection snapshot at seq %llu abandoned", (unsigned long long)self->child_seq);
 }
 
 uint64_t
