@@ -26,7 +26,8 @@
 #include <time.h>
 #include <zmq.h>
 
-#define STORE_RETRY (-100) /* apply_group: abort and try the group again */
+#define STORE_RETRY   (-100) /* apply_group: abort and try the group again */
+#define SLOW_GROUP_MS 250    /* a group that took longer is logged, with where the time went */
 
 struct _writer_t {
     store_t *store;
@@ -47,7 +48,21 @@ struct _writer_t {
     uint64_t first_seq;
     int64_t recorded_at;
     size_t headroom; /* see writer_set_map_headroom */
+    /* Where the time of the group being processed went, for the log line
+       about a slow one: snapshot store, map growth, index growth, apply,
+       commit. */
+    double ms[5];
 };
+
+enum { T_SNAPSHOT, T_ROOM, T_RESERVE, T_APPLY, T_COMMIT };
+
+static double
+ms_now(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec * 1e3 + (double)t.tv_nsec / 1e6;
+}
 
 static int64_t
 now_ms(void)
@@ -481,10 +496,13 @@ apply_group(writer_t *self, group_t *g, int64_t recorded_at, char *err, size_t e
         if (group_appends_events(p))
             total += p->req.nevents;
     }
+    double t = ms_now();
     if (dedup_reserve(self->dedup, total) != 0 || reserve_links(self, total) != 0) {
         snprintf(err, errlen, "out of memory for %zu events", total);
         return STORE_ERROR;
     }
+    self->ms[T_RESERVE] += ms_now() - t;
+    t = ms_now();
     int rc = store_begin(self->store, err, errlen);
     if (rc != STORE_OK)
         return rc;
@@ -501,10 +519,13 @@ apply_group(writer_t *self, group_t *g, int64_t recorded_at, char *err, size_t e
     else /* the chain thread must be done with the links before a retry */
         chain_finish(self->chain, self->nlinks);
     self->first_seq = UINT64_MAX; /* duplicate lookups read the log again */
+    self->ms[T_APPLY] += ms_now() - t;
+    t = ms_now();
     if (rc == STORE_OK)
         rc = store_commit(self->store, err, errlen);
     else
         store_abort(self->store);
+    self->ms[T_COMMIT] += ms_now() - t;
     if (rc == STORE_OK)
         dedup_settle(self->dedup);
     else
@@ -602,8 +623,13 @@ static int
 process_group(writer_t *self, group_t *g)
 {
     char err[512];
+    memset(self->ms, 0, sizeof self->ms);
+    double t0 = ms_now();
     collect_snapshot(self);
+    double t1 = ms_now();
     make_room(self, g);
+    self->ms[T_SNAPSHOT] = t1 - t0;
+    self->ms[T_ROOM] = ms_now() - t1;
     int64_t recorded_at = now_ms();
     if (recorded_at < self->last_recorded_at)
         recorded_at = self->last_recorded_at;
@@ -634,6 +660,14 @@ process_group(writer_t *self, group_t *g)
         group_fail(g, err);
     }
     projector_unlock(self->projector);
+    double took = ms_now() - t0;
+    if (took > SLOW_GROUP_MS)
+        log_info("slow group: %zu events in %.0f ms (snapshot %.0f, map growth %.0f, index growth "
+                 "%.0f, apply %.0f, commit %.0f, projection reload and the rest %.0f)",
+                 g->nevents, took, self->ms[T_SNAPSHOT], self->ms[T_ROOM], self->ms[T_RESERVE],
+                 self->ms[T_APPLY], self->ms[T_COMMIT],
+                 took - self->ms[T_SNAPSHOT] - self->ms[T_ROOM] - self->ms[T_RESERVE] -
+                     self->ms[T_APPLY] - self->ms[T_COMMIT]);
     g->committed = rc == STORE_OK;
     g->recorded_at = recorded_at;
     g->last_seq = store_last_seq(self->store);
