@@ -407,13 +407,13 @@ projector_snapshot_collect(projector_t *self, bool wait, char *err, size_t errle
         size_t left = self->pending_len - self->pending_off;
         self->pending_off += left < STORE_SNAPSHOT_CHUNK ? left : STORE_SNAPSHOT_CHUNK;
         if (self->pending_off == self->pending_len) {
+            size_t txns = (self->pending_len + STORE_SNAPSHOT_CHUNK - 1) / STORE_SNAPSHOT_CHUNK;
+            txns += !txns; /* an empty one still takes one, for its manifest */
             atomic_store(&self->snapshot_seq, self->child_seq);
             log_info("projection snapshot at seq %llu (%zu KiB): serialised in %.2f s (%.2f s "
-                     "CPU) beside the writer, stored in %zu transactions over %.2f s",
+                     "CPU) beside the writer, stored in %zu transaction%s over %.2f s",
                      (unsigned long long)self->child_seq, self->pending_len >> 10, self->serialised,
-                     self->child_cpu,
-                     (self->pending_len + STORE_SNAPSHOT_CHUNK - 1) / STORE_SNAPSHOT_CHUNK,
-                     seconds_since(&self->store_t0));
+                     self->child_cpu, txns, txns == 1 ? "" : "s", seconds_since(&self->store_t0));
             drop_pending(self);
         }
         if (!wait)

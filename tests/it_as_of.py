@@ -179,6 +179,28 @@ class AsOf(ProgressCase):
         self.assertNotIn("ignoring the snapshot", d.log_text())
         self.assertEqual(self.answers(d), before)
 
+    def test_snapshots_under_churn(self):
+        """A snapshot after every group: children are forked, stored, abandoned by a rebuild
+        and by the stop; the answers never change and nothing is logged as failed."""
+        d = self.start_daemon(extra_args=("--snapshot-every", "1"))
+        stages = self.stages()
+        for i, stage in enumerate(stages):
+            self.load(d, stage)
+            if i % 3 == 2:
+                with d.client() as c:
+                    expect_ok(c.call("rebuild"))
+        before = self.answers(d)
+        self.stop_ok(d)
+        log = d.log_text()  # the restart starts a new log
+        self.restart(d)
+        self.assertEqual(self.answers(d), before)
+        self.assertIn("serialising in child process", log)
+        for bad in ("not written", "not stored", "ignoring the snapshot", " E "):
+            self.assertNotIn(bad, log)
+        self.assertNotIn("ignoring the snapshot", d.log_text())
+        last = d.status()["last_seq"]
+        self.assertEqual(d.status()["snapshot_seq"], last)  # the stop wrote the newest
+
     def test_cli_as_of_seq(self):
         d = self.start_daemon()
         stages = self.stages()
