@@ -13,12 +13,23 @@ typedef struct {
 } slot_t;
 
 struct _dedup_t {
-    slot_t *slots;
-    size_t mask; /* capacity - 1; capacity is a power of two */
-    size_t size;
+    slot_t *slots; /* the table inserts go to */
+    size_t mask;   /* capacity - 1; capacity is a power of two */
+    /* Growing moves the entries of the full table (`old`) into one twice
+       its size a slice at a time, in dedup_reserve, instead of all at once:
+       at 23 million ids moving them all stalled the writer for 3 s. Old
+       slots below `migrated` have been moved; lookups search the new
+       table, then the old one above `migrated`. */
+    slot_t *old;
+    size_t old_mask, migrated;
+    size_t size;     /* entries in both tables */
     size_t *journal; /* slots filled since the last settle */
     size_t journal_len, journal_cap;
 };
+
+/* Old slots moved per dedup_reserve: at least this many, and twice the
+   reservation, so a migration is over before the new table fills. */
+#define MIGRATE_MIN ((size_t)1 << 16)
 
 static size_t
 capacity_for(size_t n)
@@ -64,18 +75,35 @@ dedup_destroy(dedup_t **self_p)
     if (!self)
         return;
     free(self->slots);
+    free(self->old);
     free(self->journal);
     free(self);
     *self_p = NULL;
+}
+
+/* Move up to k more old slots into the new table. */
+static void
+migrate(dedup_t *self, size_t k)
+{
+    size_t end = self->old_mask + 1;
+    if (end - self->migrated > k)
+        end = self->migrated + k;
+    for (size_t i = self->migrated; i < end; i++)
+        if (self->old[i].seq)
+            place(self->slots, self->mask, self->old[i].hash, self->old[i].seq, NULL);
+    self->migrated = end;
+    if (end == self->old_mask + 1) {
+        free(self->old);
+        self->old = NULL;
+    }
 }
 
 int
 dedup_reserve(dedup_t *self, size_t n)
 {
     assert(self);
-    /* Growing rehashes every slot, which would invalidate the journal. */
+    /* Moving entries would invalidate the journal's slot positions. */
     assert(self->journal_len == 0);
-    size_t need = self->size + n;
     if (n > self->journal_cap) {
         size_t jcap = n < 4096 ? 4096 : n;
         size_t *j = realloc(self->journal, jcap * sizeof *j);
@@ -84,19 +112,31 @@ dedup_reserve(dedup_t *self, size_t n)
         self->journal = j;
         self->journal_cap = jcap;
     }
-    size_t cap = self->mask + 1;
-    if (need <= cap * 7 / 10)
+    size_t need = self->size + n;
+    if (self->old) {
+        /* Finish at once if the new table would fill first (a huge batch). */
+        migrate(self, need <= (self->mask + 1) * 7 / 10
+                          ? (2 * n > MIGRATE_MIN ? 2 * n : MIGRATE_MIN)
+                          : SIZE_MAX);
+    }
+    if (need <= (self->mask + 1) * 7 / 10)
         return 0;
-    size_t ncap = capacity_for(need * 2);
+    assert(!self->old);
+    /* Twice the size, unless one reservation needs more: 35% full, and
+       at most 60% when the move is over, since it moves two old slots for
+       every slot reserved meanwhile. */
+    size_t ncap = (self->mask + 1) * 2;
+    while (ncap * 7 / 10 < need + (self->mask + 1) / 2)
+        ncap *= 2;
     slot_t *ns = bigmem_calloc(ncap, sizeof(slot_t));
     if (!ns)
         return -1;
-    for (size_t i = 0; i < cap; i++)
-        if (self->slots[i].seq)
-            place(ns, ncap - 1, self->slots[i].hash, self->slots[i].seq, NULL);
-    free(self->slots);
+    self->old = self->slots;
+    self->old_mask = self->mask;
+    self->migrated = 0;
     self->slots = ns;
     self->mask = ncap - 1;
+    migrate(self, 2 * n > MIGRATE_MIN ? 2 * n : MIGRATE_MIN);
     return 0;
 }
 
@@ -113,7 +153,7 @@ dedup_insert(dedup_t *self, uint64_t hash, uint64_t seq)
 void
 dedup_load(dedup_t *self, const uint64_t *hashes, const uint64_t *seqs, size_t n)
 {
-    assert(self->size + n <= (self->mask + 1) * 7 / 10);
+    assert(!self->old && self->size + n <= (self->mask + 1) * 7 / 10);
     for (size_t i = 0; i < n; i++)
         __builtin_prefetch(&self->slots[(size_t)hashes[i] & self->mask], 1);
     for (size_t i = 0; i < n; i++)
@@ -141,11 +181,25 @@ dedup_settle(dedup_t *self)
 uint64_t
 dedup_next(dedup_t *self, dedup_iter_t *it)
 {
-    while (self->slots[it->pos].seq != 0) {
-        slot_t *s = &self->slots[it->pos];
-        it->pos = (it->pos + 1) & self->mask;
-        if (s->hash == it->hash)
-            return s->seq;
+    if (!it->in_old) {
+        while (self->slots[it->pos].seq != 0) {
+            slot_t *s = &self->slots[it->pos];
+            it->pos = (it->pos + 1) & self->mask;
+            if (s->hash == it->hash)
+                return s->seq;
+        }
+        if (!self->old)
+            return 0;
+        it->in_old = true;
+        it->pos = (size_t)it->hash & self->old_mask;
+    }
+    /* The old table: its probe chains are intact; what lies below
+       `migrated` is in the new table already. */
+    while (self->old[it->pos].seq != 0) {
+        size_t pos = it->pos;
+        it->pos = (it->pos + 1) & self->old_mask;
+        if (pos >= self->migrated && self->old[pos].hash == it->hash)
+            return self->old[pos].seq;
     }
     return 0;
 }
@@ -155,6 +209,7 @@ dedup_first(dedup_t *self, uint64_t hash, dedup_iter_t *it)
 {
     it->hash = hash;
     it->pos = (size_t)hash & self->mask;
+    it->in_old = false;
     return dedup_next(self, it);
 }
 
@@ -162,6 +217,14 @@ void
 dedup_prefetch(dedup_t *self, uint64_t hash)
 {
     __builtin_prefetch(&self->slots[(size_t)hash & self->mask], 1);
+    if (self->old && ((size_t)hash & self->old_mask) >= self->migrated)
+        __builtin_prefetch(&self->old[(size_t)hash & self->old_mask]);
+}
+
+bool
+dedup_growing(const dedup_t *self)
+{
+    return self->old != NULL;
 }
 
 size_t

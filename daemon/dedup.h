@@ -12,11 +12,17 @@
     if the transaction aborts, dedup_rollback undoes the inserts by clearing
     their slots newest first, which restores the table exactly.
 
-    16 bytes a slot, at most 70% full: about 23 bytes per event in the log. */
+    When the table is 70% full it grows to twice its size, and its entries
+    move to the new table a slice at each dedup_reserve rather than all at
+    once, so that no group waits for the whole index to be rehashed.
+
+    16 bytes a slot, at most 70% full: about 23 bytes per event in the log
+    (up to three times that while a growth is under way). */
 
 #ifndef PACER_DEDUP_H
 #define PACER_DEDUP_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -25,13 +31,15 @@ typedef struct _dedup_t dedup_t;
 typedef struct {
     size_t pos;
     uint64_t hash;
+    bool in_old; /* searching the table being grown out of */
 } dedup_iter_t;
 
 /* NULL when out of memory. */
 dedup_t *dedup_new(size_t expected);
 void dedup_destroy(dedup_t **self_p);
 
-/* Make room for n more inserts without moving anything; -1 on out of memory. */
+/* Make room for n more inserts (and move a slice of a growing table);
+   nothing moves from here to the next dedup_reserve. -1 on out of memory. */
 int dedup_reserve(dedup_t *self, size_t n);
 /* Insert (hash, seq). Room must have been reserved. Remembered for rollback
    until dedup_settle. */
@@ -55,5 +63,7 @@ uint64_t dedup_next(dedup_t *self, dedup_iter_t *it);
 void dedup_prefetch(dedup_t *self, uint64_t hash);
 
 size_t dedup_size(dedup_t *self);
+/* True while the entries of a full table are being moved to a larger one. */
+bool dedup_growing(const dedup_t *self);
 
 #endif

@@ -354,6 +354,78 @@ test_map_full_grows(void **state)
     assert_int_equal(checked, 10000);
 }
 
+/* How many times seq is a candidate for hash. */
+static int
+candidates(dedup_t *d, uint64_t hash, uint64_t seq)
+{
+    dedup_iter_t it;
+    int n = 0;
+    for (uint64_t s = dedup_first(d, hash, &it); s; s = dedup_next(d, &it))
+        n += s == seq;
+    return n;
+}
+
+static uint64_t
+hash_of(uint64_t i)
+{
+    uint64_t h = i * 0x9E3779B97F4A7C15ull;
+    return h ^ (h >> 29);
+}
+
+static void
+test_dedup_grows_a_slice_at_a_time(void **state)
+{
+    /* Groups of 3000 from an index sized for 1000: several growths, each
+       moving its entries over many groups. After every group each id
+       inserted so far is a candidate exactly once, whichever table holds
+       it; a rolled-back group in the middle of a move leaves no trace. */
+    dedup_t *d = dedup_new(1000);
+    assert_non_null(d);
+    uint64_t next = 1;
+    for (int g = 0; g < 400; g++) {
+        assert_int_equal(dedup_reserve(d, 3000), 0);
+        for (int i = 0; i < 3000; i++, next++)
+            dedup_insert(d, hash_of(next), next);
+        /* 125 and 250: while the 2^19- and 2^20-slot tables are being moved
+           out of (they fill at groups 122 and 244; a move takes 8 and 16). */
+        if (g == 42 || g == 125 || g == 250) {
+            dedup_rollback(d);
+            next -= 3000;
+            for (uint64_t k = next; k < next + 3000; k += 97)
+                assert_int_equal(candidates(d, hash_of(k), k), 0);
+        } else
+            dedup_settle(d);
+        if (g % 25 == 0 || g == 399)
+            for (uint64_t k = 1; k < next; k += (g == 399 ? 1 : 13))
+                assert_int_equal(candidates(d, hash_of(k), k), 1);
+    }
+    assert_int_equal(dedup_size(d), next - 1);
+    /* One hash, two seqs, one of them in the table being grown out of;
+       and a move takes several groups once the table is large. */
+    dedup_t *e = dedup_new(0);
+    uint64_t k = 1, planted = 0;
+    int growing_groups = 0;
+    while (growing_groups < 3) {
+        assert_true(k < 2000000);
+        assert_int_equal(dedup_reserve(e, 1000), 0);
+        for (int i = 0; i < 1000; i++, k++)
+            dedup_insert(e, k == 1 ? 42 : hash_of(k), k);
+        dedup_settle(e);
+        if (!dedup_growing(e) || k < 100000)
+            continue;
+        growing_groups++;
+        if (!planted) {
+            assert_int_equal(dedup_reserve(e, 1), 0);
+            dedup_insert(e, 42, planted = k++);
+            dedup_settle(e);
+        }
+        assert_int_equal(candidates(e, 42, 1), 1);
+        assert_int_equal(candidates(e, 42, planted), 1);
+    }
+    dedup_destroy(&e);
+    dedup_destroy(&d);
+}
+
 static void
 test_dedup(void **state)
 {
@@ -395,6 +467,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_snapshots_in_chunks, setup, teardown),
         cmocka_unit_test_setup_teardown(test_snapshot_formats, setup, teardown),
         cmocka_unit_test(test_dedup),
+        cmocka_unit_test(test_dedup_grows_a_slice_at_a_time),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
