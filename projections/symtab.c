@@ -26,9 +26,11 @@ struct _symtab_t {
     size_t old_mask, migrated;
 };
 
-/* Old slots moved per insert: the move is over after a quarter of the old
-   size in inserts, long before the new index is half full. */
-#define MIGRATE_STEP 8
+/* Old slots moved per insert: the move is over after 1/32 of the old
+   size in inserts, long before the new index is half full, and the old
+   index is not kept alive for long by a table that has stopped growing
+   (only inserts move it: lookups also run under a read lock). */
+#define MIGRATE_STEP 32
 
 static uint64_t
 hash_bytes(const char *s, size_t len)
