@@ -11,9 +11,13 @@
     lookup, then an insert, for each); print the slowest reservation and
     the time spent in all of them. Ids are distinct, so every lookup misses,
     as for new events. The order ids: intern --orders ids shaped like
-    pacer-bench's, one at a time, and print the slowest. */
+    pacer-bench's, one at a time, and print the slowest; then grow an
+    array of 40-byte records (an order's size) one record at a time to
+    --orders, as the projection's order table grows (bigmem_remap), and
+    print the slowest growth. */
 
 #include "daemon/dedup.h"
+#include "projections/bigmem.h"
 #include "projections/symtab.h"
 
 #include <getopt.h>
@@ -48,7 +52,8 @@ usage(FILE *out)
           "start-up load of N ids (default 22000000 to 25000000, across the growth at\n"
           "about 23.5 million), in groups of --group ids (default 4000); then the\n"
           "interning of --orders order ids into a symbol table (default 17000000,\n"
-          "across the growth at 16.8 million; 0 skips it).\n",
+          "across the growth at 16.8 million; 0 skips it), and the growth of an\n"
+          "order table to as many records.\n",
           out);
 }
 
@@ -93,6 +98,35 @@ intern_orders(uint64_t n)
     printf("interned %" PRIu64 " order ids in %.0f ms; slowest %.1f ms (order %" PRIu64 ")\n", n,
            now_ms() - t0, worst, worst_at);
     symtab_destroy(&t);
+
+    enum { RECORD = 40 };
+    char *orders = NULL;
+    size_t cap = 0;
+    worst = 0;
+    for (uint64_t i = 1; i <= n; i++) {
+        if (i > cap) {
+            size_t c = cap ? cap * 2 : 8;
+            double a = now_ms();
+            char *grown = bigmem_remap(orders, cap * RECORD, c * RECORD);
+            double took = now_ms() - a;
+            if (!grown) {
+                fprintf(stderr, "index-bench: out of memory for %zu records\n", c);
+                bigmem_unmap(orders, cap * RECORD);
+                return 1;
+            }
+            if (took > worst) {
+                worst = took;
+                worst_at = c;
+            }
+            orders = grown;
+            cap = c;
+        }
+        orders[(i - 1) * RECORD] = 1; /* the new record is written */
+    }
+    printf("grew a table of %d-byte order records to %" PRIu64
+           "; slowest growth %.1f ms (to %" PRIu64 " records)\n",
+           RECORD, n, worst, worst_at);
+    bigmem_unmap(orders, cap * RECORD);
     return 0;
 }
 

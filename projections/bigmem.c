@@ -1,5 +1,7 @@
 /*  bigmem: see bigmem.h. */
 
+#define _GNU_SOURCE /* mremap */
+
 #include "projections/bigmem.h"
 
 #include <stdint.h>
@@ -46,4 +48,34 @@ bigmem_realloc(void *p, size_t size)
     void *q = realloc(p, size);
     advise(q, size);
     return q;
+}
+
+void *
+bigmem_map(size_t bytes)
+{
+    void *p =
+        mmap(NULL, bytes ? bytes : 1, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED)
+        return NULL;
+    advise(p, bytes);
+    return p;
+}
+
+void *
+bigmem_remap(void *p, size_t old_bytes, size_t new_bytes)
+{
+    if (!p)
+        return bigmem_map(new_bytes);
+    void *q = mremap(p, old_bytes ? old_bytes : 1, new_bytes ? new_bytes : 1, MREMAP_MAYMOVE);
+    if (q == MAP_FAILED)
+        return NULL;
+    advise(q, new_bytes);
+    return q;
+}
+
+void
+bigmem_unmap(void *p, size_t bytes)
+{
+    if (p)
+        munmap(p, bytes ? bytes : 1);
 }

@@ -79,7 +79,7 @@ projection_destroy(projection_t **self_p)
     for (uint32_t i = 0; i < self->ntargets; i++)
         free(self->targets[i].hist);
     free(self->targets);
-    free(self->orders);
+    bigmem_unmap(self->orders, (size_t)self->norders * sizeof(order_t));
     free(self->kpis);
     free(self->metrics);
     free(self->days);
@@ -159,6 +159,24 @@ grow(void **ptr, uint32_t *cap, uint32_t need, size_t size)
     memset((char *)p + (size_t)*cap * size, 0, (size_t)(c - *cap) * size);
     *ptr = p;
     *cap = c;
+    return 0;
+}
+
+/* The order table grows with every sale: see bigmem_map. */
+static int
+grow_orders(projection_t *self, uint32_t need)
+{
+    if (need <= self->norders)
+        return 0;
+    uint32_t c = self->norders ? self->norders : 8;
+    while (c < need)
+        c *= 2;
+    order_t *o =
+        bigmem_remap(self->orders, (size_t)self->norders * sizeof *o, (size_t)c * sizeof *o);
+    if (!o)
+        return -1;
+    self->orders = o;
+    self->norders = c;
     return 0;
 }
 
@@ -971,7 +989,7 @@ fold_sale(projection_t *self, const event_t *ev)
     uint32_t id = intern(self, self->orders_sym, ev->v[F_ORDER].s);
     if (!rep || pl >= (1u << 12))
         return -1;
-    if (!id || grow((void **)&self->orders, &self->norders, id + 1, sizeof(order_t)) != 0)
+    if (!id || grow_orders(self, id + 1) != 0)
         return -1;
     order_t *o = &self->orders[id];
     o->rep = rep;

@@ -390,7 +390,7 @@ load_body(projection_t *self, rbuf_t *r)
         self->metrics[i].kind = get_u8(r);
     }
     n = get_count(r, 32);
-    if (n && !(self->orders = bigmem_calloc(n, sizeof(order_t))))
+    if (n && !(self->orders = bigmem_map((size_t)n * sizeof(order_t))))
         return -1;
     self->norders = n;
     for (uint32_t i = 0; i < n && !r->failed; i++) {
