@@ -219,8 +219,14 @@ projection_save(projection_t *self, msgpack_sbuffer *out)
         put_u32(&w, (uint32_t)self->metrics[i].num << 16 | self->metrics[i].den);
         put_u8(&w, self->metrics[i].kind);
     }
-    put_u32(&w, self->norders);
-    for (uint32_t i = 0; i < self->norders; i++) {
+    /* The order table's capacity runs up to twice its ids: only ids that
+       exist are written (a third of the snapshot at 10M events was unused
+       capacity). A loaded table has exactly these; it grows from there. */
+    uint32_t norders = symtab_count(self->orders_sym) + 1;
+    if (norders > self->norders)
+        norders = self->norders;
+    put_u32(&w, norders);
+    for (uint32_t i = 0; i < norders; i++) {
         order_t *o = &self->orders[i];
         put_u32(&w, o->rep);
         put_u32(&w, o->pl);
