@@ -219,15 +219,18 @@ projection_save(projection_t *self, msgpack_sbuffer *out)
         put_u32(&w, (uint32_t)self->metrics[i].num << 16 | self->metrics[i].den);
         put_u8(&w, self->metrics[i].kind);
     }
-    /* The order table's capacity runs up to twice its ids: only ids that
-       exist are written (a third of the snapshot at 10M events was unused
-       capacity). A loaded table has exactly these; it grows from there. */
-    uint32_t norders = symtab_count(self->orders_sym) + 1;
-    if (norders > self->norders)
-        norders = self->norders;
+    /* The order table's capacity runs up to twice its ids: a record is
+       written for each order id and no more (a third of the snapshot at
+       10M events was unused capacity), so that every way of building the
+       same projection writes the same bytes. An id can lack a record (a
+       sale refused after its order was interned): it is written as zeros,
+       which is what the table holds for it. A loaded table has exactly
+       these records and grows from there. */
+    uint32_t count = symtab_count(self->orders_sym), norders = count ? count + 1 : 0;
+    const order_t none = {0};
     put_u32(&w, norders);
     for (uint32_t i = 0; i < norders; i++) {
-        order_t *o = &self->orders[i];
+        const order_t *o = i < self->norders ? &self->orders[i] : &none;
         put_u32(&w, o->rep);
         put_u32(&w, o->pl);
         put_u32(&w, (uint32_t)o->day);
