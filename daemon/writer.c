@@ -533,14 +533,6 @@ apply_group(writer_t *self, group_t *g, int64_t recorded_at, char *err, size_t e
     return rc;
 }
 
-static double
-ms_since(const struct timespec *t0)
-{
-    struct timespec t1;
-    clock_gettime(CLOCK_MONOTONIC, &t1);
-    return (double)(t1.tv_sec - t0->tv_sec) * 1e3 + (double)(t1.tv_nsec - t0->tv_nsec) / 1e6;
-}
-
 /* rebuild requests run after the group's commit, with the projection
    still locked, each in a transaction of its own (for the snapshots). */
 static void
@@ -551,8 +543,7 @@ run_rebuilds(writer_t *self, group_t *g)
         pending_t *p = &g->pending[k];
         if (p->rc != WIRE_OK || p->req.op != OP_REBUILD)
             continue;
-        struct timespec t0;
-        clock_gettime(CLOCK_MONOTONIC, &t0);
+        double t0 = ms_now();
         int rc = store_begin(self->store, err, sizeof err);
         if (rc == STORE_OK)
             rc = projector_rebuild(self->projector, &p->rebuilt_events, err, sizeof err);
@@ -560,7 +551,7 @@ run_rebuilds(writer_t *self, group_t *g)
             rc = store_commit(self->store, err, sizeof err);
         else
             store_abort(self->store);
-        p->rebuild_ms = ms_since(&t0);
+        p->rebuild_ms = ms_now() - t0;
         if (rc != STORE_OK) {
             p->rc = WIRE_INTERNAL;
             snprintf(p->message, sizeof p->message, "rebuild failed: %s", err);
