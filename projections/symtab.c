@@ -340,6 +340,7 @@ u64map_free(u64map_t *m)
 {
     free(m->entries);
     free(m->index);
+    free(m->old);
     memset(m, 0, sizeof *m);
 }
 
@@ -348,52 +349,86 @@ u64map_free(u64map_t *m)
    A probe reads the entry itself only when the tag matches. */
 #define TAG(h) ((h)&0xFFFFFFFF00000000ULL)
 
+/* Move up to k more slots of the old index into the new one. */
+static void
+u64map_migrate(u64map_t *m, size_t k)
+{
+    size_t end = m->old_mask + 1;
+    if (end - m->migrated > k)
+        end = m->migrated + k;
+    for (size_t i = m->migrated; i < end; i++) {
+        uint64_t e = m->old[i];
+        if (!e)
+            continue;
+        size_t pos = (size_t)(e >> 32) & m->mask;
+        while (m->index[pos])
+            pos = (pos + 1) & m->mask;
+        m->index[pos] = e;
+    }
+    m->migrated = end;
+    if (end == m->old_mask + 1) {
+        free(m->old);
+        m->old = NULL;
+    }
+}
+
+/* Start moving to a new index of cap slots (after finishing any move
+   still under way). */
 static int
 u64map_reindex(u64map_t *m, size_t cap)
 {
+    if (m->old)
+        u64map_migrate(m, SIZE_MAX);
     uint64_t *idx = bigmem_calloc(cap, sizeof *idx);
     if (!idx)
         return -1;
-    for (size_t i = 0; m->index && i <= m->mask; i++) {
-        uint64_t e = m->index[i];
-        if (!e)
-            continue;
-        size_t pos = (size_t)(e >> 32) & (cap - 1);
-        while (idx[pos])
-            pos = (pos + 1) & (cap - 1);
-        idx[pos] = e;
-    }
-    free(m->index);
+    m->old = m->index; /* NULL for the first index */
+    m->old_mask = m->mask;
+    m->migrated = 0;
     m->index = idx;
     m->mask = cap - 1;
     return 0;
 }
 
-uint64_t *
-u64map_get(const u64map_t *m, uint64_t key)
+static uint64_t *
+u64map_find(const u64map_t *m, uint64_t key, uint64_t h)
 {
-    if (!m->index)
-        return NULL;
-    uint64_t h = mix64(key);
     size_t pos = (size_t)(h >> 32) & m->mask;
     for (uint64_t e; (e = m->index[pos]) != 0; pos = (pos + 1) & m->mask)
         if (TAG(e) == TAG(h) && m->entries[(uint32_t)e - 1].key == key)
             return &m->entries[(uint32_t)e - 1].val;
+    if (!m->old)
+        return NULL;
+    for (pos = (size_t)(h >> 32) & m->old_mask; m->old[pos]; pos = (pos + 1) & m->old_mask) {
+        uint64_t e = m->old[pos];
+        if (pos >= m->migrated && TAG(e) == TAG(h) && m->entries[(uint32_t)e - 1].key == key)
+            return &m->entries[(uint32_t)e - 1].val;
+    }
     return NULL;
+}
+
+uint64_t *
+u64map_get(const u64map_t *m, uint64_t key)
+{
+    return m->index ? u64map_find(m, key, mix64(key)) : NULL;
 }
 
 uint64_t *
 u64map_upsert(u64map_t *m, uint64_t key, bool *added)
 {
     *added = false;
+    uint64_t h = mix64(key);
+    uint64_t *found = m->index ? u64map_find(m, key, h) : NULL;
+    if (found)
+        return found;
     if (!m->index || (m->count + 1) * 2 > m->mask + 1) /* at most half full */
         if (u64map_reindex(m, m->index ? (m->mask + 1) * 2 : 1024) != 0)
             return NULL;
-    uint64_t h = mix64(key);
+    if (m->old)
+        u64map_migrate(m, MIGRATE_STEP);
     size_t pos = (size_t)(h >> 32) & m->mask;
-    for (uint64_t e; (e = m->index[pos]) != 0; pos = (pos + 1) & m->mask)
-        if (TAG(e) == TAG(h) && m->entries[(uint32_t)e - 1].key == key)
-            return &m->entries[(uint32_t)e - 1].val;
+    while (m->index[pos])
+        pos = (pos + 1) & m->mask;
     if (m->count == m->cap) {
         size_t cap = m->cap ? m->cap * 2 : 1024;
         u64map_entry_t *e = bigmem_realloc(m->entries, cap * sizeof *e);
@@ -412,7 +447,7 @@ u64map_upsert(u64map_t *m, uint64_t key, bool *added)
 int
 u64map_load(u64map_t *m, u64map_entry_t *entries, size_t count, size_t entries_cap)
 {
-    u64map_free(m);
+    u64map_free(m); /* and with it any move under way */
     size_t cap = 1024;
     while (cap < (count + 1) * 2)
         cap *= 2;

@@ -65,6 +65,10 @@ typedef struct {
     size_t count, cap;
     uint64_t *index; /* hash tag << 32 | entry position + 1; 0 = empty */
     size_t mask;
+    /* While a full index is moved into one twice its size, a few slots
+       per insert (as for a symtab): the index moved out of, and how far. */
+    uint64_t *old;
+    size_t old_mask, migrated;
 } u64map_t;
 
 void u64map_init(u64map_t *m);

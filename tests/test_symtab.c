@@ -7,6 +7,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -33,7 +34,7 @@ test_ids_survive_growth(void **state)
     for (uint32_t i = 1; i <= n; i++) {
         size_t len = name(buf, sizeof buf, i);
         assert_int_equal(symtab_intern(t, buf, len), i);
-        uint32_t back = i > 7 ? i - (i * 7919u) % i : 1; /* an earlier one */
+        uint32_t back = 1 + ((i * 2654435761u) ^ (i >> 3)) % i; /* 1..i, spread */
         len = name(buf, sizeof buf, back);
         assert_int_equal(symtab_find(t, buf, len), back);
         if (i % 1000 == 0)
@@ -61,11 +62,47 @@ test_ids_survive_growth(void **state)
     assert_null(t);
 }
 
+static void
+test_u64map_survives_growth(void **state)
+{
+    (void)state;
+    u64map_t m;
+    u64map_init(&m);
+    /* 200,000 keys across several index growths: each value is set once
+       and bumped later, through old and new index alike. */
+    const uint64_t n = 200000;
+    for (uint64_t i = 1; i <= n; i++) {
+        bool added;
+        uint64_t key = i * 0x9E3779B97F4A7C15ull;
+        uint64_t *v = u64map_upsert(&m, key, &added);
+        assert_non_null(v);
+        assert_true(added);
+        *v = i;
+        uint64_t back = 1 + ((i * 2654435761u) ^ (i >> 3)) % i; /* 1..i, spread */
+        uint64_t *w = u64map_upsert(&m, back * 0x9E3779B97F4A7C15ull, &added);
+        assert_false(added);
+        (*w)++; /* each key is bumped about once on average */
+        assert_non_null(u64map_get(&m, key));
+    }
+    assert_int_equal(m.count, n);
+    uint64_t bumps = 0;
+    for (uint64_t i = 1; i <= n; i++) {
+        uint64_t *v = u64map_get(&m, i * 0x9E3779B97F4A7C15ull);
+        assert_non_null(v);
+        assert_true(*v >= i);
+        bumps += *v - i;
+    }
+    assert_int_equal(bumps, n);
+    assert_null(u64map_get(&m, 12345));
+    u64map_free(&m);
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_ids_survive_growth),
+        cmocka_unit_test(test_u64map_survives_growth),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
