@@ -31,6 +31,25 @@ struct _dedup_t {
    reservation, so a migration is over before the new table fills. */
 #define MIGRATE_MIN ((size_t)1 << 16)
 
+/* The tables are mapped directly, and left out of forked children: a
+   snapshot child (daemon/projector) never reads them, and were they shared
+   with it, every insert while it runs would copy a page (copy-on-write),
+   a random page per event. */
+static slot_t *
+table_new(size_t cap)
+{
+    slot_t *t = bigmem_map(cap * sizeof(slot_t));
+    if (t)
+        bigmem_dontfork(t, cap * sizeof(slot_t));
+    return t;
+}
+
+static void
+table_free(slot_t *t, size_t mask)
+{
+    bigmem_unmap(t, (mask + 1) * sizeof(slot_t));
+}
+
 static size_t
 capacity_for(size_t n)
 {
@@ -59,7 +78,7 @@ dedup_new(size_t expected)
     if (!self)
         return NULL;
     size_t cap = capacity_for(expected);
-    self->slots = bigmem_calloc(cap, sizeof(slot_t));
+    self->slots = table_new(cap);
     if (!self->slots) {
         free(self);
         return NULL;
@@ -74,8 +93,9 @@ dedup_destroy(dedup_t **self_p)
     dedup_t *self = *self_p;
     if (!self)
         return;
-    free(self->slots);
-    free(self->old);
+    table_free(self->slots, self->mask);
+    if (self->old)
+        table_free(self->old, self->old_mask);
     free(self->journal);
     free(self);
     *self_p = NULL;
@@ -93,7 +113,7 @@ migrate(dedup_t *self, size_t k)
             place(self->slots, self->mask, self->old[i].hash, self->old[i].seq, NULL);
     self->migrated = end;
     if (end == self->old_mask + 1) {
-        free(self->old);
+        table_free(self->old, self->old_mask);
         self->old = NULL;
     }
 }
@@ -128,7 +148,7 @@ dedup_reserve(dedup_t *self, size_t n)
     size_t ncap = (self->mask + 1) * 2;
     while (ncap * 7 / 10 < need + (self->mask + 1) / 2)
         ncap *= 2;
-    slot_t *ns = bigmem_calloc(ncap, sizeof(slot_t));
+    slot_t *ns = table_new(ncap);
     if (!ns)
         return -1;
     self->old = self->slots;

@@ -389,7 +389,8 @@ put_next_chunk(projector_t *self, const void *arg, char *err, size_t errlen)
         rc = store_put_snapshot_chunk(self->store, first + off / STORE_SNAPSHOT_CHUNK,
                                       self->pending + off, n, err, errlen);
     if (rc == STORE_OK && off + n == self->pending_len)
-        rc = store_put_snapshot_manifest(self->store, self->child_seq, first, self->pending_len,
+        rc = store_put_snapshot_manifest(self->store, self->child_seq, first,
+                                         off / STORE_SNAPSHOT_CHUNK + (n > 0), self->pending_len,
                                          SNAPSHOTS_KEPT, err, errlen);
     return rc;
 }

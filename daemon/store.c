@@ -778,11 +778,10 @@ prune_snapshots(store_t *self, int keep, char *err, size_t errlen)
 }
 
 int
-store_put_snapshot_manifest(store_t *self, uint64_t seq, uint64_t first_chunk, uint64_t len,
-                            int keep, char *err, size_t errlen)
+store_put_snapshot_manifest(store_t *self, uint64_t seq, uint64_t first_chunk, uint64_t chunks,
+                            uint64_t len, int keep, char *err, size_t errlen)
 {
-    manifest_t m = {MANIFEST_MAGIC, len, first_chunk,
-                    (len + STORE_SNAPSHOT_CHUNK - 1) / STORE_SNAPSHOT_CHUNK};
+    manifest_t m = {MANIFEST_MAGIC, len, first_chunk, chunks};
     size_t key = (size_t)seq;
     MDB_val k = {sizeof key, &key}, v = {sizeof m, &m};
     int rc = mdb_put(self->txn, self->snap, &k, &v, 0);
@@ -801,8 +800,10 @@ store_put_snapshot(store_t *self, uint64_t seq, const void *data, size_t len, in
         rc = store_put_snapshot_chunk(
             self, c, (const char *)data + off,
             len - off < STORE_SNAPSHOT_CHUNK ? len - off : STORE_SNAPSHOT_CHUNK, err, errlen);
-    return rc == STORE_OK ? store_put_snapshot_manifest(self, seq, first, len, keep, err, errlen)
-                          : rc;
+    uint64_t chunks = (len + STORE_SNAPSHOT_CHUNK - 1) / STORE_SNAPSHOT_CHUNK;
+    return rc == STORE_OK
+               ? store_put_snapshot_manifest(self, seq, first, chunks, len, keep, err, errlen)
+               : rc;
 }
 
 int
@@ -818,9 +819,8 @@ store_drop_snapshots(store_t *self, char *err, size_t errlen)
 static int
 gather(store_reader_t *r, const manifest_t *m, char *err, size_t errlen)
 {
-    if (!r->store->have_chunks ||
-        m->count != (m->len + STORE_SNAPSHOT_CHUNK - 1) / STORE_SNAPSHOT_CHUNK) {
-        snprintf(err, errlen, "a snapshot manifest that does not match its chunks");
+    if (!r->store->have_chunks) {
+        snprintf(err, errlen, "a snapshot manifest but no chunk database");
         return STORE_CORRUPT;
     }
     free(r->snapshot);
@@ -828,20 +828,27 @@ gather(store_reader_t *r, const manifest_t *m, char *err, size_t errlen)
         snprintf(err, errlen, "out of memory for a %llu-byte snapshot", (unsigned long long)m->len);
         return STORE_ERROR;
     }
+    /* The chunks' own sizes place them, so a snapshot stays readable
+       whatever chunk size wrote it. */
+    uint64_t off = 0;
     for (uint64_t i = 0; i < m->count; i++) {
         size_t key = (size_t)(m->first + i);
         MDB_val k = {sizeof key, &key}, v;
-        uint64_t off = i * STORE_SNAPSHOT_CHUNK;
-        uint64_t want = m->len - off < STORE_SNAPSHOT_CHUNK ? m->len - off : STORE_SNAPSHOT_CHUNK;
         int rc = mdb_get(r->txn, r->store->chunks, &k, &v);
-        if (rc == MDB_NOTFOUND || (rc == 0 && v.mv_size != want)) {
+        if (rc == MDB_NOTFOUND || (rc == 0 && v.mv_size > m->len - off)) {
             snprintf(err, errlen, "snapshot chunk %llu is %s", (unsigned long long)key,
-                     rc ? "missing" : "the wrong size");
+                     rc ? "missing" : "larger than the rest of the snapshot");
             return STORE_CORRUPT;
         }
         if (rc != 0)
             return lmdb_fail(err, errlen, "reading a snapshot chunk", rc);
-        memcpy(r->snapshot + off, v.mv_data, want);
+        memcpy(r->snapshot + off, v.mv_data, v.mv_size);
+        off += v.mv_size;
+    }
+    if (off != m->len) {
+        snprintf(err, errlen, "snapshot chunks hold %llu of its %llu bytes",
+                 (unsigned long long)off, (unsigned long long)m->len);
+        return STORE_CORRUPT;
     }
     return STORE_OK;
 }

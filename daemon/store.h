@@ -97,20 +97,20 @@ int store_ensure_room(store_t *self, size_t bytes, int *grown, char *err, size_t
    run inside the writer's open transaction.
    store_put_snapshot writes a whole snapshot in the open transaction; the
    newest `keep` snapshots are kept and older ones deleted. */
-#define STORE_SNAPSHOT_CHUNK ((size_t)8 << 20)
+#define STORE_SNAPSHOT_CHUNK ((size_t)4 << 20)
 int store_put_snapshot(store_t *self, uint64_t seq, const void *data, size_t len, int keep,
                        char *err, size_t errlen);
 /* Piece by piece: the first chunk number of a new snapshot; then each
-   chunk (first, first + 1, ..., each STORE_SNAPSHOT_CHUNK bytes but the
-   last), in as many transactions as suits; then, in the last, the
-   manifest that makes them the snapshot at seq and prunes as above. A
-   snapshot whose manifest is never written leaves chunks that the next
-   manifest deletes. */
+   chunk (first, first + 1, ..., of any sizes: store_put_snapshot uses
+   STORE_SNAPSHOT_CHUNK), in as many transactions as suits; then, in the
+   last, the manifest that makes the `chunks` of them the snapshot at seq
+   (`len` bytes in all) and prunes as above. A snapshot whose manifest is
+   never written leaves chunks that the next manifest deletes. */
 int store_snapshot_next_chunk(store_t *self, uint64_t *chunk, char *err, size_t errlen);
 int store_put_snapshot_chunk(store_t *self, uint64_t chunk, const void *data, size_t len, char *err,
                              size_t errlen);
-int store_put_snapshot_manifest(store_t *self, uint64_t seq, uint64_t first_chunk, uint64_t len,
-                                int keep, char *err, size_t errlen);
+int store_put_snapshot_manifest(store_t *self, uint64_t seq, uint64_t first_chunk, uint64_t chunks,
+                                uint64_t len, int keep, char *err, size_t errlen);
 /* Delete every snapshot (rebuild), inside the writer's open transaction. */
 int store_drop_snapshots(store_t *self, char *err, size_t errlen);
 

@@ -19,7 +19,7 @@
          it stood before the group;
       3. commit (LMDB syncs to disk); every N events, fork the child that
          serialises a projection snapshot (daemon/projector), and store its
-         bytes before later groups, an 8 MiB chunk per transaction;
+         bytes before later groups, a 4 MiB chunk per transaction;
       4. (intake) only then reply to each producer, and publish the events.
 
     The writer holds one group at a time; requests that arrive while it

@@ -79,3 +79,15 @@ bigmem_unmap(void *p, size_t bytes)
     if (p)
         munmap(p, bytes ? bytes : 1);
 }
+
+void
+bigmem_dontfork(void *p, size_t bytes)
+{
+#ifdef MADV_DONTFORK
+    if (p && bytes)
+        (void)madvise(p, bytes, MADV_DONTFORK);
+#else
+    (void)p;
+    (void)bytes;
+#endif
+}

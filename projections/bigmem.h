@@ -30,5 +30,9 @@ void *bigmem_realloc(void *p, size_t size);
 void *bigmem_map(size_t bytes);
 void *bigmem_remap(void *p, size_t old_bytes, size_t new_bytes);
 void bigmem_unmap(void *p, size_t bytes);
+/* Leave a mapping of bigmem_map out of forked children (MADV_DONTFORK),
+   for memory a child never reads: the parent's writes to it then copy
+   nothing while a child lives. Best effort. */
+void bigmem_dontfork(void *p, size_t bytes);
 
 #endif

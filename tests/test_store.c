@@ -238,7 +238,8 @@ test_snapshots_in_chunks(void **state)
     assert_int_equal(
         store_put_snapshot_chunk(s, first + 2, a + 2 * STORE_SNAPSHOT_CHUNK, 1000, err, sizeof err),
         STORE_OK);
-    assert_int_equal(store_put_snapshot_manifest(s, 8, first, big, 2, err, sizeof err), STORE_OK);
+    assert_int_equal(store_put_snapshot_manifest(s, 8, first, 3, big, 2, err, sizeof err),
+                     STORE_OK);
     assert_int_equal(store_commit(s, err, sizeof err), STORE_OK);
     expect_snapshot(s, UINT64_MAX, 8, a, big);
     expect_snapshot(s, 7, 5, "", 0);
@@ -259,10 +260,31 @@ test_snapshots_in_chunks(void **state)
     assert_int_equal(store_commit(s, err, sizeof err), STORE_OK);
     put_whole(s, 9, c, STORE_SNAPSHOT_CHUNK);
     expect_snapshot(s, UINT64_MAX, 9, c, STORE_SNAPSHOT_CHUNK);
+    /* Chunks of any sizes, as another chunk size would have written them;
+       a manifest that claims more bytes than its chunks hold is refused. */
+    assert_int_equal(store_begin(s, err, sizeof err), STORE_OK);
+    assert_int_equal(store_snapshot_next_chunk(s, &first, err, sizeof err), STORE_OK);
+    assert_int_equal(store_put_snapshot_chunk(s, first, "0123456789", 10, err, sizeof err),
+                     STORE_OK);
+    assert_int_equal(store_put_snapshot_chunk(s, first + 1, "a", 1, err, sizeof err), STORE_OK);
+    assert_int_equal(store_put_snapshot_chunk(s, first + 2, "bcdef", 5, err, sizeof err), STORE_OK);
+    assert_int_equal(store_put_snapshot_manifest(s, 10, first, 3, 16, 3, err, sizeof err),
+                     STORE_OK);
+    assert_int_equal(store_put_snapshot_manifest(s, 11, first, 3, 17, 3, err, sizeof err),
+                     STORE_OK);
+    assert_int_equal(store_commit(s, err, sizeof err), STORE_OK);
+    expect_snapshot(s, 10, 10, "0123456789abcdef", 16);
+    r = store_read_begin(s, err, sizeof err);
+    assert_int_equal(store_reader_snapshot(r, 11, &seq, &data, &len, err, sizeof err),
+                     STORE_CORRUPT);
+    assert_non_null(strstr(err, "hold 16 of its 17 bytes"));
+    store_read_end(&r);
+    put_whole(s, 12, c, STORE_SNAPSHOT_CHUNK); /* keeps 2: seq 11 and 12 */
     store_destroy(&s);
-    /* Kept: seq 8 (3 chunks) and seq 9 (1); the orphan and seq 3's and 5's chunks went. */
+    /* Pruned to the newest two (seq 11 and 12): every other chunk went,
+       including the orphan and those of seq 3, 5, 8, 9 and 10. */
     assert_int_equal(raw_count("snap"), 2);
-    assert_int_equal(raw_count("snapchunk"), 4);
+    assert_int_equal(raw_count("snapchunk"), 4); /* seq 11's three and seq 12's one */
     free(a);
     free(c);
 }
