@@ -321,7 +321,7 @@ main(int argc, char **argv)
                     .time_zone = strdup("Asia/Shanghai"),
                     .fiscal_start_month = 1,
                     .snapshot_every = 1000000,
-                    .map_headroom = (size_t)24 << 20};
+                    .map_headroom = WRITER_MAP_HEADROOM};
     int rc = parse_args(&s, argc, argv);
     if (rc >= 0)
         return rc;

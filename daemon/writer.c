@@ -150,7 +150,7 @@ writer_new(store_t *store, projector_t *projector, dedup_t **dedup_p, void *rout
     self->router = router;
     self->pub = pub;
     self->stats = stats;
-    self->headroom = (size_t)24 << 20;
+    self->headroom = WRITER_MAP_HEADROOM;
     self->dedup = *dedup_p;
     *dedup_p = NULL;
     self->first_seq = UINT64_MAX;

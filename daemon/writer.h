@@ -67,8 +67,9 @@ void writer_destroy(writer_t **self_p);
 int writer_run(writer_t *self, volatile int *stop);
 
 /* Free map space to keep ahead of each group besides twice the group's
-   size (default 24 MiB); 0: none, the map grows only when a group finds it
-   full, and that group is aborted and replayed. */
+   size (default WRITER_MAP_HEADROOM); 0: none, the map grows only when a
+   group finds it full, and that group is aborted and replayed. */
+#define WRITER_MAP_HEADROOM ((size_t)24 << 20)
 void writer_set_map_headroom(writer_t *self, size_t bytes);
 
 /* Write a projection snapshot now (at a clean stop). */
