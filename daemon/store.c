@@ -11,12 +11,12 @@
       snap  key: the seq a projection snapshot reflects, value: its manifest,
             "PSNAPMF1" <length u64> <first chunk u64> <chunks u64> (native
             order), or, written by earlier versions, the whole snapshot.
-      snapchunk  key: chunk number (size_t), value: up to
-            STORE_SNAPSHOT_CHUNK bytes of a snapshot. A snapshot's chunks
-            are consecutive numbers, written in transactions of their own
-            before the one that writes its manifest; chunks no kept
-            manifest names (a snapshot cut short) go when the next
-            manifest is written.
+      snapchunk  key: chunk number (size_t), value: a piece of a snapshot
+            (pacerd writes STORE_SNAPSHOT_CHUNK bytes a piece; readers go
+            by each piece's size). A snapshot's chunks are consecutive
+            numbers, written in transactions of their own before the one
+            that writes its manifest; chunks no kept manifest names (a
+            snapshot cut short) go when the next manifest is written.
 
     Invariant: after every commit, the ids index holds exactly last_seq
     hashes. Both are written in the same transaction, so a crash leaves them
