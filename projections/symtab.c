@@ -20,10 +20,7 @@ struct _symtab_t {
     uint64_t *offs; /* offs[id] = offset of the string; offs[0] unused */
     uint32_t *lens;
     uint32_t count, cap;
-    uint64_t *index; /* hash high 32 bits << 32 | id; id 0 = empty */
-    size_t mask;
-    uint64_t *old; /* the index being moved out of, or NULL */
-    size_t old_mask, migrated;
+    tagindex_t idx; /* hash high 32 bits << 32 | id; id 0 = empty */
 };
 
 /* Old slots moved per insert: the move is over after 1/32 of the old
@@ -31,6 +28,47 @@ struct _symtab_t {
    index is not kept alive for long by a table that has stopped growing
    (only inserts move it: lookups also run under a read lock). */
 #define MIGRATE_STEP 32
+
+/* Move up to k more slots of the old index into the new one. */
+static void
+tagindex_migrate(tagindex_t *x, size_t k)
+{
+    size_t end = x->old_mask + 1;
+    if (end - x->migrated > k)
+        end = x->migrated + k;
+    for (size_t i = x->migrated; i < end; i++) {
+        uint64_t e = x->old[i];
+        if (!e)
+            continue;
+        size_t pos = (size_t)(e >> 32) & x->mask;
+        while (x->slots[pos])
+            pos = (pos + 1) & x->mask;
+        x->slots[pos] = e;
+    }
+    x->migrated = end;
+    if (end == x->old_mask + 1) {
+        free(x->old);
+        x->old = NULL;
+    }
+}
+
+/* Start moving to a new index of cap slots, after finishing any move
+   still under way (the first index has nothing to move). */
+static int
+tagindex_grow(tagindex_t *x, size_t cap)
+{
+    if (x->old)
+        tagindex_migrate(x, SIZE_MAX);
+    uint64_t *slots = bigmem_calloc(cap, sizeof *slots);
+    if (!slots)
+        return -1;
+    x->old = x->slots;
+    x->old_mask = x->mask;
+    x->migrated = 0;
+    x->slots = slots;
+    x->mask = cap - 1;
+    return 0;
+}
 
 static uint64_t
 hash_bytes(const char *s, size_t len)
@@ -53,9 +91,9 @@ symtab_new(void)
     symtab_t *self = calloc(1, sizeof *self);
     if (!self)
         return NULL;
-    self->mask = 1023;
-    self->index = calloc(1024, sizeof(uint64_t));
-    if (!self->index) {
+    self->idx.mask = 1023;
+    self->idx.slots = calloc(1024, sizeof(uint64_t));
+    if (!self->idx.slots) {
         free(self);
         return NULL;
     }
@@ -71,8 +109,8 @@ symtab_destroy(symtab_t **self_p)
     free(self->arena);
     free(self->offs);
     free(self->lens);
-    free(self->index);
-    free(self->old);
+    free(self->idx.slots);
+    free(self->idx.old);
     free(self);
     *self_p = NULL;
 }
@@ -83,60 +121,37 @@ lookup(symtab_t *self, const char *s, size_t len, uint64_t h, size_t *slot)
     /* Each index entry carries the high half of its string's hash, which
        also picks its slot: a probe only touches the string itself when
        that half matches, and growing the index never rehashes strings. */
-    size_t pos = (size_t)(h >> 32) & self->mask;
+    size_t pos = (size_t)(h >> 32) & self->idx.mask;
     uint64_t tag = h & 0xFFFFFFFF00000000ULL;
-    while (self->index[pos]) {
-        uint64_t e = self->index[pos];
+    while (self->idx.slots[pos]) {
+        uint64_t e = self->idx.slots[pos];
         uint32_t id = (uint32_t)e;
         if ((e & 0xFFFFFFFF00000000ULL) == tag && self->lens[id] == len &&
             memcmp(self->arena + self->offs[id], s, len) == 0)
             return id;
-        pos = (pos + 1) & self->mask;
+        pos = (pos + 1) & self->idx.mask;
     }
     *slot = pos;
-    if (!self->old)
+    if (!self->idx.old)
         return 0;
-    for (pos = (size_t)(h >> 32) & self->old_mask; self->old[pos];
-         pos = (pos + 1) & self->old_mask) {
-        uint64_t e = self->old[pos];
+    for (pos = (size_t)(h >> 32) & self->idx.old_mask; self->idx.old[pos];
+         pos = (pos + 1) & self->idx.old_mask) {
+        uint64_t e = self->idx.old[pos];
         uint32_t id = (uint32_t)e;
-        if (pos >= self->migrated && (e & 0xFFFFFFFF00000000ULL) == tag && self->lens[id] == len &&
-            memcmp(self->arena + self->offs[id], s, len) == 0)
+        if (pos >= self->idx.migrated && (e & 0xFFFFFFFF00000000ULL) == tag &&
+            self->lens[id] == len && memcmp(self->arena + self->offs[id], s, len) == 0)
             return id;
     }
     return 0;
-}
-
-/* Move up to k more slots of the old index into the new one. */
-static void
-migrate(symtab_t *self, size_t k)
-{
-    size_t end = self->old_mask + 1;
-    if (end - self->migrated > k)
-        end = self->migrated + k;
-    for (size_t i = self->migrated; i < end; i++) {
-        uint64_t e = self->old[i];
-        if (!e)
-            continue;
-        size_t pos = (size_t)(e >> 32) & self->mask;
-        while (self->index[pos])
-            pos = (pos + 1) & self->mask;
-        self->index[pos] = e;
-    }
-    self->migrated = end;
-    if (end == self->old_mask + 1) {
-        free(self->old);
-        self->old = NULL;
-    }
 }
 
 /* The first free slot for hash h in the new index. */
 static size_t
 free_slot(const symtab_t *self, uint64_t h)
 {
-    size_t slot = (size_t)(h >> 32) & self->mask;
-    while (self->index[slot])
-        slot = (slot + 1) & self->mask;
+    size_t slot = (size_t)(h >> 32) & self->idx.mask;
+    while (self->idx.slots[slot])
+        slot = (slot + 1) & self->idx.mask;
     return slot;
 }
 
@@ -149,13 +164,13 @@ symtab_hash(const char *s, size_t len)
 void
 symtab_prefetch_slot(const symtab_t *self, uint64_t h)
 {
-    __builtin_prefetch(&self->index[(size_t)(h >> 32) & self->mask]);
+    __builtin_prefetch(&self->idx.slots[(size_t)(h >> 32) & self->idx.mask]);
 }
 
 uint32_t
 symtab_peek(const symtab_t *self, uint64_t h)
 {
-    uint64_t e = self->index[(size_t)(h >> 32) & self->mask];
+    uint64_t e = self->idx.slots[(size_t)(h >> 32) & self->idx.mask];
     uint32_t id = (uint32_t)e;
     if (!e || (e & 0xFFFFFFFF00000000ULL) != (h & 0xFFFFFFFF00000000ULL) || id > self->count)
         return 0;
@@ -185,24 +200,11 @@ symtab_find(symtab_t *self, const char *s, size_t len)
     return lookup(self, s, len, hash_bytes(s, len), &slot);
 }
 
-/* Start moving to an index twice the size (after finishing any move
-   still under way). Positions come from the stored tags: no string is
-   hashed again. */
+/* Positions come from the stored tags: no string is hashed again. */
 static int
 grow_index(symtab_t *self)
 {
-    if (self->old)
-        migrate(self, SIZE_MAX);
-    size_t cap = (self->mask + 1) * 2;
-    uint64_t *idx = bigmem_calloc(cap, sizeof *idx);
-    if (!idx)
-        return -1;
-    self->old = self->index;
-    self->old_mask = self->mask;
-    self->migrated = 0;
-    self->index = idx;
-    self->mask = cap - 1;
-    return 0;
+    return tagindex_grow(&self->idx, (self->idx.mask + 1) * 2);
 }
 
 static uint32_t
@@ -237,7 +239,7 @@ store_string(symtab_t *self, const char *s, size_t len, uint64_t h, size_t slot)
     memcpy(self->arena + self->arena_len, s, len);
     self->arena[self->arena_len + len] = 0;
     self->arena_len += len + 1;
-    self->index[slot] = (h & 0xFFFFFFFF00000000ULL) | id;
+    self->idx.slots[slot] = (h & 0xFFFFFFFF00000000ULL) | id;
     return id;
 }
 
@@ -256,10 +258,10 @@ symtab_intern_hashed(symtab_t *self, const char *s, size_t len, uint64_t h)
         return id;
     /* New: make room (at most half full), move a few old slots, then take
        the first free slot, which the move may have filled. */
-    if ((size_t)(self->count + 1) * 2 > self->mask + 1 && grow_index(self) != 0)
+    if ((size_t)(self->count + 1) * 2 > self->idx.mask + 1 && grow_index(self) != 0)
         return 0;
-    if (self->old)
-        migrate(self, MIGRATE_STEP);
+    if (self->idx.old)
+        tagindex_migrate(&self->idx, MIGRATE_STEP);
     return store_string(self, s, len, h, free_slot(self, h));
 }
 
@@ -267,11 +269,11 @@ int
 symtab_reserve(symtab_t *self, uint32_t n)
 {
     /* Snapshot loading: not latency-bound, so no move is left under way. */
-    while ((size_t)(self->count + n + 1) * 2 > self->mask + 1)
+    while ((size_t)(self->count + n + 1) * 2 > self->idx.mask + 1)
         if (grow_index(self) != 0)
             return -1;
-    if (self->old)
-        migrate(self, SIZE_MAX);
+    if (self->idx.old)
+        tagindex_migrate(&self->idx, SIZE_MAX);
     return 0;
 }
 
@@ -279,10 +281,10 @@ uint32_t
 symtab_add_new(symtab_t *self, const char *s, size_t len)
 {
     uint64_t h = hash_bytes(s, len);
-    if ((size_t)(self->count + 1) * 2 > self->mask + 1 && grow_index(self) != 0)
+    if ((size_t)(self->count + 1) * 2 > self->idx.mask + 1 && grow_index(self) != 0)
         return 0;
-    if (self->old)
-        migrate(self, MIGRATE_STEP);
+    if (self->idx.old)
+        tagindex_migrate(&self->idx, MIGRATE_STEP);
     return store_string(self, s, len, h, free_slot(self, h));
 }
 
@@ -292,18 +294,18 @@ symtab_add_new_batch(symtab_t *self, const char *const *s, const uint32_t *len, 
     enum { BATCH = 32 };
     uint64_t h[BATCH];
     uint32_t id = 0;
-    if (self->old) /* symtab_reserve leaves none; this probes one index */
-        migrate(self, SIZE_MAX);
+    if (self->idx.old) /* symtab_reserve leaves none; this probes one index */
+        tagindex_migrate(&self->idx, SIZE_MAX);
     for (size_t base = 0; base < n; base += BATCH) {
         size_t k = n - base < BATCH ? n - base : BATCH;
         for (size_t i = 0; i < k; i++) {
             h[i] = hash_bytes(s[base + i], len[base + i]);
-            __builtin_prefetch(&self->index[(size_t)(h[i] >> 32) & self->mask], 1);
+            __builtin_prefetch(&self->idx.slots[(size_t)(h[i] >> 32) & self->idx.mask], 1);
         }
         for (size_t i = 0; i < k; i++) {
-            size_t slot = (size_t)(h[i] >> 32) & self->mask;
-            while (self->index[slot])
-                slot = (slot + 1) & self->mask;
+            size_t slot = (size_t)(h[i] >> 32) & self->idx.mask;
+            while (self->idx.slots[slot])
+                slot = (slot + 1) & self->idx.mask;
             if (!(id = store_string(self, s[base + i], len[base + i], h[i], slot)))
                 return 0;
         }
@@ -339,8 +341,8 @@ void
 u64map_free(u64map_t *m)
 {
     free(m->entries);
-    free(m->index);
-    free(m->old);
+    free(m->idx.slots);
+    free(m->idx.old);
     memset(m, 0, sizeof *m);
 }
 
@@ -349,59 +351,19 @@ u64map_free(u64map_t *m)
    A probe reads the entry itself only when the tag matches. */
 #define TAG(h) ((h)&0xFFFFFFFF00000000ULL)
 
-/* Move up to k more slots of the old index into the new one. */
-static void
-u64map_migrate(u64map_t *m, size_t k)
-{
-    size_t end = m->old_mask + 1;
-    if (end - m->migrated > k)
-        end = m->migrated + k;
-    for (size_t i = m->migrated; i < end; i++) {
-        uint64_t e = m->old[i];
-        if (!e)
-            continue;
-        size_t pos = (size_t)(e >> 32) & m->mask;
-        while (m->index[pos])
-            pos = (pos + 1) & m->mask;
-        m->index[pos] = e;
-    }
-    m->migrated = end;
-    if (end == m->old_mask + 1) {
-        free(m->old);
-        m->old = NULL;
-    }
-}
-
-/* Start moving to a new index of cap slots (after finishing any move
-   still under way). */
-static int
-u64map_reindex(u64map_t *m, size_t cap)
-{
-    if (m->old)
-        u64map_migrate(m, SIZE_MAX);
-    uint64_t *idx = bigmem_calloc(cap, sizeof *idx);
-    if (!idx)
-        return -1;
-    m->old = m->index; /* NULL for the first index */
-    m->old_mask = m->mask;
-    m->migrated = 0;
-    m->index = idx;
-    m->mask = cap - 1;
-    return 0;
-}
-
 static uint64_t *
 u64map_find(const u64map_t *m, uint64_t key, uint64_t h)
 {
-    size_t pos = (size_t)(h >> 32) & m->mask;
-    for (uint64_t e; (e = m->index[pos]) != 0; pos = (pos + 1) & m->mask)
+    size_t pos = (size_t)(h >> 32) & m->idx.mask;
+    for (uint64_t e; (e = m->idx.slots[pos]) != 0; pos = (pos + 1) & m->idx.mask)
         if (TAG(e) == TAG(h) && m->entries[(uint32_t)e - 1].key == key)
             return &m->entries[(uint32_t)e - 1].val;
-    if (!m->old)
+    if (!m->idx.old)
         return NULL;
-    for (pos = (size_t)(h >> 32) & m->old_mask; m->old[pos]; pos = (pos + 1) & m->old_mask) {
-        uint64_t e = m->old[pos];
-        if (pos >= m->migrated && TAG(e) == TAG(h) && m->entries[(uint32_t)e - 1].key == key)
+    for (pos = (size_t)(h >> 32) & m->idx.old_mask; m->idx.old[pos];
+         pos = (pos + 1) & m->idx.old_mask) {
+        uint64_t e = m->idx.old[pos];
+        if (pos >= m->idx.migrated && TAG(e) == TAG(h) && m->entries[(uint32_t)e - 1].key == key)
             return &m->entries[(uint32_t)e - 1].val;
     }
     return NULL;
@@ -410,7 +372,7 @@ u64map_find(const u64map_t *m, uint64_t key, uint64_t h)
 uint64_t *
 u64map_get(const u64map_t *m, uint64_t key)
 {
-    return m->index ? u64map_find(m, key, mix64(key)) : NULL;
+    return m->idx.slots ? u64map_find(m, key, mix64(key)) : NULL;
 }
 
 uint64_t *
@@ -418,17 +380,17 @@ u64map_upsert(u64map_t *m, uint64_t key, bool *added)
 {
     *added = false;
     uint64_t h = mix64(key);
-    uint64_t *found = m->index ? u64map_find(m, key, h) : NULL;
+    uint64_t *found = m->idx.slots ? u64map_find(m, key, h) : NULL;
     if (found)
         return found;
-    if (!m->index || (m->count + 1) * 2 > m->mask + 1) /* at most half full */
-        if (u64map_reindex(m, m->index ? (m->mask + 1) * 2 : 1024) != 0)
+    if (!m->idx.slots || (m->count + 1) * 2 > m->idx.mask + 1) /* at most half full */
+        if (tagindex_grow(&m->idx, m->idx.slots ? (m->idx.mask + 1) * 2 : 1024) != 0)
             return NULL;
-    if (m->old)
-        u64map_migrate(m, MIGRATE_STEP);
-    size_t pos = (size_t)(h >> 32) & m->mask;
-    while (m->index[pos])
-        pos = (pos + 1) & m->mask;
+    if (m->idx.old)
+        tagindex_migrate(&m->idx, MIGRATE_STEP);
+    size_t pos = (size_t)(h >> 32) & m->idx.mask;
+    while (m->idx.slots[pos])
+        pos = (pos + 1) & m->idx.mask;
     if (m->count == m->cap) {
         size_t cap = m->cap ? m->cap * 2 : 1024;
         u64map_entry_t *e = bigmem_realloc(m->entries, cap * sizeof *e);
@@ -439,7 +401,7 @@ u64map_upsert(u64map_t *m, uint64_t key, bool *added)
     }
     m->entries[m->count].key = key;
     m->entries[m->count].val = 0;
-    m->index[pos] = TAG(h) | (uint64_t)(++m->count);
+    m->idx.slots[pos] = TAG(h) | (uint64_t)(++m->count);
     *added = true;
     return &m->entries[m->count - 1].val;
 }
@@ -453,10 +415,10 @@ u64map_load(u64map_t *m, u64map_entry_t *entries, size_t count, size_t entries_c
         cap *= 2;
     m->entries = entries;
     m->cap = entries_cap;
-    m->index = bigmem_calloc(cap, sizeof *m->index);
-    if (!m->index)
+    m->idx.slots = bigmem_calloc(cap, sizeof *m->idx.slots);
+    if (!m->idx.slots)
         return -1;
-    m->mask = cap - 1;
+    m->idx.mask = cap - 1;
     m->count = count;
     /* in batches: prefetch the slots, then fill them (memory-bound) */
     enum { BATCH = 32 };
@@ -465,13 +427,13 @@ u64map_load(u64map_t *m, u64map_entry_t *entries, size_t count, size_t entries_c
         size_t n = count - base < BATCH ? count - base : BATCH;
         for (size_t k = 0; k < n; k++) {
             hs[k] = mix64(entries[base + k].key);
-            __builtin_prefetch(&m->index[(size_t)(hs[k] >> 32) & m->mask], 1);
+            __builtin_prefetch(&m->idx.slots[(size_t)(hs[k] >> 32) & m->idx.mask], 1);
         }
         for (size_t k = 0; k < n; k++) {
-            size_t pos = (size_t)(hs[k] >> 32) & m->mask;
-            while (m->index[pos])
-                pos = (pos + 1) & m->mask;
-            m->index[pos] = TAG(hs[k]) | (uint64_t)(base + k + 1);
+            size_t pos = (size_t)(hs[k] >> 32) & m->idx.mask;
+            while (m->idx.slots[pos])
+                pos = (pos + 1) & m->idx.mask;
+            m->idx.slots[pos] = TAG(hs[k]) | (uint64_t)(base + k + 1);
         }
     }
     return 0;

@@ -60,15 +60,21 @@ typedef struct {
     uint64_t val;
 } u64map_entry_t;
 
+/* The open-addressing index of a symtab and of a u64map: 64-bit entries,
+   the top 32 bits a hash tag that also picks the slot, 0 = empty. A full
+   index moves into one twice its size a few slots per insert; meanwhile
+   `old` is the index being moved out of, its slots below `migrated` done. */
+typedef struct {
+    uint64_t *slots;
+    size_t mask;
+    uint64_t *old;
+    size_t old_mask, migrated;
+} tagindex_t;
+
 typedef struct {
     u64map_entry_t *entries; /* insertion order */
     size_t count, cap;
-    uint64_t *index; /* hash tag << 32 | entry position + 1; 0 = empty */
-    size_t mask;
-    /* While a full index is moved into one twice its size, a few slots
-       per insert (as for a symtab): the index moved out of, and how far. */
-    uint64_t *old;
-    size_t old_mask, migrated;
+    tagindex_t idx; /* tag | entry position + 1 */
 } u64map_t;
 
 void u64map_init(u64map_t *m);
