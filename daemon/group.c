@@ -2,6 +2,7 @@
 
 #include "daemon/group.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -342,4 +343,13 @@ group_release(group_t *self)
         self->values = NULL;
         self->values_cap = 0;
     }
+}
+
+bool
+group_send(void *socket, group_t *g)
+{
+    while (zmq_send(socket, &g, sizeof g, 0) < 0)
+        if (errno != EINTR)
+            return false;
+    return true;
 }

@@ -129,4 +129,9 @@ bool group_pack_reply(group_t *self, pending_t *p, msgpack_sbuffer *out, uint64_
    and ready to be filled again. */
 void group_release(group_t *self);
 
+/* Hand a group (or NULL, meaning stop) to the other thread over their
+   inproc PAIR socket: the pointer travels, the group stays put. False if
+   the socket failed (errno says why). */
+bool group_send(void *socket, group_t *g);
+
 #endif

@@ -35,22 +35,13 @@ struct _intake_t {
     msgpack_sbuffer out;
 };
 
-static bool
-send_ptr(void *socket, group_t *g)
-{
-    while (zmq_send(socket, &g, sizeof g, 0) < 0)
-        if (errno != EINTR)
-            return false;
-    return true;
-}
-
 /* Give the writer the filled group, if it is idle and there is one. */
 static bool
 hand_off(intake_t *self)
 {
     if (self->busy || self->filling->npending == 0 || self->nfree == 0)
         return false;
-    if (!send_ptr(self->pipe, self->filling)) {
+    if (!group_send(self->pipe, self->filling)) {
         log_error("handing a group to the writer: %s", zmq_strerror(errno));
         return false;
     }
@@ -267,7 +258,7 @@ intake_run(void *arg)
         if (self->stopping && !self->busy) {
             if (hand_off(self)) /* what was read before the stop */
                 continue;
-            if (!send_ptr(self->pipe, NULL))
+            if (!group_send(self->pipe, NULL))
                 log_error("telling the writer to stop: %s", zmq_strerror(errno));
             break;
         }
@@ -283,7 +274,7 @@ intake_run(void *arg)
             if (errno == EINTR)
                 continue;
             log_error("polling the append socket: %s", zmq_strerror(errno));
-            send_ptr(self->pipe, NULL); /* the writer stops too */
+            group_send(self->pipe, NULL); /* the writer stops too */
             break;
         }
         if (items[0].revents & ZMQ_POLLIN)

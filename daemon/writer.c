@@ -679,15 +679,6 @@ writer_snapshot(writer_t *self)
     return rc;
 }
 
-static bool
-send_ptr(void *socket, group_t *g)
-{
-    while (zmq_send(socket, &g, sizeof g, 0) < 0)
-        if (errno != EINTR)
-            return false;
-    return true;
-}
-
 int
 writer_run(writer_t *self, volatile int *stop)
 {
@@ -704,7 +695,7 @@ writer_run(writer_t *self, volatile int *stop)
         /* Once asked to stop, the intake thread hands over what it has
            read, then NULL. */
         if (!stop_sent && (*stop || rc != 0)) {
-            if (!send_ptr(self->pipe, NULL)) {
+            if (!group_send(self->pipe, NULL)) {
                 log_error("stopping the intake thread: %s", zmq_strerror(errno));
                 rc = -1;
                 break;
@@ -741,7 +732,7 @@ writer_run(writer_t *self, volatile int *stop)
             log_error("10 consecutive groups failed; stopping");
             rc = -1;
         }
-        if (!send_ptr(self->pipe, g)) {
+        if (!group_send(self->pipe, g)) {
             log_error("handing a group back: %s", zmq_strerror(errno));
             rc = -1;
             break;
