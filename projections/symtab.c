@@ -249,20 +249,24 @@ symtab_intern(symtab_t *self, const char *s, size_t len)
     return symtab_intern_hashed(self, s, len, hash_bytes(s, len));
 }
 
-uint32_t
-symtab_intern_hashed(symtab_t *self, const char *s, size_t len, uint64_t h)
+/* Add s, known to be new: make room (at most half full), move a few old
+   slots, then take the first free slot, which the move may have filled. */
+static uint32_t
+add_new_hashed(symtab_t *self, const char *s, size_t len, uint64_t h)
 {
-    size_t slot;
-    uint32_t id = lookup(self, s, len, h, &slot);
-    if (id)
-        return id;
-    /* New: make room (at most half full), move a few old slots, then take
-       the first free slot, which the move may have filled. */
     if ((size_t)(self->count + 1) * 2 > self->idx.mask + 1 && grow_index(self) != 0)
         return 0;
     if (self->idx.old)
         tagindex_migrate(&self->idx, MIGRATE_STEP);
     return store_string(self, s, len, h, free_slot(self, h));
+}
+
+uint32_t
+symtab_intern_hashed(symtab_t *self, const char *s, size_t len, uint64_t h)
+{
+    size_t slot;
+    uint32_t id = lookup(self, s, len, h, &slot);
+    return id ? id : add_new_hashed(self, s, len, h);
 }
 
 int
@@ -280,12 +284,7 @@ symtab_reserve(symtab_t *self, uint32_t n)
 uint32_t
 symtab_add_new(symtab_t *self, const char *s, size_t len)
 {
-    uint64_t h = hash_bytes(s, len);
-    if ((size_t)(self->count + 1) * 2 > self->idx.mask + 1 && grow_index(self) != 0)
-        return 0;
-    if (self->idx.old)
-        tagindex_migrate(&self->idx, MIGRATE_STEP);
-    return store_string(self, s, len, h, free_slot(self, h));
+    return add_new_hashed(self, s, len, hash_bytes(s, len));
 }
 
 uint32_t
