@@ -116,7 +116,7 @@ symtab_destroy(symtab_t **self_p)
 }
 
 static uint32_t
-lookup(symtab_t *self, const char *s, size_t len, uint64_t h, size_t *slot)
+lookup(symtab_t *self, const char *s, size_t len, uint64_t h)
 {
     /* Each index entry carries the high half of its string's hash, which
        also picks its slot: a probe only touches the string itself when
@@ -131,7 +131,6 @@ lookup(symtab_t *self, const char *s, size_t len, uint64_t h, size_t *slot)
             return id;
         pos = (pos + 1) & self->idx.mask;
     }
-    *slot = pos;
     if (!self->idx.old)
         return 0;
     for (pos = (size_t)(h >> 32) & self->idx.old_mask; self->idx.old[pos];
@@ -189,15 +188,13 @@ symtab_prefetch_str(const symtab_t *self, uint32_t id)
 uint32_t
 symtab_find_hashed(symtab_t *self, const char *s, size_t len, uint64_t h)
 {
-    size_t slot;
-    return lookup(self, s, len, h, &slot);
+    return lookup(self, s, len, h);
 }
 
 uint32_t
 symtab_find(symtab_t *self, const char *s, size_t len)
 {
-    size_t slot;
-    return lookup(self, s, len, hash_bytes(s, len), &slot);
+    return lookup(self, s, len, hash_bytes(s, len));
 }
 
 /* Positions come from the stored tags: no string is hashed again. */
@@ -264,8 +261,7 @@ add_new_hashed(symtab_t *self, const char *s, size_t len, uint64_t h)
 uint32_t
 symtab_intern_hashed(symtab_t *self, const char *s, size_t len, uint64_t h)
 {
-    size_t slot;
-    uint32_t id = lookup(self, s, len, h, &slot);
+    uint32_t id = lookup(self, s, len, h);
     return id ? id : add_new_hashed(self, s, len, h);
 }
 
