@@ -201,7 +201,7 @@ main(int argc, char **argv)
             }
             dedup_insert(d, id_hash(k), k);
         }
-        dedup_settle(d);
+        dedup_settle(d, dedup_mark(d));
     }
     printf("loaded %" PRIu64 " ids in %.0f ms; appended up to %" PRIu64 " in %" PRIu64
            " groups of %" PRIu64 " in %.0f ms\n"

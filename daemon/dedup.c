@@ -22,10 +22,16 @@ struct _dedup_t {
        table, then the old one above `migrated`. */
     slot_t *old;
     size_t old_mask, migrated;
-    size_t size;     /* entries in both tables */
-    size_t *journal; /* slots filled since the last settle */
+    size_t size;     /* entries in both tables, tombstones included */
+    size_t tombs;    /* tombstones among them */
+    slot_t *journal; /* inserts since the last settle, oldest first */
     size_t journal_len, journal_cap;
 };
+
+/* A rolled-back insert: its slot stays taken, so that the probe chains
+   through it stay intact, but it never matches. Tombstones are dropped
+   when the table they are in is grown out of. */
+#define TOMBSTONE UINT64_MAX
 
 /* Old slots moved per dedup_reserve: at least this many, and twice the
    reservation, so a migration is over before the new table fills. */
@@ -60,15 +66,13 @@ capacity_for(size_t n)
 }
 
 static void
-place(slot_t *slots, size_t mask, uint64_t hash, uint64_t seq, size_t *where)
+place(slot_t *slots, size_t mask, uint64_t hash, uint64_t seq)
 {
     size_t pos = (size_t)hash & mask;
     while (slots[pos].seq != 0)
         pos = (pos + 1) & mask;
     slots[pos].hash = hash;
     slots[pos].seq = seq;
-    if (where)
-        *where = pos;
 }
 
 dedup_t *
@@ -108,9 +112,13 @@ migrate(dedup_t *self, size_t k)
     size_t end = self->old_mask + 1;
     if (end - self->migrated > k)
         end = self->migrated + k;
-    for (size_t i = self->migrated; i < end; i++)
-        if (self->old[i].seq)
-            place(self->slots, self->mask, self->old[i].hash, self->old[i].seq, NULL);
+    for (size_t i = self->migrated; i < end; i++) {
+        if (self->old[i].seq == TOMBSTONE) {
+            self->size--;
+            self->tombs--;
+        } else if (self->old[i].seq)
+            place(self->slots, self->mask, self->old[i].hash, self->old[i].seq);
+    }
     self->migrated = end;
     if (end == self->old_mask + 1) {
         table_free(self->old, self->old_mask);
@@ -122,11 +130,11 @@ int
 dedup_reserve(dedup_t *self, size_t n)
 {
     assert(self);
-    /* Moving entries would invalidate the journal's slot positions. */
-    assert(self->journal_len == 0);
-    if (n > self->journal_cap) {
-        size_t jcap = n < 4096 ? 4096 : n;
-        size_t *j = realloc(self->journal, jcap * sizeof *j);
+    /* The journal holds (hash, seq), not slot positions, so entries may
+       move (a slice of a growth) while inserts are still unsettled. */
+    if (self->journal_len + n > self->journal_cap) {
+        size_t jcap = self->journal_len + n < 4096 ? 4096 : self->journal_len + n;
+        slot_t *j = realloc(self->journal, jcap * sizeof *j);
         if (!j)
             return -1;
         self->journal = j;
@@ -166,7 +174,8 @@ dedup_insert(dedup_t *self, uint64_t hash, uint64_t seq)
     assert(self && seq != 0);
     assert(self->size + 1 <= (self->mask + 1) * 7 / 10);
     assert(self->journal_len < self->journal_cap);
-    place(self->slots, self->mask, hash, seq, &self->journal[self->journal_len++]);
+    place(self->slots, self->mask, hash, seq);
+    self->journal[self->journal_len++] = (slot_t){hash, seq};
     self->size++;
 }
 
@@ -177,25 +186,51 @@ dedup_load(dedup_t *self, const uint64_t *hashes, const uint64_t *seqs, size_t n
     for (size_t i = 0; i < n; i++)
         __builtin_prefetch(&self->slots[(size_t)hashes[i] & self->mask], 1);
     for (size_t i = 0; i < n; i++)
-        place(self->slots, self->mask, hashes[i], seqs[i], NULL);
+        place(self->slots, self->mask, hashes[i], seqs[i]);
     self->size += n;
+}
+
+/* The slot holding (hash, seq), in whichever table it is now. */
+static slot_t *
+find_slot(dedup_t *self, uint64_t hash, uint64_t seq)
+{
+    for (size_t pos = (size_t)hash & self->mask; self->slots[pos].seq; pos = (pos + 1) & self->mask)
+        if (self->slots[pos].hash == hash && self->slots[pos].seq == seq)
+            return &self->slots[pos];
+    if (self->old)
+        for (size_t pos = (size_t)hash & self->old_mask; self->old[pos].seq;
+             pos = (pos + 1) & self->old_mask)
+            if (pos >= self->migrated && self->old[pos].hash == hash && self->old[pos].seq == seq)
+                return &self->old[pos];
+    return NULL;
 }
 
 void
 dedup_rollback(dedup_t *self)
 {
     while (self->journal_len > 0) {
-        size_t pos = self->journal[--self->journal_len];
-        self->slots[pos].seq = 0;
-        self->slots[pos].hash = 0;
-        self->size--;
+        slot_t e = self->journal[--self->journal_len];
+        slot_t *s = find_slot(self, e.hash, e.seq);
+        assert(s);
+        if (s) {
+            s->seq = TOMBSTONE;
+            self->tombs++;
+        }
     }
 }
 
-void
-dedup_settle(dedup_t *self)
+size_t
+dedup_mark(const dedup_t *self)
 {
-    self->journal_len = 0;
+    return self->journal_len;
+}
+
+void
+dedup_settle(dedup_t *self, size_t mark)
+{
+    assert(mark <= self->journal_len);
+    memmove(self->journal, self->journal + mark, (self->journal_len - mark) * sizeof(slot_t));
+    self->journal_len -= mark;
 }
 
 uint64_t
@@ -205,7 +240,7 @@ dedup_next(dedup_t *self, dedup_iter_t *it)
         while (self->slots[it->pos].seq != 0) {
             slot_t *s = &self->slots[it->pos];
             it->pos = (it->pos + 1) & self->mask;
-            if (s->hash == it->hash)
+            if (s->hash == it->hash && s->seq != TOMBSTONE)
                 return s->seq;
         }
         if (!self->old)
@@ -218,7 +253,8 @@ dedup_next(dedup_t *self, dedup_iter_t *it)
     while (self->old[it->pos].seq != 0) {
         size_t pos = it->pos;
         it->pos = (it->pos + 1) & self->old_mask;
-        if (pos >= self->migrated && self->old[pos].hash == it->hash)
+        if (pos >= self->migrated && self->old[pos].hash == it->hash &&
+            self->old[pos].seq != TOMBSTONE)
             return self->old[pos].seq;
     }
     return 0;
@@ -250,5 +286,5 @@ dedup_growing(const dedup_t *self)
 size_t
 dedup_size(dedup_t *self)
 {
-    return self->size;
+    return self->size - self->tombs;
 }

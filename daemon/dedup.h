@@ -7,10 +7,14 @@
     every hash value is usable.
 
     Built at start-up from the log's id index (store_scan_ids) and kept up
-    to date by the writer. The writer reserves room for a batch before it
-    opens a transaction; nothing inserted under that reservation moves, so
-    if the transaction aborts, dedup_rollback undoes the inserts by clearing
-    their slots newest first, which restores the table exactly.
+    to date by the writer. The writer reserves room for a group before it
+    applies it. Inserts are journalled until settled: the writer settles a
+    group's once its transaction has committed (dedup_settle up to the mark
+    taken after its last insert), while the next group's may already be
+    going in. If a transaction fails, dedup_rollback turns every unsettled
+    insert into a tombstone: its slot keeps the probe chains through it
+    intact and never matches again (tombstones are dropped at the next
+    growth; failures are rare).
 
     When the table is 70% full it grows to twice its size, and its entries
     move to the new table a slice at each dedup_reserve rather than all at
@@ -49,10 +53,12 @@ void dedup_insert(dedup_t *self, uint64_t hash, uint64_t seq);
    than the caches, so the inserts are memory-bound). The table must have
    been created large enough (dedup_new with the final count). */
 void dedup_load(dedup_t *self, const uint64_t *hashes, const uint64_t *seqs, size_t n);
-/* Forget the inserts since the last settle (transaction aborted). */
+/* Forget every unsettled insert (a transaction failed). */
 void dedup_rollback(dedup_t *self);
-/* Keep them (transaction committed). */
-void dedup_settle(dedup_t *self);
+/* The number of unsettled inserts so far, to settle up to later. */
+size_t dedup_mark(const dedup_t *self);
+/* Keep the oldest `mark` unsettled inserts (their transaction committed). */
+void dedup_settle(dedup_t *self, size_t mark);
 
 /* First candidate seq for hash, 0 if none; then dedup_next for more. */
 uint64_t dedup_first(dedup_t *self, uint64_t hash, dedup_iter_t *it);

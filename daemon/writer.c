@@ -527,7 +527,7 @@ apply_group(writer_t *self, group_t *g, int64_t recorded_at, char *err, size_t e
         store_abort(self->store);
     self->ms[T_COMMIT] += ms_now() - t;
     if (rc == STORE_OK)
-        dedup_settle(self->dedup);
+        dedup_settle(self->dedup, dedup_mark(self->dedup));
     else
         dedup_rollback(self->dedup);
     return rc;

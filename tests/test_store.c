@@ -416,7 +416,7 @@ test_dedup_grows_a_slice_at_a_time(void **state)
             for (uint64_t k = next; k < next + 3000; k += 97)
                 assert_int_equal(candidates(d, hash_of(k), k), 0);
         } else
-            dedup_settle(d);
+            dedup_settle(d, dedup_mark(d));
         if (g % 25 == 0 || g == 399)
             for (uint64_t k = 1; k < next; k += (g == 399 ? 1 : 13))
                 assert_int_equal(candidates(d, hash_of(k), k), 1);
@@ -432,19 +432,67 @@ test_dedup_grows_a_slice_at_a_time(void **state)
         assert_int_equal(dedup_reserve(e, 1000), 0);
         for (int i = 0; i < 1000; i++, k++)
             dedup_insert(e, k == 1 ? 42 : hash_of(k), k);
-        dedup_settle(e);
+        dedup_settle(e, dedup_mark(e));
         if (!dedup_growing(e) || k < 100000)
             continue;
         growing_groups++;
         if (!planted) {
             assert_int_equal(dedup_reserve(e, 1), 0);
             dedup_insert(e, 42, planted = k++);
-            dedup_settle(e);
+            dedup_settle(e, dedup_mark(e));
         }
         assert_int_equal(candidates(e, 42, 1), 1);
         assert_int_equal(candidates(e, 42, planted), 1);
     }
     dedup_destroy(&e);
+    dedup_destroy(&d);
+}
+
+/* The writer settles a group's inserts after its commit, while the next
+   group's are already in (daemon/writer's pipeline): settling up to a mark
+   keeps the first and not the second, a rollback then drops only the
+   second, also when the second's reservation started a growth. */
+static void
+test_dedup_settles_up_to_a_mark(void **state)
+{
+    (void)state;
+    dedup_t *d = dedup_new(0);
+    assert_non_null(d);
+    uint64_t next = 1;
+    for (int g = 0; g < 60; g++) {
+        assert_int_equal(dedup_reserve(d, 2000), 0);
+        uint64_t a = next;
+        for (int i = 0; i < 2000; i++, next++)
+            dedup_insert(d, hash_of(next), next);
+        size_t mark = dedup_mark(d);
+        /* the next group goes in before the first commits */
+        assert_int_equal(dedup_reserve(d, 3000), 0);
+        uint64_t b = next;
+        for (int i = 0; i < 3000; i++)
+            dedup_insert(d, hash_of(b + i), b + i);
+        dedup_settle(d, mark);
+        assert_int_equal(dedup_mark(d), 3000);
+        if (g % 3 == 0) { /* the second group's transaction fails */
+            dedup_rollback(d);
+            for (uint64_t k = b; k < b + 3000; k += 7)
+                assert_int_equal(candidates(d, hash_of(k), k), 0);
+        } else {
+            dedup_settle(d, dedup_mark(d));
+            next += 3000;
+        }
+        for (uint64_t k = a; k < b; k += 5)
+            assert_int_equal(candidates(d, hash_of(k), k), 1);
+        /* and a retry of the failed ids finds nothing to confuse them with */
+        if (g % 3 == 0) {
+            assert_int_equal(dedup_reserve(d, 3000), 0);
+            for (int i = 0; i < 3000; i++, next++)
+                dedup_insert(d, hash_of(next), next);
+            dedup_settle(d, dedup_mark(d));
+        }
+    }
+    for (uint64_t k = 1; k < next; k++)
+        assert_int_equal(candidates(d, hash_of(k), k), 1);
+    assert_int_equal(dedup_size(d), next - 1);
     dedup_destroy(&d);
 }
 
@@ -456,7 +504,7 @@ test_dedup(void **state)
     for (uint64_t i = 1; i <= 5000; i++)
         dedup_insert(d, i * 0x9E3779B97F4A7C15ull, i);
     dedup_insert(d, 2 * 0x9E3779B97F4A7C15ull, 9999); /* a colliding hash */
-    dedup_settle(d);
+    dedup_settle(d, dedup_mark(d));
     dedup_iter_t it;
     assert_int_equal(dedup_first(d, 77 * 0x9E3779B97F4A7C15ull, &it), 77);
     assert_int_equal(dedup_next(d, &it), 0);
@@ -488,6 +536,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_map_full_grows, setup, teardown),
         cmocka_unit_test_setup_teardown(test_snapshots_in_chunks, setup, teardown),
         cmocka_unit_test_setup_teardown(test_snapshot_formats, setup, teardown),
+        cmocka_unit_test(test_dedup_settles_up_to_a_mark),
         cmocka_unit_test(test_dedup),
         cmocka_unit_test(test_dedup_grows_a_slice_at_a_time),
     };
