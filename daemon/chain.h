@@ -26,6 +26,7 @@
 typedef struct {
     const uint8_t *event; /* canonical bytes */
     uint32_t len;
+    uint64_t id_hash;               /* for the log's id index (daemon/store) */
     uint8_t hash[STORE_HASH_BYTES]; /* written by the chain thread */
 } chain_link_t;
 

@@ -1,9 +1,11 @@
 /*  intake: see intake.h for how it shares the work with the writer.
 
-    Three groups circulate: the one the writer holds, the one being filled
-    here, and a free one (two while the writer is idle). A committed group
-    comes back, the filled one goes out at once, and the committed one is
-    answered, released and becomes the free one. */
+    Four groups circulate: up to two with the writer (one it applies while
+    the one before it commits, see daemon/writer), the one being filled
+    here, and the free ones. A group goes to the writer as soon as it holds
+    fewer than two; a committed group comes back, the filled one goes out
+    at once, and the committed one is answered, released and becomes a free
+    one. */
 
 #define _GNU_SOURCE /* pthread_setname_np */
 #include "daemon/intake.h"
@@ -19,7 +21,8 @@
 #include <string.h>
 #include <zmq.h>
 
-#define INTAKE_GROUPS 3
+#define INTAKE_GROUPS 4
+#define WRITER_HOLDS  2 /* groups the writer may hold at once */
 
 struct _intake_t {
     void *router, *pub, *pipe;
@@ -29,23 +32,23 @@ struct _intake_t {
     group_t *filling;
     group_t *free[INTAKE_GROUPS];
     int nfree;
-    bool busy;     /* the writer holds a group */
+    int held;      /* groups the writer holds */
     bool stopping; /* the writer asked us to stop */
     long subscriptions;
     msgpack_sbuffer out;
 };
 
-/* Give the writer the filled group, if it is idle and there is one. */
+/* Give the writer the filled group, if it can take one and there is one. */
 static bool
 hand_off(intake_t *self)
 {
-    if (self->busy || self->filling->npending == 0 || self->nfree == 0)
+    if (self->held >= WRITER_HOLDS || self->filling->npending == 0 || self->nfree == 0)
         return false;
     if (!group_send(self->pipe, self->filling)) {
         log_error("handing a group to the writer: %s", zmq_strerror(errno));
         return false;
     }
-    self->busy = true;
+    self->held++;
     self->filling = self->free[--self->nfree];
     return true;
 }
@@ -157,7 +160,7 @@ publish_all(intake_t *self, group_t *g)
 static void
 take_back(intake_t *self, group_t *g)
 {
-    self->busy = false;
+    self->held--;
     hand_off(self);
     reply_all(self, g);
     publish_all(self, g);
@@ -243,7 +246,7 @@ receive_all(intake_t *self)
             g->nevents += p->req.nevents;
         }
         g->npending++;
-        if (self->busy)
+        if (self->held)
             read_pipe(self);
         hand_off(self);
     }
@@ -255,7 +258,7 @@ intake_run(void *arg)
     intake_t *self = arg;
     pthread_setname_np(pthread_self(), "pacerd-intake");
     for (;;) {
-        if (self->stopping && !self->busy) {
+        if (self->stopping && !self->held) {
             if (hand_off(self)) /* what was read before the stop */
                 continue;
             if (!group_send(self->pipe, NULL))

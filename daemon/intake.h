@@ -3,10 +3,11 @@
     It owns the append ROUTER and the XPUB socket. It receives requests,
     parses them and prepares every event of an append (decode, validation,
     canonical encoding, id hash: see daemon/group), filling a group; the
-    writer works on the group before meanwhile, on the other core, and
+    writer works on the groups before meanwhile, on the other core, and
     spends its time in the duplicate index, the projection, the log and
-    fsync. When the writer hands a committed group back, the intake thread
-    gives it the group filled so far at once, then replies to every request
+    fsync. When the writer can take another group (it holds fewer than
+    two), the intake thread gives it the group filled so far at once; when
+    it hands a committed group back, the intake thread then replies to every request
     of the committed one, in the order received, and publishes its events.
 
     The two threads talk over an inproc PAIR pipe, one pointer a message:
@@ -15,9 +16,10 @@
       writer -> intake   the group, committed (or failed and marked so);
                          NULL: stop
 
-    The writer holds at most one group at a time, so groups are committed
-    and answered in the order their requests arrived, and requests that
-    wait while the writer commits make up the next group commit. On stop,
+    The writer holds at most two groups at a time (one it applies while
+    the one before commits) and hands them back in the order it got them,
+    so groups are committed and answered in the order their requests
+    arrived; requests that wait meanwhile make up the next group. On stop,
     the intake thread stops reading the ROUTER, hands over what it has
     already received, then NULL, and ends once every group it handed over
     is answered: no request that was read goes unanswered. */

@@ -43,6 +43,7 @@ struct _projector_t {
     calendar_t *cal;
     projection_t *live;
     pthread_rwlock_t lock;
+    _Atomic int readers_waiting; /* queries blocked on the lock */
     /* The snapshot a child process is serialising (child != 0), then the
        writer's to store, a chunk per transaction (pending != NULL). */
     pid_t child;
@@ -281,15 +282,28 @@ snapshot_child(projection_t *p, int fd)
     _exit(0);
 }
 
-void
-projector_snapshot_start(projector_t *self, bool force)
+static bool
+snapshot_due(projector_t *self, bool force)
 {
     uint64_t seq = projection_seq(self->live), last = atomic_load(&self->snapshot_seq);
     if (self->tried_seq > last)
         last = self->tried_seq;
-    if (self->child || self->pending || seq == last ||
-        (!force && (!self->snapshot_every || seq - last < self->snapshot_every)))
+    return !self->child && !self->pending && seq != last &&
+           (force || (self->snapshot_every && seq - last >= self->snapshot_every));
+}
+
+bool
+projector_snapshot_due(projector_t *self)
+{
+    return snapshot_due(self, false);
+}
+
+void
+projector_snapshot_start(projector_t *self, bool force)
+{
+    if (!snapshot_due(self, force))
         return;
+    uint64_t seq = projection_seq(self->live);
     char err[256];
     int fd = memfd_create("pacer-snapshot", MFD_CLOEXEC);
     struct timespec t0;
@@ -425,6 +439,14 @@ projector_snapshot_collect(projector_t *self, bool wait, char *err, size_t errle
     return rc;
 }
 
+void
+projector_snapshot_poll(projector_t *self)
+{
+    int status;
+    if (self->child && reap(self, false, &status))
+        take_output(self, status);
+}
+
 int
 projector_snapshot_busy(projector_t *self)
 {
@@ -480,7 +502,15 @@ projector_write_lock(projector_t *self)
 void
 projector_read_lock(projector_t *self)
 {
+    atomic_fetch_add(&self->readers_waiting, 1);
     pthread_rwlock_rdlock(&self->lock);
+    atomic_fetch_sub(&self->readers_waiting, 1);
+}
+
+bool
+projector_readers_waiting(projector_t *self)
+{
+    return atomic_load_explicit(&self->readers_waiting, memory_order_relaxed) > 0;
 }
 
 void

@@ -38,12 +38,17 @@ projection_t *projector_live(projector_t *self);
 void projector_write_lock(projector_t *self);
 void projector_read_lock(projector_t *self);
 void projector_unlock(projector_t *self);
+/* True while a query waits for the read lock (the writer then lets it in
+   at its next durable point rather than folding on). */
+bool projector_readers_waiting(projector_t *self);
 
 /* Writer thread, right after a commit, write lock held: if snapshot_every
    events passed since the last snapshot (or always, with force), fork a
    child that serialises the projection as it stands. At most one child at
    a time; if it cannot be forked, the snapshot is written here instead. */
 void projector_snapshot_start(projector_t *self, bool force);
+/* Whether projector_snapshot_start would fork now (without force). */
+bool projector_snapshot_due(projector_t *self);
 
 /* Writer thread, outside any transaction: once the child has finished
    (at once, or waiting for it with wait), store its snapshot, one chunk
@@ -55,6 +60,9 @@ int projector_snapshot_collect(projector_t *self, bool wait, char *err, size_t e
 /* 0: no snapshot in the making; 1: a child is serialising one; 2: the
    writer is storing one (each projector_snapshot_collect stores a chunk). */
 int projector_snapshot_busy(projector_t *self);
+/* Writer thread, store untouched: if the child has finished, take its
+   output (busy goes from 1 to 2, or to 0 if it failed). */
+void projector_snapshot_poll(projector_t *self);
 
 /* Kill and forget the child, and any snapshot half stored (rebuild, stop). */
 void projector_snapshot_cancel(projector_t *self);

@@ -4,13 +4,33 @@
     (daemon/group), which the intake thread filled and will answer. The
     writer adds, for the group it applies, the links of the events it
     appends (daemon/chain): their sequence numbers follow from first_seq,
-    their records go into the log as the chain thread returns their hashes,
-    and a duplicate lookup that lands on one of them compares against its
-    bytes in memory, since its record may not be in the transaction yet. */
+    and the chain thread hashes them while the writer goes on.
+
+    Two groups at a time at most: one being applied here, and the one
+    before it in the commit thread's hands (daemon/commit). Invariants:
+    - the projection and the duplicate index hold the durable log, plus
+      the group in the commit thread's hands, plus the group being applied;
+      their duplicate inserts are unsettled until each one's commit
+      returns (dedup_settle up to the mark taken after each group);
+    - a group is answered (sent back to the intake thread) only after its
+      own commit returned, and so after every group before it;
+    - the projector's write lock is held from the first fold of a group
+      until no group is in the commit thread's hands: queries only ever see
+      the projection of the durable log. A query waiting for the lock makes
+      the writer wait for the commit in hand before it folds more, so it
+      waits at most about one commit;
+    - the writer writes to the store itself (snapshot chunks, rebuilds, the
+      projection reload after a failure) only while no job is in hand;
+    - a duplicate lookup that lands on an event of either group compares
+      against its bytes in memory, since its record is not readable yet.
+    If a commit fails, its group is answered `internal`, every unsettled
+    insert is rolled back and the projection is reloaded from the log; the
+    group applied meanwhile is applied again. */
 
 #include "daemon/writer.h"
 
 #include "daemon/chain.h"
+#include "daemon/commit.h"
 #include "daemon/group.h"
 #include "daemon/intake.h"
 #include "daemon/log.h"
@@ -20,6 +40,7 @@
 
 #include <assert.h>
 #include <errno.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,22 +60,44 @@ struct _writer_t {
     void *pipe, *intake_pipe;
     writer_stats_t *stats;
     msgpack_zone zone; /* for decoding stored events on a duplicate check */
-    /* The events appended by the group being applied, seq first_seq on:
-       hashed by the chain thread, put into the log once hashed. */
     chain_t *chain;
+    committer_t *committer;
+    /* Two link arrays: the group being applied fills buf[cur]; the group
+       in the commit thread's hands owns the other. */
+    struct {
+        chain_link_t *links;
+        size_t cap;
+    } buf[2];
+    int cur;
+    /* The group being applied: its links, seq first_seq on (UINT64_MAX
+       outside an apply). */
     chain_link_t *links;
-    ev_result_t **link_results;
-    size_t links_cap, nlinks, nput;
+    size_t nlinks;
     uint64_t first_seq;
     int64_t recorded_at;
+    /* Where the next group's chain starts: its first seq, and the hash of
+       the record before it (applied, not necessarily committed yet). */
+    uint64_t next_seq;
+    uint8_t last_hash[STORE_HASH_BYTES];
+    store_reader_t *reader; /* for duplicate checks, during one apply */
+    /* The group in the commit thread's hands, its job, the duplicate
+       index's mark after its inserts, and when its processing began. */
+    group_t *inflight;
+    commit_job_t job;
+    size_t inflight_mark;
+    double inflight_t0, inflight_ms[3];
+    size_t inflight_events;
+    bool locked;     /* the projector's write lock is held */
+    bool redo;       /* the commit in hand failed: apply the next group again */
+    int failures;    /* consecutive groups that failed */
+    bool broken;     /* a group could not be handed back */
     size_t headroom; /* see writer_set_map_headroom */
-    /* Where the time of the group being processed went, for the log line
-       about a slow one: snapshot store, map growth, index growth, apply,
-       commit. */
-    double ms[5];
+    /* Where the time of the group being applied went, for the log line
+       about a slow one: snapshot store, index growth, apply. */
+    double ms[3];
 };
 
-enum { T_SNAPSHOT, T_ROOM, T_RESERVE, T_APPLY, T_COMMIT };
+enum { T_SNAPSHOT, T_RESERVE, T_APPLY };
 
 static double
 ms_now(void)
@@ -160,10 +203,13 @@ writer_new(store_t *store, projector_t *projector, dedup_t **dedup_p, void *rout
         writer_destroy(&self);
         return NULL;
     }
-    if (open_pipe(self, err, errlen) != 0 || !(self->chain = chain_new(err, errlen))) {
+    if (open_pipe(self, err, errlen) != 0 || !(self->chain = chain_new(err, errlen)) ||
+        !(self->committer = committer_new(store, stats, err, errlen))) {
         writer_destroy(&self);
         return NULL;
     }
+    self->next_seq = store_last_seq(store) + 1;
+    memcpy(self->last_hash, store_last_hash(store), STORE_HASH_BYTES);
     atomic_store(&stats->map_size, store_map_size(store));
     store_reader_t *r = store_read_begin(store, err, errlen);
     store_record_t rec;
@@ -180,11 +226,12 @@ writer_destroy(writer_t **self_p)
     writer_t *self = *self_p;
     if (!self)
         return;
+    committer_destroy(&self->committer);
     dedup_destroy(&self->dedup);
     msgpack_zone_destroy(&self->zone);
     chain_destroy(&self->chain);
-    free(self->links);
-    free(self->link_results);
+    free(self->buf[0].links);
+    free(self->buf[1].links);
     if (self->pipe)
         zmq_close(self->pipe);
     if (self->intake_pipe)
@@ -209,7 +256,35 @@ stored_id(writer_t *self, const uint8_t *event, size_t len)
 
 typedef enum { FOUND_NONE, FOUND_SAME, FOUND_CONFLICT, FOUND_ERROR } found_t;
 
-/* Look an event up in the log (including this transaction's appends). */
+/* The canonical bytes of event seq: in memory if the group being applied
+   or the one being committed appended it, else from the log. */
+static int
+event_bytes(writer_t *self, uint64_t seq, const uint8_t **event, size_t *len, char *err,
+            size_t errlen)
+{
+    const chain_link_t *l = NULL;
+    if (seq >= self->first_seq)
+        l = &self->links[seq - self->first_seq];
+    else if (self->inflight && seq >= self->job.first_seq)
+        l = &self->job.links[seq - self->job.first_seq];
+    if (l) {
+        *event = l->event;
+        *len = l->len;
+        return STORE_OK;
+    }
+    /* Everything before the job in hand is committed; the reader is
+       closed before the writer ever waits for that job (a map growth in
+       the commit thread waits for every reader). */
+    store_record_t rec;
+    if (!self->reader && !(self->reader = store_read_begin(self->store, err, errlen)))
+        return STORE_ERROR;
+    int rc = store_reader_get(self->reader, seq, &rec, err, errlen);
+    *event = rec.event;
+    *len = rec.event_len;
+    return rc;
+}
+
+/* Look an event up in the log, including the appends not yet committed. */
 static found_t
 find_existing(writer_t *self, group_t *g, const ev_result_t *r, uint64_t *seq_out, char *err,
               size_t errlen)
@@ -218,17 +293,14 @@ find_existing(writer_t *self, group_t *g, const ev_result_t *r, uint64_t *seq_ou
     const uint8_t *canon = group_canon(g, r);
     for (uint64_t seq = dedup_first(self->dedup, r->id_hash, &it); seq;
          seq = dedup_next(self->dedup, &it)) {
-        store_record_t rec;
-        if (seq >= self->first_seq) { /* appended by this group, maybe not yet put */
-            const chain_link_t *l = &self->links[seq - self->first_seq];
-            rec.event = l->event;
-            rec.event_len = l->len;
-        } else if (store_get_in_txn(self->store, seq, &rec, err, errlen) != STORE_OK)
+        const uint8_t *event;
+        size_t len;
+        if (event_bytes(self, seq, &event, &len, err, errlen) != STORE_OK)
             return FOUND_ERROR;
         *seq_out = seq;
-        if (rec.event_len == r->canon_len && memcmp(rec.event, canon, r->canon_len) == 0)
+        if (len == r->canon_len && memcmp(event, canon, r->canon_len) == 0)
             return FOUND_SAME;
-        ev_str_t id = stored_id(self, rec.event, rec.event_len);
+        ev_str_t id = stored_id(self, event, len);
         msgpack_zone_clear(&self->zone);
         if (id.len == r->id_len && memcmp(id.ptr, r->id, r->id_len) == 0)
             return FOUND_CONFLICT;
@@ -264,44 +336,20 @@ admit_event(writer_t *self, group_t *g, ev_result_t *r, uint32_t i, const event_
     return true;
 }
 
-/* Put the appended events whose hash is ready into the log (all of them,
-   waiting for the chain thread, when `all`). */
-static int
-put_hashed(writer_t *self, bool all, char *err, size_t errlen)
-{
-    size_t done;
-    if (all) {
-        chain_finish(self->chain, self->nlinks);
-        done = self->nlinks;
-    } else
-        done = chain_done(self->chain);
-    for (; self->nput < done; self->nput++) {
-        const chain_link_t *l = &self->links[self->nput];
-        const ev_result_t *r = self->link_results[self->nput];
-        uint64_t seq;
-        int rc = store_append_hashed(self->store, self->recorded_at, l->event, l->len, r->id_hash,
-                                     l->hash, &seq, err, errlen);
-        if (rc != STORE_OK)
-            return rc;
-        assert(seq == r->seq);
-    }
-    return STORE_OK;
-}
-
 /* Links pushed to the chain thread at a time. */
 #define CHAIN_PUSH_EVERY 32
 
-/* The event gets the next seq and is folded now; its record goes into the
-   log once the chain thread has hashed it. */
+/* The event gets the next seq and is folded now; the chain thread hashes
+   its record meanwhile, and the commit thread puts it into the log. */
 static int
 append_event(writer_t *self, group_t *g, ev_result_t *r, const event_t *ev, char *err,
              size_t errlen)
 {
     size_t n = self->nlinks;
-    assert(n < self->links_cap);
+    assert(n < self->buf[self->cur].cap);
     self->links[n].event = group_canon(g, r);
     self->links[n].len = r->canon_len;
-    self->link_results[n] = r;
+    self->links[n].id_hash = r->id_hash;
     self->nlinks = n + 1;
     r->seq = self->first_seq + n;
     r->status = R_APPENDED;
@@ -312,10 +360,8 @@ append_event(writer_t *self, group_t *g, ev_result_t *r, const event_t *ev, char
                  (unsigned long long)r->seq);
         return STORE_ERROR;
     }
-    if (self->nlinks % CHAIN_PUSH_EVERY == 0) {
+    if (self->nlinks % CHAIN_PUSH_EVERY == 0)
         chain_push(self->chain, self->nlinks);
-        return put_hashed(self, false, err, errlen);
-    }
     return STORE_OK;
 }
 
@@ -468,23 +514,20 @@ prepare_allocation(writer_t *self, group_t *g, pending_t *p)
 static int
 reserve_links(writer_t *self, size_t n)
 {
-    if (n <= self->links_cap)
+    if (n <= self->buf[self->cur].cap)
         return 0;
-    chain_link_t *links = realloc(self->links, n * sizeof *links);
+    chain_link_t *links = realloc(self->buf[self->cur].links, n * sizeof *links);
     if (!links)
         return -1;
-    self->links = links;
-    ev_result_t **results = realloc(self->link_results, n * sizeof *results);
-    if (!results)
-        return -1;
-    self->link_results = results;
-    self->links_cap = n;
+    self->buf[self->cur].links = links;
+    self->buf[self->cur].cap = n;
     return 0;
 }
 
-/* Append every valid, new event of the group in one transaction. Returns
-   STORE_OK (committed), STORE_MAP_FULL (aborted: grow and retry) or
-   STORE_ERROR (aborted). */
+/* Check every valid, new event of the group, give it its seq, fold it
+   and have its record hashed; nothing is written to the store here.
+   Returns STORE_OK, STORE_RETRY (an atomic request clashed: apply the
+   group again without it) or STORE_ERROR. */
 static int
 apply_group(writer_t *self, group_t *g, int64_t recorded_at, char *err, size_t errlen)
 {
@@ -503,33 +546,24 @@ apply_group(writer_t *self, group_t *g, int64_t recorded_at, char *err, size_t e
     }
     self->ms[T_RESERVE] += ms_now() - t;
     t = ms_now();
-    int rc = store_begin(self->store, err, errlen);
-    if (rc != STORE_OK)
-        return rc;
     self->recorded_at = recorded_at;
-    self->first_seq = store_last_seq(self->store) + 1;
-    self->nlinks = self->nput = 0;
-    chain_begin(self->chain, store_last_hash(self->store), self->first_seq, recorded_at,
-                self->links);
+    self->links = self->buf[self->cur].links;
+    self->first_seq = self->next_seq;
+    self->nlinks = 0;
+    chain_begin(self->chain, self->last_hash, self->first_seq, recorded_at, self->links);
+    int rc = STORE_OK;
     for (size_t k = 0; k < g->npending && rc == STORE_OK; k++)
         if (group_appends_events(&g->pending[k]))
             rc = apply_request(self, g, &g->pending[k], err, errlen);
-    if (rc == STORE_OK)
-        rc = put_hashed(self, true, err, errlen);
-    else /* the chain thread must be done with the links before a retry */
-        chain_finish(self->chain, self->nlinks);
-    self->first_seq = UINT64_MAX; /* duplicate lookups read the log again */
+    chain_finish(self->chain, self->nlinks); /* before the links are handed on or reused */
+    store_read_end(&self->reader);
+    self->first_seq = UINT64_MAX;
+    if (rc == STORE_OK) {
+        self->next_seq += self->nlinks;
+        if (self->nlinks)
+            memcpy(self->last_hash, self->links[self->nlinks - 1].hash, STORE_HASH_BYTES);
+    }
     self->ms[T_APPLY] += ms_now() - t;
-    t = ms_now();
-    if (rc == STORE_OK)
-        rc = store_commit(self->store, err, errlen);
-    else
-        store_abort(self->store);
-    self->ms[T_COMMIT] += ms_now() - t;
-    if (rc == STORE_OK)
-        dedup_settle(self->dedup, dedup_mark(self->dedup));
-    else
-        dedup_rollback(self->dedup);
     return rc;
 }
 
@@ -562,16 +596,30 @@ run_rebuilds(writer_t *self, group_t *g)
     }
 }
 
-/* The live projection may hold events of an aborted transaction. */
-static void
-restore_projection(writer_t *self)
+static bool
+has_rebuild(const group_t *g)
 {
-    char err[512];
-    if (projector_reload(self->projector, err, sizeof err) != STORE_OK)
-        log_error("projection reload failed: %s", err);
+    for (size_t k = 0; k < g->npending; k++)
+        if (g->pending[k].rc == WIRE_OK && g->pending[k].req.op == OP_REBUILD)
+            return true;
+    return false;
 }
 
-/* Store the snapshot a child process finished, if any. */
+/* Back to the durable log, no job in hand: forget the unsettled duplicate
+   inserts and reload the projection from the committed log. */
+static void
+undo_to_durable(writer_t *self)
+{
+    char err[512];
+    assert(!committer_busy(self->committer));
+    dedup_rollback(self->dedup);
+    if (projector_reload(self->projector, err, sizeof err) != STORE_OK)
+        log_error("projection reload failed: %s", err);
+    self->next_seq = store_last_seq(self->store) + 1;
+    memcpy(self->last_hash, store_last_hash(self->store), STORE_HASH_BYTES);
+}
+
+/* Store the snapshot a child process finished, if any. No job in hand. */
 static void
 collect_snapshot(writer_t *self)
 {
@@ -587,82 +635,162 @@ writer_set_map_headroom(writer_t *self, size_t bytes)
     self->headroom = bytes;
 }
 
-/* Growing the map inside a group means aborting it, and reloading the
-   projection from the last snapshot and the log (seconds at 10 million
-   events): grow before, with room for twice the group's records and
-   their ids, plus the headroom (a snapshot chunk, the id blocks, ...). */
+/* Hand a group back to the intake thread, which answers it. */
 static void
-make_room(writer_t *self, const group_t *g)
+hand_back(writer_t *self, group_t *g)
 {
-    if (!self->headroom)
-        return;
-    char err[512];
-    int grown = 0;
-    size_t bytes = 2 * (g->canon.size + 64 * g->nevents) + self->headroom;
-    if (store_ensure_room(self->store, bytes, &grown, err, sizeof err) != STORE_OK)
-        log_warn("growing the LMDB map ahead of a group: %s", err);
-    if (grown) {
-        atomic_fetch_add_explicit(&self->stats->map_resizes, (uint64_t)grown, memory_order_relaxed);
-        atomic_store(&self->stats->map_size, store_map_size(self->store));
-        log_info("LMDB map nearly full: grew it to %zu MiB", store_map_size(self->store) >> 20);
+    if (!group_send(self->pipe, g)) {
+        log_error("handing a group back: %s", zmq_strerror(errno));
+        self->broken = true;
     }
 }
 
-/* One group: apply and commit (growing the map as often as needed). The
-   intake thread answers it. */
-static int
+/* The commit of the group in hand has returned (or, with wait, once it
+   returns): settle its duplicate inserts, or undo everything past the
+   durable log on a failure (self->redo then tells the caller that the
+   group it applied meanwhile must be applied again); then answer it.
+   False if no job was in hand or it is still running. */
+static bool
+finish_inflight(writer_t *self, bool wait)
+{
+    if (!self->inflight)
+        return false;
+    commit_job_t *j = committer_reap(self->committer, wait);
+    if (!j)
+        return false;
+    group_t *g = self->inflight;
+    self->inflight = NULL;
+    if (j->rc == STORE_OK) {
+        dedup_settle(self->dedup, self->inflight_mark);
+        atomic_fetch_add_explicit(&self->stats->commits, 1, memory_order_relaxed);
+        self->failures = 0;
+        g->committed = true;
+        g->recorded_at = j->recorded_at;
+        g->last_seq = j->first_seq + j->n - 1;
+        if (has_rebuild(g))
+            run_rebuilds(self, g);
+    } else {
+        log_error("group of %zu requests not appended: %s", g->npending, j->err);
+        self->failures++;
+        undo_to_durable(self);
+        self->redo = true;
+        group_fail(g, j->err);
+        g->committed = false;
+        g->last_seq = store_last_seq(self->store);
+    }
+    double took = ms_now() - self->inflight_t0;
+    if (took > SLOW_GROUP_MS)
+        log_info("slow group: %zu events in %.0f ms (snapshot %.0f, index growth %.0f, apply "
+                 "%.0f, map growth %.0f, put %.0f, commit %.0f; the rest waiting for the group "
+                 "before)",
+                 self->inflight_events, took, self->inflight_ms[T_SNAPSHOT],
+                 self->inflight_ms[T_RESERVE], self->inflight_ms[T_APPLY], j->ms_room, j->ms_put,
+                 j->ms_commit);
+    hand_back(self, g);
+    return true;
+}
+
+/* No job in hand, so the projection is the durable log's: fork a due
+   snapshot child, store a chunk of a finished one, and let queries in. */
+static void
+at_durable_point(writer_t *self)
+{
+    assert(!self->inflight);
+    if (!self->locked) {
+        projector_write_lock(self->projector);
+        self->locked = true;
+    }
+    projector_snapshot_start(self->projector, false);
+    projector_unlock(self->projector);
+    self->locked = false;
+    /* The writer would take the lock back at once, before a woken query
+       runs: give waiting queries a moment to get in first (they count as
+       waiting until they hold it). */
+    double t0 = ms_now();
+    while (projector_readers_waiting(self->projector) && ms_now() - t0 < 10)
+        sched_yield();
+    collect_snapshot(self);
+}
+
+/* Whether to wait for the commit in hand before folding another group. */
+static bool
+must_drain(writer_t *self, const group_t *g)
+{
+    projector_snapshot_poll(self->projector);
+    return has_rebuild(g) || projector_readers_waiting(self->projector) ||
+           projector_snapshot_busy(self->projector) == 2 || projector_snapshot_due(self->projector);
+}
+
+/* One group: apply it (while the group before it commits), then hand it
+   to the commit thread. */
+static void
 process_group(writer_t *self, group_t *g)
 {
     char err[512];
     memset(self->ms, 0, sizeof self->ms);
     double t0 = ms_now();
-    collect_snapshot(self);
-    double t1 = ms_now();
-    make_room(self, g);
-    self->ms[T_SNAPSHOT] = t1 - t0;
-    self->ms[T_ROOM] = ms_now() - t1;
+    if (self->inflight && must_drain(self, g))
+        finish_inflight(self, true);
+    if (!self->inflight)
+        at_durable_point(self);
+    self->ms[T_SNAPSHOT] = ms_now() - t0;
+    if (!self->locked) {
+        projector_write_lock(self->projector);
+        self->locked = true;
+    }
     int64_t recorded_at = now_ms();
     if (recorded_at < self->last_recorded_at)
         recorded_at = self->last_recorded_at;
-    int rc;
-    projector_write_lock(self->projector);
-    while ((rc = apply_group(self, g, recorded_at, err, sizeof err)) == STORE_MAP_FULL ||
-           rc == STORE_RETRY) {
+    for (;;) {
+        int rc = apply_group(self, g, recorded_at, err, sizeof err);
+        if (rc == STORE_OK && self->inflight) {
+            finish_inflight(self, true);
+            if (self->redo) { /* applied on top of a group that failed */
+                log_info("applying a group of %zu events again: the commit before it failed",
+                         g->nevents);
+                self->redo = false;
+                group_reset(g);
+                continue;
+            }
+        }
+        if (rc == STORE_OK)
+            break;
+        /* Retry or failure: back to the durable log first. */
+        finish_inflight(self, true);
+        self->redo = false;
+        undo_to_durable(self);
         group_reset(g);
-        restore_projection(self);
         if (rc == STORE_RETRY)
             continue;
-        if (store_grow(self->store, err, sizeof err) != STORE_OK) {
-            rc = STORE_ERROR;
-            break;
-        }
-        atomic_fetch_add_explicit(&self->stats->map_resizes, 1, memory_order_relaxed);
-        atomic_store(&self->stats->map_size, store_map_size(self->store));
-        log_info("LMDB map full: grew it to %zu MiB", store_map_size(self->store) >> 20);
-    }
-    if (rc == STORE_OK) {
-        atomic_fetch_add_explicit(&self->stats->commits, 1, memory_order_relaxed);
-        self->last_recorded_at = recorded_at;
-        run_rebuilds(self, g);
-        projector_snapshot_start(self->projector, false);
-    } else {
         log_error("group of %zu requests not appended: %s", g->npending, err);
-        restore_projection(self);
+        self->failures++;
         group_fail(g, err);
+        g->committed = false;
+        g->last_seq = store_last_seq(self->store);
+        hand_back(self, g);
+        return;
     }
-    projector_unlock(self->projector);
-    double took = ms_now() - t0;
-    if (took > SLOW_GROUP_MS)
-        log_info("slow group: %zu events in %.0f ms (snapshot %.0f, map growth %.0f, index growth "
-                 "%.0f, apply %.0f, commit %.0f, projection reload and the rest %.0f)",
-                 g->nevents, took, self->ms[T_SNAPSHOT], self->ms[T_ROOM], self->ms[T_RESERVE],
-                 self->ms[T_APPLY], self->ms[T_COMMIT],
-                 took - self->ms[T_SNAPSHOT] - self->ms[T_ROOM] - self->ms[T_RESERVE] -
-                     self->ms[T_APPLY] - self->ms[T_COMMIT]);
-    g->committed = rc == STORE_OK;
-    g->recorded_at = recorded_at;
-    g->last_seq = store_last_seq(self->store);
-    return rc == STORE_OK ? 0 : -1;
+    self->last_recorded_at = recorded_at;
+    commit_job_t *j = &self->job;
+    *j = (commit_job_t){.links = self->links,
+                        .n = self->nlinks,
+                        .first_seq = self->next_seq - self->nlinks,
+                        .recorded_at = recorded_at};
+    /* Room for twice the group's records and their ids, plus the headroom
+       (a snapshot chunk, the id blocks, ...): growing the map is only
+       possible between transactions. */
+    if (self->headroom)
+        j->room = 2 * (g->canon.size + 64 * g->nevents) + self->headroom;
+    self->inflight = g;
+    self->inflight_mark = dedup_mark(self->dedup);
+    self->inflight_t0 = t0;
+    self->inflight_events = g->nevents;
+    memcpy(self->inflight_ms, self->ms, sizeof self->ms);
+    self->cur ^= 1;
+    committer_submit(self->committer, j);
+    /* A rebuild folds the log again: nothing may be applied past it. */
+    if (has_rebuild(g))
+        finish_inflight(self, true);
 }
 
 int
@@ -689,11 +817,11 @@ writer_run(writer_t *self, volatile int *stop)
         log_error("%s", err);
         return -1;
     }
-    int failures = 0, rc = 0;
+    int rc = 0;
     bool stop_sent = false;
     for (;;) {
         /* Once asked to stop, the intake thread hands over what it has
-           read, then NULL. */
+           read, waits for every group to come back, then sends NULL. */
         if (!stop_sent && (*stop || rc != 0)) {
             if (!group_send(self->pipe, NULL)) {
                 log_error("stopping the intake thread: %s", zmq_strerror(errno));
@@ -702,19 +830,28 @@ writer_run(writer_t *self, volatile int *stop)
             }
             stop_sent = true;
         }
-        zmq_pollitem_t item = {self->pipe, 0, ZMQ_POLLIN, 0};
+        if (!self->inflight && self->locked)
+            at_durable_point(self);
+        zmq_pollitem_t items[2] = {{self->pipe, 0, ZMQ_POLLIN, 0},
+                                   {NULL, committer_fd(self->committer), ZMQ_POLLIN, 0}};
         /* While a snapshot is being stored, idle time goes to its chunks. */
         static const long timeout[] = {1000, 50, 0};
-        int n = zmq_poll(&item, 1, timeout[projector_snapshot_busy(self->projector)]);
+        long wait = self->inflight ? 1000 : timeout[projector_snapshot_busy(self->projector)];
+        int n = zmq_poll(items, self->inflight ? 2 : 1, wait);
         if (n < 0 && errno != EINTR) {
             log_error("polling the writer's pipe: %s", zmq_strerror(errno));
             rc = -1;
             break;
         }
         if (n <= 0) {
-            collect_snapshot(self); /* an idle daemon stores it too */
+            if (!self->inflight)
+                collect_snapshot(self); /* an idle daemon stores it too */
             continue;
         }
+        if (self->inflight && (items[1].revents & ZMQ_POLLIN))
+            finish_inflight(self, false);
+        if (!(items[0].revents & ZMQ_POLLIN))
+            continue;
         group_t *g;
         if (zmq_recv(self->pipe, &g, sizeof g, ZMQ_DONTWAIT) != (int)sizeof g)
             continue;
@@ -725,18 +862,22 @@ writer_run(writer_t *self, volatile int *stop)
             }
             break;
         }
+        process_group(self, g);
         /* A store failure is answered (nothing acknowledged); repeated ones
            mean the disk or the environment is broken: stop and say so. */
-        failures = process_group(self, g) == 0 ? 0 : failures + 1;
-        if (failures >= 10 && rc == 0) {
+        if (self->failures >= 10 && rc == 0) {
             log_error("10 consecutive groups failed; stopping");
             rc = -1;
         }
-        if (!group_send(self->pipe, g)) {
-            log_error("handing a group back: %s", zmq_strerror(errno));
+        if (self->broken) {
             rc = -1;
             break;
         }
+    }
+    finish_inflight(self, true);
+    if (self->locked) {
+        projector_unlock(self->projector);
+        self->locked = false;
     }
     intake_join(&intake);
     return rc;

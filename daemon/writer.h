@@ -11,25 +11,30 @@
          (up to GROUP_MAX_EVENTS events, see daemon/group.h), parse them,
          and decode, validate, encode canonically and hash the id of every
          event;
-      2. open one write transaction; for each event in order: look it up in
-         the duplicate index, check it against the projection, append it
-         (its chained hash computed beside the writer by daemon/chain) and
-         fold it into the projection; allocate requests become atomic
-         batches of target_set events here, computed from the projection as
-         it stood before the group;
-      3. commit (LMDB syncs to disk); every N events, fork the child that
-         serialises a projection snapshot (daemon/projector), and store its
-         bytes before later groups, a 4 MiB chunk per transaction;
+      2. for each event in order: look it up in the duplicate index, check
+         it against the projection, give it the next seq and fold it into
+         the projection (its chained hash computed beside the writer by
+         daemon/chain); allocate requests become atomic batches of
+         target_set events here, computed from the projection as it stood
+         before the group;
+      3. (commit thread, daemon/commit) put the group's records into one
+         write transaction and commit it (LMDB syncs to disk), while the
+         writer goes on with step 2 of the next group;
       4. (intake) only then reply to each producer, and publish the events.
+         Between groups, every N events, the writer forks the child that
+         serialises a projection snapshot (daemon/projector), and stores
+         its bytes before later groups, a 4 MiB chunk per transaction.
 
-    The writer holds one group at a time; requests that arrive while it
-    commits make up the next group.
+    The writer holds at most two groups: the one it applies and the one
+    before it, committing. Queries see the projection only while no group
+    is past it and not yet durable (see writer.c).
 
-    A failure in 2 or 3 aborts the transaction, undoes the duplicate index's
-    inserts and reloads the projection from the committed log; a full map
-    grows and the group is replayed; any other failure answers `internal` to
-    every append in the group, so no producer ever gets an acknowledgement
-    for an event that is not durable.
+    If a commit fails, the duplicate index's unsettled inserts are undone,
+    the projection is reloaded from the committed log and the group is
+    answered `internal` for every append, so no producer ever gets an
+    acknowledgement for an event that is not durable; the group applied
+    meanwhile is applied again. A full map is grown and the transaction
+    redone by the commit thread.
 
     Counters are the one piece of state shared with other threads without
     a lock: written here and by the intake thread with relaxed atomics, read
@@ -68,7 +73,7 @@ int writer_run(writer_t *self, volatile int *stop);
 
 /* Free map space to keep ahead of each group besides twice the group's
    size (default WRITER_MAP_HEADROOM); 0: none, the map grows only when a
-   group finds it full, and that group is aborted and replayed. */
+   transaction finds it full, and that transaction is aborted and redone. */
 #define WRITER_MAP_HEADROOM ((size_t)24 << 20)
 void writer_set_map_headroom(writer_t *self, size_t bytes);
 

@@ -2,8 +2,8 @@
 later everything acknowledged is there, the chain holds, and it all survives a restart (with
 the same small --map-size, which must not truncate or refuse the larger environment). Both
 ways of growing: ahead of a group (the default --map-headroom), and, with --map-headroom 0,
-when a group finds the map full, which aborts the group, reloads the projection and replays
-the group."""
+when a transaction finds the map full, which aborts the transaction, grows the map and redoes
+it (daemon/commit)."""
 
 import pacertest as pt
 from pacertest import expect_ok
@@ -53,8 +53,8 @@ class MapGrowth(pt.PacerTestCase):
             self.assertEqual(again["duplicates"], 1000)
         r = pt.run_cli(["verify", "--state-dir", d.state_dir])
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
-        # Every sale was folded into the projection exactly once, also those of a group that
-        # was aborted and replayed. (The sales went to rep "zhang" before it was defined.)
+        # Every sale was folded into the projection exactly once, also those of a transaction
+        # that was aborted and redone. (The sales went to rep "zhang" before it was defined.)
         with d.client() as c:
             expect_ok(c.append([pt.node_defined(node="acme", kind="company", parent=None)]))
             expect_ok(c.append([pt.node_defined(node="zhang", kind="rep", parent="acme")]))

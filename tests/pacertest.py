@@ -261,12 +261,13 @@ class Daemon:
     """One pacerd process. Construct, then start(); stop() with SIGTERM or kill()."""
 
     def __init__(self, state_dir=None, map_size=None, log_level="info", extra_args=(),
-                 ports=None):
+                 ports=None, env=None):
         self.base = make_temp_dir("d")
         self.state_dir = state_dir or os.path.join(self.base, "state")
         self.map_size = map_size
         self.log_level = log_level
         self.extra_args = list(extra_args)
+        self.env = dict(os.environ, **env) if env else None
         self.ports = list(ports) if ports else free_ports(3)
         self.proc = None
         self.returncode = None
@@ -305,7 +306,7 @@ class Daemon:
         self._log_file = open(self.log_path, "wb")
         self.proc = subprocess.Popen(self.argv(), cwd=self.base, stdin=subprocess.DEVNULL,
                                      stdout=self._log_file, stderr=subprocess.STDOUT,
-                                     preexec_fn=_die_with_parent)
+                                     preexec_fn=_die_with_parent, env=self.env)
         self.returncode = None
         _live_daemons.add(self)
         return self

@@ -1,0 +1,237 @@
+/*  commit: see commit.h.
+
+    The job is handed over under a mutex (submit signals `work`, the thread
+    signals `done`); the eventfd only wakes a writer that sleeps in
+    zmq_poll. It is written once per finished job and read back in reap,
+    so it is readable exactly while a finished job waits. */
+
+#define _GNU_SOURCE /* pthread_setname_np */
+#include "daemon/commit.h"
+
+#include "daemon/log.h"
+
+#include <assert.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <time.h>
+#include <unistd.h>
+
+/* Growths of a full map tried for one job before it fails. */
+#define GROW_TRIES 8
+
+struct _committer_t {
+    store_t *store;
+    writer_stats_t *stats;
+    pthread_t thread;
+    pthread_mutex_t lock;
+    pthread_cond_t work, done;
+    commit_job_t *job; /* in hand: submitted, not reaped */
+    bool running;      /* the thread works on it */
+    bool finished;     /* ... and is done */
+    bool stop;
+    int efd;
+    unsigned long fail_every, jobs; /* PACERD_TEST_FAIL_COMMIT, see commit.h */
+};
+
+static double
+ms_now(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec * 1e3 + (double)t.tv_nsec / 1e6;
+}
+
+static void
+count_growth(committer_t *self, int grown)
+{
+    atomic_fetch_add_explicit(&self->stats->map_resizes, (uint64_t)grown, memory_order_relaxed);
+    atomic_store(&self->stats->map_size, store_map_size(self->store));
+}
+
+/* Put every record and commit, growing a full map and starting again. */
+static void
+run_job(committer_t *self, commit_job_t *j)
+{
+    double t = ms_now();
+    int grown = 0;
+    j->rc = STORE_OK;
+    if (j->room) {
+        if (store_ensure_room(self->store, j->room, &grown, j->err, sizeof j->err) != STORE_OK)
+            log_warn("growing the LMDB map ahead of a group: %s", j->err);
+        if (grown) {
+            count_growth(self, grown);
+            log_info("LMDB map nearly full: grew it to %zu MiB",
+                     store_map_size(self->store) >> 20);
+        }
+    }
+    j->ms_room = ms_now() - t;
+    j->ms_put = j->ms_commit = 0;
+    if (self->fail_every && ++self->jobs % self->fail_every == 0) {
+        snprintf(j->err, sizeof j->err, "injected failure (PACERD_TEST_FAIL_COMMIT=%lu)",
+                 self->fail_every);
+        j->rc = STORE_ERROR;
+        return;
+    }
+    for (int tries = 0;; tries++) {
+        t = ms_now();
+        int rc = store_begin(self->store, j->err, sizeof j->err);
+        for (size_t i = 0; i < j->n && rc == STORE_OK; i++) {
+            const chain_link_t *l = &j->links[i];
+            uint64_t seq;
+            rc = store_append_hashed(self->store, j->recorded_at, l->event, l->len, l->id_hash,
+                                     l->hash, &seq, j->err, sizeof j->err);
+            if (rc == STORE_OK && seq != j->first_seq + i) {
+                snprintf(j->err, sizeof j->err,
+                         "the log's next seq is %llu, the group was folded as %llu",
+                         (unsigned long long)seq, (unsigned long long)(j->first_seq + i));
+                rc = STORE_ERROR;
+            }
+        }
+        double t1 = ms_now();
+        j->ms_put += t1 - t;
+        if (rc == STORE_OK)
+            rc = store_commit(self->store, j->err, sizeof j->err);
+        else
+            store_abort(self->store);
+        j->ms_commit += ms_now() - t1;
+        j->rc = rc;
+        if (rc != STORE_MAP_FULL || tries == GROW_TRIES)
+            return;
+        if ((j->rc = store_grow(self->store, j->err, sizeof j->err)) != STORE_OK)
+            return;
+        count_growth(self, 1);
+        log_info("LMDB map full: grew it to %zu MiB", store_map_size(self->store) >> 20);
+    }
+}
+
+static void *
+commit_run(void *arg)
+{
+    committer_t *self = arg;
+    pthread_setname_np(pthread_self(), "pacerd-commit");
+    pthread_mutex_lock(&self->lock);
+    for (;;) {
+        while (!self->stop && !self->running)
+            pthread_cond_wait(&self->work, &self->lock);
+        if (self->stop)
+            break;
+        commit_job_t *j = self->job;
+        pthread_mutex_unlock(&self->lock);
+        run_job(self, j);
+        pthread_mutex_lock(&self->lock);
+        self->running = false;
+        self->finished = true;
+        pthread_cond_signal(&self->done);
+        uint64_t one = 1;
+        if (write(self->efd, &one, sizeof one) != (ssize_t)sizeof one)
+            log_warn("waking the writer: %s", strerror(errno)); /* reap with wait still works */
+    }
+    pthread_mutex_unlock(&self->lock);
+    return NULL;
+}
+
+committer_t *
+committer_new(store_t *store, writer_stats_t *stats, char *err, size_t errlen)
+{
+    committer_t *self = calloc(1, sizeof *self);
+    if (!self) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    self->store = store;
+    self->stats = stats;
+    const char *fail = getenv("PACERD_TEST_FAIL_COMMIT");
+    if (fail && *fail) {
+        self->fail_every = strtoul(fail, NULL, 10);
+        log_warn("PACERD_TEST_FAIL_COMMIT=%lu: every %lu%s transaction of appends will fail",
+                 self->fail_every, self->fail_every,
+                 self->fail_every == 1 ? "st" : self->fail_every == 2 ? "nd"
+                                            : self->fail_every == 3 ? "rd" : "th");
+    }
+    self->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (self->efd < 0) {
+        snprintf(err, errlen, "cannot create the commit thread's eventfd: %s", strerror(errno));
+        free(self);
+        return NULL;
+    }
+    pthread_mutex_init(&self->lock, NULL);
+    pthread_cond_init(&self->work, NULL);
+    pthread_cond_init(&self->done, NULL);
+    int rc = pthread_create(&self->thread, NULL, commit_run, self);
+    if (rc != 0) {
+        snprintf(err, errlen, "cannot start the commit thread: %s", strerror(rc));
+        pthread_cond_destroy(&self->done);
+        pthread_cond_destroy(&self->work);
+        pthread_mutex_destroy(&self->lock);
+        close(self->efd);
+        free(self);
+        return NULL;
+    }
+    return self;
+}
+
+void
+committer_destroy(committer_t **self_p)
+{
+    committer_t *self = *self_p;
+    if (!self)
+        return;
+    committer_reap(self, true);
+    pthread_mutex_lock(&self->lock);
+    self->stop = true;
+    pthread_cond_signal(&self->work);
+    pthread_mutex_unlock(&self->lock);
+    pthread_join(self->thread, NULL);
+    pthread_cond_destroy(&self->done);
+    pthread_cond_destroy(&self->work);
+    pthread_mutex_destroy(&self->lock);
+    close(self->efd);
+    free(self);
+    *self_p = NULL;
+}
+
+void
+committer_submit(committer_t *self, commit_job_t *job)
+{
+    pthread_mutex_lock(&self->lock);
+    assert(!self->job);
+    self->job = job;
+    self->running = true;
+    self->finished = false;
+    pthread_cond_signal(&self->work);
+    pthread_mutex_unlock(&self->lock);
+}
+
+commit_job_t *
+committer_reap(committer_t *self, bool wait)
+{
+    pthread_mutex_lock(&self->lock);
+    while (wait && self->job && !self->finished)
+        pthread_cond_wait(&self->done, &self->lock);
+    commit_job_t *j = self->job && self->finished ? self->job : NULL;
+    if (j) {
+        self->job = NULL;
+        self->finished = false;
+        uint64_t n;
+        while (read(self->efd, &n, sizeof n) < 0 && errno == EINTR)
+            ;
+    }
+    pthread_mutex_unlock(&self->lock);
+    return j;
+}
+
+bool
+committer_busy(const committer_t *self)
+{
+    return self->job != NULL; /* only the writer submits and reaps */
+}
+
+int
+committer_fd(const committer_t *self)
+{
+    return self->efd;
+}

@@ -1,0 +1,65 @@
+/*  commit: the thread that writes a group's records into the log.
+
+    The writer (daemon/writer) checks a group, folds it into the projection
+    and has its records hashed; then it hands the records here and goes on
+    with the next group while this thread puts them into one LMDB write
+    transaction and commits it. Most of a commit is the wait for the disk
+    (fdatasync), so the next group's work overlaps it.
+
+    One job at a time: the writer reaps a job before it submits the next,
+    so at most one group is past the projection and not yet durable, and
+    no group is answered before its own commit returned. While a job runs
+    this thread is the only one that writes to the store (the writer opens
+    its own write transactions, for snapshot chunks and rebuilds, only
+    between jobs). A full map is grown here and the puts redone: the
+    records do not change, so nothing else has to be undone.
+
+    Test hook: with PACERD_TEST_FAIL_COMMIT=N in the environment, every
+    Nth job fails before its transaction as a broken disk would make it
+    fail, so that tests can drive the writer's recovery (tests/
+    it_commit_failure.py). Unset, it costs one branch per job. */
+
+#ifndef PACER_COMMIT_H
+#define PACER_COMMIT_H
+
+#include "daemon/chain.h"
+#include "daemon/store.h"
+#include "daemon/writer.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct {
+    /* in: the group's records, hashed, to become seq first_seq on */
+    const chain_link_t *links;
+    size_t n;
+    uint64_t first_seq;
+    int64_t recorded_at;
+    size_t room; /* grow the map first unless this much is free (0: don't) */
+    /* out */
+    int rc; /* STORE_OK: committed and durable */
+    char err[256];
+    double ms_room, ms_put, ms_commit; /* where the time went */
+} commit_job_t;
+
+typedef struct _committer_t committer_t;
+
+/* Start the thread. Map growth is counted in stats. NULL with a message. */
+committer_t *committer_new(store_t *store, writer_stats_t *stats, char *err, size_t errlen);
+/* Stop the thread (after the job in hand) and free it. */
+void committer_destroy(committer_t **self_p);
+
+/* Start a job; none may be in hand (submitted and not reaped). The links
+   and the events they point to must stay put until it is reaped. */
+void committer_submit(committer_t *self, commit_job_t *job);
+/* The job in hand once it is finished (with wait: once it finishes); NULL
+   if none is in hand or, without wait, it is still running. */
+commit_job_t *committer_reap(committer_t *self, bool wait);
+/* True from submit to reap. */
+bool committer_busy(const committer_t *self);
+/* A file descriptor that polls readable while a finished job waits to be
+   reaped (for zmq_poll beside the writer's pipe). */
+int committer_fd(const committer_t *self);
+
+#endif

@@ -1,0 +1,99 @@
+"""A transaction that fails: the writer commits one group on the commit thread while it applies
+the next (daemon/writer), so a failed commit must answer its own group `internal`, undo the
+duplicate index and the projection, and apply the group behind it again on the durable log.
+
+pacerd runs with PACERD_TEST_FAIL_COMMIT=N (daemon/commit.h): every Nth transaction of appends
+fails as a broken disk would make it. Four producers stream batches concurrently, so groups
+are applied behind failing ones; each batch answered `internal` is sent again until it is
+acknowledged. In the end every event is in the log exactly once, in acknowledged order, the
+chain holds, and the projection counts every sale once, live and after a restart."""
+
+import threading
+
+import pacertest as pt
+from pacertest import expect_ok
+
+PRODUCERS = 4
+BATCHES = 40
+BATCH = 50
+
+
+class CommitFailure(pt.PacerTestCase):
+
+    def test_failed_commits_are_answered_undone_and_retried(self):
+        d = self.start_daemon(env={"PACERD_TEST_FAIL_COMMIT": "4"})
+        self.assertIn("PACERD_TEST_FAIL_COMMIT=4", d.log_text())
+        with d.client() as c:
+            expect_ok(c.append([pt.node_defined(node="acme", kind="company", parent=None)]))
+            expect_ok(c.append([pt.node_defined(node="zhang", kind="rep", parent="acme")]))
+            expect_ok(c.append([pt.target_set(scope="zhang", metric="deals", period="2025-12",
+                                              floor=None, target=100000, stretch=None,
+                                              currency=None)]))
+        acked = {}      # id -> seq
+        failures = []   # (producer, batch) answered `internal`
+        errors = []
+        lock = threading.Lock()
+
+        def produce(p):
+            try:
+                with d.client() as c:
+                    for b in range(BATCHES):
+                        batch = [pt.sale_closed(id="p%d-b%d-%d" % (p, b, i), rep="zhang")
+                                 for i in range(BATCH)]
+                        for attempt in range(20):
+                            reply = c.append(batch)
+                            if reply.get("ok") is True:
+                                break
+                            if reply.get("error") != "internal":
+                                raise AssertionError("unexpected reply %r" % (reply,))
+                            with lock:
+                                failures.append((p, b))
+                        else:
+                            raise AssertionError("batch %d of producer %d never went in" % (b, p))
+                        results = reply["results"]
+                        # A retry finds nothing of a failed attempt: all appended, none a
+                        # duplicate (a duplicate would point at a seq that does not hold it).
+                        if any("error" in r or r["dup"] for r in results):
+                            raise AssertionError("batch %d of producer %d: %r" % (b, p, results))
+                        with lock:
+                            for ev, r in zip(batch, results):
+                                acked[ev["id"]] = r["seq"]
+            except Exception as e:  # noqa: BLE001 - reported below
+                errors.append(repr(e))
+
+        threads = [threading.Thread(target=produce, args=(p,)) for p in range(PRODUCERS)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        self.assertEqual(errors, [])
+        self.assertGreater(len(failures), 0, "no transaction failed: the hook did not work")
+        self.assertIn("injected failure", d.log_text())
+        # At least one group was applied behind a failed one and had to be applied again.
+        self.assertIn("the commit before it failed", d.log_text())
+        total = PRODUCERS * BATCHES * BATCH
+        self.assertEqual(len(acked), total)
+        self.check(d, acked, total)
+        self.stop_ok(d)
+        self.restart(d)
+        self.check(d, acked, total)
+
+    def check(self, d, acked, total):
+        with d.client("query") as q:
+            log = pt.read_log(q, raw=True)
+            rows = expect_ok(q.call("progress", period="2025-12", scope="zhang",
+                                    metric="deals", now=pt.T0 + 86400000))["rows"]
+        pt.verify_chain(log)
+        self.assertEqual([r["seq"] for r in log], list(range(1, len(log) + 1)))
+        sales = {}
+        for rec in log:
+            ev = pt.msgpack.unpackb(rec["event"], raw=False)
+            if ev["type"] == "sale_closed":
+                self.assertNotIn(ev["id"], sales, "%s is in the log twice" % ev["id"])
+                sales[ev["id"]] = rec["seq"]
+        self.assertEqual(sales, acked)
+        self.assertEqual([(r["path"], r["actual"]) for r in rows], [("acme/zhang", total)])
+
+
+if __name__ == "__main__":
+    pt.main()
