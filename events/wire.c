@@ -20,21 +20,23 @@ be32(const uint8_t *p)
     return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
 }
 
-/* Skip one value at *pos. `pending` bounds how many values may still follow:
-   each needs at least one byte, so a container whose count exceeds the
-   remaining bytes is refused before anything trusts that count. */
-static bool
-scan_value(const uint8_t *d, size_t len, size_t *pos, int depth)
+/* Read the header of the value at *pos, leaving *pos after it: the value
+   then has `skip` more bytes or `items` more values (map entries count
+   twice). Each value needs at least one byte, so a container whose count
+   exceeds the remaining bytes is refused before anything trusts that
+   count. */
+static inline bool
+scan_header(const uint8_t *d, size_t len, size_t *pos, uint64_t *skip_out, uint64_t *items_out)
 {
-    if (*pos >= len || depth < 0)
+    if (*pos >= len)
         return false;
     uint8_t b = d[(*pos)++];
     size_t rest = len - *pos;
     uint64_t skip = 0, items = 0;
-    if (b <= 0x7f || b >= 0xe0 || b == 0xc0 || b == 0xc2 || b == 0xc3)
-        return true;
-    if ((b & 0xe0) == 0xa0)
+    if ((b & 0xe0) == 0xa0) /* fixstr, the commonest: keys and ids */
         skip = b & 0x1f;
+    else if (b <= 0x7f || b >= 0xe0 || b == 0xc0 || b == 0xc2 || b == 0xc3)
+        ;
     else if ((b & 0xf0) == 0x90)
         items = b & 0x0f;
     else if ((b & 0xf0) == 0x80)
@@ -147,13 +149,20 @@ scan_value(const uint8_t *d, size_t len, size_t *pos, int depth)
             return false; /* 0xc1: never used */
         }
     }
-    if (skip) {
-        if (skip > len - *pos)
-            return false;
-        *pos += skip;
-        return true;
-    }
-    if (items > len - *pos)
+    if (skip > len - *pos || items > len - *pos)
+        return false;
+    *pos += skip;
+    *skip_out = skip;
+    *items_out = items;
+    return true;
+}
+
+/* Skip one value at *pos, at most `depth` levels of nesting below it. */
+static bool
+scan_value(const uint8_t *d, size_t len, size_t *pos, int depth)
+{
+    uint64_t skip, items;
+    if (depth < 0 || !scan_header(d, len, pos, &skip, &items))
         return false;
     for (uint64_t i = 0; i < items; i++)
         if (!scan_value(d, len, pos, depth - 1))
@@ -161,11 +170,41 @@ scan_value(const uint8_t *d, size_t len, size_t *pos, int depth)
     return true;
 }
 
+/* Containers open at once that mp_scan tracks itself; anything nested
+   deeper is finished by scan_value's recursion. */
+#define SCAN_LEVELS 40
+
 bool
 mp_scan(const uint8_t *data, size_t len, int max_depth)
 {
+    /* A loop rather than a call per value: the scan visits every value of
+       every request. left[] holds the values still to come in each open
+       container but the innermost, whose count is `pending`. */
+    uint64_t left[SCAN_LEVELS];
+    int open = 0;
+    uint64_t pending = 1; /* the body itself */
     size_t pos = 0;
-    return scan_value(data, len, &pos, max_depth) && pos == len;
+    for (;;) {
+        while (pending == 0) {
+            if (open == 0)
+                return pos == len;
+            pending = left[--open];
+        }
+        pending--;
+        uint64_t skip, items;
+        if (open > max_depth || !scan_header(data, len, &pos, &skip, &items))
+            return false;
+        if (items == 0)
+            continue;
+        if (open == SCAN_LEVELS) {
+            for (uint64_t i = 0; i < items; i++)
+                if (!scan_value(data, len, &pos, max_depth - open - 1))
+                    return false;
+            continue;
+        }
+        left[open++] = pending;
+        pending = items;
+    }
 }
 
 const char *
