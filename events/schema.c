@@ -2,10 +2,11 @@
     them. Keep this file and the document in step: a field added here without
     a line there is a field no client knows about.
 
-    Validation is one pass over the map's keys: each key is looked up in the
-    event type's own field list (a dozen entries at most, so a linear scan
-    with a length check beats hashing), its value checked against the
-    field's kind, and a bit set in `present`. Cross-field rules (tier order,
+    Validation is one pass over the map's keys: each key is compared first
+    with the field that follows the last one in schema order (producers
+    mostly keep that order), else looked up among all field names of its
+    length, then checked against the type's field mask; its value is
+    checked against the field's kind, and a bit set in `present`. Cross-field rules (tier order,
     "one of order or customer") run after. Nothing is allocated. */
 
 #include "events/schema.h"
@@ -37,6 +38,7 @@ typedef struct {
     ev_kind_t kind;
     int64_t min, max; /* K_INT range; K_TEXT max length */
     const char *const *values;
+    const struct name_set *set; /* K_ENUM: values as a name set */
 } field_spec_t;
 
 static const char *const node_kinds[] = {"company", "region", "team", "rep", NULL};
@@ -49,12 +51,12 @@ static const char *const type_names[] = {
 #undef EV_TYPE_NAME
         NULL};
 
-#define ID(f)          [F_##f] = {#f, 0, K_ID, 0, 0, NULL}
-#define TEXT(f, n)     [F_##f] = {#f, 0, K_TEXT, 0, n, NULL}
-#define TIME(f)        [F_##f] = {#f, 0, K_TIME, 0, EV_TIME_MAX, NULL}
-#define INT(f, lo, hi) [F_##f] = {#f, 0, K_INT, lo, hi, NULL}
-#define ENUM(f, v)     [F_##f] = {#f, 0, K_ENUM, 0, 0, v}
-#define OTHER(f, k)    [F_##f] = {#f, 0, k, 0, 0, NULL}
+#define ID(f)          [F_##f] = {#f, 0, K_ID, 0, 0, NULL, NULL}
+#define TEXT(f, n)     [F_##f] = {#f, 0, K_TEXT, 0, n, NULL, NULL}
+#define TIME(f)        [F_##f] = {#f, 0, K_TIME, 0, EV_TIME_MAX, NULL, NULL}
+#define INT(f, lo, hi) [F_##f] = {#f, 0, K_INT, lo, hi, NULL, NULL}
+#define ENUM(f, v)     [F_##f] = {#f, 0, K_ENUM, 0, 0, v, NULL}
+#define OTHER(f, k)    [F_##f] = {#f, 0, k, 0, 0, NULL, NULL}
 
 /* Indexed by ev_field_t; names are filled in from EV_FIELD_LIST at first use
    (the #f above is only a placeholder spelling). */
@@ -144,22 +146,145 @@ static const type_field_t type_fields[EV_TYPE_COUNT][TYPE_FIELDS_MAX] = {
 };
 
 static uint8_t type_nfields[EV_TYPE_COUNT];
+static uint64_t type_mask[EV_TYPE_COUNT];     /* bit f: field f belongs to the type */
+static uint64_t type_required[EV_TYPE_COUNT]; /* bit f: ... and is required */
 static pthread_once_t tables_once = PTHREAD_ONCE_INIT;
 
+/* Name lookup without strcmp chains: a name of n <= 16 bytes is reduced to
+   two words that, for a given n, are equal only for equal names (the first
+   and last 8, 4 or 1..3 bytes, overlapping), and compared against the names
+   of that length only. Keys are looked up once per field per event. */
+#define NAME_SET_MAX 40
+#define NAME_MAX_LEN 16
+
+typedef struct {
+    uint64_t a, b;
+    uint8_t id;
+} name_key_t;
+
+typedef struct name_set {
+    name_key_t keys[NAME_SET_MAX];
+    uint8_t start[NAME_MAX_LEN + 2]; /* names of length n: keys[start[n] .. start[n + 1]) */
+} name_set_t;
+
+static inline void
+name_words(const char *p, uint32_t n, uint64_t *a, uint64_t *b)
+{
+    if (n >= 8) {
+        memcpy(a, p, 8);
+        memcpy(b, p + n - 8, 8);
+    } else if (n >= 4) {
+        uint32_t x, y;
+        memcpy(&x, p, 4);
+        memcpy(&y, p + n - 4, 4);
+        *a = x;
+        *b = y;
+    } else if (n > 0) {
+        const unsigned char *u = (const unsigned char *)p;
+        *a = (uint64_t)u[0] | (uint64_t)u[n / 2] << 8 | (uint64_t)u[n - 1] << 16;
+        *b = 0;
+    } else
+        *a = *b = 0;
+}
+
+/* The id of the name of n bytes with words a, b; -1 if none. */
+static inline int
+name_lookup(const name_set_t *set, uint32_t n, uint64_t a, uint64_t b)
+{
+    for (unsigned k = set->start[n]; k < set->start[n + 1]; k++)
+        if (set->keys[k].a == a && set->keys[k].b == b)
+            return set->keys[k].id;
+    return -1;
+}
+
+/* -1 if p is none of the set's names. */
+static inline int
+name_find(const name_set_t *set, const char *p, uint32_t n)
+{
+    if (n > NAME_MAX_LEN)
+        return -1;
+    uint64_t a, b;
+    name_words(p, n, &a, &b);
+    return name_lookup(set, n, a, b);
+}
+
+/* Every name must be at most NAME_MAX_LEN bytes; there are at most
+   NAME_SET_MAX of them. */
+static void
+name_set_build(name_set_t *set, const char *const *names, int count)
+{
+    unsigned k = 0;
+    for (int i = 0; i < count; i++)
+        if (strlen(names[i]) > NAME_MAX_LEN)
+            abort(); /* a schema name no key could ever match */
+    for (uint32_t n = 0; n <= NAME_MAX_LEN; n++) {
+        set->start[n] = (uint8_t)k;
+        for (int i = 0; i < count; i++) {
+            if (strlen(names[i]) != n)
+                continue;
+            name_words(names[i], n, &set->keys[k].a, &set->keys[k].b);
+            set->keys[k++].id = (uint8_t)i;
+        }
+    }
+    set->start[NAME_MAX_LEN + 1] = (uint8_t)k;
+}
+
+static name_set_t field_set;
+static uint64_t field_wa[F_COUNT], field_wb[F_COUNT]; /* each field name's words */
+static uint8_t type_pos[EV_TYPE_COUNT][F_COUNT];      /* a field's index in type_fields */
+/* The value lists of enum fields (`type` among them) as name sets;
+   field_spec_t.set points into these. */
+static name_set_t enum_sets[8];
+
+static int
+count_names(const char *const *names)
+{
+    int n = 0;
+    while (names[n])
+        n++;
+    return n;
+}
+
 /* Finish the static tables once per process: name lengths, field counts
-   (each list ends at its first zero entry after `type`, which is field 0). */
+   (each list ends at its first zero entry after `type`, which is field 0),
+   field masks and the name sets. */
 static void
 tables_build(void)
 {
+    _Static_assert(F_COUNT <= 64 && F_COUNT <= NAME_SET_MAX, "field masks are 64 bits");
+    _Static_assert(EV_TYPE_COUNT <= NAME_SET_MAX, "type names fit a name set");
     for (int f = 0; f < F_COUNT; f++) {
         fields[f].name = field_names[f];
         fields[f].name_len = (uint8_t)strlen(field_names[f]);
+    }
+    name_set_build(&field_set, field_names, F_COUNT);
+    for (int f = 0; f < F_COUNT; f++)
+        name_words(field_names[f], fields[f].name_len, &field_wa[f], &field_wb[f]);
+    int nsets = 0;
+    const char *const *built[8];
+    for (int f = 0; f < F_COUNT; f++) {
+        if (fields[f].kind != K_ENUM)
+            continue;
+        int k = 0;
+        while (k < nsets && built[k] != fields[f].values)
+            k++;
+        if (k == nsets) {
+            built[nsets] = fields[f].values;
+            name_set_build(&enum_sets[nsets++], fields[f].values, count_names(fields[f].values));
+        }
+        fields[f].set = &enum_sets[k];
     }
     for (int t = 0; t < EV_TYPE_COUNT; t++) {
         uint8_t n = 0;
         while (n < TYPE_FIELDS_MAX && (n == 0 || type_fields[t][n].field != F_TYPE))
             n++;
         type_nfields[t] = n;
+        for (uint8_t j = 0; j < n; j++) {
+            type_pos[t][type_fields[t][j].field] = j;
+            type_mask[t] |= UINT64_C(1) << type_fields[t][j].field;
+            if (type_fields[t][j].required)
+                type_required[t] |= UINT64_C(1) << type_fields[t][j].field;
+        }
     }
 }
 
@@ -457,13 +582,46 @@ metric_valid(const char *s, size_t len)
     return true;
 }
 
+/* Whether all n bytes are 0x20..0x7e. Per 8-byte word: a byte >= 0x80
+   sets its top bit, 0x7f does once 1 is added, and one below 0x20 does
+   once 0x20 is subtracted (the lowest such byte borrows nothing, so it
+   always shows; carries and borrows only start at bytes already shown). */
+static inline bool
+printable_ascii(const char *p, uint32_t n)
+{
+    const uint64_t ones = UINT64_C(0x0101010101010101), high = ones << 7;
+    uint64_t w, bad = 0;
+    if (n < 4) {
+        for (uint32_t i = 0; i < n; i++)
+            bad |= (uint8_t)((unsigned char)p[i] - 0x20) >= 0x5f;
+        return !bad;
+    }
+    if (n < 8) {
+        uint32_t x, y;
+        memcpy(&x, p, 4);
+        memcpy(&y, p + n - 4, 4);
+        w = (uint64_t)y << 32 | x;
+        return ((w | (w + ones) | (w - 0x20 * ones)) & high) == 0;
+    }
+    for (uint32_t i = 0; i + 8 < n; i += 8) {
+        memcpy(&w, p + i, 8);
+        bad |= w | (w + ones) | (w - 0x20 * ones);
+    }
+    memcpy(&w, p + n - 8, 8);
+    bad |= w | (w + ones) | (w - 0x20 * ones);
+    return (bad & high) == 0;
+}
+
 static ev_errcode_t
 check_string(const field_spec_t *fs, const msgpack_object *o, ev_value_t *v, ev_error_t *err)
 {
     const char *p = o->via.str.ptr;
     uint32_t n = o->via.str.size;
     const char *why = NULL;
-    if (!ev_utf8_valid(p, n))
+    /* An id of printable ASCII (nearly all of them) is valid UTF-8 without
+       control characters: one word-wise pass instead of two bytewise. */
+    bool plain = fs->kind == K_ID && printable_ascii(p, n);
+    if (!plain && !ev_utf8_valid(p, n))
         return fail(err, EVE_INVALID_UTF8, "%s: not valid UTF-8", fs->name);
     v->s.ptr = p;
     v->s.len = n;
@@ -474,7 +632,7 @@ check_string(const field_spec_t *fs, const msgpack_object *o, ev_value_t *v, ev_
         if (n > EV_ID_MAX)
             return fail(err, EVE_TOO_LONG, "%s: %u bytes, at most %d allowed", fs->name, n,
                         EV_ID_MAX);
-        for (uint32_t i = 0; i < n; i++)
+        for (uint32_t i = 0; !plain && i < n; i++)
             if ((unsigned char)p[i] < 0x20 || p[i] == 0x7F)
                 return fail(err, EVE_INVALID_VALUE, "%s: control character at byte %u", fs->name,
                             i);
@@ -491,14 +649,15 @@ check_string(const field_spec_t *fs, const msgpack_object *o, ev_value_t *v, ev_
                         "%s: \"%.*s\" is not an ISO 4217 code (three capital letters)", fs->name,
                         (int)(n > 16 ? 16 : n), p);
         return EVE_OK;
-    case K_ENUM:
-        for (int i = 0; fs->values[i]; i++)
-            if (strlen(fs->values[i]) == n && memcmp(fs->values[i], p, n) == 0) {
-                v->i = i;
-                return EVE_OK;
-            }
+    case K_ENUM: {
+        int i = name_find(fs->set, p, n);
+        if (i >= 0) {
+            v->i = i;
+            return EVE_OK;
+        }
         return fail(err, EVE_INVALID_VALUE, "%s: \"%.*s\" is not one of the allowed values",
                     fs->name, (int)(n > 40 ? 40 : n), p);
+    }
     case K_DATE:
         if (!date_valid(p, n, &why))
             return fail(err, EVE_INVALID_VALUE, "%s: \"%.*s\": %s", fs->name,
@@ -569,21 +728,6 @@ check_value(const field_spec_t *fs, const msgpack_object *o, ev_value_t *v, ev_e
         return EVE_OK;
     }
     return fail(err, EVE_INTERNAL, "%s: unknown kind", fs->name);
-}
-
-static bool
-key_is(const msgpack_object *k, const field_spec_t *fs)
-{
-    return k->via.str.size == fs->name_len && memcmp(k->via.str.ptr, fs->name, fs->name_len) == 0;
-}
-
-static int
-global_field(const msgpack_object *k)
-{
-    for (int f = 0; f < F_COUNT; f++)
-        if (key_is(k, &fields[f]))
-            return f;
-    return -1;
 }
 
 static ev_errcode_t
@@ -669,10 +813,9 @@ find_type(const msgpack_object *obj, ev_error_t *err)
         return -fail(err, EVE_MISSING_FIELD, "type: required");
     if (tv->type != MSGPACK_OBJECT_STR)
         return -fail(err, EVE_WRONG_TYPE, "type: expected string, got %s", mp_type_name(tv));
-    for (int t = 0; t < EV_TYPE_COUNT; t++)
-        if (strlen(type_names[t]) == tv->via.str.size &&
-            memcmp(type_names[t], tv->via.str.ptr, tv->via.str.size) == 0)
-            return t;
+    int t = name_find(fields[F_TYPE].set, tv->via.str.ptr, tv->via.str.size);
+    if (t >= 0)
+        return t;
     return -fail(err, EVE_UNKNOWN_TYPE, "type: \"%.*s\" is not an event type",
                  (int)(tv->via.str.size > 40 ? 40 : tv->via.str.size), tv->via.str.ptr);
 }
@@ -702,21 +845,24 @@ event_decode(const msgpack_object *obj, event_t *ev, ev_error_t *err)
         if (k->type != MSGPACK_OBJECT_STR)
             return fail(err, EVE_UNKNOWN_FIELD, "event: keys must be strings, got %s",
                         mp_type_name(k));
-        /* Producers mostly send fields in schema order: try the one after
-           the last match first, then scan. */
+        uint32_t kn = k->via.str.size;
         int f = -1;
-        for (uint8_t step = 0; step < nf; step++) {
-            uint8_t j = (uint8_t)((hint + step) % nf);
-            if (key_is(k, &fields[tf[j].field])) {
-                f = tf[j].field;
-                hint = (uint8_t)(j + 1);
-                break;
+        if (kn <= NAME_MAX_LEN) {
+            uint64_t a, b;
+            name_words(k->via.str.ptr, kn, &a, &b);
+            /* Producers mostly send fields in schema order: try the one
+               after the last match first. */
+            if (hint < nf) {
+                int h = tf[hint].field;
+                if (fields[h].name_len == kn && field_wa[h] == a && field_wb[h] == b)
+                    f = h;
             }
+            if (f < 0)
+                f = name_lookup(&field_set, kn, a, b);
         }
-        if (f < 0) {
-            int g = global_field(k);
+        if (f < 0 || !((type_mask[t] >> f) & 1)) {
             int n = (int)(k->via.str.size > 40 ? 40 : k->via.str.size);
-            if (g >= 0)
+            if (f >= 0)
                 return fail(err, EVE_UNKNOWN_FIELD, "%.*s: not a field of %s", n, k->via.str.ptr,
                             type_names[t]);
             return fail(err, EVE_UNKNOWN_FIELD, "%.*s: unknown field", n, k->via.str.ptr);
@@ -724,6 +870,7 @@ event_decode(const msgpack_object *obj, event_t *ev, ev_error_t *err)
         if (seen & (UINT64_C(1) << f))
             return fail(err, EVE_INVALID_VALUE, "%s: given twice", field_names[f]);
         seen |= UINT64_C(1) << f;
+        hint = (uint8_t)(type_pos[t][f] + 1);
         if (val->type == MSGPACK_OBJECT_NIL)
             continue; /* nil means absent */
         ev_errcode_t rc = check_value(&fields[f], val, &ev->v[f], err);
@@ -731,7 +878,14 @@ event_decode(const msgpack_object *obj, event_t *ev, ev_error_t *err)
             return rc;
         ev->present |= UINT64_C(1) << f;
     }
-    for (uint8_t j = 0; j < nf; j++) {
+    /* The masks only say whether something is wrong; which error comes
+       first is decided in schema order, as always. */
+    bool complete = (type_required[t] & ~ev->present) == 0;
+    for (uint64_t m = type_required[t]; complete && m; m &= m - 1) {
+        int f = __builtin_ctzll(m);
+        complete = fields[f].kind != K_TEXT || ev->v[f].s.len != 0;
+    }
+    for (uint8_t j = 0; !complete && j < nf; j++) {
         ev_field_t f = (ev_field_t)tf[j].field;
         if (tf[j].required && !event_has(ev, f))
             return fail(err, EVE_MISSING_FIELD, "%s: required for %s", field_names[f],
