@@ -232,6 +232,7 @@ name_set_build(name_set_t *set, const char *const *names, int count)
 static name_set_t field_set;
 static uint64_t field_wa[F_COUNT], field_wb[F_COUNT]; /* each field name's words */
 static uint8_t type_pos[EV_TYPE_COUNT][F_COUNT];      /* a field's index in type_fields */
+static uint8_t key_enc[F_COUNT][32];                  /* each field name as a msgpack fixstr */
 /* The value lists of enum fields (`type` among them) as name sets;
    field_spec_t.set points into these. */
 static name_set_t enum_sets[8];
@@ -258,8 +259,11 @@ tables_build(void)
         fields[f].name_len = (uint8_t)strlen(field_names[f]);
     }
     name_set_build(&field_set, field_names, F_COUNT);
-    for (int f = 0; f < F_COUNT; f++)
+    for (int f = 0; f < F_COUNT; f++) {
         name_words(field_names[f], fields[f].name_len, &field_wa[f], &field_wb[f]);
+        key_enc[f][0] = (uint8_t)(0xa0 | fields[f].name_len);
+        memcpy(key_enc[f] + 1, field_names[f], fields[f].name_len);
+    }
     int nsets = 0;
     const char *const *built[8];
     for (int f = 0; f < F_COUNT; f++) {
@@ -909,6 +913,28 @@ put_be(uint8_t *p, uint64_t v, int bytes)
     return p + bytes;
 }
 
+/* memcpy for the short strings an event is made of, without a call: two
+   overlapping moves cover 4..16 bytes. */
+static inline uint8_t *
+put_bytes(uint8_t *p, const void *src, uint32_t n)
+{
+    const uint8_t *s = src;
+    if (n > 16)
+        memcpy(p, s, n);
+    else if (n >= 8) {
+        memcpy(p, s, 8);
+        memcpy(p + n - 8, s + n - 8, 8);
+    } else if (n >= 4) {
+        memcpy(p, s, 4);
+        memcpy(p + n - 4, s + n - 4, 4);
+    } else if (n > 0) {
+        p[0] = s[0];
+        p[n / 2] = s[n / 2];
+        p[n - 1] = s[n - 1];
+    }
+    return p + n;
+}
+
 static uint8_t *
 put_str(uint8_t *p, const char *s, uint32_t n)
 {
@@ -924,8 +950,7 @@ put_str(uint8_t *p, const char *s, uint32_t n)
         *p++ = 0xdb;
         p = put_be(p, n, 4);
     }
-    memcpy(p, s, n);
-    return p + n;
+    return put_bytes(p, s, n);
 }
 
 static uint8_t *
@@ -969,13 +994,9 @@ put_int(uint8_t *p, int64_t d)
 static size_t
 encode_bound(const event_t *ev)
 {
-    const type_field_t *tf = type_fields[ev->type];
-    uint8_t nf = type_nfields[ev->type];
     size_t need = 3; /* map header */
-    for (uint8_t j = 0; j < nf; j++) {
-        ev_field_t f = (ev_field_t)tf[j].field;
-        if (!event_has(ev, f))
-            continue;
+    for (uint64_t m = ev->present & type_mask[ev->type]; m; m &= m - 1) {
+        int f = __builtin_ctzll(m);
         ev_kind_t k = fields[f].kind;
         bool scalar = k == K_TIME || k == K_INT || k == K_NUMBER;
         need += 5 + fields[f].name_len + (scalar ? 9 : 5 + (size_t)ev->v[f].s.len);
@@ -1004,7 +1025,7 @@ event_encode_buf(const event_t *ev, uint8_t *buf, size_t cap)
         if (!event_has(ev, f))
             continue;
         const field_spec_t *fs = &fields[f];
-        p = put_str(p, fs->name, fs->name_len);
+        p = put_bytes(p, key_enc[f], fs->name_len + 1u);
         switch (fs->kind) {
         case K_TIME:
         case K_INT:
