@@ -148,6 +148,7 @@ static const type_field_t type_fields[EV_TYPE_COUNT][TYPE_FIELDS_MAX] = {
 static uint8_t type_nfields[EV_TYPE_COUNT];
 static uint64_t type_mask[EV_TYPE_COUNT];     /* bit f: field f belongs to the type */
 static uint64_t type_required[EV_TYPE_COUNT]; /* bit f: ... and is required */
+static uint64_t type_req_text[EV_TYPE_COUNT]; /* bit f: ... and is a required text */
 static pthread_once_t tables_once = PTHREAD_ONCE_INIT;
 
 /* Name lookup without strcmp chains: a name of n <= 16 bytes is reduced to
@@ -288,6 +289,8 @@ tables_build(void)
             type_mask[t] |= UINT64_C(1) << type_fields[t][j].field;
             if (type_fields[t][j].required)
                 type_required[t] |= UINT64_C(1) << type_fields[t][j].field;
+            if (type_fields[t][j].required && fields[type_fields[t][j].field].kind == K_TEXT)
+                type_req_text[t] |= UINT64_C(1) << type_fields[t][j].field;
         }
     }
 }
@@ -885,10 +888,8 @@ event_decode(const msgpack_object *obj, event_t *ev, ev_error_t *err)
     /* The masks only say whether something is wrong; which error comes
        first is decided in schema order, as always. */
     bool complete = (type_required[t] & ~ev->present) == 0;
-    for (uint64_t m = type_required[t]; complete && m; m &= m - 1) {
-        int f = __builtin_ctzll(m);
-        complete = fields[f].kind != K_TEXT || ev->v[f].s.len != 0;
-    }
+    for (uint64_t m = type_req_text[t]; complete && m; m &= m - 1)
+        complete = ev->v[__builtin_ctzll(m)].s.len != 0;
     for (uint8_t j = 0; !complete && j < nf; j++) {
         ev_field_t f = (ev_field_t)tf[j].field;
         if (tf[j].required && !event_has(ev, f))
@@ -990,17 +991,25 @@ put_int(uint8_t *p, int64_t d)
     return p;
 }
 
+/* An upper bound of one present field's encoding. */
+static inline size_t
+field_bound(const event_t *ev, ev_field_t f)
+{
+    ev_kind_t k = fields[f].kind;
+    bool scalar = k == K_TIME || k == K_INT || k == K_NUMBER;
+    return 5 + fields[f].name_len + (scalar ? 9 : 5 + (size_t)ev->v[f].s.len);
+}
+
 /* An upper bound of the canonical encoding's length. */
 static size_t
 encode_bound(const event_t *ev)
 {
+    const type_field_t *tf = type_fields[ev->type];
+    uint8_t nf = type_nfields[ev->type];
     size_t need = 3; /* map header */
-    for (uint64_t m = ev->present & type_mask[ev->type]; m; m &= m - 1) {
-        int f = __builtin_ctzll(m);
-        ev_kind_t k = fields[f].kind;
-        bool scalar = k == K_TIME || k == K_INT || k == K_NUMBER;
-        need += 5 + fields[f].name_len + (scalar ? 9 : 5 + (size_t)ev->v[f].s.len);
-    }
+    for (uint8_t j = 0; j < nf; j++)
+        if (event_has(ev, (ev_field_t)tf[j].field))
+            need += field_bound(ev, (ev_field_t)tf[j].field);
     return need;
 }
 
@@ -1008,7 +1017,11 @@ size_t
 event_encode_buf(const event_t *ev, uint8_t *buf, size_t cap)
 {
     tables_init();
-    if (encode_bound(ev) > cap)
+    /* encode_bound(ev) > cap, summed as the fields are written rather than
+       in a pass of its own: nothing is written beyond the bound so far, and
+       the event is refused as soon as the bound exceeds cap. */
+    size_t need = 3;
+    if (need > cap)
         return 0;
     const type_field_t *tf = type_fields[ev->type];
     uint8_t nf = type_nfields[ev->type];
@@ -1024,6 +1037,9 @@ event_encode_buf(const event_t *ev, uint8_t *buf, size_t cap)
         ev_field_t f = (ev_field_t)tf[j].field;
         if (!event_has(ev, f))
             continue;
+        need += field_bound(ev, f);
+        if (need > cap)
+            return 0;
         const field_spec_t *fs = &fields[f];
         p = put_bytes(p, key_enc[f], fs->name_len + 1u);
         switch (fs->kind) {
