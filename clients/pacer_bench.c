@@ -71,6 +71,23 @@ now_ns(void)
 
 /* ---- events -------------------------------------------------------------- */
 
+/* The events are written from a template: each producer packs one
+   sale_closed with fixed-width numbers once (decimal fields zero-padded,
+   integers in msgpack's 9-byte int64 form), remembers where each number
+   is, and then writes only the numbers of each event into it. Packing
+   every event field by field took about a third of the load generator's
+   CPU, which on a small machine is CPU the daemon under test does not get.
+   The daemon re-encodes every event canonically, so the wider integers
+   cost it nothing. */
+
+#define SEQ_DIGITS 10 /* n in the id and the order number: 9 hours at 300k/s */
+
+typedef struct {
+    msgpack_sbuffer bytes;
+    size_t id_n, order_n, rep, customer;          /* offsets of decimal fields */
+    size_t occurred_at, amount, margin, quantity; /* of int64 payloads */
+} sale_template_t;
+
 static bool
 pack_str(msgpack_packer *pk, const char *s)
 {
@@ -78,70 +95,88 @@ pack_str(msgpack_packer *pk, const char *s)
     return msgpack_pack_str(pk, len) == 0 && msgpack_pack_str_body(pk, s, len) == 0;
 }
 
-/* Append v in decimal, at least `width` digits, to p; returns the end.
-   snprintf took a third of the load generator's CPU, which is CPU the
-   daemon under test does not get on a small machine. */
-static char *
-put_decimal(char *p, uint64_t v, int width)
-{
-    char digits[20];
-    int n = 0;
-    do
-        digits[n++] = (char)('0' + v % 10);
-    while ((v /= 10) != 0);
-    while (n < width)
-        digits[n++] = '0';
-    while (n)
-        *p++ = digits[--n];
-    return p;
-}
-
-static char *
-put_text(char *p, const char *s)
-{
-    size_t len = strlen(s);
-    memcpy(p, s, len);
-    return p + len;
-}
-
-/* Encode sale_closed number n of this producer: about 200 bytes, the size
-   of a typical CRM order event. */
+/* Pack a string of `prefix` then `digits` zeros; *at = offset of the zeros. */
 static bool
-encode_sale(producer_t *self, uint64_t n, int64_t occurred_at, msgpack_sbuffer *out)
+pack_numbered(msgpack_packer *pk, msgpack_sbuffer *out, const char *prefix, int digits, size_t *at)
 {
-    /* bench:RUN:P:N, so-RUN-P-N, rep-NNN (n % 200), cust-P-NNNNN (n % 5000) */
-    char id[96], order[64], rep[32], customer[48];
-    char *e = put_text(id, "bench:");
-    e = put_text(e, self->config->run);
-    *e++ = ':';
-    e = put_decimal(e, (uint64_t)self->index, 1);
-    *e++ = ':';
-    *put_decimal(e, n, 1) = 0;
-    e = put_text(order, "so-");
-    e = put_text(e, self->config->run);
-    *e++ = '-';
-    e = put_decimal(e, (uint64_t)self->index, 1);
-    *e++ = '-';
-    *put_decimal(e, n, 1) = 0;
-    *put_decimal(put_text(rep, "rep-"), n % 200, 3) = 0;
-    e = put_decimal(put_text(customer, "cust-"), (uint64_t)self->index, 1);
-    *e++ = '-';
-    *put_decimal(e, n % 5000, 5) = 0;
-    int64_t amount = 100000 + (int64_t)((n * 7919) % 5000000);
-    msgpack_sbuffer_clear(out);
+    char text[96];
+    size_t len = strlen(prefix);
+    if (len + (size_t)digits >= sizeof text)
+        return false;
+    memcpy(text, prefix, len);
+    memset(text + len, '0', (size_t)digits);
+    if (msgpack_pack_str(pk, len + (size_t)digits) != 0)
+        return false;
+    *at = out->size + len;
+    return msgpack_pack_str_body(pk, text, len + (size_t)digits) == 0;
+}
+
+static bool
+pack_int_field(msgpack_packer *pk, msgpack_sbuffer *out, const char *key, size_t *at)
+{
+    if (!pack_str(pk, key))
+        return false;
+    *at = out->size + 1; /* after the 0xd3 marker */
+    return msgpack_pack_fix_int64(pk, 0) == 0;
+}
+
+/* about 230 bytes, the size of a typical CRM order event:
+   id bench:RUN:P:N, order so-RUN-P-N, rep rep-NNN (n % 200),
+   customer cust-P-NNNNN (n % 5000) */
+static bool
+sale_template_init(sale_template_t *t, const char *run, int producer)
+{
+    char prefix[64];
+    msgpack_sbuffer_init(&t->bytes);
     msgpack_packer pk;
-    msgpack_packer_init(&pk, out, msgpack_sbuffer_write);
-    return msgpack_pack_map(&pk, 12) == 0 && pack_str(&pk, "type") &&
-           pack_str(&pk, "sale_closed") && pack_str(&pk, "id") && pack_str(&pk, id) &&
-           pack_str(&pk, "occurred_at") && msgpack_pack_int64(&pk, occurred_at) == 0 &&
-           pack_str(&pk, "source") && pack_str(&pk, "pacer-bench") && pack_str(&pk, "order") &&
-           pack_str(&pk, order) && pack_str(&pk, "rep") && pack_str(&pk, rep) &&
-           pack_str(&pk, "amount") && msgpack_pack_int64(&pk, amount) == 0 &&
-           pack_str(&pk, "currency") && pack_str(&pk, "CNY") && pack_str(&pk, "customer") &&
-           pack_str(&pk, customer) && pack_str(&pk, "margin") &&
-           msgpack_pack_int64(&pk, amount / 3) == 0 && pack_str(&pk, "product_line") &&
-           pack_str(&pk, "cloud") && pack_str(&pk, "quantity") &&
-           msgpack_pack_int64(&pk, 1 + (int64_t)(n % 20)) == 0;
+    msgpack_packer_init(&pk, &t->bytes, msgpack_sbuffer_write);
+    msgpack_sbuffer *out = &t->bytes;
+    bool ok = msgpack_pack_map(&pk, 12) == 0 && pack_str(&pk, "type") &&
+              pack_str(&pk, "sale_closed") && pack_str(&pk, "id");
+    snprintf(prefix, sizeof prefix, "bench:%s:%d:", run, producer);
+    ok = ok && pack_numbered(&pk, out, prefix, SEQ_DIGITS, &t->id_n) &&
+         pack_int_field(&pk, out, "occurred_at", &t->occurred_at) && pack_str(&pk, "source") &&
+         pack_str(&pk, "pacer-bench") && pack_str(&pk, "order");
+    snprintf(prefix, sizeof prefix, "so-%s-%d-", run, producer);
+    ok = ok && pack_numbered(&pk, out, prefix, SEQ_DIGITS, &t->order_n) && pack_str(&pk, "rep") &&
+         pack_numbered(&pk, out, "rep-", 3, &t->rep) &&
+         pack_int_field(&pk, out, "amount", &t->amount) && pack_str(&pk, "currency") &&
+         pack_str(&pk, "CNY") && pack_str(&pk, "customer");
+    snprintf(prefix, sizeof prefix, "cust-%d-", producer);
+    return ok && pack_numbered(&pk, out, prefix, 5, &t->customer) &&
+           pack_int_field(&pk, out, "margin", &t->margin) && pack_str(&pk, "product_line") &&
+           pack_str(&pk, "cloud") && pack_int_field(&pk, out, "quantity", &t->quantity);
+}
+
+static void
+put_digits(char *p, uint64_t v, int width)
+{
+    for (int i = width - 1; i >= 0; i--, v /= 10)
+        p[i] = (char)('0' + v % 10);
+}
+
+static void
+put_be64(char *p, int64_t v)
+{
+    uint64_t u = (uint64_t)v;
+    for (int i = 7; i >= 0; i--, u >>= 8)
+        p[i] = (char)(u & 0xff);
+}
+
+/* Turn the template into sale_closed number n of this producer. */
+static void
+sale_template_fill(sale_template_t *t, uint64_t n, int64_t occurred_at)
+{
+    char *b = t->bytes.data;
+    int64_t amount = 100000 + (int64_t)((n * 7919) % 5000000);
+    put_digits(b + t->id_n, n, SEQ_DIGITS);
+    put_digits(b + t->order_n, n, SEQ_DIGITS);
+    put_digits(b + t->rep, n % 200, 3);
+    put_digits(b + t->customer, n % 5000, 5);
+    put_be64(b + t->occurred_at, occurred_at);
+    put_be64(b + t->amount, amount);
+    put_be64(b + t->margin, amount / 3);
+    put_be64(b + t->quantity, 1 + (int64_t)(n % 20));
 }
 
 /* ---- producer -------------------------------------------------------------- */
@@ -177,7 +212,7 @@ producer_should_send(producer_t *self)
 /* Fill and send one batch. Returns false with self->failure set. */
 static bool
 producer_send(producer_t *self, pacer_client_t *client, pacer_batch_t *batch,
-              msgpack_sbuffer *event, flight_t *flights, size_t *flight_count)
+              sale_template_t *event, flight_t *flights, size_t *flight_count)
 {
     pacer_batch_reset(batch);
     size_t size = self->config->batch;
@@ -185,18 +220,14 @@ producer_send(producer_t *self, pacer_client_t *client, pacer_batch_t *batch,
         size = (size_t)(self->quota - self->sent_events);
     int64_t occurred_at = (int64_t)time(NULL) * 1000;
     for (size_t i = 0; i < size; i++) {
-        uint64_t n = self->sent_events + i;
-        if (!encode_sale(self, n, occurred_at, event)) {
-            snprintf(self->failure, sizeof self->failure, "out of memory encoding an event");
-            return false;
-        }
-        int rc = pacer_batch_add_msgpack(batch, event->data, event->size);
+        sale_template_fill(event, self->sent_events + i, occurred_at);
+        int rc = pacer_batch_add_msgpack(batch, event->bytes.data, event->bytes.size);
         if (rc != PACER_OK) {
             snprintf(self->failure, sizeof self->failure, "cannot batch an event: %s",
                      pacer_strerror(rc));
             return false;
         }
-        self->event_bytes += event->size;
+        self->event_bytes += event->bytes.size;
     }
     uint64_t corr = 0;
     int64_t sent = now_ns();
@@ -270,12 +301,12 @@ producer_run(void *arg)
     pacer_client_t *client = pacer_client_new(config->endpoint, NULL);
     pacer_batch_t *batch = pacer_batch_new();
     flight_t *flights = calloc(config->inflight, sizeof *flights);
-    msgpack_sbuffer event;
-    msgpack_sbuffer_init(&event);
+    sale_template_t event;
+    bool templated = sale_template_init(&event, config->run, self->index);
     if (!client)
         snprintf(self->failure, sizeof self->failure, "cannot connect to %s: %s", config->endpoint,
                  strerror(errno));
-    else if (!batch || !flights)
+    else if (!batch || !flights || !templated)
         snprintf(self->failure, sizeof self->failure, "out of memory");
     else
         pacer_client_set_timeout(client, config->timeout_ms);
@@ -291,7 +322,7 @@ producer_run(void *arg)
         ok = producer_receive(self, client, flights, &flight_count);
     }
     free(flights);
-    msgpack_sbuffer_destroy(&event);
+    msgpack_sbuffer_destroy(&event.bytes);
     pacer_batch_destroy(&batch);
     pacer_client_destroy(&client);
     return NULL;
