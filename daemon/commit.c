@@ -64,8 +64,7 @@ run_job(committer_t *self, commit_job_t *j)
             log_warn("growing the LMDB map ahead of a group: %s", j->err);
         if (grown) {
             count_growth(self, grown);
-            log_info("LMDB map nearly full: grew it to %zu MiB",
-                     store_map_size(self->store) >> 20);
+            log_info("LMDB map nearly full: grew it to %zu MiB", store_map_size(self->store) >> 20);
         }
     }
     j->ms_room = ms_now() - t;
@@ -149,8 +148,10 @@ committer_new(store_t *store, writer_stats_t *stats, char *err, size_t errlen)
         self->fail_every = strtoul(fail, NULL, 10);
         log_warn("PACERD_TEST_FAIL_COMMIT=%lu: every %lu%s transaction of appends will fail",
                  self->fail_every, self->fail_every,
-                 self->fail_every == 1 ? "st" : self->fail_every == 2 ? "nd"
-                                            : self->fail_every == 3 ? "rd" : "th");
+                 self->fail_every == 1   ? "st"
+                 : self->fail_every == 2 ? "nd"
+                 : self->fail_every == 3 ? "rd"
+                                         : "th");
     }
     self->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     if (self->efd < 0) {

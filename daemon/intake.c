@@ -23,6 +23,10 @@
 
 #define INTAKE_GROUPS 4
 #define WRITER_HOLDS  2 /* groups the writer may hold at once */
+/* A second group goes to the writer while it commits the first only if it
+   has this many events: a small one would cost a commit (an fsync) of its
+   own for a few events, where waiting lets it grow during that commit. */
+#define PIPELINE_MIN_EVENTS 256
 
 struct _intake_t {
     void *router, *pub, *pipe;
@@ -42,7 +46,8 @@ struct _intake_t {
 static bool
 hand_off(intake_t *self)
 {
-    if (self->held >= WRITER_HOLDS || self->filling->npending == 0 || self->nfree == 0)
+    if (self->held >= WRITER_HOLDS || self->filling->npending == 0 || self->nfree == 0 ||
+        (self->held > 0 && self->filling->nevents < PIPELINE_MIN_EVENTS))
         return false;
     if (!group_send(self->pipe, self->filling)) {
         log_error("handing a group to the writer: %s", zmq_strerror(errno));
