@@ -3,8 +3,9 @@ the next (daemon/writer), so a failed commit must answer its own group `internal
 duplicate index and the projection, and apply the group behind it again on the durable log.
 
 pacerd runs with PACERD_TEST_FAIL_COMMIT=N (daemon/commit.h): every Nth transaction of appends
-fails as a broken disk would make it. Four producers stream batches concurrently, so groups
-are applied behind failing ones; each batch answered `internal` is sent again until it is
+fails as a broken disk would make it. Four producers stream batches of 300 events concurrently
+(a group of fewer than 256 waits for the commit before it instead), so groups are applied behind
+failing ones; each batch answered `internal` is sent again until it is
 acknowledged. In the end every event is in the log exactly once, in acknowledged order, the
 chain holds, and the projection counts every sale once, live and after a restart."""
 
@@ -14,8 +15,8 @@ import pacertest as pt
 from pacertest import expect_ok
 
 PRODUCERS = 4
-BATCHES = 40
-BATCH = 50
+BATCHES = 20
+BATCH = 300  # at least the 256 events with which a group is applied behind a commit
 
 
 class CommitFailure(pt.PacerTestCase):
