@@ -68,7 +68,8 @@ run_job(committer_t *self, commit_job_t *j)
         }
     }
     j->ms_room = ms_now() - t;
-    j->ms_put = j->ms_commit = 0;
+    j->ms_put = j->ms_commit = j->ms_after = 0;
+    j->after_rc = STORE_OK;
     if (self->fail_every && ++self->jobs % self->fail_every == 0) {
         snprintf(j->err, sizeof j->err, "injected failure (PACERD_TEST_FAIL_COMMIT=%lu)",
                  self->fail_every);
@@ -98,6 +99,11 @@ run_job(committer_t *self, commit_job_t *j)
             store_abort(self->store);
         j->ms_commit += ms_now() - t1;
         j->rc = rc;
+        if (rc == STORE_OK && j->after) {
+            t1 = ms_now();
+            j->after_rc = j->after(j->after_arg, j->after_err, sizeof j->after_err);
+            j->ms_after = ms_now() - t1;
+        }
         if (rc != STORE_MAP_FULL || tries == GROW_TRIES)
             return;
         if ((j->rc = store_grow(self->store, j->err, sizeof j->err)) != STORE_OK)

@@ -37,10 +37,16 @@ typedef struct {
     uint64_t first_seq;
     int64_t recorded_at;
     size_t room; /* grow the map first unless this much is free (0: don't) */
+    /* optional: run after a successful commit, in transactions of its own
+       (a projection snapshot's next chunk); its result in after_rc */
+    int (*after)(void *arg, char *err, size_t errlen);
+    void *after_arg;
+    int after_rc;
+    char after_err[256];
     /* out */
     int rc; /* STORE_OK: committed and durable */
     char err[256];
-    double ms_room, ms_put, ms_commit; /* where the time went */
+    double ms_room, ms_put, ms_commit, ms_after; /* where the time went */
 } commit_job_t;
 
 typedef struct _committer_t committer_t;

@@ -410,32 +410,40 @@ put_next_chunk(projector_t *self, const void *arg, char *err, size_t errlen)
 }
 
 int
+projector_snapshot_store_chunk(projector_t *self, char *err, size_t errlen)
+{
+    if (!self->pending)
+        return STORE_OK;
+    int rc = in_txn(self, put_next_chunk, NULL, err, errlen);
+    if (rc != STORE_OK) {
+        drop_pending(self); /* its chunks go with the next snapshot's manifest */
+        return rc;
+    }
+    size_t left = self->pending_len - self->pending_off;
+    self->pending_off += left < STORE_SNAPSHOT_CHUNK ? left : STORE_SNAPSHOT_CHUNK;
+    if (self->pending_off == self->pending_len) {
+        size_t txns = (self->pending_len + STORE_SNAPSHOT_CHUNK - 1) / STORE_SNAPSHOT_CHUNK;
+        txns += !txns; /* an empty one still takes one, for its manifest */
+        atomic_store(&self->snapshot_seq, self->child_seq);
+        log_info("projection snapshot at seq %llu (%zu KiB): serialised in %.2f s (%.2f s "
+                 "CPU) beside the writer, stored in %zu transaction%s over %.2f s",
+                 (unsigned long long)self->child_seq, self->pending_len >> 10, self->serialised,
+                 self->child_cpu, txns, txns == 1 ? "" : "s", seconds_since(&self->store_t0));
+        drop_pending(self);
+    }
+    return STORE_OK;
+}
+
+int
 projector_snapshot_collect(projector_t *self, bool wait, char *err, size_t errlen)
 {
     int status;
     if (self->child && (!reap(self, wait, &status) || !take_output(self, status)))
         return STORE_OK;
     int rc = STORE_OK;
-    while (self->pending && rc == STORE_OK) {
-        if ((rc = in_txn(self, put_next_chunk, NULL, err, errlen)) != STORE_OK)
-            break;
-        size_t left = self->pending_len - self->pending_off;
-        self->pending_off += left < STORE_SNAPSHOT_CHUNK ? left : STORE_SNAPSHOT_CHUNK;
-        if (self->pending_off == self->pending_len) {
-            size_t txns = (self->pending_len + STORE_SNAPSHOT_CHUNK - 1) / STORE_SNAPSHOT_CHUNK;
-            txns += !txns; /* an empty one still takes one, for its manifest */
-            atomic_store(&self->snapshot_seq, self->child_seq);
-            log_info("projection snapshot at seq %llu (%zu KiB): serialised in %.2f s (%.2f s "
-                     "CPU) beside the writer, stored in %zu transaction%s over %.2f s",
-                     (unsigned long long)self->child_seq, self->pending_len >> 10, self->serialised,
-                     self->child_cpu, txns, txns == 1 ? "" : "s", seconds_since(&self->store_t0));
-            drop_pending(self);
-        }
-        if (!wait)
-            break;
-    }
-    if (rc != STORE_OK)
-        drop_pending(self); /* its chunks go with the next snapshot's manifest */
+    do
+        rc = projector_snapshot_store_chunk(self, err, errlen);
+    while (wait && rc == STORE_OK && self->pending);
     return rc;
 }
 

@@ -56,6 +56,13 @@ bool projector_snapshot_due(projector_t *self);
    than one chunk (with wait: all of it). A failed child is logged and
    forgotten; an error is returned only when storing fails. */
 int projector_snapshot_collect(projector_t *self, bool wait, char *err, size_t errlen);
+/* Store the next chunk of a finished snapshot (busy() == 2), in a
+   transaction of its own; nothing to do otherwise. On the thread that
+   writes to the store at the time (the writer, or the commit thread for
+   a job the writer handed it, see daemon/writer.c); the writer does not
+   touch the snapshot state meanwhile. On a failure the snapshot is
+   dropped. */
+int projector_snapshot_store_chunk(projector_t *self, char *err, size_t errlen);
 
 /* 0: no snapshot in the making; 1: a child is serialising one; 2: the
    writer is storing one (each projector_snapshot_collect stores a chunk). */

@@ -87,11 +87,12 @@ struct _writer_t {
     size_t inflight_mark;
     double inflight_t0, inflight_ms[3];
     size_t inflight_events;
-    bool locked;     /* the projector's write lock is held */
-    bool redo;       /* the commit in hand failed: apply the next group again */
-    int failures;    /* consecutive groups that failed */
-    bool broken;     /* a group could not be handed back */
-    size_t headroom; /* see writer_set_map_headroom */
+    bool locked;         /* the projector's write lock is held */
+    bool chunk_inflight; /* the job in hand stores a snapshot chunk too */
+    bool redo;           /* the commit in hand failed: apply the next group again */
+    int failures;        /* consecutive groups that failed */
+    bool broken;         /* a group could not be handed back */
+    size_t headroom;     /* see writer_set_map_headroom */
     /* Where the time of the group being applied went, for the log line
        about a slow one: snapshot store, index growth, apply. */
     double ms[3];
@@ -660,6 +661,12 @@ finish_inflight(writer_t *self, bool wait)
         return false;
     group_t *g = self->inflight;
     self->inflight = NULL;
+    if (self->chunk_inflight) {
+        self->chunk_inflight = false;
+        if (j->rc == STORE_OK && j->after_rc != STORE_OK)
+            log_warn("projection snapshot not stored: %s", j->after_err);
+        atomic_store(&self->stats->map_size, store_map_size(self->store));
+    }
     if (j->rc == STORE_OK) {
         dedup_settle(self->dedup, self->inflight_mark);
         atomic_fetch_add_explicit(&self->stats->commits, 1, memory_order_relaxed);
@@ -681,11 +688,11 @@ finish_inflight(writer_t *self, bool wait)
     double took = ms_now() - self->inflight_t0;
     if (took > SLOW_GROUP_MS)
         log_info("slow group: %zu events in %.0f ms (snapshot %.0f, index growth %.0f, apply "
-                 "%.0f, map growth %.0f, put %.0f, commit %.0f; the rest waiting for the group "
-                 "before)",
+                 "%.0f, map growth %.0f, put %.0f, commit %.0f, snapshot chunk %.0f; the rest "
+                 "waiting for the group before)",
                  self->inflight_events, took, self->inflight_ms[T_SNAPSHOT],
                  self->inflight_ms[T_RESERVE], self->inflight_ms[T_APPLY], j->ms_room, j->ms_put,
-                 j->ms_commit);
+                 j->ms_commit, j->ms_after);
     hand_back(self, g);
     return true;
 }
@@ -712,13 +719,26 @@ at_durable_point(writer_t *self)
     collect_snapshot(self);
 }
 
-/* Whether to wait for the commit in hand before folding another group. */
+/* Whether to wait for the commit in hand before folding another group: a
+   snapshot is forked only from the durable log. (A finished snapshot's
+   chunks need no wait: they go with the commit jobs.) */
 static bool
 must_drain(writer_t *self, const group_t *g)
 {
+    if (has_rebuild(g) || projector_readers_waiting(self->projector))
+        return true;
+    if (self->chunk_inflight) /* the commit thread has the snapshot state */
+        return false;
     projector_snapshot_poll(self->projector);
-    return has_rebuild(g) || projector_readers_waiting(self->projector) ||
-           projector_snapshot_busy(self->projector) == 2 || projector_snapshot_due(self->projector);
+    return projector_snapshot_due(self->projector);
+}
+
+/* A commit job's `after`: the next chunk of a finished snapshot. */
+static int
+store_chunk(void *arg, char *err, size_t errlen)
+{
+    writer_t *self = arg;
+    return projector_snapshot_store_chunk(self->projector, err, errlen);
 }
 
 /* One group: apply it (while the group before it commits), then hand it
@@ -781,6 +801,14 @@ process_group(writer_t *self, group_t *g)
        possible between transactions. */
     if (self->headroom)
         j->room = 2 * (g->canon.size + 64 * g->nevents) + self->headroom;
+    /* A finished snapshot is stored a chunk per job, after its commit, so
+       the writer goes on applying groups meanwhile. */
+    projector_snapshot_poll(self->projector);
+    if (projector_snapshot_busy(self->projector) == 2) {
+        j->after = store_chunk;
+        j->after_arg = self;
+        self->chunk_inflight = true;
+    }
     self->inflight = g;
     self->inflight_mark = dedup_mark(self->dedup);
     self->inflight_t0 = t0;
