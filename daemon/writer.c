@@ -19,8 +19,10 @@
       the projection of the durable log. A query waiting for the lock makes
       the writer wait for the commit in hand before it folds more, so it
       waits at most about one commit;
-    - the writer writes to the store itself (snapshot chunks, rebuilds, the
-      projection reload after a failure) only while no job is in hand;
+    - the writer writes to the store itself (snapshot chunks when idle,
+      rebuilds, the projection reload after a failure) only while no job
+      is in hand; a job may carry the next snapshot chunk, and then the
+      writer leaves the snapshot state alone until it is reaped;
     - a duplicate lookup that lands on an event of either group compares
       against its bytes in memory, since its record is not readable yet.
     If a commit fails, its group is answered `internal`, every unsettled

@@ -22,8 +22,9 @@
          writer goes on with step 2 of the next group;
       4. (intake) only then reply to each producer, and publish the events.
          Between groups, every N events, the writer forks the child that
-         serialises a projection snapshot (daemon/projector), and stores
-         its bytes before later groups, a 4 MiB chunk per transaction.
+         serialises a projection snapshot (daemon/projector), from the
+         durable log only; its bytes are then stored a 4 MiB chunk per
+         transaction, by the commit thread after later groups' commits.
 
     The writer holds at most two groups: the one it applies and the one
     before it, committing. Queries see the projection only while no group
