@@ -17,7 +17,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
-#include <time.h>
 #include <unistd.h>
 
 /* Growths of a full map tried for one job before it fails. */
@@ -37,14 +36,6 @@ struct _committer_t {
     unsigned long fail_every, jobs; /* PACERD_TEST_FAIL_COMMIT, see commit.h */
 };
 
-static double
-ms_now(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec * 1e3 + (double)t.tv_nsec / 1e6;
-}
-
 static void
 count_growth(committer_t *self, int grown)
 {
@@ -56,7 +47,7 @@ count_growth(committer_t *self, int grown)
 static void
 run_job(committer_t *self, commit_job_t *j)
 {
-    double t = ms_now();
+    double t = log_clock_ms();
     int grown = 0;
     j->rc = STORE_OK;
     if (j->room) {
@@ -67,7 +58,7 @@ run_job(committer_t *self, commit_job_t *j)
             log_info("LMDB map nearly full: grew it to %zu MiB", store_map_size(self->store) >> 20);
         }
     }
-    j->ms_room = ms_now() - t;
+    j->ms_room = log_clock_ms() - t;
     j->ms_put = j->ms_commit = j->ms_after = 0;
     j->after_rc = STORE_OK;
     if (self->fail_every && ++self->jobs % self->fail_every == 0) {
@@ -77,7 +68,7 @@ run_job(committer_t *self, commit_job_t *j)
         return;
     }
     for (int tries = 0;; tries++) {
-        t = ms_now();
+        t = log_clock_ms();
         int rc = store_begin(self->store, j->err, sizeof j->err);
         for (size_t i = 0; i < j->n && rc == STORE_OK; i++) {
             const chain_link_t *l = &j->links[i];
@@ -91,18 +82,18 @@ run_job(committer_t *self, commit_job_t *j)
                 rc = STORE_ERROR;
             }
         }
-        double t1 = ms_now();
+        double t1 = log_clock_ms();
         j->ms_put += t1 - t;
         if (rc == STORE_OK)
             rc = store_commit(self->store, j->err, sizeof j->err);
         else
             store_abort(self->store);
-        j->ms_commit += ms_now() - t1;
+        j->ms_commit += log_clock_ms() - t1;
         j->rc = rc;
         if (rc == STORE_OK && j->after) {
-            t1 = ms_now();
+            t1 = log_clock_ms();
             j->after_rc = j->after(j->after_arg, j->after_err, sizeof j->after_err);
-            j->ms_after = ms_now() - t1;
+            j->ms_after = log_clock_ms() - t1;
         }
         if (rc != STORE_MAP_FULL || tries == GROW_TRIES)
             return;

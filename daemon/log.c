@@ -19,6 +19,14 @@ log_level_parse(const char *name)
     return -1;
 }
 
+double
+log_clock_ms(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec * 1e3 + (double)t.tv_nsec / 1e6;
+}
+
 void
 log_set_level(log_level_t level)
 {

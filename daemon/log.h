@@ -13,6 +13,9 @@ typedef enum { PLOG_DEBUG, PLOG_INFO, PLOG_WARN, PLOG_ERROR } log_level_t;
 int log_level_parse(const char *name);
 void log_set_level(log_level_t level);
 void log_msg(log_level_t level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Monotonic milliseconds, for timing what a log line reports (a slow
+   group's phases, on the writer and the commit thread). */
+double log_clock_ms(void);
 
 #define log_debug(...) log_msg(PLOG_DEBUG, __VA_ARGS__)
 #define log_info(...)  log_msg(PLOG_INFO, __VA_ARGS__)

@@ -102,14 +102,6 @@ struct _writer_t {
 
 enum { T_SNAPSHOT, T_RESERVE, T_APPLY };
 
-static double
-ms_now(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec * 1e3 + (double)t.tv_nsec / 1e6;
-}
-
 static int64_t
 now_ms(void)
 {
@@ -542,13 +534,13 @@ apply_group(writer_t *self, group_t *g, int64_t recorded_at, char *err, size_t e
         if (group_appends_events(p))
             total += p->req.nevents;
     }
-    double t = ms_now();
+    double t = log_clock_ms();
     if (dedup_reserve(self->dedup, total) != 0 || reserve_links(self, total) != 0) {
         snprintf(err, errlen, "out of memory for %zu events", total);
         return STORE_ERROR;
     }
-    self->ms[T_RESERVE] += ms_now() - t;
-    t = ms_now();
+    self->ms[T_RESERVE] += log_clock_ms() - t;
+    t = log_clock_ms();
     self->recorded_at = recorded_at;
     self->links = self->buf[self->cur].links;
     self->first_seq = self->next_seq;
@@ -566,7 +558,7 @@ apply_group(writer_t *self, group_t *g, int64_t recorded_at, char *err, size_t e
         if (self->nlinks)
             memcpy(self->last_hash, self->links[self->nlinks - 1].hash, STORE_HASH_BYTES);
     }
-    self->ms[T_APPLY] += ms_now() - t;
+    self->ms[T_APPLY] += log_clock_ms() - t;
     return rc;
 }
 
@@ -580,7 +572,7 @@ run_rebuilds(writer_t *self, group_t *g)
         pending_t *p = &g->pending[k];
         if (p->rc != WIRE_OK || p->req.op != OP_REBUILD)
             continue;
-        double t0 = ms_now();
+        double t0 = log_clock_ms();
         int rc = store_begin(self->store, err, sizeof err);
         if (rc == STORE_OK)
             rc = projector_rebuild(self->projector, &p->rebuilt_events, err, sizeof err);
@@ -588,7 +580,7 @@ run_rebuilds(writer_t *self, group_t *g)
             rc = store_commit(self->store, err, sizeof err);
         else
             store_abort(self->store);
-        p->rebuild_ms = ms_now() - t0;
+        p->rebuild_ms = log_clock_ms() - t0;
         if (rc != STORE_OK) {
             p->rc = WIRE_INTERNAL;
             snprintf(p->message, sizeof p->message, "rebuild failed: %s", err);
@@ -687,7 +679,7 @@ finish_inflight(writer_t *self, bool wait)
         g->committed = false;
         g->last_seq = store_last_seq(self->store);
     }
-    double took = ms_now() - self->inflight_t0;
+    double took = log_clock_ms() - self->inflight_t0;
     if (took > SLOW_GROUP_MS)
         log_info("slow group: %zu events in %.0f ms (snapshot %.0f, index growth %.0f, apply "
                  "%.0f, map growth %.0f, put %.0f, commit %.0f, snapshot chunk %.0f; the rest "
@@ -715,8 +707,8 @@ at_durable_point(writer_t *self)
     /* The writer would take the lock back at once, before a woken query
        runs: give waiting queries a moment to get in first (they count as
        waiting until they hold it). */
-    double t0 = ms_now();
-    while (projector_readers_waiting(self->projector) && ms_now() - t0 < 10)
+    double t0 = log_clock_ms();
+    while (projector_readers_waiting(self->projector) && log_clock_ms() - t0 < 10)
         sched_yield();
     collect_snapshot(self);
 }
@@ -750,12 +742,12 @@ process_group(writer_t *self, group_t *g)
 {
     char err[512];
     memset(self->ms, 0, sizeof self->ms);
-    double t0 = ms_now();
+    double t0 = log_clock_ms();
     if (self->inflight && must_drain(self, g))
         finish_inflight(self, true);
     if (!self->inflight)
         at_durable_point(self);
-    self->ms[T_SNAPSHOT] = ms_now() - t0;
+    self->ms[T_SNAPSHOT] = log_clock_ms() - t0;
     if (!self->locked) {
         projector_write_lock(self->projector);
         self->locked = true;
