@@ -56,16 +56,8 @@ class MapGrowth(pt.PacerTestCase):
         # Every sale was folded into the projection exactly once, also those of a transaction
         # that was aborted and redone. (The sales went to rep "zhang" before it was defined.)
         with d.client() as c:
-            expect_ok(c.append([pt.node_defined(node="acme", kind="company", parent=None)]))
-            expect_ok(c.append([pt.node_defined(node="zhang", kind="rep", parent="acme")]))
-            expect_ok(c.append([pt.target_set(scope="zhang", metric="deals", period="2025-12",
-                                              floor=None, target=100000, stretch=None,
-                                              currency=None)]))
-        with d.client("query") as q:
-            rows = expect_ok(q.call("progress", period="2025-12", scope="zhang",
-                                    metric="deals", now=pt.T0 + 86400000))["rows"]
-        self.assertEqual([(r["path"], r["actual"]) for r in rows],
-                         [("acme/zhang", TOTAL + 500)])
+            pt.define_zhang_deals_target(c)
+        self.assertEqual(pt.deals_of_zhang(d), TOTAL + 500)
         return d
 
     def check(self, d, sent):

@@ -602,6 +602,24 @@ def one_of_each():
     ]
 
 
+def define_zhang_deals_target(client, period="2025-12"):
+    """Company acme, rep zhang under it, and a deals target for zhang in period: then
+    deals_of_zhang() counts every sale_closed credited to zhang, also those appended before."""
+    expect_ok(client.append([node_defined(node="acme", kind="company", parent=None)]))
+    expect_ok(client.append([node_defined(node="zhang", kind="rep", parent="acme")]))
+    expect_ok(client.append([target_set(scope="zhang", metric="deals", period=period, floor=None,
+                                        target=100000, stretch=None, currency=None)]))
+
+
+def deals_of_zhang(d, period="2025-12"):
+    """Zhang's deals actual in period (see define_zhang_deals_target)."""
+    with d.client("query") as q:
+        rows = expect_ok(q.call("progress", period=period, scope="zhang", metric="deals",
+                                now=T0 + 86400000))["rows"]
+    assert [r["path"] for r in rows] == ["acme/zhang"], rows
+    return rows[0]["actual"]
+
+
 def sales(n, **kw):
     return [sale_closed(**kw) for _ in range(n)]
 
