@@ -12,7 +12,6 @@ chain holds, and the projection counts every sale once, live and after a restart
 import threading
 
 import pacertest as pt
-from pacertest import expect_ok
 
 PRODUCERS = 4
 BATCHES = 20
