@@ -91,7 +91,6 @@ struct _writer_t {
     size_t inflight_events;
     bool locked;         /* the projector's write lock is held */
     bool chunk_inflight; /* the job in hand stores a snapshot chunk too */
-    bool redo;           /* the commit in hand failed: apply the next group again */
     int failures;        /* consecutive groups that failed */
     bool broken;         /* a group could not be handed back */
     size_t headroom;     /* see writer_set_map_headroom */
@@ -274,6 +273,9 @@ event_bytes(writer_t *self, uint64_t seq, const uint8_t **event, size_t *len, ch
     if (!self->reader && !(self->reader = store_read_begin(self->store, err, errlen)))
         return STORE_ERROR;
     int rc = store_reader_get(self->reader, seq, &rec, err, errlen);
+    if (rc == STORE_NOT_FOUND)
+        snprintf(err, errlen, "the duplicate index names seq %llu, which is not in the log",
+                 (unsigned long long)seq);
     *event = rec.event;
     *len = rec.event_len;
     return rc;
@@ -642,17 +644,17 @@ hand_back(writer_t *self, group_t *g)
 
 /* The commit of the group in hand has returned (or, with wait, once it
    returns): settle its duplicate inserts, or undo everything past the
-   durable log on a failure (self->redo then tells the caller that the
-   group it applied meanwhile must be applied again); then answer it.
-   False if no job was in hand or it is still running. */
-static bool
+   durable log on a failure; then answer it. Returns 1 (committed), -1
+   (failed: a group applied meanwhile was undone too and must be applied
+   again), or 0 if no job was in hand or it is still running. */
+static int
 finish_inflight(writer_t *self, bool wait)
 {
     if (!self->inflight)
-        return false;
+        return 0;
     commit_job_t *j = committer_reap(self->committer, wait);
     if (!j)
-        return false;
+        return 0;
     group_t *g = self->inflight;
     self->inflight = NULL;
     if (self->chunk_inflight) {
@@ -674,7 +676,6 @@ finish_inflight(writer_t *self, bool wait)
         log_error("group of %zu requests not appended: %s", g->npending, j->err);
         self->failures++;
         undo_to_durable(self);
-        self->redo = true;
         group_fail(g, j->err);
         g->committed = false;
         g->last_seq = store_last_seq(self->store);
@@ -688,7 +689,7 @@ finish_inflight(writer_t *self, bool wait)
                  self->inflight_ms[T_RESERVE], self->inflight_ms[T_APPLY], j->ms_room, j->ms_put,
                  j->ms_commit, j->ms_after);
     hand_back(self, g);
-    return true;
+    return j->rc == STORE_OK ? 1 : -1;
 }
 
 /* No job in hand, so the projection is the durable log's: fork a due
@@ -757,21 +758,17 @@ process_group(writer_t *self, group_t *g)
         recorded_at = self->last_recorded_at;
     for (;;) {
         int rc = apply_group(self, g, recorded_at, err, sizeof err);
-        if (rc == STORE_OK && self->inflight) {
-            finish_inflight(self, true);
-            if (self->redo) { /* applied on top of a group that failed */
-                log_info("applying a group of %zu events again: the commit before it failed",
-                         g->nevents);
-                self->redo = false;
-                group_reset(g);
-                continue;
-            }
+        if (rc == STORE_OK && finish_inflight(self, true) < 0) {
+            /* applied on top of a group that failed, and undone with it */
+            log_info("applying a group of %zu events again: the commit before it failed",
+                     g->nevents);
+            group_reset(g);
+            continue;
         }
         if (rc == STORE_OK)
             break;
         /* Retry or failure: back to the durable log first. */
         finish_inflight(self, true);
-        self->redo = false;
         undo_to_durable(self);
         group_reset(g);
         if (rc == STORE_RETRY)

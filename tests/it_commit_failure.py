@@ -30,11 +30,11 @@ class CommitFailure(pt.PacerTestCase):
         errors = []
         lock = threading.Lock()
 
-        def produce(p):
+        def produce(p, phase):
             try:
                 with d.client() as c:
                     for b in range(BATCHES):
-                        batch = [pt.sale_closed(id="p%d-b%d-%d" % (p, b, i), rep="zhang")
+                        batch = [pt.sale_closed(id="%s-p%d-b%d-%d" % (phase, p, b, i), rep="zhang")
                                  for i in range(BATCH)]
                         for attempt in range(20):
                             reply = c.append(batch)
@@ -57,17 +57,25 @@ class CommitFailure(pt.PacerTestCase):
             except Exception as e:  # noqa: BLE001 - reported below
                 errors.append(repr(e))
 
-        threads = [threading.Thread(target=produce, args=(p,)) for p in range(PRODUCERS)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
+        # Concurrent producers (failed commits found while the next group is applied), then one
+        # producer alone (failed commits found between groups), then concurrent ones again.
+        for phase, producers in (("a", PRODUCERS), ("b", 1), ("c", PRODUCERS)):
+            threads = [threading.Thread(target=produce, args=(p, phase))
+                       for p in range(producers)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
         self.assertEqual(errors, [])
         self.assertGreater(len(failures), 0, "no transaction failed: the hook did not work")
         self.assertIn("injected failure", d.log_text())
+        # Every failure was an injected one: none came from the recovery itself.
+        for line in d.log_text().splitlines():
+            if "not appended" in line:
+                self.assertIn("injected failure", line)
         # At least one group was applied behind a failed one and had to be applied again.
         self.assertIn("the commit before it failed", d.log_text())
-        total = PRODUCERS * BATCHES * BATCH
+        total = (2 * PRODUCERS + 1) * BATCHES * BATCH
         self.assertEqual(len(acked), total)
         self.check(d, acked, total)
         self.stop_ok(d)
