@@ -6,13 +6,14 @@
     the writer has admitted an event and given it its sequence number, its
     hash can be computed beside the writer's next duplicate lookups and
     projection folds. The writer pushes links (events, in sequence order)
-    as it admits them and puts each record into the log once its hash is
-    ready; the LMDB transaction stays on the writer's thread.
+    as it admits them; once all of a group's hashes are ready (chain_finish)
+    it hands the links to the commit thread (daemon/commit), which puts the
+    records into the log.
 
     One group at a time: chain_begin, then chain_push as links are added,
     chain_done to learn which hashes are ready, and chain_finish for all of
-    them before the transaction ends (commit or abort). The links array and
-    the event bytes belong to the caller and must stay where they are until
+    them before the links are handed on or dropped. The links array and the
+    event bytes belong to the caller and must stay where they are until
     chain_finish has returned. */
 
 #ifndef PACER_CHAIN_H

@@ -4,15 +4,18 @@
     The intake thread (daemon/intake) receives requests, parses them and
     prepares every event of an append: decoded, validated, encoded
     canonically, its id hashed. Nothing of that depends on the log or the
-    projection, so it runs while the writer commits the group before. The
+    projection, so it runs while the writer works on the groups before. The
     writer (daemon/writer) then only looks each prepared event up in the
-    duplicate index, checks it against the projection, appends it, folds it
-    and commits; the group goes back to the intake thread for the replies
-    and the publication.
+    duplicate index, checks it against the projection, sequences and folds
+    it; the commit thread (daemon/commit) appends the records and commits;
+    the group goes back to the intake thread for the replies and the
+    publication.
 
-    A group belongs to one thread at a time: it changes hands as a pointer
-    on the inproc pipe between the two (a full memory barrier), and nothing
-    in it is shared.
+    A group belongs to the intake thread or to the writer: it changes hands
+    as a pointer on the inproc pipe between the two (a full memory
+    barrier). While the commit thread puts a group's records it only reads
+    their canonical bytes (the writer may read them too, for duplicate
+    checks), and nothing writes them until the group is handed back.
 
     Memory: each request keeps its ZeroMQ frames alive until it is answered
     (decoded events point into them), and an array of per-event results. The
