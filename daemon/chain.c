@@ -159,15 +159,6 @@ chain_push(chain_t *self, size_t n)
     pthread_mutex_unlock(&self->lock);
 }
 
-size_t
-chain_done(chain_t *self)
-{
-    pthread_mutex_lock(&self->lock);
-    size_t done = self->done;
-    pthread_mutex_unlock(&self->lock);
-    return done;
-}
-
 void
 chain_finish(chain_t *self, size_t n)
 {

@@ -11,10 +11,9 @@
     records into the log.
 
     One group at a time: chain_begin, then chain_push as links are added,
-    chain_done to learn which hashes are ready, and chain_finish for all of
-    them before the links are handed on or dropped. The links array and the
-    event bytes belong to the caller and must stay where they are until
-    chain_finish has returned. */
+    and chain_finish for all of them before the links are handed on or
+    dropped. The links array and the event bytes belong to the caller and
+    must stay where they are until chain_finish has returned. */
 
 #ifndef PACER_CHAIN_H
 #define PACER_CHAIN_H
@@ -44,8 +43,6 @@ void chain_begin(chain_t *self, const uint8_t prev[STORE_HASH_BYTES], uint64_t f
                  int64_t recorded_at, chain_link_t *links);
 /* Links [0, n) are filled in and may be hashed; n never decreases. */
 void chain_push(chain_t *self, size_t n);
-/* How many links have their hash, without waiting. */
-size_t chain_done(chain_t *self);
 /* Make sure links [0, n) have their hash (n at least the count pushed):
    waits for the chain thread's work in progress and hashes the rest on the
    caller's thread. Afterwards the chain thread does not touch the links. */

@@ -49,8 +49,8 @@ test_chain_matches_sequential(void **state)
     assert_non_null(c);
     uint8_t prev[STORE_HASH_BYTES];
     memset(prev, 0xab, sizeof prev);
-    /* push sizes from 1 to a few hundred, done peeked at in between, and
-       finishes at every stage (nothing pushed, part hashed, all hashed) */
+    /* push sizes from 1 to a few hundred, and finishes at every stage
+       (nothing pushed, part hashed, all hashed) */
     size_t sizes[] = {0, 1, 2, 31, 32, 33, 500, LINKS};
     for (size_t t = 0; t < sizeof sizes / sizeof sizes[0]; t++) {
         size_t n = sizes[t];
@@ -62,10 +62,8 @@ test_chain_matches_sequential(void **state)
             pushed += step;
             step = step * 2 + 1;
             chain_push(c, pushed);
-            assert_true(chain_done(c) <= pushed);
         }
         chain_finish(c, n);
-        assert_int_equal(chain_done(c), n);
         for (size_t i = 0; i < n; i++)
             assert_memory_equal(links[i].hash, want[i], STORE_HASH_BYTES);
     }
