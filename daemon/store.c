@@ -454,21 +454,6 @@ store_append(store_t *self, int64_t recorded_at, const uint8_t *event, size_t le
 }
 
 int
-store_get_in_txn(store_t *self, uint64_t seq, store_record_t *rec, char *err, size_t errlen)
-{
-    size_t key = (size_t)seq;
-    MDB_val k = {sizeof key, &key}, v;
-    int rc = mdb_get(self->txn, self->log, &k, &v);
-    if (rc == MDB_NOTFOUND) {
-        snprintf(err, errlen, "record %llu not found", (unsigned long long)seq);
-        return STORE_NOT_FOUND;
-    }
-    if (rc != 0)
-        return lmdb_fail(err, errlen, "reading the log", rc);
-    return store_record_decode(seq, v.mv_data, v.mv_size, rec, err, errlen);
-}
-
-int
 store_commit(store_t *self, char *err, size_t errlen)
 {
     int rc;

@@ -79,8 +79,6 @@ int store_append(store_t *self, int64_t recorded_at, const uint8_t *event, size_
 int store_append_hashed(store_t *self, int64_t recorded_at, const uint8_t *event, size_t len,
                         uint64_t id_hash, const uint8_t hash[STORE_HASH_BYTES], uint64_t *seq_out,
                         char *err, size_t errlen);
-/* Read a record within the writer's open transaction (sees its own appends). */
-int store_get_in_txn(store_t *self, uint64_t seq, store_record_t *rec, char *err, size_t errlen);
 int store_commit(store_t *self, char *err, size_t errlen);
 void store_abort(store_t *self);
 /* Grow the map (doubling, at least by 64 MiB). No transaction may be open. */
