@@ -19,9 +19,6 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
-/* Growths of a full map tried for one job before it fails. */
-#define GROW_TRIES 8
-
 struct _committer_t {
     store_t *store;
     writer_stats_t *stats;
@@ -43,13 +40,41 @@ count_growth(committer_t *self, int grown)
     atomic_store(&self->stats->map_size, store_map_size(self->store));
 }
 
-/* Put every record and commit, growing a full map and starting again. */
+typedef struct {
+    store_t *store;
+    commit_job_t *job;
+} put_call_t;
+
+/* The job's records, into the open transaction. */
+static int
+put_records(void *arg, char *err, size_t errlen)
+{
+    put_call_t *c = arg;
+    commit_job_t *j = c->job;
+    double t = log_clock_ms();
+    int rc = STORE_OK;
+    for (size_t i = 0; i < j->n && rc == STORE_OK; i++) {
+        const chain_link_t *l = &j->links[i];
+        uint64_t seq;
+        rc = store_append_hashed(c->store, j->recorded_at, l->event, l->len, l->id_hash, l->hash,
+                                 &seq, err, errlen);
+        if (rc == STORE_OK && seq != j->first_seq + i) {
+            snprintf(err, errlen, "the log's next seq is %llu, the group was folded as %llu",
+                     (unsigned long long)seq, (unsigned long long)(j->first_seq + i));
+            rc = STORE_ERROR;
+        }
+    }
+    j->ms_put += log_clock_ms() - t;
+    return rc;
+}
+
+/* Put every record and commit (store_in_txn grows a full map and starts
+   again), then run the job's `after`. */
 static void
 run_job(committer_t *self, commit_job_t *j)
 {
     double t = log_clock_ms();
     int grown = 0;
-    j->rc = STORE_OK;
     if (j->room) {
         if (store_ensure_room(self->store, j->room, &grown, j->err, sizeof j->err) != STORE_OK)
             log_warn("growing the LMDB map ahead of a group: %s", j->err);
@@ -59,7 +84,7 @@ run_job(committer_t *self, commit_job_t *j)
         }
     }
     j->ms_room = log_clock_ms() - t;
-    j->ms_put = j->ms_commit = j->ms_after = 0;
+    j->ms_put = j->ms_after = 0;
     j->after_rc = STORE_OK;
     if (self->fail_every && ++self->jobs % self->fail_every == 0) {
         snprintf(j->err, sizeof j->err, "injected failure (PACERD_TEST_FAIL_COMMIT=%lu)",
@@ -67,40 +92,19 @@ run_job(committer_t *self, commit_job_t *j)
         j->rc = STORE_ERROR;
         return;
     }
-    for (int tries = 0;; tries++) {
-        t = log_clock_ms();
-        int rc = store_begin(self->store, j->err, sizeof j->err);
-        for (size_t i = 0; i < j->n && rc == STORE_OK; i++) {
-            const chain_link_t *l = &j->links[i];
-            uint64_t seq;
-            rc = store_append_hashed(self->store, j->recorded_at, l->event, l->len, l->id_hash,
-                                     l->hash, &seq, j->err, sizeof j->err);
-            if (rc == STORE_OK && seq != j->first_seq + i) {
-                snprintf(j->err, sizeof j->err,
-                         "the log's next seq is %llu, the group was folded as %llu",
-                         (unsigned long long)seq, (unsigned long long)(j->first_seq + i));
-                rc = STORE_ERROR;
-            }
-        }
-        double t1 = log_clock_ms();
-        j->ms_put += t1 - t;
-        if (rc == STORE_OK)
-            rc = store_commit(self->store, j->err, sizeof j->err);
-        else
-            store_abort(self->store);
-        j->ms_commit += log_clock_ms() - t1;
-        j->rc = rc;
-        if (rc == STORE_OK && j->after) {
-            t1 = log_clock_ms();
-            j->after_rc = j->after(j->after_arg, j->after_err, sizeof j->after_err);
-            j->ms_after = log_clock_ms() - t1;
-        }
-        if (rc != STORE_MAP_FULL || tries == GROW_TRIES)
-            return;
-        if ((j->rc = store_grow(self->store, j->err, sizeof j->err)) != STORE_OK)
-            return;
-        count_growth(self, 1);
+    t = log_clock_ms();
+    grown = 0;
+    put_call_t call = {self->store, j};
+    j->rc = store_in_txn(self->store, put_records, &call, &grown, j->err, sizeof j->err);
+    j->ms_commit = log_clock_ms() - t - j->ms_put;
+    if (grown) {
+        count_growth(self, grown);
         log_info("LMDB map full: grew it to %zu MiB", store_map_size(self->store) >> 20);
+    }
+    if (j->rc == STORE_OK && j->after) {
+        t = log_clock_ms();
+        j->after_rc = j->after(j->after_arg, j->after_err, sizeof j->after_err);
+        j->ms_after = log_clock_ms() - t;
     }
 }
 

@@ -187,28 +187,29 @@ projector_open(store_t *store, const projector_options_t *options, char *err, si
 
 typedef int(txn_step_fn)(projector_t *self, const void *arg, char *err, size_t errlen);
 
-/* Run step in a write transaction of its own and commit, growing the map
-   and running it again if it does not fit. */
+typedef struct {
+    projector_t *self;
+    txn_step_fn *step;
+    const void *arg;
+} txn_call_t;
+
+static int
+call_step(void *arg, char *err, size_t errlen)
+{
+    txn_call_t *c = arg;
+    return c->step(c->self, c->arg, err, errlen);
+}
+
+/* Run step in a write transaction of its own (store_in_txn). */
 static int
 in_txn(projector_t *self, txn_step_fn *step, const void *arg, char *err, size_t errlen)
 {
-    int rc = STORE_MAP_FULL;
-    for (int tries = 0; rc == STORE_MAP_FULL && tries < 8; tries++) {
-        rc = store_begin(self->store, err, errlen);
-        if (rc == STORE_OK)
-            rc = step(self, arg, err, errlen);
-        if (rc == STORE_OK)
-            rc = store_commit(self->store, err, errlen);
-        else
-            store_abort(self->store);
-        if (rc == STORE_MAP_FULL) {
-            int g = store_grow(self->store, err, errlen);
-            if (g != STORE_OK)
-                return g;
-            log_info("LMDB map grew to %zu MiB for a projection snapshot",
-                     store_map_size(self->store) >> 20);
-        }
-    }
+    txn_call_t c = {self, step, arg};
+    int grown = 0;
+    int rc = store_in_txn(self->store, call_step, &c, &grown, err, errlen);
+    if (grown)
+        log_info("LMDB map grew to %zu MiB for a projection snapshot",
+                 store_map_size(self->store) >> 20);
     return rc;
 }
 

@@ -45,6 +45,7 @@
 #define RECORD_HEAD      45
 #define DEFAULT_MAP_SIZE ((size_t)1 << 30)
 #define GROW_STEP_MAX    ((size_t)4 << 30)
+#define GROW_TRIES       8 /* growths of a full map for one transaction */
 
 typedef struct {
     uint64_t hashes[STORE_ID_BLOCK];
@@ -516,6 +517,25 @@ store_ensure_room(store_t *self, size_t bytes, int *grown, char *err, size_t err
         (*grown)++;
     }
     return STORE_OK;
+}
+
+int
+store_in_txn(store_t *self, store_txn_fn *step, void *arg, int *grown, char *err, size_t errlen)
+{
+    for (int tries = 0;; tries++) {
+        int rc = store_begin(self, err, errlen);
+        if (rc == STORE_OK)
+            rc = step(arg, err, errlen);
+        if (rc == STORE_OK)
+            rc = store_commit(self, err, errlen);
+        else
+            store_abort(self);
+        if (rc != STORE_MAP_FULL || tries == GROW_TRIES)
+            return rc;
+        if ((rc = store_grow(self, err, errlen)) != STORE_OK)
+            return rc;
+        (*grown)++;
+    }
 }
 
 int

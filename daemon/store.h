@@ -85,9 +85,16 @@ void store_abort(store_t *self);
 int store_grow(store_t *self, char *err, size_t errlen);
 /* Grow the map, as often as needed, until at least `bytes` lie past its
    last used page; *grown counts the growths. No transaction may be open.
-   A transaction that fills the map has to be aborted and replayed, so the
-   writer calls this before each group with room to spare. */
+   A transaction that fills the map has to be aborted and run again
+   (store_in_txn), so the commit thread calls this before each group with
+   room to spare. */
 int store_ensure_room(store_t *self, size_t bytes, int *grown, char *err, size_t errlen);
+/* Run `step` inside a write transaction of its own and commit it. If the
+   map fills, the transaction is aborted, the map grown and `step` run
+   again from the start (up to 8 growths); *grown counts them. */
+typedef int(store_txn_fn)(void *arg, char *err, size_t errlen);
+int store_in_txn(store_t *self, store_txn_fn *step, void *arg, int *grown, char *err,
+                 size_t errlen);
 
 /* Projection snapshots, keyed by the seq they reflect, are stored in
    chunks of STORE_SNAPSHOT_CHUNK bytes, so that a large one can be written
