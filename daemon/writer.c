@@ -71,9 +71,8 @@ struct _writer_t {
         size_t cap;
     } buf[2];
     int cur;
-    /* The group being applied: its links, seq first_seq on (UINT64_MAX
-       outside an apply). */
-    chain_link_t *links;
+    /* The group being applied: its links (buf[cur]), seq first_seq on
+       (UINT64_MAX outside an apply). */
     size_t nlinks;
     uint64_t first_seq;
     int64_t recorded_at;
@@ -88,12 +87,10 @@ struct _writer_t {
     commit_job_t job;
     size_t inflight_mark;
     double inflight_t0, inflight_ms[3];
-    size_t inflight_events;
-    bool locked;         /* the projector's write lock is held */
-    bool chunk_inflight; /* the job in hand stores a snapshot chunk too */
-    int failures;        /* consecutive groups that failed */
-    bool broken;         /* a group could not be handed back */
-    size_t headroom;     /* see writer_set_map_headroom */
+    bool locked;     /* the projector's write lock is held */
+    int failures;    /* consecutive groups that failed */
+    bool broken;     /* a group could not be handed back */
+    size_t headroom; /* see writer_set_map_headroom */
     /* Where the time of the group being applied went, for the log line
        about a slow one: snapshot store, index growth, apply. */
     double ms[3];
@@ -258,7 +255,7 @@ event_bytes(writer_t *self, uint64_t seq, const uint8_t **event, size_t *len, ch
 {
     const chain_link_t *l = NULL;
     if (seq >= self->first_seq)
-        l = &self->links[seq - self->first_seq];
+        l = &self->buf[self->cur].links[seq - self->first_seq];
     else if (self->inflight && seq >= self->job.first_seq)
         l = &self->job.links[seq - self->job.first_seq];
     if (l) {
@@ -344,9 +341,10 @@ append_event(writer_t *self, group_t *g, ev_result_t *r, const event_t *ev, char
 {
     size_t n = self->nlinks;
     assert(n < self->buf[self->cur].cap);
-    self->links[n].event = group_canon(g, r);
-    self->links[n].len = r->canon_len;
-    self->links[n].id_hash = r->id_hash;
+    chain_link_t *l = &self->buf[self->cur].links[n];
+    l->event = group_canon(g, r);
+    l->len = r->canon_len;
+    l->id_hash = r->id_hash;
     self->nlinks = n + 1;
     r->seq = self->first_seq + n;
     r->status = R_APPENDED;
@@ -544,10 +542,10 @@ apply_group(writer_t *self, group_t *g, int64_t recorded_at, char *err, size_t e
     self->ms[T_RESERVE] += log_clock_ms() - t;
     t = log_clock_ms();
     self->recorded_at = recorded_at;
-    self->links = self->buf[self->cur].links;
+    chain_link_t *links = self->buf[self->cur].links;
     self->first_seq = self->next_seq;
     self->nlinks = 0;
-    chain_begin(self->chain, self->last_hash, self->first_seq, recorded_at, self->links);
+    chain_begin(self->chain, self->last_hash, self->first_seq, recorded_at, links);
     int rc = STORE_OK;
     for (size_t k = 0; k < g->npending && rc == STORE_OK; k++)
         if (group_appends_events(&g->pending[k]))
@@ -558,7 +556,7 @@ apply_group(writer_t *self, group_t *g, int64_t recorded_at, char *err, size_t e
     if (rc == STORE_OK) {
         self->next_seq += self->nlinks;
         if (self->nlinks)
-            memcpy(self->last_hash, self->links[self->nlinks - 1].hash, STORE_HASH_BYTES);
+            memcpy(self->last_hash, links[self->nlinks - 1].hash, STORE_HASH_BYTES);
     }
     self->ms[T_APPLY] += log_clock_ms() - t;
     return rc;
@@ -642,6 +640,18 @@ hand_back(writer_t *self, group_t *g)
     }
 }
 
+/* Nothing of the group was appended: every append in it is answered
+   `internal`. The caller has undone what was applied. */
+static void
+fail_group(writer_t *self, group_t *g, const char *why)
+{
+    log_error("group of %zu requests not appended: %s", g->npending, why);
+    self->failures++;
+    group_fail(g, why);
+    g->committed = false;
+    g->last_seq = store_last_seq(self->store);
+}
+
 /* The commit of the group in hand has returned (or, with wait, once it
    returns): settle its duplicate inserts, or undo everything past the
    durable log on a failure; then answer it. Returns 1 (committed), -1
@@ -657,8 +667,7 @@ finish_inflight(writer_t *self, bool wait)
         return 0;
     group_t *g = self->inflight;
     self->inflight = NULL;
-    if (self->chunk_inflight) {
-        self->chunk_inflight = false;
+    if (j->after) { /* it stored a snapshot chunk too */
         if (j->rc == STORE_OK && j->after_rc != STORE_OK)
             log_warn("projection snapshot not stored: %s", j->after_err);
         atomic_store(&self->stats->map_size, store_map_size(self->store));
@@ -673,21 +682,16 @@ finish_inflight(writer_t *self, bool wait)
         if (has_rebuild(g))
             run_rebuilds(self, g);
     } else {
-        log_error("group of %zu requests not appended: %s", g->npending, j->err);
-        self->failures++;
         undo_to_durable(self);
-        group_fail(g, j->err);
-        g->committed = false;
-        g->last_seq = store_last_seq(self->store);
+        fail_group(self, g, j->err);
     }
     double took = log_clock_ms() - self->inflight_t0;
     if (took > SLOW_GROUP_MS)
         log_info("slow group: %zu events in %.0f ms (snapshot %.0f, index growth %.0f, apply "
                  "%.0f, map growth %.0f, put %.0f, commit %.0f, snapshot chunk %.0f; the rest "
                  "waiting for the group before)",
-                 self->inflight_events, took, self->inflight_ms[T_SNAPSHOT],
-                 self->inflight_ms[T_RESERVE], self->inflight_ms[T_APPLY], j->ms_room, j->ms_put,
-                 j->ms_commit, j->ms_after);
+                 g->nevents, took, self->inflight_ms[T_SNAPSHOT], self->inflight_ms[T_RESERVE],
+                 self->inflight_ms[T_APPLY], j->ms_room, j->ms_put, j->ms_commit, j->ms_after);
     hand_back(self, g);
     return j->rc == STORE_OK ? 1 : -1;
 }
@@ -718,11 +722,11 @@ at_durable_point(writer_t *self)
    snapshot is forked only from the durable log. (A finished snapshot's
    chunks need no wait: they go with the commit jobs.) */
 static bool
-must_drain(writer_t *self, const group_t *g)
+must_drain(writer_t *self, bool rebuild)
 {
-    if (has_rebuild(g) || projector_readers_waiting(self->projector))
+    if (rebuild || projector_readers_waiting(self->projector))
         return true;
-    if (self->chunk_inflight) /* the commit thread has the snapshot state */
+    if (self->job.after) /* the commit thread has the snapshot state */
         return false;
     projector_snapshot_poll(self->projector);
     return projector_snapshot_due(self->projector);
@@ -744,7 +748,8 @@ process_group(writer_t *self, group_t *g)
     char err[512];
     memset(self->ms, 0, sizeof self->ms);
     double t0 = log_clock_ms();
-    if (self->inflight && must_drain(self, g))
+    bool rebuild = has_rebuild(g);
+    if (self->inflight && must_drain(self, rebuild))
         finish_inflight(self, true);
     if (!self->inflight)
         at_durable_point(self);
@@ -773,17 +778,13 @@ process_group(writer_t *self, group_t *g)
         group_reset(g);
         if (rc == STORE_RETRY)
             continue;
-        log_error("group of %zu requests not appended: %s", g->npending, err);
-        self->failures++;
-        group_fail(g, err);
-        g->committed = false;
-        g->last_seq = store_last_seq(self->store);
+        fail_group(self, g, err);
         hand_back(self, g);
         return;
     }
     self->last_recorded_at = recorded_at;
     commit_job_t *j = &self->job;
-    *j = (commit_job_t){.links = self->links,
+    *j = (commit_job_t){.links = self->buf[self->cur].links,
                         .n = self->nlinks,
                         .first_seq = self->next_seq - self->nlinks,
                         .recorded_at = recorded_at};
@@ -798,17 +799,15 @@ process_group(writer_t *self, group_t *g)
     if (projector_snapshot_busy(self->projector) == 2) {
         j->after = store_chunk;
         j->after_arg = self;
-        self->chunk_inflight = true;
     }
     self->inflight = g;
     self->inflight_mark = dedup_mark(self->dedup);
     self->inflight_t0 = t0;
-    self->inflight_events = g->nevents;
     memcpy(self->inflight_ms, self->ms, sizeof self->ms);
     self->cur ^= 1;
     committer_submit(self->committer, j);
     /* A rebuild folds the log again: nothing may be applied past it. */
-    if (has_rebuild(g))
+    if (rebuild)
         finish_inflight(self, true);
 }
 
