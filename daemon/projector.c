@@ -435,12 +435,20 @@ projector_snapshot_store_chunk(projector_t *self, char *err, size_t errlen)
     return STORE_OK;
 }
 
+/* If the child has finished (with wait: once it finishes), take its
+   output: it becomes pending, or is dropped if it is not whole. */
+static void
+reap_child(projector_t *self, bool wait)
+{
+    int status;
+    if (self->child && reap(self, wait, &status))
+        take_output(self, status);
+}
+
 int
 projector_snapshot_collect(projector_t *self, bool wait, char *err, size_t errlen)
 {
-    int status;
-    if (self->child && (!reap(self, wait, &status) || !take_output(self, status)))
-        return STORE_OK;
+    reap_child(self, wait);
     int rc = STORE_OK;
     do
         rc = projector_snapshot_store_chunk(self, err, errlen);
@@ -451,9 +459,7 @@ projector_snapshot_collect(projector_t *self, bool wait, char *err, size_t errle
 void
 projector_snapshot_poll(projector_t *self)
 {
-    int status;
-    if (self->child && reap(self, false, &status))
-        take_output(self, status);
+    reap_child(self, false);
 }
 
 int
