@@ -231,26 +231,7 @@ put_seq_dup(uint8_t *p, uint64_t seq, bool dup)
     static const uint8_t head[5] = {0x82, 0xa3, 's', 'e', 'q'};
     static const uint8_t dup_key[4] = {0xa3, 'd', 'u', 'p'};
     memcpy(p, head, sizeof head);
-    p += sizeof head;
-    int bytes;
-    if (seq < 128) {
-        *p++ = (uint8_t)seq;
-        bytes = 0;
-    } else if (seq < 256) {
-        *p++ = 0xcc;
-        bytes = 1;
-    } else if (seq < 65536) {
-        *p++ = 0xcd;
-        bytes = 2;
-    } else if (seq <= UINT32_MAX) {
-        *p++ = 0xce;
-        bytes = 4;
-    } else {
-        *p++ = 0xcf;
-        bytes = 8;
-    }
-    for (int i = bytes - 1; i >= 0; i--)
-        *p++ = (uint8_t)(seq >> (8 * i));
+    p = ev_put_uint(p + sizeof head, seq);
     memcpy(p, dup_key, sizeof dup_key);
     p += sizeof dup_key;
     *p++ = dup ? 0xc3 : 0xc2;

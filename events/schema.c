@@ -954,6 +954,27 @@ put_str(uint8_t *p, const char *s, uint32_t n)
     return put_bytes(p, s, n);
 }
 
+uint8_t *
+ev_put_uint(uint8_t *p, uint64_t v)
+{
+    if (v < 128)
+        *p++ = (uint8_t)v;
+    else if (v < 256) {
+        *p++ = 0xcc;
+        *p++ = (uint8_t)v;
+    } else if (v < 65536) {
+        *p++ = 0xcd;
+        p = put_be(p, v, 2);
+    } else if (v <= UINT32_MAX) {
+        *p++ = 0xce;
+        p = put_be(p, v, 4);
+    } else {
+        *p++ = 0xcf;
+        p = put_be(p, v, 8);
+    }
+    return p;
+}
+
 static uint8_t *
 put_int(uint8_t *p, int64_t d)
 {
@@ -973,21 +994,8 @@ put_int(uint8_t *p, int64_t d)
             *p++ = 0xd3;
             p = put_be(p, (uint64_t)d, 8);
         }
-    } else if (d < 128)
-        *p++ = (uint8_t)d;
-    else if (d < 256) {
-        *p++ = 0xcc;
-        *p++ = (uint8_t)d;
-    } else if (d < 65536) {
-        *p++ = 0xcd;
-        p = put_be(p, (uint64_t)d, 2);
-    } else if (d <= UINT32_MAX) {
-        *p++ = 0xce;
-        p = put_be(p, (uint64_t)d, 4);
-    } else {
-        *p++ = 0xcf;
-        p = put_be(p, (uint64_t)d, 8);
-    }
+    } else
+        p = ev_put_uint(p, (uint64_t)d);
     return p;
 }
 

@@ -166,6 +166,9 @@ int event_encode(const event_t *ev, msgpack_packer *pk);
 /* The same into buf; returns the length, or 0 if it might not fit in cap
    (give at least EV_MAX_BYTES + 1024 for an event that may be accepted). */
 size_t event_encode_buf(const event_t *ev, uint8_t *buf, size_t cap);
+/* Write v in msgpack's shortest unsigned form, as msgpack-c packs it (at
+   most 9 bytes); returns the end. Also for the daemon's replies. */
+uint8_t *ev_put_uint(uint8_t *p, uint64_t v);
 
 /* 64-bit hash of an id, stable across processes and versions (SipHash-2-4
    with a fixed key); it is stored in the log's id index. */
