@@ -190,18 +190,16 @@ dedup_load(dedup_t *self, const uint64_t *hashes, const uint64_t *seqs, size_t n
     self->size += n;
 }
 
-/* The slot holding (hash, seq), in whichever table it is now. */
+/* The slot holding (hash, seq), in whichever table it is now: the one a
+   lookup has just passed (dedup_next leaves it.pos one past it). */
 static slot_t *
 find_slot(dedup_t *self, uint64_t hash, uint64_t seq)
 {
-    for (size_t pos = (size_t)hash & self->mask; self->slots[pos].seq; pos = (pos + 1) & self->mask)
-        if (self->slots[pos].hash == hash && self->slots[pos].seq == seq)
-            return &self->slots[pos];
-    if (self->old)
-        for (size_t pos = (size_t)hash & self->old_mask; self->old[pos].seq;
-             pos = (pos + 1) & self->old_mask)
-            if (pos >= self->migrated && self->old[pos].hash == hash && self->old[pos].seq == seq)
-                return &self->old[pos];
+    dedup_iter_t it;
+    for (uint64_t s = dedup_first(self, hash, &it); s; s = dedup_next(self, &it))
+        if (s == seq)
+            return it.in_old ? &self->old[(it.pos - 1) & self->old_mask]
+                             : &self->slots[(it.pos - 1) & self->mask];
     return NULL;
 }
 
