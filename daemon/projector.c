@@ -28,6 +28,7 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <sched.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -511,6 +512,12 @@ projector_live(projector_t *self)
 void
 projector_write_lock(projector_t *self)
 {
+    /* The writer takes the lock back right after letting it go, before a
+       query it woke has run: give waiting queries a moment (at most 10 ms)
+       to get in first (they count as waiting until they hold it). */
+    double t0 = log_clock_ms();
+    while (projector_readers_waiting(self) && log_clock_ms() - t0 < 10)
+        sched_yield();
     pthread_rwlock_wrlock(&self->lock);
 }
 

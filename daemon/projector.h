@@ -35,6 +35,8 @@ void projector_destroy(projector_t **self_p);
 
 /* The live projection; hold the matching lock while using it. */
 projection_t *projector_live(projector_t *self);
+/* Waiting queries go first (for up to 10 ms), so that a writer taking the
+   lock back right after letting it go does not starve them. */
 void projector_write_lock(projector_t *self);
 void projector_read_lock(projector_t *self);
 void projector_unlock(projector_t *self);

