@@ -719,10 +719,9 @@ must_drain(writer_t *self, bool rebuild)
 {
     if (rebuild || projector_readers_waiting(self->projector))
         return true;
-    if (self->job.after) /* the commit thread has the snapshot state */
-        return false;
-    projector_snapshot_poll(self->projector);
-    return projector_snapshot_due(self->projector);
+    /* (while the job in hand stores a chunk, the commit thread has the
+       snapshot state; and nothing is due while one is being stored) */
+    return !self->job.after && projector_snapshot_due(self->projector);
 }
 
 /* A commit job's `after`: the next chunk of a finished snapshot. */
