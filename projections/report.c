@@ -216,6 +216,12 @@ metric_value(const metric_t *m, int64_t num, int64_t den, bool *defined)
         return 0;
     }
     double v = m->kind == M_RATIO ? (double)num * 10000.0 / (double)den : (double)num / (double)den;
+    /* a ratio's basis points can exceed int64 (collections against a
+       revenue of 1); 2^63 is the first double past INT64_MAX */
+    if (v >= 9223372036854775808.0)
+        return INT64_MAX;
+    if (v <= -9223372036854775808.0)
+        return INT64_MIN;
     return (int64_t)llround(v);
 }
 
@@ -407,7 +413,7 @@ row_eval(projection_t *self, const selection_t *s, row_t *r, msgpack_packer *pk,
     /* coverage: the children's targets for the same key against ours */
     pack_str(pk, "coverage");
     uint32_t children = 0, with_target = 0;
-    int64_t sum = 0;
+    __int128 sum = 0; /* of tiers up to 2^62 each: exact */
     if (n->ever_parent)
         for (uint32_t c = 1; c < self->nnodes; c++) {
             if (!self->nodes[c].defined || proj_parent_at(self, c, s->ref_day) != r->node)
@@ -426,7 +432,7 @@ row_eval(projection_t *self, const selection_t *s, row_t *r, msgpack_packer *pk,
         msgpack_pack_map(pk, 4);
         pack_opt_int(pk, "children", true, children);
         pack_opt_int(pk, "with_target", true, with_target);
-        pack_opt_int(pk, "children_target", true, sum);
+        pack_opt_int(pk, "children_target", true, sum > INT64_MAX ? INT64_MAX : (int64_t)sum);
         pack_opt_double(pk, "ratio", has_target && r->t->tiers[1] > 0,
                         has_target && r->t->tiers[1] ? (double)sum / (double)r->t->tiers[1] : 0);
     }
