@@ -673,7 +673,8 @@ finish_inflight(writer_t *self, bool wait)
     }
     if (j->rc == STORE_OK) {
         dedup_settle(self->dedup, self->inflight_mark);
-        atomic_fetch_add_explicit(&self->stats->commits, 1, memory_order_relaxed);
+        if (j->n) /* a group of errors and duplicates appends nothing */
+            atomic_fetch_add_explicit(&self->stats->commits, 1, memory_order_relaxed);
         self->failures = 0;
         g->committed = true;
         g->recorded_at = j->recorded_at;

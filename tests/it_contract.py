@@ -101,6 +101,28 @@ class Contract(pt.PacerTestCase):
         self.assertEqual([r.get("error") for r in reply["results"]],
                          [None, None, "out_of_range"])
 
+    # PROTOCOL.md, status: `commits` counts group commits that appended something.
+    def test_commits_counts_only_commits_that_append(self):
+        dup = pt.sale_closed(rep="zhang")
+        expect_ok(self.c.append([dup]))
+        before = self.d.status()["counters"]
+        self.c.send_body_bytes(b"\xc1")  # malformed
+        self.assertEqual(self.c.recv_reply()["error"], "malformed")
+        self.assertEqual(self.c.call("no_such_op")["error"], "unknown_op")
+        self.assertEqual(self.c.call("append", events=[])["error"], "bad_request")
+        reply = expect_ok(self.c.append([dup, dup]))
+        self.assertEqual(reply["duplicates"], 2)
+        reply = expect_ok(self.c.append([pt.sale_closed(rep="zhang", amount=-1)]))
+        self.assertEqual(reply["rejected"], 1)
+        after = self.d.status()["counters"]
+        self.assertEqual(after["commits"], before["commits"])
+        self.assertEqual(after["requests"], before["requests"] + 5)
+        self.assertEqual(after["bad_requests"], before["bad_requests"] + 3)
+        self.assertEqual(after["duplicates"], before["duplicates"] + 2)
+        self.assertEqual(after["rejected"], before["rejected"] + 1)
+        expect_ok(self.c.append([pt.sale_closed(rep="zhang")]))
+        self.assertEqual(self.d.status()["counters"]["commits"], before["commits"] + 1)
+
 
 if __name__ == "__main__":
     pt.main()
