@@ -392,7 +392,7 @@ row_eval(projection_t *self, const selection_t *s, row_t *r, msgpack_packer *pk,
     pack_opt_int(pk, "expected", has_target, expected);
     pack_str(pk, "curve");
     pack_str(pk, pace_curve_name(used));
-    pack_opt_double(pk, "elapsed", true, fraction);
+    pack_opt_double(pk, "elapsed", true, pace_round(fraction, PACE_RATIO_DECIMALS));
     pack_opt_double(pk, "attainment", has_target && pr.has_attainment && defined, pr.attainment);
     pack_opt_double(pk, "pace_ratio", has_target && pr.has_pace && defined, pr.pace_ratio);
     pack_opt_int(pk, "gap", has_target, pr.gap);
@@ -434,7 +434,11 @@ row_eval(projection_t *self, const selection_t *s, row_t *r, msgpack_packer *pk,
         pack_opt_int(pk, "with_target", true, with_target);
         pack_opt_int(pk, "children_target", true, sum > INT64_MAX ? INT64_MAX : (int64_t)sum);
         pack_opt_double(pk, "ratio", has_target && r->t->tiers[1] > 0,
-                        has_target && r->t->tiers[1] ? (double)sum / (double)r->t->tiers[1] : 0);
+                        has_target && r->t->tiers[1]
+                            ? (sum <= INT64_MAX ? pace_ratio((int64_t)sum, r->t->tiers[1])
+                                                : pace_round((double)sum / (double)r->t->tiers[1],
+                                                             PACE_RATIO_DECIMALS))
+                            : 0);
     }
 }
 

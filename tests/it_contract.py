@@ -123,6 +123,64 @@ class Contract(pt.PacerTestCase):
         expect_ok(self.c.append([pt.sale_closed(rep="zhang")]))
         self.assertEqual(self.d.status()["counters"]["commits"], before["commits"] + 1)
 
+    # PROTOCOL.md, progress rows: ratios carry 4 decimals, the value the table shows.
+    def test_ratios_are_sent_as_the_table_shows_them(self):
+        expect_ok(self.c.append([target("east", 10000000), target("zhang", 6000000),
+                                 target("wang", 4000000),
+                                 pt.sale_closed(rep="zhang", amount=2500000,
+                                                occurred_at=1791367200000),
+                                 pt.sale_closed(rep="wang", amount=900000,
+                                                occurred_at=1792576800000)]))
+        now = 1794715200000  # 2026-11-15T12:00:00+08:00
+        rows = self.progress(scope="east", metric="revenue", now=now)
+        for r in rows:
+            for key in ("attainment", "pace_ratio", "elapsed"):
+                if r[key] is not None:
+                    self.assertEqual(r[key], round(r[key], 4), (r["path"], key, r[key]))
+                    self.assertLessEqual(len(repr(r[key])), 6, (r["path"], key, r[key]))
+        east = self.row(rows, "acme/east")
+        self.assertEqual(east["attainment"], 0.34)
+        out = pt.run_cli(["progress", "--period", "2026-Q4", "--scope", "east", "--metric",
+                          "revenue", "--now", "2026-11-15T12:00:00+08:00"]
+                         + pt.cli_query_args(self.d))
+        self.assertEqual(out.returncode, 0, out.stderr)
+        line = [l for l in out.stdout.splitlines() if l.startswith("acme/east ")][0]
+        self.assertIn("%.2f" % east["pace_ratio"], line.split())
+        self.assertIn("34%", line.split())
+
+    # A wide percentage keeps the attainment column aligned (its own right-aligned column).
+    def test_wide_percentages_stay_aligned(self):
+        expect_ok(self.c.append([target("zhang", 1), target("wang", 1000000),
+                                 pt.sale_closed(rep="zhang", amount=12696030,
+                                                occurred_at=Q4 + DAY),
+                                 pt.sale_closed(rep="wang", amount=310000,
+                                                occurred_at=Q4 + DAY)]))
+        out = pt.run_cli(["progress", "--period", "2026-Q4", "--scope", "east", "--metric",
+                          "revenue", "--now", "2026-11-15T12:00:00+08:00"]
+                         + pt.cli_query_args(self.d))
+        self.assertEqual(out.returncode, 0, out.stderr)
+        lines = [l for l in out.stdout.splitlines() if l.startswith("acme/east/")]
+        self.assertEqual(len(lines), 2, out.stdout)
+        self.assertIn("1,269,603,000%", lines[1])
+        self.assertIn(" 31%", lines[0])
+        self.assertEqual(lines[0].index("%"), lines[1].index("%"), out.stdout)
+
+
+class RebuildLog(pt.PacerTestCase):
+
+    # A rebuild is not reported as a slow group (it logs its own time).
+    def test_rebuild_is_not_a_slow_group(self):
+        d = self.start_daemon(env={"PACERD_SLOW_GROUP_MS": "0"})
+        with d.client() as c:
+            expect_ok(c.append(org_events()))
+            self.assertIn("slow group: 4 events", d.log_text())  # the hook works
+            expect_ok(c.call("rebuild"))
+            expect_ok(c.append([pt.sale_closed(rep="zhang")]))
+        log = d.log_text()
+        self.assertIn("projection rebuilt:", log)
+        self.assertNotIn("slow group: 0 events", log)
+        self.assertIn("slow group: 1 events", log)
+
 
 if __name__ == "__main__":
     pt.main()
