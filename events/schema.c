@@ -45,6 +45,7 @@ static const char *const node_kinds[] = {"company", "region", "team", "rep", NUL
 static const char *const activities[] = {"visit", "call", "quote", "demo", NULL};
 static const char *const aggregations[] = {"sum", "count", "average", NULL};
 static const char *const day_types[] = {"holiday", "workday", NULL};
+static const char *const verdicts[] = {"confirmed", "dismissed", NULL};
 static const char *const type_names[] = {
 #define EV_TYPE_NAME(sym, name) name,
     EV_TYPE_LIST(EV_TYPE_NAME)
@@ -99,6 +100,9 @@ static field_spec_t fields[F_COUNT] = {
     ENUM(DAY_TYPE, day_types),
     TEXT(ALERT, 256),
     TIME(UNTIL),
+    ID(RULE),
+    ID(PARAM),
+    ENUM(VERDICT, verdicts),
 };
 
 static const char *const field_names[] = {
@@ -144,6 +148,10 @@ static const type_field_t type_fields[EV_TYPE_COUNT][TYPE_FIELDS_MAX] = {
     [EV_KPI_RECORDED] = {ENVELOPE, R(KPI), R(SCOPE), R(VALUE), O(PRODUCT_LINE)},
     [EV_CALENDAR_DAY_SET] = {ENVELOPE, R(DATE), R(DAY_TYPE), O(NAME)},
     [EV_ALERT_SILENCED] = {ENVELOPE, R(ALERT), R(AUTHOR), R(REASON), O(UNTIL)},
+    [EV_ALERT_UNSILENCED] = {ENVELOPE, R(ALERT), R(AUTHOR), O(REASON)},
+    [EV_ALERT_RULE_SET] = {ENVELOPE, R(RULE), R(PARAM), R(VALUE), O(METRIC), O(KIND), R(AUTHOR),
+                           O(REASON)},
+    [EV_ANOMALY_REVIEWED] = {ENVELOPE, R(ALERT), R(VERDICT), R(AUTHOR), R(REASON)},
 };
 
 static uint8_t type_nfields[EV_TYPE_COUNT];
@@ -156,7 +164,7 @@ static pthread_once_t tables_once = PTHREAD_ONCE_INIT;
    two words that, for a given n, are equal only for equal names (the first
    and last 8, 4 or 1..3 bytes, overlapping), and compared against the names
    of that length only. Keys are looked up once per field per event. */
-#define NAME_SET_MAX 40
+#define NAME_SET_MAX 48
 #define NAME_MAX_LEN 16
 
 typedef struct {

@@ -41,7 +41,10 @@
     X(KPI_DEFINED, "kpi_defined")                                                                  \
     X(KPI_RECORDED, "kpi_recorded")                                                                \
     X(CALENDAR_DAY_SET, "calendar_day_set")                                                        \
-    X(ALERT_SILENCED, "alert_silenced")
+    X(ALERT_SILENCED, "alert_silenced")                                                            \
+    X(ALERT_UNSILENCED, "alert_unsilenced")                                                        \
+    X(ALERT_RULE_SET, "alert_rule_set")                                                            \
+    X(ANOMALY_REVIEWED, "anomaly_reviewed")
 
 typedef enum {
 #define EV_TYPE_ENUM(sym, name) EV_##sym,
@@ -87,7 +90,10 @@ typedef enum {
     X(DATE, "date")                                                                                \
     X(DAY_TYPE, "day_type")                                                                        \
     X(ALERT, "alert")                                                                              \
-    X(UNTIL, "until")
+    X(UNTIL, "until")                                                                              \
+    X(RULE, "rule")                                                                                \
+    X(PARAM, "param")                                                                              \
+    X(VERDICT, "verdict")
 
 typedef enum {
 #define EV_FIELD_ENUM(sym, name) F_##sym,
@@ -142,6 +148,7 @@ enum { NODE_COMPANY, NODE_REGION, NODE_TEAM, NODE_REP };
 enum { ACTIVITY_VISIT, ACTIVITY_CALL, ACTIVITY_QUOTE, ACTIVITY_DEMO };
 enum { AGG_SUM, AGG_COUNT, AGG_AVERAGE };
 enum { DAY_HOLIDAY, DAY_WORKDAY };
+enum { VERDICT_CONFIRMED, VERDICT_DISMISSED };
 
 static inline bool
 event_has(const event_t *ev, ev_field_t f)

@@ -88,6 +88,9 @@ projection_destroy(projection_t **self_p)
     free(self->credited);
     free(self->load_sums);
     free(self->cell_vals);
+    free(self->changed);
+    free(self->changed_seq);
+    free(self->changes);
     for (uint32_t i = 0; i < self->nchunks; i++)
         free(self->chunks[i]);
     free(self->chunks);
@@ -536,6 +539,7 @@ proj_recompute(projection_t *self, target_t *t)
     tref_t *r = proj_tref_of(self, t);
     r->num = proj_rollup(self, t->scope, m->num, t->pl, t->d0, t->d1);
     r->den = m->den ? proj_rollup(self, t->scope, m->den, t->pl, t->d0, t->d1) : 0;
+    proj_touch(self, r->idx);
 }
 
 /* ---------------------------------------------------------------------
@@ -605,12 +609,19 @@ credit(projection_t *self, uint32_t node, uint32_t pl, int32_t day, const delta_
             tref_t *r = &a->targets[j];
             if (day < r->d0 || day >= r->d1 || (r->pl && r->pl != pl))
                 continue;
+            bool hit = false;
             for (int k = 0; k < n; k++) {
-                if (r->num_base == d[k].base)
+                if (r->num_base == d[k].base) {
                     r->num += d[k].delta;
-                if (r->den_base == d[k].base)
+                    hit = true;
+                }
+                if (r->den_base == d[k].base) {
                     r->den += d[k].delta;
+                    hit = true;
+                }
             }
+            if (hit)
+                proj_touch(self, r->idx);
         }
     }
     return 0;
@@ -1056,6 +1067,7 @@ fold_target(projection_t *self, const event_t *ev, uint64_t seq, int64_t recorde
     tiers_after(ev->type == EV_TARGET_SET ? NULL : t, ev, tiers, &mask);
     memcpy(t->tiers, tiers, sizeof tiers);
     t->mask = mask;
+    proj_touch(self, (uint32_t)(t - self->targets));
     return add_history(self, t, ev, seq, recorded_at, before, before_mask);
 }
 

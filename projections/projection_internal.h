@@ -218,6 +218,15 @@ struct _projection_t {
     memo_t memo[MEMO_SIZE];           /* names resolved for the batch being folded */
     int64_t *load_sums;               /* snapshot loading's scratch */
     bool memo_on;
+    /* Targets changed since the last projection_take_changes, for the
+       alert rules (daemon/alerter); tracked only when asked for (the live
+       projection), never while replaying. Not state: never saved. */
+    bool track;
+    uint8_t *changed;      /* by target index: listed in changes[] */
+    uint64_t *changed_seq; /* by target index: the newest seq that changed it */
+    uint32_t capchanged;
+    uint32_t *changes;
+    uint32_t nchanges, capchanges;
 };
 
 /* The 16 bytes a map of several ids interns (native byte order: the
@@ -252,6 +261,14 @@ int proj_series_cover(series_t *s, uint32_t b);
 int64_t proj_rollup(projection_t *self, uint32_t node, uint32_t base, uint32_t pl, int32_t d0,
                     int32_t d1);
 void proj_recompute(projection_t *self, target_t *t);
+/* Note that target idx changed at the event being folded (self->seq). */
+void proj_touch_slow(projection_t *self, uint32_t idx);
+static inline void
+proj_touch(projection_t *self, uint32_t idx)
+{
+    if (self->track)
+        proj_touch_slow(self, idx);
+}
 /* Fill r from target idx (its key, period and metric must be set); the
    running actuals are left as they are. */
 void proj_tref(projection_t *self, tref_t *r, uint32_t idx);
