@@ -519,6 +519,26 @@ proj_rollup(projection_t *self, uint32_t node, uint32_t base, uint32_t pl, int32
     return sum;
 }
 
+int64_t
+proj_metric_value(const metric_t *m, int64_t num, int64_t den, bool *defined)
+{
+    *defined = true;
+    if (m->kind == M_SUM)
+        return num;
+    if (den == 0) {
+        *defined = false;
+        return 0;
+    }
+    double v = m->kind == M_RATIO ? (double)num * 10000.0 / (double)den : (double)num / (double)den;
+    /* a ratio's basis points can exceed int64 (collections against a
+       revenue of 1); 2^63 is the first double past INT64_MAX */
+    if (v >= 9223372036854775808.0)
+        return INT64_MAX;
+    if (v <= -9223372036854775808.0)
+        return INT64_MIN;
+    return (int64_t)llround(v);
+}
+
 void
 proj_tref(projection_t *self, tref_t *r, uint32_t idx)
 {

@@ -261,6 +261,10 @@ int proj_series_cover(series_t *s, uint32_t b);
 int64_t proj_rollup(projection_t *self, uint32_t node, uint32_t base, uint32_t pl, int32_t d0,
                     int32_t d1);
 void proj_recompute(projection_t *self, target_t *t);
+/* A metric's value from its running numerator and denominator: the sum,
+   the average, or a ratio in basis points (saturated at the int64 ends);
+   *defined is false for a ratio or average over a zero denominator. */
+int64_t proj_metric_value(const metric_t *m, int64_t num, int64_t den, bool *defined);
 /* Note that target idx changed at the event being folded (self->seq). */
 void proj_touch_slow(projection_t *self, uint32_t idx);
 static inline void

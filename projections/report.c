@@ -205,26 +205,6 @@ path_of(projection_t *self, uint32_t node, int32_t day, char *buf, size_t len)
                               i ? "/" : "");
 }
 
-static int64_t
-metric_value(const metric_t *m, int64_t num, int64_t den, bool *defined)
-{
-    *defined = true;
-    if (m->kind == M_SUM)
-        return num;
-    if (den == 0) {
-        *defined = false;
-        return 0;
-    }
-    double v = m->kind == M_RATIO ? (double)num * 10000.0 / (double)den : (double)num / (double)den;
-    /* a ratio's basis points can exceed int64 (collections against a
-       revenue of 1); 2^63 is the first double past INT64_MAX */
-    if (v >= 9223372036854775808.0)
-        return INT64_MAX;
-    if (v <= -9223372036854775808.0)
-        return INT64_MIN;
-    return (int64_t)llround(v);
-}
-
 static int
 year_back(period_kind_t kind)
 {
@@ -295,7 +275,7 @@ row_eval(projection_t *self, const selection_t *s, row_t *r, msgpack_packer *pk,
         den = m->den ? proj_rollup(self, r->node, m->den, s->pl, d0, d1) : 0;
     }
     bool defined;
-    r->actual = metric_value(m, num, den, &defined);
+    r->actual = proj_metric_value(m, num, den, &defined);
     r->has_att = false;
 
     const period_t *p = &s->period;
