@@ -35,7 +35,7 @@
 
 /* Bump when the fold's rules or the snapshot layout change: snapshots of
    another version are ignored and the projection is rebuilt from the log. */
-#define PROJECTION_VERSION 3
+#define PROJECTION_VERSION 4
 
 typedef struct _projection_t projection_t;
 

@@ -88,20 +88,6 @@ projection_target_count(projection_t *self)
     return self->ntargets;
 }
 
-static int64_t
-value_of(const metric_t *m, int64_t num, int64_t den, bool *defined)
-{
-    *defined = true;
-    if (m->kind == M_SUM)
-        return num;
-    if (den == 0) {
-        *defined = false;
-        return 0;
-    }
-    double v = m->kind == M_RATIO ? (double)num * 10000.0 / (double)den : (double)num / (double)den;
-    return (int64_t)llround(v);
-}
-
 static void
 copy_sym(symtab_t *t, uint32_t id, char *out, size_t outlen)
 {
@@ -198,7 +184,7 @@ projection_target_eval(projection_t *self, uint32_t idx, int64_t now, int window
     out->stretch = (t->mask & 4) ? t->tiers[2] : 0;
     const tref_t *r = proj_tref_of(self, t);
     bool defined;
-    out->actual = value_of(m, r->num, r->den, &defined);
+    out->actual = proj_metric_value(m, r->num, r->den, &defined);
 
     double total = (double)calendar_working_days(self->cal, p.start_ms, p.end_ms);
     double done = calendar_working_elapsed(self->cal, &p, now);
