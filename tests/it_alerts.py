@@ -49,6 +49,13 @@ class Sub:
     def close(self):
         self.sock.close(0)
 
+    def wait_subscribed(self, test):
+        """Heartbeats come once a second: one arriving means the subscription is in place."""
+        self.sock.setsockopt(zmq.SUBSCRIBE, b"heartbeat/")
+        deadline = time.monotonic() + 10
+        while not [m for m in self.drain(1.2) if m[0] == "heartbeat/"]:
+            test.assertLess(time.monotonic(), deadline, "no heartbeat")
+
     def drain(self, timeout=0.5):
         got = []
         while self.sock.poll(int(timeout * 1000), zmq.POLLIN):
@@ -200,12 +207,9 @@ class Alerts(pt.PacerTestCase):
 
     def test_outbox_survives_kill9_and_subscribers_see_every_alert(self):
         d = self.daemon()
-        sub = Sub(d.publish_ep, "alert/", "heartbeat/")
+        sub = Sub(d.publish_ep, "alert/")
         self.addCleanup(sub.close)
-        # wait for the subscription to reach pacerd: heartbeats arrive once a second
-        deadline = time.monotonic() + 10
-        while not [m for m in sub.drain(1.2) if m[0] == "heartbeat/"]:
-            self.assertLess(time.monotonic(), deadline, "no heartbeat")
+        sub.wait_subscribed(self)
         self.append(d, org())
         self.append(d, [sale(1000000, NOV2 + 10 * H)])
         self.tick(d, NOV2 + 18 * DAY)
@@ -229,6 +233,49 @@ class Alerts(pt.PacerTestCase):
                                                  "prefix": "alert/behind/"}))
         self.assertLessEqual(len(page["alerts"]), 1)
         self.assertEqual(page["last_aseq"], len(after))
+
+    def test_anomaly_flag_is_an_alert_and_a_review_resolves_it(self):
+        d = self.daemon()
+        sub = Sub(d.publish_ep, "alert/anomaly/")
+        self.addCleanup(sub.close)
+        sub.wait_subscribed(self)
+        self.append(d, org())
+        self.tick(d, NOV2 + 3 * DAY)
+        first = pt.sale_closed(rep="rep-42", customer="c-9", product_line="cloud",
+                               amount=4321000, occurred_at=NOV2 + 2 * DAY)
+        again = pt.sale_closed(rep="rep-42", customer="c-9", product_line="cloud",
+                               amount=4321000, occurred_at=NOV2 + 2 * DAY + 2 * H)
+        r = self.append(d, [first, again])
+        flags = [a for a in self.alerts(d) if a["rule"] == "anomaly/duplicate_order"]
+        self.assertEqual(len(flags), 1, self.alerts(d))
+        f = flags[0]
+        self.assertEqual(f["topic"], "alert/anomaly/duplicate_order/acme/east/t3/rep-42/")
+        self.assertEqual(f["state"], "firing")
+        self.assertIn("43,210.00 CNY", f["summary"])
+        ids = [e["id"] for e in f["evidence"]]
+        self.assertIn(again["id"], ids)
+        self.assertIn(r["results"][1]["seq"], [e["seq"] for e in f["evidence"]])
+        self.assertEqual(f["notify"], ["rep-42", "boss3"])
+        # a review resolves it, and is audited; an unknown key is refused
+        self.append(d, [pt._event("anomaly_reviewed", alert=f["key"], verdict="dismissed",
+                                  author="li.wei", reason="two real orders, checked with CRM",
+                                  occurred_at=NOV2 + 3 * DAY)])
+        last = self.alerts(d)[-1]
+        self.assertEqual((last["key"], last["state"], last["verdict"]),
+                         (f["key"], "resolved", "dismissed"))
+        self.assertEqual([a for a in self.active(d) if a["key"] == f["key"]], [])
+        with d.client() as c:
+            r = expect_ok(c.append([pt._event("anomaly_reviewed", alert="anomaly/x/y",
+                                              verdict="confirmed", author="a", reason="b")]))
+        self.assertEqual(r["results"][0]["error"], "invalid_value")
+        # a replay does not raise it again
+        with d.client() as c:
+            expect_ok(c.call("rebuild"))
+        self.append(d, [pt.sale_closed(rep="rep-42", occurred_at=NOV2 + 3 * DAY)])
+        self.assertEqual(len([a for a in self.alerts(d)
+                              if a["rule"] == "anomaly/duplicate_order"]), 2)
+        got = [m for m in sub.drain() if m[1]["key"] == f["key"]]
+        self.assertTrue(got)
 
     def test_tick_refuses_time_going_back(self):
         d = self.daemon()
