@@ -23,6 +23,7 @@ group_new(void)
     }
     msgpack_sbuffer_init(&self->canon);
     outbox_batch_init(&self->outbox);
+    outbox_batch_init(&self->progress);
     return self;
 }
 
@@ -37,6 +38,7 @@ group_destroy(group_t **self_p)
     msgpack_sbuffer_destroy(&self->canon);
     free(self->values);
     outbox_batch_destroy(&self->outbox);
+    outbox_batch_destroy(&self->progress);
     free(self);
     *self_p = NULL;
 }
@@ -378,6 +380,7 @@ group_release(group_t *self)
     self->last_seq = 0;
     self->last_aseq = 0;
     outbox_batch_clear(&self->outbox);
+    outbox_batch_clear(&self->progress);
     msgpack_sbuffer_clear(&self->canon);
     /* Three groups circulate; after a burst of huge requests, give their
        arenas back rather than hold the peak three times over. */

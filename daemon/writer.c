@@ -596,6 +596,9 @@ raise_alerts(writer_t *self, group_t *g, char *err, size_t errlen)
             self->alert_clock = t;
     }
     int64_t now = self->manual_clock ? self->alert_clock : wall;
+    bool progress =
+        atomic_load_explicit(&self->stats->progress_subscribers, memory_order_relaxed) > 0;
+    alerter_progress_to(self->alerter, progress ? &g->progress : NULL);
     if (alerter_group(self->alerter, proj, folds, now, log_seq, id_in_group, self, &g->outbox, err,
                       errlen) != 0)
         return STORE_ERROR;
@@ -642,6 +645,7 @@ apply_group(writer_t *self, group_t *g, int64_t recorded_at, char *err, size_t e
     chain_begin(self->chain, self->last_hash, self->first_seq, recorded_at, links);
     int rc = STORE_OK;
     outbox_batch_clear(&g->outbox);
+    outbox_batch_clear(&g->progress);
     for (size_t k = 0; k < g->npending && rc == STORE_OK; k++)
         if (group_appends_events(&g->pending[k]))
             rc = apply_request(self, g, &g->pending[k], err, errlen);

@@ -55,6 +55,9 @@
 typedef struct {
     _Atomic uint64_t requests, appended, duplicates, rejected, bad_requests, commits, map_resizes;
     _Atomic uint64_t map_size;
+    /* subscriptions that progress/ topics would reach (the intake thread
+       counts them, the writer packs progress updates only when there are) */
+    _Atomic long progress_subscribers;
 } writer_stats_t;
 
 typedef struct _writer_t writer_t;
