@@ -29,6 +29,7 @@ typedef struct {
     uint64_t aseq[RULES_MAX];  /* its newest record (0: none, e.g. silenced from the start) */
     int64_t due;               /* INT64_MAX: nothing scheduled */
     uint64_t last_seq;         /* the newest event that changed the key */
+    int64_t last_actual;       /* at the evaluation that scheduled `due` */
 } kstate_t;
 
 typedef struct {
@@ -368,6 +369,7 @@ typedef struct {
     alerter_id_fn *id_of;
     void *id_arg;
     outbox_batch_t *progress; /* a row per key evaluated, or NULL */
+    bool lazy; /* a group's evaluation: keep a due time already set (below) */
 } emit_ctx_t;
 
 static void
@@ -540,6 +542,17 @@ eval_key(alerter_t *self, projection_t *proj, const alertcfg_t *cfg, uint32_t id
         p.rate_1d = (double)self->sum_last[idx];
         p.window_days = self->rates_days;
     }
+    /* Computing when each rule's verdict next changes costs a bisection
+       of the calendar per rule. After a sale it need not be done: more
+       actual only moves a crossing later, so a due time already set is
+       early, and the tick then evaluates the key and sets a new one. Only
+       a state change, a lower actual (a refund) or no due time at all
+       make it worth computing now. */
+    bool lazy = base->lazy && k->due != INT64_MAX && p.actual >= k->last_actual;
+    bool any_changed = false;
+    size_t nsil;
+    alertcfg_silences(cfg, &nsil);
+    bool has_silences = nsil > 0;
     int64_t due = INT64_MAX;
     for (int ri = 0; RULES[ri]; ri++) {
         const rule_class_t *r = RULES[ri];
@@ -547,10 +560,18 @@ eval_key(alerter_t *self, projection_t *proj, const alertcfg_t *cfg, uint32_t id
         fill_params(r, &p, cfg, &rp);
         bool active = (k->active >> ri) & 1;
         rule_verdict_t v = rp.enabled >= 0.5 ? r->eval(&p, &rp, active) : RULE_CLEAR;
+        /* the common case, nothing to do, costs no string */
+        bool done = (k->done >> ri) & 1, silenced = (k->silenced >> ri) & 1;
+        if (!has_silences && !silenced &&
+            (r->once ? v != RULE_FIRE || done
+                     : (v == RULE_FIRE) == active && !(active && rp.repeat_hours > 0 &&
+                                                       now - k->last_sent[ri] >=
+                                                           (int64_t)(rp.repeat_hours * 3600000.0))))
+            continue;
         char key[400], topic[700], summary[1024];
         lag_key(r, &p, key, sizeof key);
         lag_topic(r, &p, topic, sizeof topic);
-        const silence_t *sil = alertcfg_silenced(cfg, key, topic, now);
+        const silence_t *sil = has_silences ? alertcfg_silenced(cfg, key, topic, now) : NULL;
         if (sil && !sil->until && sil->seq == k->spent[ri])
             sil = NULL; /* used up by an earlier resolution */
         emit_ctx_t c = *base;
@@ -627,8 +648,19 @@ eval_key(alerter_t *self, projection_t *proj, const alertcfg_t *cfg, uint32_t id
         }
         if (changed && put_lag_state(self, r, ri, &p, key, out) != 0)
             return -1;
-        /* when to look again */
-        active = (k->active >> ri) & 1;
+        any_changed |= changed;
+    }
+    if (lazy && !any_changed) {
+        if (base->progress && pack_progress(self, &p, base) != 0)
+            return -1;
+        return 0;
+    }
+    /* when to look again */
+    for (int ri = 0; RULES[ri]; ri++) {
+        const rule_class_t *r = RULES[ri];
+        rule_params_t rp;
+        fill_params(r, &p, cfg, &rp);
+        bool active = (k->active >> ri) & 1;
         if (rp.enabled >= 0.5) {
             int64_t t = r->next_change(proj, &p, &rp, active, now);
             if (t <= now)
@@ -643,12 +675,19 @@ eval_key(alerter_t *self, projection_t *proj, const alertcfg_t *cfg, uint32_t id
             if (active && !p.ended && p.end_ms < due)
                 due = p.end_ms;
         }
-        if (sil && sil->until && ((k->active >> ri) & 1) && sil->until < due)
-            due = sil->until;
+        if (active && has_silences) {
+            char key[400], topic[700];
+            lag_key(r, &p, key, sizeof key);
+            lag_topic(r, &p, topic, sizeof topic);
+            const silence_t *sil = alertcfg_silenced(cfg, key, topic, now);
+            if (sil && sil->until && sil->until < due)
+                due = sil->until;
+        }
     }
     if (!p.started && p.start_ms < due)
         due = p.start_ms + 60000;
     k->due = INT64_MAX; /* schedule() pushes only a change */
+    k->last_actual = p.actual;
     schedule(self, idx, due);
     if (base->progress && pack_progress(self, &p, base) != 0)
         return -1;
@@ -1051,7 +1090,7 @@ alerter_group(alerter_t *self, projection_t *proj, foldset_t *folds, int64_t now
     size_t n = projection_take_changes(proj, &changed, NULL, 0);
     if (cover_keys(self, proj) != 0)
         goto oom;
-    emit_ctx_t c = {"firing", now, log_seq, id_of, id_arg, NULL};
+    emit_ctx_t c = {"firing", now, log_seq, id_of, id_arg, NULL, false};
     size_t nrev;
     const review_t *rv = alertcfg_take_reviews(cfg, &nrev);
     for (size_t i = 0; i < nrev; i++)
@@ -1068,6 +1107,7 @@ alerter_group(alerter_t *self, projection_t *proj, foldset_t *folds, int64_t now
                    ? 0
                    : (snprintf(err, errlen, "out of memory evaluating alert rules"), -1);
     c.progress = self->progress;
+    c.lazy = true;
     for (size_t i = 0; i < n; i++) {
         uint32_t idx = changed[i];
         if (idx >= self->nkeys)
@@ -1110,7 +1150,7 @@ alerter_tick(alerter_t *self, projection_t *proj, foldset_t *folds, int64_t now,
     alertcfg_t *cfg = foldset_alertcfg(folds);
     if (cover_keys(self, proj) != 0)
         goto oom;
-    emit_ctx_t c = {"firing", now, log_seq, NULL, NULL, NULL};
+    emit_ctx_t c = {"firing", now, log_seq, NULL, NULL, NULL, false};
     if (foldset_tick(folds, now, alerter_flag, self) != 0 ||
         raise_flags(self, proj, cfg, now, log_seq, out) != 0)
         goto oom;
