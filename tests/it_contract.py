@@ -165,6 +165,87 @@ class Contract(pt.PacerTestCase):
         self.assertIn(" 31%", lines[0])
         self.assertEqual(lines[0].index("%"), lines[1].index("%"), out.stdout)
 
+    # PROTOCOL.md, "Replies without corr": nil corr, one reply per request, in order.
+    def test_corr_nil_before_the_body_is_read_and_replies_in_order(self):
+        c = self.c
+        c.send({"v": 1, "op": "status", "corr": 1})  # status: unknown_op here
+        c.send_body_bytes(b"\x92\x01")  # truncated: malformed
+        c.send_body_bytes(pt.packb([1, 2]))  # not a map
+        c.send_body_bytes(b"\x81" + b"\xa1v")  # map with a key and no value: malformed
+        c.send({"v": 1, "op": "append", "events": [], "corr": 5})
+        replies = [c.recv_reply() for _ in range(5)]
+        self.assertEqual([(r["corr"], r.get("error")) for r in replies],
+                         [(1, "unknown_op"), (None, "malformed"), (None, "bad_request"),
+                          (None, "malformed"), (5, "bad_request")])
+        # a str corr that is not UTF-8 comes back byte for byte
+        body = pt.packb({"v": 1, "op": "status", "corr": "XY"}).replace(b"\xa2XY",
+                                                                         b"\xa2\xff\xfe")
+        self.q.send_body_bytes(body)
+        frames = self.q.sock.recv_multipart()
+        self.assertIn(b"\xa4corr\xa2\xff\xfe", frames[1])
+
+    # PROTOCOL.md: every key of a request body is a string.
+    def test_request_keys_must_be_strings(self):
+        self.q.send_body_bytes(pt.packb({"v": 1, "op": "status", "corr": 3, 7: 1}))
+        reply = self.q.recv_reply()
+        self.assertEqual((reply["corr"], reply["error"]), (3, "bad_request"))
+        self.assertIn("key 3 is an integer; every key must be a string", reply["message"])
+        self.q.send_body_bytes(pt.packb({b"v": 1, "op": "status"}))
+        reply = self.q.recv_reply()
+        self.assertEqual(reply["error"], "bad_request")
+        self.assertIn("key 0 is a bin", reply["message"])
+
+    # PROTOCOL.md, events: `from` 0 reads from 1, negative is bad_request.
+    def test_events_from(self):
+        self.assertEqual(expect_ok(self.q.events(from_seq=0, limit=1))["events"][0]["seq"], 1)
+        self.assertEqual(self.q.events(from_seq=-1)["error"], "bad_request")
+        self.assertEqual(self.q.events(limit=0)["error"], "bad_request")
+
+    # EVENTS.md: the code of every limit.
+    def test_codes_of_limits(self):
+        cases = [
+            (pt.sale_closed(id=""), "invalid_value"),
+            (pt.sale_closed(id="x" * 65), "too_long"),
+            (pt.kpi_recorded(value=float("nan")), "out_of_range"),
+            (pt.kpi_recorded(value=float("inf")), "out_of_range"),
+            (pt.kpi_recorded(value=9.000000000000002e15), "out_of_range"),
+            (pt.sale_closed(amount=HUGE + 1), "out_of_range"),
+            (pt.sale_closed(occurred_at=22649040000000), "out_of_range"),
+            (target("zhang", 5, period="2687-09"), "out_of_range"),
+        ]
+        expect_ok(self.c.append([pt.kpi_defined()]))
+        reply = expect_ok(self.c.append([ev for ev, _ in cases]))
+        self.assertEqual([r.get("error") for r in reply["results"]], [code for _, code in cases],
+                         reply["results"])
+        reply = expect_ok(self.c.append([pt.kpi_recorded(value=9e15)]))
+        self.assertEqual(reply["appended"], 1, reply)
+
+    # EVENTS.md, "References are checked": an order is booked once.
+    def test_order_booked_once(self):
+        first = pt.sale_closed(order="10023")
+        expect_ok(self.c.append([first, pt.sale_cancelled(order="10023")]))
+        reply = expect_ok(self.c.append([pt.sale_closed(order="10023", amount=5)]))
+        self.assertEqual(reply["results"][0]["error"], "invalid_value")
+        self.assertIn('order: "10023" is already booked; refund or cancel it instead',
+                      reply["results"][0]["message"])
+
+    # EVENTS.md, "Events of one batch".
+    def test_events_of_one_batch(self):
+        def sale_and_refund(order):
+            return [pt.sale_closed(order=order, amount=100, currency="CNY"),
+                    pt.sale_refunded(order=order, amount=40, currency="CNY")]
+        reply = expect_ok(self.c.append(sale_and_refund("b1")))
+        self.assertEqual(reply["appended"], 2, reply)
+        reply = expect_ok(self.c.append(sale_and_refund("b2"), atomic=True))
+        self.assertEqual([r.get("error") for r in reply["results"]], ["aborted", "invalid_value"])
+        self.assertIn('order: "b2" is not a booked order', reply["results"][1]["message"])
+        # two refunds that each fit, but not both: refused whole by the second check
+        expect_ok(self.c.append([pt.sale_closed(order="b3", amount=100, currency="CNY")]))
+        reply = expect_ok(self.c.append([
+            pt.sale_refunded(order="b3", amount=60, currency="CNY"),
+            pt.sale_refunded(order="b3", amount=60, currency="CNY")], atomic=True))
+        self.assertEqual([r.get("error") for r in reply["results"]], ["aborted", "invalid_value"])
+
 
 class RebuildLog(pt.PacerTestCase):
 
