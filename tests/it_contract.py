@@ -246,6 +246,22 @@ class Contract(pt.PacerTestCase):
             pt.sale_refunded(order="b3", amount=60, currency="CNY")], atomic=True))
         self.assertEqual([r.get("error") for r in reply["results"]], ["aborted", "invalid_value"])
 
+    # EVENTS.md, currency: a current ISO 4217 code, checked when the event is appended.
+    def test_currency_is_a_current_iso_4217_code(self):
+        reply = expect_ok(self.c.append([pt.sale_closed(currency="XYZ"),
+                                         pt.sale_closed(currency="RMB"),
+                                         pt.sale_closed(currency="cny"),
+                                         pt.sale_closed(currency="EUR"),
+                                         target("zhang", 5, currency="ABC")]))
+        self.assertEqual([r.get("error") for r in reply["results"]],
+                         ["invalid_value", "invalid_value", "invalid_value", None,
+                          "invalid_value"])
+        self.assertIn('currency: "XYZ" is not a current ISO 4217 code',
+                      reply["results"][0]["message"])
+        self.assertIn("(the renminbi is CNY)", reply["results"][1]["message"])
+        self.assertIn('currency: "cny" is not three capital letters',
+                      reply["results"][2]["message"])
+
 
 class RebuildLog(pt.PacerTestCase):
 
