@@ -880,6 +880,13 @@ projection_allocate(projection_t *self, const msgpack_object *req, pq_result_t *
                           symtab_str(self->nodes_sym, kids[i]));
                 goto done;
             }
+            /* checked here to name the child (allocate_weights knows an index) */
+            if (!isfinite(w[i]) || w[i] < 0) {
+                rc = fail(out, PQ_BAD_REQUEST, "weights: %s = %g %s",
+                          symtab_str(self->nodes_sym, kids[i]), w[i],
+                          isfinite(w[i]) ? "is negative" : "is not a finite number");
+                goto done;
+            }
         }
         for (size_t i = 0; i < nk; i++)
             if (isnan(w[i])) {

@@ -262,6 +262,26 @@ class Contract(pt.PacerTestCase):
         self.assertIn('currency: "cny" is not three capital letters',
                       reply["results"][2]["message"])
 
+    # PROTOCOL.md, allocate: ties go in child id order; a refused weight names its child.
+    def test_allocation_ties_and_weights(self):
+        expect_ok(self.c.append([
+            pt.node_defined(node="li", kind="rep", name="Li", parent="east", occurred_at=1),
+            target("east", 10)]))
+        key = dict(scope="east", metric="revenue", period="2026-Q4", occurred_at=Q4,
+                   author="ceo", id=pt.uid("alloc"))
+        reply = expect_ok(self.q.call("allocate", method="equal", **key))
+        self.assertEqual([(a["child"], a["target"]) for a in reply["allocation"]],
+                         [("li", 4), ("wang", 3), ("zhang", 3)])
+        reply = self.q.call("allocate", method="weights",
+                            weights={"li": 1, "wang": -1, "zhang": 2}, **key)
+        self.assertEqual(reply["error"], "bad_request")
+        self.assertEqual(reply["message"], "weights: wang = -1 is negative")
+        reply = self.q.call("allocate", method="weights",
+                            weights={"li": 1, "wang": float("nan"), "zhang": 2}, **key)
+        self.assertEqual(reply["message"], "weights: wang = nan is not a finite number")
+        out = pt.run_cli(["target", "allocate", "--help"])
+        self.assertIn("child whose id sorts first", out.stdout)
+
 
 class RebuildLog(pt.PacerTestCase):
 
