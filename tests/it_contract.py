@@ -282,6 +282,35 @@ class Contract(pt.PacerTestCase):
         out = pt.run_cli(["target", "allocate", "--help"])
         self.assertIn("child whose id sorts first", out.stdout)
 
+    # PROTOCOL.md, progress: the keys without a product line by default; each_product_line all.
+    def test_progress_of_every_product_line(self):
+        expect_ok(self.c.append([
+            target("east", 1000), target("zhang", 500, product_line="cloud"),
+            target("wang", 300, product_line="box"),
+            pt.sale_closed(rep="zhang", amount=70, product_line="cloud", occurred_at=Q4 + DAY),
+            pt.sale_closed(rep="wang", amount=20, product_line="box", occurred_at=Q4 + DAY),
+            pt.sale_closed(rep="wang", amount=5, product_line=None, occurred_at=Q4 + DAY)]))
+        keys = lambda rows: [(r["path"], r["product_line"], r["actual"], r["has_target"])
+                             for r in rows]
+        self.assertEqual(keys(self.progress(scope="east", metric="revenue")),
+                         [("acme/east", None, 95, True)])
+        self.assertEqual(keys(self.progress(scope="east", metric="revenue",
+                                            each_product_line=True)),
+                         [("acme/east", None, 95, True), ("acme/east", "box", 20, False),
+                          ("acme/east", "cloud", 70, False), ("acme/east/wang", "box", 20, True),
+                          ("acme/east/zhang", "cloud", 70, True)])
+        self.assertEqual(keys(self.progress(scope="east", metric="revenue", product_line="box")),
+                         [("acme/east", "box", 20, False), ("acme/east/wang", "box", 20, True)])
+        reply = self.q.call("progress", period="2026-Q4", product_line="box",
+                            each_product_line=True)
+        self.assertEqual(reply["error"], "bad_request")
+        out = pt.run_cli(["progress", "--period", "2026-Q4", "--scope", "east", "--product-line",
+                          "*", "--now", "2026-11-15T12:00:00+08:00"] + pt.cli_query_args(self.d))
+        self.assertEqual(out.returncode, 0, out.stderr)
+        self.assertIn("LINE", out.stdout)
+        self.assertEqual(len([l for l in out.stdout.splitlines() if l.startswith("acme/")]), 5,
+                         out.stdout)
+
 
 class RebuildLog(pt.PacerTestCase):
 
