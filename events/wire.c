@@ -353,6 +353,8 @@ wire_request_parse(wire_request_t *req, const void *data, size_t len, char *msg,
         req->op = OP_ALLOCATE;
     else if (key_eq(op, "rebuild"))
         req->op = OP_REBUILD;
+    else if (key_eq(op, "undefined_nodes"))
+        req->op = OP_UNDEFINED_NODES;
     else
         req->op = OP_OTHER;
 

@@ -43,6 +43,7 @@ typedef enum {
     OP_TARGET_HISTORY,
     OP_ALLOCATE,
     OP_REBUILD,
+    OP_UNDEFINED_NODES,
     OP_OTHER
 } wire_op_t;
 

@@ -311,6 +311,41 @@ class Contract(pt.PacerTestCase):
         self.assertEqual(len([l for l in out.stdout.splitlines() if l.startswith("acme/")]), 5,
                          out.stdout)
 
+    # PROTOCOL.md, status.undefined_nodes and the undefined_nodes query.
+    def test_undefined_nodes_are_visible(self):
+        self.assertEqual(self.d.status()["undefined_nodes"], 0)
+        expect_ok(self.c.append([
+            pt.sale_closed(rep="zhnag", amount=700, margin=100, occurred_at=Q4 + DAY),
+            pt.sale_closed(rep="zhnag", amount=300, margin=0, occurred_at=Q4 + 3 * DAY),
+            pt.payment_received(rep="zhnag", amount=50, order=None, customer="c",
+                                occurred_at=Q4 + DAY),
+            pt.activity_logged(rep="li", activity="call", occurred_at=Q4 + DAY),
+            pt.sale_closed(rep="zhang", amount=5, occurred_at=Q4 + DAY)]))
+        self.assertEqual(self.d.status()["undefined_nodes"], 2)
+        reply = expect_ok(self.q.call("undefined_nodes"))
+        self.assertEqual(reply["total"], 2)
+        self.assertEqual(reply["nodes"], [
+            {"node": "li", "first_day": "2026-10-02", "last_day": "2026-10-02", "revenue": 0,
+             "margin": 0, "deals": 0, "new_customers": 0, "activities": 1, "collections": 0},
+            {"node": "zhnag", "first_day": "2026-10-02", "last_day": "2026-10-04",
+             "revenue": 1000, "margin": 100, "deals": 2, "new_customers": 0, "activities": 0,
+             "collections": 50}])
+        out = pt.run_cli(["undefined"] + pt.cli_query_args(self.d))
+        self.assertEqual(out.returncode, 0, out.stderr)
+        self.assertIn("zhnag  2026-10-02  2026-10-04", out.stdout)
+        self.assertIn("2 credited ids are not defined", out.stdout)
+        out = pt.run_cli(["status"] + pt.cli_query_args(self.d))
+        self.assertIn("2 credited ids are not defined nodes", out.stdout)
+        # defining one takes it off the list, and a restart (from a snapshot) agrees
+        expect_ok(self.c.append([pt.node_defined(node="li", kind="rep", name="Li",
+                                                 parent="east")]))
+        self.assertEqual(self.d.status()["undefined_nodes"], 1)
+        self.c.close()
+        self.q.close()
+        self.assertEqual(self.d.stop(), 0)
+        self.d.start()
+        self.assertEqual(self.d.status()["undefined_nodes"], 1)
+
 
 class RebuildLog(pt.PacerTestCase):
 
