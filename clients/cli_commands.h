@@ -18,5 +18,7 @@ int cli_target_main(int argc, char **argv);
 int cli_report_progress_main(int argc, char **argv);
 int cli_report_leaderboard_main(int argc, char **argv);
 int cli_report_rebuild_main(int argc, char **argv);
+/* cli_undefined.c */
+int cli_undefined_main(int argc, char **argv);
 
 #endif
