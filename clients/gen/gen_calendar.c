@@ -150,8 +150,16 @@ gen_calendar_covers(int year)
     return year == 2025 || year == 2026;
 }
 
-gen_day_kind_t
-gen_day_kind(int64_t day, const char **name)
+/* The covered years' days, looked up once: the simulation asks about each
+   day many times. */
+#define COVERED_FIRST 20089 /* 2025-01-01 */
+#define COVERED_DAYS  730   /* 2025 and 2026 */
+
+static int8_t covered_kind[COVERED_DAYS]; /* kind + 1; 0: not looked up yet */
+static int8_t covered_run[COVERED_DAYS];  /* index in official_days, -1: none */
+
+static gen_day_kind_t
+day_kind_lookup(int64_t day, const char **name)
 {
     *name = NULL;
     int y, m, d;
@@ -167,6 +175,26 @@ gen_day_kind(int64_t day, const char **name)
         }
     }
     return gen_weekday(day) >= 5 ? GEN_DAY_WEEKEND : GEN_DAY_WORK;
+}
+
+gen_day_kind_t
+gen_day_kind(int64_t day, const char **name)
+{
+    int64_t i = day - COVERED_FIRST;
+    if (i < 0 || i >= COVERED_DAYS) {
+        *name = NULL;
+        return gen_weekday(day) >= 5 ? GEN_DAY_WEEKEND : GEN_DAY_WORK;
+    }
+    if (!covered_kind[i]) {
+        gen_day_kind_t kind = day_kind_lookup(day, name);
+        covered_kind[i] = (int8_t)(kind + 1);
+        covered_run[i] = -1;
+        for (size_t r = 0; *name && r < sizeof official_days / sizeof official_days[0]; r++)
+            if (official_days[r].name == *name)
+                covered_run[i] = (int8_t)r;
+    }
+    *name = covered_run[i] >= 0 ? official_days[covered_run[i]].name : NULL;
+    return (gen_day_kind_t)(covered_kind[i] - 1);
 }
 
 bool

@@ -17,26 +17,32 @@
     Each label lists its evidence in occurred_at order; `at` is the first
     one's occurred_at. What each kind writes, and its evidence:
 
-      benford        a rep types 75-100% of their non-standing deals as round
-                     figures: two significant digits, the first uniform 1-9,
-                     the magnitude nearest the real amount (quantity kept).
-                     Evidence: every typed sale_closed. rep: the rep.
+      benford        a rep with at least 200 non-standing deals in the
+                     history (not the new hire) types 75-100% of them as
+                     round figures: three significant digits, the first
+                     drawn as people invent them (few 1s, many 5-9), at the
+                     magnitude nearest the real amount; quantity kept, and no
+                     figure typed twice for a customer and line within a
+                     week. Evidence: every typed sale_closed. rep: the rep.
       period_end_stuffing
-                     3-6 extra deals for customers of the rep's book in the
-                     last 3 working days of a month, worth 30-60% of the
+                     4-7 extra deals for customers of the rep's book in the
+                     last 3 working days of a month, worth 40-80% of the
                      rep's monthly plan together, each after a quote; then
-                     60-100% of them (at least 2) cancelled (65%) or refunded
+                     75-100% of them (at least 3) cancelled (65%) or refunded
                      60-100% (35%) in the first 8 working days of the next
-                     month. Evidence: the stuffed sale_closed events, then the
-                     reversals. rep: the rep.
-      padding        a deal of rep A is cancelled or fully refunded 1-10 days
-                     after it was booked, and 30 minutes to 3 days later rep B
-                     (a teammate) books it again for the same customer, line
-                     and quantity at 97-103% of the amount, after a call. In
-                     30% of cases the customer bounces on: B's order is
-                     reversed too and A books it again (and in half of those
-                     B once more). Evidence: each sale_closed and reversal of
-                     the chain. rep: the rep of the last booking; customer.
+                     month; the rest are paid. Evidence: the stuffed
+                     sale_closed events and the reversals, in time order.
+                     rep: the rep.
+      padding        a deal of rep A (with a due date, 25+ days before the end)
+                     is cancelled or fully refunded 1-10 days after it was
+                     booked, and 30 minutes to 3 days later rep B (a
+                     teammate) books it again for the same customer, line and
+                     quantity at 97-103% of the amount, after a call. In 30%
+                     of cases the customer bounces on: B's order is reversed
+                     1-3 working days later and A books it again (and in half
+                     of those B once more). Only the last booking is paid.
+                     Evidence: each sale_closed and reversal of the chain.
+                     rep: the rep of the last booking; customer.
       duplicate_order
                      a deal booked again under a new order id by the same rep
                      for the same customer, line, quantity and amount, 2
@@ -45,10 +51,10 @@
                      Evidence: the original sale_closed, then the copy. rep,
                      customer.
       amount_outlier a deal's unit price (its amount for services, which have
-                     no quantity) multiplied by exp(4.5-6.5 sigma) of its
-                     line's price spread (between 3x and 40x), or divided by
-                     that (20% of cases). Evidence: the sale_closed. rep,
-                     customer.
+                     no quantity) set 6-9 times the line's log-price spread
+                     away from the line's median (at most 60 times it), above
+                     it in 80% of cases, below in 20%; quantity kept.
+                     Evidence: the sale_closed. rep, customer.
       no_sales_trail a deal of 6-15 times the line's typical amount (by
                      quantity, at a normal unit price) for a dormant customer
                      of the rep: nobody logged an activity for that customer
@@ -60,9 +66,10 @@
                      are at most 7 days late). Evidence: the sale_closed.
                      rep, customer.
       customer_burst 7-14 customer_created in one session of a working day
-                     (1-12 minutes apart), more than the 5 a day a rep ever
-                     creates legitimately and against a usual 0.1-0.4 a day;
-                     the customers never buy. Only after the rep's first 20
+                     (1-12 minutes apart), more than the 4 a day a rep
+                     creates legitimately (5 for a new hire in their first
+                     three weeks) and against a usual 0.1-0.4 a day; the
+                     customers never buy. Only after the rep's first 20
                      days. Evidence: the burst's customer_created events. rep.
 
     Deals an injection made or changed are not picked by another, and a
@@ -71,6 +78,7 @@
 #include "clients/gen/gen.h"
 
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -90,7 +98,7 @@ const double gen_kind_default_rates[GEN_KIND_COUNT] = {
     0.05,   /* period_end_stuffing */
     0.0015, /* padding */
     0.002,  /* no_sales_trail */
-    0.04,   /* benford */
+    0.08,   /* benford */
     0.003,  /* overdue_collection */
 };
 
@@ -173,12 +181,15 @@ business_day_after(gen_rng_t *rng, int64_t day, int lo, int hi)
 static int64_t
 typed_amount(gen_rng_t *rng, int64_t real)
 {
-    int lead = (int)gen_rng_range(rng, 1, 9), second = (int)gen_rng_range(rng, 0, 9);
-    double digits = lead * 10 + second;
+    /* People inventing figures avoid 1 and spread over the middle digits
+       (Nigrini: too few 1s, too many 5-9). */
+    static const double lead_weights[9] = {0.06, 0.09, 0.11, 0.12, 0.14, 0.12, 0.13, 0.12, 0.11};
+    int lead = 1 + (int)gen_rng_weighted(rng, lead_weights, 9);
+    double digits = lead * 100 + (double)gen_rng_range(rng, 0, 99);
     int k = (int)floor(log10((double)real));
     int64_t best = 0;
     double best_gap = INFINITY;
-    for (int e = k - 2; e <= k; e++) {
+    for (int e = k - 3; e <= k - 1; e++) {
         double f = digits * pow(10, e);
         double gap = fabs(log10(f / (double)real));
         if (f >= 1 && gap < best_gap) {
@@ -187,6 +198,19 @@ typed_amount(gen_rng_t *rng, int64_t real)
         }
     }
     return best;
+}
+
+/* True when an amount typed already is the same for deal's customer and line within 7 days. */
+static bool
+typed_before(const gen_world_t *w, const gen_label_t *label, const gen_deal_t *deal, int64_t amount)
+{
+    for (size_t i = 0; i < label->nrefs; i++) {
+        const gen_deal_t *o = &w->deals[label->refs[i].index];
+        if (o->customer == deal->customer && o->line == deal->line && o->amount == amount &&
+            llabs(o->at - deal->at) < 7 * GEN_DAY_MS)
+            return true;
+    }
+    return false;
 }
 
 static void
@@ -200,7 +224,7 @@ inject_benford(gen_world_t *w)
     int32_t *reps = xcalloc(w->nnodes, sizeof *reps);
     size_t nreps = 0;
     for (size_t n = 0; n < w->nnodes; n++)
-        if (w->nodes[n].kind == GEN_REP && (int32_t)n != w->hire && deals_of[n] >= 100)
+        if (w->nodes[n].kind == GEN_REP && (int32_t)n != w->hire && deals_of[n] >= 200)
             reps[nreps++] = (int32_t)n;
     size_t want = incidents(w, GEN_BENFORD, nreps);
     gen_rng_shuffle(rng, reps, nreps);
@@ -217,6 +241,13 @@ inject_benford(gen_world_t *w)
                 !gen_rng_chance(rng, r->benford_share))
                 continue;
             int64_t amount = typed_amount(rng, deal->amount);
+            /* Typing the same figure twice for a customer within a week would look
+               like a duplicate order, which is another detector's business. */
+            int64_t step = 1;
+            while (amount % (step * 10) == 0 && step < amount)
+                step *= 10;
+            while (typed_before(w, label, deal, amount))
+                amount += step;
             deal->margin =
                 (int64_t)round((double)deal->margin * (double)amount / (double)deal->amount);
             deal->amount = amount;
@@ -280,9 +311,9 @@ inject_stuffing(gen_world_t *w)
         if (nlast < 3 || nearly < 4)
             continue;
         double plan = w->plan[(size_t)rep * w->plan_months + gen_plan_month(w, month)];
-        double total = plan * gen_rng_between(rng, 0.3, 0.6);
-        int k = (int)gen_rng_range(rng, 3, 6);
-        int32_t stuffed[6];
+        double total = plan * gen_rng_between(rng, 0.4, 0.8);
+        int k = (int)gen_rng_range(rng, 4, 7);
+        int32_t stuffed[7];
         int nstuffed = 0;
         for (int i = 0; i < k; i++) {
             int64_t day = last[gen_rng_range(rng, 0, nlast - 1)];
@@ -300,17 +331,17 @@ inject_stuffing(gen_world_t *w)
                 deal->amount = deal->unit_price * deal->quantity;
                 deal->margin = (int64_t)round((double)deal->amount * gen_lines[line].margin_rate);
             } else
-                gen_deal_reprice(w, d, llround(want_amount / 10000) * 10000);
+                gen_deal_reprice(w, d, llround(want_amount / 1000) * 1000);
             gen_deal_trail(w, rng, d, 1, 4);
             gen_deal_terms(w, rng, d);
             stuffed[nstuffed++] = d;
         }
-        if (nstuffed < 3)
+        if (nstuffed < 4)
             continue;
         gen_label_t *label = gen_label_new(w, GEN_PERIOD_END_STUFFING, rep, -1);
-        int reversed = (int)llround(nstuffed * gen_rng_between(rng, 0.6, 1.0));
-        if (reversed < 2)
-            reversed = 2;
+        int reversed = (int)llround(nstuffed * gen_rng_between(rng, 0.75, 1.0));
+        if (reversed < 3)
+            reversed = 3;
         int64_t sum = 0;
         for (int i = 0; i < nstuffed; i++) {
             gen_deal_t *deal = &w->deals[stuffed[i]];
@@ -328,7 +359,7 @@ inject_stuffing(gen_world_t *w)
                 deal->refund_at = at;
                 deal->refund_permille = (uint16_t)gen_rng_range(rng, 600, 1000);
                 deal->refund_reason = (uint8_t)gen_rng_range(rng, 0, 255);
-                if (deal->refund_permille == 1000 || deal->pay_at > at)
+                if (deal->refund_permille == 1000)
                     deal->pay_at = deal->pay2_at = 0;
             }
             gen_label_add(w, label, GEN_REF_REVERSAL, stuffed[i]);
@@ -398,7 +429,7 @@ book_again(gen_world_t *w, gen_rng_t *rng, int32_t d, int32_t rep, int64_t at)
             a->unit_price = 100;
         a->amount = a->unit_price * a->quantity;
     } else
-        a->amount = llround((double)old.amount * f / 10000) * 10000;
+        a->amount = llround((double)old.amount * f / 1000) * 1000;
     a->margin =
         old.amount ? llround((double)old.margin * (double)a->amount / (double)old.amount) : 0;
     gen_activity_new(w, at - gen_rng_range(rng, 30, 48 * 60) * 60000, rep, old.customer, -1,
@@ -503,34 +534,27 @@ inject_outliers(gen_world_t *w, int32_t *cands, size_t ncands, size_t want)
             continue;
         gen_deal_t *deal = &w->deals[d];
         const gen_line_t *l = &gen_lines[deal->line];
-        double sigma = l->qty_median > 0 ? l->unit_sigma : hypot(l->unit_sigma, 0.6 * 0.8);
-        double f = exp(sigma * gen_rng_between(rng, 4.5, 6.5));
-        f = f < 3 ? 3 : f > 40 ? 40 : f;
+        /* 6-9 of the line's log spread from its median price (its median amount for
+           services, whose spread includes the customer's size), at most 60 times. */
+        double sigma = l->qty_median > 0 ? l->unit_sigma : hypot(l->unit_sigma, 0.4 * 1.0);
+        double f = exp(sigma * gen_rng_between(rng, 6, 9));
+        f = f > 60 ? 60 : f;
         bool low = gen_rng_chance(rng, 0.2);
         if (low)
             f = 1 / f;
+        double price = l->unit_median * w->nodes[deal->rep].price_factor * f * 100; /* fen */
         deal->flags |= GEN_DEAL_TOUCHED;
         if (deal->quantity > 0)
-            gen_deal_reprice(w, d, llround((double)deal->unit_price * f / 100) * 100);
+            gen_deal_reprice(w, d, llround(price / 100) * 100);
         else
-            gen_deal_reprice(w, d, llround((double)deal->amount * f / 10000) * 10000);
+            gen_deal_reprice(w, d, llround(price / 1000) * 1000);
         gen_label_t *label = gen_label_new(w, GEN_AMOUNT_OUTLIER, deal->rep, deal->customer);
         gen_label_add(w, label, GEN_REF_SALE, d);
-        snprintf(label->note, sizeof label->note, "%s %s of %.0f yuan, %.1fx the usual",
+        snprintf(label->note, sizeof label->note, "%s %s of %.0f yuan, %.3gx the line's median",
                  gen_lines[deal->line].id, deal->quantity > 0 ? "unit price" : "amount",
                  yuan(deal->quantity > 0 ? deal->unit_price : deal->amount), f);
         done++;
     }
-}
-
-/* True when someone logged an activity for customer in [from, to). */
-static bool
-customer_contacted(const gen_world_t *w, int32_t customer, int64_t from, int64_t to)
-{
-    for (size_t i = 0; i < w->nacts; i++)
-        if (w->acts[i].customer == customer && w->acts[i].at >= from && w->acts[i].at < to)
-            return true;
-    return false;
 }
 
 static void
@@ -539,6 +563,11 @@ inject_no_trail(gen_world_t *w, int32_t *cands, size_t ncands, size_t want)
     gen_rng_t *rng = &w->inject;
     size_t done = 0;
     int32_t dormant[256];
+    /* Each customer's last activity in the history (0: none). */
+    int64_t *contact = xcalloc(w->ncustomers, sizeof *contact);
+    for (size_t i = 0; i < w->nacts; i++)
+        if (w->acts[i].at < w->t_end && w->acts[i].at > contact[w->acts[i].customer])
+            contact[w->acts[i].customer] = w->acts[i].at;
     for (size_t i = 0; i < ncands && done < want; i++) {
         /* The candidate deal only lends its rep and day. */
         const gen_deal_t *slot = &w->deals[cands[i]];
@@ -554,7 +583,7 @@ inject_no_trail(gen_world_t *w, int32_t *cands, size_t ncands, size_t want)
         if (n == 0)
             continue;
         int32_t c = dormant[gen_rng_range(rng, 0, n - 1)];
-        if (customer_contacted(w, c, gen_local_ms(day - 90, 0), w->t_end))
+        if (contact[c] >= gen_local_ms(day - 90, 0))
             continue;
         static const double weights[GEN_LINE_COUNT] = {0.35, 0.35, 0, 0.2, 0.1};
         int line = (int)gen_rng_weighted(rng, weights, GEN_LINE_COUNT);
@@ -574,8 +603,10 @@ inject_no_trail(gen_world_t *w, int32_t *cands, size_t ncands, size_t want)
                  "%s deal of %.0f yuan (%.1fx the line's typical) for a customer nobody "
                  "contacted in 90 days",
                  gen_lines[line].id, yuan(deal->amount), (double)deal->amount / typical);
+        contact[c] = INT64_MAX; /* one such deal per customer */
         done++;
     }
+    free(contact);
 }
 
 static void
@@ -588,8 +619,8 @@ inject_overdue(gen_world_t *w, int32_t *cands, size_t ncands, size_t want)
         /* No warm-up needed: a due date is its own baseline. */
         if ((deal->flags & (GEN_DEAL_INJECTED | GEN_DEAL_TOUCHED | GEN_DEAL_SIBLING)) ||
             w->nodes[deal->rep].benford || deal->at < w->t0 || !deal->due_at ||
-            deal->due_at + 30 * GEN_DAY_MS > w->t_end ||
-            deal->cancel_at || (deal->refund_at && deal->refund_permille >= 1000))
+            deal->due_at + 30 * GEN_DAY_MS > w->t_end || deal->cancel_at ||
+            (deal->refund_at && deal->refund_permille >= 1000))
             continue;
         deal->flags |= GEN_DEAL_TOUCHED;
         deal->pay_at = deal->pay2_at = 0;

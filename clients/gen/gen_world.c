@@ -9,41 +9,59 @@
     start of the second month (with a ramp-up and a few inherited customers)
     and one moves to another team of the same region on the same day.
 
-    The history is simulated day by day. For each active rep, each day:
+    The history is simulated day by day, 30 days past its end (so that deals
+    just after it have their sales trail in it; output drops what is after
+    the end). For each active rep, each day:
 
       new customers   Poisson, over-dispersed (a gamma-distributed day rate),
-                      at most 5; each gets an intro call and a few more
-                      activities, and about a third become buyers: their first
-                      deal comes 5-40 days later, after a quote.
+                      at most 4 a day (5 for a new hire in their first three
+                      weeks, who builds a book at about 1 a day); each gets an
+                      intro call and a few more activities, and about a third
+                      become buyers: their first deal comes 5-40 days later,
+                      after a quote.
       deals           Poisson with rate 3.6 x ability x the day's factor
-                      (weekday, holiday, month, period-end rush), each for a
-                      customer of the book weighted by propensity, in the
-                      customer's usual product line or another. Each is
-                      preceded by 1-5 activities for that customer within the
-                      21 days before it (key-account deals: 3 or more, incl. a
-                      visit and a quote). Legitimate tails: 0.6% key-account
-                      volume deals (quantity x8-30 at a volume discount), 0.3%
-                      premium configurations (unit price x1.8-2.6).
-      standing orders customers on a 7, 14 or 28 day cadence order the same
-                      quantity at the same price: the same amount again and
-                      again, never within 7 days (duplicate detection's near
-                      misses); some change their quantity once.
-      inbound         now and then a dormant customer reorders a little, with
-                      no sales trail (a small deal: no_sales_trail's near miss).
+                      (weekday, holiday, month, period-end rush, slow days
+                      around long holidays), each for a customer of the book
+                      weighted by propensity, in the customer's usual product
+                      line or another. Each is preceded by 1-5 activities for
+                      that customer on working days of the 21 days before it,
+                      the last one (often a quote) within 5 days; one deal in
+                      ten is signed after a silence, its whole trail 15-28
+                      days before. So every legitimate deal that is not a
+                      standing order or an inbound reorder has an activity
+                      for its customer within the 28 days before it.
+                      Legitimate tails: 0.6% key-account deals (quantity x8-30
+                      at a 15% volume discount, services x2.5-5, with 3 or
+                      more activities and a visit), 0.3% premium
+                      configurations (hardware and software unit price
+                      x1.4-1.8).
+      standing orders customers on a cadence (consumables every 7, 14 or 28
+                      days, subscriptions and licences every 28) order the
+                      same quantity at the same price: the same amount again
+                      and again, never two within a cadence (duplicate
+                      detection's near misses); some change their quantity
+                      once. A quarter of them, and every one of at least twice
+                      the line's typical amount, follow a call or visit.
+      inbound         now and then a dormant customer reorders a few
+                      consumables with no sales trail (a small deal:
+                      no_sales_trail's near miss).
       activities      calls, visits, demos and quotes with the rep's customers.
 
     Each deal's follow-ups are drawn when it is made: payment terms by product
-    line (some lines partly cash), payments mostly before due_at, 12% late but
-    at most 7 days after it, 5% in two instalments; 2.5% partial refunds, 1.2%
-    cancellations (no payment then), 1.5% second orders of the same day for
-    the same customer and line with another quantity, 0.4% corrections
-    (cancelled within hours and booked again by the same rep with another
-    quantity), 15% a follow-up activity that names the order. At each month
-    start 1.5% of customers move to a teammate (territory rebalancing).
+    line (consumables partly cash), payments mostly before due_at, 12% late
+    but at most 7 days after it (slow payers mostly late), 5% in two
+    instalments; 2.5% partial refunds, 1.2% cancellations (no payment then),
+    1.5% second orders of the same day for the same customer and line with
+    another quantity, 0.4% corrections (cancelled within hours and booked
+    again by the same rep with another quantity), 15% a follow-up activity
+    that names the order. At each month start 1.5% of customers move to a
+    teammate (territory rebalancing).
 
-    Targets are set from a plan: the rep's believed ability times the days'
-    factors times the company's revenue per unit of intensity, plus 5%.
-    Parents' targets are the sums of their children's. */
+    Targets are set from a plan that knows each rep's territory (its revenue
+    per unit of deal intensity, as if from last year's history) and each
+    rep's ability with a 15% error, but not the under-performing region's
+    slump; target = plan + 5%, floor 90% and stretch 115% of it. Parents'
+    targets are the sums of their children's. */
 
 #include "clients/gen/gen.h"
 
@@ -53,16 +71,16 @@
 #include <string.h>
 
 #define BASE_DEALS_PER_DAY 3.6
-#define MAX_NEW_PER_DAY    5
+#define MAX_NEW_PER_DAY    5 /* a new hire's; others' one fewer */
 
 const gen_line_t gen_lines[GEN_LINE_COUNT] = {
     /* id, name, popularity, unit median (yuan), sigma, qty median, sigma, terms, cash,
        margin, standing */
     {"hw", "服务器与硬件 Servers & hardware", 0.17, 38000, 0.30, 2.0, 0.75, 30, 0.0, 0.18, 0.0},
-    {"sw", "软件许可 Software licences", 0.24, 1600, 0.45, 18.0, 0.85, 30, 0.0, 0.78, 0.05},
-    {"svc", "专业服务 Professional services", 0.12, 60000, 0.75, 0.0, 0.0, 60, 0.0, 0.35, 0.0},
-    {"cloud", "云服务订阅 Cloud subscriptions", 0.20, 4800, 0.25, 6.0, 0.80, 30, 0.0, 0.55, 0.25},
-    {"cons", "耗材与备件 Consumables & parts", 0.27, 260, 0.22, 40.0, 0.70, 15, 0.2, 0.25, 0.30},
+    {"sw", "软件许可 Software licences", 0.24, 1600, 0.45, 18.0, 0.85, 30, 0.0, 0.78, 0.03},
+    {"svc", "专业服务 Professional services", 0.12, 60000, 0.50, 0.0, 0.0, 60, 0.0, 0.35, 0.0},
+    {"cloud", "云服务订阅 Cloud subscriptions", 0.20, 4800, 0.25, 6.0, 0.80, 30, 0.0, 0.55, 0.12},
+    {"cons", "耗材与备件 Consumables & parts", 0.27, 260, 0.22, 40.0, 0.70, 15, 0.2, 0.25, 0.15},
 };
 
 size_t
@@ -402,16 +420,20 @@ gen_customer_new(gen_world_t *w, gen_rng_t *rng, int32_t rep, int64_t at, bool e
     cu->created_at = existing ? 0 : at;
     cu->active_day = existing ? w->cfg.start_day : INT64_MAX;
     cu->weight = gen_rng_lognormal(rng, 0, 1.0);
-    cu->size = gen_rng_lognormal(rng, 0, 0.8);
+    cu->size = gen_rng_lognormal(rng, 0, 1.0);
     cu->line = (uint8_t)gen_pick_line(rng);
     cu->dormant = existing && gen_rng_chance(rng, 0.12);
     cu->slow_payer = gen_rng_chance(rng, 0.08);
     const gen_line_t *l = &gen_lines[cu->line];
     if (existing && !cu->dormant && gen_rng_chance(rng, l->standing_share)) {
+        /* Consumables weekly to monthly, subscriptions and licences every four weeks,
+           on a weekday. */
         static const int cadences[3] = {7, 14, 28};
         cu->standing = true;
-        cu->standing_cadence = cadences[gen_rng_range(rng, 0, 2)];
-        cu->standing_next = w->cfg.start_day + gen_rng_range(rng, 0, cu->standing_cadence - 1);
+        cu->standing_cadence = l->qty_median > 30 ? cadences[gen_rng_range(rng, 0, 2)] : 28;
+        do
+            cu->standing_next = w->cfg.start_day + gen_rng_range(rng, 0, cu->standing_cadence - 1);
+        while (gen_weekday(cu->standing_next) >= 5);
         cu->standing_qty = (int32_t)clamp(
             round(gen_rng_lognormal(rng, log(l->qty_median * cu->size), 0.3)), 1, 1e6);
         cu->standing_price = (int64_t)round(l->unit_median * w->nodes[rep].price_factor *
@@ -522,8 +544,8 @@ gen_deal_new(gen_world_t *w, gen_rng_t *rng, int32_t rep, int32_t customer, int 
         deal->unit_price = (int64_t)(price < 1 ? 1 : round(price)) * 100;
         deal->amount = deal->unit_price * deal->quantity;
     } else {
-        double amount = price * pow(size, 0.6);
-        deal->amount = (int64_t)(amount < 100 ? 1 : round(amount / 100)) * 10000;
+        double amount = price * pow(size, 0.4);
+        deal->amount = (int64_t)(amount < 10 ? 1 : round(amount / 10)) * 1000;
     }
     deal->margin =
         (int64_t)round((double)deal->amount * l->margin_rate * gen_rng_lognormal(rng, 0, 0.12));
@@ -539,8 +561,25 @@ gen_deal_reprice(gen_world_t *w, int32_t d, int64_t unit_price)
         deal->unit_price = unit_price < 100 ? 100 : unit_price;
         deal->amount = deal->unit_price * deal->quantity;
     } else
-        deal->amount = unit_price < 10000 ? 10000 : unit_price;
+        deal->amount = unit_price < 1000 ? 1000 : unit_price;
     deal->margin = (int64_t)round((double)deal->amount * rate);
+}
+
+/* A working day in [lo, hi], uniformly; else the first after hi up to last; else last. */
+static int64_t
+trail_day(gen_rng_t *rng, int64_t lo, int64_t hi, int64_t last)
+{
+    int64_t days[64];
+    int n = 0;
+    for (int64_t d = lo; d <= hi && n < 64; d++)
+        if (gen_is_working(d))
+            days[n++] = d;
+    if (n > 0)
+        return days[gen_rng_range(rng, 0, n - 1)];
+    for (int64_t d = hi + 1; d < last; d++)
+        if (gen_is_working(d))
+            return d;
+    return last;
 }
 
 void
@@ -548,19 +587,22 @@ gen_deal_trail(gen_world_t *w, gen_rng_t *rng, int32_t d, int count, int span)
 {
     gen_deal_t deal = w->deals[d];
     int64_t day = gen_day_of(deal.at);
+    /* One sale in ten is signed after a silence: its trail ends 15-28 days before. */
+    bool silence = gen_rng_chance(rng, 0.1);
     for (int i = 0; i < count; i++) {
         /* The last step is usually a quote a few days before; the rest earlier. */
-        int kind =
-            i == count - 1 && gen_rng_chance(rng, 0.7) ? GEN_ACT_QUOTE : random_activity_kind(rng);
-        int64_t back = i == count - 1 ? gen_rng_range(rng, 0, 5) : gen_rng_range(rng, 1, span);
-        int64_t aday = working_day_between(rng, day - back, day - back);
+        bool last = i == count - 1;
+        int kind = last && gen_rng_chance(rng, 0.7) ? GEN_ACT_QUOTE : random_activity_kind(rng);
+        int64_t aday = silence ? trail_day(rng, day - 28, day - 15, day)
+                       : last  ? trail_day(rng, day - 5, day, day)
+                               : trail_day(rng, day - span, day - 1, day);
+        if (aday < w->cfg.start_day) /* nothing before the history: into its first days */
+            aday = trail_day(rng, w->cfg.start_day, day, day);
         int64_t at = gen_business_time(rng, aday);
         if (at >= deal.at)
             at = deal.at - gen_rng_range(rng, 10, 240) * 60000;
-        if (at < w->t0) /* nothing before the history: compress into its first hours */
-            at = w->t0 + (deal.at - w->t0) / 2 - gen_rng_range(rng, 1, 60) * 60000;
         if (at < w->t0)
-            at = w->t0;
+            at = w->t0 + (deal.at - w->t0) / 2;
         gen_activity_new(w, at, deal.rep, deal.customer, -1, kind);
     }
 }
@@ -585,7 +627,7 @@ gen_deal_terms(gen_world_t *w, gen_rng_t *rng, int32_t d)
     double u = gen_rng_uniform(rng);
     int64_t pay_day;
     if (c->slow_payer ? u < 0.7 : u >= 0.83 && u < 0.95) /* late, at most 7 days */
-        pay_day = working_day_between(rng, due_day + 1, due_day + 7);
+        pay_day = working_day_between(rng, due_day + 1, due_day + 6);
     else if (!c->slow_payer && u >= 0.95) { /* two instalments */
         pay_day = working_day_between(rng, day + 2, day + terms / 2);
         deal->pay1_permille = (uint16_t)gen_rng_range(rng, 300, 700);
@@ -811,13 +853,16 @@ rep_new_customers(gen_world_t *w, int32_t rep, int64_t day)
     gen_rng_t *rng = &w->base;
     gen_node_t *r = &w->nodes[rep];
     double rate = r->new_rate;
-    if (r->hired_day > w->cfg.start_day && day - r->hired_day < 21)
+    int most = MAX_NEW_PER_DAY - 1;
+    if (r->hired_day > w->cfg.start_day && day - r->hired_day < 21) {
         rate = 1.0; /* a new hire builds a book */
+        most = MAX_NEW_PER_DAY;
+    }
     if (!gen_is_working(day))
         rate *= 0.05;
     int n = gen_rng_poisson(rng, rate * gen_rng_gamma(rng, 2.0) / 2.0);
-    if (n > MAX_NEW_PER_DAY)
-        n = MAX_NEW_PER_DAY;
+    if (n > most)
+        n = most;
     for (int i = 0; i < n; i++) {
         int64_t at = gen_business_time(rng, day);
         int32_t c = gen_customer_new(w, rng, rep, at, false);
@@ -870,15 +915,12 @@ rep_deals(gen_world_t *w, int32_t rep, int64_t day)
                     (int64_t)round((double)deal->amount * gen_lines[line].margin_rate * 0.8);
             } else
                 gen_deal_reprice(
-                    w, d, (int64_t)(deal->amount * gen_rng_between(rng, 5, 15)) / 10000 * 10000);
-        } else if (tail < 0.009) /* a premium configuration */
-            gen_deal_reprice(w, d,
-                             deal->quantity > 0
-                                 ? (int64_t)round((double)deal->unit_price *
-                                                  gen_rng_between(rng, 1.8, 2.6) / 100) *
-                                       100
-                                 : (int64_t)(deal->amount * gen_rng_between(rng, 1.8, 2.6)) /
-                                       10000 * 10000);
+                    w, d, (int64_t)(deal->amount * gen_rng_between(rng, 2.5, 5)) / 1000 * 1000);
+        } else if (tail < 0.009 && line <= 1) /* a premium configuration (hw, sw) */
+            gen_deal_reprice(
+                w, d,
+                (int64_t)round((double)deal->unit_price * gen_rng_between(rng, 1.4, 1.8) / 100) *
+                    100);
         int count = big ? 3 + gen_rng_poisson(rng, 2) : 1 + gen_rng_poisson(rng, 1.3);
         if (count > 5 && !big)
             count = 5;
@@ -904,7 +946,9 @@ rep_standing_orders(gen_world_t *w, int32_t rep, int64_t day)
         gen_customer_t *cu = &w->customers[c];
         if (!cu->standing || cu->standing_next > day)
             continue;
-        while (cu->standing_next <= day)
+        /* After a holiday the order comes on the next working day, and the one after
+           it a whole cadence later: never two within a cadence. */
+        while (cu->standing_next < day + cu->standing_cadence)
             cu->standing_next += cu->standing_cadence;
         if (cu->standing_change && day >= cu->standing_change) {
             int32_t q = (int32_t)round(cu->standing_qty * gen_rng_between(rng, 0.6, 1.6));
@@ -919,8 +963,10 @@ rep_standing_orders(gen_world_t *w, int32_t rep, int64_t day)
         deal->unit_price = cu->standing_price;
         deal->amount = deal->unit_price * deal->quantity;
         deal->margin = (int64_t)round((double)deal->amount * rate);
-        if (gen_rng_chance(rng, 0.25))
-            gen_deal_trail(w, rng, d, 1, 7);
+        /* Key accounts hear from their rep; small repeat orders mostly do not. */
+        if (gen_rng_chance(rng, 0.25) ||
+            (double)deal->amount >= 2 * gen_line_typical_amount(cu->line))
+            gen_deal_trail(w, rng, d, 1, 14);
         gen_deal_terms(w, rng, d);
         deal_follow_ups(w, rng, d, true);
     }
@@ -1003,10 +1049,12 @@ rebalance_books(gen_world_t *w, int64_t day)
     }
 }
 
+/* The simulation runs 30 days past the end, so that the trails of deals
+   just after the history are in it; output drops what is after the end. */
 void
 gen_world_simulate(gen_world_t *w)
 {
-    for (int64_t day = w->cfg.start_day; day < w->end_day; day++) {
+    for (int64_t day = w->cfg.start_day; day < w->end_day + 30; day++) {
         rebalance_books(w, day);
         for (size_t n = 0; n < w->nnodes; n++) {
             int32_t rep = (int32_t)n;
