@@ -46,8 +46,9 @@
       duplicate_order
                      a deal booked again under a new order id by the same rep
                      for the same customer, line, quantity and amount, 2
-                     minutes to 30 hours later (median 45 minutes); 45% of the
-                     copies are cancelled 1-8 days later, the rest are paid.
+                     minutes to 48 hours later (median 45 minutes, in office
+                     hours); 45% of the copies are cancelled 1-8 days later,
+                     the rest are paid.
                      Evidence: the original sale_closed, then the copy. rep,
                      customer.
       amount_outlier a deal's unit price (its amount for services, which have
@@ -172,6 +173,22 @@ business_day_after(gen_rng_t *rng, int64_t day, int lo, int hi)
     while (!gen_is_working(d))
         d++;
     return d;
+}
+
+/* t, or when t is at night or on a day off, the next working morning at the
+   same minutes past nine. */
+static int64_t
+office_hours(int64_t t)
+{
+    int64_t day = gen_day_of(t);
+    int64_t ms = t - gen_local_ms(day, 0);
+    if (gen_is_working(day) && ms >= 8 * GEN_HOUR_MS && ms < 22 * GEN_HOUR_MS)
+        return t;
+    if (ms >= 8 * GEN_HOUR_MS)
+        day++;
+    while (!gen_is_working(day))
+        day++;
+    return gen_local_ms(day, 9 * GEN_HOUR_MS + ms % GEN_HOUR_MS);
 }
 
 /* ---- benford ------------------------------------------------------------------ */
@@ -430,6 +447,15 @@ book_again(gen_world_t *w, gen_rng_t *rng, int32_t d, int32_t rep, int64_t at)
         a->amount = a->unit_price * a->quantity;
     } else
         a->amount = llround((double)old.amount * f / 1000) * 1000;
+    /* Similar, never the same: the same amount would be a duplicate order, another
+       detector's business (and a duplicate's original is not reversed first). */
+    if (a->amount == old.amount) {
+        if (old.quantity > 0) {
+            a->unit_price += 100;
+            a->amount = a->unit_price * a->quantity;
+        } else
+            a->amount += 1000;
+    }
     a->margin =
         old.amount ? llround((double)old.margin * (double)a->amount / (double)old.amount) : 0;
     gen_activity_new(w, at - gen_rng_range(rng, 30, 48 * 60) * 60000, rep, old.customer, -1,
@@ -467,7 +493,7 @@ inject_padding(gen_world_t *w, int32_t *cands, size_t ncands, size_t want)
                 rat = w->deals[cur].at + GEN_HOUR_MS;
             reverse_fully(w, rng, cur, rat);
             gen_label_add(w, label, GEN_REF_REVERSAL, cur);
-            int64_t at = rat + gen_rng_range(rng, 30, 3 * 24 * 60) * 60000;
+            int64_t at = office_hours(rat + gen_rng_range(rng, 30, 3 * 24 * 60) * 60000);
             cur = book_again(w, rng, cur, who, at);
             gen_label_add(w, label, GEN_REF_SALE, cur);
             label->rep = who;
@@ -504,7 +530,12 @@ inject_duplicates(gen_world_t *w, int32_t *cands, size_t ncands, size_t want)
         gen_deal_t *c = &w->deals[copy];
         *c = w->deals[d];
         c->flags = GEN_DEAL_INJECTED;
-        c->at = w->deals[d].at + (int64_t)(minutes * 60000);
+        /* Keyed in again in office hours, within two days (over a weekend: the same session). */
+        c->at = office_hours(w->deals[d].at + (int64_t)(minutes * 60000));
+        if (c->at - w->deals[d].at > 48 * GEN_HOUR_MS) {
+            minutes = (double)gen_rng_range(rng, 2, 60);
+            c->at = w->deals[d].at + (int64_t)(minutes * 60000);
+        }
         c->refund_at = c->cancel_at = 0;
         gen_deal_terms(w, rng, copy);
         if (gen_rng_chance(rng, 0.45)) {
@@ -518,7 +549,8 @@ inject_duplicates(gen_world_t *w, int32_t *cands, size_t ncands, size_t want)
         snprintf(label->note, sizeof label->note,
                  "the same %s order of %.0f yuan booked again %.0f minutes later under a new "
                  "order id",
-                 gen_lines[c->line].id, yuan(c->amount), minutes);
+                 gen_lines[c->line].id, yuan(c->amount),
+                 (double)(c->at - w->deals[d].at) / 60000.0);
         done++;
     }
 }

@@ -57,7 +57,7 @@ usage(FILE *out)
           "  amount_outlier       a deal's unit price (services: its amount) set 6-9 sigma of its\n"
           "                       line's log-price spread above (80%) or below the line's median,\n"
           "                       at most 60x. Evidence: the sale_closed.\n"
-          "  duplicate_order      a deal booked again 2 min-30 h later under a new order id, same\n"
+          "  duplicate_order      a deal booked again 2 min-48 h later under a new order id, same\n"
           "                       rep, customer, line, quantity and amount; 45% of the copies\n"
           "                       cancelled later. Evidence: the original sale, then the copy.\n"
           "  customer_burst       7-14 customer_created by one rep in one session of a day (the\n"
