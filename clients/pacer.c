@@ -33,6 +33,7 @@ static const pacer_command_t commands[] = {
     {"review", cli_review_main, "confirm or dismiss an anomaly flag"},
     {"rule", cli_rule_main, "rule set: change a threshold or window of an alert rule"},
     {"tick", cli_tick_main, "evaluate the time-driven alert rules (now, or at --now)"},
+    {"notify", cli_notify_main, "forward alerts to a webhook, exactly once, with a cursor"},
 };
 
 static void

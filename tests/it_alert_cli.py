@@ -195,7 +195,7 @@ class ActionCommands(pt.PacerTestCase):
             self.assertEqual(r.returncode, 2, (args, r.stderr))
             self.assertIn(message, r.stderr, args)
         for command in (["silence"], ["unsilence"], ["silences"], ["review"], ["rule", "set"],
-                        ["tick"], ["tail"], ["alerts"]):
+                        ["tick"], ["tail"], ["alerts"], ["notify"]):
             r = pt.run_cli(command + ["--help"])
             self.assertEqual(r.returncode, 0, command)
             self.assertIn("usage: pacer " + " ".join(command), r.stdout)
