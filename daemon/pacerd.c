@@ -12,6 +12,7 @@
 #include "daemon/projector.h"
 #include "daemon/query.h"
 #include "daemon/store.h"
+#include "daemon/outbox.h"
 #include "daemon/writer.h"
 
 #include <czmq.h>
@@ -34,6 +35,8 @@ typedef struct {
     int fiscal_start_month;
     unsigned working_weekdays;
     uint64_t snapshot_every;
+    long tick_s;
+    bool manual_clock;
 } settings_t;
 
 static void
@@ -54,6 +57,10 @@ usage(FILE *out)
             "  --fiscal-start-month M  month (1-12) the fiscal year starts in (default 1)\n"
             "  --snapshot-every N  events between projection snapshots (default 1000000)\n"
             "  --working-weekdays D  working weekdays, e.g. mon,tue,wed,thu,fri (the default)\n"
+            "  --tick SECONDS      evaluate time-driven alert rules this often (default 60;\n"
+            "                      0: only on tick requests)\n"
+            "  --manual-clock      alert rules run at the `now` of the last tick request\n"
+            "                      instead of the wall clock (for tests and replays)\n"
             "  --config FILE       settings file, ZPL format:\n"
             "                        pacerd\n"
             "                            state_dir = /var/lib/pacer\n"
@@ -127,6 +134,20 @@ apply_setting(settings_t *s, const char *key, const char *value)
             return -1;
         }
         s->fiscal_start_month = (int)m;
+    } else if (streq(key, "tick")) {
+        char *end;
+        long t = strtol(value, &end, 10);
+        if (*end || end == value || t < 0 || t > 86400) {
+            fprintf(stderr, "pacerd: tick \"%s\": expected seconds, 0 to 86400\n", value);
+            return -1;
+        }
+        s->tick_s = t;
+    } else if (streq(key, "manual_clock") || streq(key, "manual-clock")) {
+        if (!streq(value, "true") && !streq(value, "false")) {
+            fprintf(stderr, "pacerd: manual clock \"%s\": expected true or false\n", value);
+            return -1;
+        }
+        s->manual_clock = streq(value, "true");
     } else if (streq(key, "working_weekdays") || streq(key, "working-weekdays")) {
         /* a comma-separated list of mon, tue, wed, thu, fri, sat, sun */
         static const char *const days[] = {"mon", "tue", "wed", "thu", "fri", "sat", "sun"};
@@ -209,6 +230,8 @@ parse_args(settings_t *s, int argc, char **argv)
                                          {"fiscal-start-month", required_argument, 0, 'f'},
                                          {"snapshot-every", required_argument, 0, 's'},
                                          {"working-weekdays", required_argument, 0, 'w'},
+                                         {"tick", required_argument, 0, 't'},
+                                         {"manual-clock", no_argument, 0, 'M'},
                                          {"version", no_argument, 0, 'V'},
                                          {"help", no_argument, 0, 'h'},
                                          {0, 0, 0, 0}};
@@ -252,6 +275,12 @@ parse_args(settings_t *s, int argc, char **argv)
             break;
         case 'w':
             key = "working_weekdays";
+            break;
+        case 't':
+            key = "tick";
+            break;
+        case 'M':
+            s->manual_clock = true;
             break;
         case 'c':
             break;
@@ -321,6 +350,7 @@ main(int argc, char **argv)
                     .time_zone = strdup("Asia/Shanghai"),
                     .fiscal_start_month = 1,
                     .snapshot_every = 1000000,
+                    .tick_s = WRITER_TICK_MS / 1000,
                     .map_headroom = WRITER_MAP_HEADROOM};
     int rc = parse_args(&s, argc, argv);
     if (rc >= 0)
@@ -338,6 +368,12 @@ main(int argc, char **argv)
     store_t *store = store_open(s.state_dir, &opts, err, sizeof err);
     if (!store) {
         log_error("%s", err);
+        return 1;
+    }
+    uint64_t last_aseq;
+    if (outbox_open(store, &last_aseq, err, sizeof err) != STORE_OK) {
+        log_error("%s", err);
+        store_destroy(&store);
         return 1;
     }
     /* The id index and the projection are independent reads of the log:
@@ -367,8 +403,11 @@ main(int argc, char **argv)
                            : NULL;
     if (pub && !writer)
         log_error("%s", err);
-    if (writer)
+    if (writer) {
         writer_set_map_headroom(writer, s.map_headroom);
+        writer_set_tick(writer, (int64_t)s.tick_s * 1000);
+        writer_set_manual_clock(writer, s.manual_clock);
+    }
     query_args_t qargs = {store, projector, s.query, &stats, started};
     zactor_t *query = writer ? query_start(&qargs, err, sizeof err) : NULL;
     if (writer && !query)

@@ -3,6 +3,8 @@
 
 #include "daemon/query.h"
 
+#include "daemon/alert_query.h"
+
 #include "daemon/log.h"
 #include "events/wire.h"
 
@@ -221,11 +223,14 @@ handle(query_t *self, zmq_msg_t *body)
     else if (req.op == OP_PROGRESS || req.op == OP_LEADERBOARD || req.op == OP_TARGET_HISTORY ||
              req.op == OP_ALLOCATE)
         op_projection(self, &req, &pk);
+    else if (req.op == OP_ALERTS || req.op == OP_ALERTS_ACTIVE || req.op == OP_SILENCES)
+        alert_query(self->args->store, self->args->projector, &req, &pk, &self->out, zclock_time());
     else {
         snprintf(msg, sizeof msg,
                  "op \"%.*s\" is not served on the query endpoint (status, events, "
-                 "progress, leaderboard, target_history, allocate previews; append, "
-                 "allocate and rebuild are on the append endpoint)",
+                 "progress, leaderboard, target_history, allocate previews, alerts, "
+                 "alerts_active, silences; append, allocate, rebuild and tick are on the "
+                 "append endpoint)",
                  (int)(req.op_len > 40 ? 40 : req.op_len), req.op_name);
         wire_reply_error(&pk, req.corr, WIRE_UNKNOWN_OP, msg);
     }

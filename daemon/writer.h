@@ -78,6 +78,14 @@ int writer_run(writer_t *self, volatile int *stop);
 #define WRITER_MAP_HEADROOM ((size_t)24 << 20)
 void writer_set_map_headroom(writer_t *self, size_t bytes);
 
+/* With a manual clock, alert rules are evaluated at the `now` of the last
+   tick request instead of the wall clock (--manual-clock, for tests). */
+void writer_set_manual_clock(writer_t *self, bool manual);
+/* How often time-driven alert rules are evaluated (default 60 s); 0: only
+   on tick requests. */
+#define WRITER_TICK_MS 60000
+void writer_set_tick(writer_t *self, int64_t ms);
+
 /* Write a projection snapshot now (at a clean stop). */
 int writer_snapshot(writer_t *self);
 

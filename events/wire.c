@@ -319,9 +319,27 @@ wire_request_parse(wire_request_t *req, const void *data, size_t len, char *msg,
         req->op = OP_ALLOCATE;
     else if (key_eq(op, "rebuild"))
         req->op = OP_REBUILD;
+    else if (key_eq(op, "tick"))
+        req->op = OP_TICK;
+    else if (key_eq(op, "alerts"))
+        req->op = OP_ALERTS;
+    else if (key_eq(op, "alerts_active"))
+        req->op = OP_ALERTS_ACTIVE;
+    else if (key_eq(op, "silences"))
+        req->op = OP_SILENCES;
     else
         req->op = OP_OTHER;
 
+    if (req->op == OP_TICK) {
+        const msgpack_object *now = map_get(body, "now");
+        if (now && now->type != MSGPACK_OBJECT_NIL) {
+            if (now->type != MSGPACK_OBJECT_POSITIVE_INTEGER || now->via.u64 > 253402300799999ULL)
+                return bad(msg, msglen, WIRE_BAD_REQUEST,
+                           "now: expected milliseconds since 1970 UTC, 0 to 253402300799999");
+            req->has_now = true;
+            req->now = (int64_t)now->via.u64;
+        }
+    }
     if (req->op == OP_APPEND) {
         const msgpack_object *evs = map_get(body, "events");
         if (!evs)

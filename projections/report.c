@@ -205,20 +205,6 @@ path_of(projection_t *self, uint32_t node, int32_t day, char *buf, size_t len)
                               i ? "/" : "");
 }
 
-static int64_t
-metric_value(const metric_t *m, int64_t num, int64_t den, bool *defined)
-{
-    *defined = true;
-    if (m->kind == M_SUM)
-        return num;
-    if (den == 0) {
-        *defined = false;
-        return 0;
-    }
-    double v = m->kind == M_RATIO ? (double)num * 10000.0 / (double)den : (double)num / (double)den;
-    return (int64_t)llround(v);
-}
-
 static int
 year_back(period_kind_t kind)
 {
@@ -289,7 +275,7 @@ row_eval(projection_t *self, const selection_t *s, row_t *r, msgpack_packer *pk,
         den = m->den ? proj_rollup(self, r->node, m->den, s->pl, d0, d1) : 0;
     }
     bool defined;
-    r->actual = metric_value(m, num, den, &defined);
+    r->actual = proj_metric_value(m, num, den, &defined);
     r->has_att = false;
 
     const period_t *p = &s->period;
@@ -386,7 +372,7 @@ row_eval(projection_t *self, const selection_t *s, row_t *r, msgpack_packer *pk,
     pack_opt_int(pk, "expected", has_target, expected);
     pack_str(pk, "curve");
     pack_str(pk, pace_curve_name(used));
-    pack_opt_double(pk, "elapsed", true, fraction);
+    pack_opt_double(pk, "elapsed", true, pace_round(fraction, PACE_RATIO_DECIMALS));
     pack_opt_double(pk, "attainment", has_target && pr.has_attainment && defined, pr.attainment);
     pack_opt_double(pk, "pace_ratio", has_target && pr.has_pace && defined, pr.pace_ratio);
     pack_opt_int(pk, "gap", has_target, pr.gap);
@@ -407,7 +393,7 @@ row_eval(projection_t *self, const selection_t *s, row_t *r, msgpack_packer *pk,
     /* coverage: the children's targets for the same key against ours */
     pack_str(pk, "coverage");
     uint32_t children = 0, with_target = 0;
-    int64_t sum = 0;
+    __int128 sum = 0; /* of tiers up to 2^62 each: exact */
     if (n->ever_parent)
         for (uint32_t c = 1; c < self->nnodes; c++) {
             if (!self->nodes[c].defined || proj_parent_at(self, c, s->ref_day) != r->node)
@@ -426,9 +412,13 @@ row_eval(projection_t *self, const selection_t *s, row_t *r, msgpack_packer *pk,
         msgpack_pack_map(pk, 4);
         pack_opt_int(pk, "children", true, children);
         pack_opt_int(pk, "with_target", true, with_target);
-        pack_opt_int(pk, "children_target", true, sum);
+        pack_opt_int(pk, "children_target", true, sum > INT64_MAX ? INT64_MAX : (int64_t)sum);
         pack_opt_double(pk, "ratio", has_target && r->t->tiers[1] > 0,
-                        has_target && r->t->tiers[1] ? (double)sum / (double)r->t->tiers[1] : 0);
+                        has_target && r->t->tiers[1]
+                            ? (sum <= INT64_MAX ? pace_ratio((int64_t)sum, r->t->tiers[1])
+                                                : pace_round((double)sum / (double)r->t->tiers[1],
+                                                             PACE_RATIO_DECIMALS))
+                            : 0);
     }
 }
 

@@ -1,0 +1,25 @@
+/*  detectors: the registry of anomaly detectors (projections/detector.h).
+    A detector is one file, projections/detect_<name>.c, and one line in
+    each list below; the daemon and pacer-eval run every class listed. */
+
+#include "projections/detector.h"
+
+#include <string.h>
+
+extern const detector_class_t detect_amount_outlier;
+extern const detector_class_t detect_duplicate_order;
+
+const detector_class_t *const DETECTORS[] = {
+    &detect_amount_outlier,
+    &detect_duplicate_order,
+    NULL,
+};
+
+const detector_class_t *
+detector_find(const char *name)
+{
+    for (const detector_class_t *const *d = DETECTORS; *d; d++)
+        if (strcmp((*d)->name, name) == 0)
+            return *d;
+    return NULL;
+}
