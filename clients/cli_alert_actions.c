@@ -96,7 +96,7 @@ action_usage(action_t action, FILE *out)
     case ACTION_SILENCE:
         fputs("usage: pacer silence PREFIX|KEY [--until TIME] --reason TEXT [--author A]\n"
               "\n"
-              "Silence an alert (by its key, e.g. behind/acme/east/revenue/2026-11) or every\n"
+              "Silence an alert (by its key, e.g. behind/rep-42/revenue/2026-11) or every\n"
               "alert under a topic prefix (ending in /, e.g. alert/behind/acme/east/). A\n"
               "silenced alert is still evaluated and listed by 'pacer alerts --active', but\n"
               "nothing is published or delivered for it. Appends an alert_silenced event;\n"

@@ -29,7 +29,7 @@ static void
 alerts_usage(FILE *out)
 {
     fputs("usage: pacer alerts [--active] [--prefix P]... [--severity S] [--since ASEQ]\n"
-          "                    [--limit N] [--json] [--time-zone ZONE]\n"
+          "                    [--limit N] [--json] [--time-zone ZONE] [--now TIME]\n"
           "\n"
           "Without --active: the alerts pacerd has raised, oldest first, one line each:\n"
           "when (in the daemon's time zone), #aseq, state, severity, summary.\n"
@@ -42,8 +42,22 @@ alerts_usage(FILE *out)
           "  --limit N        at most N alerts\n"
           "  --json           JSON Lines: one alert record per line\n"
           "  --time-zone Z    show times in zone Z (default: the daemon's)\n"
-          "\n" CLI_ALERT_PREFIX_HELP "\n" CLI_OPTIONS_COMMON_HELP,
+          "  --now TIME       with --active: judge silences at TIME (default: pacerd's\n"
+          "                   clock; give the alert clock of a --manual-clock pacerd)\n"
+          "\n" CLI_ALERT_PREFIX_HELP "\n" CLI_TIME_HELP "\n" CLI_OPTIONS_COMMON_HELP,
           out);
+}
+
+/* --now TIME. */
+static bool
+cli_now_option(cli_options_t *common, const char *arg, int64_t *now)
+{
+    char err[256];
+    if (!cli_time_parse(arg, now, err, sizeof err)) {
+        cli_options_error(common, "--now: %s", err);
+        return false;
+    }
+    return true;
 }
 
 static int
@@ -94,12 +108,11 @@ alerts_history(cli_options_t *common, pacer_client_t *client, const char *const 
 }
 
 static int
-alerts_active(cli_options_t *common, pacer_client_t *client, const char *const *prefixes,
-              size_t nprefixes, const char *severity, uint64_t limit, bool json)
+alerts_active(cli_options_t *common, pacer_client_t *client,
+              const pacer_alerts_active_query_t *query, bool json)
 {
     pacer_alert_page_t *page = NULL;
-    if (pacer_alerts_active(client, prefixes, nprefixes, severity, (size_t)limit, &page) !=
-        PACER_OK) {
+    if (pacer_alerts_active(client, query, &page) != PACER_OK) {
         cli_options_error(common, "%s", pacer_client_error(client));
         return pacer_client_error_code(client)[0] ? CLI_EXIT_REJECTED : CLI_EXIT_FAILED;
     }
@@ -159,7 +172,8 @@ cli_alerts_main(int argc, char **argv)
         OPT_SINCE,
         OPT_LIMIT,
         OPT_JSON,
-        OPT_ZONE
+        OPT_ZONE,
+        OPT_NOW
     };
     static const struct option options[] = {
         CLI_OPTIONS_COMMON,
@@ -170,10 +184,12 @@ cli_alerts_main(int argc, char **argv)
         {"limit", required_argument, NULL, OPT_LIMIT},
         {"json", no_argument, NULL, OPT_JSON},
         {"time-zone", required_argument, NULL, OPT_ZONE},
+        {"now", required_argument, NULL, OPT_NOW},
         {NULL, 0, NULL, 0},
     };
     cli_options_t common;
     cli_options_init(&common, "alerts");
+    int64_t now = 0;
     bool active = false, json = false;
     const char *severity = NULL, *zone = NULL;
     uint64_t since = 1, limit = 0;
@@ -224,6 +240,9 @@ cli_alerts_main(int argc, char **argv)
             case OPT_ZONE:
                 zone = optarg;
                 break;
+            case OPT_NOW:
+                ok = cli_now_option(&common, optarg, &now);
+                break;
             default:
                 ok = false;
             }
@@ -246,6 +265,10 @@ cli_alerts_main(int argc, char **argv)
         cli_options_error(&common, "--since goes with the history, not --active");
         return CLI_EXIT_FAILED;
     }
+    if (!active && now) {
+        cli_options_error(&common, "--now goes with --active");
+        return CLI_EXIT_FAILED;
+    }
     if (!json)
         cli_alert_use_zone(&common, zone);
     pacer_client_t *client = pacer_client_new(NULL, common.query);
@@ -254,8 +277,13 @@ cli_alerts_main(int argc, char **argv)
         return CLI_EXIT_FAILED;
     }
     pacer_client_set_timeout(client, common.timeout_ms);
+    pacer_alerts_active_query_t query = {.prefixes = prefixes,
+                                         .prefix_count = nprefixes,
+                                         .severity = severity,
+                                         .limit = (size_t)limit,
+                                         .now = now};
     int status =
-        active ? alerts_active(&common, client, prefixes, nprefixes, severity, limit, json)
+        active ? alerts_active(&common, client, &query, json)
                : alerts_history(&common, client, prefixes, nprefixes, severity, since, limit, json);
     pacer_client_destroy(&client);
     return status;
@@ -266,36 +294,43 @@ cli_alerts_main(int argc, char **argv)
 static void
 silences_usage(FILE *out)
 {
-    fputs("usage: pacer silences [--json]\n"
+    fputs("usage: pacer silences [--json] [--now TIME]\n"
           "\n"
           "The silences in force: what each covers (an alert key or a topic prefix), until\n"
           "when, who set it and why. 'pacer unsilence' lifts one.\n"
           "\n"
-          "  --json           JSON Lines: one silence per line\n" CLI_OPTIONS_COMMON_HELP,
+          "  --json           JSON Lines: one silence per line\n"
+          "  --now TIME       the silences in force at TIME (default: pacerd's clock)\n"
+          "\n" CLI_TIME_HELP "\n" CLI_OPTIONS_COMMON_HELP,
           out);
 }
 
 int
 cli_silences_main(int argc, char **argv)
 {
-    enum { OPT_JSON = CLI_OPT_FIRST_OWN };
+    enum { OPT_JSON = CLI_OPT_FIRST_OWN, OPT_NOW };
     static const struct option options[] = {
         CLI_OPTIONS_COMMON,
         {"json", no_argument, NULL, OPT_JSON},
+        {"now", required_argument, NULL, OPT_NOW},
         {NULL, 0, NULL, 0},
     };
     cli_options_t common;
     cli_options_init(&common, "silences");
     bool json = false;
+    int64_t now = 0;
     int opt;
     while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
         int handled = cli_options_handle(&common, opt, optarg);
-        if (handled < 0 || (handled == 0 && opt != OPT_JSON)) {
+        bool ok = handled > 0;
+        if (handled == 0 && opt == OPT_JSON)
+            ok = json = true;
+        else if (handled == 0 && opt == OPT_NOW)
+            ok = cli_now_option(&common, optarg, &now);
+        if (!ok) {
             fputs("Try 'pacer silences --help'.\n", stderr);
             return CLI_EXIT_FAILED;
         }
-        if (opt == OPT_JSON)
-            json = true;
     }
     if (common.help) {
         silences_usage(stdout);
@@ -308,6 +343,8 @@ cli_silences_main(int argc, char **argv)
     cli_map_t request;
     cli_map_init(&request);
     cli_map_str(&request, "op", "silences");
+    if (now)
+        cli_map_int(&request, "now", now);
     cli_reply_t reply;
     int status = cli_request_run(&common, PACER_ENDPOINT_QUERY, &request, &reply);
     cli_map_destroy(&request);

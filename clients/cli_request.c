@@ -248,13 +248,14 @@ print_event_result(cli_options_t *common, const char *type, const char *id,
         }
         puts(text);
         free(text);
-    } else if (result->error)
+    }
+    if (result->error)
         cli_options_error(common, "refused: %s: %s", result->error,
                           result->message ? result->message : "");
-    else if (result->dup)
+    else if (!json && result->dup)
         printf("%s %s is already in the log as seq %" PRIu64 "; not appended again\n", type, id,
                result->seq);
-    else
+    else if (!json)
         printf("%s %s appended as seq %" PRIu64 "\n", type, id, result->seq);
     return result->error ? CLI_EXIT_REJECTED : CLI_EXIT_OK;
 }

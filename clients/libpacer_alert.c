@@ -588,28 +588,31 @@ pacer_alerts(pacer_client_t *client, const pacer_alerts_query_t *query, pacer_al
 }
 
 int
-pacer_alerts_active(pacer_client_t *client, const char *const *prefixes, size_t prefix_count,
-                    const char *severity, size_t limit, pacer_alert_page_t **page_p)
+pacer_alerts_active(pacer_client_t *client, const pacer_alerts_active_query_t *query,
+                    pacer_alert_page_t **page_p)
 {
     assert(client);
-    if (!page_p)
+    if (!query || !page_p)
         return pacer_client_fail_with(client, PACER_EINVAL,
-                                      "pacer_alerts_active needs a place for the page");
+                                      "pacer_alerts_active needs a query and a place for the page");
     *page_p = NULL;
-    int rc = check_prefixes(client, prefixes, prefix_count);
+    int rc = check_prefixes(client, query->prefixes, query->prefix_count);
     if (rc != PACER_OK)
         return rc;
-    size_t keys = 1 + (prefix_count ? 1 : 0) + (severity ? 1 : 0) + (limit ? 1 : 0);
+    size_t keys = 1 + (query->prefix_count ? 1 : 0) + (query->severity ? 1 : 0) +
+                  (query->limit ? 1 : 0) + (query->now ? 1 : 0);
     msgpack_sbuffer request;
     msgpack_sbuffer_init(&request);
     msgpack_packer pk;
     msgpack_packer_init(&pk, &request, msgpack_sbuffer_write);
-    bool packed = msgpack_pack_map(&pk, keys) == 0 && pack_str(&pk, "op") &&
-                  pack_str(&pk, "alerts_active") &&
-                  (!prefix_count || pack_prefixes(&pk, prefixes, prefix_count)) &&
-                  (!severity || (pack_str(&pk, "severity") && pack_str(&pk, severity))) &&
-                  (!limit || (pack_str(&pk, "limit") && msgpack_pack_uint64(&pk, limit) == 0));
-    rc = packed ? alerts_request(client, &request, limit, false, page_p)
+    bool packed =
+        msgpack_pack_map(&pk, keys) == 0 && pack_str(&pk, "op") && pack_str(&pk, "alerts_active") &&
+        (!query->prefix_count || pack_prefixes(&pk, query->prefixes, query->prefix_count)) &&
+        (!query->severity || (pack_str(&pk, "severity") && pack_str(&pk, query->severity))) &&
+        (!query->limit ||
+         (pack_str(&pk, "limit") && msgpack_pack_uint64(&pk, query->limit) == 0)) &&
+        (!query->now || (pack_str(&pk, "now") && msgpack_pack_int64(&pk, query->now) == 0));
+    rc = packed ? alerts_request(client, &request, query->limit, false, page_p)
                 : pacer_client_fail_with(client, PACER_ENOMEM, "out of memory encoding a request");
     msgpack_sbuffer_destroy(&request);
     return rc;

@@ -39,7 +39,7 @@ extern "C" {
    are NULL (or 0) when the record leaves them out or sends nil. */
 typedef struct {
     uint64_t aseq;        /* alert sequence number, from 1 */
-    const char *key;      /* stable identity: "behind/acme/east/t3/rep-42/revenue/2026-11" */
+    const char *key;      /* stable identity: "behind/rep-42/revenue/2026-11" */
     const char *topic;    /* "alert/behind/acme/east/t3/rep-42/" */
     const char *rule;     /* "behind", "anomaly/duplicate_order", ... */
     const char *state;    /* "firing", "repeat", "resolved" */
@@ -132,12 +132,19 @@ typedef struct {
 int pacer_alerts(pacer_client_t *client, const pacer_alerts_query_t *query,
                  pacer_alert_page_t **page_p);
 
+typedef struct {
+    const char *const *prefixes; /* topic prefixes; none: all */
+    size_t prefix_count;         /* at most PACER_ALERTS_MAX_PREFIXES */
+    const char *severity;        /* "info", "warning", "critical": that and above; NULL: any */
+    size_t limit;                /* 0: the daemon's default (1000); at most 100,000 */
+    int64_t now;                 /* when silences are judged, ms UTC; 0: the daemon's clock */
+} pacer_alerts_active_query_t;
+
 /* The `alerts_active` query: the newest record of every alert firing now,
-   by key, with silenced / silenced_by / silenced_until. `severity` (NULL:
-   any) keeps that severity and above; limit 0 is the daemon's default
-   (1000). Errors as pacer_alerts. */
-int pacer_alerts_active(pacer_client_t *client, const char *const *prefixes, size_t prefix_count,
-                        const char *severity, size_t limit, pacer_alert_page_t **page_p);
+   by key, with silenced / silenced_by / silenced_until. Errors as
+   pacer_alerts. */
+int pacer_alerts_active(pacer_client_t *client, const pacer_alerts_active_query_t *query,
+                        pacer_alert_page_t **page_p);
 
 #ifdef __cplusplus
 }

@@ -31,11 +31,12 @@ def alert_record(aseq, topic, state="firing", severity="critical"):
     """An alert record as PROTOCOL.md describes it, for `topic` = alert/<rule>/<path>/."""
     rest = topic[len("alert/"):].rstrip("/")
     rule, _, path = rest.partition("/")
-    key = "%s/%s/revenue/2026-11" % (rule, path)
+    scope = path.rsplit("/", 1)[-1]
+    key = "%s/%s/revenue/2026-11" % (rule, scope)
     return {
         "aseq": aseq, "key": key, "topic": topic, "rule": rule, "state": state,
         "severity": severity, "at": AT0 + aseq * 60000, "since": AT0,
-        "scope": path.rsplit("/", 1)[-1], "path": path, "metric": "revenue",
+        "scope": scope, "path": path, "metric": "revenue",
         "period": "2026-11", "product_line": None, "owner": "rep-42",
         "notify": ["rep-42", "li.wei"],
         "summary": "%s revenue 2026-11: 41%% of target with 63%% of working days gone "

@@ -2,7 +2,7 @@
 timeouts, a refused alert, notify being killed and restarted, and the daemon restarting.
 
 The daemon here is alerttest.FakeAlertDaemon (an XPUB and a ROUTER speaking the Alerts part
-of PROTOCOL.md), so these tests drive drops and restarts exactly; it_alerts.py does the same
+of PROTOCOL.md), so these tests drive drops and restarts exactly; it_alert_clients.py does it
 end to end with a real pacerd. The web hook is a python http.server on loopback."""
 
 import os
@@ -68,7 +68,7 @@ class NotifyTest(pt.PacerTestCase):
         self.assertEqual(attempts.count(9), 4)
         self.assertEqual(hook.replays, 0, "nothing was sent again after it was accepted")
         err = n.stderr()
-        self.assertIn("#7 behind/acme/east/revenue/2026-11: HTTP 400", err)
+        self.assertIn("#7 behind/east/revenue/2026-11: HTTP 400", err)
         self.assertIn("skipped", err)
         self.assertIn("HTTP 500 (attempt 1); retrying", err)
         self.assertIn("#12", n.stdout())
