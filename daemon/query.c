@@ -214,6 +214,29 @@ op_projection(query_t *self, wire_request_t *req, msgpack_packer *pk)
     msgpack_sbuffer_destroy(&res.body);
 }
 
+/* An op no core handler serves, offered to the folds: true if one answered
+   (or refused it). */
+static bool
+op_of_fold(query_t *self, wire_request_t *req, msgpack_packer *pk)
+{
+    char err[256] = "";
+    msgpack_sbuffer pairs;
+    msgpack_sbuffer_init(&pairs);
+    size_t n = 0;
+    projector_read_lock(self->args->projector);
+    int rc = foldset_query(projector_folds(self->args->projector), req->op_name, req->op_len,
+                           req->body, zclock_time(), &pairs, &n, err, sizeof err);
+    projector_unlock(self->args->projector);
+    if (rc < 0)
+        wire_reply_error(pk, req->corr, WIRE_BAD_REQUEST, err);
+    else if (rc > 0) {
+        wire_reply_begin(pk, req->corr, true, n);
+        msgpack_sbuffer_write(&self->out, pairs.data, pairs.size);
+    }
+    msgpack_sbuffer_destroy(&pairs);
+    return rc != 0;
+}
+
 static void
 handle(query_t *self, zmq_msg_t *body)
 {
@@ -235,13 +258,17 @@ handle(query_t *self, zmq_msg_t *body)
         op_projection(self, &req, &pk);
     else if (req.op == OP_ALERTS || req.op == OP_ALERTS_ACTIVE || req.op == OP_SILENCES)
         alert_query(self->args->store, self->args->projector, &req, &pk, &self->out, zclock_time());
-    else {
+    else if (req.op != OP_OTHER || !op_of_fold(self, &req, &pk)) {
+        char served[400], elsewhere[200], folds[200] = "";
+        projector_read_lock(self->args->projector);
+        foldset_ops(projector_folds(self->args->projector), folds, sizeof folds);
+        projector_unlock(self->args->projector);
         snprintf(msg, sizeof msg,
-                 "op \"%.*s\" is not served on the query endpoint (status, events, "
-                 "progress, leaderboard, target_history, undefined_nodes, allocate "
-                 "previews, alerts, alerts_active, silences; append, allocate, rebuild and "
-                 "tick are on the append endpoint)",
-                 (int)(req.op_len > 40 ? 40 : req.op_len), req.op_name);
+                 "op \"%.*s\" is not served on the query endpoint (%s%s; %s are on the append "
+                 "endpoint)",
+                 (int)(req.op_len > 40 ? 40 : req.op_len), req.op_name,
+                 wire_ops_served(WIRE_ON_QUERY, served, sizeof served), folds,
+                 wire_ops_served(WIRE_ON_APPEND, elsewhere, sizeof elsewhere));
         wire_reply_error(&pk, req.corr, WIRE_UNKNOWN_OP, msg);
     }
     wire_request_free(&req);
