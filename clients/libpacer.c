@@ -1110,6 +1110,8 @@ pacer_status(pacer_client_t *self, pacer_status_t *status)
         rc = field_uint(self, &reply, body, "", "map_size", false, &status->map_size);
     if (rc == PACER_OK)
         rc = field_uint(self, &reply, body, "", "snapshot_seq", false, &status->snapshot_seq);
+    if (rc == PACER_OK)
+        rc = field_uint(self, &reply, body, "", "undefined_nodes", false, &status->undefined_nodes);
     const msgpack_object *counters = map_get(body, "counters");
     if (rc == PACER_OK && counters && counters->type != MSGPACK_OBJECT_MAP)
         rc = malformed(self, reply.endpoint, "counters: expected a map, got %s",

@@ -178,7 +178,8 @@ typedef struct {
     struct {
         uint64_t requests, appended, duplicates, rejected, bad_requests, commits, map_resizes;
     } counters;
-    uint64_t snapshot_seq; /* seq of the newest projection snapshot; 0: none */
+    uint64_t snapshot_seq;    /* seq of the newest projection snapshot; 0: none */
+    uint64_t undefined_nodes; /* credited ids that no node_defined defines */
 } pacer_status_t;
 
 /* Ask the query endpoint for the daemon's status. Fields the daemon does not

@@ -25,6 +25,7 @@ static const pacer_command_t commands[] = {
     {"progress", cli_report_progress_main, "progress against targets, with pace and forecast"},
     {"leaderboard", cli_report_leaderboard_main, "nodes of one level ranked by attainment"},
     {"rebuild", cli_report_rebuild_main, "fold the whole log into the projection again"},
+    {"undefined", cli_undefined_main, "credited ids that no node_defined defines, with totals"},
     {"tail", cli_tail_main, "print alerts as they are raised, each exactly once"},
     {"alerts", cli_alerts_main, "the alerts raised so far, or (--active) firing now"},
     {"silence", cli_silence_main, "silence an alert or a topic prefix, until a time"},

@@ -29,6 +29,7 @@ typedef struct {
     uint64_t aseq[RULES_MAX];  /* its newest record (0: none, e.g. silenced from the start) */
     int64_t due;               /* INT64_MAX: nothing scheduled */
     uint64_t last_seq;         /* the newest event that changed the key */
+    int64_t last_actual;       /* at the evaluation that scheduled `due` */
 } kstate_t;
 
 typedef struct {
@@ -65,7 +66,8 @@ struct _alerter_t {
     int window_days;
     uint64_t silence_gen;
     size_t active;
-    msgpack_sbuffer rec, st;
+    msgpack_sbuffer rec, st, row;
+    outbox_batch_t *progress; /* alerter_progress_to */
 };
 
 static const char *const SEVERITIES[] = {"info", "warning", "critical"};
@@ -79,6 +81,7 @@ alerter_new(void)
     u64map_init(&self->anomaly_index);
     msgpack_sbuffer_init(&self->rec);
     msgpack_sbuffer_init(&self->st);
+    msgpack_sbuffer_init(&self->row);
     self->window_days = (int)RULE_WINDOW_DAYS_DEFAULT;
     return self;
 }
@@ -98,6 +101,7 @@ alerter_destroy(alerter_t **self_p)
     u64map_free(&self->anomaly_index);
     msgpack_sbuffer_destroy(&self->rec);
     msgpack_sbuffer_destroy(&self->st);
+    msgpack_sbuffer_destroy(&self->row);
     free(self);
     *self_p = NULL;
 }
@@ -364,7 +368,90 @@ typedef struct {
     uint64_t log_seq;
     alerter_id_fn *id_of;
     void *id_arg;
+    outbox_batch_t *progress; /* a row per key evaluated, or NULL */
+    bool lazy; /* a group's evaluation: keep a due time already set (below) */
 } emit_ctx_t;
+
+static void
+opt_int(msgpack_packer *pk, const char *k, bool has, int64_t v)
+{
+    pstr(pk, k);
+    if (has)
+        msgpack_pack_int64(pk, v);
+    else
+        msgpack_pack_nil(pk);
+}
+
+static void
+opt_double(msgpack_packer *pk, const char *k, bool has, double v, double unit)
+{
+    pstr(pk, k);
+    if (has)
+        msgpack_pack_double(pk, round_to(v, unit));
+    else
+        msgpack_pack_nil(pk);
+}
+
+/* The key's progress row (PROTOCOL.md, "progress row"), for progress/. */
+static int
+pack_progress(alerter_t *self, const tprog_t *p, const emit_ctx_t *c)
+{
+    static const char *const kinds[] = {"company", "region", "team", "rep"};
+    static const char *const tiers[] = {"none", "floor", "target", "stretch"};
+    int tier = p->stretch && p->actual >= p->stretch    ? 3
+               : p->actual >= p->target                 ? 2
+               : (p->mask & 1) && p->actual >= p->floor ? 1
+                                                        : 0;
+    msgpack_sbuffer_clear(&self->row);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &self->row, msgpack_sbuffer_write);
+    msgpack_pack_map(&pk, 28);
+    pstr(&pk, "seq");
+    msgpack_pack_uint64(&pk, c->log_seq);
+    pstr(&pk, "now");
+    msgpack_pack_int64(&pk, c->now);
+    pstr(&pk, "scope");
+    pstr(&pk, p->scope);
+    pstr(&pk, "path");
+    pstr(&pk, p->path);
+    pstr(&pk, "kind");
+    pstr(&pk, kinds[p->kind & 3]);
+    pstr(&pk, "owner");
+    pstr_or_nil(&pk, p->owner);
+    pstr(&pk, "metric");
+    pstr(&pk, p->metric);
+    pstr(&pk, "period");
+    pstr(&pk, p->period);
+    pstr(&pk, "product_line");
+    pstr_or_nil(&pk, p->has_pl ? p->product_line : NULL);
+    opt_int(&pk, "period_start", true, p->start_ms);
+    opt_int(&pk, "period_end", true, p->end_ms);
+    pstr(&pk, "has_target");
+    msgpack_pack_true(&pk);
+    opt_int(&pk, "floor", p->mask & 1, p->floor);
+    opt_int(&pk, "target", true, p->target);
+    opt_int(&pk, "stretch", p->mask & 4, p->stretch);
+    pstr(&pk, "currency");
+    pstr_or_nil(&pk, p->currency);
+    opt_int(&pk, "actual", true, p->actual);
+    opt_int(&pk, "expected", true, p->expected);
+    pstr(&pk, "curve");
+    pstr(&pk, "working");
+    opt_double(&pk, "elapsed", true, p->elapsed, 1e-4);
+    opt_double(&pk, "attainment", p->has_attainment, p->attainment, 1e-4);
+    opt_double(&pk, "pace_ratio", p->has_pace, p->pace_ratio, 1e-4);
+    opt_int(&pk, "gap", true, p->expected - p->actual);
+    opt_int(&pk, "remaining", true, p->target > p->actual ? p->target - p->actual : 0);
+    opt_double(&pk, "required_rate", p->has_required_rate, p->required_rate, 1e-2);
+    opt_int(&pk, "forecast", p->has_forecast, p->forecast);
+    pstr(&pk, "tier");
+    pstr(&pk, tiers[tier]);
+    pstr(&pk, "status");
+    pstr(&pk, pace_status_name(p->status));
+    char topic[600];
+    int n = snprintf(topic, sizeof topic, "progress/%s/", p->path);
+    return outbox_batch_add(c->progress, p->idx, topic, (size_t)n, self->row.data, self->row.size);
+}
 
 static int
 emit_lag(alerter_t *self, const emit_ctx_t *c, const rule_class_t *r, int ri, const tprog_t *p,
@@ -455,6 +542,17 @@ eval_key(alerter_t *self, projection_t *proj, const alertcfg_t *cfg, uint32_t id
         p.rate_1d = (double)self->sum_last[idx];
         p.window_days = self->rates_days;
     }
+    /* Computing when each rule's verdict next changes costs a bisection
+       of the calendar per rule. After a sale it need not be done: more
+       actual only moves a crossing later, so a due time already set is
+       early, and the tick then evaluates the key and sets a new one. Only
+       a state change, a lower actual (a refund) or no due time at all
+       make it worth computing now. */
+    bool lazy = base->lazy && k->due != INT64_MAX && p.actual >= k->last_actual;
+    bool any_changed = false;
+    size_t nsil;
+    alertcfg_silences(cfg, &nsil);
+    bool has_silences = nsil > 0;
     int64_t due = INT64_MAX;
     for (int ri = 0; RULES[ri]; ri++) {
         const rule_class_t *r = RULES[ri];
@@ -462,10 +560,18 @@ eval_key(alerter_t *self, projection_t *proj, const alertcfg_t *cfg, uint32_t id
         fill_params(r, &p, cfg, &rp);
         bool active = (k->active >> ri) & 1;
         rule_verdict_t v = rp.enabled >= 0.5 ? r->eval(&p, &rp, active) : RULE_CLEAR;
+        /* the common case, nothing to do, costs no string */
+        bool done = (k->done >> ri) & 1, silenced = (k->silenced >> ri) & 1;
+        if (!has_silences && !silenced &&
+            (r->once ? v != RULE_FIRE || done
+                     : (v == RULE_FIRE) == active && !(active && rp.repeat_hours > 0 &&
+                                                       now - k->last_sent[ri] >=
+                                                           (int64_t)(rp.repeat_hours * 3600000.0))))
+            continue;
         char key[400], topic[700], summary[1024];
         lag_key(r, &p, key, sizeof key);
         lag_topic(r, &p, topic, sizeof topic);
-        const silence_t *sil = alertcfg_silenced(cfg, key, topic, now);
+        const silence_t *sil = has_silences ? alertcfg_silenced(cfg, key, topic, now) : NULL;
         if (sil && !sil->until && sil->seq == k->spent[ri])
             sil = NULL; /* used up by an earlier resolution */
         emit_ctx_t c = *base;
@@ -542,8 +648,19 @@ eval_key(alerter_t *self, projection_t *proj, const alertcfg_t *cfg, uint32_t id
         }
         if (changed && put_lag_state(self, r, ri, &p, key, out) != 0)
             return -1;
-        /* when to look again */
-        active = (k->active >> ri) & 1;
+        any_changed |= changed;
+    }
+    if (lazy && !any_changed) {
+        if (base->progress && pack_progress(self, &p, base) != 0)
+            return -1;
+        return 0;
+    }
+    /* when to look again */
+    for (int ri = 0; RULES[ri]; ri++) {
+        const rule_class_t *r = RULES[ri];
+        rule_params_t rp;
+        fill_params(r, &p, cfg, &rp);
+        bool active = (k->active >> ri) & 1;
         if (rp.enabled >= 0.5) {
             int64_t t = r->next_change(proj, &p, &rp, active, now);
             if (t <= now)
@@ -558,13 +675,22 @@ eval_key(alerter_t *self, projection_t *proj, const alertcfg_t *cfg, uint32_t id
             if (active && !p.ended && p.end_ms < due)
                 due = p.end_ms;
         }
-        if (sil && sil->until && ((k->active >> ri) & 1) && sil->until < due)
-            due = sil->until;
+        if (active && has_silences) {
+            char key[400], topic[700];
+            lag_key(r, &p, key, sizeof key);
+            lag_topic(r, &p, topic, sizeof topic);
+            const silence_t *sil = alertcfg_silenced(cfg, key, topic, now);
+            if (sil && sil->until && sil->until < due)
+                due = sil->until;
+        }
     }
     if (!p.started && p.start_ms < due)
         due = p.start_ms + 60000;
     k->due = INT64_MAX; /* schedule() pushes only a change */
+    k->last_actual = p.actual;
     schedule(self, idx, due);
+    if (base->progress && pack_progress(self, &p, base) != 0)
+        return -1;
     return 0;
 }
 
@@ -964,7 +1090,7 @@ alerter_group(alerter_t *self, projection_t *proj, foldset_t *folds, int64_t now
     size_t n = projection_take_changes(proj, &changed, NULL, 0);
     if (cover_keys(self, proj) != 0)
         goto oom;
-    emit_ctx_t c = {"firing", now, log_seq, id_of, id_arg};
+    emit_ctx_t c = {"firing", now, log_seq, id_of, id_arg, NULL, false};
     size_t nrev;
     const review_t *rv = alertcfg_take_reviews(cfg, &nrev);
     for (size_t i = 0; i < nrev; i++)
@@ -980,6 +1106,8 @@ alerter_group(alerter_t *self, projection_t *proj, foldset_t *folds, int64_t now
         return eval_all(self, proj, cfg, &c, out) == 0
                    ? 0
                    : (snprintf(err, errlen, "out of memory evaluating alert rules"), -1);
+    c.progress = self->progress;
+    c.lazy = true;
     for (size_t i = 0; i < n; i++) {
         uint32_t idx = changed[i];
         if (idx >= self->nkeys)
@@ -1022,7 +1150,7 @@ alerter_tick(alerter_t *self, projection_t *proj, foldset_t *folds, int64_t now,
     alertcfg_t *cfg = foldset_alertcfg(folds);
     if (cover_keys(self, proj) != 0)
         goto oom;
-    emit_ctx_t c = {"firing", now, log_seq, NULL, NULL};
+    emit_ctx_t c = {"firing", now, log_seq, NULL, NULL, NULL, false};
     if (foldset_tick(folds, now, alerter_flag, self) != 0 ||
         raise_flags(self, proj, cfg, now, log_seq, out) != 0)
         goto oom;
@@ -1068,6 +1196,12 @@ alerter_check(alerter_t *self, const event_t *ev, ev_error_t *err)
         return err->code;
     }
     return EVE_OK;
+}
+
+void
+alerter_progress_to(alerter_t *self, outbox_batch_t *progress)
+{
+    self->progress = progress;
 }
 
 uint64_t

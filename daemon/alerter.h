@@ -65,6 +65,9 @@ typedef bool(alerter_id_fn)(void *arg, uint64_t seq, char *id, size_t cap);
 int alerter_group(alerter_t *self, projection_t *proj, foldset_t *folds, int64_t now,
                   uint64_t log_seq, alerter_id_fn *id_of, void *id_arg, outbox_batch_t *out,
                   char *err, size_t errlen);
+/* Where alerter_group also puts a progress row of every key it evaluated
+   (topic progress/<path>/, entry aseq = the target index); NULL: none. */
+void alerter_progress_to(alerter_t *self, outbox_batch_t *progress);
 
 /* Time passes: the keys due by now, a new day's run rates, silences that
    ended, the detectors' ticks. */

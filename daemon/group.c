@@ -2,6 +2,8 @@
 
 #include "daemon/group.h"
 
+#include "events/currency.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,6 +25,7 @@ group_new(void)
     }
     msgpack_sbuffer_init(&self->canon);
     outbox_batch_init(&self->outbox);
+    outbox_batch_init(&self->progress);
     return self;
 }
 
@@ -37,6 +40,7 @@ group_destroy(group_t **self_p)
     msgpack_sbuffer_destroy(&self->canon);
     free(self->values);
     outbox_batch_destroy(&self->outbox);
+    outbox_batch_destroy(&self->progress);
     free(self);
     *self_p = NULL;
 }
@@ -157,6 +161,14 @@ prepare_event(group_t *self, pending_t *p, uint32_t i)
         snprintf(what, sizeof what, "encoded event is %u bytes, at most %d allowed", r->canon_len,
                  EV_MAX_BYTES);
         return prep_refuse(r, EVE_TOO_LONG, i, r->id, r->id_len, what);
+    }
+    /* the list is applied here, at admission only: see events/currency.h */
+    ev_str_t cur = ev.v[F_CURRENCY].s;
+    if (event_has(&ev, F_CURRENCY) && !currency_is_iso4217(cur.ptr, cur.len)) {
+        char what[96];
+        snprintf(what, sizeof what, "currency: \"%.3s\" is not a current ISO 4217 code%s", cur.ptr,
+                 memcmp(cur.ptr, "RMB", 3) == 0 ? " (the renminbi is CNY)" : "");
+        return prep_refuse(r, EVE_INVALID_VALUE, i, r->id, r->id_len, what);
     }
     r->id_hash = event_id_hash(r->id, r->id_len);
     r->prepared = r->status = R_VALID;
@@ -378,6 +390,7 @@ group_release(group_t *self)
     self->last_seq = 0;
     self->last_aseq = 0;
     outbox_batch_clear(&self->outbox);
+    outbox_batch_clear(&self->progress);
     msgpack_sbuffer_clear(&self->canon);
     /* Three groups circulate; after a burst of huge requests, give their
        arenas back rather than hold the peak three times over. */

@@ -106,6 +106,10 @@ typedef struct {
        published after it; last_aseq: the newest aseq with them. */
     outbox_batch_t outbox;
     uint64_t last_aseq;
+    /* Progress rows of the keys it changed, for progress/<path>/ (not
+       stored; the intake thread coalesces them per key); each entry's
+       aseq field holds the target index. */
+    outbox_batch_t progress;
 } group_t;
 
 /* NULL when out of memory. */

@@ -37,6 +37,7 @@ typedef struct {
     uint64_t snapshot_every;
     long tick_s;
     bool manual_clock;
+    bool alerts_off, detectors_off;
 } settings_t;
 
 static void
@@ -61,6 +62,8 @@ usage(FILE *out)
             "                      0: only on tick requests)\n"
             "  --manual-clock      alert rules run at the `now` of the last tick request\n"
             "                      instead of the wall clock (for tests and replays)\n"
+            "  --alerts on|off     evaluate alert rules and raise alerts (default on)\n"
+            "  --detectors on|off  fold the anomaly detectors (default on)\n"
             "  --config FILE       settings file, ZPL format:\n"
             "                        pacerd\n"
             "                            state_dir = /var/lib/pacer\n"
@@ -142,6 +145,15 @@ apply_setting(settings_t *s, const char *key, const char *value)
             return -1;
         }
         s->tick_s = t;
+    } else if (streq(key, "alerts") || streq(key, "detectors")) {
+        if (!streq(value, "on") && !streq(value, "off")) {
+            fprintf(stderr, "pacerd: %s \"%s\": expected on or off\n", key, value);
+            return -1;
+        }
+        if (streq(key, "alerts"))
+            s->alerts_off = streq(value, "off");
+        else
+            s->detectors_off = streq(value, "off");
     } else if (streq(key, "manual_clock") || streq(key, "manual-clock")) {
         if (!streq(value, "true") && !streq(value, "false")) {
             fprintf(stderr, "pacerd: manual clock \"%s\": expected true or false\n", value);
@@ -232,6 +244,8 @@ parse_args(settings_t *s, int argc, char **argv)
                                          {"working-weekdays", required_argument, 0, 'w'},
                                          {"tick", required_argument, 0, 't'},
                                          {"manual-clock", no_argument, 0, 'M'},
+                                         {"alerts", required_argument, 0, 'A'},
+                                         {"detectors", required_argument, 0, 'D'},
                                          {"version", no_argument, 0, 'V'},
                                          {"help", no_argument, 0, 'h'},
                                          {0, 0, 0, 0}};
@@ -281,6 +295,12 @@ parse_args(settings_t *s, int argc, char **argv)
             break;
         case 'M':
             s->manual_clock = true;
+            break;
+        case 'A':
+            key = "alerts";
+            break;
+        case 'D':
+            key = "detectors";
             break;
         case 'c':
             break;
@@ -384,7 +404,7 @@ main(int argc, char **argv)
     if (!threaded)
         load_ids(&ids);
     projector_options_t popts = {s.time_zone, s.fiscal_start_month, s.snapshot_every,
-                                 s.working_weekdays};
+                                 s.working_weekdays, s.detectors_off};
     projector_t *projector = projector_open(store, &popts, err, sizeof err);
     if (threaded)
         pthread_join(ids_thread, NULL);
@@ -407,6 +427,7 @@ main(int argc, char **argv)
         writer_set_map_headroom(writer, s.map_headroom);
         writer_set_tick(writer, (int64_t)s.tick_s * 1000);
         writer_set_manual_clock(writer, s.manual_clock);
+        writer_set_alerts(writer, !s.alerts_off);
     }
     query_args_t qargs = {store, projector, s.query, &stats, started};
     zactor_t *query = writer ? query_start(&qargs, err, sizeof err) : NULL;

@@ -105,6 +105,7 @@ struct _writer_t {
     bool manual_clock;
     int64_t alert_clock;
     int64_t tick_ms;
+    bool no_alerts; /* --alerts off: evaluate no rule, raise no flag */
 };
 
 enum { T_SNAPSHOT, T_RESERVE, T_APPLY };
@@ -596,6 +597,13 @@ raise_alerts(writer_t *self, group_t *g, char *err, size_t errlen)
             self->alert_clock = t;
     }
     int64_t now = self->manual_clock ? self->alert_clock : wall;
+    if (self->no_alerts) {
+        g->last_aseq = alerter_last_aseq(self->alerter);
+        return STORE_OK;
+    }
+    bool progress =
+        atomic_load_explicit(&self->stats->progress_subscribers, memory_order_relaxed) > 0;
+    alerter_progress_to(self->alerter, progress ? &g->progress : NULL);
     if (alerter_group(self->alerter, proj, folds, now, log_seq, id_in_group, self, &g->outbox, err,
                       errlen) != 0)
         return STORE_ERROR;
@@ -642,6 +650,7 @@ apply_group(writer_t *self, group_t *g, int64_t recorded_at, char *err, size_t e
     chain_begin(self->chain, self->last_hash, self->first_seq, recorded_at, links);
     int rc = STORE_OK;
     outbox_batch_clear(&g->outbox);
+    outbox_batch_clear(&g->progress);
     for (size_t k = 0; k < g->npending && rc == STORE_OK; k++)
         if (group_appends_events(&g->pending[k]))
             rc = apply_request(self, g, &g->pending[k], err, errlen);
@@ -731,6 +740,12 @@ void
 writer_set_manual_clock(writer_t *self, bool manual)
 {
     self->manual_clock = manual;
+}
+
+void
+writer_set_alerts(writer_t *self, bool on)
+{
+    self->no_alerts = !on;
 }
 
 void

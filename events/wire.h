@@ -47,6 +47,7 @@ typedef enum {
     OP_ALERTS,
     OP_ALERTS_ACTIVE,
     OP_SILENCES,
+    OP_UNDEFINED_NODES,
     OP_OTHER
 } wire_op_t;
 

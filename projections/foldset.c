@@ -24,7 +24,7 @@ struct _foldset_t {
 };
 
 foldset_t *
-foldset_new(calendar_t *cal)
+foldset_new(calendar_t *cal, bool detectors)
 {
     foldset_t *self = calloc(1, sizeof *self);
     if (!self)
@@ -42,7 +42,7 @@ foldset_new(calendar_t *cal)
     self->folds[0] = (fold_t){"alert_settings", ALERTCFG_VERSION, NULL, self->cfg, 1, false};
     self->n = 1;
     det_env_t env = {cal};
-    for (size_t i = 0; DETECTORS[i]; i++) {
+    for (size_t i = 0; detectors && DETECTORS[i]; i++) {
         fold_t *f = &self->folds[self->n];
         f->name = DETECTORS[i]->name;
         f->version = DETECTORS[i]->version;

@@ -35,8 +35,11 @@
 
 typedef struct _foldset_t foldset_t;
 
-/* The calendar is borrowed (the projection's). NULL when out of memory. */
-foldset_t *foldset_new(calendar_t *cal);
+/* The calendar is borrowed (the projection's). Without detectors, only
+   the alert settings are folded (pacerd --detectors off: a snapshot then
+   has no detector sections, so turning them on again refolds them from the
+   log). NULL when out of memory. */
+foldset_t *foldset_new(calendar_t *cal, bool detectors);
 void foldset_destroy(foldset_t **self_p);
 
 alertcfg_t *foldset_alertcfg(foldset_t *self);

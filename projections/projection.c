@@ -114,6 +114,12 @@ projection_seq(projection_t *self)
     return self->seq;
 }
 
+uint32_t
+projection_undefined_count(projection_t *self)
+{
+    return self->undefined_credited;
+}
+
 calendar_t *
 projection_calendar(projection_t *self)
 {

@@ -95,12 +95,38 @@ copy_sym(symtab_t *t, uint32_t id, char *out, size_t outlen)
     snprintf(out, outlen, "%s", s ? s : "");
 }
 
+/* A target's period, parsed once and kept by target index. */
 static int
 period_of(projection_t *self, const target_t *t, period_t *p)
 {
+    uint32_t idx = (uint32_t)(t - self->targets);
+    if (idx >= self->captperiods) {
+        uint32_t cap = self->captperiods ? self->captperiods : 1024;
+        while (cap <= idx)
+            cap *= 2;
+        period_t *ps = realloc(self->tperiods, cap * sizeof *ps);
+        if (ps)
+            self->tperiods = ps;
+        uint8_t *ok = realloc(self->tperiod_ok, cap);
+        if (ok) {
+            memset(ok + self->captperiods, 0, cap - self->captperiods);
+            self->tperiod_ok = ok;
+        }
+        if (ps && ok)
+            self->captperiods = cap;
+    }
+    if (idx < self->captperiods && self->tperiod_ok[idx]) {
+        *p = self->tperiods[idx];
+        return 0;
+    }
     char err[128];
-    return calendar_period_parse(self->cal, symtab_str(self->periods_sym, t->period_sym), p, err,
-                                 sizeof err);
+    int rc = calendar_period_parse(self->cal, symtab_str(self->periods_sym, t->period_sym), p, err,
+                                   sizeof err);
+    if (rc == 0 && idx < self->captperiods) {
+        self->tperiods[idx] = *p;
+        self->tperiod_ok[idx] = 1;
+    }
+    return rc;
 }
 
 static void

@@ -56,6 +56,13 @@ class Sub:
         while not [m for m in self.drain(1.2) if m[0] == "heartbeat/"]:
             test.assertLess(time.monotonic(), deadline, "no heartbeat")
 
+    def collect(self, seconds):
+        """Everything received over the next `seconds`."""
+        got, end = [], time.monotonic() + seconds
+        while time.monotonic() < end:
+            got += self.drain(max(0.01, end - time.monotonic()))
+        return got
+
     def drain(self, timeout=0.5):
         got = []
         while self.sock.poll(int(timeout * 1000), zmq.POLLIN):
@@ -276,6 +283,26 @@ class Alerts(pt.PacerTestCase):
                               if a["rule"] == "anomaly/duplicate_order"]), 2)
         got = [m for m in sub.drain() if m[1].get("key") == f["key"]]
         self.assertTrue(got)
+
+    def test_progress_updates_are_coalesced_per_key(self):
+        d = self.daemon()
+        sub = Sub(d.publish_ep, "progress/acme/east/")
+        self.addCleanup(sub.close)
+        sub.wait_subscribed(self)
+        self.append(d, org())
+        self.tick(d, NOV2 + 5 * DAY)
+        total = 0
+        for i in range(30):  # 30 commits in well under a second
+            self.append(d, [sale(10000 + i, NOV2 + DAY + i * 1000)])
+            total += 10000 + i
+        got = [m for m in sub.collect(2.5) if m[0].startswith("progress/")]
+        self.assertTrue(got)
+        self.assertLess(len(got), 10, "30 sales in a burst should coalesce: %d updates" % len(got))
+        last = got[-1]
+        self.assertEqual(last[0], "progress/acme/east/t3/rep-42/")
+        self.assertEqual(last[1]["actual"], total)
+        self.assertEqual(last[1]["metric"], "revenue")
+        self.assertEqual(last[1]["status"], self.progress(d, NOV2 + 5 * DAY)["status"])
 
     def test_tick_refuses_time_going_back(self):
         d = self.daemon()
