@@ -47,8 +47,10 @@
 #define BACKOFF_MAX_MS   5000
 /* Published messages read per turn of the loop before looking at the
    DEALER and the clock again. */
-#define DRAIN_MAX  4096
-#define SUB_RCVHWM 100000
+#define DRAIN_MAX 4096
+/* Published messages a SUB holds for an application busy elsewhere (notify
+   retrying a web hook) before ZeroMQ drops them; what it drops is read back. */
+#define SUB_RCVHWM 10000
 
 struct _pacer_sub_t {
     void *ctx;
