@@ -369,7 +369,7 @@ typedef struct {
     alerter_id_fn *id_of;
     void *id_arg;
     outbox_batch_t *progress; /* a row per key evaluated, or NULL */
-    bool lazy; /* a group's evaluation: keep a due time already set (below) */
+    bool lazy;                /* a group's evaluation: keep a due time already set (below) */
 } emit_ctx_t;
 
 static void
@@ -560,13 +560,17 @@ eval_key(alerter_t *self, projection_t *proj, const alertcfg_t *cfg, uint32_t id
         fill_params(r, &p, cfg, &rp);
         bool active = (k->active >> ri) & 1;
         rule_verdict_t v = rp.enabled >= 0.5 ? r->eval(&p, &rp, active) : RULE_CLEAR;
+        if (r->inhibited_by)
+            for (int j = 0; RULES[j]; j++)
+                if (((k->active >> j) & 1) && !strcmp(RULES[j]->name, r->inhibited_by))
+                    v = RULE_CLEAR;
         /* the common case, nothing to do, costs no string */
         bool done = (k->done >> ri) & 1, silenced = (k->silenced >> ri) & 1;
         if (!has_silences && !silenced &&
             (r->once ? v != RULE_FIRE || done
-                     : (v == RULE_FIRE) == active && !(active && rp.repeat_hours > 0 &&
-                                                       now - k->last_sent[ri] >=
-                                                           (int64_t)(rp.repeat_hours * 3600000.0))))
+                     : (v == RULE_FIRE) == active &&
+                           !(active && rp.repeat_hours > 0 &&
+                             now - k->last_sent[ri] >= (int64_t)(rp.repeat_hours * 3600000.0))))
             continue;
         char key[400], topic[700], summary[1024];
         lag_key(r, &p, key, sizeof key);

@@ -46,11 +46,16 @@ op_status(query_t *self, wire_request_t *req, msgpack_packer *pk)
     store_read_end(&r);
 
     projector_read_lock(self->args->projector);
-    uint32_t undefined = projection_undefined_count(projector_live(self->args->projector));
+    projection_t *live = projector_live(self->args->projector);
+    uint32_t undefined = projection_undefined_count(live);
+    char zone[128];
+    snprintf(zone, sizeof zone, "%s", calendar_zone(projection_calendar(live)));
     projector_unlock(self->args->projector);
 
     int64_t now = zclock_time();
-    wire_reply_begin(pk, req->corr, true, 12);
+    wire_reply_begin(pk, req->corr, true, 13);
+    wire_pack_str(pk, "time_zone");
+    wire_pack_str(pk, zone);
     wire_pack_str(pk, "version");
     wire_pack_str(pk, PACER_VERSION);
     pack_kv_uint(pk, "protocol", WIRE_VERSION);
