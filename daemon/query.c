@@ -257,7 +257,10 @@ handle(query_t *self, zmq_msg_t *body)
              req.op == OP_ALLOCATE || req.op == OP_UNDEFINED_NODES)
         op_projection(self, &req, &pk);
     else if (req.op == OP_ALERTS || req.op == OP_ALERTS_ACTIVE || req.op == OP_SILENCES)
-        alert_query(self->args->store, self->args->projector, &req, &pk, &self->out, zclock_time());
+        alert_query(self->args->store, self->args->projector, &req, &pk, &self->out,
+                    atomic_load(&self->args->stats->alert_clock)
+                        ? atomic_load(&self->args->stats->alert_clock)
+                        : zclock_time());
     else if (req.op != OP_OTHER || !op_of_fold(self, &req, &pk)) {
         char served[400], elsewhere[200], folds[200] = "";
         projector_read_lock(self->args->projector);

@@ -593,8 +593,10 @@ raise_alerts(writer_t *self, group_t *g, char *err, size_t errlen)
             continue;
         }
         p->tick_clock = t;
-        if (self->manual_clock)
+        if (self->manual_clock) {
             self->alert_clock = t;
+            atomic_store(&self->stats->alert_clock, t);
+        }
     }
     int64_t now = self->manual_clock ? self->alert_clock : wall;
     if (self->no_alerts) {

@@ -58,6 +58,9 @@ typedef struct {
     /* subscriptions that progress/ topics would reach (the intake thread
        counts them, the writer packs progress updates only when there are) */
     _Atomic long progress_subscribers;
+    /* the alert clock of a --manual-clock pacerd (0: the wall clock), the
+       default `now` of the alert queries */
+    _Atomic int64_t alert_clock;
 } writer_stats_t;
 
 typedef struct _writer_t writer_t;
