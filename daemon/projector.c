@@ -625,6 +625,20 @@ projector_read_lock(projector_t *self)
 }
 
 bool
+projector_read_lock_within(projector_t *self, int ms)
+{
+    struct timespec deadline;
+    clock_gettime(CLOCK_REALTIME, &deadline);
+    deadline.tv_nsec += (long)(ms % 1000) * 1000000L;
+    deadline.tv_sec += ms / 1000 + deadline.tv_nsec / 1000000000L;
+    deadline.tv_nsec %= 1000000000L;
+    atomic_fetch_add(&self->readers_waiting, 1);
+    int rc = pthread_rwlock_timedrdlock(&self->lock, &deadline);
+    atomic_fetch_sub(&self->readers_waiting, 1);
+    return rc == 0;
+}
+
+bool
 projector_readers_waiting(projector_t *self)
 {
     return atomic_load_explicit(&self->readers_waiting, memory_order_relaxed) > 0;

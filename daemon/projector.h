@@ -43,6 +43,9 @@ foldset_t *projector_folds(projector_t *self);
    lock back right after letting it go does not starve them. */
 void projector_write_lock(projector_t *self);
 void projector_read_lock(projector_t *self);
+/* The same, giving up after `ms` milliseconds (a rebuild holds the lock
+   for seconds): true when the read lock is held. */
+bool projector_read_lock_within(projector_t *self, int ms);
 void projector_unlock(projector_t *self);
 /* True while a query waits for the read lock (the writer then lets it in
    at its next durable point rather than folding on). */
