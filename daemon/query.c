@@ -19,7 +19,12 @@ typedef struct {
     query_args_t *args;
     void *router;
     msgpack_sbuffer out;
+    uint32_t undefined; /* the projection's undefined_count, as last read */
 } query_t;
+
+/* A status must not wait for a rebuild: it reads the projection if it
+   can within this long, else reports what it read last. */
+#define STATUS_LOCK_MS 100
 
 static void
 pack_kv_uint(msgpack_packer *pk, const char *key, uint64_t v)
@@ -45,12 +50,12 @@ op_status(query_t *self, wire_request_t *req, msgpack_packer *pk)
         memcpy(hash, rec.hash, STORE_HASH_BYTES);
     store_read_end(&r);
 
-    projector_read_lock(self->args->projector);
-    projection_t *live = projector_live(self->args->projector);
-    uint32_t undefined = projection_undefined_count(live);
+    if (projector_read_lock_within(self->args->projector, STATUS_LOCK_MS)) {
+        self->undefined = projection_undefined_count(projector_live(self->args->projector));
+        projector_unlock(self->args->projector);
+    }
     char zone[128];
-    snprintf(zone, sizeof zone, "%s", calendar_zone(projection_calendar(live)));
-    projector_unlock(self->args->projector);
+    snprintf(zone, sizeof zone, "%s", projector_zone(self->args->projector));
 
     int64_t now = zclock_time();
     wire_reply_begin(pk, req->corr, true, 13);
@@ -69,7 +74,7 @@ op_status(query_t *self, wire_request_t *req, msgpack_packer *pk)
     pack_kv_uint(pk, "uptime_ms", (uint64_t)(now - self->args->started_at));
     pack_kv_uint(pk, "map_size", atomic_load(&st->map_size));
     pack_kv_uint(pk, "snapshot_seq", projector_snapshot_seq(self->args->projector));
-    pack_kv_uint(pk, "undefined_nodes", undefined);
+    pack_kv_uint(pk, "undefined_nodes", self->undefined);
     wire_pack_str(pk, "counters");
     msgpack_pack_map(pk, 7);
     pack_kv_uint(pk, "requests", atomic_load(&st->requests));
@@ -203,8 +208,10 @@ op_projection(query_t *self, wire_request_t *req, msgpack_packer *pk)
     }
     if (proj)
         projector_release(self->args->projector, &proj);
-    else
+    else {
+        self->undefined = projection_undefined_count(p); /* fresh for the next status */
         projector_unlock(self->args->projector);
+    }
     if (rc != PQ_OK)
         wire_reply_error_named(pk, req->corr, pq_rc_name(rc), res.message);
     else {

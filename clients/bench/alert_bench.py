@@ -12,12 +12,13 @@
   3. Latency from an append's arrival to its alert's publication while pacer-bench loads the
      daemon at half the rate it reached in step 1 (--rate): a probe sale that makes a target
      achieved, timed from send to the alert on the SUB socket; p50 and p99 over --probes.
+  5. Ingest with the anomaly detectors on (the default) against --detectors off.
   4. Ingest with 8 subscribers attached (SUB sockets subscribed to everything: events,
      alerts, progress, heartbeats; one reads as fast as Python can, which is slower than
      pacerd publishes, the seven others never read) against none, alternately.
 
 Usage: alert_bench.py [--bin build] [--keys 100000] [--seconds 8] [--pairs 2] [--probes 200]
-                      [--only ingest|tick|latency|subscribers]
+                      [--only ingest|tick|latency|subscribers|detectors]
 Needs python3-zmq and python3-msgpack (Debian)."""
 
 import argparse
@@ -141,8 +142,9 @@ def setup_events(keys, now_ms):
     return evs, n
 
 
-def bench_ingest(args, alerts, subscribers=0, prefixes=(b"",)):
-    d = Pacerd(args.bin, ["--alerts", alerts, "--tick", "60", "--log-level", "warn"])
+def bench_ingest(args, alerts, subscribers=0, prefixes=(b"",), detectors="on"):
+    d = Pacerd(args.bin, ["--alerts", alerts, "--detectors", detectors, "--tick", "60",
+                          "--log-level", "warn"])
     subs, readers, stop = [], [], []
     try:
         evs, n = setup_events(args.keys, int(time.time() * 1000))
@@ -261,7 +263,7 @@ def main():
     ap.add_argument("--seconds", type=int, default=8)
     ap.add_argument("--pairs", type=int, default=2)
     ap.add_argument("--probes", type=int, default=200)
-    ap.add_argument("--only", choices=["ingest", "tick", "latency", "subscribers"])
+    ap.add_argument("--only", choices=["ingest", "tick", "latency", "subscribers", "detectors"])
     ap.add_argument("--rate", type=float, default=0,
                     help="background load for the latency probes (default: half of step 1)")
     args = ap.parse_args()
@@ -290,6 +292,15 @@ def main():
               "p50 %.2f ms, p99 %.2f ms, max %.2f ms over %d probes"
               % (rate, lat[len(lat) // 2], lat[int(len(lat) * 0.99) - 1], lat[-1], len(lat)))
         sys.stdout.flush()
+    if args.only in (None, "detectors"):
+        print("ingest with the anomaly detectors on against off, %d keys, alerts on" % args.keys)
+        for p in range(args.pairs):
+            on, _ = bench_ingest(args, "on", detectors="on")
+            off, _ = bench_ingest(args, "on", detectors="off")
+            print("  pair %d: detectors on %.0f ev/s, off %.0f ev/s, on/off %.2f"
+                  % (p + 1, on["events_per_s"], off["events_per_s"],
+                     on["events_per_s"] / off["events_per_s"]))
+            sys.stdout.flush()
     if args.only in (None, "subscribers"):
         print("ingest with 8 subscribers against none, %d keys, alerts on" % args.keys)
         for what, prefixes in [("alert/ progress/ heartbeat/", (b"alert/", b"progress/",
