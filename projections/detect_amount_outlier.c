@@ -98,6 +98,9 @@ state_init(state_t *s, const det_env_t *env, const params_t *p)
         return -1;
     }
     s->now = INT64_MIN;
+    dk_table_slack(&s->lines, DK_DAY);
+    dk_table_slack(&s->reps, DK_DAY);
+    dk_table_slack(&s->repeats, DK_DAY);
     return 0;
 }
 

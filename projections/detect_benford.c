@@ -100,7 +100,10 @@ state_init(state_t *s, const det_env_t *env, const params_t *p)
     memset(s, 0, sizeof *s);
     s->env = *env;
     s->p = *p;
-    return dk_table_init(&s->reps, sizeof(rep_t), 64, MAX_REPS);
+    if (dk_table_init(&s->reps, sizeof(rep_t), 64, MAX_REPS) != 0)
+        return -1;
+    dk_table_slack(&s->reps, DK_DAY);
+    return 0;
 }
 
 static void

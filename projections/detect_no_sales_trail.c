@@ -13,8 +13,9 @@
 
     Repeat customers reorder without a visit: with repeat_exempt = 1 (the
     default), a purchase by the same customer within repeat_days before the
-    deal is a trail too. What is left is a large deal from a customer nobody
-    has spoken to or sold to lately: the fabricated-order pattern.
+    deal is a trail too, unless that purchase was itself flagged here. What
+    is left is a large deal from a customer nobody has spoken to or sold to
+    lately: the fabricated-order pattern.
 
     Score: days since the customer's last activity before the deal (the
     lookback when there is none on record); threshold: lookback_days;
@@ -69,10 +70,12 @@ typedef struct {
 typedef struct {
     int64_t act[NACT]; /* newest first; 0 none */
     int64_t last_deal;
+    int64_t flagged_deal; /* the time of the customer's last deal flagged here */
 } cust_t;
 
 typedef struct {
     int64_t at, amount, prior_deal;
+    int64_t last_act; /* the customer's last activity before the deal, as folded by then */
     double large;
     uint64_t seq, cust;
     char id[65], rep[65], customer[65], line[65];
@@ -105,6 +108,8 @@ state_init(state_t *s, const det_env_t *env, const params_t *p)
         dk_table_free(&s->custs);
         return -1;
     }
+    dk_table_slack(&s->lines, DK_DAY);
+    dk_table_slack(&s->custs, DK_DAY);
     return 0;
 }
 
@@ -186,7 +191,9 @@ resolve(state_t *s, int64_t now, det_emit_fn *emit, void *arg)
     pending_t *d;
     while ((d = dk_oldest(&s->pending)) && d->at + grace <= now) {
         cust_t *c = dk_get(&s->custs, d->cust);
-        int64_t last_act = 0;
+        /* as known at the deal, or from activities that occurred before it but came later
+           (the customer's newest four, which later activities may have pushed out) */
+        int64_t last_act = d->last_act;
         int trail = 0;
         for (int k = 0; c && k < NACT; k++) {
             int64_t a = c->act[k];
@@ -195,11 +202,19 @@ resolve(state_t *s, int64_t now, det_emit_fn *emit, void *arg)
         }
         if (last_act && last_act >= d->at - lookback_ms(s))
             trail = 1;
+        /* a purchase is a trail, unless that purchase was flagged here itself */
         if (s->p.repeat_exempt >= 0.5 && d->prior_deal &&
-            d->prior_deal >= d->at - (int64_t)(s->p.repeat_days * DK_DAY))
+            d->prior_deal >= d->at - (int64_t)(s->p.repeat_days * DK_DAY) &&
+            !(c && c->flagged_deal == d->prior_deal))
             trail = 1;
-        if (!trail && emit)
-            explain(s, d, last_act, emit, arg);
+        if (!trail) {
+            if (emit)
+                explain(s, d, last_act, emit, arg);
+            /* c may be gone (expired): keep the mark with a record of its own */
+            cust_t *m = dk_put(&s->custs, d->cust, d->at, NULL);
+            if (m)
+                m->flagged_deal = d->at;
+        }
         dk_del(&s->pending, d);
     }
 }
@@ -250,10 +265,14 @@ fold_sale(state_t *s, uint64_t seq, const event_t *ev)
     if (!event_has(ev, F_CUSTOMER))
         return 0;
     uint64_t cust = dk_hash_str(ev->v[F_CUSTOMER].s);
-    int64_t prior = 0;
+    int64_t prior = 0, last_act = 0;
     cust_t *c = dk_get(&s->custs, cust);
-    if (c)
+    if (c) {
         prior = c->last_deal;
+        for (int k = 0; k < NACT; k++)
+            if (c->act[k] && c->act[k] <= at && c->act[k] > last_act)
+                last_act = c->act[k];
+    }
     if (is_large) {
         int added = 0;
         pending_t *d = dk_put(&s->pending, dk_hash(&seq, sizeof seq, 7), at, &added);
@@ -262,6 +281,7 @@ fold_sale(state_t *s, uint64_t seq, const event_t *ev)
         d->at = at;
         d->amount = amount;
         d->prior_deal = prior && prior <= at ? prior : 0;
+        d->last_act = last_act;
         d->large = large;
         d->seq = seq;
         d->cust = cust;

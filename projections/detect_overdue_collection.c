@@ -91,6 +91,7 @@ state_init(state_t *s, const det_env_t *env, const params_t *p)
         dk_table_free(&s->open);
         return -1;
     }
+    dk_table_slack(&s->custs, DK_DAY);
     return 0;
 }
 

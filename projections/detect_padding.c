@@ -109,6 +109,8 @@ state_init(state_t *s, const det_env_t *env, const params_t *p)
         dk_table_free(&s->custs);
         return -1;
     }
+    dk_table_slack(&s->custs, DK_DAY);
+    dk_table_slack(&s->reps, DK_DAY);
     return 0;
 }
 
