@@ -71,7 +71,9 @@ progress_usage(FILE *out)
           "  --scope S           a node id or path prefix (acme/east): that subtree\n"
           "                      (default: everything)\n"
           "  --metric M          one metric (default: every metric with a target)\n"
-          "  --product-line L    one product line (default: all product lines)\n"
+          "  --product-line L    the keys of one product line (default: the keys without\n"
+          "                      one, which count all product lines); '*': those and the\n"
+          "                      keys of every product line, each row naming its line\n"
           "  --now TIME          evaluate pace as of TIME (default: the daemon's clock)\n"
           "  --curve C           working (default: working days), linear (calendar days),\n"
           "                      profile (last year's daily actuals)\n"
@@ -100,7 +102,8 @@ leaderboard_usage(FILE *out)
           "  --period P          the period (required)\n"
           "  --metric M          the metric (required)\n"
           "  --scope S           only nodes under this node or path prefix\n"
-          "  --product-line L    one product line (default: all product lines)\n"
+          "  --product-line L    the key of one product line (default: the key without\n"
+          "                      one, which counts all product lines)\n"
           "  --now TIME          evaluate pace as of TIME (default: the daemon's clock)\n"
           "  --curve C           working (default), linear or profile\n"
           "  --limit N           the top N\n"
@@ -241,7 +244,10 @@ report_pack_common(cli_map_t *request, const report_args_t *args)
     cli_map_str(request, "scope", args->scope);
     cli_map_str(request, "period", args->period);
     cli_map_str(request, "metric", args->metric);
-    cli_map_str(request, "product_line", args->product_line);
+    if (args->product_line && strcmp(args->product_line, "*") == 0)
+        cli_map_bool(request, "each_product_line", true);
+    else
+        cli_map_str(request, "product_line", args->product_line);
     cli_map_str(request, "curve", args->curve);
     if (args->has_now)
         cli_map_int(request, "now", args->now);
@@ -274,24 +280,28 @@ rounded_cell(cli_table_t *table, const msgpack_object *row, const char *key)
     cli_table_cell(table, NULL, text);
 }
 
+/* Two cells: the bar, and the percentage right-aligned beside it. */
 static void
-attainment_cell(cli_table_t *table, const msgpack_object *row)
+attainment_cells(cli_table_t *table, const msgpack_object *row)
 {
     double attainment = 0;
-    char text[128] = "";
-    if (cli_reply_double(row, "attainment", &attainment))
-        cli_format_bar(attainment, REPORT_BAR_CELLS, text, sizeof text);
-    cli_table_cell(table, NULL, text);
+    char bar[128] = "", percent[64] = "";
+    if (cli_reply_double(row, "attainment", &attainment)) {
+        cli_format_bar(attainment, REPORT_BAR_CELLS, bar, sizeof bar);
+        cli_format_percent(attainment, percent, sizeof percent);
+    }
+    cli_table_cell(table, NULL, bar);
+    cli_table_cell(table, NULL, percent);
 }
 
 static void
 pace_cell(cli_table_t *table, const msgpack_object *row)
 {
     double pace = 0;
+    char text[64] = "";
     if (cli_reply_double(row, "pace_ratio", &pace))
-        cli_table_cellf(table, NULL, "%.2f", pace);
-    else
-        cli_table_cell(table, NULL, "");
+        cli_format_ratio(pace, text, sizeof text);
+    cli_table_cell(table, NULL, text);
 }
 
 static void
@@ -321,10 +331,11 @@ coverage_cell(cli_table_t *table, const msgpack_object *row)
         return;
     }
     cli_reply_int(coverage, "with_target", &with_target);
-    if (cli_reply_double(coverage, "ratio", &ratio))
-        cli_table_cellf(table, NULL, "%.0f%% %" PRId64 "/%" PRId64, ratio * 100, with_target,
-                        children);
-    else
+    char percent[64];
+    if (cli_reply_double(coverage, "ratio", &ratio)) {
+        cli_format_percent(ratio, percent, sizeof percent);
+        cli_table_cellf(table, NULL, "%s %" PRId64 "/%" PRId64, percent, with_target, children);
+    } else
         cli_table_cellf(table, NULL, "- %" PRId64 "/%" PRId64, with_target, children);
 }
 
@@ -355,10 +366,10 @@ print_heading(const msgpack_object *body, const msgpack_object *rows)
 static int
 report_print_progress(const msgpack_object *body)
 {
-    static const char *const names[] = {"PATH",   "METRIC",     "LINE",    "ACTUAL",
-                                        "TARGET", "ATTAINMENT", "PACE",    "STATUS",
-                                        "TIER",   "FORECAST",   "REQ/DAY", "COVERAGE"};
-    cli_table_t *table = cli_table_new(12, names, "lllrrlrllrrr");
+    static const char *const names[] = {"PATH",       "METRIC",  "LINE",    "ACTUAL", "TARGET",
+                                        "ATTAINMENT", "",        "PACE",    "STATUS", "TIER",
+                                        "FORECAST",   "REQ/DAY", "COVERAGE"};
+    cli_table_t *table = cli_table_new(13, names, "lllrrlrrllrrr");
     if (!table)
         return CLI_EXIT_FAILED;
     bool colour = cli_table_colour();
@@ -376,7 +387,7 @@ report_print_progress(const msgpack_object *body)
         cli_table_cell(table, NULL, line);
         int_cell(table, row, "actual", "");
         int_cell(table, row, "target", "-");
-        attainment_cell(table, row);
+        attainment_cells(table, row);
         pace_cell(table, row);
         status_cell(table, row, colour);
         cli_table_cell(table, NULL, strcmp(tier, "none") == 0 ? "" : tier);
@@ -385,7 +396,7 @@ report_print_progress(const msgpack_object *body)
         coverage_cell(table, row);
     }
     cli_table_hide_if_empty(table, 2);
-    cli_table_hide_if_empty(table, 11);
+    cli_table_hide_if_empty(table, 12);
     print_heading(body, rows);
     if (count == 0)
         puts("no targets in this selection");
@@ -401,9 +412,9 @@ report_print_progress(const msgpack_object *body)
 static int
 report_print_leaderboard(const msgpack_object *body)
 {
-    static const char *const names[] = {"RANK",       "PATH", "NAME",   "ACTUAL",  "TARGET",
-                                        "ATTAINMENT", "PACE", "STATUS", "FORECAST"};
-    cli_table_t *table = cli_table_new(9, names, "rllrrlrlr");
+    static const char *const names[] = {"RANK",       "PATH", "NAME", "ACTUAL", "TARGET",
+                                        "ATTAINMENT", "",     "PACE", "STATUS", "FORECAST"};
+    cli_table_t *table = cli_table_new(10, names, "rllrrlrrlr");
     if (!table)
         return CLI_EXIT_FAILED;
     bool colour = cli_table_colour();
@@ -421,7 +432,7 @@ report_print_leaderboard(const msgpack_object *body)
         cli_table_cell(table, NULL, name);
         int_cell(table, row, "actual", "");
         int_cell(table, row, "target", "-");
-        attainment_cell(table, row);
+        attainment_cells(table, row);
         pace_cell(table, row);
         status_cell(table, row, colour);
         rounded_cell(table, row, "forecast");

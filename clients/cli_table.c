@@ -305,7 +305,52 @@ cli_format_bar(double attainment, int cells, char *out, size_t outlen)
         j += 3;
     }
     bar[j] = '\0';
-    snprintf(out, outlen, "%s %4.0f%%", bar, shown * 100);
+    snprintf(out, outlen, "%s", bar);
+}
+
+/* ratio x 10^4 as an integer, exact for a ratio sent with 4 decimals;
+   false when it is too large to carry them (or not finite). */
+static bool
+basis_points(double ratio, int64_t *bp)
+{
+    if (!isfinite(ratio) || fabs(ratio) >= 9.0e14)
+        return false;
+    *bp = (int64_t)llround(ratio * 10000.0);
+    return true;
+}
+
+/* n / d rounded half away from zero (d > 0). */
+static int64_t
+div_round(int64_t n, int64_t d)
+{
+    return n >= 0 ? (n + d / 2) / d : -((-n + d / 2) / d);
+}
+
+void
+cli_format_percent(double ratio, char *out, size_t outlen)
+{
+    int64_t bp;
+    if (!basis_points(ratio, &bp)) {
+        snprintf(out, outlen, "%.3g%%", ratio * 100);
+        return;
+    }
+    char grouped[40];
+    cli_format_grouped(div_round(bp, 100), grouped, sizeof grouped);
+    snprintf(out, outlen, "%s%%", grouped);
+}
+
+void
+cli_format_ratio(double ratio, char *out, size_t outlen)
+{
+    int64_t bp;
+    if (!basis_points(ratio, &bp)) {
+        snprintf(out, outlen, "%.3g", ratio);
+        return;
+    }
+    int64_t hundredths = div_round(bp, 100);
+    uint64_t mag = hundredths < 0 ? (uint64_t)0 - (uint64_t)hundredths : (uint64_t)hundredths;
+    snprintf(out, outlen, "%s%" PRIu64 ".%02" PRIu64, hundredths < 0 ? "-" : "", mag / 100,
+             mag % 100);
 }
 
 const char *

@@ -52,10 +52,18 @@ bool cli_table_colour(void);
 /* 1234567 as "1,234,567" (negative numbers keep their sign). */
 void cli_format_grouped(int64_t value, char *out, size_t outlen);
 
-/* An attainment bar of `cells` block characters and the percentage:
-   "████████░░  82%". Attainment above 1 fills the bar; the percentage says
-   how far above. */
+/* An attainment bar of `cells` block characters: "████████░░". Attainment
+   above 1 fills the bar; cli_format_percent says how far above, in a
+   column of its own so that wide percentages stay right-aligned. */
 void cli_format_bar(double attainment, int cells, char *out, size_t outlen);
+
+/* A ratio as the wire sends it (4 decimals, docs/PROTOCOL.md) shown as a
+   whole percentage, rounded half away from zero in decimal: 0.3125 is
+   "31%", 0.3150 "32%", 12696.03 "1,269,603%". */
+void cli_format_percent(double ratio, char *out, size_t outlen);
+
+/* The same ratio to 2 decimals, rounded the same way: 0.9450 is "0.95". */
+void cli_format_ratio(double ratio, char *out, size_t outlen);
 
 /* The ANSI style of a progress status: green for on_track and achieved,
    bold green for stretch_achieved, yellow for at_risk, red for behind; NULL

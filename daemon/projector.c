@@ -16,6 +16,7 @@
 
 #include "daemon/log.h"
 #include "daemon/replay.h"
+#include "projections/foldset.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -39,10 +40,12 @@ struct _projector_t {
     char *zone;
     int fiscal_start_month;
     unsigned weekdays;
+    bool detectors;
     uint64_t snapshot_every;
     _Atomic uint64_t snapshot_seq; /* the newest snapshot written or loaded */
     calendar_t *cal;
     projection_t *live;
+    foldset_t *folds; /* the live projection's other folds */
     pthread_rwlock_t lock;
     _Atomic int readers_waiting; /* queries blocked on the lock */
     /* The snapshot a child process is serialising (child != 0), then the
@@ -80,20 +83,83 @@ calendar_drop(calendar_t **cal)
     pthread_mutex_unlock(&calendar_mutex);
 }
 
+/* A snapshot is the projection's section (projection_save: its magic,
+   its version, its body) followed by the other folds' sections
+   (foldset_save). Snapshots written before the folds existed hold the
+   first alone: every fold then starts from the first event. */
+static int
+pack_snapshot(projection_t *p, foldset_t *folds, msgpack_sbuffer *sb)
+{
+    if (projection_save(p, sb) != 0)
+        return -1;
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
+    return folds ? foldset_save(folds, &pk) : 0;
+}
+
+/* Load a snapshot at snap_seq into p and (if not NULL) folds. */
+static int
+unpack_snapshot(const void *data, size_t len, uint64_t snap_seq, projection_t *p, foldset_t *folds,
+                char *why, size_t whylen)
+{
+    msgpack_unpacked u;
+    msgpack_unpacked_init(&u);
+    size_t off = 0;
+    if (msgpack_unpack_next(&u, data, len, &off) != MSGPACK_UNPACK_SUCCESS) {
+        msgpack_unpacked_destroy(&u);
+        snprintf(why, whylen, "snapshot: not a projection snapshot");
+        return -1;
+    }
+    int rc = projection_load(p, data, off, why, whylen);
+    if (rc == 0 && folds) {
+        msgpack_object none = {.type = MSGPACK_OBJECT_ARRAY};
+        size_t at = off;
+        bool more = off < len && msgpack_unpack_next(&u, data, len, &at) == MSGPACK_UNPACK_SUCCESS;
+        rc = foldset_load(folds, more ? &u.data : &none, snap_seq, why, whylen);
+    }
+    msgpack_unpacked_destroy(&u);
+    return rc;
+}
+
+typedef struct {
+    foldset_t *folds;
+    uint64_t skipped;
+} fold_hook_t;
+
+/* The replay's hook: the other folds, on the replay's folding thread. */
+static int
+fold_others(void *arg, const projection_decoded_t *d, size_t n)
+{
+    fold_hook_t *h = arg;
+    for (size_t i = 0; i < n; i++) {
+        if (!d[i].ok) {
+            h->skipped++;
+            continue;
+        }
+        if (foldset_fold(h->folds, d[i].seq, d[i].recorded_at, &d[i].ev, NULL, NULL) != 0)
+            return -1;
+    }
+    return 0;
+}
+
 /* Build a projection of the log up to `upto` from the newest usable
-   snapshot at or before it. *from_snapshot says where it started. */
+   snapshot at or before it, and with folds_out, the other folds too.
+   *from_snapshot says where it started. */
 static projection_t *
-build(projector_t *self, uint64_t upto, bool use_snapshot, uint64_t *from_snapshot, char *err,
-      size_t errlen)
+build(projector_t *self, uint64_t upto, bool use_snapshot, uint64_t *from_snapshot,
+      foldset_t **folds_out, char *err, size_t errlen)
 {
     calendar_t *cal = calendar_make(self, err, errlen);
     if (!cal)
         return NULL;
     projection_t *p = projection_new(cal);
-    store_reader_t *r = p ? store_read_begin(self->store, err, errlen) : NULL;
+    foldset_t *folds = folds_out && p ? foldset_new(cal, self->detectors) : NULL;
+    store_reader_t *r =
+        p && (folds || !folds_out) ? store_read_begin(self->store, err, errlen) : NULL;
     if (!r) {
-        if (!p)
+        if (!p || (folds_out && !folds))
             snprintf(err, errlen, "out of memory");
+        foldset_destroy(&folds);
         projection_destroy(&p);
         calendar_drop(&cal);
         return NULL;
@@ -111,32 +177,54 @@ build(projector_t *self, uint64_t upto, bool use_snapshot, uint64_t *from_snapsh
     if (found != STORE_OK && found != STORE_NOT_FOUND)
         log_warn("ignoring the snapshot (%s): folding the log from the start", why);
     if (found == STORE_OK) {
-        int loaded = projection_load(p, data, len, why, sizeof why);
+        int loaded = unpack_snapshot(data, len, snap_seq, p, folds, why, sizeof why);
         store_reader_snapshot_release(r);
         if (loaded != 0) {
             log_warn("ignoring the snapshot at seq %llu (%s): folding the log from the start",
                      (unsigned long long)snap_seq, why);
+            foldset_destroy(&folds);
             projection_destroy(&p);
             calendar_drop(&cal);
             cal = calendar_make(self, err, errlen);
             p = cal ? projection_new(cal) : NULL;
+            folds = p && folds_out ? foldset_new(cal, self->detectors) : NULL;
             snap_seq = 0;
         }
     } else
         snap_seq = 0;
     int rc = -1;
-    if (p)
-        rc = replay_fold(r, p, snap_seq + 1, upto, NULL, err, errlen);
-    else if (cal)
+    fold_hook_t hook = {folds, 0};
+    if (p && (folds || !folds_out)) {
+        rc = 0;
+        if (folds) {
+            char names[256];
+            if (snap_seq && foldset_rebuilt(folds, names, sizeof names))
+                log_info("folds not in the snapshot at seq %llu, or of another version, folded "
+                         "from the first event: %s",
+                         (unsigned long long)snap_seq, names);
+            /* folds that start before the snapshot catch up alone first */
+            uint64_t from = foldset_from(folds);
+            if (from <= snap_seq)
+                rc = replay_fold_hooked(r, NULL, from, snap_seq, fold_others, &hook, NULL, err,
+                                        errlen);
+            foldset_set_from(folds, 1);
+        }
+        if (rc == 0)
+            rc = replay_fold_hooked(r, p, snap_seq + 1, upto, folds ? fold_others : NULL, &hook,
+                                    NULL, err, errlen);
+    } else if (cal)
         snprintf(err, errlen, "out of memory");
     store_read_end(&r);
     if (rc != 0) {
+        foldset_destroy(&folds);
         projection_destroy(&p);
         calendar_drop(&cal);
         return NULL;
     }
     if (from_snapshot)
         *from_snapshot = snap_seq;
+    if (folds_out)
+        *folds_out = folds;
     return p;
 }
 
@@ -162,16 +250,18 @@ projector_open(store_t *store, const projector_options_t *options, char *err, si
     self->weekdays =
         options->working_weekdays ? options->working_weekdays : CALENDAR_WEEKDAYS_DEFAULT;
     self->snapshot_every = options->snapshot_every;
+    self->detectors = !options->no_detectors;
     pthread_rwlock_init(&self->lock, NULL);
     struct timespec t0;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     uint64_t from = 0;
-    self->live = build(self, UINT64_MAX, true, &from, err, errlen);
+    self->live = build(self, UINT64_MAX, true, &from, &self->folds, err, errlen);
     if (!self->live) {
         projector_destroy(&self);
         return NULL;
     }
     self->cal = projection_calendar(self->live);
+    projection_track_changes(self->live, true);
     atomic_store(&self->snapshot_seq, from);
     uint64_t seq = projection_seq(self->live);
     log_info("projection at seq %llu: snapshot %llu + %llu events folded in %.3f s",
@@ -232,7 +322,7 @@ projector_write_snapshot(projector_t *self, char *err, size_t errlen)
     msgpack_sbuffer sb;
     msgpack_sbuffer_init(&sb);
     int rc;
-    if (projection_save(self->live, &sb) != 0) {
+    if (pack_snapshot(self->live, self->folds, &sb) != 0) {
         snprintf(err, errlen, "out of memory serialising the projection");
         rc = STORE_ERROR;
     } else
@@ -250,7 +340,7 @@ projector_write_snapshot(projector_t *self, char *err, size_t errlen)
    eight bytes, so that the parent can tell a complete file from a cut
    one even if it cannot learn the child's exit status. */
 static void
-snapshot_child(projection_t *p, int fd)
+snapshot_child(projection_t *p, foldset_t *folds, int fd)
 {
     /* Keep only the memfd (as fd 3). A child that outlived a killed
        pacerd must not hold its listening ports or the state directory's
@@ -269,7 +359,7 @@ snapshot_child(projection_t *p, int fd)
     (void)setpriority(PRIO_PROCESS, 0, 10);
     msgpack_sbuffer sb;
     msgpack_sbuffer_init(&sb);
-    if (projection_save(p, &sb) != 0)
+    if (pack_snapshot(p, folds, &sb) != 0)
         _exit(2);
     uint64_t len = sb.size;
     if (msgpack_sbuffer_write(&sb, (const char *)&len, sizeof len) != 0)
@@ -312,7 +402,7 @@ projector_snapshot_start(projector_t *self, bool force)
     clock_gettime(CLOCK_MONOTONIC, &t0);
     pid_t pid = fd >= 0 ? fork() : -1;
     if (pid == 0)
-        snapshot_child(self->live, fd);
+        snapshot_child(self->live, self->folds, fd);
     if (pid < 0) {
         /* Without a child (memory or process limits), write it here. */
         log_warn("cannot serialise the snapshot in a child process (%s): writing it inline",
@@ -495,6 +585,7 @@ projector_destroy(projector_t **self_p)
     if (!self)
         return;
     projector_snapshot_cancel(self);
+    foldset_destroy(&self->folds);
     projection_destroy(&self->live);
     calendar_drop(&self->cal);
     pthread_rwlock_destroy(&self->lock);
@@ -507,6 +598,12 @@ projection_t *
 projector_live(projector_t *self)
 {
     return self->live;
+}
+
+foldset_t *
+projector_folds(projector_t *self)
+{
+    return self->folds;
 }
 
 void
@@ -548,7 +645,7 @@ snapshot_in_txn(projector_t *self, char *err, size_t errlen)
     uint64_t seq = projection_seq(self->live);
     msgpack_sbuffer sb;
     msgpack_sbuffer_init(&sb);
-    int rc = projection_save(self->live, &sb);
+    int rc = pack_snapshot(self->live, self->folds, &sb);
     if (rc != 0)
         snprintf(err, errlen, "out of memory serialising the projection");
     else
@@ -566,13 +663,17 @@ static int
 replace_live(projector_t *self, bool use_snapshot, uint64_t *events, char *err, size_t errlen)
 {
     uint64_t from = 0;
-    projection_t *p = build(self, UINT64_MAX, use_snapshot, &from, err, errlen);
+    foldset_t *folds = NULL;
+    projection_t *p = build(self, UINT64_MAX, use_snapshot, &from, &folds, err, errlen);
     if (!p)
         return STORE_ERROR;
+    foldset_destroy(&self->folds);
     projection_destroy(&self->live);
     calendar_drop(&self->cal);
     self->live = p;
+    self->folds = folds;
     self->cal = projection_calendar(p);
+    projection_track_changes(p, true);
     if (events)
         *events = projection_seq(p) - from;
     if (!use_snapshot)
@@ -601,7 +702,7 @@ projector_rebuild(projector_t *self, uint64_t *events, char *err, size_t errlen)
 projection_t *
 projector_as_of(projector_t *self, uint64_t upto, char *err, size_t errlen)
 {
-    return build(self, upto, true, NULL, err, errlen);
+    return build(self, upto, true, NULL, NULL, err, errlen);
 }
 
 void

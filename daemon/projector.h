@@ -16,6 +16,7 @@
 #define PACER_PROJECTOR_H
 
 #include "daemon/store.h"
+#include "projections/foldset.h"
 #include "projections/projection.h"
 
 typedef struct _projector_t projector_t;
@@ -25,6 +26,7 @@ typedef struct {
     int fiscal_start_month;    /* 1..12 */
     uint64_t snapshot_every;   /* events between snapshots; 0 = only at stop */
     unsigned working_weekdays; /* bit 0 Monday .. bit 6 Sunday; 0 = Monday to Friday */
+    bool no_detectors;         /* fold no anomaly detectors (pacerd --detectors off) */
 } projector_options_t;
 
 /* Load or build the projection of the store's whole log. NULL with a
@@ -33,8 +35,11 @@ projector_t *projector_open(store_t *store, const projector_options_t *options, 
                             size_t errlen);
 void projector_destroy(projector_t **self_p);
 
-/* The live projection; hold the matching lock while using it. */
+/* The live projection, and its other folds (alert settings, detectors:
+   projections/foldset), built, snapshotted, reloaded and rebuilt with it;
+   hold the matching lock while using them. */
 projection_t *projector_live(projector_t *self);
+foldset_t *projector_folds(projector_t *self);
 /* Waiting queries go first (for up to 10 ms), so that a writer taking the
    lock back right after letting it go does not starve them. */
 void projector_write_lock(projector_t *self);

@@ -3,6 +3,8 @@
 
 #include "daemon/query.h"
 
+#include "daemon/alert_query.h"
+
 #include "daemon/log.h"
 #include "events/wire.h"
 
@@ -43,8 +45,17 @@ op_status(query_t *self, wire_request_t *req, msgpack_packer *pk)
         memcpy(hash, rec.hash, STORE_HASH_BYTES);
     store_read_end(&r);
 
+    projector_read_lock(self->args->projector);
+    projection_t *live = projector_live(self->args->projector);
+    uint32_t undefined = projection_undefined_count(live);
+    char zone[128];
+    snprintf(zone, sizeof zone, "%s", calendar_zone(projection_calendar(live)));
+    projector_unlock(self->args->projector);
+
     int64_t now = zclock_time();
-    wire_reply_begin(pk, req->corr, true, 11);
+    wire_reply_begin(pk, req->corr, true, 13);
+    wire_pack_str(pk, "time_zone");
+    wire_pack_str(pk, zone);
     wire_pack_str(pk, "version");
     wire_pack_str(pk, PACER_VERSION);
     pack_kv_uint(pk, "protocol", WIRE_VERSION);
@@ -58,6 +69,7 @@ op_status(query_t *self, wire_request_t *req, msgpack_packer *pk)
     pack_kv_uint(pk, "uptime_ms", (uint64_t)(now - self->args->started_at));
     pack_kv_uint(pk, "map_size", atomic_load(&st->map_size));
     pack_kv_uint(pk, "snapshot_seq", projector_snapshot_seq(self->args->projector));
+    pack_kv_uint(pk, "undefined_nodes", undefined);
     wire_pack_str(pk, "counters");
     msgpack_pack_map(pk, 7);
     pack_kv_uint(pk, "requests", atomic_load(&st->requests));
@@ -219,13 +231,16 @@ handle(query_t *self, zmq_msg_t *body)
     else if (req.op == OP_EVENTS)
         op_events(self, &req, &pk);
     else if (req.op == OP_PROGRESS || req.op == OP_LEADERBOARD || req.op == OP_TARGET_HISTORY ||
-             req.op == OP_ALLOCATE)
+             req.op == OP_ALLOCATE || req.op == OP_UNDEFINED_NODES)
         op_projection(self, &req, &pk);
+    else if (req.op == OP_ALERTS || req.op == OP_ALERTS_ACTIVE || req.op == OP_SILENCES)
+        alert_query(self->args->store, self->args->projector, &req, &pk, &self->out, zclock_time());
     else {
         snprintf(msg, sizeof msg,
                  "op \"%.*s\" is not served on the query endpoint (status, events, "
-                 "progress, leaderboard, target_history, allocate previews; append, "
-                 "allocate and rebuild are on the append endpoint)",
+                 "progress, leaderboard, target_history, undefined_nodes, allocate "
+                 "previews, alerts, alerts_active, silences; append, allocate, rebuild and "
+                 "tick are on the append endpoint)",
                  (int)(req.op_len > 40 ? 40 : req.op_len), req.op_name);
         wire_reply_error(&pk, req.corr, WIRE_UNKNOWN_OP, msg);
     }

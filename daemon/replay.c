@@ -27,6 +27,8 @@ typedef struct {
 
 typedef struct {
     projection_t *p;
+    replay_hook_fn *hook;
+    void *hook_arg;
     slot_t *slots;
     size_t head, tail; /* batches filled and folded, counted from 0 */
     bool done;         /* the walker has filled its last batch */
@@ -60,7 +62,9 @@ folder(void *arg)
             return NULL;                    /* done and drained, or stopped */
         }
         slot_t *s = &g->slots[g->tail % RING];
-        int rc = projection_fold_decoded(g->p, s->decoded, s->n);
+        int rc = g->p ? projection_fold_decoded(g->p, s->decoded, s->n) : 0;
+        if (rc == 0 && g->hook)
+            rc = g->hook(g->hook_arg, s->decoded, s->n);
         pthread_mutex_lock(&g->mu);
         g->tail++;
         if (rc != 0) {
@@ -109,8 +113,16 @@ int
 replay_fold(store_reader_t *r, projection_t *p, uint64_t from, uint64_t to, replay_stats_t *stats,
             char *err, size_t errlen)
 {
+    return replay_fold_hooked(r, p, from, to, NULL, NULL, stats, err, errlen);
+}
+
+int
+replay_fold_hooked(store_reader_t *r, projection_t *p, uint64_t from, uint64_t to,
+                   replay_hook_fn *hook, void *hook_arg, replay_stats_t *stats, char *err,
+                   size_t errlen)
+{
     double cpu0 = thread_cpu_s();
-    ring_t g = {.p = p};
+    ring_t g = {.p = p, .hook = hook, .hook_arg = hook_arg};
     g.slots = calloc(RING, sizeof *g.slots);
     if (!g.slots) {
         snprintf(err, errlen, "out of memory for the replay");

@@ -28,4 +28,14 @@ typedef struct {
 int replay_fold(store_reader_t *r, projection_t *p, uint64_t from, uint64_t to,
                 replay_stats_t *stats, char *err, size_t errlen);
 
+/* The same, with hook called on the folding thread after each batch is
+   folded into p (p may be NULL: the hook alone), with the batch's decoded
+   events: the other folds of pacerd (projections/foldset) replay there.
+   A non-zero return from the hook stops the replay (-1, "out of memory
+   folding the log"). */
+typedef int(replay_hook_fn)(void *arg, const projection_decoded_t *d, size_t n);
+int replay_fold_hooked(store_reader_t *r, projection_t *p, uint64_t from, uint64_t to,
+                       replay_hook_fn *hook, void *hook_arg, replay_stats_t *stats, char *err,
+                       size_t errlen);
+
 #endif

@@ -377,6 +377,24 @@ store_map_size(store_t *self)
     return self->map_size;
 }
 
+void *
+store_env(store_t *self)
+{
+    return self->env;
+}
+
+void *
+store_write_txn(store_t *self)
+{
+    return self->txn;
+}
+
+void *
+store_reader_txn(store_reader_t *reader)
+{
+    return reader->txn;
+}
+
 const char *
 store_dir(store_t *self)
 {

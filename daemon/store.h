@@ -152,6 +152,13 @@ int store_reader_walk(store_reader_t *reader, uint64_t from, uint64_t to, store_
    decreases along the log, so this is a binary search. */
 uint64_t store_reader_seq_at(store_reader_t *reader, int64_t t);
 
+/* For modules that keep LMDB databases of their own in the store's
+   environment (daemon/outbox): the MDB_env, the writer's open MDB_txn
+   (NULL when none is open), and a reader's MDB_txn. */
+void *store_env(store_t *self);
+void *store_write_txn(store_t *self);
+void *store_reader_txn(store_reader_t *reader);
+
 /* Decode a raw record value (key seq) into rec. */
 int store_record_decode(uint64_t seq, const void *val, size_t len, store_record_t *rec, char *err,
                         size_t errlen);

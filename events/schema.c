@@ -24,7 +24,7 @@ typedef enum {
     K_TEXT,     /* UTF-8 up to max bytes */
     K_TIME,     /* int64 ms, 0..EV_TIME_MAX */
     K_INT,      /* int64 within [min, max] */
-    K_NUMBER,   /* finite float64 (int accepted) */
+    K_NUMBER,   /* finite float64 (int accepted), magnitude at most max */
     K_CURRENCY, /* three ASCII capitals */
     K_ENUM,     /* one of values[] */
     K_DATE,     /* YYYY-MM-DD */
@@ -36,7 +36,7 @@ typedef struct {
     const char *name;
     uint8_t name_len;
     ev_kind_t kind;
-    int64_t min, max; /* K_INT range; K_TEXT max length */
+    int64_t min, max; /* K_INT range; K_TEXT max length; K_NUMBER max magnitude */
     const char *const *values;
     const struct name_set *set; /* K_ENUM: values as a name set */
 } field_spec_t;
@@ -94,7 +94,8 @@ static field_spec_t fields[F_COUNT] = {
     ENUM(AGGREGATION, aggregations),
     TEXT(UNIT, 32),
     ID(KPI),
-    OTHER(VALUE, K_NUMBER),
+    /* KPI values are counted in thousandths, as int64 */
+    [F_VALUE] = {"value", 0, K_NUMBER, 0, EV_KPI_VALUE_MAX, NULL, NULL},
     OTHER(DATE, K_DATE),
     ENUM(DAY_TYPE, day_types),
     TEXT(ALERT, 256),
@@ -661,7 +662,7 @@ check_string(const field_spec_t *fs, const msgpack_object *o, ev_value_t *v, ev_
         if (n != 3 || p[0] < 'A' || p[0] > 'Z' || p[1] < 'A' || p[1] > 'Z' || p[2] < 'A' ||
             p[2] > 'Z')
             return fail(err, EVE_INVALID_VALUE,
-                        "%s: \"%.*s\" is not an ISO 4217 code (three capital letters)", fs->name,
+                        "%s: \"%.*s\" is not three capital letters (an ISO 4217 code)", fs->name,
                         (int)(n > 16 ? 16 : n), p);
         return EVE_OK;
     case K_ENUM: {
@@ -740,6 +741,9 @@ check_value(const field_spec_t *fs, const msgpack_object *o, ev_value_t *v, ev_e
                         mp_type_name(o));
         if (!isfinite(v->d))
             return fail(err, EVE_OUT_OF_RANGE, "%s: must be a finite number", fs->name);
+        if (fabs(v->d) > (double)fs->max)
+            return fail(err, EVE_OUT_OF_RANGE, "%s: %g is outside -%lld..%lld", fs->name, v->d,
+                        (long long)fs->max, (long long)fs->max);
         return EVE_OK;
     }
     return fail(err, EVE_INTERNAL, "%s: unknown kind", fs->name);

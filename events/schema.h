@@ -23,6 +23,8 @@
 #define EV_MAX_BYTES  (16 * 1024)
 #define EV_TIME_MAX   INT64_C(253402300799999)
 #define EV_AMOUNT_MAX (INT64_C(1) << 62)
+/* |kpi_recorded.value| at most: 9e15, so that thousandths fit int64 */
+#define EV_KPI_VALUE_MAX INT64_C(9000000000000000)
 
 #define EV_TYPE_LIST(X)                                                                            \
     X(NODE_DEFINED, "node_defined")                                                                \

@@ -255,6 +255,33 @@ get_uint(const msgpack_object *o, uint64_t *out)
     return true;
 }
 
+static const char *
+type_name(const msgpack_object *o)
+{
+    switch (o->type) {
+    case MSGPACK_OBJECT_NIL:
+        return "nil";
+    case MSGPACK_OBJECT_BOOLEAN:
+        return "a boolean";
+    case MSGPACK_OBJECT_POSITIVE_INTEGER:
+    case MSGPACK_OBJECT_NEGATIVE_INTEGER:
+        return "an integer";
+    case MSGPACK_OBJECT_FLOAT32:
+    case MSGPACK_OBJECT_FLOAT64:
+        return "a float";
+    case MSGPACK_OBJECT_STR:
+        return "a string";
+    case MSGPACK_OBJECT_BIN:
+        return "a bin";
+    case MSGPACK_OBJECT_ARRAY:
+        return "an array";
+    case MSGPACK_OBJECT_MAP:
+        return "a map";
+    default:
+        return "an ext";
+    }
+}
+
 static wire_rc_t
 bad(char *msg, size_t msglen, wire_rc_t rc, const char *text)
 {
@@ -284,6 +311,13 @@ wire_request_parse(wire_request_t *req, const void *data, size_t len, char *msg,
     if (body->type != MSGPACK_OBJECT_MAP)
         return bad(msg, msglen, WIRE_BAD_REQUEST, "request body must be a map");
     req->corr = map_get(body, "corr");
+    /* every key a str: a bin "v" would otherwise read as no "v" at all */
+    for (uint32_t i = 0; i < body->via.map.size; i++)
+        if (body->via.map.ptr[i].key.type != MSGPACK_OBJECT_STR) {
+            snprintf(msg, msglen, "request body: key %u is %s; every key must be a string",
+                     (unsigned)i, type_name(&body->via.map.ptr[i].key));
+            return WIRE_BAD_REQUEST;
+        }
 
     const msgpack_object *v = map_get(body, "v");
     uint64_t version;
@@ -319,9 +353,29 @@ wire_request_parse(wire_request_t *req, const void *data, size_t len, char *msg,
         req->op = OP_ALLOCATE;
     else if (key_eq(op, "rebuild"))
         req->op = OP_REBUILD;
+    else if (key_eq(op, "tick"))
+        req->op = OP_TICK;
+    else if (key_eq(op, "alerts"))
+        req->op = OP_ALERTS;
+    else if (key_eq(op, "alerts_active"))
+        req->op = OP_ALERTS_ACTIVE;
+    else if (key_eq(op, "silences"))
+        req->op = OP_SILENCES;
+    else if (key_eq(op, "undefined_nodes"))
+        req->op = OP_UNDEFINED_NODES;
     else
         req->op = OP_OTHER;
 
+    if (req->op == OP_TICK) {
+        const msgpack_object *now = map_get(body, "now");
+        if (now && now->type != MSGPACK_OBJECT_NIL) {
+            if (now->type != MSGPACK_OBJECT_POSITIVE_INTEGER || now->via.u64 > 253402300799999ULL)
+                return bad(msg, msglen, WIRE_BAD_REQUEST,
+                           "now: expected milliseconds since 1970 UTC, 0 to 253402300799999");
+            req->has_now = true;
+            req->now = (int64_t)now->via.u64;
+        }
+    }
     if (req->op == OP_APPEND) {
         const msgpack_object *evs = map_get(body, "events");
         if (!evs)

@@ -43,6 +43,11 @@ typedef enum {
     OP_TARGET_HISTORY,
     OP_ALLOCATE,
     OP_REBUILD,
+    OP_TICK,
+    OP_ALERTS,
+    OP_ALERTS_ACTIVE,
+    OP_SILENCES,
+    OP_UNDEFINED_NODES,
     OP_OTHER
 } wire_op_t;
 
@@ -57,6 +62,9 @@ typedef struct {
     const msgpack_object *events; /* array elements */
     uint32_t nevents;
     bool atomic;
+    /* tick: the `now` given (has_now false: the daemon's clock) */
+    bool has_now;
+    int64_t now;
     /* events */
     uint64_t from;
     uint64_t limit;

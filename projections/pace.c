@@ -127,6 +127,31 @@ pace_expected(int64_t target, double fraction)
     return expected > 0 ? 0 : expected < target ? target : expected;
 }
 
+double
+pace_round(double value, int decimals)
+{
+    assert(decimals >= 0 && decimals <= 9);
+    double scale = 1.0;
+    for (int i = 0; i < decimals; i++)
+        scale *= 10.0;
+    double scaled = value * scale;
+    if (!isfinite(scaled) || fabs(scaled) >= 4503599627370496.0) //  2^52: no fraction left
+        return value;
+    return round(scaled) / scale;
+}
+
+double
+pace_ratio(int64_t num, int64_t den)
+{
+    assert(den > 0);
+    __extension__ typedef __int128 i128_t;
+    i128_t scaled = (i128_t)num * 10000; //  10^PACE_RATIO_DECIMALS; |num| < 2^63: no overflow
+    i128_t q = scaled / den, r = scaled % den;
+    if (2 * (r < 0 ? -r : r) >= den)
+        q += scaled < 0 ? -1 : 1;
+    return (double)q / 10000.0;
+}
+
 void
 pace_config_defaults(pace_config_t *config)
 {
@@ -213,9 +238,9 @@ pace_progress(const pace_input_t *input, const pace_config_t *config, pace_progr
     const double actual = (double)input->actual;
 
     out->has_attainment = input->target > 0;
-    out->attainment = out->has_attainment ? actual / (double)input->target : 0.0;
+    out->attainment = out->has_attainment ? pace_ratio(input->actual, input->target) : 0.0;
     out->has_pace = input->expected > 0;
-    out->pace_ratio = out->has_pace ? actual / (double)input->expected : 0.0;
+    out->pace_ratio = out->has_pace ? pace_ratio(input->actual, input->expected) : 0.0;
     out->gap = s_saturating_sub(input->expected, input->actual);
     const int64_t remaining = s_saturating_sub(input->target, input->actual);
     out->remaining = remaining > 0 ? remaining : 0;
@@ -225,7 +250,8 @@ pace_progress(const pace_input_t *input, const pace_config_t *config, pace_progr
         out->required_rate = 0.0;
     } else if (input->remaining_working_days > 0.0) {
         out->has_required_rate = true;
-        out->required_rate = (double)out->remaining / input->remaining_working_days;
+        out->required_rate =
+            pace_round((double)out->remaining / input->remaining_working_days, PACE_RATE_DECIMALS);
     }
 
     //  Run rate: what the period ends at if the rest goes like the part

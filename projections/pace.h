@@ -23,6 +23,14 @@
     as NaN or infinity but flagged as absent (has_attainment, has_pace,
     has_required_rate, has_forecast).
 
+    Rounding: attainment and pace ratio, quotients of two integers, are
+    rounded in exact integer arithmetic to PACE_RATIO_DECIMALS decimal
+    places (half away from zero: 399,975 / 500,000 is 0.8000), the
+    required rate to PACE_RATE_DECIMALS, and the status is decided on the
+    rounded pace ratio. What a report shows, what a client reads on the
+    wire and what decided the status are then one number: 0.6499999685 is
+    0.65, and a pace ratio shown as 0.95 is on track.
+
     Tiers. floor <= target <= stretch; a floor or stretch of 0 means the
     target has no such tier. A target of 0 is met by any actual >= 0.
 
@@ -64,6 +72,18 @@ typedef struct {
     double on_track; //  pace ratio at or above this is on track
     double at_risk;  //  pace ratio at or above this (and below on_track) is at risk
 } pace_config_t;
+
+#define PACE_RATIO_DECIMALS 4
+#define PACE_RATE_DECIMALS  2
+
+//  value rounded to `decimals` places, half away from zero: the double
+//  nearest to that decimal (0.65, not 0.6499999685). Values too large to
+//  carry that many decimals are returned as they are.
+double pace_round(double value, int decimals);
+
+//  num / den rounded exactly to PACE_RATIO_DECIMALS places, half away from
+//  zero, as the double nearest to that decimal. den must be positive.
+double pace_ratio(int64_t num, int64_t den);
 
 #define PACE_ON_TRACK_DEFAULT 0.95
 #define PACE_AT_RISK_DEFAULT  0.80

@@ -9,6 +9,7 @@
 #include "projections/projection_internal.h"
 #include "projections/bigmem.h"
 
+#include <assert.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
@@ -17,7 +18,7 @@
 
 static const struct {
     const char *name;
-    uint16_t num, den;
+    uint32_t num, den;
     uint8_t kind;
 } builtin_metrics[] = {
     {"revenue", B_REVENUE, 0, M_SUM},
@@ -48,11 +49,12 @@ projection_new(calendar_t *calendar)
     self->orders_sym = symtab_new();
     self->kpis_sym = symtab_new();
     self->text_sym = symtab_new();
-    u64map_init(&self->cells);
-    u64map_init(&self->target_index);
+    self->target_keys = symtab_new();
+    self->cell_keys = symtab_new();
     msgpack_zone_init(&self->zone, 4096);
     if (!self->nodes_sym || !self->metrics_sym || !self->periods_sym || !self->pl_sym ||
-        !self->orders_sym || !self->kpis_sym || !self->text_sym) {
+        !self->orders_sym || !self->kpis_sym || !self->text_sym || !self->target_keys ||
+        !self->cell_keys) {
         projection_destroy(&self);
         return NULL;
     }
@@ -85,11 +87,13 @@ projection_destroy(projection_t **self_p)
     free(self->days);
     free(self->credited);
     free(self->load_sums);
-    u64map_free(&self->cells);
+    free(self->cell_vals);
+    free(self->changed);
+    free(self->changed_seq);
+    free(self->changes);
     for (uint32_t i = 0; i < self->nchunks; i++)
         free(self->chunks[i]);
     free(self->chunks);
-    u64map_free(&self->target_index);
     msgpack_zone_destroy(&self->zone);
     symtab_destroy(&self->nodes_sym);
     symtab_destroy(&self->metrics_sym);
@@ -98,6 +102,8 @@ projection_destroy(projection_t **self_p)
     symtab_destroy(&self->orders_sym);
     symtab_destroy(&self->kpis_sym);
     symtab_destroy(&self->text_sym);
+    symtab_destroy(&self->target_keys);
+    symtab_destroy(&self->cell_keys);
     free(self);
     *self_p = NULL;
 }
@@ -106,6 +112,12 @@ uint64_t
 projection_seq(projection_t *self)
 {
     return self->seq;
+}
+
+uint32_t
+projection_undefined_count(projection_t *self)
+{
+    return self->undefined_credited;
 }
 
 calendar_t *
@@ -143,6 +155,14 @@ proj_day_of(projection_t *self, int64_t t)
     c->end_ms = p.end_ms;
     c->day = day;
     return day;
+}
+
+/* A KPI record's value as the projection counts it: thousandths, which
+   the schema's range (|value| <= 9e15) keeps within int64. */
+static int64_t
+kpi_thousandths(const event_t *ev)
+{
+    return (int64_t)llround(ev->v[F_VALUE].d * 1000.0);
 }
 
 static int
@@ -231,8 +251,7 @@ static uint32_t
 node_ref(projection_t *self, ev_str_t s)
 {
     uint32_t id = intern(self, self->nodes_sym, s);
-    if (!id || id >= (1u << 22) ||
-        grow((void **)&self->nodes, &self->nnodes, id + 1, sizeof(node_t)) != 0)
+    if (!id || grow((void **)&self->nodes, &self->nnodes, id + 1, sizeof(node_t)) != 0)
         return 0;
     return id;
 }
@@ -297,11 +316,11 @@ proj_metric(projection_t *self, const char *s, size_t len, char *why, size_t why
                      s + 4);
             return 0;
         }
-        m.num = (uint16_t)(B_KPI0 + 2 * (k - 1));
+        m.num = B_KPI0 + 2 * (k - 1);
         if (self->kpis[k].agg == AGG_COUNT)
             m.num++, m.kind = M_SUM;
         else if (self->kpis[k].agg == AGG_AVERAGE)
-            m.den = (uint16_t)(m.num + 1), m.kind = M_AVG;
+            m.den = m.num + 1, m.kind = M_AVG;
         else
             m.kind = M_SUM;
     }
@@ -320,23 +339,13 @@ proj_metric(projection_t *self, const char *s, size_t len, char *why, size_t why
     return id;
 }
 
-static uint64_t
-target_key(uint32_t scope, uint32_t metric, uint32_t pl, uint32_t period)
-{
-    return (uint64_t)scope << 42 | (uint64_t)metric << 30 | (uint64_t)pl << 18 | period;
-}
-
 target_t *
 proj_target(projection_t *self, uint32_t scope, uint32_t metric, uint32_t pl, uint32_t period)
 {
-    uint64_t *v = u64map_get(&self->target_index, target_key(scope, metric, pl, period));
-    return v ? &self->targets[*v - 1] : NULL;
-}
-
-static uint64_t
-cell_key(uint32_t node, uint32_t base, uint32_t pl, int32_t day)
-{
-    return (uint64_t)node << 42 | (uint64_t)base << 30 | (uint64_t)pl << 18 | (uint64_t)day;
+    char key[PROJ_KEY_LEN];
+    proj_key(key, scope, metric, pl, period);
+    uint32_t id = symtab_find(self->target_keys, key, sizeof key);
+    return id ? &self->targets[id - 1] : NULL;
 }
 
 series_t *
@@ -428,8 +437,10 @@ proj_cell(projection_t *self, uint32_t node, uint32_t base, uint32_t pl, int32_t
         const dayrow_t *r = row_in(proj_series(self, node, pl, false), day);
         return r ? r->v[base - 1] : 0;
     }
-    uint64_t *v = u64map_get(&self->cells, cell_key(node, base, pl, day));
-    return v ? (int64_t)*v : 0;
+    char key[PROJ_KEY_LEN];
+    proj_key(key, node, base, pl, (uint32_t)day);
+    uint32_t id = symtab_find(self->cell_keys, key, sizeof key);
+    return id ? self->cell_vals[id - 1] : 0;
 }
 
 static int64_t
@@ -514,6 +525,26 @@ proj_rollup(projection_t *self, uint32_t node, uint32_t base, uint32_t pl, int32
     return sum;
 }
 
+int64_t
+proj_metric_value(const metric_t *m, int64_t num, int64_t den, bool *defined)
+{
+    *defined = true;
+    if (m->kind == M_SUM)
+        return num;
+    if (den == 0) {
+        *defined = false;
+        return 0;
+    }
+    double v = m->kind == M_RATIO ? (double)num * 10000.0 / (double)den : (double)num / (double)den;
+    /* a ratio's basis points can exceed int64 (collections against a
+       revenue of 1); 2^63 is the first double past INT64_MAX */
+    if (v >= 9223372036854775808.0)
+        return INT64_MAX;
+    if (v <= -9223372036854775808.0)
+        return INT64_MIN;
+    return (int64_t)llround(v);
+}
+
 void
 proj_tref(projection_t *self, tref_t *r, uint32_t idx)
 {
@@ -522,7 +553,7 @@ proj_tref(projection_t *self, tref_t *r, uint32_t idx)
     r->idx = idx;
     r->d0 = t->d0;
     r->d1 = t->d1;
-    r->pl = (uint16_t)t->pl;
+    r->pl = t->pl;
     r->num_base = m->num;
     r->den_base = m->den;
 }
@@ -534,6 +565,7 @@ proj_recompute(projection_t *self, target_t *t)
     tref_t *r = proj_tref_of(self, t);
     r->num = proj_rollup(self, t->scope, m->num, t->pl, t->d0, t->d1);
     r->den = m->den ? proj_rollup(self, t->scope, m->den, t->pl, t->d0, t->d1) : 0;
+    proj_touch(self, r->idx);
 }
 
 /* ---------------------------------------------------------------------
@@ -567,11 +599,12 @@ credit(projection_t *self, uint32_t node, uint32_t pl, int32_t day, const delta_
     for (int pass = 0; d[0].base > ROW_BASES && pass < (pl ? 2 : 1); pass++) {
         uint32_t cpl = pass ? 0 : pl;
         for (int k = 0; k < n; k++) {
-            bool added;
-            uint64_t *v = u64map_upsert(&self->cells, cell_key(node, d[k].base, cpl, day), &added);
-            if (!v)
+            char key[PROJ_KEY_LEN];
+            proj_key(key, node, d[k].base, cpl, (uint32_t)day);
+            uint32_t id = symtab_intern(self->cell_keys, key, sizeof key);
+            if (!id || grow((void **)&self->cell_vals, &self->capcell_vals, id, sizeof(int64_t)))
                 return -1;
-            *v = (uint64_t)((int64_t)*v + d[k].delta);
+            self->cell_vals[id - 1] += d[k].delta;
         }
     }
     node_t *nd = &self->nodes[node];
@@ -582,6 +615,7 @@ credit(projection_t *self, uint32_t node, uint32_t pl, int32_t day, const delta_
         self->credited[self->ncredited++] = node;
         nd->credited = true;
         nd->first_day = nd->last_day = day;
+        self->undefined_credited += !nd->defined;
     }
     if (day < nd->first_day)
         nd->first_day = day;
@@ -601,12 +635,19 @@ credit(projection_t *self, uint32_t node, uint32_t pl, int32_t day, const delta_
             tref_t *r = &a->targets[j];
             if (day < r->d0 || day >= r->d1 || (r->pl && r->pl != pl))
                 continue;
+            bool hit = false;
             for (int k = 0; k < n; k++) {
-                if (r->num_base == d[k].base)
+                if (r->num_base == d[k].base) {
                     r->num += d[k].delta;
-                if (r->den_base == d[k].base)
+                    hit = true;
+                }
+                if (r->den_base == d[k].base) {
                     r->den += d[k].delta;
+                    hit = true;
+                }
             }
+            if (hit)
+                proj_touch(self, r->idx);
         }
     }
     return 0;
@@ -630,6 +671,62 @@ bad(ev_error_t *err, const char *fmt, ...)
 }
 
 #define Q(s) (int)((s).len > 64 ? 64 : (s).len), (s).ptr
+
+static ev_errcode_t out_of_range(ev_error_t *err, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static ev_errcode_t
+out_of_range(ev_error_t *err, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err->message, sizeof err->message, fmt, ap);
+    va_end(ap);
+    err->code = EVE_OUT_OF_RANGE;
+    return EVE_OUT_OF_RANGE;
+}
+
+/* See DAY_MAX: a day the projection cannot count. */
+#define LAST_DAY_NAME "2687-09-20"
+
+static bool
+beyond_last_day(projection_t *self, int64_t t)
+{
+    return proj_day_of(self, t) >= DAY_MAX;
+}
+
+static ev_errcode_t
+check_day(projection_t *self, const event_t *ev, ev_field_t f, ev_error_t *err)
+{
+    if (!beyond_last_day(self, ev->v[f].i))
+        return EVE_OK;
+    return out_of_range(err, "%s: after " LAST_DAY_NAME ", the last day pacer counts",
+                        ev_field_name(f));
+}
+
+/* Whether a volume (see projection_internal.h) can take `amount` more,
+   an amount's magnitude being at most 2^62 (money) or 9e18 (a KPI value
+   in thousandths). */
+static bool
+volume_fits(int64_t volume, int64_t amount)
+{
+    return amount <= INT64_MAX - volume;
+}
+
+static ev_errcode_t
+check_effective_day(projection_t *self, const event_t *ev, ev_error_t *err)
+{
+    return check_day(self, ev, event_has(ev, F_EFFECTIVE_AT) ? F_EFFECTIVE_AT : F_OCCURRED_AT, err);
+}
+
+static ev_errcode_t
+volume_full(ev_error_t *err, const char *field, const char *what)
+{
+    return out_of_range(err,
+                        "%s: with it, the %s in the log would add up to more than "
+                        "9223372036854775807, the largest total pacer can hold",
+                        field, what);
+}
 
 static ev_errcode_t
 check_node_ref(projection_t *self, const event_t *ev, ev_field_t f, ev_error_t *err)
@@ -669,9 +766,10 @@ check_parent(projection_t *self, const event_t *ev, ev_error_t *err)
 static ev_errcode_t
 check_credit_rep(projection_t *self, const event_t *ev, ev_field_t f, ev_error_t *err)
 {
+    ev_errcode_t rc = check_day(self, ev, F_OCCURRED_AT, err);
     node_t *n = node_by_name(self, ev->v[f].s);
-    if (!n)
-        return EVE_OK;
+    if (rc != EVE_OK || !n)
+        return rc;
     if (proj_day_of(self, ev->v[F_OCCURRED_AT].i) >= n->retired_day && n->retired_day)
         return bad(err, "%s: \"%.*s\" is retired at that time", ev_field_name(f), Q(ev->v[f].s));
     return EVE_OK;
@@ -699,6 +797,10 @@ check_target_key(projection_t *self, const event_t *ev, ev_error_t *err, uint32_
     snprintf(name, sizeof name, "%.*s", Q(ev->v[F_PERIOD].s));
     if (calendar_period_parse(self->cal, name, period, why, sizeof why) != 0)
         return bad(err, "period: %s", why);
+    if (beyond_last_day(self, period->end_ms - 1))
+        return out_of_range(err,
+                            "period: %s ends after " LAST_DAY_NAME ", the last day pacer counts",
+                            period->name);
     return EVE_OK;
 }
 
@@ -729,6 +831,8 @@ projection_check(projection_t *self, const event_t *ev, ev_error_t *err)
     ev_errcode_t rc = EVE_OK;
     switch (ev->type) {
     case EV_NODE_DEFINED: {
+        if ((rc = check_effective_day(self, ev, err)) != EVE_OK)
+            return rc;
         node_t *existing = node_by_name(self, ev->v[F_NODE].s);
         if (existing && existing->kind != ev->v[F_KIND].i)
             return bad(err, "kind: \"%.*s\" is already defined as another kind",
@@ -736,10 +840,13 @@ projection_check(projection_t *self, const event_t *ev, ev_error_t *err)
         return check_parent(self, ev, err);
     }
     case EV_NODE_MOVED:
-        if ((rc = check_node_ref(self, ev, F_NODE, err)) != EVE_OK)
+        if ((rc = check_effective_day(self, ev, err)) != EVE_OK ||
+            (rc = check_node_ref(self, ev, F_NODE, err)) != EVE_OK)
             return rc;
         return check_parent(self, ev, err);
     case EV_NODE_RETIRED:
+        if ((rc = check_effective_day(self, ev, err)) != EVE_OK)
+            return rc;
         return check_node_ref(self, ev, F_NODE, err);
     case EV_TARGET_SET:
     case EV_TARGET_ADJUSTED: {
@@ -769,13 +876,19 @@ projection_check(projection_t *self, const event_t *ev, ev_error_t *err)
         }
         return EVE_OK;
     }
-    case EV_SALE_CLOSED:
+    case EV_SALE_CLOSED: {
         if ((rc = check_credit_rep(self, ev, F_REP, err)) != EVE_OK)
             return rc;
         if (order_by_name(self, ev->v[F_ORDER].s))
             return bad(err, "order: \"%.*s\" is already booked; refund or cancel it instead",
                        Q(ev->v[F_ORDER].s));
+        int64_t margin = event_has(ev, F_MARGIN) ? ev->v[F_MARGIN].i : 0;
+        if (!volume_fits(self->volume[B_REVENUE - 1], ev->v[F_AMOUNT].i))
+            return volume_full(err, "amount", "amounts of every sale");
+        if (!volume_fits(self->volume[B_MARGIN - 1], margin < 0 ? -margin : margin))
+            return volume_full(err, "margin", "margins of every sale, as magnitudes,");
         return EVE_OK;
+    }
     case EV_SALE_REFUNDED:
     case EV_SALE_CANCELLED: {
         order_t *o = order_by_name(self, ev->v[F_ORDER].s);
@@ -795,10 +908,12 @@ projection_check(projection_t *self, const event_t *ev, ev_error_t *err)
         return EVE_OK;
     }
     case EV_PAYMENT_RECEIVED:
+        if (!volume_fits(self->volume[B_COLL - 1], ev->v[F_AMOUNT].i))
+            return volume_full(err, "amount", "amounts of every payment");
         if (event_has(ev, F_REP))
             return check_credit_rep(self, ev, F_REP, err);
         if (event_has(ev, F_ORDER) && order_by_name(self, ev->v[F_ORDER].s))
-            return EVE_OK;
+            return check_day(self, ev, F_OCCURRED_AT, err);
         return bad(err, "rep: required when the payment's order is not a booked order");
     case EV_ACTIVITY_LOGGED:
     case EV_CUSTOMER_CREATED:
@@ -809,16 +924,15 @@ projection_check(projection_t *self, const event_t *ev, ev_error_t *err)
             self->kpis[k].agg != ev->v[F_AGGREGATION].i)
             return bad(err, "aggregation: kpi \"%.*s\" is already defined with another",
                        Q(ev->v[F_KPI].s));
-        if (!k && symtab_count(self->kpis_sym) + 1 > KPI_MAX)
-            return bad(err, "kpi: at most %d KPIs", KPI_MAX);
         return EVE_OK;
     }
     case EV_KPI_RECORDED: {
         uint32_t k = find(self, self->kpis_sym, ev->v[F_KPI].s);
         if (!k || k >= self->nkpis || !self->kpis[k].defined)
             return bad(err, "kpi: \"%.*s\" has no kpi_defined", Q(ev->v[F_KPI].s));
-        if (fabs(ev->v[F_VALUE].d) > 9.0e15)
-            return bad(err, "value: too large to count in thousandths");
+        int64_t v = kpi_thousandths(ev);
+        if (!volume_fits(self->kpis[k].volume, v < 0 ? -v : v))
+            return volume_full(err, "value", "values of this KPI, as magnitudes in thousandths,");
         return check_credit_rep(self, ev, F_SCOPE, err);
     }
     default:
@@ -877,6 +991,8 @@ fold_node(projection_t *self, const event_t *ev)
     if (ev->type == EV_NODE_DEFINED) {
         bool was = n->defined;
         n->defined = true;
+        if (!was && n->credited)
+            self->undefined_credited--;
         n->kind = (uint8_t)ev->v[F_KIND].i;
         n->name = intern(self, self->text_sym, ev->v[F_NAME].s);
         if (event_has(ev, F_OWNER))
@@ -932,15 +1048,15 @@ fold_target(projection_t *self, const event_t *ev, uint64_t seq, int64_t recorde
     uint32_t scope = find(self, self->nodes_sym, ev->v[F_SCOPE].s);
     uint32_t psym = symtab_intern(self->periods_sym, period.name, strlen(period.name));
     uint32_t pl = product_line(self, ev);
-    if (!psym || (event_has(ev, F_PRODUCT_LINE) && !pl) || scope >= (1u << 22) ||
-        metric >= (1u << 12) || pl >= (1u << 12) || psym >= (1u << 18))
+    if (!psym || (event_has(ev, F_PRODUCT_LINE) && !pl))
         return -1;
-    bool added;
-    uint64_t *slot =
-        u64map_upsert(&self->target_index, target_key(scope, metric, pl, psym), &added);
-    if (!slot)
+    char key[PROJ_KEY_LEN];
+    proj_key(key, scope, metric, pl, psym);
+    uint32_t id = symtab_intern(self->target_keys, key, sizeof key);
+    if (!id)
         return -1;
-    if (added) {
+    assert(id <= self->ntargets + 1); /* keys are interned in target order */
+    if (id > self->ntargets) {
         if (grow((void **)&self->targets, &self->captargets, self->ntargets + 1,
                  sizeof(target_t)) != 0)
             return -1;
@@ -959,10 +1075,10 @@ fold_target(projection_t *self, const event_t *ev, uint64_t seq, int64_t recorde
             return -1;
         t->tref = n->ntargets;
         proj_tref(self, &n->targets[n->ntargets++], self->ntargets);
-        *slot = ++self->ntargets;
+        self->ntargets++;
         proj_recompute(self, t);
     }
-    target_t *t = &self->targets[*slot - 1];
+    target_t *t = &self->targets[id - 1];
     int64_t before[3];
     memcpy(before, t->tiers, sizeof before);
     uint8_t before_mask = t->mask;
@@ -977,6 +1093,7 @@ fold_target(projection_t *self, const event_t *ev, uint64_t seq, int64_t recorde
     tiers_after(ev->type == EV_TARGET_SET ? NULL : t, ev, tiers, &mask);
     memcpy(t->tiers, tiers, sizeof tiers);
     t->mask = mask;
+    proj_touch(self, (uint32_t)(t - self->targets));
     return add_history(self, t, ev, seq, recorded_at, before, before_mask);
 }
 
@@ -987,9 +1104,7 @@ fold_sale(projection_t *self, const event_t *ev)
     uint32_t pl = product_line(self, ev);
     int32_t day = proj_day_of(self, ev->v[F_OCCURRED_AT].i);
     uint32_t id = intern(self, self->orders_sym, ev->v[F_ORDER].s);
-    if (!rep || pl >= (1u << 12))
-        return -1;
-    if (!id || grow_orders(self, id + 1) != 0)
+    if (!rep || (event_has(ev, F_PRODUCT_LINE) && !pl) || !id || grow_orders(self, id + 1) != 0)
         return -1;
     order_t *o = &self->orders[id];
     o->rep = rep;
@@ -998,6 +1113,8 @@ fold_sale(projection_t *self, const event_t *ev)
     memcpy(o->currency, ev->v[F_CURRENCY].s.ptr, 3);
     o->remaining = ev->v[F_AMOUNT].i;
     o->margin = event_has(ev, F_MARGIN) ? ev->v[F_MARGIN].i : 0;
+    self->volume[B_REVENUE - 1] += o->remaining;
+    self->volume[B_MARGIN - 1] += o->margin < 0 ? -o->margin : o->margin;
     delta_t d[3] = {{B_REVENUE, o->remaining}, {B_MARGIN, o->margin}, {B_DEALS, 1}};
     return credit(self, rep, pl, day, d, 3);
 }
@@ -1028,6 +1145,7 @@ fold_payment(projection_t *self, const event_t *ev)
     if (!rep)
         return -1;
     delta_t d = {B_COLL, ev->v[F_AMOUNT].i};
+    self->volume[B_COLL - 1] += d.delta;
     return credit(self, rep, o ? o->pl : 0, proj_day_of(self, ev->v[F_OCCURRED_AT].i), &d, 1);
 }
 
@@ -1049,10 +1167,11 @@ fold_kpi(projection_t *self, const event_t *ev)
     uint32_t node = node_ref(self, ev->v[F_SCOPE].s);
     int32_t day = proj_day_of(self, ev->v[F_OCCURRED_AT].i);
     uint32_t pl = product_line(self, ev);
-    if (!node || pl >= (1u << 12))
+    if (!node || (event_has(ev, F_PRODUCT_LINE) && !pl))
         return -1;
     uint32_t base = B_KPI0 + 2 * (k - 1);
-    delta_t d[2] = {{base, (int64_t)llround(ev->v[F_VALUE].d * 1000.0)}, {base + 1, 1}};
+    delta_t d[2] = {{base, kpi_thousandths(ev)}, {base + 1, 1}};
+    self->kpis[k].volume += d[0].delta < 0 ? -d[0].delta : d[0].delta;
     return credit(self, node, pl, day, d, 2);
 }
 

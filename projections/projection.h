@@ -35,7 +35,7 @@
 
 /* Bump when the fold's rules or the snapshot layout change: snapshots of
    another version are ignored and the projection is rebuilt from the log. */
-#define PROJECTION_VERSION 3
+#define PROJECTION_VERSION 4
 
 typedef struct _projection_t projection_t;
 
@@ -92,6 +92,10 @@ void projection_decode_batch(const projection_item_t *items, size_t n, msgpack_z
 int projection_fold_decoded(projection_t *self, const projection_decoded_t *d, size_t n);
 
 uint64_t projection_seq(projection_t *self);
+/* How many credited ids no node_defined defines (yet): a sale for a typo
+   of a rep collects credit nobody sees otherwise. O(1). The query
+   `undefined_nodes` lists them. */
+uint32_t projection_undefined_count(projection_t *self);
 /* The calendar given to projection_new. */
 calendar_t *projection_calendar(projection_t *self);
 uint64_t projection_skipped(projection_t *self);
@@ -127,5 +131,80 @@ pq_rc_t projection_allocate(projection_t *self, const msgpack_object *request, p
                             msgpack_sbuffer **events, uint32_t *nevents);
 
 const char *pq_rc_name(pq_rc_t rc);
+
+/* Change tracking and per-key evaluation, for the alert rules
+   (projections/target_eval.c). */
+
+/* Track which targets each fold changes (off by default; the daemon turns
+   it on for the live projection only). */
+void projection_track_changes(projection_t *self, bool on);
+/* The targets changed since the last call, each once, in the order first
+   changed, with the newest seq that changed each; valid until the next
+   fold. Resets the list. Returns how many. */
+size_t projection_take_changes(projection_t *self, const uint32_t **idx, uint64_t *seqs,
+                               size_t cap);
+uint32_t projection_target_count(projection_t *self);
+/* The newest seq that changed target idx while changes were tracked (0:
+   none seen). */
+uint64_t projection_changed_seq(projection_t *self, uint32_t idx);
+
+/* One target key's progress at `now` on the working-day curve, as the
+   alert rules see it. Strings are copies. */
+typedef struct {
+    uint32_t idx;
+    char scope[65], path[512], owner[65], parent_owner[65];
+    char metric[65], period[PERIOD_NAME_MAX], product_line[65];
+    bool has_pl;
+    int kind;         /* the scope's node kind (NODE_COMPANY ...) */
+    bool money;       /* the metric counts money (revenue, margin, collections) */
+    bool summable;    /* a sum metric: run rates make sense */
+    char currency[4]; /* the target's, "" if none */
+    int64_t start_ms, end_ms;
+    bool started, ended; /* now is past the start / at or past the end */
+    int64_t actual, floor, target, stretch;
+    uint8_t mask;         /* bit 0 floor, 1 target, 2 stretch */
+    double elapsed;       /* working days elapsed / working days in the period, 0..1 */
+    double working_total; /* working days in the period */
+    double working_left;
+    int64_t expected;
+    bool has_pace;
+    double pace_ratio;
+    bool has_attainment;
+    double attainment;
+    bool has_required_rate;
+    double required_rate; /* what remains of the target, a working day */
+    bool has_forecast;
+    int64_t forecast;
+    bool has_rates;
+    double rate_window, rate_1d; /* actual a working day: last window_days, last one */
+    int window_days;
+    pace_status_t status;
+} tprog_t;
+
+/* 0, or -1 if idx is not a target with a `target` tier. window_days: the
+   longer run-rate window (the momentum rule's). */
+int projection_target_eval(projection_t *self, uint32_t idx, int64_t now, int window_days,
+                           tprog_t *out);
+/* The first instant (ms UTC) at which target idx's working-day fraction
+   reaches `fraction`, within its period; INT64_MAX if it never does
+   (fraction > 1). */
+int64_t projection_time_at_fraction(projection_t *self, uint32_t idx, double fraction);
+/* The target idx of (scope, metric, period, product_line or NULL); -1 if
+   none. */
+int64_t projection_target_find(projection_t *self, const char *scope, const char *metric,
+                               const char *period, const char *product_line);
+/* What every target key booked over the last window_days working days
+   before the day of `now`, and over the last of them, into arrays of n >=
+   projection_target_count entries (by target index; sum metrics only,
+   others 0). Returns the number of working days found (window_days unless
+   the calendar has fewer in the last year), or -1. */
+int projection_window_sums(projection_t *self, int64_t now, int window_days, int64_t *sum_window,
+                           int64_t *sum_last, uint32_t n);
+/* A node id's path as of `now` ("acme/east/zhang"; the id alone if it is
+   not known), its owner and its parent's owner ("" when none); false if
+   the id is unknown. Any of the outputs may be NULL. */
+bool projection_node_info(projection_t *self, const char *node, int64_t now, char *path,
+                          size_t pathlen, char *owner, size_t ownerlen, char *parent_owner,
+                          size_t parent_ownerlen);
 
 #endif

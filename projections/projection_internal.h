@@ -2,9 +2,13 @@
     (projection.c: checks and fold; report.c: queries; snapshot.c: save and
     load). Not part of the public surface: use projection.h.
 
-    Key packing (uint64): node 22 bits | base metric or metric 12 bits |
-    product line 12 bits | day or period 18 bits. Ids beyond those widths are
-    refused when interned, so keys never alias.
+    Identity: every name is interned as a 32-bit id (symtab), and the two
+    maps over several ids, target keys (scope, metric, product line,
+    period) and KPI cells (node, base, product line, day), intern their
+    four ids as a 16-byte key (proj_key). No id is packed into a narrower
+    field, so nodes, metrics, product lines and periods have no limit
+    but memory. The one bound left is the day: DAY_MAX, see EVENTS.md
+    ("Limits"); projection_check refuses what would fall beyond it.
 
     Day rows: the built-in base metrics (B_REVENUE .. B_COLL) credited to one
     node, product line and day share one row. A node keeps one series per
@@ -18,7 +22,15 @@
     credited, so a stray old date costs a block-table slot per 32 days, not
     a block. Memory grows with nodes x product lines x active days, not with
     events. Custom KPIs, unbounded in number, keep one hash cell per base in
-    `cells`. */
+    `cell_keys` / `cell_vals`.
+
+    Totals never wrap: `volume` adds up the magnitude of every amount the
+    log credits to each money base (and each KPI's sum), and
+    projection_check refuses an event that would take it past INT64_MAX.
+    Any total the projection reports (a day, a node, a roll-up to the
+    company, over any days and product lines) adds up a subset of those
+    amounts, net of refunds that never exceed what they reverse, so its
+    magnitude is at most that volume: no sum of int64 can overflow. */
 
 #ifndef PACER_PROJECTION_INTERNAL_H
 #define PACER_PROJECTION_INTERNAL_H
@@ -27,10 +39,14 @@
 #include "projections/symtab.h"
 
 #include <stdarg.h>
+#include <string.h>
 
 #define CHAIN_MAX 64
-#define DAY_MAX   ((1 << 18) - 1)
-#define KPI_MAX   2000
+/* Days are numbered from 1 = 1970-01-01 (local). The last day the
+   projection counts is DAY_MAX - 1 (2687-09-20); proj_day_of clamps to
+   DAY_MAX, which no accepted event reaches. It bounds the block table of
+   a series that a stray date could stretch (8 bytes per 32 days). */
+#define DAY_MAX ((1 << 18) - 1)
 
 /* Base metrics: what cells hold. Metric definitions combine them. */
 enum {
@@ -65,7 +81,7 @@ typedef struct {
 } series_t;
 
 typedef struct {
-    uint16_t num, den;
+    uint32_t num, den; /* base metrics */
     uint8_t kind;
 } metric_t;
 
@@ -81,7 +97,7 @@ typedef struct {
     int64_t num, den;                /* running actuals */
     uint32_t idx;                    /* into projection.targets */
     int32_t d0, d1;                  /* the target's days [d0, d1) */
-    uint16_t pl, num_base, den_base; /* product line; the metric's base metrics */
+    uint32_t pl, num_base, den_base; /* product line; the metric's base metrics */
 } tref_t;
 
 typedef struct {
@@ -131,6 +147,7 @@ typedef struct {
 typedef struct {
     bool defined;
     uint8_t agg;
+    int64_t volume; /* sum of |value x 1000| of its records, see above */
 } kpi_t;
 
 #define DAY_CACHE 4096 /* hours; a power of two */
@@ -175,14 +192,18 @@ struct _projection_t {
     uint32_t nkpis;
     target_t *targets;
     uint32_t ntargets, captargets;
-    u64map_t target_index; /* target key -> index + 1 */
-    u64map_t cells;        /* KPI cell key -> int64 */
-    char **chunks;         /* blocks are carved from these (bigmem, zeroed) */
+    symtab_t *target_keys; /* proj_key(scope, metric, pl, period): id = index + 1 */
+    symtab_t *cell_keys;   /* proj_key(node, KPI base, pl, day): id - 1 indexes cell_vals */
+    int64_t *cell_vals;
+    uint32_t capcell_vals;
+    int64_t volume[ROW_BASES]; /* by base - 1: sum of |amount| credited, see above */
+    char **chunks;             /* blocks are carved from these (bigmem, zeroed) */
     uint32_t nchunks, capchunks;
     size_t chunk_used, chunk_cap;
     uint64_t nblocks;   /* blocks handed out */
     uint32_t *credited; /* nodes that have cells, in first-credit order */
     uint32_t ncredited, capcredited;
+    uint32_t undefined_credited; /* credited nodes not defined; derived, not saved */
     day_override_t *days;
     uint32_t ndays, capdays;
     /* The last chain credit() walked: an event credits several base
@@ -197,7 +218,30 @@ struct _projection_t {
     memo_t memo[MEMO_SIZE];           /* names resolved for the batch being folded */
     int64_t *load_sums;               /* snapshot loading's scratch */
     bool memo_on;
+    /* Targets changed since the last projection_take_changes, for the
+       alert rules (daemon/alerter); tracked only when asked for (the live
+       projection), never while replaying. Not state: never saved. */
+    bool track;
+    uint8_t *changed;      /* by target index: listed in changes[] */
+    uint64_t *changed_seq; /* by target index: the newest seq that changed it */
+    uint32_t capchanged;
+    uint32_t *changes;
+    uint32_t nchanges, capchanges;
+    /* Each target's period, parsed once for the alert rules (not state). */
+    period_t *tperiods;
+    uint8_t *tperiod_ok;
+    uint32_t captperiods;
 };
+
+/* The 16 bytes a map of several ids interns (native byte order: the
+   key never leaves the process; snapshots write the ids). */
+#define PROJ_KEY_LEN 16
+static inline void
+proj_key(char key[PROJ_KEY_LEN], uint32_t a, uint32_t b, uint32_t c, uint32_t d)
+{
+    const uint32_t v[4] = {a, b, c, d};
+    memcpy(key, v, PROJ_KEY_LEN);
+}
 
 int32_t proj_day_of(projection_t *self, int64_t t);
 node_t *proj_node(projection_t *self, uint32_t id);
@@ -221,6 +265,18 @@ int proj_series_cover(series_t *s, uint32_t b);
 int64_t proj_rollup(projection_t *self, uint32_t node, uint32_t base, uint32_t pl, int32_t d0,
                     int32_t d1);
 void proj_recompute(projection_t *self, target_t *t);
+/* A metric's value from its running numerator and denominator: the sum,
+   the average, or a ratio in basis points (saturated at the int64 ends);
+   *defined is false for a ratio or average over a zero denominator. */
+int64_t proj_metric_value(const metric_t *m, int64_t num, int64_t den, bool *defined);
+/* Note that target idx changed at the event being folded (self->seq). */
+void proj_touch_slow(projection_t *self, uint32_t idx);
+static inline void
+proj_touch(projection_t *self, uint32_t idx)
+{
+    if (self->track)
+        proj_touch_slow(self, idx);
+}
 /* Fill r from target idx (its key, period and metric must be set); the
    running actuals are left as they are. */
 void proj_tref(projection_t *self, tref_t *r, uint32_t idx);

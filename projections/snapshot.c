@@ -190,6 +190,8 @@ projection_save(projection_t *self, msgpack_sbuffer *out)
     put_u64(&w, self->seq);
     put_u64(&w, self->skipped);
     put_u64(&w, (uint64_t)self->day_base);
+    for (int b = 0; b < ROW_BASES; b++)
+        put_u64(&w, (uint64_t)self->volume[b]);
     symtab_t *tabs[] = {self->nodes_sym,  self->metrics_sym, self->periods_sym, self->pl_sym,
                         self->orders_sym, self->kpis_sym,    self->text_sym};
     for (size_t i = 0; i < sizeof tabs / sizeof tabs[0]; i++)
@@ -216,7 +218,8 @@ projection_save(projection_t *self, msgpack_sbuffer *out)
     }
     put_u32(&w, self->nmetrics);
     for (uint32_t i = 0; i < self->nmetrics; i++) {
-        put_u32(&w, (uint32_t)self->metrics[i].num << 16 | self->metrics[i].den);
+        put_u32(&w, self->metrics[i].num);
+        put_u32(&w, self->metrics[i].den);
         put_u8(&w, self->metrics[i].kind);
     }
     /* The order table's capacity runs up to twice its ids: a record is
@@ -243,6 +246,7 @@ projection_save(projection_t *self, msgpack_sbuffer *out)
     for (uint32_t i = 0; i < self->nkpis; i++) {
         put_u8(&w, self->kpis[i].defined);
         put_u8(&w, self->kpis[i].agg);
+        put_u64(&w, (uint64_t)self->kpis[i].volume);
     }
     put_u32(&w, self->ntargets);
     for (uint32_t i = 0; i < self->ntargets; i++) {
@@ -321,10 +325,14 @@ projection_save(projection_t *self, msgpack_sbuffer *out)
             }
         }
     }
-    put_u64(&w, self->cells.count);
-    for (size_t i = 0; i < self->cells.count; i++) {
-        put_u64(&w, self->cells.entries[i].key);
-        put_u64(&w, self->cells.entries[i].val);
+    uint32_t ncells = symtab_count(self->cell_keys);
+    put_u32(&w, ncells);
+    for (uint32_t i = 1; i <= ncells; i++) {
+        uint32_t key[4];
+        memcpy(key, symtab_str(self->cell_keys, i), sizeof key);
+        for (int k = 0; k < 4; k++)
+            put_u32(&w, key[k]);
+        put_u64(&w, (uint64_t)self->cell_vals[i - 1]);
     }
     put_u32(&w, self->ncredited);
     for (uint32_t i = 0; i < self->ncredited; i++)
@@ -353,6 +361,8 @@ load_body(projection_t *self, rbuf_t *r)
     self->skipped = get_u64(r);
     if ((int64_t)get_u64(r) != self->day_base)
         r->failed = 1; /* taken in another time zone */
+    for (int b = 0; b < ROW_BASES; b++)
+        self->volume[b] = (int64_t)get_u64(r);
     symtab_t *tabs[] = {self->nodes_sym,  self->metrics_sym, self->periods_sym, self->pl_sym,
                         self->orders_sym, self->kpis_sym,    self->text_sym};
     for (size_t i = 0; i < sizeof tabs / sizeof tabs[0]; i++)
@@ -388,14 +398,13 @@ load_body(projection_t *self, rbuf_t *r)
         for (uint32_t k = 0; k < nd->ntargets; k++)
             nd->targets[k].idx = get_u32(r); /* the rest once targets are loaded */
     }
-    n = get_count(r, 5);
+    n = get_count(r, 9);
     if (n && !(self->metrics = calloc(n, sizeof(metric_t))))
         return -1;
     self->nmetrics = n;
     for (uint32_t i = 0; i < n; i++) {
-        uint32_t nd = get_u32(r);
-        self->metrics[i].num = (uint16_t)(nd >> 16);
-        self->metrics[i].den = (uint16_t)nd;
+        self->metrics[i].num = get_u32(r);
+        self->metrics[i].den = get_u32(r);
         self->metrics[i].kind = get_u8(r);
     }
     n = get_count(r, 32);
@@ -414,13 +423,14 @@ load_body(projection_t *self, rbuf_t *r)
         o->margin = (int64_t)get_u64(r);
         o->cancelled = get_u8(r);
     }
-    n = get_count(r, 2);
+    n = get_count(r, 10);
     if (n && !(self->kpis = calloc(n, sizeof(kpi_t))))
         return -1;
     self->nkpis = n;
     for (uint32_t i = 0; i < n; i++) {
         self->kpis[i].defined = get_u8(r);
         self->kpis[i].agg = get_u8(r);
+        self->kpis[i].volume = (int64_t)get_u64(r);
     }
     n = get_count(r, 100);
     if (n && !(self->targets = calloc(n, sizeof(target_t))))
@@ -470,12 +480,13 @@ load_body(projection_t *self, rbuf_t *r)
         }
         if (t->scope >= self->nnodes || t->metric >= self->nmetrics)
             r->failed = 1;
-        bool added;
-        uint64_t key = (uint64_t)t->scope << 42 | (uint64_t)t->metric << 30 |
-                       (uint64_t)t->pl << 18 | t->period_sym;
-        uint64_t *slot = r->failed ? NULL : u64map_upsert(&self->target_index, key, &added);
-        if (slot)
-            *slot = i + 1;
+        char key[PROJ_KEY_LEN];
+        proj_key(key, t->scope, t->metric, t->pl, t->period_sym);
+        uint32_t id = r->failed ? 0 : symtab_intern(self->target_keys, key, sizeof key);
+        if (!r->failed && !id)
+            return -1;
+        if (id != i + 1)
+            r->failed = 1; /* a key given twice */
     }
     for (uint32_t i = 0; i < self->nnodes && !r->failed; i++) {
         node_t *nd = &self->nodes[i];
@@ -539,28 +550,34 @@ load_body(projection_t *self, rbuf_t *r)
             }
         }
     }
-    uint64_t ncells = get_u64(r);
-    if (ncells * 16 > r->left)
-        r->failed = 1;
-    if (!r->failed && ncells) {
-        const uint8_t *raw = take(r, ncells * 16);
-        u64map_entry_t *e = bigmem_realloc(NULL, ncells * sizeof *e);
-        if (!e)
+    n = get_count(r, 24);
+    if (n && !(self->cell_vals = bigmem_realloc(NULL, (size_t)n * sizeof(int64_t))))
+        return -1;
+    self->capcell_vals = n;
+    for (uint32_t i = 0; i < n && !r->failed; i++) {
+        uint32_t k[4];
+        for (int j = 0; j < 4; j++)
+            k[j] = get_u32(r);
+        self->cell_vals[i] = (int64_t)get_u64(r);
+        char key[PROJ_KEY_LEN];
+        proj_key(key, k[0], k[1], k[2], k[3]);
+        uint32_t id = r->failed ? 0 : symtab_intern(self->cell_keys, key, sizeof key);
+        if (!r->failed && !id)
             return -1;
-        for (uint64_t i = 0; i < ncells; i++) {
-            rbuf_t one = {raw + i * 16, 16, 0};
-            e[i].key = get_u64(&one);
-            e[i].val = get_u64(&one);
-        }
-        if (u64map_load(&self->cells, e, ncells, ncells) != 0)
-            return -1;
+        if (id != i + 1 || k[0] >= self->nnodes)
+            r->failed = 1; /* a key given twice, or of no node */
     }
     n = get_count(r, 4);
     if (n && !(self->credited = calloc(n, sizeof(uint32_t))))
         return -1;
     self->ncredited = self->capcredited = n;
-    for (uint32_t i = 0; i < n; i++)
+    for (uint32_t i = 0; i < n && !r->failed; i++) {
         self->credited[i] = get_u32(r);
+        if (self->credited[i] >= self->nnodes)
+            r->failed = 1;
+        else
+            self->undefined_credited += !self->nodes[self->credited[i]].defined;
+    }
     n = get_count(r, 7);
     if (n && !(self->days = calloc(n, sizeof(day_override_t))))
         return -1;
@@ -607,7 +624,7 @@ projection_load(projection_t *self, const void *data, size_t len, char *err, siz
                  PROJECTION_VERSION);
         goto done;
     }
-    if (self->nnodes || self->ntargets || self->cells.count || self->nblocks) {
+    if (self->nnodes || self->ntargets || symtab_count(self->cell_keys) || self->nblocks) {
         snprintf(err, errlen, "snapshot: can only be loaded into an empty projection");
         goto done;
     }

@@ -45,6 +45,7 @@ chen 1,600,000; t1 860,000, t2 800,000, t3 1,600,000; east 1,660,000, west 1,600
 acme 3,260,000.
 """
 
+import decimal
 import json
 import os
 import pty
@@ -207,6 +208,13 @@ def scenario():
     return organisation() + [calendar() + first, targets(), sales, rest]
 
 
+def rounded(x, places):
+    """x to `places` decimals, half away from zero, as PROTOCOL.md says ratios are sent."""
+    q = decimal.Decimal(repr(x)).quantize(decimal.Decimal(1).scaleb(-places),
+                                          rounding=decimal.ROUND_HALF_UP)
+    return float(q)
+
+
 def near(a, b):
     return a is not None and b is not None and abs(a - b) <= 1e-9 * max(1.0, abs(b))
 
@@ -244,11 +252,13 @@ class ProgressCase(pt.PacerTestCase):
         return found[0]
 
     def assertRow(self, row, **want):
-        """Integers and strings exactly, floats to 1e-9 relative; None means nil."""
+        """Integers and strings exactly, floats as PROTOCOL.md rounds them (ratios to 4 decimals,
+        rates to 2) to 1e-9 relative; None means nil."""
         for key, value in want.items():
             got = row.get(key)
             where = "%s %s: %s" % (row.get("path"), row.get("metric"), key)
             if isinstance(value, float):
+                value = rounded(value, 2 if key == "required_rate" else 4)
                 self.assertTrue(near(got, value), "%s = %r, expected %r" % (where, got, value))
             else:
                 self.assertEqual(got, value, where)
@@ -358,7 +368,7 @@ class MonthScenario(ProgressCase):
         self.assertEqual(cov["acme"], {"children": 2, "with_target": 1,
                                        "children_target": 2000000,
                                        "ratio": cov["acme"]["ratio"]})
-        self.assertTrue(near(cov["acme"]["ratio"], 2000000 / 6000000))
+        self.assertEqual(cov["acme"]["ratio"], 0.3333)  # 2,000,000 / 6,000,000 to 4 decimals
         self.assertEqual(cov["acme/west"], {"children": 1, "with_target": 1,
                                             "children_target": 1500000, "ratio": 0.75})
         self.assertEqual(cov["acme/west/t3"], {"children": 1, "with_target": 1,

@@ -151,12 +151,28 @@ test_progress_hand_computed(void **state)
     assert_int_equal(progress.tier, PACE_TIER_NONE);
     assert_int_equal(progress.status, PACE_AT_RISK); //  0.8 is at risk, not behind
 
-    input.actual = 399999; //  0.799998
-    assert_int_equal(s_progress(input).status, PACE_BEHIND);
-    input.actual = 474999; //  0.949998
+    //  The status is decided on the pace ratio rounded to 4 decimals, half
+    //  away from zero, exactly (399,975 / 500,000 is a binary 0.7999499...)
+    input.actual = 399974; //  0.799948: 0.7999
+    progress = s_progress(input);
+    assert_int_equal(progress.status, PACE_BEHIND);
+    assert_true(progress.pace_ratio == 0.7999);
+    input.actual = 399975; //  0.79995: 0.8000
+    progress = s_progress(input);
+    assert_int_equal(progress.status, PACE_AT_RISK);
+    assert_true(progress.pace_ratio == 0.8);
+    input.actual = 474974; //  0.949948
     assert_int_equal(s_progress(input).status, PACE_AT_RISK);
-    input.actual = 475000; //  0.95
+    input.actual = 474975; //  0.94995: shown and decided as 0.95
     assert_int_equal(s_progress(input).status, PACE_ON_TRACK);
+    //  negative actuals round away from zero too, and attainment likewise
+    input.actual = -1;
+    progress = s_progress(input);
+    assert_true(progress.pace_ratio == 0.0 && progress.attainment == 0.0);
+    input.actual = -50;
+    assert_true(s_progress(input).attainment == -0.0001);
+    input.actual = 324999; //  attainment 0.324999: 0.325
+    assert_true(s_progress(input).attainment == 0.325);
 
     input.actual = 850000;
     progress = s_progress(input);

@@ -127,14 +127,18 @@ row_field(const msgpack_object *row, const char *key)
 }
 
 static const msgpack_object *
-progress_row(projection_t *p, const char *scope, const char *metric, const char *period,
-             int64_t now)
+progress_row_pl(projection_t *p, const char *scope, const char *metric, const char *period,
+                const char *pl, int64_t now)
 {
     msgpack_sbuffer req;
     msgpack_sbuffer_init(&req);
     msgpack_packer pk;
     msgpack_packer_init(&pk, &req, msgpack_sbuffer_write);
-    msgpack_pack_map(&pk, 3);
+    msgpack_pack_map(&pk, pl ? 4 : 3);
+    if (pl) {
+        msgpack_pack_str_with_body(&pk, "product_line", 12);
+        msgpack_pack_str_with_body(&pk, pl, strlen(pl));
+    }
     msgpack_pack_str_with_body(&pk, "scope", 5);
     msgpack_pack_str_with_body(&pk, scope, strlen(scope));
     msgpack_pack_str_with_body(&pk, "metric", 6);
@@ -171,6 +175,13 @@ progress_row(projection_t *p, const char *scope, const char *metric, const char 
     }
     fail_msg("no row for %s", scope);
     return NULL;
+}
+
+static const msgpack_object *
+progress_row(projection_t *p, const char *scope, const char *metric, const char *period,
+             int64_t now)
+{
+    return progress_row_pl(p, scope, metric, period, NULL, now);
 }
 
 static int64_t
@@ -254,7 +265,7 @@ test_month_by_hand(void **state)
     assert_string_equal(row_str(r, "tier", buf), "none");
     /* required rate: 900,000 over 10.5 remaining working days */
     const msgpack_object *rr = row_field(r, "required_rate");
-    assert_true(rr->via.f64 > 85714.28 && rr->via.f64 < 85714.29);
+    assert_true(rr->via.f64 == 85714.29); /* 85,714.2857..., to 2 decimals */
     /* the region rolls up without a target of its own */
     r = progress_row(p, "east", "revenue", "2026-10", now);
     assert_int_equal(row_int(r, "actual"), 900000);
@@ -532,6 +543,254 @@ test_rebuild_equivalence(void **state)
     free(log.offs);
 }
 
+/* Product lines, KPIs, nodes and periods are interned as 32-bit ids with
+   no narrower packing: the 4,097th product line (refused, and then fatal
+   to the daemon, when keys packed 12 bits of it) and the 2,001st KPI (the
+   old limit) fold like the first, and their state survives a snapshot. */
+static void
+test_many_product_lines_and_kpis(void **state)
+{
+    calendar_t *cal = cal_new();
+    projection_t *p = projection_new(cal);
+    msgpack_sbuffer evs;
+    msgpack_sbuffer_init(&evs);
+    log_t log = {&evs, NULL, 0, 0};
+    org(p, &log);
+    char pl[32], kpi[32], metric[40];
+    for (int i = 1; i <= 4200; i++) {
+        snprintf(pl, sizeof pl, "s:sku-%d", i);
+        FOLD(p, &log, "type", "s:sale_closed", "id", S(idbuf, "s:s%lld", i), "occurred_at",
+             S(atbuf, "i:%lld", OCT1 + (i % 80) * DAY), "order", S(numbuf, "s:o%lld", i), "rep",
+             i % 2 ? "s:zhang" : "s:li", "amount", "i:100", "currency", "s:CNY", "product_line",
+             pl);
+    }
+    FOLD(p, &log, "type", "s:target_set", "id", "s:t4101", "occurred_at", "i:1", "scope", "s:zhang",
+         "metric", "s:revenue", "period", "s:2026-Q4", "product_line", "s:sku-4101", "target",
+         "i:1000", "author", "s:ceo");
+    for (int i = 1; i <= 2100; i++) {
+        snprintf(kpi, sizeof kpi, "s:k%d", i);
+        FOLD(p, &log, "type", "s:kpi_defined", "id", S(idbuf, "s:kd%lld", i), "occurred_at", "i:1",
+             "kpi", kpi, "aggregation", "s:sum");
+    }
+    for (int i = 4090; i <= 4110; i++)
+        FOLD(p, &log, "type", "s:kpi_recorded", "id", S(idbuf, "s:kr%lld", i), "occurred_at",
+             S(atbuf, "i:%lld", OCT1 + DAY), "kpi", "s:k2100", "scope", "s:zhang", "value", "f:1.5",
+             "product_line", S(numbuf, "s:sku-%lld", i));
+    snprintf(metric, sizeof metric, "s:kpi:k2100");
+    FOLD(p, &log, "type", "s:target_set", "id", "s:tk", "occurred_at", "i:1", "scope", "s:zhang",
+         "metric", metric, "period", "s:2026-Q4", "product_line", "s:sku-4101", "target", "i:10",
+         "author", "s:ceo");
+    FOLD(p, &log, "type", "s:target_set", "id", "s:tk0", "occurred_at", "i:1", "scope", "s:zhang",
+         "metric", metric, "period", "s:2026-Q4", "target", "i:10", "author", "s:ceo");
+    int64_t now = OCT1 + 85 * DAY;
+    /* one product line's keys, and the all-lines roll-up */
+    assert_int_equal(
+        row_int(progress_row_pl(p, "zhang", "revenue", "2026-Q4", "sku-4101", now), "actual"), 100);
+    assert_int_equal(row_int(progress_row(p, "acme", "revenue", "2026-Q4", now), "actual"), 420000);
+    assert_int_equal(
+        row_int(progress_row_pl(p, "zhang", "kpi:k2100", "2026-Q4", "sku-4101", now), "actual"),
+        1500);
+    assert_int_equal(row_int(progress_row(p, "zhang", "kpi:k2100", "2026-Q4", now), "actual"),
+                     21 * 1500);
+    assert_int_equal(projection_skipped(p), 0);
+
+    msgpack_sbuffer a, b;
+    save(p, &a);
+    calendar_t *cal2 = cal_new();
+    projection_t *q = projection_new(cal2);
+    char err[256];
+    assert_int_equal(projection_load(q, a.data, a.size, err, sizeof err), 0);
+    save(q, &b);
+    assert_int_equal(a.size, b.size);
+    assert_memory_equal(a.data, b.data, a.size);
+    assert_int_equal(
+        row_int(progress_row_pl(q, "zhang", "kpi:k2100", "2026-Q4", "sku-4101", now), "actual"),
+        1500);
+    projection_destroy(&q);
+    calendar_destroy(&cal2);
+    msgpack_sbuffer_destroy(&a);
+    msgpack_sbuffer_destroy(&b);
+    msgpack_unpacked_destroy(&progress_u);
+    projection_destroy(&p);
+    calendar_destroy(&cal);
+    msgpack_sbuffer_destroy(&evs);
+    free(log.offs);
+}
+
+static int
+fold_expect(projection_t *p, log_t *log, ev_errcode_t want, const char *const *kv)
+{
+    int rc = fold_kv(p, log, kv);
+    if (rc != (int)want)
+        fail_msg("code %d, expected %d (%s)", rc, want, last_refusal);
+    return rc;
+}
+
+#define EXPECT(code, p, log, ...)                                                                  \
+    do {                                                                                           \
+        const char *kv_[] = {__VA_ARGS__, NULL};                                                   \
+        fold_expect(p, log, code, kv_);                                                            \
+    } while (0)
+
+/* No total wraps around int64: the sum of every sale amount (and of
+   margins, payments, a KPI's values) may reach INT64_MAX and no further,
+   so the company's roll-up of two reps' 2^62 sales is exact, and
+   forecasts, ratios and coverage saturate instead of wrapping. */
+static void
+test_totals_never_wrap(void **state)
+{
+    calendar_t *cal = cal_new();
+    projection_t *p = projection_new(cal);
+    msgpack_sbuffer evs;
+    msgpack_sbuffer_init(&evs);
+    log_t log = {&evs, NULL, 0, 0};
+    org(p, &log);
+    const char *huge = "i:4611686018427387904"; /* 2^62 */
+    FOLD(p, &log, "type", "s:target_set", "id", "s:ta", "occurred_at", "i:1", "scope", "s:acme",
+         "metric", "s:revenue", "period", "s:2026-Q4", "target", huge, "author", "s:ceo");
+    FOLD(p, &log, "type", "s:target_set", "id", "s:te", "occurred_at", "i:1", "scope", "s:east",
+         "metric", "s:revenue", "period", "s:2026-Q4", "target", huge, "author", "s:ceo");
+    FOLD(p, &log, "type", "s:target_set", "id", "s:tw", "occurred_at", "i:1", "scope", "s:west",
+         "metric", "s:revenue", "period", "s:2026-Q4", "target", huge, "author", "s:ceo");
+    FOLD(p, &log, "type", "s:target_set", "id", "s:tz", "occurred_at", "i:1", "scope", "s:zhang",
+         "metric", "s:revenue", "period", "s:2026-Q4", "target", "i:1000", "author", "s:ceo");
+    FOLD(p, &log, "type", "s:target_set", "id", "s:tl", "occurred_at", "i:1", "scope", "s:li",
+         "metric", "s:revenue", "period", "s:2026-Q4", "target", "i:1000", "author", "s:ceo");
+    FOLD(p, &log, "type", "s:target_set", "id", "s:tc", "occurred_at", "i:1", "scope", "s:zhang",
+         "metric", "s:collection_rate", "period", "s:2026-Q4", "target", "i:9500", "author",
+         "s:ceo");
+    FOLD(p, &log, "type", "s:sale_closed", "id", "s:s1", "occurred_at",
+         S(atbuf, "i:%lld", OCT1 + DAY), "order", "s:o1", "rep", "s:zhang", "amount", huge,
+         "currency", "s:CNY", "margin", "i:-4611686018427387904");
+    /* 2^62 + (2^62 - 1) = INT64_MAX: the most the log's sales may add up to */
+    FOLD(p, &log, "type", "s:sale_closed", "id", "s:s2", "occurred_at",
+         S(atbuf, "i:%lld", OCT1 + DAY), "order", "s:o2", "rep", "s:li", "amount",
+         "i:4611686018427387903", "currency", "s:CNY", "margin", "i:4611686018427387903");
+    EXPECT(EVE_OUT_OF_RANGE, p, &log, "type", "s:sale_closed", "id", "s:s3", "occurred_at",
+           S(atbuf, "i:%lld", OCT1 + DAY), "order", "s:o3", "rep", "s:li", "amount", "i:1",
+           "currency", "s:CNY");
+    assert_non_null(strstr(last_refusal, "amount: "));
+    /* a refund does not make room: the bound is on every amount ever sold */
+    FOLD(p, &log, "type", "s:sale_refunded", "id", "s:r1", "occurred_at",
+         S(atbuf, "i:%lld", OCT1 + 2 * DAY), "order", "s:o1", "amount", "i:1", "currency", "s:CNY");
+    EXPECT(EVE_OUT_OF_RANGE, p, &log, "type", "s:sale_closed", "id", "s:s4", "occurred_at",
+           S(atbuf, "i:%lld", OCT1 + DAY), "order", "s:o4", "rep", "s:li", "amount", "i:1",
+           "currency", "s:CNY");
+    /* a margin alone can fill its own volume: zero amount, margin 1 */
+    EXPECT(EVE_OUT_OF_RANGE, p, &log, "type", "s:sale_closed", "id", "s:s5", "occurred_at",
+           S(atbuf, "i:%lld", OCT1 + DAY), "order", "s:o5", "rep", "s:li", "amount", "i:0",
+           "margin", "i:-1", "currency", "s:CNY");
+    assert_non_null(strstr(last_refusal, "margin: "));
+
+    int64_t now = OCT1 + 10 * HOUR; /* a sliver of the quarter: a huge forecast */
+    const msgpack_object *r = progress_row(p, "acme", "revenue", "2026-Q4", now);
+    assert_int_equal(row_int(r, "actual"), INT64_MAX - 1); /* after the refund of 1 */
+    assert_int_equal(row_int(r, "forecast"), INT64_MAX);
+    const msgpack_object *att = row_field(r, "attainment");
+    assert_true(att->type == MSGPACK_OBJECT_FLOAT64 && att->via.f64 > 1.99);
+    const msgpack_object *cov = row_field(r, "coverage");
+    assert_int_equal(row_int(cov, "children_target"), INT64_MAX); /* 2^63, saturated */
+    assert_true(row_field(cov, "ratio")->via.f64 == 2.0);
+    char buf[64];
+    assert_string_equal(row_str(r, "status", buf), "achieved");
+    assert_int_equal(row_int(progress_row(p, "acme", "margin", "2026-Q4", now), "actual"),
+                     0); /* -2^62 + (2^62 - 1), and the refund took 1 of the -2^62 */
+
+    /* payments: the same bound, and a ratio beyond int64 saturates */
+    FOLD(p, &log, "type", "s:sale_closed", "id", "s:s6", "occurred_at",
+         S(atbuf, "i:%lld", OCT1 + DAY), "order", "s:o6", "rep", "s:zhang", "amount", "i:0",
+         "currency", "s:CNY");
+    FOLD(p, &log, "type", "s:payment_received", "id", "s:p0", "occurred_at",
+         S(atbuf, "i:%lld", OCT1 + DAY), "rep", "s:zhang", "customer", "s:c", "amount", huge,
+         "currency", "s:CNY");
+    FOLD(p, &log, "type", "s:payment_received", "id", "s:p1", "occurred_at",
+         S(atbuf, "i:%lld", OCT1 + DAY), "rep", "s:zhang", "customer", "s:c", "amount",
+         "i:4611686018427387903", "currency", "s:CNY");
+    EXPECT(EVE_OUT_OF_RANGE, p, &log, "type", "s:payment_received", "id", "s:p2", "occurred_at",
+           S(atbuf, "i:%lld", OCT1 + DAY), "rep", "s:zhang", "customer", "s:c", "amount", "i:1",
+           "currency", "s:CNY");
+    r = progress_row(p, "zhang", "collection_rate", "2026-Q4", now);
+    assert_int_equal(row_int(r, "actual"), 20000); /* (2^63 - 1) / (2^62 - 1) in basis points */
+
+    /* KPI sums: three values of 4.6e15 are 1.38e19 thousandths; two fit */
+    FOLD(p, &log, "type", "s:kpi_defined", "id", "s:kd", "occurred_at", "i:1", "kpi", "s:csat",
+         "aggregation", "s:sum");
+    for (int i = 0; i < 3; i++) {
+        const char *kv[] = {"type",        "s:kpi_recorded",
+                            "id",          S(idbuf, "s:kv%lld", i),
+                            "occurred_at", S(atbuf, "i:%lld", OCT1 + DAY),
+                            "kpi",         "s:csat",
+                            "scope",       "s:zhang",
+                            "value",       "f:4.6e15",
+                            NULL};
+        fold_expect(p, &log, i < 2 ? EVE_OK : EVE_OUT_OF_RANGE, kv);
+    }
+    FOLD(p, &log, "type", "s:target_set", "id", "s:tk", "occurred_at", "i:1", "scope", "s:zhang",
+         "metric", "s:kpi:csat", "period", "s:2026-Q4", "target", "i:1", "author", "s:ceo");
+    r = progress_row(p, "acme", "kpi:csat", "2026-Q4", now);
+    assert_int_equal(row_int(r, "actual"), INT64_C(9200000000000000000));
+
+    projection_destroy(&p);
+
+    /* a ratio whose basis points pass int64 saturates: 2^62 collected on
+       a revenue of 1 */
+    p = projection_new(cal);
+    org(p, &log);
+    FOLD(p, &log, "type", "s:target_set", "id", "s:tc", "occurred_at", "i:1", "scope", "s:zhang",
+         "metric", "s:collection_rate", "period", "s:2026-Q4", "target", "i:9500", "author",
+         "s:ceo");
+    FOLD(p, &log, "type", "s:sale_closed", "id", "s:s1", "occurred_at",
+         S(atbuf, "i:%lld", OCT1 + DAY), "order", "s:o1", "rep", "s:zhang", "amount", "i:1",
+         "currency", "s:CNY");
+    FOLD(p, &log, "type", "s:payment_received", "id", "s:p0", "occurred_at",
+         S(atbuf, "i:%lld", OCT1 + DAY), "rep", "s:zhang", "customer", "s:c", "amount", huge,
+         "currency", "s:CNY");
+    r = progress_row(p, "zhang", "collection_rate", "2026-Q4", now);
+    assert_int_equal(row_int(r, "actual"), INT64_MAX);
+    assert_string_equal(row_str(r, "status", buf), "achieved");
+    msgpack_unpacked_destroy(&progress_u);
+    projection_destroy(&p);
+    calendar_destroy(&cal);
+    msgpack_sbuffer_destroy(&evs);
+    free(log.offs);
+}
+
+/* The last day the projection counts is 2687-09-20 (local): later events
+   and periods are refused with out_of_range, never clamped onto it. */
+static void
+test_last_day(void **state)
+{
+    calendar_t *cal = cal_new();
+    projection_t *p = projection_new(cal);
+    msgpack_sbuffer evs;
+    msgpack_sbuffer_init(&evs);
+    log_t log = {&evs, NULL, 0, 0};
+    org(p, &log);
+    /* 2687-09-20T23:59:59.999+08:00 and the millisecond after */
+    FOLD(p, &log, "type", "s:sale_closed", "id", "s:s1", "occurred_at", "i:22649039999999", "order",
+         "s:o1", "rep", "s:zhang", "amount", "i:5", "currency", "s:CNY");
+    EXPECT(EVE_OUT_OF_RANGE, p, &log, "type", "s:sale_closed", "id", "s:s2", "occurred_at",
+           "i:22649040000000", "order", "s:o2", "rep", "s:zhang", "amount", "i:5", "currency",
+           "s:CNY");
+    assert_string_equal(last_refusal, "occurred_at: after 2687-09-20, the last day pacer counts");
+    EXPECT(EVE_OUT_OF_RANGE, p, &log, "type", "s:activity_logged", "id", "s:a2", "occurred_at",
+           "i:22649040000000", "rep", "s:nobody", "activity", "s:call");
+    EXPECT(EVE_OUT_OF_RANGE, p, &log, "type", "s:node_moved", "id", "s:m", "occurred_at", "i:1",
+           "node", "s:zhang", "parent", "s:west", "effective_at", "i:22649040000000");
+    FOLD(p, &log, "type", "s:target_set", "id", "s:t1", "occurred_at", "i:1", "scope", "s:zhang",
+         "metric", "s:revenue", "period", "s:2687-09-20", "target", "i:5", "author", "s:ceo");
+    EXPECT(EVE_OUT_OF_RANGE, p, &log, "type", "s:target_set", "id", "s:t2", "occurred_at", "i:1",
+           "scope", "s:zhang", "metric", "s:revenue", "period", "s:2687-09", "target", "i:5",
+           "author", "s:ceo");
+    assert_int_equal(
+        row_int(progress_row(p, "zhang", "revenue", "2687-09-20", 22649039999999), "actual"), 5);
+    msgpack_unpacked_destroy(&progress_u);
+    projection_destroy(&p);
+    calendar_destroy(&cal);
+    msgpack_sbuffer_destroy(&evs);
+    free(log.offs);
+}
+
 int
 main(void)
 {
@@ -539,6 +798,9 @@ main(void)
         cmocka_unit_test(test_month_by_hand),
         cmocka_unit_test(test_transfer_moves_later_sales_only),
         cmocka_unit_test(test_rebuild_equivalence),
+        cmocka_unit_test(test_many_product_lines_and_kpis),
+        cmocka_unit_test(test_totals_never_wrap),
+        cmocka_unit_test(test_last_day),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
