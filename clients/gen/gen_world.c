@@ -777,7 +777,7 @@ gen_world_build(gen_world_t *w)
             } else {
                 char rid[40];
                 snprintf(rid, sizeof rid, "%.39s", w->nodes[region].id);
-                snprintf(tm->id, sizeof tm->id, "%s-team-%d", rid, (ti + 1) % 100);
+                snprintf(tm->id, sizeof tm->id, "%.32s-team-%d", rid, (ti + 1) % 100);
                 snprintf(tm->name, sizeof tm->name, "%s %d组", rid, (ti + 1) % 100);
             }
             person_new(w, rng, id, name);
