@@ -15,8 +15,8 @@
     a rep whose customers buy a narrow range of products shows 0.03 to 0.045
     without inventing anything. What sets typed amounts apart is what
     Nigrini's last-digits test looks at: people type round figures. So a
-    flag also needs the rep's share of round amounts (at most two
-    significant digits in minor units: 73,000.00 but not 73,450.00) to be
+    flag also needs the rep's share of round amounts (at most three
+    significant digits in minor units: 73,400.00 but not 73,456.00) to be
     far above the organisation's: a binomial tail against the
     organisation's share (at least 1%) with -log10 p above significance
     (10), and at least round_share (0.3) of the window.
@@ -150,13 +150,16 @@ mad_of(const uint32_t *count, uint32_t n, const double *expect)
     return sum / 9;
 }
 
-/* At most two significant digits: 7300000 fen is, 7345000 is not. */
+/* At most ROUND_DIGITS significant digits: 7340000 fen is, 7345600 is not. A price times a
+   quantity rarely is; a figure someone made up usually is. */
+#define ROUND_DIGITS 3
 static int
 is_round(int64_t a)
 {
-    while (a >= 100 && a % 10 == 0)
+    const int64_t limit = 1000; /* 10^ROUND_DIGITS */
+    while (a >= limit && a % 10 == 0)
         a /= 10;
-    return a < 100;
+    return a < limit;
 }
 
 static void

@@ -149,6 +149,40 @@ cancel(tlog_t *log, const char *id, int64_t at, const char *order)
     return t;
 }
 
+static tev_t *
+activity(tlog_t *log, const char *id, int64_t at, const char *rep, const char *customer, int kind)
+{
+    tev_t *t = tlog_add(log, EV_ACTIVITY_LOGGED, id, at);
+    tev_str(t, F_REP, rep);
+    tev_int(t, F_ACTIVITY, kind);
+    if (customer)
+        tev_str(t, F_CUSTOMER, customer);
+    return t;
+}
+
+static tev_t *
+new_customer(tlog_t *log, const char *id, int64_t at, const char *customer, const char *rep)
+{
+    tev_t *t = tlog_add(log, EV_CUSTOMER_CREATED, id, at);
+    tev_str(t, F_CUSTOMER, customer);
+    tev_str(t, F_REP, rep);
+    return t;
+}
+
+static tev_t *
+payment(tlog_t *log, const char *id, int64_t at, const char *order, const char *customer,
+        int64_t amount)
+{
+    tev_t *t = tlog_add(log, EV_PAYMENT_RECEIVED, id, at);
+    tev_int(t, F_AMOUNT, amount);
+    tev_str(t, F_CURRENCY, "CNY");
+    if (order)
+        tev_str(t, F_ORDER, order);
+    if (customer)
+        tev_str(t, F_CUSTOMER, customer);
+    return t;
+}
+
 /* ---- flags ---- */
 
 typedef struct {
@@ -448,6 +482,472 @@ test_duplicate_order_near_miss(void **unused)
     tlog_free(&log);
 }
 
+/* ---- helpers for the tests below ---- */
+
+/* ms UTC of a local (Asia/Shanghai, UTC+8) date and time */
+static int64_t
+local_ms(int y, int m, int d, int hh, int mm)
+{
+    struct tm tm = {
+        .tm_year = y - 1900, .tm_mon = m - 1, .tm_mday = d, .tm_hour = hh, .tm_min = mm};
+    return (int64_t)timegm(&tm) * 1000 - 8 * HOUR;
+}
+
+static int
+weekday_of(int64_t ms) /* 0 Monday .. 6 Sunday, local */
+{
+    time_t tt = (time_t)((ms + 8 * HOUR) / 1000);
+    struct tm tm;
+    gmtime_r(&tt, &tm);
+    return (tm.tm_wday + 6) % 7;
+}
+
+static void
+run_tick(const detector_class_t *dc, const tlog_t *log, int64_t now, flags_t *fl)
+{
+    void *st = dc->create(&env);
+    assert_non_null(st);
+    fold_range(dc, st, log, 0, log->n, fl);
+    if (dc->tick)
+        assert_int_equal(dc->tick(st, now, collect, fl), 0);
+    dc->destroy(&st);
+}
+
+/* ---- customer_burst ---- */
+
+/* 30 days of a customer every third day, then `burst` on day 30 (2026-10-31). */
+static void
+burst_history(tlog_t *log, const char *rep, int history_days, int burst)
+{
+    char id[64], cust[64];
+    for (int d = 30 - history_days; d < 30; d++)
+        if (d % 3 == 0) {
+            snprintf(id, sizeof id, "cc:%s:%d", rep, d);
+            snprintf(cust, sizeof cust, "c:%s:%d", rep, d);
+            new_customer(log, id, OCT1 + d * DAY + 10 * HOUR, cust, rep);
+        }
+    for (int k = 0; k < burst; k++) {
+        snprintf(id, sizeof id, "cc:%s:burst:%d", rep, k);
+        snprintf(cust, sizeof cust, "c:%s:burst:%d", rep, k);
+        new_customer(log, id, OCT1 + 30 * DAY + 14 * HOUR + k * 5 * MIN, cust, rep);
+    }
+}
+
+static void
+test_customer_burst_fires(void **unused)
+{
+    tlog_t log = {0};
+    burst_history(&log, "zhang", 30, 9);
+    flags_t fl = {0};
+    run(cls("customer_burst"), &log, &fl);
+    print_flags(&fl);
+    assert_int_equal(fl.n, 1);
+    const det_flag_t *f = find_flag(&fl, "zhang/2026-10-31");
+    assert_non_null(f);
+    assert_string_equal(f->rep, "zhang");
+    assert_true(f->score > f->threshold && f->threshold == 6);
+    assert_true(f->baseline > 0.25 && f->baseline < 0.45);
+    /* raised by the 7th of the day (a chance under 1e-6 at 0.33 a day), with all 7 */
+    assert_int_equal(f->nevidence, 7);
+    for (int k = 0; k < 7; k++) {
+        char id[64];
+        snprintf(id, sizeof id, "cc:zhang:burst:%d", k);
+        assert_true(has_evidence(f, log.n - 9 + k + 1, id));
+    }
+    assert_non_null(strstr(f->summary, "7 customers on 2026-10-31"));
+    flags_free(&fl);
+    tlog_free(&log);
+}
+
+static void
+test_customer_burst_near_miss(void **unused)
+{
+    tlog_t log = {0};
+    burst_history(&log, "wang", 30, 5); /* five in a day: within what happens */
+    burst_history(&log, "li", 10, 9);   /* too little history to judge */
+    flags_t fl = {0};
+    run(cls("customer_burst"), &log, &fl);
+    print_flags(&fl);
+    assert_int_equal(fl.n, 0);
+    flags_free(&fl);
+    tlog_free(&log);
+}
+
+/* ---- period_end_stuffing ---- */
+
+/* June to September 2026: two deals of about 10,000.00 CNY each working day. */
+static void
+steady_months(tlog_t *log, const char *rep)
+{
+    char id[64], order[64];
+    int n = 0;
+    for (int64_t t = local_ms(2026, 6, 1, 0, 0); t < local_ms(2026, 10, 1, 0, 0); t += DAY) {
+        if (weekday_of(t) >= 5)
+            continue;
+        for (int k = 0; k < 2; k++, n++) {
+            snprintf(id, sizeof id, "%s:s%d", rep, n);
+            snprintf(order, sizeof order, "%s:o%d", rep, n);
+            sale(log, id, t + (10 + 5 * k) * HOUR, order, rep, "c1", "cloud",
+                 1000000 + (n % 7) * 1000);
+        }
+    }
+}
+
+static int
+tev_cmp(const void *a, const void *b)
+{
+    const tev_t *x = a, *y = b;
+    int64_t ta = x->i[1], tb = y->i[1]; /* occurred_at is the second field */
+    return ta < tb ? -1 : ta > tb;
+}
+
+/* Four extra deals of 80,000.00 CNY on 28 and 31 August (the last working days), and
+   `cancels` of them cancelled on the `day`th of September and after. */
+static void
+stuffing(tlog_t *log, const char *rep, int cancels, int day)
+{
+    char id[64], order[64];
+    for (int k = 0; k < 4; k++) {
+        snprintf(id, sizeof id, "%s:stuffed%d", rep, k);
+        snprintf(order, sizeof order, "%s:so%d", rep, k);
+        sale(log, id, local_ms(2026, 8, k < 2 ? 28 : 31, 16, 10 * k), order, rep, "c9", "cloud",
+             8000000);
+    }
+    for (int k = 0; k < cancels; k++) {
+        snprintf(id, sizeof id, "%s:cancel%d", rep, k);
+        snprintf(order, sizeof order, "%s:so%d", rep, k);
+        cancel(log, id, local_ms(2026, 9, day + k, 11, 0), order);
+    }
+}
+
+static void
+test_period_end_stuffing_fires(void **unused)
+{
+    tlog_t log = {0};
+    steady_months(&log, "zhao");
+    stuffing(&log, "zhao", 3, 2);
+    qsort(log.ev, log.n, sizeof *log.ev, tev_cmp);
+    flags_t fl = {0};
+    run(cls("period_end_stuffing"), &log, &fl);
+    print_flags(&fl);
+    assert_int_equal(fl.n, 1);
+    const det_flag_t *f = find_flag(&fl, "zhao/2026-08/reversed");
+    assert_non_null(f);
+    assert_int_equal(f->severity, 2);
+    assert_true(f->score > 0.4 && f->baseline < 0.2 && f->score >= f->threshold);
+    /* raised by the second cancellation, with both and the stuffed sales */
+    size_t c0 = 0, c1 = 0, s0 = 0;
+    for (size_t k = 0; k < log.n; k++) {
+        if (strcmp(log.ev[k].s[0], "zhao:cancel0") == 0)
+            c0 = k + 1;
+        if (strcmp(log.ev[k].s[0], "zhao:cancel1") == 0)
+            c1 = k + 1;
+        if (strcmp(log.ev[k].s[0], "zhao:stuffed0") == 0)
+            s0 = k + 1;
+    }
+    assert_true(has_evidence(f, c0, "zhao:cancel0") && has_evidence(f, c1, "zhao:cancel1"));
+    assert_true(has_evidence(f, s0, "zhao:stuffed0"));
+    assert_int_equal(f->at, local_ms(2026, 9, 3, 11, 0));
+    assert_non_null(strstr(f->summary, "160,000.00 CNY"));
+    flags_free(&fl);
+    tlog_free(&log);
+}
+
+static void
+test_period_end_stuffing_near_miss(void **unused)
+{
+    tlog_t log = {0};
+    steady_months(&log, "qian");
+    stuffing(&log, "qian", 1, 2); /* one reversal: an order that fell through */
+    steady_months(&log, "sun");
+    stuffing(&log, "sun", 3, 17); /* reversed, but not early in the next month */
+    steady_months(&log, "zhou");
+    stuffing(&log, "zhou", 0, 2); /* a strong end of month that stayed sold */
+    qsort(log.ev, log.n, sizeof *log.ev, tev_cmp);
+    flags_t fl = {0};
+    run(cls("period_end_stuffing"), &log, &fl);
+    print_flags(&fl);
+    assert_int_equal(fl.n, 0);
+    flags_free(&fl);
+    tlog_free(&log);
+}
+
+/* ---- padding ---- */
+
+static void
+test_padding_fires(void **unused)
+{
+    tlog_t log = {0};
+    int64_t t = OCT1;
+    /* rebook: a's order cancelled, b books it again a day later */
+    sale(&log, "p1", t, "po1", "a", "c1", "hw", 10000000);
+    cancel(&log, "p1:x", t + 3 * DAY, "po1");
+    sale(&log, "p2", t + 4 * DAY, "po2", "b", "c1", "hw", 9850000);
+    /* the rebooking reaches the log before the refund */
+    sale(&log, "q1", t + 5 * DAY, "qo1", "a", "c3", "sw", 5000000);
+    sale(&log, "q2", t + 9 * DAY, "qo2", "b", "c3", "sw", 4950000);
+    refund(&log, "q1:r", t + 9 * DAY + HOUR, "qo1", 5000000);
+    /* bounce: a, b, a, b */
+    for (int k = 0; k < 4; k++) {
+        char id[16], order[16];
+        snprintf(id, sizeof id, "b%d", k);
+        snprintf(order, sizeof order, "bo%d", k);
+        sale(&log, id, t + (10 + 10 * k) * DAY, order, k % 2 ? "b" : "a", "c7", "cons",
+             100000 + 1000 * k);
+    }
+    flags_t fl = {0};
+    run(cls("padding"), &log, &fl);
+    print_flags(&fl);
+    assert_int_equal(fl.n, 3);
+    const det_flag_t *f = find_flag(&fl, "rebook/p1:x/p2");
+    assert_non_null(f);
+    assert_string_equal(f->rep, "b");
+    assert_string_equal(f->customer, "c1");
+    assert_int_equal(f->nevidence, 3);
+    assert_true(has_evidence(f, 1, "p1") && has_evidence(f, 2, "p1:x") && has_evidence(f, 3, "p2"));
+    assert_true(f->score <= f->threshold);
+    assert_non_null(strstr(f->summary, "100,000.00 CNY"));
+    assert_non_null(strstr(f->summary, "98,500.00 CNY"));
+    f = find_flag(&fl, "rebook/q1:r/q2");
+    assert_non_null(f);
+    assert_true(has_evidence(f, 4, "q1") && has_evidence(f, 5, "q2") && has_evidence(f, 6, "q1:r"));
+    f = find_flag(&fl, "bounce/c7/b3");
+    assert_non_null(f);
+    assert_int_equal(f->nevidence, 4);
+    assert_true(has_evidence(f, 7, "b0") && has_evidence(f, 10, "b3"));
+    assert_non_null(strstr(f->summary, "1,030.00 CNY"));
+    flags_free(&fl);
+    tlog_free(&log);
+}
+
+static void
+test_padding_near_miss(void **unused)
+{
+    tlog_t log = {0};
+    int64_t t = OCT1;
+    /* the same rep books it again (a correction) */
+    sale(&log, "p1", t, "po1", "a", "c1", "hw", 10000000);
+    cancel(&log, "p1:x", t + DAY, "po1");
+    sale(&log, "p2", t + 2 * DAY, "po2", "a", "c1", "hw", 10000000);
+    /* another rep, but another amount */
+    sale(&log, "r1", t, "ro1", "a", "c2", "hw", 10000000);
+    cancel(&log, "r1:x", t + DAY, "ro1");
+    sale(&log, "r2", t + 2 * DAY, "ro2", "b", "c2", "hw", 7000000);
+    /* another rep, the same amount, weeks later */
+    sale(&log, "s1", t, "so1", "a", "c3", "hw", 10000000);
+    cancel(&log, "s1:x", t + DAY, "so1");
+    sale(&log, "s2", t + 20 * DAY, "so2", "b", "c3", "hw", 10000000);
+    /* a handover: a, a, b, b */
+    for (int k = 0; k < 4; k++) {
+        char id[16], order[16];
+        snprintf(id, sizeof id, "h%d", k);
+        snprintf(order, sizeof order, "ho%d", k);
+        sale(&log, id, t + (10 + 10 * k) * DAY, order, k < 2 ? "a" : "b", "c7", "cons", 100000);
+    }
+    qsort(log.ev, log.n, sizeof *log.ev, tev_cmp);
+    flags_t fl = {0};
+    run(cls("padding"), &log, &fl);
+    print_flags(&fl);
+    assert_int_equal(fl.n, 0);
+    flags_free(&fl);
+    tlog_free(&log);
+}
+
+/* ---- no_sales_trail ---- */
+
+/* Sixty days of hw deals around 50,000.00 CNY, each after a visit three days before. */
+static void
+trail_history(tlog_t *log, int64_t *t)
+{
+    char id[32], cust[32], order[32];
+    for (int k = 0; k < 120; k++) {
+        snprintf(cust, sizeof cust, "c%d", k % 40);
+        snprintf(id, sizeof id, "v%d", k);
+        activity(log, id, *t - 3 * DAY, "zhang", cust, ACTIVITY_VISIT);
+        snprintf(id, sizeof id, "h%d", k);
+        snprintf(order, sizeof order, "o%d", k);
+        sale(log, id, *t, order, "zhang", cust, "hw", (int64_t)(5000000 * exp(0.4 * rnd_normal())));
+        *t += DAY / 2;
+    }
+}
+
+static void
+test_no_sales_trail_fires(void **unused)
+{
+    tlog_t log = {0};
+    int64_t t = OCT1;
+    trail_history(&log, &t);
+    qsort(log.ev, log.n, sizeof *log.ev, tev_cmp);
+    sale(&log, "big", t, "o-big", "wang", "dormant", "hw", 60000000);
+    size_t big = log.n;
+    /* judged once a day of stream time has passed */
+    activity(&log, "later", t + 25 * HOUR, "li", "c1", ACTIVITY_CALL);
+    sale(&log, "big2", t + 26 * HOUR, "o-big2", "wang", "dormant2", "hw", 70000000);
+    size_t big2 = log.n;
+    flags_t fl = {0};
+    run(cls("no_sales_trail"), &log, &fl);
+    print_flags(&fl);
+    assert_int_equal(fl.n, 1);
+    const det_flag_t *f = find_flag(&fl, "big");
+    assert_non_null(f);
+    assert_true(has_evidence(f, big, "big"));
+    assert_string_equal(f->customer, "dormant");
+    assert_true(f->score >= f->threshold && f->baseline < 60000000);
+    assert_non_null(strstr(f->summary, "600,000.00 CNY"));
+    flags_free(&fl);
+    /* the second is judged by the ticker once its day has passed */
+    run_tick(cls("no_sales_trail"), &log, t + 26 * HOUR + 25 * HOUR, &fl);
+    assert_int_equal(fl.n, 2);
+    f = find_flag(&fl, "big2");
+    assert_non_null(f);
+    assert_true(has_evidence(f, big2, "big2"));
+    flags_free(&fl);
+    tlog_free(&log);
+}
+
+static void
+test_no_sales_trail_near_miss(void **unused)
+{
+    tlog_t log = {0};
+    int64_t t = OCT1;
+    trail_history(&log, &t);
+    activity(&log, "v-new", t - 10 * DAY, "wang", "new", ACTIVITY_VISIT);
+    qsort(log.ev, log.n, sizeof *log.ev, tev_cmp);
+    sale(&log, "big", t, "o-big", "wang", "new", "hw", 60000000);        /* visited 10 days ago */
+    sale(&log, "small", t, "o-small", "wang", "dormant", "hw", 4000000); /* not large */
+    sale(&log, "repeat", t, "o-repeat", "zhang", "c5", "hw", 60000000);  /* bought lately */
+    sale(&log, "late", t + HOUR, "o-late", "wang", "late", "hw", 60000000);
+    /* its trail reaches the log after it, but happened before */
+    activity(&log, "v-late", t - 2 * DAY, "wang", "late", ACTIVITY_QUOTE);
+    activity(&log, "end", t + 3 * DAY, "li", "c1", ACTIVITY_CALL);
+    flags_t fl = {0};
+    run(cls("no_sales_trail"), &log, &fl);
+    print_flags(&fl);
+    assert_int_equal(fl.n, 0);
+    flags_free(&fl);
+    tlog_free(&log);
+}
+
+/* ---- benford ---- */
+
+/* A deal amount as a price times a quantity: Benford-like over several orders of magnitude. */
+static int64_t
+earned_amount(void)
+{
+    int64_t unit = (int64_t)(2000 * exp(1.1 * rnd_normal())) + 1;
+    int64_t qty = 1 + (int64_t)(rnd() % 40);
+    return unit * qty * 100 + (int64_t)(rnd() % 100);
+}
+
+/* Three significant digits, the first as people invent them: few 1s. */
+static int64_t
+typed_amount(void)
+{
+    static const int first[20] = {1, 2, 3, 3, 4, 4, 5, 5, 5, 6, 6, 7, 7, 7, 8, 8, 9, 9, 2, 6};
+    int64_t v = first[rnd() % 20] * 100 + (int64_t)(rnd() % 100);
+    return v * (rnd() % 2 ? 10000 : 100000);
+}
+
+static void
+test_benford_fires(void **unused)
+{
+    tlog_t log = {0};
+    char id[32], order[32], rep[16];
+    int64_t t = OCT1;
+    for (int k = 0; k < 3000; k++, t += 10 * MIN) {
+        int liar = k % 15 == 0;
+        snprintf(rep, sizeof rep, liar ? "liar" : "r%d", k % 14);
+        snprintf(id, sizeof id, "d%d", k);
+        snprintf(order, sizeof order, "o%d", k);
+        sale(&log, id, t, order, rep, "c", "hw", liar ? typed_amount() : earned_amount());
+    }
+    flags_t fl = {0};
+    run(cls("benford"), &log, &fl);
+    print_flags(&fl);
+    assert_int_equal(fl.n, 1);
+    const det_flag_t *f = &fl.f[0];
+    assert_string_equal(f->rep, "liar");
+    assert_true(f->score > f->threshold && f->threshold == 0.015 && f->baseline < 0.015);
+    assert_true(f->nevidence >= 8);
+    for (int k = 0; k < f->nevidence; k++)
+        assert_true((f->evidence[k].seq - 1) % 15 == 0); /* the liar's deals */
+    char key[96];
+    snprintf(key, sizeof key, "liar/%s", f->evidence[0].id); /* the newest: the trigger */
+    assert_string_equal(f->key, key);
+    assert_non_null(strstr(f->summary, ",000.00 CNY"));
+    flags_free(&fl);
+    tlog_free(&log);
+}
+
+static void
+test_benford_near_miss(void **unused)
+{
+    tlog_t log = {0};
+    char id[32], order[32], rep[16];
+    int64_t t = OCT1;
+    /* a rep who sells one product at 30,000-45,000 a unit: no Benford, but not typed */
+    for (int k = 0; k < 3000; k++, t += 10 * MIN) {
+        int narrow = k % 15 == 0;
+        snprintf(rep, sizeof rep, narrow ? "narrow" : "r%d", k % 14);
+        snprintf(id, sizeof id, "d%d", k);
+        snprintf(order, sizeof order, "o%d", k);
+        int64_t amount = narrow ? (30000 + (int64_t)(rnd() % 15000)) * 100 + 37 : earned_amount();
+        sale(&log, id, t, order, rep, "c", "hw", amount);
+    }
+    flags_t fl = {0};
+    run(cls("benford"), &log, &fl);
+    print_flags(&fl);
+    assert_int_equal(fl.n, 0);
+    flags_free(&fl);
+    tlog_free(&log);
+}
+
+/* ---- overdue_collection ---- */
+
+static void
+test_overdue_collection(void **unused)
+{
+    tlog_t log = {0};
+    int64_t t = OCT1, due = OCT1 + 30 * DAY;
+    tev_int(sale(&log, "s1", t, "o1", "zhang", "c1", "hw", 5000000), F_DUE_AT, due); /* unpaid */
+    tev_int(sale(&log, "s2", t, "o2", "zhang", "c2", "hw", 5000000), F_DUE_AT, due);
+    tev_int(sale(&log, "s3", t, "o3", "zhang", "c3", "hw", 3000000), F_DUE_AT, due);
+    tev_int(sale(&log, "s4", t, "o4", "zhang", "c4", "hw", 3000000), F_DUE_AT, due);
+    tev_int(sale(&log, "s5", t, "o5", "zhang", "c5", "hw", 3000000), F_DUE_AT, due + 10 * DAY);
+    payment(&log, "pay2", t + 20 * DAY, "o2", NULL, 5000000);        /* by order */
+    payment(&log, "pay3", t + 35 * DAY, NULL, "c3", 3000000);        /* late, by customer */
+    refund(&log, "ref4", t + 5 * DAY, "o4", 1000000);                /* disputed, nothing paid */
+    activity(&log, "a1", due + 29 * DAY, "li", "c9", ACTIVITY_CALL); /* within grace: nothing */
+    size_t n29 = log.n;
+    activity(&log, "a2", due + 31 * DAY, "li", "c9", ACTIVITY_CALL);
+    flags_t fl = {0};
+    /* stream time reaches due + 31 days: o1 is overdue, o5 (due 10 days later) not yet */
+    run(cls("overdue_collection"), &log, &fl);
+    print_flags(&fl);
+    assert_int_equal(fl.n, 1);
+    const det_flag_t *f = find_flag(&fl, "s1");
+    assert_non_null(f);
+    assert_true(has_evidence(f, 1, "s1"));
+    assert_int_equal(f->at, due + 31 * DAY);
+    assert_true(f->score >= 31 && f->threshold == 30 && f->baseline == 30);
+    assert_non_null(strstr(f->summary, "50,000.00 CNY outstanding"));
+    flags_free(&fl);
+    /* time passes with no event: the ticker finds o5 */
+    run_tick(cls("overdue_collection"), &log, due + 41 * DAY, &fl);
+    assert_int_equal(fl.n, 2);
+    f = find_flag(&fl, "s5");
+    assert_non_null(f);
+    assert_int_equal(f->at, due + 41 * DAY);
+    flags_free(&fl);
+    /* before grace ends: nothing */
+    log.n = n29;
+    run(cls("overdue_collection"), &log, &fl);
+    assert_int_equal(fl.n, 0);
+    flags_free(&fl);
+    log.n = n29 + 1;
+    tlog_free(&log);
+}
+
 int
 main(void)
 {
@@ -465,6 +965,17 @@ main(void)
         cmocka_unit_test(test_amount_outlier_near_miss),
         cmocka_unit_test(test_duplicate_order_fires),
         cmocka_unit_test(test_duplicate_order_near_miss),
+        cmocka_unit_test(test_customer_burst_fires),
+        cmocka_unit_test(test_customer_burst_near_miss),
+        cmocka_unit_test(test_period_end_stuffing_fires),
+        cmocka_unit_test(test_period_end_stuffing_near_miss),
+        cmocka_unit_test(test_padding_fires),
+        cmocka_unit_test(test_padding_near_miss),
+        cmocka_unit_test(test_no_sales_trail_fires),
+        cmocka_unit_test(test_no_sales_trail_near_miss),
+        cmocka_unit_test(test_benford_fires),
+        cmocka_unit_test(test_benford_near_miss),
+        cmocka_unit_test(test_overdue_collection),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     calendar_destroy(&cal);
