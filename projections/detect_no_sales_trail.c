@@ -3,7 +3,7 @@
     lookback_days.
 
     "Large" is relative to the deal's product line: at least the
-    large_quantile (0.9) of the line's last 256 deal amounts (per currency),
+    large_quantile (0.8) of the line's last 256 deal amounts (per currency),
     once the line has min_line deals. Per customer, the times of their four
     most recent activities. A large deal is not judged at once but after
     grace_hours of stream time, so that an activity which happened before
@@ -48,7 +48,7 @@ typedef struct {
 } params_t;
 
 static const params_t DEFAULTS = {.lookback_days = 30,
-                                  .large_quantile = 0.9,
+                                  .large_quantile = 0.8,
                                   .min_line = 50,
                                   .grace_hours = 24,
                                   .repeat_exempt = 1,

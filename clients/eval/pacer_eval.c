@@ -55,6 +55,7 @@ usage(FILE *out)
           "  --flags FILE        write every flag to FILE, one line each\n"
           "  --per-detector      time each detector alone (batch by batch) instead of all\n"
           "                      of them event by event\n"
+          "  --only DET          run that detector alone\n"
           "  --help              this text\n",
           out);
 }
@@ -252,6 +253,7 @@ main(int argc, char **argv)
     size_t nlist = 0;
     const char *sets[64];
     int nsets = 0;
+    const char *only = NULL;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -272,6 +274,8 @@ main(int argc, char **argv)
             flags_path = v, i++;
         } else if (v && strcmp(a, "--list") == 0) {
             nlist = strtoul(v, NULL, 10), i++;
+        } else if (v && strcmp(a, "--only") == 0) {
+            only = v, i++;
         } else if (v && strcmp(a, "--set") == 0 && nsets < 64) {
             sets[nsets++] = v, i++;
         } else {
@@ -296,6 +300,8 @@ main(int argc, char **argv)
     det_env_t env = {.cal = r.cal};
     static const char *names[MAX_DETECTORS + 1];
     for (const detector_class_t *const *dc = DETECTORS; *dc && r.ndet < MAX_DETECTORS; dc++) {
+        if (only && strcmp(only, (*dc)->name) != 0)
+            continue;
         r.det[r.ndet].dc = *dc;
         r.det[r.ndet].state = (*dc)->create(&env);
         if (!r.det[r.ndet].state) {
