@@ -12,8 +12,10 @@
     than the log is not a missing one.
 
     Repeat customers reorder without a visit: with repeat_exempt = 1 (the
-    default), a purchase by the same customer within repeat_days before the
-    deal is a trail too, unless that purchase was itself flagged here. What
+    default), a purchase by the same customer within repeat_days (120)
+    before the deal is a trail too, if it was at least repeat_share (10%)
+    of this one (a small reorder does not vouch for one a hundred times
+    its size) and was not itself flagged here. What
     is left is a large deal from a customer nobody has spoken to or sold to
     lately: the fabricated-order pattern.
 
@@ -44,7 +46,8 @@
 #define MAX_PENDING (1u << 16)
 
 typedef struct {
-    double lookback_days, large_quantile, min_line, grace_hours, repeat_exempt, repeat_days;
+    double lookback_days, large_quantile, min_line, grace_hours, repeat_exempt, repeat_days,
+        repeat_share;
 } params_t;
 
 static const params_t DEFAULTS = {.lookback_days = 30,
@@ -52,7 +55,8 @@ static const params_t DEFAULTS = {.lookback_days = 30,
                                   .min_line = 50,
                                   .grace_hours = 24,
                                   .repeat_exempt = 1,
-                                  .repeat_days = 120};
+                                  .repeat_days = 120,
+                                  .repeat_share = 0.1};
 
 static const dk_param_t PARAMS[] = {{"lookback_days", offsetof(params_t, lookback_days), 1, 365},
                                     {"large_quantile", offsetof(params_t, large_quantile), 0.5, 1},
@@ -60,6 +64,7 @@ static const dk_param_t PARAMS[] = {{"lookback_days", offsetof(params_t, lookbac
                                     {"grace_hours", offsetof(params_t, grace_hours), 0, 24 * 30},
                                     {"repeat_exempt", offsetof(params_t, repeat_exempt), 0, 1},
                                     {"repeat_days", offsetof(params_t, repeat_days), 1, 730},
+                                    {"repeat_share", offsetof(params_t, repeat_share), 0, 10},
                                     {NULL, 0, 0, 0}};
 
 typedef struct {
@@ -68,13 +73,13 @@ typedef struct {
 } line_t;
 
 typedef struct {
-    int64_t act[NACT]; /* newest first; 0 none */
-    int64_t last_deal;
-    int64_t flagged_deal; /* the time of the customer's last deal flagged here */
+    int64_t act[NACT];            /* newest first; 0 none */
+    int64_t big_deal, big_amount; /* the customer's largest deal of the last repeat_days */
+    int64_t flagged_deal;         /* the time of the customer's last deal flagged here */
 } cust_t;
 
 typedef struct {
-    int64_t at, amount, prior_deal;
+    int64_t at, amount, prior_deal, prior_amount;
     int64_t last_act; /* the customer's last activity before the deal, as folded by then */
     double large;
     uint64_t seq, cust;
@@ -204,7 +209,7 @@ resolve(state_t *s, int64_t now, det_emit_fn *emit, void *arg)
             trail = 1;
         /* a purchase is a trail, unless that purchase was flagged here itself */
         if (s->p.repeat_exempt >= 0.5 && d->prior_deal &&
-            d->prior_deal >= d->at - (int64_t)(s->p.repeat_days * DK_DAY) &&
+            d->prior_amount >= s->p.repeat_share * d->amount &&
             !(c && c->flagged_deal == d->prior_deal))
             trail = 1;
         if (!trail) {
@@ -265,10 +270,14 @@ fold_sale(state_t *s, uint64_t seq, const event_t *ev)
     if (!event_has(ev, F_CUSTOMER))
         return 0;
     uint64_t cust = dk_hash_str(ev->v[F_CUSTOMER].s);
-    int64_t prior = 0, last_act = 0;
+    int64_t prior = 0, prior_amount = 0, last_act = 0;
+    int64_t window = (int64_t)(s->p.repeat_days * DK_DAY);
     cust_t *c = dk_get(&s->custs, cust);
     if (c) {
-        prior = c->last_deal;
+        if (c->big_deal && c->big_deal <= at && c->big_deal >= at - window) {
+            prior = c->big_deal;
+            prior_amount = c->big_amount;
+        }
         for (int k = 0; k < NACT; k++)
             if (c->act[k] && c->act[k] <= at && c->act[k] > last_act)
                 last_act = c->act[k];
@@ -280,7 +289,8 @@ fold_sale(state_t *s, uint64_t seq, const event_t *ev)
             return -1;
         d->at = at;
         d->amount = amount;
-        d->prior_deal = prior && prior <= at ? prior : 0;
+        d->prior_deal = prior;
+        d->prior_amount = prior_amount;
         d->last_act = last_act;
         d->large = large;
         d->seq = seq;
@@ -294,8 +304,10 @@ fold_sale(state_t *s, uint64_t seq, const event_t *ev)
     c = dk_put(&s->custs, cust, at, NULL);
     if (!c)
         return -1;
-    if (at > c->last_deal)
-        c->last_deal = at;
+    if (c->big_deal < at - window || amount >= c->big_amount) {
+        c->big_deal = at;
+        c->big_amount = amount;
+    }
     return 0;
 }
 
