@@ -12,10 +12,19 @@
       line's median (u = y - median of the line at the time), so that a rep
       who sells several lines has one comparable history: z_rep.
 
-    A deal is flagged when the line has min_line deals of history and
-    |z_line| > threshold, and either the rep has min_rep deals and
-    |z_rep| > threshold in the same direction, or the rep has too little
-    history and |z_line| > line_only_threshold. The score is the smaller of
+    A deal is flagged when the line has min_line (50) deals of history and
+    |z_line| > threshold (4.5), and either the rep has min_rep (20) deals
+    and |z_rep| > threshold in the same direction, or the rep has too
+    little history and |z_line| > line_only_threshold (6).
+
+    Why 4.5 and not Iglewicz and Hoaglin's 3.5: that is a bound for one
+    test, and here every deal is a test. Against a false-alarm budget of
+    one per 10,000 deals even Gaussian log prices need 3.9 (two-sided
+    1e-4), and real prices have heavier tails (premium configurations,
+    volume discounts, services priced per customer): at 3.5 the clean
+    default history raised 4.7 false alarms per 10,000 deals, at 4.5
+    none, while the generator's outliers (6-9 of the line's spreads away)
+    were still found. The score is the smaller of
     the two, the baseline the line's median unit price. A MAD below
     min_spread (log units) is taken as min_spread, so that a fixed price
     list does not make every discount an outlier. Every deal joins both
@@ -52,7 +61,7 @@ typedef struct {
 } params_t;
 
 static const params_t DEFAULTS = {
-    .threshold = 3.5, .line_only_threshold = 6.0, .min_line = 50, .min_rep = 20, .min_spread = 0.1};
+    .threshold = 4.5, .line_only_threshold = 6.0, .min_line = 50, .min_rep = 20, .min_spread = 0.1};
 
 static const dk_param_t PARAMS[] = {
     {"threshold", offsetof(params_t, threshold), 1, 100},
@@ -98,6 +107,9 @@ state_init(state_t *s, const det_env_t *env, const params_t *p)
         return -1;
     }
     s->now = INT64_MIN;
+    dk_table_slack(&s->lines, DK_DAY);
+    dk_table_slack(&s->reps, DK_DAY);
+    dk_table_slack(&s->repeats, DK_DAY);
     return 0;
 }
 

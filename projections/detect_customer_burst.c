@@ -4,7 +4,8 @@
     Per rep, the number of customer_created events on each local day of the
     last 32 (a ring indexed by the day). The baseline is the rep's mean a
     day over the baseline_days (28) days before the day judged, counting
-    days with none; a rep is judged once they have min_days of history. A
+    days with none; a rep is judged once they have min_days of history,
+    counted from their first sale or new customer, whichever came first. A
     day's count k is tested against a Poisson law with that mean (floored at
     lambda_floor, so a rep who rarely creates customers is not flagged for
     two): the score is -log10 P(X >= k), flagged when it exceeds threshold
@@ -70,7 +71,10 @@ state_init(state_t *s, const det_env_t *env, const params_t *p)
     memset(s, 0, sizeof *s);
     s->env = *env;
     s->p = *p;
-    return dk_table_init(&s->reps, sizeof(rep_t), 64, MAX_REPS);
+    if (dk_table_init(&s->reps, sizeof(rep_t), 64, MAX_REPS) != 0)
+        return -1;
+    dk_table_slack(&s->reps, DK_DAY);
+    return 0;
 }
 
 static void
@@ -209,12 +213,34 @@ fold_customer(state_t *s, uint64_t seq, const event_t *ev, det_emit_fn *emit, vo
     return 0;
 }
 
+/* A rep's history starts when they are first seen, selling or creating: the days between
+   with no new customer are part of their baseline. */
+static int
+fold_sale(state_t *s, const event_t *ev)
+{
+    int64_t at = ev->v[F_OCCURRED_AT].i;
+    int added = 0;
+    rep_t *r = dk_put(&s->reps, dk_hash_str(ev->v[F_REP].s), at, &added);
+    if (!r)
+        return -1;
+    int64_t day = local_day(s, at);
+    if (added)
+        r->first_day = r->day = day;
+    else if (day > r->day)
+        advance(r, day);
+    else if (day < r->first_day)
+        r->first_day = day;
+    return 0;
+}
+
 static int
 fold(void *state, uint64_t seq, int64_t recorded_at, const event_t *ev, det_emit_fn *emit,
      void *arg)
 {
     if (ev->type == EV_CUSTOMER_CREATED)
         return fold_customer(state, seq, ev, emit, arg);
+    if (ev->type == EV_SALE_CLOSED)
+        return fold_sale(state, ev);
     return 0;
 }
 
