@@ -377,6 +377,16 @@ store_map_size(store_t *self)
     return self->map_size;
 }
 
+size_t
+store_map_used(store_t *self)
+{
+    MDB_envinfo info;
+    MDB_stat st;
+    if (mdb_env_info(self->env, &info) != 0 || mdb_env_stat(self->env, &st) != 0)
+        return 0;
+    return ((size_t)info.me_last_pgno + 1) * st.ms_psize;
+}
+
 void *
 store_env(store_t *self)
 {

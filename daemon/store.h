@@ -66,6 +66,9 @@ uint64_t store_last_seq(store_t *self);
 /* The hash of the newest record (32 zero bytes when the log is empty). */
 const uint8_t *store_last_hash(store_t *self);
 size_t store_map_size(store_t *self);
+/* Bytes of the map up to its last used page (free pages inside count as
+   used). On the thread that may grow the map, or while it cannot. */
+size_t store_map_used(store_t *self);
 const char *store_dir(store_t *self);
 
 /* Writer side. */

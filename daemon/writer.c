@@ -91,10 +91,11 @@ struct _writer_t {
     commit_job_t job;
     size_t inflight_mark;
     double inflight_t0, inflight_ms[3];
-    bool locked;     /* the projector's write lock is held */
-    int failures;    /* consecutive groups that failed */
-    bool broken;     /* a group could not be handed back */
-    size_t headroom; /* see writer_set_map_headroom */
+    uint64_t inflight_active; /* alerts firing with it (for the metrics) */
+    bool locked;              /* the projector's write lock is held */
+    int failures;             /* consecutive groups that failed */
+    bool broken;              /* a group could not be handed back */
+    size_t headroom;          /* see writer_set_map_headroom */
     /* Where the time of the group being applied went, for the log line
        about a slow one: snapshot store, index growth, apply. */
     double ms[3];
@@ -226,6 +227,10 @@ writer_new(store_t *store, projector_t *projector, dedup_t **dedup_p, void *rout
     self->next_seq = store_last_seq(store) + 1;
     memcpy(self->last_hash, store_last_hash(store), STORE_HASH_BYTES);
     atomic_store(&stats->map_size, store_map_size(store));
+    atomic_store(&stats->map_used, store_map_used(store));
+    atomic_store(&stats->last_seq, store_last_seq(store));
+    atomic_store(&stats->last_aseq, alerter_last_aseq(self->alerter));
+    atomic_store(&stats->alerts_active, alerter_active(self->alerter));
     store_reader_t *r = store_read_begin(store, err, errlen);
     store_record_t rec;
     if (r && store_last_seq(store) &&
@@ -782,6 +787,22 @@ fail_group(writer_t *self, group_t *g, const char *why)
     g->last_seq = store_last_seq(self->store);
 }
 
+/* A group's commit returned: the metrics' gauges of the durable state,
+   and its histograms (for groups that appended events). */
+static void
+published_durable(writer_t *self, const group_t *g, const commit_job_t *j)
+{
+    writer_stats_t *st = self->stats;
+    atomic_store_explicit(&st->last_seq, j->first_seq + j->n - 1, memory_order_relaxed);
+    atomic_store_explicit(&st->last_aseq, g->last_aseq, memory_order_relaxed);
+    atomic_store_explicit(&st->alerts_active, self->inflight_active, memory_order_relaxed);
+    atomic_store_explicit(&st->map_used, store_map_used(self->store), memory_order_relaxed);
+    if (j->n) {
+        histogram_observe(&st->group_events, j->n);
+        histogram_observe(&st->commit_time, (uint64_t)((j->ms_put + j->ms_commit) * 1000));
+    }
+}
+
 /* The commit of the group in hand has returned (or, with wait, once it
    returns): settle its duplicate inserts, or undo everything past the
    durable log on a failure; then answer it. Returns 1 (committed), -1
@@ -806,6 +827,7 @@ finish_inflight(writer_t *self, bool wait)
         dedup_settle(self->dedup, self->inflight_mark);
         if (j->n) /* a group of errors and duplicates appends nothing */
             atomic_fetch_add_explicit(&self->stats->commits, 1, memory_order_relaxed);
+        published_durable(self, g, j);
         self->failures = 0;
         g->committed = true;
         g->recorded_at = j->recorded_at;
@@ -813,6 +835,7 @@ finish_inflight(writer_t *self, bool wait)
         if (has_rebuild(g))
             run_rebuilds(self, g);
     } else {
+        atomic_fetch_add_explicit(&self->stats->commit_failures, 1, memory_order_relaxed);
         undo_to_durable(self);
         fail_group(self, g, j->err);
     }
@@ -927,6 +950,7 @@ process_group(writer_t *self, group_t *g)
         j->after_arg = self;
     }
     self->inflight = g;
+    self->inflight_active = alerter_active(self->alerter);
     self->inflight_mark = dedup_mark(self->dedup);
     self->inflight_t0 = t0;
     memcpy(self->inflight_ms, self->ms, sizeof self->ms);
@@ -976,6 +1000,8 @@ writer_run(writer_t *self, volatile int *stop)
             }
             stop_sent = true;
         }
+        atomic_store_explicit(&self->stats->writer_alive_ms, (int64_t)log_clock_ms(),
+                              memory_order_relaxed);
         if (!self->inflight && self->locked)
             at_durable_point(self);
         zmq_pollitem_t items[2] = {{self->pipe, 0, ZMQ_POLLIN, 0},
