@@ -202,8 +202,8 @@ metrics_render(metrics_t *self, http_reply_t *r)
     histogram(r, "pacer_ack_latency_seconds",
               "Append-endpoint requests, from read to reply sent (after their commit)",
               &st->ack_latency);
-    histogram(r, "pacer_group_events", "Events per group commit that appended events",
-              &st->group_events);
+    histogram(r, "pacer_group_events",
+              "Events appended per group commit (groups that appended any)", &st->group_events);
     histogram(r, "pacer_commit_seconds",
               "Write transaction of a group commit, puts and synced commit", &st->commit_time);
 }
