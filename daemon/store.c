@@ -85,6 +85,8 @@ static int
 lmdb_fail(char *err, size_t errlen, const char *what, int rc)
 {
     snprintf(err, errlen, "%s: %s", what, mdb_strerror(rc));
+    if (rc == ENOSPC || rc == EDQUOT)
+        return STORE_DISK_FULL;
     return rc == MDB_MAP_FULL ? STORE_MAP_FULL : STORE_ERROR;
 }
 

@@ -39,7 +39,8 @@ typedef enum {
     STORE_MAP_FULL = -2, /* the write transaction did not fit: grow, retry */
     STORE_LOCKED = -3,   /* another pacerd holds this state directory */
     STORE_CORRUPT = -4,  /* a record fails to decode or to chain */
-    STORE_NOT_FOUND = -5
+    STORE_NOT_FOUND = -5,
+    STORE_DISK_FULL = -6 /* the filesystem is full (ENOSPC, EDQUOT): retry when space returns */
 } store_rc_t;
 
 typedef struct {

@@ -35,7 +35,11 @@
     answered `internal` for every append, so no producer ever gets an
     acknowledgement for an event that is not durable; the group applied
     meanwhile is applied again. A full map is grown and the transaction
-    redone by the commit thread.
+    redone by the commit thread. A full disk (STORE_DISK_FULL) is answered
+    the same way, and then groups of appends are refused without being
+    applied, all but one a second, until one commits again: the daemon
+    keeps serving queries and resumes appends by itself once space is
+    freed. Other failures, ten groups in a row, stop the daemon.
 
     Counters are the one piece of state shared with other threads without
     a lock: written here and by the intake thread with relaxed atomics, read
