@@ -71,7 +71,9 @@ progress_usage(FILE *out)
           "  --scope S           a node id or path prefix (acme/east): that subtree\n"
           "                      (default: everything)\n"
           "  --metric M          one metric (default: every metric with a target)\n"
-          "  --product-line L    one product line (default: all product lines)\n"
+          "  --product-line L    the keys of one product line (default: the keys without\n"
+          "                      one, which count all product lines); '*': those and the\n"
+          "                      keys of every product line, each row naming its line\n"
           "  --now TIME          evaluate pace as of TIME (default: the daemon's clock)\n"
           "  --curve C           working (default: working days), linear (calendar days),\n"
           "                      profile (last year's daily actuals)\n"
@@ -100,7 +102,8 @@ leaderboard_usage(FILE *out)
           "  --period P          the period (required)\n"
           "  --metric M          the metric (required)\n"
           "  --scope S           only nodes under this node or path prefix\n"
-          "  --product-line L    one product line (default: all product lines)\n"
+          "  --product-line L    the key of one product line (default: the key without\n"
+          "                      one, which counts all product lines)\n"
           "  --now TIME          evaluate pace as of TIME (default: the daemon's clock)\n"
           "  --curve C           working (default), linear or profile\n"
           "  --limit N           the top N\n"
@@ -241,7 +244,10 @@ report_pack_common(cli_map_t *request, const report_args_t *args)
     cli_map_str(request, "scope", args->scope);
     cli_map_str(request, "period", args->period);
     cli_map_str(request, "metric", args->metric);
-    cli_map_str(request, "product_line", args->product_line);
+    if (args->product_line && strcmp(args->product_line, "*") == 0)
+        cli_map_bool(request, "each_product_line", true);
+    else
+        cli_map_str(request, "product_line", args->product_line);
     cli_map_str(request, "curve", args->curve);
     if (args->has_now)
         cli_map_int(request, "now", args->now);

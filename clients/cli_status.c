@@ -23,8 +23,9 @@ status_usage(FILE *out)
 {
     fputs("usage: pacer status [OPTIONS]\n"
           "\n"
-          "Show pacerd's status: log length, last seq and hash, state directory, uptime\n"
-          "and counters. Exit status 2 when pacerd cannot be reached.\n"
+          "Show pacerd's status: log length, last seq and hash, state directory, uptime,\n"
+          "the credited ids that are not defined nodes ('pacer undefined' lists them) and\n"
+          "counters. Exit status 2 when pacerd cannot be reached.\n"
           "\n"
           "  --json          one JSON object instead of text\n" CLI_OPTIONS_COMMON_HELP,
           out);
@@ -94,6 +95,12 @@ status_print_text(const pacer_status_t *status)
         printf("snapshot    at seq %" PRIu64 "\n", status->snapshot_seq);
     else
         printf("snapshot    none yet\n");
+    if (status->undefined_nodes)
+        printf("undefined   %" PRIu64 " credited id%s not defined nodes ('pacer undefined' "
+               "lists them)\n",
+               status->undefined_nodes, status->undefined_nodes == 1 ? " is" : "s are");
+    else
+        printf("undefined   none: every credited id is a defined node\n");
     printf("counters    requests %" PRIu64 ", appended %" PRIu64 ", duplicates %" PRIu64
            ", rejected %" PRIu64 ",\n"
            "            bad requests %" PRIu64 ", commits %" PRIu64 ", map resizes %" PRIu64 "\n",
@@ -109,13 +116,14 @@ status_print_json(const pacer_status_t *status)
     cli_json_hex(status->last_hash, PACER_HASH_BYTES, hash);
     /* json_pack's "I" takes json_int_t; counters are far below 2^63. */
     json_t *json = json_pack(
-        "{s:s, s:I, s:s, s:I, s:s, s:I, s:I, s:I, s:I, s:I, s:{s:I, s:I, s:I, s:I, s:I, s:I, "
-        "s:I}}",
+        "{s:s, s:I, s:s, s:I, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:{s:I, s:I, s:I, s:I, s:I, "
+        "s:I, s:I}}",
         "version", status->version, "protocol", (json_int_t)status->protocol, "state_dir",
         status->state_dir, "last_seq", (json_int_t)status->last_seq, "last_hash", hash,
         "log_events", (json_int_t)status->log_events, "started_at", (json_int_t)status->started_at,
         "uptime_ms", (json_int_t)status->uptime_ms, "map_size", (json_int_t)status->map_size,
-        "snapshot_seq", (json_int_t)status->snapshot_seq, "counters", "requests",
+        "snapshot_seq", (json_int_t)status->snapshot_seq, "undefined_nodes",
+        (json_int_t)status->undefined_nodes, "counters", "requests",
         (json_int_t)status->counters.requests, "appended", (json_int_t)status->counters.appended,
         "duplicates", (json_int_t)status->counters.duplicates, "rejected",
         (json_int_t)status->counters.rejected, "bad_requests",

@@ -2,6 +2,8 @@
 
 #include "daemon/group.h"
 
+#include "events/currency.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -159,6 +161,14 @@ prepare_event(group_t *self, pending_t *p, uint32_t i)
         snprintf(what, sizeof what, "encoded event is %u bytes, at most %d allowed", r->canon_len,
                  EV_MAX_BYTES);
         return prep_refuse(r, EVE_TOO_LONG, i, r->id, r->id_len, what);
+    }
+    /* the list is applied here, at admission only: see events/currency.h */
+    ev_str_t cur = ev.v[F_CURRENCY].s;
+    if (event_has(&ev, F_CURRENCY) && !currency_is_iso4217(cur.ptr, cur.len)) {
+        char what[96];
+        snprintf(what, sizeof what, "currency: \"%.3s\" is not a current ISO 4217 code%s", cur.ptr,
+                 memcmp(cur.ptr, "RMB", 3) == 0 ? " (the renminbi is CNY)" : "");
+        return prep_refuse(r, EVE_INVALID_VALUE, i, r->id, r->id_len, what);
     }
     r->id_hash = event_id_hash(r->id, r->id_len);
     r->prepared = r->status = R_VALID;
@@ -339,10 +349,12 @@ group_pack_reply(group_t *self, pending_t *p, msgpack_sbuffer *out, uint64_t cou
     }
     if (p->rc == WIRE_OK) {
         p->rc = WIRE_UNKNOWN_OP;
+        char served[200];
         snprintf(p->message, sizeof p->message,
-                 "op \"%.*s\" is not served on the append endpoint (append, allocate, "
-                 "rebuild, tick; the others are on the query endpoint)",
-                 (int)(p->req.op_len > 40 ? 40 : p->req.op_len), p->req.op_name);
+                 "op \"%.*s\" is not served on the append endpoint (%s; the others are on "
+                 "the query endpoint)",
+                 (int)(p->req.op_len > 40 ? 40 : p->req.op_len), p->req.op_name,
+                 wire_ops_served(WIRE_ON_APPEND, served, sizeof served));
     }
     wire_reply_error(&pk, p->req.corr, p->rc, p->message);
     return false;

@@ -88,6 +88,7 @@ typedef struct {
     /* tick requests; internal: the intake thread's own timer, answered to
        nobody */
     bool internal;
+    bool flush_only; /* internal: only send the progress rows that waited */
     uint64_t tick_raised;
     int64_t tick_clock;
 } pending_t;

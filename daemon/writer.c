@@ -593,7 +593,7 @@ raise_alerts(writer_t *self, group_t *g, char *err, size_t errlen)
     int64_t wall = self->recorded_at;
     for (size_t k = 0; k < g->npending; k++) {
         pending_t *p = &g->pending[k];
-        if (!group_is_tick(p))
+        if (!group_is_tick(p) || p->flush_only)
             continue;
         int64_t t = p->req.has_now ? p->req.now : wall;
         if (self->manual_clock && !p->req.has_now)
@@ -606,8 +606,10 @@ raise_alerts(writer_t *self, group_t *g, char *err, size_t errlen)
             continue;
         }
         p->tick_clock = t;
-        if (self->manual_clock)
+        if (self->manual_clock) {
             self->alert_clock = t;
+            atomic_store(&self->stats->alert_clock, t);
+        }
     }
     int64_t now = self->manual_clock ? self->alert_clock : wall;
     if (self->no_alerts) {
@@ -624,6 +626,12 @@ raise_alerts(writer_t *self, group_t *g, char *err, size_t errlen)
         pending_t *p = &g->pending[k];
         if (!group_is_tick(p) || p->tick_clock < 0)
             continue;
+        if (p->flush_only) {
+            if (alerter_flush_progress(self->alerter, proj, now, log_seq,
+                                       progress ? &g->progress : NULL) != 0)
+                return STORE_ERROR;
+            continue;
+        }
         size_t before = g->outbox.nrecs;
         if (alerter_tick(self->alerter, proj, folds, p->tick_clock, log_seq, &g->outbox, err,
                          errlen) != 0)

@@ -76,6 +76,9 @@ typedef struct {
        events per group and commit time (writer, microseconds), for groups
        that appended events; metrics_init_stats sets their buckets */
     histogram_t ack_latency, group_events, commit_time;
+    /* the alert clock of a --manual-clock pacerd (0: the wall clock), the
+       default `now` of the alert queries */
+    _Atomic int64_t alert_clock;
 } writer_stats_t;
 
 typedef struct _writer_t writer_t;

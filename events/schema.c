@@ -662,7 +662,7 @@ check_string(const field_spec_t *fs, const msgpack_object *o, ev_value_t *v, ev_
         if (n != 3 || p[0] < 'A' || p[0] > 'Z' || p[1] < 'A' || p[1] > 'Z' || p[2] < 'A' ||
             p[2] > 'Z')
             return fail(err, EVE_INVALID_VALUE,
-                        "%s: \"%.*s\" is not an ISO 4217 code (three capital letters)", fs->name,
+                        "%s: \"%.*s\" is not three capital letters (an ISO 4217 code)", fs->name,
                         (int)(n > 16 ? 16 : n), p);
         return EVE_OK;
     case K_ENUM: {

@@ -41,6 +41,11 @@
 #define K_REP     64
 #define MAX_LINES 4096
 #define MAX_REPS  65536
+/* the least MAD of a rep's scores (in robust deviations): a rep who always sells at list
+   price is not flagged for every small discount */
+#define REP_MIN_SPREAD 0.25
+#define REPEAT_DAYS    90
+#define MAX_REPEATS    (1u << 18)
 
 typedef struct {
     double threshold, line_only_threshold, min_line, min_rep, min_spread;
@@ -70,7 +75,9 @@ typedef struct {
 typedef struct {
     det_env_t env;
     params_t p;
+    int64_t now;
     dk_table_t lines, reps;
+    dk_table_t repeats; /* (customer, line, currency, unit price) seen within REPEAT_DAYS */
 } state_t;
 
 static int
@@ -85,6 +92,12 @@ state_init(state_t *s, const det_env_t *env, const params_t *p)
         dk_table_free(&s->lines);
         return -1;
     }
+    if (dk_table_init(&s->repeats, 0, 256, MAX_REPEATS) != 0) {
+        dk_table_free(&s->lines);
+        dk_table_free(&s->reps);
+        return -1;
+    }
+    s->now = INT64_MIN;
     return 0;
 }
 
@@ -93,6 +106,7 @@ state_fini(state_t *s)
 {
     dk_table_free(&s->lines);
     dk_table_free(&s->reps);
+    dk_table_free(&s->repeats);
 }
 
 static void *
@@ -190,30 +204,45 @@ fold_sale(state_t *s, uint64_t seq, const event_t *ev, det_emit_fn *emit, void *
     int64_t at = ev->v[F_OCCURRED_AT].i;
     uint64_t lkey =
         dk_hash2(dk_hash_field(ev, F_PRODUCT_LINE) + 1, dk_hash_str(ev->v[F_CURRENCY].s));
+    /* the same customer at the same unit price again (a standing order): one observation of
+       a price, not many, and judged the first time */
+    if (event_has(ev, F_CUSTOMER)) {
+        int added = 0;
+        uint64_t rkey =
+            dk_hash2(dk_hash2(lkey, dk_hash_str(ev->v[F_CUSTOMER].s)), (uint64_t)llround(unit));
+        if (!dk_put(&s->repeats, rkey, at, &added))
+            return -1;
+        if (!added)
+            return 0;
+    }
     line_t *line = dk_put(&s->lines, lkey, at, NULL);
     if (!line)
         return -1;
     int line_ready = line->w.n >= s->p.min_line;
-    float line_med = line_ready ? dk_median(line->sorted, line->w.n) : 0;
-    double z_line = 0;
-    if (line_ready)
-        z_line = mod_z(y, line_med, dk_mad(line->sorted, line->w.n, line_med), s->p.min_spread);
+    float line_med = 0, line_mad = 0;
+    if (line_ready) {
+        line_med = dk_median(line->sorted, line->w.n);
+        line_mad = dk_mad(line->sorted, line->w.n, line_med);
+        if (line_mad < s->p.min_spread)
+            line_mad = (float)s->p.min_spread;
+    }
     dk_win_push(&line->w, line->ring, line->sorted, K_LINE, y);
     if (!line_ready)
         return 0;
+    double z_line = mod_z(y, line_med, line_mad, 0);
 
+    /* the rep's history holds their deals' scores within their lines */
     rep_t *rep = dk_put(&s->reps, dk_hash_str(ev->v[F_REP].s), at, NULL);
     if (!rep)
         return -1;
-    float u = y - line_med;
     int rep_ready = rep->w.n >= s->p.min_rep;
     double z_rep = 0;
     float rep_med = 0;
     if (rep_ready) {
         rep_med = dk_median(rep->sorted, rep->w.n);
-        z_rep = mod_z(u, rep_med, dk_mad(rep->sorted, rep->w.n, rep_med), s->p.min_spread);
+        z_rep = mod_z(z_line, rep_med, dk_mad(rep->sorted, rep->w.n, rep_med), REP_MIN_SPREAD);
     }
-    dk_win_push(&rep->w, rep->ring, rep->sorted, K_REP, u);
+    dk_win_push(&rep->w, rep->ring, rep->sorted, K_REP, (float)z_line);
 
     int fire;
     if (rep_ready)
@@ -221,9 +250,10 @@ fold_sale(state_t *s, uint64_t seq, const event_t *ev, det_emit_fn *emit, void *
                (z_line > 0) == (z_rep > 0);
     else
         fire = fabs(z_line) > s->p.line_only_threshold;
+    /* the rep's usual unit price in this line: their median score turned back into a price */
+    double rep_price = exp(line_med + rep_med * line_mad / 0.6745);
     if (fire && emit)
-        explain(s, seq, ev, unit, z_line, z_rep, rep_ready, exp(line_med),
-                exp((double)line_med + rep_med), emit, arg);
+        explain(s, seq, ev, unit, z_line, z_rep, rep_ready, exp(line_med), rep_price, emit, arg);
     return 0;
 }
 
@@ -231,9 +261,40 @@ static int
 fold(void *state, uint64_t seq, int64_t recorded_at, const event_t *ev, det_emit_fn *emit,
      void *arg)
 {
+    state_t *s = state;
+    int64_t at = ev->v[F_OCCURRED_AT].i;
+    if (at > s->now) {
+        s->now = at;
+        dk_expire(&s->repeats, at - REPEAT_DAYS * DK_DAY);
+    }
     if (ev->type == EV_SALE_CLOSED)
         return fold_sale(state, seq, ev, emit, arg);
     return 0;
+}
+
+static int
+win_ok(const dk_win_t *w, const float *sorted, uint32_t k)
+{
+    if (w->n > k || w->pos >= k || (w->n < k && w->pos != w->n))
+        return 0;
+    for (uint32_t j = 0; j < w->n; j++)
+        if (!isfinite(sorted[j]) || (j && sorted[j] < sorted[j - 1]))
+            return 0;
+    return 1;
+}
+
+static int
+line_ok(const void *rec)
+{
+    const line_t *l = rec;
+    return win_ok(&l->w, l->sorted, K_LINE);
+}
+
+static int
+rep_ok(const void *rec)
+{
+    const rep_t *r = rec;
+    return win_ok(&r->w, r->sorted, K_REP);
 }
 
 static int
@@ -242,8 +303,10 @@ save(void *state, msgpack_packer *pk)
     state_t *s = state;
     dk_wbuf_t w = {0};
     dk_w_params(&w, &s->p, PARAMS);
+    dk_w_i64(&w, s->now);
     dk_w_table(&w, &s->lines);
     dk_w_table(&w, &s->reps);
+    dk_w_table(&w, &s->repeats);
     return dk_w_finish(&w, pk, NAME, VERSION);
 }
 
@@ -261,8 +324,10 @@ load(void *state, const msgpack_object *obj, char *err, size_t errlen)
         snprintf(err, errlen, "detector %s: damaged snapshot or out of memory", NAME);
         return -1;
     }
-    dk_r_table(&r, &fresh.lines);
-    dk_r_table(&r, &fresh.reps);
+    fresh.now = dk_r_i64(&r);
+    dk_r_table(&r, &fresh.lines, line_ok);
+    dk_r_table(&r, &fresh.reps, rep_ok);
+    dk_r_table(&r, &fresh.repeats, NULL);
     if (dk_r_close(&r, NAME, err, errlen) != 0) {
         state_fini(&fresh);
         return -1;
@@ -283,7 +348,8 @@ static size_t
 memory(void *state)
 {
     state_t *s = state;
-    return sizeof *s + dk_table_memory(&s->lines) + dk_table_memory(&s->reps);
+    return sizeof *s + dk_table_memory(&s->lines) + dk_table_memory(&s->reps) +
+           dk_table_memory(&s->repeats);
 }
 
 const detector_class_t detect_amount_outlier = {

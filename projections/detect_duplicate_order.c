@@ -13,11 +13,17 @@
     void. Sales without a customer are not judged: nothing says two of them
     are the same buyer.
 
+    Standing orders repeat the same customer, line and amount on a cadence;
+    when a holiday moves one, two of them can come a day apart. So an entry
+    lives for series_days (35) after its last occurrence and counts them,
+    and once a combination has occurred twice (a series) a new occurrence
+    is a duplicate only within series_window_hours (12) of the last. The
+    price: a standing order duplicated more than 12 hours later is missed.
+
     Score: the hours between the two deals; flagged when at most the
-    threshold (window_hours). Entries older than the window, by stream time
-    (the newest occurred_at folded), are evicted; each table also has a
-    hard cap (1M entries) beyond which the oldest goes first. Key: the two
-    event ids, older seq first. */
+    threshold (window_hours, or series_window_hours in a series). Entries older than series_days, by
+   stream time (the newest occurred_at folded), are evicted; each table also has a hard cap (1M
+   entries) beyond which the oldest goes first. Key: the two event ids, older seq first. */
 
 #include "events/money.h"
 #include "projections/detect_kit.h"
@@ -33,13 +39,16 @@
 #define MAX_DEAL (1u << 20)
 
 typedef struct {
-    double window_hours;
+    double window_hours, series_days, series_window_hours;
 } params_t;
 
-static const params_t DEFAULTS = {.window_hours = 72};
+static const params_t DEFAULTS = {.window_hours = 72, .series_days = 35, .series_window_hours = 12};
 
-static const dk_param_t PARAMS[] = {{"window_hours", offsetof(params_t, window_hours), 0, 24 * 365},
-                                    {NULL, 0, 0, 0}};
+static const dk_param_t PARAMS[] = {
+    {"window_hours", offsetof(params_t, window_hours), 0, 24 * 30},
+    {"series_days", offsetof(params_t, series_days), 1, 365},
+    {"series_window_hours", offsetof(params_t, series_window_hours), 0, 24 * 30},
+    {NULL, 0, 0, 0}};
 
 /* keyed by the combination */
 typedef struct {
@@ -47,6 +56,7 @@ typedef struct {
     uint64_t seq;
     int64_t at;
     uint32_t voided;
+    uint32_t count; /* occurrences of the combination, each within series_days of the last */
     char id[65];
     char order_id[65];
     char rep[65];
@@ -128,7 +138,7 @@ explain(state_t *s, const deal_t *first, uint64_t seq, const event_t *ev, det_em
     double hours = fabs((double)(at - first->at)) / DK_HOUR;
     f.score = hours;
     f.baseline = 0;
-    f.threshold = s->p.window_hours;
+    f.threshold = first->count > 1 ? s->p.series_window_hours : s->p.window_hours;
     f.severity = 1;
     dk_flag_evidence(&f, first->seq, first->id);
     dk_flag_evidence(&f, seq, id);
@@ -140,8 +150,8 @@ explain(state_t *s, const deal_t *first, uint64_t seq, const event_t *ev, det_em
         "duplicate_order: customer %s was booked %s of product line %s twice, %.1f hours "
         "apart (window %.0f hours): order %s by %s at %s (event %s) and order %s by %s at %s "
         "(event %s)",
-        f.customer, amt, line[0] ? line : "(none)", hours, s->p.window_hours, first->order_id,
-        first->rep, t1, first->id, order, f.rep, t2, id);
+        f.customer, amt, line[0] ? line : "(none)", hours, f.threshold, first->order_id, first->rep,
+        t1, first->id, order, f.rep, t2, id);
     dk_flag_value(&f, "amount", (double)ev->v[F_AMOUNT].i);
     dk_flag_value(&f, "hours_apart", hours);
     dk_flag_value(&f, "first_seq", (double)first->seq);
@@ -160,11 +170,17 @@ fold_sale(state_t *s, uint64_t seq, const event_t *ev, det_emit_fn *emit, void *
         dk_hash2(dk_hash2(dk_hash_str(ev->v[F_CUSTOMER].s), dk_hash_field(ev, F_PRODUCT_LINE) + 1),
                  dk_hash2((uint64_t)ev->v[F_AMOUNT].i, dk_hash_str(ev->v[F_CURRENCY].s)));
     deal_t *prev = dk_get(&s->deals, combo);
+    uint32_t count = prev ? prev->count : 0;
+    /* a second occurrence close to the first; within a series (standing orders), only one
+       much closer than a holiday could move it */
+    if (count > 1)
+        window = (int64_t)(s->p.series_window_hours * DK_HOUR);
     if (prev && !prev->voided && prev->order != order && llabs(at - prev->at) <= window && emit)
         explain(s, prev, seq, ev, emit, arg);
     deal_t *d = dk_put(&s->deals, combo, at, NULL);
     if (!d)
         return -1;
+    d->count = prev && prev->order == order ? count : count + 1;
     d->order = order;
     d->seq = seq;
     d->at = at;
@@ -207,9 +223,10 @@ fold(void *state, uint64_t seq, int64_t recorded_at, const event_t *ev, det_emit
     int64_t at = ev->v[F_OCCURRED_AT].i;
     if (at > s->now) {
         s->now = at;
-        int64_t cutoff = at - (int64_t)(s->p.window_hours * DK_HOUR);
-        dk_expire(&s->deals, cutoff);
-        dk_expire(&s->orders, cutoff);
+        int64_t horizon = (int64_t)(s->p.series_days * DK_DAY);
+        int64_t window = (int64_t)(s->p.window_hours * DK_HOUR);
+        dk_expire(&s->deals, at - (horizon > window ? horizon : window));
+        dk_expire(&s->orders, at - window);
     }
     switch (ev->type) {
     case EV_SALE_CLOSED:
@@ -221,6 +238,14 @@ fold(void *state, uint64_t seq, int64_t recorded_at, const event_t *ev, det_emit
     default:
         return 0;
     }
+}
+
+static int
+deal_ok(const void *rec)
+{
+    const deal_t *d = rec;
+    return dk_str_ok(d->id, sizeof d->id) && dk_str_ok(d->order_id, sizeof d->order_id) &&
+           dk_str_ok(d->rep, sizeof d->rep);
 }
 
 static int
@@ -250,8 +275,8 @@ load(void *state, const msgpack_object *obj, char *err, size_t errlen)
         return -1;
     }
     fresh.now = dk_r_i64(&r);
-    dk_r_table(&r, &fresh.deals);
-    dk_r_table(&r, &fresh.orders);
+    dk_r_table(&r, &fresh.deals, deal_ok);
+    dk_r_table(&r, &fresh.orders, NULL);
     if (dk_r_close(&r, NAME, err, errlen) != 0) {
         state_fini(&fresh);
         return -1;

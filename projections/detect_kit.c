@@ -476,6 +476,39 @@ dk_quantile(const float *s, uint32_t n, double q)
     return (float)(s[i] + f * (s[i + 1] - s[i]));
 }
 
+/* -log10 P(X >= k) for X ~ Poisson(lambda), summing the tail's terms in log space. */
+double
+dk_poisson_score(uint32_t k, double lambda)
+{
+    if (k == 0)
+        return 0;
+    double ll = log(lambda);
+    double first = -lambda + k * ll - lgamma(k + 1.0);
+    double sum = 1, term = 1;
+    for (uint32_t j = k + 1; j < k + 200; j++) {
+        term *= lambda / j;
+        sum += term;
+        if (term < sum * 1e-12)
+            break;
+    }
+    double log_p = first + log(sum);
+    return log_p >= 0 ? 0 : -log_p / log(10);
+}
+
+/* -log10 P(X >= k), X ~ Binomial(n, p), bounded from above by the first term of the tail
+   times the geometric series of the ratio between successive terms (which only falls). */
+double
+dk_binomial_score(uint32_t k, uint32_t n, double p)
+{
+    if (k == 0 || (double)k <= n * p)
+        return 0;
+    double log_pmf =
+        lgamma(n + 1.0) - lgamma(k + 1.0) - lgamma(n - k + 1.0) + k * log(p) + (n - k) * log1p(-p);
+    double ratio = (double)(n - k) / (k + 1) * p / (1 - p);
+    double log_tail = ratio < 1 ? log_pmf - log1p(-ratio) : 0;
+    return log_tail >= 0 ? 0 : -log_tail / log(10);
+}
+
 /* ---- snapshots ---- */
 
 void
@@ -628,7 +661,13 @@ dk_r_f64(dk_rbuf_t *r)
 }
 
 int
-dk_r_table(dk_rbuf_t *r, dk_table_t *t)
+dk_str_ok(const char *s, size_t n)
+{
+    return memchr(s, 0, n) != NULL;
+}
+
+int
+dk_r_table(dk_rbuf_t *r, dk_table_t *t, int (*valid)(const void *rec))
 {
     uint32_t n = dk_r_u32(r);
     uint64_t recsize = dk_r_u64(r);
@@ -647,6 +686,8 @@ dk_r_table(dk_rbuf_t *r, dk_table_t *t)
         if (!rec || !added)
             return r->failed = 1, -1;
         dk_r_bytes(r, rec, t->recsize);
+        if (!r->failed && valid && !valid(rec))
+            return r->failed = 1, -1;
     }
     return r->failed ? -1 : 0;
 }

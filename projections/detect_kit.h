@@ -110,6 +110,14 @@ float dk_mad(const float *sorted, uint32_t n, float med);
 /* Linear interpolation between order statistics, q in [0, 1]. */
 float dk_quantile(const float *sorted, uint32_t n, double q);
 
+/* ---- tail probabilities, as scores: -log10 of the chance ---- */
+
+/* -log10 P(X >= k), X ~ Poisson(lambda). */
+double dk_poisson_score(uint32_t k, double lambda);
+/* -log10 P(X >= k), X ~ Binomial(n, p), from above (conservative): the tail's first term
+   times the geometric series of the ratio between successive terms. 0 when k <= n p. */
+double dk_binomial_score(uint32_t k, uint32_t n, double p);
+
 /* ---- snapshots ---- */
 
 typedef struct {
@@ -141,8 +149,11 @@ uint64_t dk_r_u64(dk_rbuf_t *r);
 int64_t dk_r_i64(dk_rbuf_t *r);
 uint32_t dk_r_u32(dk_rbuf_t *r);
 double dk_r_f64(dk_rbuf_t *r);
-/* Read into a table initialised beforehand (empty): -1 if damaged or out of memory. */
-int dk_r_table(dk_rbuf_t *r, dk_table_t *t);
+/* Read into a table initialised beforehand (empty): -1 if damaged or out of memory. valid, if
+   not NULL, checks each record's payload (a damaged snapshot must not be trusted). */
+int dk_r_table(dk_rbuf_t *r, dk_table_t *t, int (*valid)(const void *rec));
+/* 1 if the char array of size n holds a NUL. */
+int dk_str_ok(const char *s, size_t n);
 /* 0 if everything was read and nothing is left over, else -1 with a message. */
 int dk_r_close(dk_rbuf_t *r, const char *name, char *err, size_t errlen);
 

@@ -92,6 +92,10 @@ void projection_decode_batch(const projection_item_t *items, size_t n, msgpack_z
 int projection_fold_decoded(projection_t *self, const projection_decoded_t *d, size_t n);
 
 uint64_t projection_seq(projection_t *self);
+/* How many credited ids no node_defined defines (yet): a sale for a typo
+   of a rep collects credit nobody sees otherwise. O(1). The query
+   `undefined_nodes` lists them. */
+uint32_t projection_undefined_count(projection_t *self);
 /* The calendar given to projection_new. */
 calendar_t *projection_calendar(projection_t *self);
 uint64_t projection_skipped(projection_t *self);

@@ -97,7 +97,7 @@ typedef struct {
     char period_name[32], metric_name[80], pl_name[80], scope_name[300], curve_name[16];
     period_t period;
     uint32_t period_sym, metric, pl, scope;
-    bool any_metric, has_pl;
+    bool any_metric, has_pl, each_pl;
     pace_curve_t curve;
     int64_t now, limit;
     int32_t ref_day; /* membership day used for paths and children */
@@ -137,6 +137,12 @@ parse_selection(projection_t *self, const msgpack_object *req, int64_t now, sele
         return fail(out, PQ_BAD_REQUEST, "product_line: expected string");
     s->has_pl = rc > 0;
     s->pl = s->has_pl ? symtab_find(self->pl_sym, s->pl_name, strlen(s->pl_name)) : 0;
+    const msgpack_object *each = field(req, "each_product_line");
+    if (each && each->type != MSGPACK_OBJECT_BOOLEAN)
+        return fail(out, PQ_BAD_REQUEST, "each_product_line: expected boolean");
+    s->each_pl = each && each->via.boolean;
+    if (s->each_pl && s->has_pl)
+        return fail(out, PQ_BAD_REQUEST, "each_product_line: give it or product_line, not both");
 
     rc = str_field(req, "curve", s->curve_name, sizeof s->curve_name);
     s->curve = PACE_CURVE_WORKING;
@@ -225,9 +231,9 @@ year_back(period_kind_t kind)
 }
 
 typedef struct {
-    uint32_t node, metric;
+    uint32_t node, metric, pl;
     target_t *t; /* NULL: roll-up */
-    const char *id, *metric_name;
+    const char *id, *metric_name, *pl_name;
     char path[512];
     bool has_att;
     double attainment;
@@ -271,8 +277,8 @@ row_eval(projection_t *self, const selection_t *s, row_t *r, msgpack_packer *pk,
     } else {
         int32_t d0 = proj_day_of(self, s->period.start_ms);
         int32_t d1 = proj_day_of(self, s->period.end_ms);
-        num = proj_rollup(self, r->node, m->num, s->pl, d0, d1);
-        den = m->den ? proj_rollup(self, r->node, m->den, s->pl, d0, d1) : 0;
+        num = proj_rollup(self, r->node, m->num, r->pl, d0, d1);
+        den = m->den ? proj_rollup(self, r->node, m->den, r->pl, d0, d1) : 0;
     }
     bool defined;
     r->actual = proj_metric_value(m, num, den, &defined);
@@ -291,7 +297,7 @@ row_eval(projection_t *self, const selection_t *s, row_t *r, msgpack_packer *pk,
             int32_t d0 = proj_day_of(self, prev.start_ms), d1 = proj_day_of(self, prev.end_ms);
             if (d1 > d0 && (profile = calloc((size_t)(d1 - d0), sizeof(double)))) {
                 for (int32_t d = d0; d < d1; d++)
-                    profile[d - d0] = (double)proj_rollup(self, r->node, m->num, s->pl, d, d + 1);
+                    profile[d - d0] = (double)proj_rollup(self, r->node, m->num, r->pl, d, d + 1);
                 clock.profile = profile;
                 clock.profile_days = (size_t)(d1 - d0);
             }
@@ -349,10 +355,7 @@ row_eval(projection_t *self, const selection_t *s, row_t *r, msgpack_packer *pk,
     pack_str(pk, "period");
     pack_str(pk, p->name);
     pack_str(pk, "product_line");
-    if (s->has_pl)
-        pack_str(pk, s->pl_name);
-    else
-        msgpack_pack_nil(pk);
+    pack_sym(pk, self->pl_sym, r->pl);
     pack_opt_int(pk, "period_start", true, p->start_ms);
     pack_opt_int(pk, "period_end", true, p->end_ms);
     pack_str(pk, "has_target");
@@ -400,7 +403,7 @@ row_eval(projection_t *self, const selection_t *s, row_t *r, msgpack_packer *pk,
                 continue;
             children++;
             target_t *ct =
-                s->period_sym ? proj_target(self, c, r->metric, s->pl, s->period_sym) : NULL;
+                s->period_sym ? proj_target(self, c, r->metric, r->pl, s->period_sym) : NULL;
             if (ct && (ct->mask & 2)) {
                 with_target++;
                 sum += ct->tiers[1];
@@ -433,7 +436,13 @@ row_cmp_path(const void *a, const void *b)
 {
     const row_t *x = a, *y = b;
     int c = strcmp(x->path, y->path);
-    return c ? c : strcmp(x->metric_name, y->metric_name);
+    if (!c)
+        c = strcmp(x->metric_name, y->metric_name);
+    if (c || x->pl == y->pl)
+        return c;
+    if (!x->pl_name || !y->pl_name) /* all product lines first */
+        return x->pl_name ? 1 : -1;
+    return strcmp(x->pl_name, y->pl_name);
 }
 
 static int
@@ -489,7 +498,8 @@ chain_moves(projection_t *self, uint32_t id, int32_t d0, int32_t d1)
    chain (day by day only where a membership changes inside the period).
    One pass instead of one pass per roll-up row. */
 static int
-rollup_all(projection_t *self, const selection_t *s, row_t *rows, size_t n, uint32_t metric)
+rollup_all(projection_t *self, const selection_t *s, row_t *rows, size_t n, uint32_t metric,
+           uint32_t pl)
 {
     metric_t *m = &self->metrics[metric];
     int64_t *acc = calloc((size_t)self->nnodes * 2, sizeof *acc);
@@ -509,8 +519,8 @@ rollup_all(projection_t *self, const selection_t *s, row_t *rows, size_t n, uint
             continue; /* outside the selection all period long */
         if (!moves) {
             int64_t num = 0, den = 0;
-            num = proj_cell_sum(self, l, m->num, s->pl, a, b);
-            den = m->den ? proj_cell_sum(self, l, m->den, s->pl, a, b) : 0;
+            num = proj_cell_sum(self, l, m->num, pl, a, b);
+            den = m->den ? proj_cell_sum(self, l, m->den, pl, a, b) : 0;
             int len = proj_chain(self, l, a, chain);
             for (int c = 0; c < len; c++) {
                 acc[2 * chain[c]] += num;
@@ -519,8 +529,8 @@ rollup_all(projection_t *self, const selection_t *s, row_t *rows, size_t n, uint
             continue;
         }
         for (int32_t d = a; d < b; d++) {
-            int64_t num = proj_cell(self, l, m->num, s->pl, d);
-            int64_t den = m->den ? proj_cell(self, l, m->den, s->pl, d) : 0;
+            int64_t num = proj_cell(self, l, m->num, pl, d);
+            int64_t den = m->den ? proj_cell(self, l, m->den, pl, d) : 0;
             if (!num && !den)
                 continue;
             int len = proj_chain(self, l, d, chain);
@@ -531,13 +541,88 @@ rollup_all(projection_t *self, const selection_t *s, row_t *rows, size_t n, uint
         }
     }
     for (size_t i = 0; i < n; i++)
-        if (!rows[i].t && rows[i].metric == metric) {
+        if (!rows[i].t && rows[i].metric == metric && rows[i].pl == pl) {
             rows[i].num = acc[2 * rows[i].node];
             rows[i].den = acc[2 * rows[i].node + 1];
             rows[i].summed = true;
         }
     free(acc);
     return 0;
+}
+
+/* A zeroed row at the end of *rows, growing it; NULL when out of memory. */
+static row_t *
+add_row(row_t **rows, size_t *n, size_t *cap)
+{
+    if (*n == *cap) {
+        size_t c = *cap ? *cap * 2 : 64;
+        row_t *g = realloc(*rows, c * sizeof *g);
+        if (!g)
+            return NULL;
+        *rows = g;
+        *cap = c;
+    }
+    row_t *r = &(*rows)[(*n)++];
+    memset(r, 0, sizeof *r);
+    return r;
+}
+
+static int
+row_cmp_pl(const void *a, const void *b)
+{
+    const row_t *x = a, *y = b;
+    if (x->pl != y->pl)
+        return x->pl < y->pl ? -1 : 1;
+    return x->t < y->t ? -1 : x->t > y->t;
+}
+
+/* Roll-up rows of product line pl, after target rows [a, b) of that line:
+   every ancestor of one inside the selection that has no target of its own
+   for the metric, and, for the selection's own product line, the scope
+   itself when scope and metric are given. -1 when out of memory. */
+static int
+add_rollups(projection_t *self, const selection_t *s, row_t **rows, size_t *n, size_t *cap,
+            size_t a, size_t b, uint32_t pl)
+{
+    u64map_t seen; /* (node, metric) of every row of this line so far */
+    u64map_init(&seen);
+    int rc = 0;
+    for (size_t i = a; i < b; i++) {
+        bool added;
+        if (!u64map_upsert(&seen, (uint64_t)(*rows)[i].node << 32 | (*rows)[i].metric, &added))
+            rc = -1;
+    }
+    bool self_row = pl == s->pl && s->scope && !s->any_metric;
+    for (size_t i = a; rc == 0 && i < b + self_row; i++) {
+        uint32_t chain[CHAIN_MAX], metric;
+        int len;
+        if (i < b) {
+            len = proj_chain(self, (*rows)[i].node, s->ref_day, chain);
+            metric = (*rows)[i].metric;
+        } else {
+            chain[0] = s->scope;
+            len = 1;
+            metric = s->metric;
+        }
+        for (int c = (i < b ? 1 : 0); rc == 0 && c < len; c++) {
+            bool added;
+            uint64_t *v = u64map_upsert(&seen, (uint64_t)chain[c] << 32 | metric, &added);
+            if (!v)
+                rc = -1;
+            if (!v || !added || !in_selection(self, s, chain[c]))
+                continue;
+            row_t *r = add_row(rows, n, cap);
+            if (!r) {
+                rc = -1;
+                break;
+            }
+            r->node = chain[c];
+            r->metric = metric;
+            r->pl = pl;
+        }
+    }
+    u64map_free(&seen);
+    return rc;
 }
 
 static pq_rc_t
@@ -547,81 +632,51 @@ op_progress(projection_t *self, const msgpack_object *req, int64_t now, pq_resul
     pq_rc_t rc = parse_selection(self, req, now, &s, out);
     if (rc != PQ_OK)
         return rc;
-    size_t cap = 64, n = 0;
-    row_t *rows = malloc(cap * sizeof *rows);
-    if (!rows)
-        return fail(out, PQ_BAD_REQUEST, "out of memory");
+    size_t cap = 0, n = 0;
+    row_t *rows = NULL;
     bool pl_known = !s.has_pl || s.pl;
     /* a scope with no children: only its own targets can match */
     node_t *leaf = s.scope && !self->nodes[s.scope].ever_parent ? &self->nodes[s.scope] : NULL;
     uint32_t candidates = leaf ? leaf->ntargets : self->ntargets;
     for (uint32_t k = 0; pl_known && s.period_sym && k < candidates; k++) {
         target_t *t = &self->targets[leaf ? leaf->targets[k].idx : k];
-        if (t->period_sym != s.period_sym || t->pl != s.pl ||
+        if (t->period_sym != s.period_sym || (!s.each_pl && t->pl != s.pl) ||
             (!s.any_metric && t->metric != s.metric) || !in_selection(self, &s, t->scope))
             continue;
-        if (n == cap) {
-            row_t *g = realloc(rows, (cap *= 2) * sizeof *rows);
-            if (!g) {
-                free(rows);
-                return fail(out, PQ_BAD_REQUEST, "out of memory");
-            }
-            rows = g;
+        row_t *r = add_row(&rows, &n, &cap);
+        if (!r) {
+            free(rows);
+            return fail(out, PQ_BAD_REQUEST, "out of memory");
         }
-        memset(&rows[n], 0, sizeof rows[n]);
-        rows[n].node = t->scope;
-        rows[n].metric = t->metric;
-        rows[n].t = t;
-        n++;
+        r->node = t->scope;
+        r->metric = t->metric;
+        r->pl = t->pl;
+        r->t = t;
     }
-    /* roll-ups: every ancestor of a target row inside the selection that
-       has no target of its own for the metric, and the scope itself */
+    /* roll-ups, for each product line that has target rows (and the
+       selection's own, for the scope row) */
     size_t targets_n = n;
-    u64map_t seen; /* (node, metric) of every row so far */
-    u64map_init(&seen);
-    for (size_t i = 0; i < n; i++) {
-        bool added;
-        u64map_upsert(&seen, (uint64_t)rows[i].node << 32 | rows[i].metric, &added);
-    }
-    for (size_t i = 0; i <= targets_n; i++) {
-        uint32_t chain[CHAIN_MAX], metric;
-        int len;
-        if (i < targets_n) {
-            len = proj_chain(self, rows[i].node, s.ref_day, chain);
-            metric = rows[i].metric;
-        } else {
-            if (!s.scope || s.any_metric)
-                break;
-            chain[0] = s.scope;
-            len = 1;
-            metric = s.metric;
-        }
-        for (int c = (i < targets_n ? 1 : 0); c < len; c++) {
-            bool added;
-            uint64_t *v = u64map_upsert(&seen, (uint64_t)chain[c] << 32 | metric, &added);
-            if (!v || !added || !in_selection(self, &s, chain[c]))
-                continue;
-            if (n == cap) {
-                row_t *g = realloc(rows, (cap *= 2) * sizeof *rows);
-                if (!g) {
-                    free(rows);
-                    u64map_free(&seen);
-                    return fail(out, PQ_BAD_REQUEST, "out of memory");
-                }
-                rows = g;
-            }
-            memset(&rows[n], 0, sizeof rows[n]);
-            rows[n].node = chain[c];
-            rows[n].metric = metric;
-            n++;
+    qsort(rows, targets_n, sizeof *rows, row_cmp_pl);
+    bool own_line = false;
+    for (size_t a = 0, b; pl_known && a < targets_n; a = b) {
+        for (b = a; b < targets_n && rows[b].pl == rows[a].pl; b++)
+            ;
+        own_line |= rows[a].pl == s.pl;
+        if (add_rollups(self, &s, &rows, &n, &cap, a, b, rows[a].pl) != 0) {
+            free(rows);
+            return fail(out, PQ_BAD_REQUEST, "out of memory");
         }
     }
-    u64map_free(&seen);
-    /* one pass over the cells per metric that has roll-up rows */
+    if (pl_known && !own_line &&
+        add_rollups(self, &s, &rows, &n, &cap, targets_n, targets_n, s.pl) != 0) {
+        free(rows);
+        return fail(out, PQ_BAD_REQUEST, "out of memory");
+    }
+    /* one pass over the cells per metric and line that has roll-up rows */
     for (size_t i = targets_n; i < n; i++) {
         if (rows[i].summed)
             continue;
-        if (rollup_all(self, &s, rows, n, rows[i].metric) != 0) {
+        if (rollup_all(self, &s, rows, n, rows[i].metric, rows[i].pl) != 0) {
             free(rows);
             return fail(out, PQ_BAD_REQUEST, "out of memory");
         }
@@ -630,6 +685,7 @@ op_progress(projection_t *self, const msgpack_object *req, int64_t now, pq_resul
         path_of(self, rows[i].node, s.ref_day, rows[i].path, sizeof rows[i].path);
         rows[i].id = symtab_str(self->nodes_sym, rows[i].node);
         rows[i].metric_name = symtab_str(self->metrics_sym, rows[i].metric);
+        rows[i].pl_name = rows[i].pl ? symtab_str(self->pl_sym, rows[i].pl) : NULL;
     }
     qsort(rows, n, sizeof *rows, row_cmp_path);
     pack_rows(self, &s, rows, n, false, out);
@@ -646,6 +702,10 @@ op_leaderboard(projection_t *self, const msgpack_object *req, int64_t now, pq_re
         return rc;
     if (s.any_metric)
         return fail(out, PQ_BAD_REQUEST, "metric: required");
+    if (s.each_pl)
+        return fail(out, PQ_BAD_REQUEST,
+                    "each_product_line: progress only; a leaderboard ranks "
+                    "one key");
     char level[16];
     static const char *const kinds[] = {"company", "region", "team", "rep"};
     int kind = -1;
@@ -666,6 +726,7 @@ op_leaderboard(projection_t *self, const msgpack_object *req, int64_t now, pq_re
             continue;
         rows[n].node = t->scope;
         rows[n].metric = t->metric;
+        rows[n].pl = t->pl;
         rows[n].t = t;
         path_of(self, t->scope, s.ref_day, rows[n].path, sizeof rows[n].path);
         rows[n].id = symtab_str(self->nodes_sym, t->scope);
@@ -880,6 +941,13 @@ projection_allocate(projection_t *self, const msgpack_object *req, pq_result_t *
                           symtab_str(self->nodes_sym, kids[i]));
                 goto done;
             }
+            /* checked here to name the child (allocate_weights knows an index) */
+            if (!isfinite(w[i]) || w[i] < 0) {
+                rc = fail(out, PQ_BAD_REQUEST, "weights: %s = %g %s",
+                          symtab_str(self->nodes_sym, kids[i]), w[i],
+                          isfinite(w[i]) ? "is negative" : "is not a finite number");
+                goto done;
+            }
         }
         for (size_t i = 0; i < nk; i++)
             if (isnan(w[i])) {
@@ -1011,6 +1079,89 @@ done:
     return rc;
 }
 
+/* "YYYY-MM-DD" of a day index (day seqs count from 1970-01-01, see
+   proj_day_of; Hinnant's civil_from_days). */
+static void
+date_of_day(projection_t *self, int32_t day, char out[16])
+{
+    int64_t z = day + self->day_base + 719468;
+    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+    int64_t doe = z - era * 146097;
+    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    int64_t mp = (5 * doy + 2) / 153;
+    int64_t d = doy - (153 * mp + 2) / 5 + 1;
+    int64_t m = mp < 10 ? mp + 3 : mp - 9;
+    int64_t y = yoe + era * 400 + (m <= 2);
+    snprintf(out, 16, "%04d-%02d-%02d", (int)y, (int)m, (int)d);
+}
+
+typedef struct {
+    const char *name;
+    uint32_t id;
+} named_t;
+
+static int
+named_cmp(const void *a, const void *b)
+{
+    return strcmp(((const named_t *)a)->name, ((const named_t *)b)->name);
+}
+
+/* Credited ids that are not defined nodes, by id, with what they hold. */
+static pq_rc_t
+op_undefined(projection_t *self, const msgpack_object *req, pq_result_t *out)
+{
+    int64_t limit = ROWS_DEFAULT;
+    if (int_field(req, "limit", &limit) < 0 || limit < 1)
+        return fail(out, PQ_BAD_REQUEST, "limit: expected a positive integer");
+    if (limit > ROWS_MAX)
+        limit = ROWS_MAX;
+    uint32_t n = 0;
+    named_t *ids = calloc(self->undefined_credited + 1, sizeof *ids);
+    if (!ids)
+        return fail(out, PQ_BAD_REQUEST, "out of memory");
+    for (uint32_t i = 0; i < self->ncredited && n < self->undefined_credited; i++)
+        if (!self->nodes[self->credited[i]].defined) {
+            ids[n].id = self->credited[i];
+            ids[n++].name = symtab_str(self->nodes_sym, self->credited[i]);
+        }
+    qsort(ids, n, sizeof *ids, named_cmp);
+    static const struct {
+        const char *name;
+        uint32_t base;
+    } totals[] = {{"revenue", B_REVENUE},       {"margin", B_MARGIN},  {"deals", B_DEALS},
+                  {"new_customers", B_NEWCUST}, {"activities", B_ACT}, {"collections", B_COLL}};
+    const size_t ntotals = sizeof totals / sizeof totals[0];
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &out->body, msgpack_sbuffer_write);
+    uint32_t shown = n < (uint64_t)limit ? n : (uint32_t)limit;
+    pack_str(&pk, "nodes");
+    msgpack_pack_array(&pk, shown);
+    for (uint32_t i = 0; i < shown; i++) {
+        const node_t *nd = &self->nodes[ids[i].id];
+        char first[16], last[16];
+        date_of_day(self, nd->first_day, first);
+        date_of_day(self, nd->last_day, last);
+        msgpack_pack_map(&pk, 3 + ntotals);
+        pack_str(&pk, "node");
+        pack_sym(&pk, self->nodes_sym, ids[i].id);
+        pack_str(&pk, "first_day");
+        pack_str(&pk, first);
+        pack_str(&pk, "last_day");
+        pack_str(&pk, last);
+        for (size_t k = 0; k < ntotals; k++)
+            pack_opt_int(&pk, totals[k].name, true,
+                         proj_cell_sum(self, ids[i].id, totals[k].base, 0, 0, DAY_MAX + 1));
+    }
+    pack_str(&pk, "total");
+    msgpack_pack_uint32(&pk, n);
+    pack_str(&pk, "seq");
+    msgpack_pack_uint64(&pk, self->seq);
+    out->pairs = 3;
+    free(ids);
+    return PQ_OK;
+}
+
 pq_rc_t
 projection_query(projection_t *self, const char *op, const msgpack_object *request, int64_t now,
                  pq_result_t *out)
@@ -1023,5 +1174,7 @@ projection_query(projection_t *self, const char *op, const msgpack_object *reque
         return op_leaderboard(self, request, now, out);
     if (!strcmp(op, "target_history"))
         return op_history(self, request, out);
+    if (!strcmp(op, "undefined_nodes"))
+        return op_undefined(self, request, out);
     return fail(out, PQ_BAD_REQUEST, "unknown query \"%s\"", op);
 }

@@ -101,6 +101,21 @@ test_parse(void **state)
     wire_request_free(&req);
     assert_int_equal(wire_request_parse(&req, "\x81\xa1v", 3, msg, sizeof msg), WIRE_MALFORMED);
     wire_request_free(&req);
+    /* {"v": 1, "op": "status", 7: 1}: an integer key */
+    static const char int_key[] = "\x83\xa1v\x01\xa2op\xa6status\x07\x01";
+    assert_int_equal(wire_request_parse(&req, int_key, sizeof int_key - 1, msg, sizeof msg),
+                     WIRE_BAD_REQUEST);
+    assert_string_equal(msg, "request body: key 2 is an integer; every key must be a string");
+    wire_request_free(&req);
+    /* {bin "v": 1, "op": "status", "corr": 5}: refused as such, corr echoed */
+    static const char bin_key[] = "\x83\xc4\x01v\x01\xa2op\xa6status\xa4"
+                                  "corr\x05";
+    assert_int_equal(wire_request_parse(&req, bin_key, sizeof bin_key - 1, msg, sizeof msg),
+                     WIRE_BAD_REQUEST);
+    assert_string_equal(msg, "request body: key 0 is a bin; every key must be a string");
+    assert_non_null(req.corr);
+    assert_int_equal(req.corr->via.u64, 5);
+    wire_request_free(&req);
     static char big[WIRE_MAX_BODY + 1];
     assert_int_equal(wire_request_parse(&req, big, sizeof big, msg, sizeof msg), WIRE_TOO_LARGE);
     wire_request_free(&req);
