@@ -64,6 +64,7 @@ typedef struct {
 
 typedef struct {
     zmq_msg_t ident, body;
+    int64_t received_us; /* monotonic, when the intake thread read it */
     wire_request_t req;
     wire_rc_t rc;
     char message[640];

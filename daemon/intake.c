@@ -60,6 +60,14 @@ mono_ms(void)
 }
 
 static int64_t
+mono_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static int64_t
 wall_ms(void)
 {
     struct timespec ts;
@@ -134,6 +142,7 @@ reply_all(intake_t *self, group_t *g)
             atomic_fetch_add_explicit(&self->stats->bad_requests, 1, memory_order_relaxed);
         if (send_reply(self, p) != 0)
             log_debug("reply not sent: %s", zmq_strerror(errno));
+        histogram_observe(&self->stats->ack_latency, (uint64_t)(mono_us() - p->received_us));
     }
 }
 
@@ -162,6 +171,7 @@ track_subscriptions(intake_t *self)
         }
     }
     zmq_msg_close(&m);
+    atomic_store_explicit(&self->stats->subscriptions, self->subscriptions, memory_order_relaxed);
 }
 
 /* The group's progress rows (the writer sends each key's at most once a
@@ -377,6 +387,7 @@ receive_request(intake_t *self, pending_t *p)
         return -1;
     }
     zmq_msg_close(&delim);
+    p->received_us = mono_us();
     p->rc = wire_request_parse(&p->req, zmq_msg_data(&p->body), zmq_msg_size(&p->body), p->message,
                                sizeof p->message);
     return 1;
