@@ -359,23 +359,11 @@ bind_socket(int type, const char *endpoint)
     return sock;
 }
 
-int
-main(int argc, char **argv)
+/* Open the state, bind, serve until SIGTERM or SIGINT. The exit status. */
+static int
+serve(const settings_t *s)
 {
-    settings_t s = {.state_dir = strdup("./pacer-data"),
-                    .append = strdup("tcp://127.0.0.1:7700"),
-                    .query = strdup("tcp://127.0.0.1:7701"),
-                    .publish = strdup("tcp://127.0.0.1:7702"),
-                    .log_level = PLOG_INFO,
-                    .time_zone = strdup("Asia/Shanghai"),
-                    .fiscal_start_month = 1,
-                    .snapshot_every = 1000000,
-                    .tick_s = WRITER_TICK_MS / 1000,
-                    .map_headroom = WRITER_MAP_HEADROOM};
-    int rc = parse_args(&s, argc, argv);
-    if (rc >= 0)
-        return rc;
-    log_set_level((log_level_t)s.log_level);
+    log_set_level((log_level_t)s->log_level);
 
     /* czmq's handler sets zsys_interrupted on SIGINT and SIGTERM; the writer
        checks it between groups, so a batch in flight is always finished. */
@@ -384,8 +372,8 @@ main(int argc, char **argv)
     int64_t started = zclock_time();
     int64_t t0 = zclock_usecs();
     char err[512];
-    store_options_t opts = {.map_size = s.map_size, .exclusive = true};
-    store_t *store = store_open(s.state_dir, &opts, err, sizeof err);
+    store_options_t opts = {.map_size = s->map_size, .exclusive = true};
+    store_t *store = store_open(s->state_dir, &opts, err, sizeof err);
     if (!store) {
         log_error("%s", err);
         return 1;
@@ -403,8 +391,8 @@ main(int argc, char **argv)
     bool threaded = pthread_create(&ids_thread, NULL, load_ids, &ids) == 0;
     if (!threaded)
         load_ids(&ids);
-    projector_options_t popts = {s.time_zone, s.fiscal_start_month, s.snapshot_every,
-                                 s.working_weekdays, s.detectors_off};
+    projector_options_t popts = {s->time_zone, s->fiscal_start_month, s->snapshot_every,
+                                 s->working_weekdays, s->detectors_off};
     projector_t *projector = projector_open(store, &popts, err, sizeof err);
     if (threaded)
         pthread_join(ids_thread, NULL);
@@ -416,20 +404,20 @@ main(int argc, char **argv)
         return 1;
     }
     writer_stats_t stats = {0};
-    zsock_t *router = bind_socket(ZMQ_ROUTER, s.append);
-    zsock_t *pub = router ? bind_socket(ZMQ_XPUB, s.publish) : NULL;
+    zsock_t *router = bind_socket(ZMQ_ROUTER, s->append);
+    zsock_t *pub = router ? bind_socket(ZMQ_XPUB, s->publish) : NULL;
     writer_t *writer = pub ? writer_new(store, projector, &ids.dedup, zsock_resolve(router),
                                         zsock_resolve(pub), &stats, err, sizeof err)
                            : NULL;
     if (pub && !writer)
         log_error("%s", err);
     if (writer) {
-        writer_set_map_headroom(writer, s.map_headroom);
-        writer_set_tick(writer, (int64_t)s.tick_s * 1000);
-        writer_set_manual_clock(writer, s.manual_clock);
-        writer_set_alerts(writer, !s.alerts_off);
+        writer_set_map_headroom(writer, s->map_headroom);
+        writer_set_tick(writer, (int64_t)s->tick_s * 1000);
+        writer_set_manual_clock(writer, s->manual_clock);
+        writer_set_alerts(writer, !s->alerts_off);
     }
-    query_args_t qargs = {store, projector, s.query, &stats, started};
+    query_args_t qargs = {store, projector, s->query, &stats, started};
     zactor_t *query = writer ? query_start(&qargs, err, sizeof err) : NULL;
     if (writer && !query)
         log_error("%s", err);
@@ -444,10 +432,10 @@ main(int argc, char **argv)
     }
     log_info("pacerd %s: state %s, %llu events, ready in %.3f s; append %s, query %s, "
              "publish %s",
-             PACER_VERSION, s.state_dir, (unsigned long long)store_last_seq(store),
-             (double)(zclock_usecs() - t0) / 1e6, s.append, s.query, s.publish);
+             PACER_VERSION, s->state_dir, (unsigned long long)store_last_seq(store),
+             (double)(zclock_usecs() - t0) / 1e6, s->append, s->query, s->publish);
 
-    rc = writer_run(writer, &zsys_interrupted);
+    int rc = writer_run(writer, &zsys_interrupted);
     log_info("stopping: last seq %llu", (unsigned long long)store_last_seq(store));
     zactor_destroy(&query);
     if (rc == 0)
@@ -457,10 +445,29 @@ main(int argc, char **argv)
     zsock_destroy(&pub);
     zsock_destroy(&router);
     store_destroy(&store);
+    return rc == 0 ? 0 : 1;
+}
+
+int
+main(int argc, char **argv)
+{
+    settings_t s = {.state_dir = strdup("./pacer-data"),
+                    .append = strdup("tcp://127.0.0.1:7700"),
+                    .query = strdup("tcp://127.0.0.1:7701"),
+                    .publish = strdup("tcp://127.0.0.1:7702"),
+                    .log_level = PLOG_INFO,
+                    .time_zone = strdup("Asia/Shanghai"),
+                    .fiscal_start_month = 1,
+                    .snapshot_every = 1000000,
+                    .tick_s = WRITER_TICK_MS / 1000,
+                    .map_headroom = WRITER_MAP_HEADROOM};
+    int rc = parse_args(&s, argc, argv);
+    if (rc < 0)
+        rc = serve(&s);
     free(s.state_dir);
     free(s.append);
     free(s.query);
     free(s.publish);
     free(s.time_zone);
-    return rc == 0 ? 0 : 1;
+    return rc;
 }
