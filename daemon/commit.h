@@ -14,10 +14,11 @@
     between jobs). A full map is grown here and the puts redone: the
     records do not change, so nothing else has to be undone.
 
-    Test hook: with PACERD_TEST_FAIL_COMMIT=N in the environment, every
-    Nth job fails before its transaction as a broken disk would make it
-    fail, so that tests can drive the writer's recovery (tests/
-    it_commit_failure.py). Unset, it costs one branch per job. */
+    Test hook, in pacerd-test only (built with -DPACER_FAULT_INJECTION;
+    pacerd has no such code path): with PACERD_TEST_FAIL_COMMIT=N in the
+    environment, every Nth job fails before its transaction as a broken
+    disk would make it fail, so that tests can drive the writer's recovery
+    (tests/it_commit_failure.py). */
 
 #ifndef PACER_COMMIT_H
 #define PACER_COMMIT_H
