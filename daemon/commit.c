@@ -31,9 +31,60 @@ struct _committer_t {
     bool finished;     /* ... and is done */
     bool stop;
     int efd;
+#ifdef PACER_FAULT_INJECTION
     unsigned long fail_every, jobs; /* PACERD_TEST_FAIL_COMMIT, see commit.h */
     const char *disk_full_flag;     /* PACERD_TEST_DISK_FULL, see commit.h */
+#endif
 };
+
+#ifdef PACER_FAULT_INJECTION
+/* pacerd-test's hook (see commit.h): read PACERD_TEST_FAIL_COMMIT. */
+static void
+fault_init(committer_t *self)
+{
+    const char *full = getenv("PACERD_TEST_DISK_FULL");
+    if (full && *full) {
+        self->disk_full_flag = full;
+        log_warn("PACERD_TEST_DISK_FULL=%s: transactions of appends fail as on a full disk "
+                 "while it exists",
+                 full);
+    }
+    const char *fail = getenv("PACERD_TEST_FAIL_COMMIT");
+    if (!fail || !*fail)
+        return;
+    self->fail_every = strtoul(fail, NULL, 10);
+    log_warn("PACERD_TEST_FAIL_COMMIT=%lu: every %lu%s transaction of appends will fail",
+             self->fail_every, self->fail_every,
+             self->fail_every == 1   ? "st"
+             : self->fail_every == 2 ? "nd"
+             : self->fail_every == 3 ? "rd"
+                                     : "th");
+}
+
+/* True when this job is one to fail, with its error set as a failed
+   transaction would. */
+static bool
+fault_injected(committer_t *self, commit_job_t *j)
+{
+    if (!self->fail_every || ++self->jobs % self->fail_every != 0)
+        return false;
+    snprintf(j->err, sizeof j->err, "injected failure (PACERD_TEST_FAIL_COMMIT=%lu)",
+             self->fail_every);
+    j->rc = STORE_ERROR;
+    return true;
+}
+#else
+static void
+fault_init(committer_t *self)
+{
+}
+
+static bool
+fault_injected(committer_t *self, commit_job_t *j)
+{
+    return false;
+}
+#endif
 
 static void
 count_growth(committer_t *self, int grown)
@@ -109,12 +160,9 @@ run_job(committer_t *self, commit_job_t *j)
     j->ms_room = log_clock_ms() - t;
     j->ms_put = j->ms_after = 0;
     j->after_rc = STORE_OK;
-    if (self->fail_every && ++self->jobs % self->fail_every == 0) {
-        snprintf(j->err, sizeof j->err, "injected failure (PACERD_TEST_FAIL_COMMIT=%lu)",
-                 self->fail_every);
-        j->rc = STORE_ERROR;
+    if (fault_injected(self, j))
         return;
-    }
+#ifdef PACER_FAULT_INJECTION
     if (self->disk_full_flag && access(self->disk_full_flag, F_OK) == 0) {
         snprintf(j->err, sizeof j->err,
                  "committing the log: No space left on device (injected: "
@@ -122,6 +170,7 @@ run_job(committer_t *self, commit_job_t *j)
         j->rc = STORE_DISK_FULL;
         return;
     }
+#endif
     t = log_clock_ms();
     grown = 0;
     put_call_t call = {self->store, j};
@@ -175,23 +224,7 @@ committer_new(store_t *store, writer_stats_t *stats, char *err, size_t errlen)
     }
     self->store = store;
     self->stats = stats;
-    const char *fail = getenv("PACERD_TEST_FAIL_COMMIT");
-    if (fail && *fail) {
-        self->fail_every = strtoul(fail, NULL, 10);
-        log_warn("PACERD_TEST_FAIL_COMMIT=%lu: every %lu%s transaction of appends will fail",
-                 self->fail_every, self->fail_every,
-                 self->fail_every == 1   ? "st"
-                 : self->fail_every == 2 ? "nd"
-                 : self->fail_every == 3 ? "rd"
-                                         : "th");
-    }
-    const char *full = getenv("PACERD_TEST_DISK_FULL");
-    if (full && *full) {
-        self->disk_full_flag = full;
-        log_warn("PACERD_TEST_DISK_FULL=%s: transactions of appends fail as on a full disk "
-                 "while it exists",
-                 full);
-    }
+    fault_init(self);
     self->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     if (self->efd < 0) {
         snprintf(err, errlen, "cannot create the commit thread's eventfd: %s", strerror(errno));

@@ -1,8 +1,8 @@
 """A full disk: appends are refused with a clear error, nothing is acknowledged that is not
 durable, queries go on, and appends resume by themselves once space is freed.
 
-Two ways: the test build's fault injection (PACERD_TEST_DISK_FULL=PATH: every transaction of
-appends fails as on a full disk while PATH exists), and a real small filesystem (a tmpfs of
+Two ways: the test build's fault injection (pacerd-test, PACERD_TEST_DISK_FULL=PATH: every
+transaction of appends fails as on a full disk while PATH exists), and a real small filesystem (a tmpfs of
 32 MiB holding the state directory, filled up by the appends and a filler file, then freed by
 deleting the filler). The tmpfs needs root and a kernel that lets this process mount; without
 them that test is skipped with the reason."""
@@ -65,7 +65,7 @@ class DiskFull(pt.PacerTestCase):
 
     def test_injected_disk_full(self):
         flag = os.path.join(pt.make_temp_dir("flag"), "disk-full")
-        d = self.daemon(env={"PACERD_TEST_DISK_FULL": flag})
+        d = self.daemon(env={"PACERD_TEST_DISK_FULL": flag}, test_build=True)
         acked = {}
         with d.client() as c:
             self.assertAppended(c.append(pt.sales(20)), 20)
