@@ -20,5 +20,16 @@ int cli_report_leaderboard_main(int argc, char **argv);
 int cli_report_rebuild_main(int argc, char **argv);
 /* cli_undefined.c */
 int cli_undefined_main(int argc, char **argv);
+/* Alerts: cli_tail.c, cli_alerts.c (alerts, silences), cli_alert_actions.c
+   (silence, unsilence, review, rule), cli_tick.c, cli_notify.c. */
+int cli_tail_main(int argc, char **argv);
+int cli_alerts_main(int argc, char **argv);
+int cli_silences_main(int argc, char **argv);
+int cli_silence_main(int argc, char **argv);
+int cli_unsilence_main(int argc, char **argv);
+int cli_review_main(int argc, char **argv);
+int cli_rule_main(int argc, char **argv);
+int cli_tick_main(int argc, char **argv);
+int cli_notify_main(int argc, char **argv);
 
 #endif

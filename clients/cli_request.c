@@ -8,7 +8,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <inttypes.h>
+
 #include <jansson.h>
+#include <sodium.h>
 
 #include "clients/cli_json.h"
 
@@ -222,4 +225,99 @@ cli_reply_print_json(cli_options_t *common, const msgpack_object *body)
     puts(text);
     free(text);
     return CLI_EXIT_OK;
+}
+
+/* ---- one event ------------------------------------------------------------ */
+
+static int
+print_event_result(cli_options_t *common, const char *type, const char *id,
+                   const pacer_event_result_t *result, bool json)
+{
+    if (json) {
+        json_t *object =
+            result->error
+                ? json_pack("{s:s, s:s, s:s, s:s}", "type", type, "id", id, "error", result->error,
+                            "message", result->message ? result->message : "")
+                : json_pack("{s:s, s:s, s:I, s:b}", "type", type, "id", id, "seq",
+                            (json_int_t)result->seq, "dup", result->dup);
+        char *text = object ? cli_json_dumps(object) : NULL;
+        json_decref(object);
+        if (!text) {
+            cli_options_error(common, "out of memory printing the result");
+            return CLI_EXIT_FAILED;
+        }
+        puts(text);
+        free(text);
+    }
+    if (result->error)
+        cli_options_error(common, "refused: %s: %s", result->error,
+                          result->message ? result->message : "");
+    else if (!json && result->dup)
+        printf("%s %s is already in the log as seq %" PRIu64 "; not appended again\n", type, id,
+               result->seq);
+    else if (!json)
+        printf("%s %s appended as seq %" PRIu64 "\n", type, id, result->seq);
+    return result->error ? CLI_EXIT_REJECTED : CLI_EXIT_OK;
+}
+
+int
+cli_event_append(cli_options_t *common, cli_map_t *event, const char *type, const char *id,
+                 bool json)
+{
+    msgpack_sbuffer bytes;
+    msgpack_sbuffer_init(&bytes);
+    bool packed = cli_map_finish(event, &bytes);
+    int status = CLI_EXIT_FAILED;
+    pacer_client_t *client = NULL;
+    pacer_batch_t *batch = pacer_batch_new();
+    pacer_append_result_t *result = NULL;
+    if (!packed || !batch)
+        cli_options_error(common, "out of memory building the event");
+    else if (pacer_batch_add_msgpack(batch, bytes.data, bytes.size) != PACER_OK)
+        cli_options_error(common, "the event does not fit a batch");
+    else if (!(client = pacer_client_new(common->endpoint, NULL)))
+        cli_options_error(common, "cannot connect to %s", common->endpoint);
+    else {
+        pacer_client_set_timeout(client, common->timeout_ms);
+        if (pacer_append(client, batch, &result) != PACER_OK) {
+            cli_options_error(common, "%s", pacer_client_error(client));
+            status = pacer_client_error_code(client)[0] ? CLI_EXIT_REJECTED : CLI_EXIT_FAILED;
+        } else if (pacer_append_result_count(result) != 1)
+            cli_options_error(common, "pacerd answered with %zu results for one event",
+                              pacer_append_result_count(result));
+        else
+            status =
+                print_event_result(common, type, id, pacer_append_result_event(result, 0), json);
+    }
+    pacer_append_result_destroy(&result);
+    pacer_client_destroy(&client);
+    pacer_batch_destroy(&batch);
+    msgpack_sbuffer_destroy(&bytes);
+    return status;
+}
+
+void
+cli_event_id(const char *prefix, int64_t at, char *out, size_t outlen)
+{
+    uint8_t random[4];
+    if (sodium_init() < 0) {
+        /* Cannot happen on Linux; the clock alone still differs per run. */
+        memset(random, 0, sizeof random);
+    } else
+        randombytes_buf(random, sizeof random);
+    char hex[2 * sizeof random + 1];
+    cli_json_hex(random, sizeof random, hex);
+    snprintf(out, outlen, "%s:%" PRId64 ":%s", prefix, at, hex);
+}
+
+const char *
+cli_event_author(void)
+{
+    static const char *const names[] = {"PACER_AUTHOR", "USER", "LOGNAME"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        const char *value = getenv(names[i]);
+        if (value && value[0])
+            return value;
+    }
+    return "cli";
 }

@@ -73,4 +73,25 @@ bool cli_reply_str(const msgpack_object *map, const char *key, char *out, size_t
    keys. CLI_EXIT_OK, or CLI_EXIT_FAILED after saying why. */
 int cli_reply_print_json(cli_options_t *common, const msgpack_object *body);
 
+/* ---- one event ------------------------------------------------------------
+
+   The commands that record a person's decision (target set, silence,
+   review, rule set...) append one event each. */
+
+/* Append the event built in `event` (type and id among its keys) on the
+   append endpoint and print the outcome: "TYPE ID appended as seq N", or
+   that it was already in the log; with `json` one object {"type", "id",
+   "seq", "dup"} (or "error", "message"). A refusal is printed to stderr.
+   CLI_EXIT_OK, CLI_EXIT_REJECTED (refused) or CLI_EXIT_FAILED. */
+int cli_event_append(cli_options_t *common, cli_map_t *event, const char *type, const char *id,
+                     bool json);
+
+/* A fresh event id: "<prefix>:<at>:<8 random hex digits>", unique per run
+   and the same for every use within it (so a retry is a duplicate). */
+void cli_event_id(const char *prefix, int64_t at, char *out, size_t outlen);
+
+/* Who a person's event is by when --author is not given: $PACER_AUTHOR,
+   else $USER, else $LOGNAME, else "cli". */
+const char *cli_event_author(void);
+
 #endif

@@ -379,36 +379,6 @@ pack_key(cli_map_t *map, const target_args_t *args)
     cli_map_str(map, "product_line", args->product_line);
 }
 
-static int
-print_event_result(target_args_t *args, const char *type, const char *id,
-                   const pacer_event_result_t *result)
-{
-    if (args->json) {
-        json_t *json =
-            result->error
-                ? json_pack("{s:s, s:s, s:s, s:s}", "type", type, "id", id, "error", result->error,
-                            "message", result->message ? result->message : "")
-                : json_pack("{s:s, s:s, s:I, s:b}", "type", type, "id", id, "seq",
-                            (json_int_t)result->seq, "dup", result->dup);
-        char *text = json ? cli_json_dumps(json) : NULL;
-        json_decref(json);
-        if (!text) {
-            cli_options_error(&args->common, "out of memory printing the result");
-            return CLI_EXIT_FAILED;
-        }
-        puts(text);
-        free(text);
-    } else if (result->error)
-        cli_options_error(&args->common, "refused: %s: %s", result->error,
-                          result->message ? result->message : "");
-    else if (result->dup)
-        printf("%s %s is already in the log as seq %" PRIu64 "; not appended again\n", type, id,
-               result->seq);
-    else
-        printf("%s %s appended as seq %" PRIu64 "\n", type, id, result->seq);
-    return result->error ? CLI_EXIT_REJECTED : CLI_EXIT_OK;
-}
-
 /* set and adjust: one event, appended. */
 static int
 target_change(target_args_t *args)
@@ -436,36 +406,8 @@ target_change(target_args_t *args)
     cli_map_str(&event, "currency", args->currency);
     cli_map_str(&event, "author", args->author);
     cli_map_str(&event, "reason", args->reason);
-    msgpack_sbuffer bytes;
-    msgpack_sbuffer_init(&bytes);
-    bool packed = cli_map_finish(&event, &bytes);
+    int status = cli_event_append(&args->common, &event, type, id, args->json);
     cli_map_destroy(&event);
-
-    int status = CLI_EXIT_FAILED;
-    pacer_client_t *client = NULL;
-    pacer_batch_t *batch = pacer_batch_new();
-    pacer_append_result_t *result = NULL;
-    if (!packed || !batch)
-        cli_options_error(&args->common, "out of memory building the event");
-    else if (pacer_batch_add_msgpack(batch, bytes.data, bytes.size) != PACER_OK)
-        cli_options_error(&args->common, "the event does not fit a batch");
-    else if (!(client = pacer_client_new(args->common.endpoint, NULL)))
-        cli_options_error(&args->common, "cannot connect to %s", args->common.endpoint);
-    else {
-        pacer_client_set_timeout(client, args->common.timeout_ms);
-        if (pacer_append(client, batch, &result) != PACER_OK) {
-            cli_options_error(&args->common, "%s", pacer_client_error(client));
-            status = pacer_client_error_code(client)[0] ? CLI_EXIT_REJECTED : CLI_EXIT_FAILED;
-        } else if (pacer_append_result_count(result) != 1)
-            cli_options_error(&args->common, "pacerd answered with %zu results for one event",
-                              pacer_append_result_count(result));
-        else
-            status = print_event_result(args, type, id, pacer_append_result_event(result, 0));
-    }
-    pacer_append_result_destroy(&result);
-    pacer_client_destroy(&client);
-    pacer_batch_destroy(&batch);
-    msgpack_sbuffer_destroy(&bytes);
     return status;
 }
 

@@ -21,6 +21,7 @@
 
 #include "events/wire.h"
 #include "clients/libpacer.h"
+#include "clients/libpacer_private.h"
 
 #include <assert.h>
 #include <errno.h>
@@ -116,6 +117,8 @@ pacer_strerror(int rc)
         return "no request in flight";
     case PACER_EBUSY:
         return "pipelined requests in flight";
+    case PACER_EAGAIN:
+        return "nothing arrived within the wait";
     default:
         return "unknown error";
     }
@@ -156,6 +159,20 @@ malformed(pacer_client_t *self, const char *endpoint, const char *format, ...)
     vsnprintf(what, sizeof what, format, args);
     va_end(args);
     return fail(self, PACER_EPROTOCOL, "malformed reply from %s: %s", endpoint, what);
+}
+
+int
+pacer_client_malformed_query(pacer_client_t *self, const char *what)
+{
+    assert(self);
+    return malformed(self, self->query_endpoint ? self->query_endpoint : "pacerd", "%s", what);
+}
+
+int
+pacer_client_fail_with(pacer_client_t *self, int rc, const char *message)
+{
+    assert(self);
+    return fail(self, rc, "%s", message);
 }
 
 static const char *

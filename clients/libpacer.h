@@ -33,10 +33,11 @@
 extern "C" {
 #endif
 
-#define PACER_DEFAULT_APPEND_ENDPOINT "tcp://127.0.0.1:7700"
-#define PACER_DEFAULT_QUERY_ENDPOINT  "tcp://127.0.0.1:7701"
-#define PACER_DEFAULT_TIMEOUT_MS      30000
-#define PACER_HASH_BYTES              32
+#define PACER_DEFAULT_APPEND_ENDPOINT  "tcp://127.0.0.1:7700"
+#define PACER_DEFAULT_QUERY_ENDPOINT   "tcp://127.0.0.1:7701"
+#define PACER_DEFAULT_PUBLISH_ENDPOINT "tcp://127.0.0.1:7702"
+#define PACER_DEFAULT_TIMEOUT_MS       30000
+#define PACER_HASH_BYTES               32
 /* Protocol limits: a batch holds at most this many events, a request body
    at most this many bytes; pacer_batch_add_msgpack enforces both. */
 #define PACER_BATCH_MAX_EVENTS 100000
@@ -54,7 +55,8 @@ typedef enum {
     PACER_EPROTOCOL = -6,  /* the reply does not follow docs/PROTOCOL.md */
     PACER_EREFUSED = -7,   /* the daemon answered ok:false; see pacer_client_error_code */
     PACER_EIDLE = -8,      /* pacer_append_recv with no batch in flight */
-    PACER_EBUSY = -9       /* pacer_append while pipelined batches are still in flight */
+    PACER_EBUSY = -9,      /* pacer_append while pipelined batches are still in flight */
+    PACER_EAGAIN = -10     /* pacer_sub_recv: nothing to hand over within the wait */
 } pacer_rc_t;
 
 /* A short fixed description of a return code ("no reply within the timeout"). */

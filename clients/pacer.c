@@ -26,6 +26,15 @@ static const pacer_command_t commands[] = {
     {"leaderboard", cli_report_leaderboard_main, "nodes of one level ranked by attainment"},
     {"rebuild", cli_report_rebuild_main, "fold the whole log into the projection again"},
     {"undefined", cli_undefined_main, "credited ids that no node_defined defines, with totals"},
+    {"tail", cli_tail_main, "print alerts as they are raised, each exactly once"},
+    {"alerts", cli_alerts_main, "the alerts raised so far, or (--active) firing now"},
+    {"silence", cli_silence_main, "silence an alert or a topic prefix, until a time"},
+    {"unsilence", cli_unsilence_main, "lift a silence"},
+    {"silences", cli_silences_main, "the silences in force"},
+    {"review", cli_review_main, "confirm or dismiss an anomaly flag"},
+    {"rule", cli_rule_main, "rule set: change a threshold or window of an alert rule"},
+    {"tick", cli_tick_main, "evaluate the time-driven alert rules (now, or at --now)"},
+    {"notify", cli_notify_main, "forward alerts to a webhook, exactly once, with a cursor"},
 };
 
 static void

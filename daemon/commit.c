@@ -64,6 +64,8 @@ put_records(void *arg, char *err, size_t errlen)
             rc = STORE_ERROR;
         }
     }
+    if (rc == STORE_OK && j->outbox && (j->outbox->nrecs || j->outbox->nstates))
+        rc = outbox_put(c->store, j->outbox, err, errlen);
     j->ms_put += log_clock_ms() - t;
     return rc;
 }

@@ -23,6 +23,7 @@
 #define PACER_COMMIT_H
 
 #include "daemon/chain.h"
+#include "daemon/outbox.h"
 #include "daemon/store.h"
 #include "daemon/writer.h"
 
@@ -37,6 +38,9 @@ typedef struct {
     uint64_t first_seq;
     int64_t recorded_at;
     size_t room; /* grow the map first unless this much is free (0: don't) */
+    /* the alerts the group raised, put in the same transaction (may be
+       NULL or empty) */
+    const outbox_batch_t *outbox;
     /* optional: run after a successful commit, in transactions of its own
        (a projection snapshot's next chunk); its result in after_rc */
     int (*after)(void *arg, char *err, size_t errlen);

@@ -24,6 +24,8 @@ group_new(void)
         return NULL;
     }
     msgpack_sbuffer_init(&self->canon);
+    outbox_batch_init(&self->outbox);
+    outbox_batch_init(&self->progress);
     return self;
 }
 
@@ -37,8 +39,16 @@ group_destroy(group_t **self_p)
     free(self->pending);
     msgpack_sbuffer_destroy(&self->canon);
     free(self->values);
+    outbox_batch_destroy(&self->outbox);
+    outbox_batch_destroy(&self->progress);
     free(self);
     *self_p = NULL;
+}
+
+bool
+group_is_tick(const pending_t *p)
+{
+    return p->rc == WIRE_OK && p->req.op == OP_TICK;
 }
 
 bool
@@ -222,10 +232,11 @@ group_fail(group_t *self, const char *why)
 {
     for (size_t k = 0; k < self->npending; k++) {
         pending_t *p = &self->pending[k];
-        if (group_appends_events(p)) {
+        if (group_appends_events(p) || group_is_tick(p)) {
             p->rc = WIRE_INTERNAL;
             snprintf(p->message, sizeof p->message,
-                     "nothing in this request was appended: %s; retry later", why);
+                     "nothing in this request was %s: %s; retry later",
+                     group_is_tick(p) ? "committed" : "appended", why);
         }
     }
 }
@@ -314,6 +325,20 @@ group_pack_reply(group_t *self, pending_t *p, msgpack_sbuffer *out, uint64_t cou
             msgpack_sbuffer_write(out, p->alloc.body.data, p->alloc.body.size);
         return true;
     }
+    if (group_is_tick(p)) {
+        if (p->tick_clock < 0) {
+            wire_reply_error(&pk, p->req.corr, WIRE_BAD_REQUEST, p->message);
+            return false;
+        }
+        wire_reply_begin(&pk, p->req.corr, true, 3);
+        wire_pack_str(&pk, "raised");
+        msgpack_pack_uint64(&pk, p->tick_raised);
+        wire_pack_str(&pk, "last_aseq");
+        msgpack_pack_uint64(&pk, self->last_aseq);
+        wire_pack_str(&pk, "now");
+        msgpack_pack_int64(&pk, p->tick_clock);
+        return true;
+    }
     if (p->rc == WIRE_OK && p->req.op == OP_REBUILD) {
         wire_reply_begin(&pk, p->req.corr, true, 2);
         wire_pack_str(&pk, "events");
@@ -324,10 +349,12 @@ group_pack_reply(group_t *self, pending_t *p, msgpack_sbuffer *out, uint64_t cou
     }
     if (p->rc == WIRE_OK) {
         p->rc = WIRE_UNKNOWN_OP;
+        char served[200];
         snprintf(p->message, sizeof p->message,
-                 "op \"%.*s\" is not served on the append endpoint (append, allocate, "
-                 "rebuild; the others are on the query endpoint)",
-                 (int)(p->req.op_len > 40 ? 40 : p->req.op_len), p->req.op_name);
+                 "op \"%.*s\" is not served on the append endpoint (%s; the others are on "
+                 "the query endpoint)",
+                 (int)(p->req.op_len > 40 ? 40 : p->req.op_len), p->req.op_name,
+                 wire_ops_served(WIRE_ON_APPEND, served, sizeof served));
     }
     wire_reply_error(&pk, p->req.corr, p->rc, p->message);
     return false;
@@ -363,6 +390,9 @@ group_release(group_t *self)
     self->committed = false;
     self->recorded_at = 0;
     self->last_seq = 0;
+    self->last_aseq = 0;
+    outbox_batch_clear(&self->outbox);
+    outbox_batch_clear(&self->progress);
     msgpack_sbuffer_clear(&self->canon);
     /* Three groups circulate; after a burst of huge requests, give their
        arenas back rather than hold the peak three times over. */

@@ -27,6 +27,7 @@
 #ifndef PACER_GROUP_H
 #define PACER_GROUP_H
 
+#include "daemon/outbox.h"
 #include "events/schema.h"
 #include "events/wire.h"
 #include "projections/projection.h"
@@ -83,6 +84,12 @@ typedef struct {
     /* rebuild requests */
     uint64_t rebuilt_events;
     double rebuild_ms;
+    /* tick requests; internal: the intake thread's own timer, answered to
+       nobody */
+    bool internal;
+    bool flush_only; /* internal: only send the progress rows that waited */
+    uint64_t tick_raised;
+    int64_t tick_clock;
 } pending_t;
 
 typedef struct {
@@ -96,6 +103,14 @@ typedef struct {
     bool committed;      /* false: nothing of the group was appended */
     int64_t recorded_at; /* of every event appended */
     uint64_t last_seq;   /* the log's last seq after the commit */
+    /* The alerts the group raised (daemon/alerter), committed with it and
+       published after it; last_aseq: the newest aseq with them. */
+    outbox_batch_t outbox;
+    uint64_t last_aseq;
+    /* Progress rows of the keys it changed, for progress/<path>/ (not
+       stored; the intake thread coalesces them per key); each entry's
+       aseq field holds the target index. */
+    outbox_batch_t progress;
 } group_t;
 
 /* NULL when out of memory. */
@@ -105,6 +120,8 @@ void group_destroy(group_t **self_p);
 /* Whether p appends events (an append, or an allocate that is not a
    preview and has its events). */
 bool group_appends_events(const pending_t *p);
+/* Whether p is a tick (a request, or the intake thread's own). */
+bool group_is_tick(const pending_t *p);
 
 /* Decode, validate, encode and hash every event of p (once; later calls
    do nothing). -1 when out of memory, with p answered `internal`. */

@@ -16,6 +16,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <time.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,7 +41,31 @@ struct _intake_t {
     bool stopping; /* the writer asked us to stop */
     long subscriptions;
     msgpack_sbuffer out;
+    /* the alert timer (an internal tick request every tick_ms; 0: off)
+       and the heartbeat, once a second */
+    int64_t tick_ms, next_tick, next_heartbeat;
+    bool tick_queued; /* an internal tick is in a group not answered yet */
+    uint64_t last_aseq, last_seq;
+    bool flush_queued; /* an internal progress flush is in a group not answered yet */
 };
+
+#define HEARTBEAT_MS 1000
+
+static int64_t
+mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int64_t
+wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 
 /* Give the writer the filled group, if it can take one and there is one. */
 static bool
@@ -88,6 +113,15 @@ reply_all(intake_t *self, group_t *g)
 {
     for (size_t k = 0; k < g->npending; k++) {
         pending_t *p = &g->pending[k];
+        if (p->internal) {
+            if (p->flush_only)
+                self->flush_queued = false;
+            else
+                self->tick_queued = false;
+            if (p->rc != WIRE_OK || p->tick_clock < 0)
+                log_warn("alert tick not committed: %s", p->message);
+            continue;
+        }
         uint64_t counts[3];
         bool ok = group_pack_reply(g, p, &self->out, counts);
         /* counted before the reply goes out: a client that asks for the
@@ -114,12 +148,37 @@ track_subscriptions(intake_t *self)
     zmq_msg_init(&m);
     while (zmq_msg_recv(&m, self->pub, ZMQ_DONTWAIT) >= 0) {
         const uint8_t *d = zmq_msg_data(&m);
-        if (zmq_msg_size(&m) >= 1 && d[0] == 1)
+        size_t n = zmq_msg_size(&m);
+        /* would this subscription receive progress/ topics? */
+        bool progress = n >= 1 && memcmp(d + 1, "progress/", n - 1 < 9 ? n - 1 : 9) == 0;
+        if (n >= 1 && d[0] == 1) {
             self->subscriptions++;
-        else if (zmq_msg_size(&m) >= 1 && d[0] == 0 && self->subscriptions > 0)
+            if (progress)
+                atomic_fetch_add(&self->stats->progress_subscribers, 1);
+        } else if (n >= 1 && d[0] == 0 && self->subscriptions > 0) {
             self->subscriptions--;
+            if (progress && atomic_load(&self->stats->progress_subscribers) > 0)
+                atomic_fetch_sub(&self->stats->progress_subscribers, 1);
+        }
     }
     zmq_msg_close(&m);
+}
+
+/* The group's progress rows (the writer sends each key's at most once a
+   second). */
+static void
+publish_progress(intake_t *self, group_t *g)
+{
+    if (!g->committed || !self->pub)
+        return;
+    for (size_t i = 0; i < g->progress.nrecs; i++) {
+        const outbox_rec_t *r = &g->progress.recs[i];
+        if (zmq_send(self->pub, outbox_batch_at(&g->progress, r->topic_off), r->topic_len,
+                     ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0 ||
+            zmq_send(self->pub, outbox_batch_at(&g->progress, r->rec_off), r->rec_len,
+                     ZMQ_DONTWAIT) < 0)
+            log_debug("progress update dropped: %s", zmq_strerror(errno));
+    }
 }
 
 /* Publish each newly appended event: topic frame "event/<type>/", then
@@ -160,6 +219,94 @@ publish_all(intake_t *self, group_t *g)
     }
 }
 
+/* heartbeat/ {"aseq", "seq", "at"}: lets a subscriber notice alerts it
+   missed (docs/PROTOCOL.md, "Receiving every alert exactly once"). */
+static void
+publish_heartbeat(intake_t *self)
+{
+    self->next_heartbeat = mono_ms() + HEARTBEAT_MS;
+    if (!self->pub || self->subscriptions == 0)
+        return;
+    msgpack_packer pk;
+    msgpack_sbuffer_clear(&self->out);
+    msgpack_packer_init(&pk, &self->out, msgpack_sbuffer_write);
+    msgpack_pack_map(&pk, 3);
+    wire_pack_str(&pk, "aseq");
+    msgpack_pack_uint64(&pk, self->last_aseq);
+    wire_pack_str(&pk, "seq");
+    msgpack_pack_uint64(&pk, self->last_seq);
+    wire_pack_str(&pk, "at");
+    msgpack_pack_int64(&pk, wall_ms());
+    if (zmq_send(self->pub, "heartbeat/", 10, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0 ||
+        zmq_send(self->pub, self->out.data, self->out.size, ZMQ_DONTWAIT) < 0)
+        log_debug("heartbeat dropped: %s", zmq_strerror(errno));
+}
+
+/* Each alert the group raised, on its topic, after the commit. */
+static void
+publish_alerts(intake_t *self, group_t *g)
+{
+    if (!g->committed)
+        return;
+    if (g->last_aseq > self->last_aseq)
+        self->last_aseq = g->last_aseq;
+    if (g->last_seq > self->last_seq)
+        self->last_seq = g->last_seq;
+    if (!self->pub || !g->outbox.nrecs)
+        return;
+    track_subscriptions(self);
+    if (self->subscriptions == 0)
+        return;
+    for (size_t i = 0; i < g->outbox.nrecs; i++) {
+        const outbox_rec_t *r = &g->outbox.recs[i];
+        if (zmq_send(self->pub, outbox_batch_at(&g->outbox, r->topic_off), r->topic_len,
+                     ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0 ||
+            zmq_send(self->pub, outbox_batch_at(&g->outbox, r->rec_off), r->rec_len, ZMQ_DONTWAIT) <
+                0)
+            log_debug("publish of alert %llu dropped: %s", (unsigned long long)r->aseq,
+                      zmq_strerror(errno));
+    }
+    publish_heartbeat(self);
+}
+
+/* The intake thread's own tick request, into the group being filled. */
+static void
+queue_tick(intake_t *self)
+{
+    self->next_tick = mono_ms() + self->tick_ms;
+    group_t *g = self->filling;
+    if (self->tick_queued || self->stopping || g->npending >= GROUP_MAX_REQS)
+        return;
+    pending_t *p = &g->pending[g->npending++];
+    zmq_msg_init(&p->ident);
+    zmq_msg_init(&p->body);
+    p->rc = WIRE_OK;
+    p->req.op = OP_TICK;
+    p->internal = true;
+    self->tick_queued = true;
+    hand_off(self);
+}
+
+/* Once a second while someone listens to progress/: an internal request
+   that has the writer send the progress rows that waited for their second
+   (daemon/alerter). It commits nothing unless the group has more in it. */
+static void
+queue_flush(intake_t *self)
+{
+    group_t *g = self->filling;
+    if (self->flush_queued || self->stopping || g->npending >= GROUP_MAX_REQS)
+        return;
+    pending_t *p = &g->pending[g->npending++];
+    zmq_msg_init(&p->ident);
+    zmq_msg_init(&p->body);
+    p->rc = WIRE_OK;
+    p->req.op = OP_TICK;
+    p->internal = true;
+    p->flush_only = true;
+    self->flush_queued = true;
+    hand_off(self);
+}
+
 /* A group came back from the writer: hand over the next one before
    answering this one, so the writer is not kept waiting. */
 static void
@@ -169,6 +316,8 @@ take_back(intake_t *self, group_t *g)
     hand_off(self);
     reply_all(self, g);
     publish_all(self, g);
+    publish_alerts(self, g);
+    publish_progress(self, g);
     group_release(g);
     self->free[self->nfree++] = g;
 }
@@ -278,7 +427,12 @@ intake_run(void *arg)
             items[at_router = n++] = (zmq_pollitem_t){self->router, 0, ZMQ_POLLIN, 0};
         if (self->pub)
             items[at_pub = n++] = (zmq_pollitem_t){self->pub, 0, ZMQ_POLLIN, 0};
-        if (zmq_poll(items, n, -1) < 0) {
+        int64_t t = mono_ms(), wake = self->next_heartbeat;
+        if (self->tick_ms && self->next_tick < wake)
+            wake = self->next_tick;
+
+        long timeout = wake > t ? (long)(wake - t) : 0;
+        if (zmq_poll(items, n, timeout) < 0) {
             if (errno == EINTR)
                 continue;
             log_error("polling the append socket: %s", zmq_strerror(errno));
@@ -289,6 +443,14 @@ intake_run(void *arg)
             read_pipe(self);
         if (at_pub >= 0 && (items[at_pub].revents & ZMQ_POLLIN))
             track_subscriptions(self);
+        t = mono_ms();
+        if (t >= self->next_heartbeat) {
+            publish_heartbeat(self);
+            if (atomic_load_explicit(&self->stats->progress_subscribers, memory_order_relaxed) > 0)
+                queue_flush(self);
+        }
+        if (self->tick_ms && t >= self->next_tick)
+            queue_tick(self);
         if (at_router >= 0 && (items[at_router].revents & ZMQ_POLLIN))
             receive_all(self);
     }
@@ -296,7 +458,8 @@ intake_run(void *arg)
 }
 
 intake_t *
-intake_start(void *router, void *pub, void *pipe, writer_stats_t *stats, char *err, size_t errlen)
+intake_start(void *router, void *pub, void *pipe, writer_stats_t *stats,
+             const intake_options_t *options, char *err, size_t errlen)
 {
     intake_t *self = calloc(1, sizeof *self);
     if (!self) {
@@ -307,6 +470,11 @@ intake_start(void *router, void *pub, void *pipe, writer_stats_t *stats, char *e
     self->pub = pub;
     self->pipe = pipe;
     self->stats = stats;
+    self->tick_ms = options->tick_ms;
+    self->last_aseq = options->last_aseq;
+    self->last_seq = options->last_seq;
+    self->next_tick = mono_ms() + (self->tick_ms ? self->tick_ms : 0);
+    self->next_heartbeat = mono_ms() + HEARTBEAT_MS;
     msgpack_sbuffer_init(&self->out);
     for (int i = 0; i < INTAKE_GROUPS; i++)
         if (!(self->groups[i] = group_new())) {

@@ -33,11 +33,21 @@
 
 typedef struct _intake_t intake_t;
 
+typedef struct {
+    int64_t tick_ms;    /* an alert tick request this often; 0: none */
+    uint64_t last_aseq; /* the outbox's and the log's newest, for the */
+    uint64_t last_seq;  /* heartbeats until the first group commits */
+} intake_options_t;
+
 /* Start the thread. router and pub are raw libzmq sockets that the caller
    no longer touches until intake_join; pipe is this thread's end of the
-   pipe to the writer. NULL with a message on failure. */
-intake_t *intake_start(void *router, void *pub, void *pipe, writer_stats_t *stats, char *err,
-                       size_t errlen);
+   pipe to the writer. Besides answering and publishing committed groups,
+   it publishes a heartbeat every second and, every tick_ms, puts a tick
+   request of its own into the group it fills (the alerts time raises are
+   committed and published like any group's). NULL with a message on
+   failure. */
+intake_t *intake_start(void *router, void *pub, void *pipe, writer_stats_t *stats,
+                       const intake_options_t *options, char *err, size_t errlen);
 /* Wait for the thread to end (after the writer sent NULL and received it
    back) and free it. */
 void intake_join(intake_t **self_p);

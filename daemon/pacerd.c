@@ -12,6 +12,7 @@
 #include "daemon/projector.h"
 #include "daemon/query.h"
 #include "daemon/store.h"
+#include "daemon/outbox.h"
 #include "daemon/writer.h"
 
 #include <czmq.h>
@@ -34,6 +35,9 @@ typedef struct {
     int fiscal_start_month;
     unsigned working_weekdays;
     uint64_t snapshot_every;
+    long tick_s;
+    bool manual_clock;
+    bool alerts_off, detectors_off;
 } settings_t;
 
 static void
@@ -54,6 +58,12 @@ usage(FILE *out)
             "  --fiscal-start-month M  month (1-12) the fiscal year starts in (default 1)\n"
             "  --snapshot-every N  events between projection snapshots (default 1000000)\n"
             "  --working-weekdays D  working weekdays, e.g. mon,tue,wed,thu,fri (the default)\n"
+            "  --tick SECONDS      evaluate time-driven alert rules this often (default 60;\n"
+            "                      0: only on tick requests)\n"
+            "  --manual-clock      alert rules run at the `now` of the last tick request\n"
+            "                      instead of the wall clock (for tests and replays)\n"
+            "  --alerts on|off     evaluate alert rules and raise alerts (default on)\n"
+            "  --detectors on|off  fold the anomaly detectors (default on)\n"
             "  --config FILE       settings file, ZPL format:\n"
             "                        pacerd\n"
             "                            state_dir = /var/lib/pacer\n"
@@ -127,6 +137,29 @@ apply_setting(settings_t *s, const char *key, const char *value)
             return -1;
         }
         s->fiscal_start_month = (int)m;
+    } else if (streq(key, "tick")) {
+        char *end;
+        long t = strtol(value, &end, 10);
+        if (*end || end == value || t < 0 || t > 86400) {
+            fprintf(stderr, "pacerd: tick \"%s\": expected seconds, 0 to 86400\n", value);
+            return -1;
+        }
+        s->tick_s = t;
+    } else if (streq(key, "alerts") || streq(key, "detectors")) {
+        if (!streq(value, "on") && !streq(value, "off")) {
+            fprintf(stderr, "pacerd: %s \"%s\": expected on or off\n", key, value);
+            return -1;
+        }
+        if (streq(key, "alerts"))
+            s->alerts_off = streq(value, "off");
+        else
+            s->detectors_off = streq(value, "off");
+    } else if (streq(key, "manual_clock") || streq(key, "manual-clock")) {
+        if (!streq(value, "true") && !streq(value, "false")) {
+            fprintf(stderr, "pacerd: manual clock \"%s\": expected true or false\n", value);
+            return -1;
+        }
+        s->manual_clock = streq(value, "true");
     } else if (streq(key, "working_weekdays") || streq(key, "working-weekdays")) {
         /* a comma-separated list of mon, tue, wed, thu, fri, sat, sun */
         static const char *const days[] = {"mon", "tue", "wed", "thu", "fri", "sat", "sun"};
@@ -209,6 +242,10 @@ parse_args(settings_t *s, int argc, char **argv)
                                          {"fiscal-start-month", required_argument, 0, 'f'},
                                          {"snapshot-every", required_argument, 0, 's'},
                                          {"working-weekdays", required_argument, 0, 'w'},
+                                         {"tick", required_argument, 0, 't'},
+                                         {"manual-clock", no_argument, 0, 'M'},
+                                         {"alerts", required_argument, 0, 'A'},
+                                         {"detectors", required_argument, 0, 'D'},
                                          {"version", no_argument, 0, 'V'},
                                          {"help", no_argument, 0, 'h'},
                                          {0, 0, 0, 0}};
@@ -252,6 +289,18 @@ parse_args(settings_t *s, int argc, char **argv)
             break;
         case 'w':
             key = "working_weekdays";
+            break;
+        case 't':
+            key = "tick";
+            break;
+        case 'M':
+            s->manual_clock = true;
+            break;
+        case 'A':
+            key = "alerts";
+            break;
+        case 'D':
+            key = "detectors";
             break;
         case 'c':
             break;
@@ -321,6 +370,7 @@ main(int argc, char **argv)
                     .time_zone = strdup("Asia/Shanghai"),
                     .fiscal_start_month = 1,
                     .snapshot_every = 1000000,
+                    .tick_s = WRITER_TICK_MS / 1000,
                     .map_headroom = WRITER_MAP_HEADROOM};
     int rc = parse_args(&s, argc, argv);
     if (rc >= 0)
@@ -340,6 +390,12 @@ main(int argc, char **argv)
         log_error("%s", err);
         return 1;
     }
+    uint64_t last_aseq;
+    if (outbox_open(store, &last_aseq, err, sizeof err) != STORE_OK) {
+        log_error("%s", err);
+        store_destroy(&store);
+        return 1;
+    }
     /* The id index and the projection are independent reads of the log:
        build them side by side. */
     id_load_t ids = {store, NULL, ""};
@@ -348,7 +404,7 @@ main(int argc, char **argv)
     if (!threaded)
         load_ids(&ids);
     projector_options_t popts = {s.time_zone, s.fiscal_start_month, s.snapshot_every,
-                                 s.working_weekdays};
+                                 s.working_weekdays, s.detectors_off};
     projector_t *projector = projector_open(store, &popts, err, sizeof err);
     if (threaded)
         pthread_join(ids_thread, NULL);
@@ -367,8 +423,12 @@ main(int argc, char **argv)
                            : NULL;
     if (pub && !writer)
         log_error("%s", err);
-    if (writer)
+    if (writer) {
         writer_set_map_headroom(writer, s.map_headroom);
+        writer_set_tick(writer, (int64_t)s.tick_s * 1000);
+        writer_set_manual_clock(writer, s.manual_clock);
+        writer_set_alerts(writer, !s.alerts_off);
+    }
     query_args_t qargs = {store, projector, s.query, &stats, started};
     zactor_t *query = writer ? query_start(&qargs, err, sizeof err) : NULL;
     if (writer && !query)

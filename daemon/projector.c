@@ -40,6 +40,7 @@ struct _projector_t {
     char *zone;
     int fiscal_start_month;
     unsigned weekdays;
+    bool detectors;
     uint64_t snapshot_every;
     _Atomic uint64_t snapshot_seq; /* the newest snapshot written or loaded */
     calendar_t *cal;
@@ -152,7 +153,7 @@ build(projector_t *self, uint64_t upto, bool use_snapshot, uint64_t *from_snapsh
     if (!cal)
         return NULL;
     projection_t *p = projection_new(cal);
-    foldset_t *folds = folds_out && p ? foldset_new(cal) : NULL;
+    foldset_t *folds = folds_out && p ? foldset_new(cal, self->detectors) : NULL;
     store_reader_t *r =
         p && (folds || !folds_out) ? store_read_begin(self->store, err, errlen) : NULL;
     if (!r) {
@@ -186,7 +187,7 @@ build(projector_t *self, uint64_t upto, bool use_snapshot, uint64_t *from_snapsh
             calendar_drop(&cal);
             cal = calendar_make(self, err, errlen);
             p = cal ? projection_new(cal) : NULL;
-            folds = p && folds_out ? foldset_new(cal) : NULL;
+            folds = p && folds_out ? foldset_new(cal, self->detectors) : NULL;
             snap_seq = 0;
         }
     } else
@@ -249,6 +250,7 @@ projector_open(store_t *store, const projector_options_t *options, char *err, si
     self->weekdays =
         options->working_weekdays ? options->working_weekdays : CALENDAR_WEEKDAYS_DEFAULT;
     self->snapshot_every = options->snapshot_every;
+    self->detectors = !options->no_detectors;
     pthread_rwlock_init(&self->lock, NULL);
     struct timespec t0;
     clock_gettime(CLOCK_MONOTONIC, &t0);

@@ -26,6 +26,7 @@ typedef struct {
     int fiscal_start_month;    /* 1..12 */
     uint64_t snapshot_every;   /* events between snapshots; 0 = only at stop */
     unsigned working_weekdays; /* bit 0 Monday .. bit 6 Sunday; 0 = Monday to Friday */
+    bool no_detectors;         /* fold no anomaly detectors (pacerd --detectors off) */
 } projector_options_t;
 
 /* Load or build the projection of the store's whole log. NULL with a

@@ -3,6 +3,8 @@
 
 #include "daemon/query.h"
 
+#include "daemon/alert_query.h"
+
 #include "daemon/log.h"
 #include "events/wire.h"
 
@@ -18,6 +20,7 @@ typedef struct {
     void *router;
     msgpack_sbuffer out;
     uint32_t undefined; /* the projection's undefined_count, as last read */
+    char zone[128];     /* its calendar's time zone (constant once read) */
 } query_t;
 
 /* A status must not wait for a rebuild: it reads the projection if it
@@ -48,13 +51,22 @@ op_status(query_t *self, wire_request_t *req, msgpack_packer *pk)
         memcpy(hash, rec.hash, STORE_HASH_BYTES);
     store_read_end(&r);
 
-    if (projector_read_lock_within(self->args->projector, STATUS_LOCK_MS)) {
-        self->undefined = projection_undefined_count(projector_live(self->args->projector));
+    bool locked = projector_read_lock_within(self->args->projector, STATUS_LOCK_MS);
+    if (!locked && !self->zone[0]) { /* the first time, wait: the zone is needed */
+        projector_read_lock(self->args->projector);
+        locked = true;
+    }
+    if (locked) {
+        projection_t *live = projector_live(self->args->projector);
+        self->undefined = projection_undefined_count(live);
+        snprintf(self->zone, sizeof self->zone, "%s", calendar_zone(projection_calendar(live)));
         projector_unlock(self->args->projector);
     }
 
     int64_t now = zclock_time();
-    wire_reply_begin(pk, req->corr, true, 12);
+    wire_reply_begin(pk, req->corr, true, 13);
+    wire_pack_str(pk, "time_zone");
+    wire_pack_str(pk, self->zone);
     wire_pack_str(pk, "version");
     wire_pack_str(pk, PACER_VERSION);
     pack_kv_uint(pk, "protocol", WIRE_VERSION);
@@ -215,6 +227,29 @@ op_projection(query_t *self, wire_request_t *req, msgpack_packer *pk)
     msgpack_sbuffer_destroy(&res.body);
 }
 
+/* An op no core handler serves, offered to the folds: true if one answered
+   (or refused it). */
+static bool
+op_of_fold(query_t *self, wire_request_t *req, msgpack_packer *pk)
+{
+    char err[256] = "";
+    msgpack_sbuffer pairs;
+    msgpack_sbuffer_init(&pairs);
+    size_t n = 0;
+    projector_read_lock(self->args->projector);
+    int rc = foldset_query(projector_folds(self->args->projector), req->op_name, req->op_len,
+                           req->body, zclock_time(), &pairs, &n, err, sizeof err);
+    projector_unlock(self->args->projector);
+    if (rc < 0)
+        wire_reply_error(pk, req->corr, WIRE_BAD_REQUEST, err);
+    else if (rc > 0) {
+        wire_reply_begin(pk, req->corr, true, n);
+        msgpack_sbuffer_write(&self->out, pairs.data, pairs.size);
+    }
+    msgpack_sbuffer_destroy(&pairs);
+    return rc != 0;
+}
+
 static void
 handle(query_t *self, zmq_msg_t *body)
 {
@@ -234,12 +269,19 @@ handle(query_t *self, zmq_msg_t *body)
     else if (req.op == OP_PROGRESS || req.op == OP_LEADERBOARD || req.op == OP_TARGET_HISTORY ||
              req.op == OP_ALLOCATE || req.op == OP_UNDEFINED_NODES)
         op_projection(self, &req, &pk);
-    else {
+    else if (req.op == OP_ALERTS || req.op == OP_ALERTS_ACTIVE || req.op == OP_SILENCES)
+        alert_query(self->args->store, self->args->projector, &req, &pk, &self->out, zclock_time());
+    else if (req.op != OP_OTHER || !op_of_fold(self, &req, &pk)) {
+        char served[400], elsewhere[200], folds[200] = "";
+        projector_read_lock(self->args->projector);
+        foldset_ops(projector_folds(self->args->projector), folds, sizeof folds);
+        projector_unlock(self->args->projector);
         snprintf(msg, sizeof msg,
-                 "op \"%.*s\" is not served on the query endpoint (status, events, "
-                 "progress, leaderboard, target_history, undefined_nodes, allocate "
-                 "previews; append, allocate and rebuild are on the append endpoint)",
-                 (int)(req.op_len > 40 ? 40 : req.op_len), req.op_name);
+                 "op \"%.*s\" is not served on the query endpoint (%s%s; %s are on the append "
+                 "endpoint)",
+                 (int)(req.op_len > 40 ? 40 : req.op_len), req.op_name,
+                 wire_ops_served(WIRE_ON_QUERY, served, sizeof served), folds,
+                 wire_ops_served(WIRE_ON_APPEND, elsewhere, sizeof elsewhere));
         wire_reply_error(&pk, req.corr, WIRE_UNKNOWN_OP, msg);
     }
     wire_request_free(&req);

@@ -31,6 +31,7 @@
 
 #include "daemon/writer.h"
 
+#include "daemon/alerter.h"
 #include "daemon/chain.h"
 #include "daemon/commit.h"
 #include "daemon/group.h"
@@ -97,6 +98,14 @@ struct _writer_t {
     /* Where the time of the group being applied went, for the log line
        about a slow one: snapshot store, index growth, apply. */
     double ms[3];
+    /* Alerts: the alerter (its memory runs with the projection, ahead of
+       the durable outbox by the groups in flight), and the alert clock:
+       the wall clock, or with a manual clock the last tick's now. */
+    alerter_t *alerter;
+    bool manual_clock;
+    int64_t alert_clock;
+    int64_t tick_ms;
+    bool no_alerts; /* --alerts off: evaluate no rule, raise no flag */
 };
 
 enum { T_SNAPSHOT, T_RESERVE, T_APPLY };
@@ -188,6 +197,7 @@ writer_new(store_t *store, projector_t *projector, dedup_t **dedup_p, void *rout
     self->pub = pub;
     self->stats = stats;
     self->headroom = WRITER_MAP_HEADROOM;
+    self->tick_ms = WRITER_TICK_MS;
     const char *slow = getenv(SLOW_GROUP_ENV);
     self->slow_ms = slow ? atof(slow) : SLOW_GROUP_MS;
     self->dedup = *dedup_p;
@@ -201,6 +211,15 @@ writer_new(store_t *store, projector_t *projector, dedup_t **dedup_p, void *rout
     }
     if (open_pipe(self, err, errlen) != 0 || !(self->chain = chain_new(err, errlen)) ||
         !(self->committer = committer_new(store, stats, err, errlen))) {
+        writer_destroy(&self);
+        return NULL;
+    }
+    if (!(self->alerter = alerter_new())) {
+        snprintf(err, errlen, "out of memory");
+        writer_destroy(&self);
+        return NULL;
+    }
+    if (alerter_load(self->alerter, store, projector_live(projector), err, errlen) != 0) {
         writer_destroy(&self);
         return NULL;
     }
@@ -223,6 +242,7 @@ writer_destroy(writer_t **self_p)
     if (!self)
         return;
     committer_destroy(&self->committer);
+    alerter_destroy(&self->alerter);
     dedup_destroy(&self->dedup);
     msgpack_zone_destroy(&self->zone);
     chain_destroy(&self->chain);
@@ -328,7 +348,9 @@ admit_event(writer_t *self, group_t *g, ev_result_t *r, uint32_t i, const event_
         return false;
     }
     ev_error_t perr;
-    if (projection_check(projector_live(self->projector), ev, &perr) != EVE_OK) {
+    if (projection_check(projector_live(self->projector), ev, &perr) != EVE_OK ||
+        foldset_check(projector_folds(self->projector), ev, &perr) != EVE_OK ||
+        alerter_check(self->alerter, ev, &perr) != EVE_OK) {
         group_refuse(r, perr.code, i, perr.message);
         return false;
     }
@@ -355,7 +377,9 @@ append_event(writer_t *self, group_t *g, ev_result_t *r, const event_t *ev, char
     r->status = R_APPENDED;
     dedup_insert(self->dedup, r->id_hash, r->seq);
     if (projection_fold_checked(projector_live(self->projector), r->seq, self->recorded_at, ev) !=
-        0) {
+            0 ||
+        foldset_fold(projector_folds(self->projector), r->seq, self->recorded_at, ev, alerter_flag,
+                     self->alerter) != 0) {
         snprintf(err, errlen, "out of memory folding event %llu into the projection",
                  (unsigned long long)r->seq);
         return STORE_ERROR;
@@ -524,6 +548,85 @@ reserve_links(writer_t *self, size_t n)
     return 0;
 }
 
+/* The id of an event of the group being applied (a lag alert's evidence). */
+static bool
+id_in_group(void *arg, uint64_t seq, char *id, size_t cap)
+{
+    writer_t *self = arg;
+    if (self->first_seq == UINT64_MAX || seq < self->first_seq ||
+        seq >= self->first_seq + self->nlinks)
+        return false;
+    const chain_link_t *l = &self->buf[self->cur].links[seq - self->first_seq];
+    ev_str_t s = stored_id(self, l->event, l->len);
+    bool ok = s.ptr && s.len < cap;
+    if (ok) {
+        memcpy(id, s.ptr, s.len);
+        id[s.len] = 0;
+    }
+    msgpack_zone_clear(&self->zone);
+    return ok;
+}
+
+/* After the group's events are folded: its tick requests move the alert
+   clock, then the alerter evaluates what the events changed at the alert
+   clock, and each tick what time made due. The records go into the
+   group's outbox batch, committed with it. */
+static int
+raise_alerts(writer_t *self, group_t *g, char *err, size_t errlen)
+{
+    projection_t *proj = projector_live(self->projector);
+    foldset_t *folds = projector_folds(self->projector);
+    uint64_t log_seq = self->first_seq + self->nlinks - 1;
+    int64_t wall = self->recorded_at;
+    for (size_t k = 0; k < g->npending; k++) {
+        pending_t *p = &g->pending[k];
+        if (!group_is_tick(p) || p->flush_only)
+            continue;
+        int64_t t = p->req.has_now ? p->req.now : wall;
+        if (self->manual_clock && !p->req.has_now)
+            t = self->alert_clock;
+        if (self->manual_clock && t < self->alert_clock) {
+            p->tick_clock = -1;
+            snprintf(p->message, sizeof p->message,
+                     "now: %lld is earlier than the alert clock (%lld); time only moves forward",
+                     (long long)t, (long long)self->alert_clock);
+            continue;
+        }
+        p->tick_clock = t;
+        if (self->manual_clock)
+            self->alert_clock = t;
+    }
+    int64_t now = self->manual_clock ? self->alert_clock : wall;
+    if (self->no_alerts) {
+        g->last_aseq = alerter_last_aseq(self->alerter);
+        return STORE_OK;
+    }
+    bool progress =
+        atomic_load_explicit(&self->stats->progress_subscribers, memory_order_relaxed) > 0;
+    alerter_progress_to(self->alerter, progress ? &g->progress : NULL);
+    if (alerter_group(self->alerter, proj, folds, now, log_seq, id_in_group, self, &g->outbox, err,
+                      errlen) != 0)
+        return STORE_ERROR;
+    for (size_t k = 0; k < g->npending; k++) {
+        pending_t *p = &g->pending[k];
+        if (!group_is_tick(p) || p->tick_clock < 0)
+            continue;
+        if (p->flush_only) {
+            if (alerter_flush_progress(self->alerter, proj, now, log_seq,
+                                       progress ? &g->progress : NULL) != 0)
+                return STORE_ERROR;
+            continue;
+        }
+        size_t before = g->outbox.nrecs;
+        if (alerter_tick(self->alerter, proj, folds, p->tick_clock, log_seq, &g->outbox, err,
+                         errlen) != 0)
+            return STORE_ERROR;
+        p->tick_raised = g->outbox.nrecs - before;
+    }
+    g->last_aseq = alerter_last_aseq(self->alerter);
+    return STORE_OK;
+}
+
 /* Check every valid, new event of the group, give it its seq, fold it
    and have its record hashed; nothing is written to the store here.
    Returns STORE_OK, STORE_RETRY (an atomic request clashed: apply the
@@ -552,9 +655,13 @@ apply_group(writer_t *self, group_t *g, int64_t recorded_at, char *err, size_t e
     self->nlinks = 0;
     chain_begin(self->chain, self->last_hash, self->first_seq, recorded_at, links);
     int rc = STORE_OK;
+    outbox_batch_clear(&g->outbox);
+    outbox_batch_clear(&g->progress);
     for (size_t k = 0; k < g->npending && rc == STORE_OK; k++)
         if (group_appends_events(&g->pending[k]))
             rc = apply_request(self, g, &g->pending[k], err, errlen);
+    if (rc == STORE_OK)
+        rc = raise_alerts(self, g, err, errlen);
     chain_finish(self->chain, self->nlinks); /* before the links are handed on or reused */
     store_read_end(&self->reader);
     self->first_seq = UINT64_MAX;
@@ -593,6 +700,9 @@ run_rebuilds(writer_t *self, group_t *g)
         } else
             log_info("projection rebuilt: %llu events in %.0f ms",
                      (unsigned long long)p->rebuilt_events, p->rebuild_ms);
+        if (rc == STORE_OK && alerter_load(self->alerter, self->store,
+                                           projector_live(self->projector), err, sizeof err) != 0)
+            log_error("alert state reload failed: %s", err);
     }
 }
 
@@ -615,6 +725,9 @@ undo_to_durable(writer_t *self)
     dedup_rollback(self->dedup);
     if (projector_reload(self->projector, err, sizeof err) != STORE_OK)
         log_error("projection reload failed: %s", err);
+    else if (alerter_load(self->alerter, self->store, projector_live(self->projector), err,
+                          sizeof err) != 0)
+        log_error("alert state reload failed: %s", err);
     self->next_seq = store_last_seq(self->store) + 1;
     memcpy(self->last_hash, store_last_hash(self->store), STORE_HASH_BYTES);
 }
@@ -627,6 +740,24 @@ collect_snapshot(writer_t *self)
     if (projector_snapshot_collect(self->projector, false, err, sizeof err) != STORE_OK)
         log_warn("projection snapshot not stored: %s", err);
     atomic_store(&self->stats->map_size, store_map_size(self->store));
+}
+
+void
+writer_set_manual_clock(writer_t *self, bool manual)
+{
+    self->manual_clock = manual;
+}
+
+void
+writer_set_alerts(writer_t *self, bool on)
+{
+    self->no_alerts = !on;
+}
+
+void
+writer_set_tick(writer_t *self, int64_t ms)
+{
+    self->tick_ms = ms;
 }
 
 void
@@ -787,7 +918,8 @@ process_group(writer_t *self, group_t *g)
     *j = (commit_job_t){.links = self->buf[self->cur].links,
                         .n = self->nlinks,
                         .first_seq = self->next_seq - self->nlinks,
-                        .recorded_at = recorded_at};
+                        .recorded_at = recorded_at,
+                        .outbox = &g->outbox};
     /* Room for twice the group's records and their ids, plus the headroom
        (a snapshot chunk, the id blocks, ...): growing the map is only
        possible between transactions. */
@@ -829,8 +961,10 @@ int
 writer_run(writer_t *self, volatile int *stop)
 {
     char err[256];
+    intake_options_t io = {self->tick_ms, alerter_last_aseq(self->alerter),
+                           store_last_seq(self->store)};
     intake_t *intake =
-        intake_start(self->router, self->pub, self->intake_pipe, self->stats, err, sizeof err);
+        intake_start(self->router, self->pub, self->intake_pipe, self->stats, &io, err, sizeof err);
     if (!intake) {
         log_error("%s", err);
         return -1;

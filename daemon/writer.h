@@ -55,6 +55,9 @@
 typedef struct {
     _Atomic uint64_t requests, appended, duplicates, rejected, bad_requests, commits, map_resizes;
     _Atomic uint64_t map_size;
+    /* subscriptions that progress/ topics would reach (the intake thread
+       counts them, the writer packs progress updates only when there are) */
+    _Atomic long progress_subscribers;
 } writer_stats_t;
 
 typedef struct _writer_t writer_t;
@@ -77,6 +80,17 @@ int writer_run(writer_t *self, volatile int *stop);
    transaction finds it full, and that transaction is aborted and redone. */
 #define WRITER_MAP_HEADROOM ((size_t)24 << 20)
 void writer_set_map_headroom(writer_t *self, size_t bytes);
+
+/* With a manual clock, alert rules are evaluated at the `now` of the last
+   tick request instead of the wall clock (--manual-clock, for tests). */
+void writer_set_manual_clock(writer_t *self, bool manual);
+/* How often time-driven alert rules are evaluated (default 60 s); 0: only
+   on tick requests. */
+#define WRITER_TICK_MS 60000
+void writer_set_tick(writer_t *self, int64_t ms);
+/* Off: no rule is evaluated and no flag raised (pacerd --alerts off, for
+   operators who only want the log and progress, and for benchmarks). */
+void writer_set_alerts(writer_t *self, bool on);
 
 /* Write a projection snapshot now (at a clean stop). */
 int writer_snapshot(writer_t *self);

@@ -24,7 +24,7 @@ struct _foldset_t {
 };
 
 foldset_t *
-foldset_new(calendar_t *cal)
+foldset_new(calendar_t *cal, bool detectors)
 {
     foldset_t *self = calloc(1, sizeof *self);
     if (!self)
@@ -42,7 +42,7 @@ foldset_new(calendar_t *cal)
     self->folds[0] = (fold_t){"alert_settings", ALERTCFG_VERSION, NULL, self->cfg, 1, false};
     self->n = 1;
     det_env_t env = {cal};
-    for (size_t i = 0; DETECTORS[i]; i++) {
+    for (size_t i = 0; detectors && DETECTORS[i]; i++) {
         fold_t *f = &self->folds[self->n];
         f->name = DETECTORS[i]->name;
         f->version = DETECTORS[i]->version;
@@ -253,6 +253,40 @@ foldset_rebuilt(const foldset_t *self, char *names, size_t len)
             n++;
         }
     return n;
+}
+
+int
+foldset_query(foldset_t *self, const char *name, size_t len, const msgpack_object *request,
+              int64_t now, msgpack_sbuffer *pairs, size_t *npairs, char *err, size_t errlen)
+{
+    for (size_t i = 1; i < self->n; i++) {
+        const fold_op_t *op = self->folds[i].cls->ops;
+        for (; op && op->name; op++) {
+            if (strlen(op->name) != len || memcmp(op->name, name, len) != 0)
+                continue;
+            msgpack_sbuffer_clear(pairs);
+            msgpack_packer pk;
+            msgpack_packer_init(&pk, pairs, msgpack_sbuffer_write);
+            int n = op->answer(self->folds[i].state, request, now, &pk, err, errlen);
+            if (n < 0)
+                return -1;
+            *npairs = (size_t)n;
+            return 1;
+        }
+    }
+    return 0;
+}
+
+char *
+foldset_ops(const foldset_t *self, char *out, size_t outlen)
+{
+    size_t o = 0;
+    if (outlen)
+        out[0] = 0;
+    for (size_t i = 1; i < self->n; i++)
+        for (const fold_op_t *op = self->folds[i].cls->ops; op && op->name && o < outlen; op++)
+            o += (size_t)snprintf(out + o, outlen - o, ", %s", op->name);
+    return out;
 }
 
 size_t

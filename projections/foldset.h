@@ -35,8 +35,11 @@
 
 typedef struct _foldset_t foldset_t;
 
-/* The calendar is borrowed (the projection's). NULL when out of memory. */
-foldset_t *foldset_new(calendar_t *cal);
+/* The calendar is borrowed (the projection's). Without detectors, only
+   the alert settings are folded (pacerd --detectors off: a snapshot then
+   has no detector sections, so turning them on again refolds them from the
+   log). NULL when out of memory. */
+foldset_t *foldset_new(calendar_t *cal, bool detectors);
 void foldset_destroy(foldset_t **self_p);
 
 alertcfg_t *foldset_alertcfg(foldset_t *self);
@@ -65,6 +68,14 @@ int foldset_load(foldset_t *self, const msgpack_object *sections, uint64_t snap_
                  size_t errlen);
 /* How many folds foldset_load reset, and their names joined by ", ". */
 size_t foldset_rebuilt(const foldset_t *self, char *names, size_t len);
+
+/* Answer an operation named name[0..len) if a fold has one: 1 with the
+   reply's pairs in pairs (cleared first) and their count in *npairs; 0 if
+   no fold answers it; -1 with a message when the fold refuses the request. */
+int foldset_query(foldset_t *self, const char *name, size_t len, const msgpack_object *request,
+                  int64_t now, msgpack_sbuffer *pairs, size_t *npairs, char *err, size_t errlen);
+/* ", name, name": the folds' operations, for an unknown_op message. */
+char *foldset_ops(const foldset_t *self, char *out, size_t outlen);
 
 /* Bytes the detectors hold. */
 size_t foldset_memory(foldset_t *self);

@@ -144,6 +144,9 @@ void projection_track_changes(projection_t *self, bool on);
 size_t projection_take_changes(projection_t *self, const uint32_t **idx, uint64_t *seqs,
                                size_t cap);
 uint32_t projection_target_count(projection_t *self);
+/* The newest seq that changed target idx while changes were tracked (0:
+   none seen). */
+uint64_t projection_changed_seq(projection_t *self, uint32_t idx);
 
 /* One target key's progress at `now` on the working-day curve, as the
    alert rules see it. Strings are copies. */
@@ -197,9 +200,11 @@ int64_t projection_target_find(projection_t *self, const char *scope, const char
    the calendar has fewer in the last year), or -1. */
 int projection_window_sums(projection_t *self, int64_t now, int window_days, int64_t *sum_window,
                            int64_t *sum_last, uint32_t n);
-/* The path of a node id as of `now` ("acme/east/zhang"; the id alone if it
-   is not a defined node); false if the id is unknown. */
-bool projection_node_path(projection_t *self, const char *node, int64_t now, char *out,
-                          size_t outlen);
+/* A node id's path as of `now` ("acme/east/zhang"; the id alone if it is
+   not known), its owner and its parent's owner ("" when none); false if
+   the id is unknown. Any of the outputs may be NULL. */
+bool projection_node_info(projection_t *self, const char *node, int64_t now, char *path,
+                          size_t pathlen, char *owner, size_t ownerlen, char *parent_owner,
+                          size_t parent_ownerlen);
 
 #endif

@@ -227,6 +227,10 @@ struct _projection_t {
     uint32_t capchanged;
     uint32_t *changes;
     uint32_t nchanges, capchanges;
+    /* Each target's period, parsed once for the alert rules (not state). */
+    period_t *tperiods;
+    uint8_t *tperiod_ok;
+    uint32_t captperiods;
 };
 
 /* The 16 bytes a map of several ids interns (native byte order: the

@@ -65,6 +65,8 @@ at_risk_next(projection_t *proj, const tprog_t *p, const rule_params_t *rp, bool
         return INT64_MAX;
     if (active) /* it ends by time when the key turns behind */
         return rule_pace_below(proj, p, rp->behind);
+    if (p->has_pace && p->pace_ratio < rp->behind)
+        return INT64_MAX; /* behind: a ratio falling with time never comes back up */
     return later(rule_earliest(proj, p, rp), rule_pace_below(proj, p, rp->threshold));
 }
 

@@ -7,7 +7,9 @@
     firing days after a recovery, the short one alone on any quiet day.
     Only for sum metrics (a rate of a ratio means nothing), after
     min_elapsed and once the period has had `window_days` working days.
-    Run rates move only at day boundaries, which the alerter evaluates
+    A key that is behind is not told it is also losing momentum (the
+    behind alert says what it needs a day). Run rates move only at day
+    boundaries, which the alerter evaluates
     every key at; so this rule has no crossing time of its own. */
 
 #include "projections/rules.h"
@@ -58,6 +60,7 @@ explain(const tprog_t *p, const rule_params_t *rp, bool resolving, char *out, si
 const rule_class_t rule_momentum = {.name = "momentum",
                                     .severity = SEVERITY_WARNING,
                                     .factor = 0.5,
+                                    .inhibited_by = "behind",
                                     .eval = eval,
                                     .next_change = next_change,
                                     .explain = explain};

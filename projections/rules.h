@@ -51,6 +51,9 @@ typedef struct rule_class {
     bool notify_parent;       /* the parent node's owner is told too */
     bool once;                /* fires once per key and never resolves */
     double threshold, factor; /* defaults of the per-rule settings (0: none) */
+    /* While this rule holds for the key, this one stays quiet (resolves if
+       active), as Alertmanager's inhibit rules do; NULL: never. */
+    const char *inhibited_by;
     rule_verdict_t (*eval)(const tprog_t *p, const rule_params_t *rp, bool active);
     /* With actual frozen from now on, the first time (ms UTC) the verdict
        could change; INT64_MAX: not by time alone. proj answers

@@ -76,6 +76,12 @@ projection_take_changes(projection_t *self, const uint32_t **idx, uint64_t *seqs
     return n;
 }
 
+uint64_t
+projection_changed_seq(projection_t *self, uint32_t idx)
+{
+    return idx < self->capchanged ? self->changed_seq[idx] : 0;
+}
+
 uint32_t
 projection_target_count(projection_t *self)
 {
@@ -89,12 +95,38 @@ copy_sym(symtab_t *t, uint32_t id, char *out, size_t outlen)
     snprintf(out, outlen, "%s", s ? s : "");
 }
 
+/* A target's period, parsed once and kept by target index. */
 static int
 period_of(projection_t *self, const target_t *t, period_t *p)
 {
+    uint32_t idx = (uint32_t)(t - self->targets);
+    if (idx >= self->captperiods) {
+        uint32_t cap = self->captperiods ? self->captperiods : 1024;
+        while (cap <= idx)
+            cap *= 2;
+        period_t *ps = realloc(self->tperiods, cap * sizeof *ps);
+        if (ps)
+            self->tperiods = ps;
+        uint8_t *ok = realloc(self->tperiod_ok, cap);
+        if (ok) {
+            memset(ok + self->captperiods, 0, cap - self->captperiods);
+            self->tperiod_ok = ok;
+        }
+        if (ps && ok)
+            self->captperiods = cap;
+    }
+    if (idx < self->captperiods && self->tperiod_ok[idx]) {
+        *p = self->tperiods[idx];
+        return 0;
+    }
     char err[128];
-    return calendar_period_parse(self->cal, symtab_str(self->periods_sym, t->period_sym), p, err,
-                                 sizeof err);
+    int rc = calendar_period_parse(self->cal, symtab_str(self->periods_sym, t->period_sym), p, err,
+                                   sizeof err);
+    if (rc == 0 && idx < self->captperiods) {
+        self->tperiods[idx] = *p;
+        self->tperiod_ok[idx] = 1;
+    }
+    return rc;
 }
 
 static void
@@ -110,14 +142,27 @@ path_into(projection_t *self, uint32_t node, int32_t day, char *buf, size_t len)
 }
 
 bool
-projection_node_path(projection_t *self, const char *node, int64_t now, char *out, size_t outlen)
+projection_node_info(projection_t *self, const char *node, int64_t now, char *path, size_t pathlen,
+                     char *owner, size_t ownerlen, char *parent_owner, size_t parent_ownerlen)
 {
     uint32_t id = symtab_find(self->nodes_sym, node, strlen(node));
+    if (owner && ownerlen)
+        owner[0] = 0;
+    if (parent_owner && parent_ownerlen)
+        parent_owner[0] = 0;
     if (!id || id >= self->nnodes) {
-        snprintf(out, outlen, "%s", node);
+        if (path)
+            snprintf(path, pathlen, "%s", node);
         return false;
     }
-    path_into(self, id, proj_day_of(self, now), out, outlen);
+    int32_t day = proj_day_of(self, now);
+    if (path)
+        path_into(self, id, day, path, pathlen);
+    if (owner)
+        copy_sym(self->text_sym, self->nodes[id].owner, owner, ownerlen);
+    uint32_t parent = proj_parent_at(self, id, day);
+    if (parent_owner && parent && parent < self->nnodes)
+        copy_sym(self->text_sym, self->nodes[parent].owner, parent_owner, parent_ownerlen);
     return true;
 }
 

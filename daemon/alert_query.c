@@ -1,0 +1,406 @@
+/*  alert_query: see alert_query.h. Records are stored as the msgpack the
+    subscribers receive, and spliced into the replies as they are. */
+
+#include "daemon/alert_query.h"
+
+#include "daemon/outbox.h"
+#include "projections/alertcfg.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define ALERTS_DEFAULT 1000
+#define ALERTS_MAX     10000
+#define ACTIVE_MAX     100000
+#define PREFIXES_MAX   64
+
+typedef struct {
+    const char *ptr[PREFIXES_MAX];
+    size_t len[PREFIXES_MAX];
+    size_t n;
+} prefixes_t;
+
+static const msgpack_object *
+get(const msgpack_object *map, const char *key)
+{
+    if (!map || map->type != MSGPACK_OBJECT_MAP)
+        return NULL;
+    size_t n = strlen(key);
+    for (uint32_t i = 0; i < map->via.map.size; i++) {
+        const msgpack_object *k = &map->via.map.ptr[i].key;
+        if (k->type == MSGPACK_OBJECT_STR && k->via.str.size == n &&
+            memcmp(k->via.str.ptr, key, n) == 0)
+            return map->via.map.ptr[i].val.type == MSGPACK_OBJECT_NIL ? NULL
+                                                                      : &map->via.map.ptr[i].val;
+    }
+    return NULL;
+}
+
+/* An optional non-negative integer; false with a message if ill-typed. */
+static bool
+get_uint(const msgpack_object *body, const char *key, uint64_t *v, char *msg, size_t msglen)
+{
+    const msgpack_object *o = get(body, key);
+    if (!o)
+        return true;
+    if (o->type != MSGPACK_OBJECT_POSITIVE_INTEGER) {
+        snprintf(msg, msglen, "%s: expected a non-negative integer", key);
+        return false;
+    }
+    *v = o->via.u64;
+    return true;
+}
+
+static bool
+get_prefixes(const msgpack_object *body, prefixes_t *p, char *msg, size_t msglen)
+{
+    p->n = 0;
+    const msgpack_object *o = get(body, "prefix");
+    if (!o)
+        return true;
+    if (o->type == MSGPACK_OBJECT_STR) {
+        p->ptr[0] = o->via.str.ptr;
+        p->len[0] = o->via.str.size;
+        p->n = 1;
+        return true;
+    }
+    if (o->type != MSGPACK_OBJECT_ARRAY || o->via.array.size > PREFIXES_MAX) {
+        snprintf(msg, msglen, "prefix: expected a string or an array of at most %d strings",
+                 PREFIXES_MAX);
+        return false;
+    }
+    for (uint32_t i = 0; i < o->via.array.size; i++) {
+        const msgpack_object *e = &o->via.array.ptr[i];
+        if (e->type != MSGPACK_OBJECT_STR) {
+            snprintf(msg, msglen, "prefix: element %u is not a string", i);
+            return false;
+        }
+        p->ptr[p->n] = e->via.str.ptr;
+        p->len[p->n++] = e->via.str.size;
+    }
+    return true;
+}
+
+static bool
+matches(const prefixes_t *p, const char *topic, size_t len)
+{
+    if (!p->n)
+        return true;
+    for (size_t i = 0; i < p->n; i++)
+        if (p->len[i] <= len && memcmp(topic, p->ptr[i], p->len[i]) == 0)
+            return true;
+    return false;
+}
+
+typedef struct {
+    const prefixes_t *prefixes;
+    const void **rec;
+    size_t *len;
+    size_t n, limit;
+    uint64_t last_seen;
+} collect_t;
+
+static int
+collect(void *arg, uint64_t aseq, const char *topic, size_t topic_len, const void *rec,
+        size_t rec_len)
+{
+    collect_t *c = arg;
+    if (c->n == c->limit)
+        return 1;
+    c->last_seen = aseq;
+    if (matches(c->prefixes, topic, topic_len)) {
+        c->rec[c->n] = rec;
+        c->len[c->n++] = rec_len;
+    }
+    return 0;
+}
+
+static void
+op_alerts(store_t *store, const wire_request_t *req, msgpack_packer *pk, msgpack_sbuffer *out)
+{
+    char msg[256];
+    uint64_t from = 1, to = UINT64_MAX, limit = ALERTS_DEFAULT;
+    prefixes_t prefixes;
+    if (!get_uint(req->body, "from", &from, msg, sizeof msg) ||
+        !get_uint(req->body, "to", &to, msg, sizeof msg) ||
+        !get_uint(req->body, "limit", &limit, msg, sizeof msg) ||
+        !get_prefixes(req->body, &prefixes, msg, sizeof msg)) {
+        wire_reply_error(pk, req->corr, WIRE_BAD_REQUEST, msg);
+        return;
+    }
+    if (from == 0)
+        from = 1;
+    if (limit == 0) {
+        wire_reply_error(pk, req->corr, WIRE_BAD_REQUEST, "limit: expected 1 to 10000");
+        return;
+    }
+    if (limit > ALERTS_MAX)
+        limit = ALERTS_MAX;
+    store_reader_t *r = store_read_begin(store, msg, sizeof msg);
+    if (!r) {
+        wire_reply_error(pk, req->corr, WIRE_INTERNAL, msg);
+        return;
+    }
+    uint64_t last = outbox_reader_last_aseq(r);
+    uint64_t end = to < last ? to : last;
+    collect_t c = {
+        &prefixes, calloc(limit, sizeof(void *)), calloc(limit, sizeof(size_t)), 0, limit, 0};
+    if (!c.rec || !c.len) {
+        free(c.rec);
+        free(c.len);
+        store_read_end(&r);
+        wire_reply_error(pk, req->corr, WIRE_INTERNAL, "out of memory");
+        return;
+    }
+    int rc = from <= end ? outbox_walk(r, from, end, collect, &c, msg, sizeof msg) : STORE_OK;
+    if (rc != STORE_OK)
+        wire_reply_error(pk, req->corr, WIRE_INTERNAL, msg);
+    else {
+        /* next: past the last alert looked at when the page filled up,
+           past the end otherwise */
+        uint64_t next = c.n == limit ? c.last_seen + 1 : (end >= from ? end + 1 : from);
+        wire_reply_begin(pk, req->corr, true, 3);
+        wire_pack_str(pk, "alerts");
+        msgpack_pack_array(pk, c.n);
+        for (size_t i = 0; i < c.n; i++)
+            msgpack_sbuffer_write(out, c.rec[i], c.len[i]);
+        wire_pack_str(pk, "next");
+        msgpack_pack_uint64(pk, next);
+        wire_pack_str(pk, "last_aseq");
+        msgpack_pack_uint64(pk, last);
+    }
+    free(c.rec);
+    free(c.len);
+    store_read_end(&r);
+}
+
+static int
+severity_rank(const msgpack_object *o)
+{
+    static const char *const names[] = {"info", "warning", "critical"};
+    for (int i = 0; o && o->type == MSGPACK_OBJECT_STR && i < 3; i++)
+        if (o->via.str.size == strlen(names[i]) &&
+            memcmp(o->via.str.ptr, names[i], o->via.str.size) == 0)
+            return i;
+    return -1;
+}
+
+typedef struct {
+    store_reader_t *r;
+    const prefixes_t *prefixes;
+    int min_severity;
+    const alertcfg_t *cfg;
+    int64_t now;
+    msgpack_sbuffer body; /* the packed entries */
+    msgpack_packer pk;
+    size_t n, total, limit;
+    int rc;
+    char err[256];
+} active_t;
+
+static bool
+str_is(const msgpack_object *o, const char *s)
+{
+    return o && o->type == MSGPACK_OBJECT_STR && o->via.str.size == strlen(s) &&
+           memcmp(o->via.str.ptr, s, o->via.str.size) == 0;
+}
+
+static int
+active_one(void *arg, const char *key, size_t key_len, const void *val, size_t val_len)
+{
+    active_t *a = arg;
+    msgpack_unpacked st, rec;
+    msgpack_unpacked_init(&st);
+    msgpack_unpacked_init(&rec);
+    size_t off = 0;
+    if (msgpack_unpack_next(&st, val, val_len, &off) != MSGPACK_UNPACK_SUCCESS ||
+        !str_is(get(&st.data, "state"), "firing"))
+        goto done;
+    const msgpack_object *aseq = get(&st.data, "aseq");
+    const char *topic = NULL;
+    size_t topic_len = 0;
+    const void *r;
+    size_t rl;
+    bool have = aseq && aseq->type == MSGPACK_OBJECT_POSITIVE_INTEGER && aseq->via.u64 &&
+                outbox_get(a->r, aseq->via.u64, &topic, &topic_len, &r, &rl, a->err,
+                           sizeof a->err) == STORE_OK;
+    off = 0;
+    if (have && msgpack_unpack_next(&rec, r, rl, &off) != MSGPACK_UNPACK_SUCCESS)
+        have = false;
+    const msgpack_object *st_topic = get(&st.data, "topic");
+    if (!have && st_topic && st_topic->type == MSGPACK_OBJECT_STR) {
+        topic = st_topic->via.str.ptr;
+        topic_len = st_topic->via.str.size;
+    }
+    if (have && (!matches(a->prefixes, topic, topic_len) ||
+                 severity_rank(get(&rec.data, "severity")) < a->min_severity))
+        goto done;
+    if (!have && (!matches(a->prefixes, topic ? topic : "", topic_len) || a->min_severity > 0))
+        goto done; /* silenced from its start: no record, and no severity to match */
+    a->total++;
+    if (a->n == a->limit)
+        goto done;
+    a->n++;
+    char k[512], t[704];
+    snprintf(k, sizeof k, "%.*s", (int)key_len, key);
+    snprintf(t, sizeof t, "%.*s", (int)topic_len, topic ? topic : "");
+    const silence_t *sil = a->cfg ? alertcfg_silenced(a->cfg, k, t, a->now) : NULL;
+    const msgpack_object *flag = get(&st.data, "silenced");
+    bool silenced = (flag && flag->type == MSGPACK_OBJECT_BOOLEAN && flag->via.boolean) || sil;
+    msgpack_packer *pk = &a->pk;
+    uint32_t kept = 0;
+    if (have)
+        for (uint32_t i = 0; i < rec.data.via.map.size; i++)
+            if (!str_is(&rec.data.via.map.ptr[i].key, "silenced"))
+                kept++;
+    msgpack_pack_map(pk, (have ? kept : 5) + 3);
+    if (have) {
+        for (uint32_t i = 0; i < rec.data.via.map.size; i++)
+            if (!str_is(&rec.data.via.map.ptr[i].key, "silenced")) {
+                msgpack_pack_object(pk, rec.data.via.map.ptr[i].key);
+                msgpack_pack_object(pk, rec.data.via.map.ptr[i].val);
+            }
+    } else {
+        wire_pack_str(pk, "key");
+        msgpack_pack_str_with_body(pk, key, key_len);
+        wire_pack_str(pk, "rule");
+        const msgpack_object *rule = get(&st.data, "rule");
+        if (rule)
+            msgpack_pack_object(pk, *rule);
+        else
+            msgpack_pack_nil(pk);
+        wire_pack_str(pk, "state");
+        wire_pack_str(pk, "firing");
+        wire_pack_str(pk, "topic");
+        msgpack_pack_str_with_body(pk, topic ? topic : "", topic_len);
+        wire_pack_str(pk, "since");
+        const msgpack_object *since = get(&st.data, "since");
+        if (since)
+            msgpack_pack_object(pk, *since);
+        else
+            msgpack_pack_nil(pk);
+    }
+    wire_pack_str(pk, "silenced");
+    if (silenced)
+        msgpack_pack_true(pk);
+    else
+        msgpack_pack_false(pk);
+    wire_pack_str(pk, "silenced_by");
+    if (sil)
+        wire_pack_str(pk, sil->alert);
+    else
+        msgpack_pack_nil(pk);
+    wire_pack_str(pk, "silenced_until");
+    if (sil && sil->until)
+        msgpack_pack_int64(pk, sil->until);
+    else
+        msgpack_pack_nil(pk);
+done:
+    msgpack_unpacked_destroy(&st);
+    msgpack_unpacked_destroy(&rec);
+    return 0;
+}
+
+static void
+op_active(store_t *store, projector_t *projector, const wire_request_t *req, msgpack_packer *pk,
+          msgpack_sbuffer *out, int64_t now)
+{
+    char msg[256];
+    uint64_t limit = ALERTS_DEFAULT;
+    prefixes_t prefixes;
+    if (!get_uint(req->body, "limit", &limit, msg, sizeof msg) ||
+        !get_prefixes(req->body, &prefixes, msg, sizeof msg)) {
+        wire_reply_error(pk, req->corr, WIRE_BAD_REQUEST, msg);
+        return;
+    }
+    int min_severity = 0;
+    const msgpack_object *sev = get(req->body, "severity");
+    if (sev && (min_severity = severity_rank(sev)) < 0) {
+        wire_reply_error(pk, req->corr, WIRE_BAD_REQUEST,
+                         "severity: expected info, warning or critical");
+        return;
+    }
+    if (limit == 0 || limit > ACTIVE_MAX)
+        limit = limit ? ACTIVE_MAX : ALERTS_DEFAULT;
+    store_reader_t *r = store_read_begin(store, msg, sizeof msg);
+    if (!r) {
+        wire_reply_error(pk, req->corr, WIRE_INTERNAL, msg);
+        return;
+    }
+    active_t a = {
+        .r = r, .prefixes = &prefixes, .min_severity = min_severity, .now = now, .limit = limit};
+    msgpack_sbuffer_init(&a.body);
+    msgpack_packer_init(&a.pk, &a.body, msgpack_sbuffer_write);
+    projector_read_lock(projector);
+    a.cfg = foldset_alertcfg(projector_folds(projector));
+    int rc = outbox_scan_states(r, active_one, &a, msg, sizeof msg);
+    projector_unlock(projector);
+    uint64_t last = outbox_reader_last_aseq(r);
+    store_read_end(&r);
+    if (rc != STORE_OK)
+        wire_reply_error(pk, req->corr, WIRE_INTERNAL, msg);
+    else {
+        wire_reply_begin(pk, req->corr, true, 3);
+        wire_pack_str(pk, "alerts");
+        msgpack_pack_array(pk, a.n);
+        msgpack_sbuffer_write(out, a.body.data, a.body.size);
+        wire_pack_str(pk, "total");
+        msgpack_pack_uint64(pk, a.total);
+        wire_pack_str(pk, "last_aseq");
+        msgpack_pack_uint64(pk, last);
+    }
+    msgpack_sbuffer_destroy(&a.body);
+}
+
+static void
+op_silences(projector_t *projector, const wire_request_t *req, msgpack_packer *pk, int64_t now)
+{
+    projector_read_lock(projector);
+    size_t n;
+    const silence_t *s = alertcfg_silences(foldset_alertcfg(projector_folds(projector)), &n);
+    size_t live = 0;
+    for (size_t i = 0; i < n; i++)
+        live += !s[i].until || s[i].until > now;
+    wire_reply_begin(pk, req->corr, true, 1);
+    wire_pack_str(pk, "silences");
+    msgpack_pack_array(pk, live);
+    for (size_t i = 0; i < n; i++) {
+        if (s[i].until && s[i].until <= now)
+            continue;
+        msgpack_pack_map(pk, 5);
+        wire_pack_str(pk, "alert");
+        wire_pack_str(pk, s[i].alert);
+        wire_pack_str(pk, "author");
+        wire_pack_str(pk, s[i].author);
+        wire_pack_str(pk, "reason");
+        wire_pack_str(pk, s[i].reason);
+        wire_pack_str(pk, "until");
+        if (s[i].until)
+            msgpack_pack_int64(pk, s[i].until);
+        else
+            msgpack_pack_nil(pk);
+        wire_pack_str(pk, "seq");
+        msgpack_pack_uint64(pk, s[i].seq);
+    }
+    projector_unlock(projector);
+}
+
+void
+alert_query(store_t *store, projector_t *projector, const wire_request_t *req, msgpack_packer *pk,
+            msgpack_sbuffer *out, int64_t now)
+{
+    char msg[128];
+    uint64_t at = (uint64_t)now;
+    if (!get_uint(req->body, "now", &at, msg, sizeof msg)) {
+        wire_reply_error(pk, req->corr, WIRE_BAD_REQUEST, msg);
+        return;
+    }
+    now = (int64_t)at;
+    if (req->op == OP_ALERTS)
+        op_alerts(store, req, pk, out);
+    else if (req->op == OP_ALERTS_ACTIVE)
+        op_active(store, projector, req, pk, out, now);
+    else
+        op_silences(projector, req, pk, now);
+}

@@ -1,0 +1,93 @@
+/*  alerter: turns rule verdicts and detector flags into alert records.
+
+    The lag rules (projections/rules.h) are evaluated for every target key
+    a group changed, right after the writer folded the group, and on ticks
+    for the keys whose time has come; the detectors' flags (raised while
+    the group was folded) are turned into anomaly alerts. What changes goes
+    into the group's outbox batch (daemon/outbox): an alert record with the
+    next aseq, and the alert's new state. The commit thread stores both in
+    the group's transaction, so the alerter's memory runs at most one or
+    two groups ahead of the durable outbox; after a failed commit the
+    writer calls alerter_load to come back to what is durable.
+
+    Semantics (docs/PROTOCOL.md, "Alerts"): one alert per (rule, key) while
+    it holds, with a stable key; `repeat` records every repeat_hours while
+    active; `resolved` records when it stops holding (hysteresis is the
+    rule's); the achieved rules once per key; a period's end resolves its
+    lag alerts. A silenced alert is tracked (active, silenced) but nothing
+    is recorded for it; when its silence ends while it still holds, it is
+    raised then. Anomaly alerts fire once per evidence key and resolve by
+    review (anomaly_reviewed); a dismissed key is never raised again.
+
+    Time without polling everything: each key keeps the time its verdicts
+    could next change with no further sale (the rules' next_change, a
+    repeat, the period's end) in a min-heap; a tick evaluates only the keys
+    due. Run rates move at day boundaries: the first tick of a new day
+    recomputes them for every key at once and evaluates every key.
+
+    Threads: the writer's only, under the projector's write lock. Return
+    codes: 0, or -1 when out of memory or the store fails (with a
+    message); the check returns an ev_errcode_t. */
+
+#ifndef PACER_ALERTER_H
+#define PACER_ALERTER_H
+
+#include "daemon/outbox.h"
+#include "daemon/store.h"
+#include "projections/detector.h"
+#include "projections/foldset.h"
+#include "projections/projection.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct _alerter_t alerter_t;
+
+alerter_t *alerter_new(void);
+void alerter_destroy(alerter_t **self_p);
+
+/* Forget everything and take the state of the durable outbox: start-up,
+   and after a failed commit (with the projection reloaded first). Every
+   target key is then due at the next tick. */
+int alerter_load(alerter_t *self, store_t *store, projection_t *proj, char *err, size_t errlen);
+
+/* The detectors' emit function (arg: the alerter): queue a flag raised
+   while the writer folds a group. */
+void alerter_flag(void *self, const det_flag_t *flag);
+
+/* The id of the event at seq, if it is in the group being applied (for
+   the evidence of a lag alert); false otherwise. */
+typedef bool(alerter_id_fn)(void *arg, uint64_t seq, char *id, size_t cap);
+
+/* After a group was folded: evaluate the keys it changed, resolve reviewed
+   flags, raise queued flags. log_seq: the log's last seq with the group. */
+int alerter_group(alerter_t *self, projection_t *proj, foldset_t *folds, int64_t now,
+                  uint64_t log_seq, alerter_id_fn *id_of, void *id_arg, outbox_batch_t *out,
+                  char *err, size_t errlen);
+/* Where alerter_group also puts a progress row of every key it evaluated
+   (topic progress/<path>/, entry aseq = the target index); NULL: none. */
+void alerter_progress_to(alerter_t *self, outbox_batch_t *progress);
+/* Progress rows go out at most once a second per key; a key changed again
+   within its second waits here. Pack the rows of the waiting keys whose
+   second is up (progress NULL: forget them, nobody listens). */
+int alerter_flush_progress(alerter_t *self, projection_t *proj, int64_t now, uint64_t log_seq,
+                           outbox_batch_t *progress);
+size_t alerter_progress_pending(const alerter_t *self);
+
+/* Time passes: the keys due by now, a new day's run rates, silences that
+   ended, the detectors' ticks. */
+int alerter_tick(alerter_t *self, projection_t *proj, foldset_t *folds, int64_t now,
+                 uint64_t log_seq, outbox_batch_t *out, char *err, size_t errlen);
+
+/* anomaly_reviewed must name an anomaly alert that was raised. */
+ev_errcode_t alerter_check(alerter_t *self, const event_t *ev, ev_error_t *err);
+
+/* The last aseq given out (committed or about to be). */
+uint64_t alerter_last_aseq(const alerter_t *self);
+/* Alerts firing now (lag and anomaly, silenced included). */
+size_t alerter_active(const alerter_t *self);
+/* Keys in the timer queue (for the figures). */
+size_t alerter_scheduled(const alerter_t *self);
+
+#endif

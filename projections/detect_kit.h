@@ -1,0 +1,192 @@
+/*  detect_kit: what the anomaly detectors share (projections/detect_*.c).
+
+    - dk_hash: a fast 64-bit hash of ids. Detectors know reps, customers,
+      product lines and orders by the hash of their id, never 0; it is part
+      of the snapshot format, so it must not change without bumping every
+      detector's version.
+    - dk_table_t: fixed-size records under a 64-bit key, kept in the order
+      they were last put (oldest first), with eviction from the oldest end
+      by age (dk_expire) and by capacity: a table grows by doubling up to
+      its max_cap, and a put into a full table at max_cap evicts the oldest
+      record. That is the "window with eviction" every per-order and
+      per-customer lookup uses, so memory follows the rate of events times
+      the window, never the length of the log.
+    - dk_win: a ring of the last K values with a sorted copy beside it, for
+      robust statistics over a fixed window: median and quantiles in O(1),
+      the median absolute deviation in O(log K) (a k-th element of two
+      sorted sequences), a push in O(K) memmove of floats.
+    - Snapshot buffers (field by field, little-endian), the parameter table
+      every detector's set_param uses, and flag helpers.
+
+    Pointers to table records stay valid until the next dk_put or dk_del on
+    the same table (a put may grow the table or evict). */
+
+#ifndef PACER_DETECT_KIT_H
+#define PACER_DETECT_KIT_H
+
+#include "events/schema.h"
+#include "projections/detector.h"
+
+#include <msgpack.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define DK_DAY  INT64_C(86400000)
+#define DK_HOUR INT64_C(3600000)
+
+/* ---- hashing and strings ---- */
+
+/* 64-bit hash of len bytes, never 0. Stable across processes and builds. */
+uint64_t dk_hash(const void *p, size_t len, uint64_t seed);
+/* Combine two hashes (order matters); never 0. */
+uint64_t dk_hash2(uint64_t a, uint64_t b);
+
+static inline uint64_t
+dk_hash_str(ev_str_t s)
+{
+    return dk_hash(s.ptr, s.len, 0);
+}
+
+/* The field's string hash, or 0 when the event does not have it. */
+static inline uint64_t
+dk_hash_field(const event_t *ev, ev_field_t f)
+{
+    return event_has(ev, f) ? dk_hash_str(ev->v[f].s) : 0;
+}
+
+/* Copy a string value into dst (NUL-terminated, truncated to cap - 1). */
+void dk_copy(char *dst, size_t cap, ev_str_t s);
+/* The field's string, or "" when absent. */
+void dk_copy_field(char *dst, size_t cap, const event_t *ev, ev_field_t f);
+
+/* ---- tables ---- */
+
+typedef struct {
+    size_t recsize, slotsize;
+    uint32_t cap, max_cap, count;
+    uint32_t oldest, newest; /* slot + 1; 0 none */
+    uint32_t free_list;      /* slot + 1 of a free slot, chained through next */
+    uint32_t used;           /* slots handed out at least once */
+    char *slots;
+    uint32_t *idx; /* slot + 1; 0 empty; linear probing */
+    size_t mask;
+} dk_table_t;
+
+/* recsize: the payload's size; init_cap and max_cap are rounded up to powers of two.
+   0 or -1 (out of memory). */
+int dk_table_init(dk_table_t *t, size_t recsize, uint32_t init_cap, uint32_t max_cap);
+void dk_table_free(dk_table_t *t);
+/* Drop every record, keep the memory. */
+void dk_table_clear(dk_table_t *t);
+/* The record under key, or NULL. */
+void *dk_get(dk_table_t *t, uint64_t key);
+/* The record under key, added with a zeroed payload if new (*added = 1), and made the newest
+   with time tm. A full table at max_cap evicts its oldest record first. NULL: out of memory. */
+void *dk_put(dk_table_t *t, uint64_t key, int64_t tm, int *added);
+/* Make rec the newest, with time tm. */
+void dk_touch(dk_table_t *t, void *rec, int64_t tm);
+void dk_del(dk_table_t *t, void *rec);
+/* Delete records from the oldest end while their time is before cutoff. */
+void dk_expire(dk_table_t *t, int64_t cutoff);
+/* Iteration, oldest first: dk_oldest, then dk_newer until NULL. */
+void *dk_oldest(const dk_table_t *t);
+void *dk_newer(const dk_table_t *t, const void *rec);
+uint64_t dk_rec_key(const void *rec);
+int64_t dk_rec_time(const void *rec);
+size_t dk_table_memory(const dk_table_t *t);
+
+/* ---- robust windows ---- */
+
+/* A window of the last k values: ring (arrival order) and sorted (ascending), both k long. */
+typedef struct {
+    uint32_t n, pos;
+} dk_win_t;
+
+void dk_win_push(dk_win_t *w, float *ring, float *sorted, uint32_t k, float v);
+/* Of a sorted array of n > 0 values. */
+float dk_median(const float *sorted, uint32_t n);
+/* Median absolute deviation from med (the median of the same array). */
+float dk_mad(const float *sorted, uint32_t n, float med);
+/* Linear interpolation between order statistics, q in [0, 1]. */
+float dk_quantile(const float *sorted, uint32_t n, double q);
+
+/* ---- tail probabilities, as scores: -log10 of the chance ---- */
+
+/* -log10 P(X >= k), X ~ Poisson(lambda). */
+double dk_poisson_score(uint32_t k, double lambda);
+/* -log10 P(X >= k), X ~ Binomial(n, p), from above (conservative): the tail's first term
+   times the geometric series of the ratio between successive terms. 0 when k <= n p. */
+double dk_binomial_score(uint32_t k, uint32_t n, double p);
+
+/* ---- snapshots ---- */
+
+typedef struct {
+    char *buf;
+    size_t len, cap;
+    int failed;
+} dk_wbuf_t;
+
+void dk_w_bytes(dk_wbuf_t *w, const void *p, size_t n);
+void dk_w_u64(dk_wbuf_t *w, uint64_t v);
+void dk_w_i64(dk_wbuf_t *w, int64_t v);
+void dk_w_u32(dk_wbuf_t *w, uint32_t v);
+void dk_w_f64(dk_wbuf_t *w, double v);
+void dk_w_table(dk_wbuf_t *w, const dk_table_t *t);
+/* Pack [name, version, bin] and free the buffer; -1 if anything failed. */
+int dk_w_finish(dk_wbuf_t *w, msgpack_packer *pk, const char *name, uint32_t version);
+
+typedef struct {
+    const char *p;
+    size_t left;
+    int failed;
+} dk_rbuf_t;
+
+/* Open [name, version, bin]; -1 with a message if obj is not that. */
+int dk_r_open(dk_rbuf_t *r, const msgpack_object *obj, const char *name, uint32_t version,
+              char *err, size_t errlen);
+void dk_r_bytes(dk_rbuf_t *r, void *p, size_t n);
+uint64_t dk_r_u64(dk_rbuf_t *r);
+int64_t dk_r_i64(dk_rbuf_t *r);
+uint32_t dk_r_u32(dk_rbuf_t *r);
+double dk_r_f64(dk_rbuf_t *r);
+/* Read into a table initialised beforehand (empty): -1 if damaged or out of memory. valid, if
+   not NULL, checks each record's payload (a damaged snapshot must not be trusted). */
+int dk_r_table(dk_rbuf_t *r, dk_table_t *t, int (*valid)(const void *rec));
+/* 1 if the char array of size n holds a NUL. */
+int dk_str_ok(const char *s, size_t n);
+/* 0 if everything was read and nothing is left over, else -1 with a message. */
+int dk_r_close(dk_rbuf_t *r, const char *name, char *err, size_t errlen);
+
+/* ---- parameters ---- */
+
+typedef struct {
+    const char *name;
+    size_t off; /* of a double in the detector's parameter struct */
+    double min, max;
+} dk_param_t;
+
+/* Set one parameter from a NULL-name-terminated table; -1 with a message naming the detector
+   for an unknown name or a value outside [min, max]. */
+int dk_set_param(void *params, const dk_param_t *table, const char *detector, const char *name,
+                 double v, char *err, size_t errlen);
+void dk_w_params(dk_wbuf_t *w, const void *params, const dk_param_t *table);
+/* Read parameters written by dk_w_params, checking each against its range. */
+void dk_r_params(dk_rbuf_t *r, void *params, const dk_param_t *table);
+
+/* ---- flags ---- */
+
+void dk_flag_begin(det_flag_t *f, const char *detector, int64_t at);
+void dk_flag_evidence(det_flag_t *f, uint64_t seq, const char *id);
+void dk_flag_value(det_flag_t *f, const char *name, double v);
+/* printf into f->summary, truncated to fit (ids and names make its length vary). */
+void dk_flag_summary(det_flag_t *f, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* printf into f->key, truncated to fit. */
+void dk_flag_key(det_flag_t *f, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* "2026-11-03 14:05" in the process's zone (TZ, as the daemon set it). */
+char *dk_fmt_time(int64_t ms, char *out, size_t n);
+/* "2026-11-03" */
+char *dk_fmt_date(int64_t ms, char *out, size_t n);
+/* money_format of a rounded double */
+char *dk_fmt_money(double minor, const char *currency, char *out, size_t n);
+
+#endif

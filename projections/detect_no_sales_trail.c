@@ -1,0 +1,400 @@
+/*  detect_no_sales_trail: a large deal with no recorded sales activity
+    (visit, call, quote, demo) for its customer in the preceding
+    lookback_days.
+
+    "Large" is relative to the deal's product line: at least the
+    large_quantile (0.9) of the line's last 256 deal amounts (per currency),
+    once the line has min_line deals. Per customer, the times of their four
+    most recent activities. A large deal is not judged at once but after
+    grace_hours of stream time, so that an activity which happened before
+    the deal but reached the log after it (CRMs sync late) still counts.
+    Nothing is judged before the log covers lookback_days: a trail older
+    than the log is not a missing one.
+
+    Repeat customers reorder without a visit: with repeat_exempt = 1 (the
+    default), a purchase by the same customer within repeat_days before the
+    deal is a trail too. What is left is a large deal from a customer nobody
+    has spoken to or sold to lately: the fabricated-order pattern.
+
+    Score: days since the customer's last activity before the deal (the
+    lookback when there is none on record); threshold: lookback_days;
+    baseline: the line's large-deal amount.
+
+    State: 2 KB per product line and currency (at most 4096), 64 bytes per
+    customer active within the lookback (evicted after it, at most 1M), and
+    the large deals of the last grace_hours. Activities that name only an
+    order, not a customer, are not used. Key: the sale's event id. */
+
+#include "events/money.h"
+#include "projections/detect_kit.h"
+
+#include <math.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define NAME        "no_sales_trail"
+#define VERSION     1
+#define K_LINE      256
+#define NACT        4
+#define MAX_LINES   4096
+#define MAX_CUSTS   (1u << 20)
+#define MAX_PENDING (1u << 16)
+
+typedef struct {
+    double lookback_days, large_quantile, min_line, grace_hours, repeat_exempt, repeat_days;
+} params_t;
+
+static const params_t DEFAULTS = {.lookback_days = 30,
+                                  .large_quantile = 0.9,
+                                  .min_line = 50,
+                                  .grace_hours = 24,
+                                  .repeat_exempt = 1,
+                                  .repeat_days = 120};
+
+static const dk_param_t PARAMS[] = {{"lookback_days", offsetof(params_t, lookback_days), 1, 365},
+                                    {"large_quantile", offsetof(params_t, large_quantile), 0.5, 1},
+                                    {"min_line", offsetof(params_t, min_line), 5, K_LINE},
+                                    {"grace_hours", offsetof(params_t, grace_hours), 0, 24 * 30},
+                                    {"repeat_exempt", offsetof(params_t, repeat_exempt), 0, 1},
+                                    {"repeat_days", offsetof(params_t, repeat_days), 1, 730},
+                                    {NULL, 0, 0, 0}};
+
+typedef struct {
+    dk_win_t w;
+    float ring[K_LINE], sorted[K_LINE];
+} line_t;
+
+typedef struct {
+    int64_t act[NACT]; /* newest first; 0 none */
+    int64_t last_deal;
+} cust_t;
+
+typedef struct {
+    int64_t at, amount, prior_deal;
+    double large;
+    uint64_t seq, cust;
+    char id[65], rep[65], customer[65], line[65];
+    char currency[4];
+} pending_t;
+
+typedef struct {
+    det_env_t env;
+    params_t p;
+    int64_t now, first; /* stream time; the first occurred_at folded */
+    dk_table_t lines, custs, pending;
+} state_t;
+
+static int
+state_init(state_t *s, const det_env_t *env, const params_t *p)
+{
+    memset(s, 0, sizeof *s);
+    s->env = *env;
+    s->p = *p;
+    s->now = INT64_MIN;
+    s->first = INT64_MAX;
+    if (dk_table_init(&s->lines, sizeof(line_t), 16, MAX_LINES) != 0)
+        return -1;
+    if (dk_table_init(&s->custs, sizeof(cust_t), 256, MAX_CUSTS) != 0) {
+        dk_table_free(&s->lines);
+        return -1;
+    }
+    if (dk_table_init(&s->pending, sizeof(pending_t), 64, MAX_PENDING) != 0) {
+        dk_table_free(&s->lines);
+        dk_table_free(&s->custs);
+        return -1;
+    }
+    return 0;
+}
+
+static void
+state_fini(state_t *s)
+{
+    dk_table_free(&s->lines);
+    dk_table_free(&s->custs);
+    dk_table_free(&s->pending);
+}
+
+static void *
+create(const det_env_t *env)
+{
+    state_t *s = malloc(sizeof *s);
+    if (s && state_init(s, env, &DEFAULTS) != 0) {
+        free(s);
+        s = NULL;
+    }
+    return s;
+}
+
+static void
+destroy(void **state_p)
+{
+    if (*state_p) {
+        state_fini(*state_p);
+        free(*state_p);
+        *state_p = NULL;
+    }
+}
+
+static int64_t
+lookback_ms(const state_t *s)
+{
+    return (int64_t)(s->p.lookback_days * DK_DAY);
+}
+
+static void
+explain(state_t *s, const pending_t *d, int64_t last_act, det_emit_fn *emit, void *arg)
+{
+    det_flag_t f;
+    dk_flag_begin(&f, NAME, d->at);
+    snprintf(f.rep, sizeof f.rep, "%s", d->rep);
+    snprintf(f.customer, sizeof f.customer, "%s", d->customer);
+    snprintf(f.currency, sizeof f.currency, "%s", d->currency);
+    dk_flag_key(&f, "%s", d->id);
+    double days = last_act ? (double)(d->at - last_act) / DK_DAY : s->p.lookback_days;
+    f.score = days;
+    f.threshold = s->p.lookback_days;
+    f.baseline = d->large;
+    f.severity = 1;
+    dk_flag_evidence(&f, d->seq, d->id);
+    char amt[48], large[48], when[32], last[64] = "";
+    money_format(d->amount, f.currency, amt, sizeof amt);
+    dk_fmt_money(d->large, f.currency, large, sizeof large);
+    dk_fmt_time(d->at, when, sizeof when);
+    if (last_act) {
+        char t[32];
+        snprintf(last, sizeof last, "; the last was on %s", dk_fmt_date(last_act, t, sizeof t));
+    }
+    dk_flag_summary(&f,
+                    "no_sales_trail: deal %s by %s for %s on %s, %s (at least %s is large for "
+                    "product line %s, its top %.0f%%), has no visit, call, quote or demo for "
+                    "that customer in the %.0f days before it%s",
+                    d->id, d->rep, d->customer, when, amt, large, d->line[0] ? d->line : "(none)",
+                    100 * (1 - s->p.large_quantile), s->p.lookback_days, last);
+    dk_flag_value(&f, "amount", (double)d->amount);
+    dk_flag_value(&f, "large_amount", d->large);
+    dk_flag_value(&f, "days_since_activity", last_act ? days : NAN);
+    emit(arg, &f);
+}
+
+/* Judge the large deals whose grace has passed by now. */
+static void
+resolve(state_t *s, int64_t now, det_emit_fn *emit, void *arg)
+{
+    int64_t grace = (int64_t)(s->p.grace_hours * DK_HOUR);
+    pending_t *d;
+    while ((d = dk_oldest(&s->pending)) && d->at + grace <= now) {
+        cust_t *c = dk_get(&s->custs, d->cust);
+        int64_t last_act = 0;
+        int trail = 0;
+        for (int k = 0; c && k < NACT; k++) {
+            int64_t a = c->act[k];
+            if (a && a <= d->at && a > last_act)
+                last_act = a;
+        }
+        if (last_act && last_act >= d->at - lookback_ms(s))
+            trail = 1;
+        if (s->p.repeat_exempt >= 0.5 && d->prior_deal &&
+            d->prior_deal >= d->at - (int64_t)(s->p.repeat_days * DK_DAY))
+            trail = 1;
+        if (!trail && emit)
+            explain(s, d, last_act, emit, arg);
+        dk_del(&s->pending, d);
+    }
+}
+
+static int
+fold_activity(state_t *s, const event_t *ev)
+{
+    if (!event_has(ev, F_CUSTOMER))
+        return 0;
+    int64_t at = ev->v[F_OCCURRED_AT].i;
+    cust_t *c = dk_put(&s->custs, dk_hash_str(ev->v[F_CUSTOMER].s), at, NULL);
+    if (!c)
+        return -1;
+    /* keep the NACT newest, newest first */
+    int k = NACT - 1;
+    if (c->act[k] && c->act[k] >= at)
+        return 0;
+    while (k > 0 && (!c->act[k - 1] || c->act[k - 1] < at)) {
+        c->act[k] = c->act[k - 1];
+        k--;
+    }
+    c->act[k] = at;
+    return 0;
+}
+
+static int
+fold_sale(state_t *s, uint64_t seq, const event_t *ev)
+{
+    int64_t amount = ev->v[F_AMOUNT].i;
+    if (amount <= 0)
+        return 0;
+    int64_t at = ev->v[F_OCCURRED_AT].i;
+    uint64_t lkey =
+        dk_hash2(dk_hash_field(ev, F_PRODUCT_LINE) + 1, dk_hash_str(ev->v[F_CURRENCY].s));
+    line_t *line = dk_put(&s->lines, lkey, at, NULL);
+    if (!line)
+        return -1;
+    float y = (float)log((double)amount);
+    double large = 0;
+    int is_large = 0;
+    /* judged only once the log covers the lookback: before, a missing trail may just be
+       older than the log */
+    if (line->w.n >= s->p.min_line && at - s->first >= lookback_ms(s)) {
+        large = exp(dk_quantile(line->sorted, line->w.n, s->p.large_quantile));
+        is_large = (double)amount >= large;
+    }
+    dk_win_push(&line->w, line->ring, line->sorted, K_LINE, y);
+    if (!event_has(ev, F_CUSTOMER))
+        return 0;
+    uint64_t cust = dk_hash_str(ev->v[F_CUSTOMER].s);
+    int64_t prior = 0;
+    cust_t *c = dk_get(&s->custs, cust);
+    if (c)
+        prior = c->last_deal;
+    if (is_large) {
+        int added = 0;
+        pending_t *d = dk_put(&s->pending, dk_hash(&seq, sizeof seq, 7), at, &added);
+        if (!d)
+            return -1;
+        d->at = at;
+        d->amount = amount;
+        d->prior_deal = prior && prior <= at ? prior : 0;
+        d->large = large;
+        d->seq = seq;
+        d->cust = cust;
+        dk_copy(d->id, sizeof d->id, ev->v[F_ID].s);
+        dk_copy(d->rep, sizeof d->rep, ev->v[F_REP].s);
+        dk_copy(d->customer, sizeof d->customer, ev->v[F_CUSTOMER].s);
+        dk_copy_field(d->line, sizeof d->line, ev, F_PRODUCT_LINE);
+        dk_copy(d->currency, sizeof d->currency, ev->v[F_CURRENCY].s);
+    }
+    c = dk_put(&s->custs, cust, at, NULL);
+    if (!c)
+        return -1;
+    if (at > c->last_deal)
+        c->last_deal = at;
+    return 0;
+}
+
+static int
+fold(void *state, uint64_t seq, int64_t recorded_at, const event_t *ev, det_emit_fn *emit,
+     void *arg)
+{
+    state_t *s = state;
+    int64_t at = ev->v[F_OCCURRED_AT].i;
+    int rc = 0;
+    if (at < s->first)
+        s->first = at;
+    if (ev->type == EV_ACTIVITY_LOGGED)
+        rc = fold_activity(s, ev);
+    else if (ev->type == EV_SALE_CLOSED)
+        rc = fold_sale(s, seq, ev);
+    if (at > s->now) {
+        s->now = at;
+        resolve(s, at, emit, arg);
+        double keep = s->p.lookback_days > s->p.repeat_days ? s->p.lookback_days : s->p.repeat_days;
+        dk_expire(&s->custs, at - (int64_t)(keep * DK_DAY) - (int64_t)(s->p.grace_hours * DK_HOUR));
+    }
+    return rc;
+}
+
+static int
+tick(void *state, int64_t now, det_emit_fn *emit, void *arg)
+{
+    resolve(state, now, emit, arg);
+    return 0;
+}
+
+static int
+line_ok(const void *rec)
+{
+    const line_t *l = rec;
+    if (l->w.n > K_LINE || l->w.pos >= K_LINE || (l->w.n < K_LINE && l->w.pos != l->w.n))
+        return 0;
+    for (uint32_t j = 0; j < l->w.n; j++)
+        if (!isfinite(l->sorted[j]) || (j && l->sorted[j] < l->sorted[j - 1]))
+            return 0;
+    return 1;
+}
+
+static int
+pending_ok(const void *rec)
+{
+    const pending_t *d = rec;
+    return dk_str_ok(d->id, sizeof d->id) && dk_str_ok(d->rep, sizeof d->rep) &&
+           dk_str_ok(d->customer, sizeof d->customer) && dk_str_ok(d->line, sizeof d->line) &&
+           dk_str_ok(d->currency, sizeof d->currency);
+}
+
+static int
+save(void *state, msgpack_packer *pk)
+{
+    state_t *s = state;
+    dk_wbuf_t w = {0};
+    dk_w_params(&w, &s->p, PARAMS);
+    dk_w_i64(&w, s->now);
+    dk_w_i64(&w, s->first);
+    dk_w_table(&w, &s->lines);
+    dk_w_table(&w, &s->custs);
+    dk_w_table(&w, &s->pending);
+    return dk_w_finish(&w, pk, NAME, VERSION);
+}
+
+static int
+load(void *state, const msgpack_object *obj, char *err, size_t errlen)
+{
+    state_t *s = state;
+    dk_rbuf_t r;
+    if (dk_r_open(&r, obj, NAME, VERSION, err, errlen) != 0)
+        return -1;
+    params_t p = s->p;
+    dk_r_params(&r, &p, PARAMS);
+    state_t fresh;
+    if (r.failed || state_init(&fresh, &s->env, &p) != 0) {
+        snprintf(err, errlen, "detector %s: damaged snapshot or out of memory", NAME);
+        return -1;
+    }
+    fresh.now = dk_r_i64(&r);
+    fresh.first = dk_r_i64(&r);
+    dk_r_table(&r, &fresh.lines, line_ok);
+    dk_r_table(&r, &fresh.custs, NULL);
+    dk_r_table(&r, &fresh.pending, pending_ok);
+    if (dk_r_close(&r, NAME, err, errlen) != 0) {
+        state_fini(&fresh);
+        return -1;
+    }
+    state_fini(s);
+    *s = fresh;
+    return 0;
+}
+
+static int
+set_param(void *state, const char *param, double value, char *err, size_t errlen)
+{
+    state_t *s = state;
+    return dk_set_param(&s->p, PARAMS, NAME, param, value, err, errlen);
+}
+
+static size_t
+memory(void *state)
+{
+    state_t *s = state;
+    return sizeof *s + dk_table_memory(&s->lines) + dk_table_memory(&s->custs) +
+           dk_table_memory(&s->pending);
+}
+
+const detector_class_t detect_no_sales_trail = {
+    .name = NAME,
+    .version = VERSION,
+    .create = create,
+    .destroy = destroy,
+    .fold = fold,
+    .tick = tick,
+    .save = save,
+    .load = load,
+    .set_param = set_param,
+    .memory = memory,
+};

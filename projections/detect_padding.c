@@ -1,0 +1,447 @@
+/*  detect_padding: reps padding each other's numbers.
+
+    Two patterns, each flagged on its own key:
+
+    - rebook: an order refunded or cancelled and booked again for the same
+      customer at a similar amount (within tolerance, 10%) by another rep
+      within window_days (14) of the reversal, in either order (the rebook
+      may reach the log before the reversal). Evidence: the original sale,
+      the reversal, the rebooking. Score: the relative difference of the
+      two amounts; threshold: tolerance.
+    - bounce: a customer whose last four deals within bounce_days (90)
+      alternate strictly between the same two reps (A, B, A, B: three
+      switches). Evidence: those four deals. Score: the switches; threshold:
+      3. A shared key account is the legitimate form of this; one handover
+      (A, A, B, B) is one switch and never flagged.
+
+    State: per recent order with a customer (the last horizon_days = 120,
+    at most 1M) its rep, customer, amount and event id, so that a reversal
+    can be traced to them; per customer active within the windows, the last
+    reversal and the last four deals (about 520 bytes, at most 1M, the
+    least recently active evicted); rep names (at most 65536). A reversal of
+    an order older than the horizon is not judged. Keys: rebook/<reversal
+    event id>/<rebooking event id>, bounce/<customer>/<latest event id>. */
+
+#include "events/money.h"
+#include "projections/detect_kit.h"
+
+#include <math.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define NAME       "padding"
+#define VERSION    1
+#define NSALES     4
+#define MAX_ORDERS (1u << 20)
+#define MAX_CUSTS  (1u << 20)
+#define MAX_REPS   65536
+#define HORIZON    (120 * DK_DAY)
+
+typedef struct {
+    double window_days, tolerance, bounce_days, bounce;
+} params_t;
+
+static const params_t DEFAULTS = {
+    .window_days = 14, .tolerance = 0.1, .bounce_days = 90, .bounce = 1};
+
+static const dk_param_t PARAMS[] = {{"window_days", offsetof(params_t, window_days), 0, 120},
+                                    {"tolerance", offsetof(params_t, tolerance), 0, 1},
+                                    {"bounce_days", offsetof(params_t, bounce_days), 1, 120},
+                                    {"bounce", offsetof(params_t, bounce), 0, 1},
+                                    {NULL, 0, 0, 0}};
+
+typedef struct {
+    uint64_t rep, cust;
+    int64_t amount, at;
+    uint64_t seq;
+    char id[65];
+} order_t;
+
+typedef struct {
+    uint64_t rep;
+    int64_t amount, at;
+    uint64_t seq;
+    char id[65];
+} sale_t;
+
+typedef struct {
+    /* the last reversal: of a sale by rep, for amount */
+    uint64_t rev_rep;
+    int64_t rev_amount, rev_at;
+    uint64_t rev_seq, sale_seq;
+    char rev_id[65], sale_id[65];
+    uint32_t rev_used;
+    uint32_t nsales;      /* sales[0] newest */
+    uint64_t bounce_upto; /* deals up to this seq were in a flagged bounce */
+    sale_t sales[NSALES];
+    char name[65];
+    char currency[4]; /* of the last sale */
+} cust_t;
+
+typedef struct {
+    char name[65];
+} rep_t;
+
+typedef struct {
+    det_env_t env;
+    params_t p;
+    int64_t now;
+    dk_table_t orders, custs, reps;
+} state_t;
+
+static int
+state_init(state_t *s, const det_env_t *env, const params_t *p)
+{
+    memset(s, 0, sizeof *s);
+    s->env = *env;
+    s->p = *p;
+    s->now = INT64_MIN;
+    if (dk_table_init(&s->orders, sizeof(order_t), 256, MAX_ORDERS) != 0)
+        return -1;
+    if (dk_table_init(&s->custs, sizeof(cust_t), 256, MAX_CUSTS) != 0) {
+        dk_table_free(&s->orders);
+        return -1;
+    }
+    if (dk_table_init(&s->reps, sizeof(rep_t), 64, MAX_REPS) != 0) {
+        dk_table_free(&s->orders);
+        dk_table_free(&s->custs);
+        return -1;
+    }
+    return 0;
+}
+
+static void
+state_fini(state_t *s)
+{
+    dk_table_free(&s->orders);
+    dk_table_free(&s->custs);
+    dk_table_free(&s->reps);
+}
+
+static void *
+create(const det_env_t *env)
+{
+    state_t *s = malloc(sizeof *s);
+    if (s && state_init(s, env, &DEFAULTS) != 0) {
+        free(s);
+        s = NULL;
+    }
+    return s;
+}
+
+static void
+destroy(void **state_p)
+{
+    if (*state_p) {
+        state_fini(*state_p);
+        free(*state_p);
+        *state_p = NULL;
+    }
+}
+
+static const char *
+rep_name(state_t *s, uint64_t rep)
+{
+    rep_t *r = dk_get(&s->reps, rep);
+    return r ? r->name : "?";
+}
+
+static double
+rel_diff(int64_t a, int64_t b)
+{
+    double hi = (double)(a > b ? a : b);
+    return hi > 0 ? fabs((double)(a - b)) / hi : 0;
+}
+
+static void
+explain_rebook(state_t *s, const cust_t *c, const sale_t *rebook, det_emit_fn *emit, void *arg)
+{
+    const char *customer = c->name, *currency = c->currency;
+    det_flag_t f;
+    dk_flag_begin(&f, NAME, rebook->at > c->rev_at ? rebook->at : c->rev_at);
+    snprintf(f.rep, sizeof f.rep, "%s", rep_name(s, rebook->rep));
+    snprintf(f.customer, sizeof f.customer, "%s", customer);
+    snprintf(f.currency, sizeof f.currency, "%s", currency);
+    dk_flag_key(&f, "rebook/%s/%s", c->rev_id, rebook->id);
+    double diff = rel_diff(rebook->amount, c->rev_amount);
+    double days = fabs((double)(rebook->at - c->rev_at)) / DK_DAY;
+    f.score = diff;
+    f.threshold = s->p.tolerance;
+    f.baseline = days;
+    f.severity = 2;
+    dk_flag_evidence(&f, c->sale_seq, c->sale_id);
+    dk_flag_evidence(&f, c->rev_seq, c->rev_id);
+    dk_flag_evidence(&f, rebook->seq, rebook->id);
+    char a1[48], a2[48], t1[32], t2[32];
+    money_format(c->rev_amount, f.currency, a1, sizeof a1);
+    money_format(rebook->amount, f.currency, a2, sizeof a2);
+    dk_fmt_time(c->rev_at, t1, sizeof t1);
+    dk_fmt_time(rebook->at, t2, sizeof t2);
+    dk_flag_summary(&f,
+                    "padding: %s of %s's sale %s to %s was reversed on %s (event %s) and %s "
+                    "booked %s for the same customer on %s (event %s), %.1f days apart; the "
+                    "amounts differ by %.1f%% (tolerance %.0f%%)",
+                    a1, rep_name(s, c->rev_rep), c->sale_id, customer, t1, c->rev_id, f.rep, a2, t2,
+                    rebook->id, days, 100 * diff, 100 * s->p.tolerance);
+    dk_flag_value(&f, "reversed", (double)c->rev_amount);
+    dk_flag_value(&f, "rebooked", (double)rebook->amount);
+    dk_flag_value(&f, "days_apart", days);
+    dk_flag_value(&f, "difference", diff);
+    emit(arg, &f);
+}
+
+/* The reversal c holds against a sale sl of the same customer: another rep, similar amount,
+   within the window. */
+static int
+is_rebook(const state_t *s, const cust_t *c, const sale_t *sl)
+{
+    return !c->rev_used && c->rev_seq && sl->rep != c->rev_rep && sl->seq != c->sale_seq &&
+           llabs(sl->at - c->rev_at) <= (int64_t)(s->p.window_days * DK_DAY) &&
+           rel_diff(sl->amount, c->rev_amount) <= s->p.tolerance;
+}
+
+static void
+check_bounce(state_t *s, cust_t *c, det_emit_fn *emit, void *arg)
+{
+    const char *customer = c->name, *currency = c->currency;
+    if (s->p.bounce < 0.5 || c->nsales < NSALES)
+        return;
+    const sale_t *sl = c->sales;
+    if (sl[NSALES - 1].seq <= c->bounce_upto ||
+        sl[0].at - sl[NSALES - 1].at > (int64_t)(s->p.bounce_days * DK_DAY))
+        return;
+    for (int k = 0; k < NSALES; k++)
+        if (sl[k].rep != sl[k % 2].rep || sl[0].rep == sl[1].rep)
+            return;
+    c->bounce_upto = sl[0].seq;
+    if (!emit)
+        return;
+    det_flag_t f;
+    dk_flag_begin(&f, NAME, sl[0].at);
+    snprintf(f.rep, sizeof f.rep, "%s", rep_name(s, sl[0].rep));
+    snprintf(f.customer, sizeof f.customer, "%s", customer);
+    snprintf(f.currency, sizeof f.currency, "%s", currency);
+    dk_flag_key(&f, "bounce/%s/%s", customer, sl[0].id);
+    f.score = NSALES - 1;
+    f.threshold = NSALES - 1;
+    f.baseline = 1;
+    f.severity = 1;
+    for (int k = NSALES - 1; k >= 0; k--)
+        dk_flag_evidence(&f, sl[k].seq, sl[k].id);
+    double days = (double)(sl[0].at - sl[NSALES - 1].at) / DK_DAY;
+    char amts[NSALES][48];
+    for (int k = 0; k < NSALES; k++)
+        money_format(sl[k].amount, currency, amts[k], sizeof amts[k]);
+    dk_flag_summary(&f,
+                    "padding: customer %s's last %d deals alternate between %s and %s within %.0f "
+                    "days (%d switches; a handover is 1): %s by %s, %s by %s, %s by %s, %s by %s "
+                    "(events %s, %s, %s, %s)",
+                    customer, NSALES, rep_name(s, sl[1].rep), rep_name(s, sl[0].rep), days,
+                    NSALES - 1, amts[3], rep_name(s, sl[3].rep), amts[2], rep_name(s, sl[2].rep),
+                    amts[1], rep_name(s, sl[1].rep), amts[0], rep_name(s, sl[0].rep), sl[3].id,
+                    sl[2].id, sl[1].id, sl[0].id);
+    dk_flag_value(&f, "switches", NSALES - 1);
+    dk_flag_value(&f, "days", days);
+    emit(arg, &f);
+}
+
+static int
+fold_sale(state_t *s, uint64_t seq, const event_t *ev, det_emit_fn *emit, void *arg)
+{
+    if (!event_has(ev, F_CUSTOMER))
+        return 0;
+    int64_t at = ev->v[F_OCCURRED_AT].i;
+    uint64_t rep = dk_hash_str(ev->v[F_REP].s);
+    int added = 0;
+    rep_t *rn = dk_put(&s->reps, rep, at, &added);
+    if (!rn)
+        return -1;
+    if (added)
+        dk_copy(rn->name, sizeof rn->name, ev->v[F_REP].s);
+    uint64_t cust = dk_hash_str(ev->v[F_CUSTOMER].s);
+    order_t *o = dk_put(&s->orders, dk_hash_str(ev->v[F_ORDER].s), at, NULL);
+    if (!o)
+        return -1;
+    o->rep = rep;
+    o->cust = cust;
+    o->amount = ev->v[F_AMOUNT].i;
+    o->at = at;
+    o->seq = seq;
+    dk_copy(o->id, sizeof o->id, ev->v[F_ID].s);
+
+    cust_t *c = dk_put(&s->custs, cust, at, NULL);
+    if (!c)
+        return -1;
+    sale_t sl = {.rep = rep, .amount = ev->v[F_AMOUNT].i, .at = at, .seq = seq};
+    dk_copy(sl.id, sizeof sl.id, ev->v[F_ID].s);
+    dk_copy(c->name, sizeof c->name, ev->v[F_CUSTOMER].s);
+    dk_copy(c->currency, sizeof c->currency, ev->v[F_CURRENCY].s);
+    if (is_rebook(s, c, &sl)) {
+        c->rev_used = 1;
+        if (emit)
+            explain_rebook(s, c, &sl, emit, arg);
+    }
+    memmove(c->sales + 1, c->sales, (NSALES - 1) * sizeof *c->sales);
+    c->sales[0] = sl;
+    if (c->nsales < NSALES)
+        c->nsales++;
+    check_bounce(s, c, emit, arg);
+    return 0;
+}
+
+static int
+fold_reversal(state_t *s, uint64_t seq, const event_t *ev, det_emit_fn *emit, void *arg)
+{
+    order_t *o = dk_get(&s->orders, dk_hash_str(ev->v[F_ORDER].s));
+    if (!o)
+        return 0;
+    int64_t at = ev->v[F_OCCURRED_AT].i;
+    int64_t amount = ev->type == EV_SALE_REFUNDED ? ev->v[F_AMOUNT].i : o->amount;
+    cust_t *c = dk_put(&s->custs, o->cust, at, NULL);
+    if (!c)
+        return -1;
+    c->rev_rep = o->rep;
+    c->rev_amount = amount;
+    c->rev_at = at;
+    c->rev_seq = seq;
+    c->sale_seq = o->seq;
+    c->rev_used = 0;
+    dk_copy(c->rev_id, sizeof c->rev_id, ev->v[F_ID].s);
+    snprintf(c->sale_id, sizeof c->sale_id, "%s", o->id);
+    /* a rebooking that reached the log first: the newest matching sale after the original */
+    for (uint32_t k = 0; k < c->nsales; k++) {
+        const sale_t *sl = &c->sales[k];
+        if (sl->seq > o->seq && is_rebook(s, c, sl)) {
+            c->rev_used = 1;
+            if (emit)
+                explain_rebook(s, c, sl, emit, arg);
+            break;
+        }
+    }
+    return 0;
+}
+
+static int
+fold(void *state, uint64_t seq, int64_t recorded_at, const event_t *ev, det_emit_fn *emit,
+     void *arg)
+{
+    state_t *s = state;
+    int64_t at = ev->v[F_OCCURRED_AT].i;
+    int rc = 0;
+    switch (ev->type) {
+    case EV_SALE_CLOSED:
+        rc = fold_sale(s, seq, ev, emit, arg);
+        break;
+    case EV_SALE_REFUNDED:
+    case EV_SALE_CANCELLED:
+        rc = fold_reversal(s, seq, ev, emit, arg);
+        break;
+    default:
+        break;
+    }
+    if (at > s->now) {
+        s->now = at;
+        dk_expire(&s->orders, at - HORIZON);
+        double keep = s->p.window_days > s->p.bounce_days ? s->p.window_days : s->p.bounce_days;
+        dk_expire(&s->custs, at - (int64_t)(keep * DK_DAY));
+    }
+    return rc;
+}
+
+static int
+order_ok(const void *rec)
+{
+    const order_t *o = rec;
+    return dk_str_ok(o->id, sizeof o->id);
+}
+
+static int
+cust_ok(const void *rec)
+{
+    const cust_t *c = rec;
+    if (c->nsales > NSALES || !dk_str_ok(c->rev_id, sizeof c->rev_id) ||
+        !dk_str_ok(c->sale_id, sizeof c->sale_id) || !dk_str_ok(c->name, sizeof c->name) ||
+        !dk_str_ok(c->currency, sizeof c->currency))
+        return 0;
+    for (int k = 0; k < NSALES; k++)
+        if (!dk_str_ok(c->sales[k].id, sizeof c->sales[k].id))
+            return 0;
+    return 1;
+}
+
+static int
+rep_ok(const void *rec)
+{
+    const rep_t *r = rec;
+    return dk_str_ok(r->name, sizeof r->name);
+}
+
+static int
+save(void *state, msgpack_packer *pk)
+{
+    state_t *s = state;
+    dk_wbuf_t w = {0};
+    dk_w_params(&w, &s->p, PARAMS);
+    dk_w_i64(&w, s->now);
+    dk_w_table(&w, &s->orders);
+    dk_w_table(&w, &s->custs);
+    dk_w_table(&w, &s->reps);
+    return dk_w_finish(&w, pk, NAME, VERSION);
+}
+
+static int
+load(void *state, const msgpack_object *obj, char *err, size_t errlen)
+{
+    state_t *s = state;
+    dk_rbuf_t r;
+    if (dk_r_open(&r, obj, NAME, VERSION, err, errlen) != 0)
+        return -1;
+    params_t p = s->p;
+    dk_r_params(&r, &p, PARAMS);
+    state_t fresh;
+    if (r.failed || state_init(&fresh, &s->env, &p) != 0) {
+        snprintf(err, errlen, "detector %s: damaged snapshot or out of memory", NAME);
+        return -1;
+    }
+    fresh.now = dk_r_i64(&r);
+    dk_r_table(&r, &fresh.orders, order_ok);
+    dk_r_table(&r, &fresh.custs, cust_ok);
+    dk_r_table(&r, &fresh.reps, rep_ok);
+    if (dk_r_close(&r, NAME, err, errlen) != 0) {
+        state_fini(&fresh);
+        return -1;
+    }
+    state_fini(s);
+    *s = fresh;
+    return 0;
+}
+
+static int
+set_param(void *state, const char *param, double value, char *err, size_t errlen)
+{
+    state_t *s = state;
+    return dk_set_param(&s->p, PARAMS, NAME, param, value, err, errlen);
+}
+
+static size_t
+memory(void *state)
+{
+    state_t *s = state;
+    return sizeof *s + dk_table_memory(&s->orders) + dk_table_memory(&s->custs) +
+           dk_table_memory(&s->reps);
+}
+
+const detector_class_t detect_padding = {
+    .name = NAME,
+    .version = VERSION,
+    .create = create,
+    .destroy = destroy,
+    .fold = fold,
+    .tick = NULL,
+    .save = save,
+    .load = load,
+    .set_param = set_param,
+    .memory = memory,
+};
