@@ -51,6 +51,7 @@
 typedef struct {
     double lookback_days, large_quantile, min_line, grace_hours, repeat_exempt, repeat_days,
         repeat_share;
+    double enabled; /* 0: fold, raise nothing */
 } params_t;
 
 static const params_t DEFAULTS = {.lookback_days = 30,
@@ -59,7 +60,8 @@ static const params_t DEFAULTS = {.lookback_days = 30,
                                   .grace_hours = 24,
                                   .repeat_exempt = 1,
                                   .repeat_days = 120,
-                                  .repeat_share = 0.1};
+                                  .repeat_share = 0.1,
+                                  .enabled = 1};
 
 static const dk_param_t PARAMS[] = {{"lookback_days", offsetof(params_t, lookback_days), 1, 365},
                                     {"large_quantile", offsetof(params_t, large_quantile), 0.5, 1},
@@ -68,6 +70,7 @@ static const dk_param_t PARAMS[] = {{"lookback_days", offsetof(params_t, lookbac
                                     {"repeat_exempt", offsetof(params_t, repeat_exempt), 0, 1},
                                     {"repeat_days", offsetof(params_t, repeat_days), 1, 730},
                                     {"repeat_share", offsetof(params_t, repeat_share), 0, 10},
+                                    {"enabled", offsetof(params_t, enabled), 0, 1},
                                     {NULL, 0, 0, 0}};
 
 typedef struct {
@@ -319,6 +322,8 @@ static int
 fold(void *state, uint64_t seq, int64_t recorded_at, const event_t *ev, det_emit_fn *emit,
      void *arg)
 {
+    if (((state_t *)state)->p.enabled < 0.5)
+        emit = NULL;
     state_t *s = state;
     int64_t at = ev->v[F_OCCURRED_AT].i;
     int rc = 0;
@@ -340,6 +345,8 @@ fold(void *state, uint64_t seq, int64_t recorded_at, const event_t *ev, det_emit
 static int
 tick(void *state, int64_t now, det_emit_fn *emit, void *arg)
 {
+    if (((state_t *)state)->p.enabled < 0.5)
+        emit = NULL;
     resolve(state, now, emit, arg);
     return 0;
 }

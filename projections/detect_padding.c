@@ -42,15 +42,17 @@
 
 typedef struct {
     double window_days, tolerance, bounce_days, bounce;
+    double enabled; /* 0: fold, raise nothing */
 } params_t;
 
 static const params_t DEFAULTS = {
-    .window_days = 14, .tolerance = 0.1, .bounce_days = 90, .bounce = 1};
+    .window_days = 14, .tolerance = 0.1, .bounce_days = 90, .bounce = 1, .enabled = 1};
 
 static const dk_param_t PARAMS[] = {{"window_days", offsetof(params_t, window_days), 0, 120},
                                     {"tolerance", offsetof(params_t, tolerance), 0, 1},
                                     {"bounce_days", offsetof(params_t, bounce_days), 1, 120},
                                     {"bounce", offsetof(params_t, bounce), 0, 1},
+                                    {"enabled", offsetof(params_t, enabled), 0, 1},
                                     {NULL, 0, 0, 0}};
 
 /* keyed by the order */
@@ -351,6 +353,8 @@ static int
 fold(void *state, uint64_t seq, int64_t recorded_at, const event_t *ev, det_emit_fn *emit,
      void *arg)
 {
+    if (((state_t *)state)->p.enabled < 0.5)
+        emit = NULL;
     state_t *s = state;
     int64_t at = ev->v[F_OCCURRED_AT].i;
     int rc = 0;
