@@ -4,8 +4,9 @@
 
     - rebook: an order refunded or cancelled and booked again for the same
       customer at a similar amount (within tolerance, 10%) by another rep
-      within window_days (14) of the reversal, in either order (the rebook
-      may reach the log before the reversal). Evidence: the original sale,
+      within window_days (14) after the reversal, or at most before_hours
+      (24) before it (the rebooking may happen, and reach the log, first);
+      an unrelated purchase a week before a refund is not a rebooking. Evidence: the original sale,
       the reversal, the rebooking. Score: the relative difference of the
       two amounts; threshold: tolerance.
     - bounce: a customer whose last four deals within bounce_days (90)
@@ -42,14 +43,19 @@
 #define HORIZON    (30 * DK_DAY)
 
 typedef struct {
-    double window_days, tolerance, bounce_days, bounce;
+    double window_days, before_hours, tolerance, bounce_days, bounce;
     double enabled; /* 0: fold, raise nothing */
 } params_t;
 
-static const params_t DEFAULTS = {
-    .window_days = 14, .tolerance = 0.1, .bounce_days = 90, .bounce = 1, .enabled = 1};
+static const params_t DEFAULTS = {.window_days = 14,
+                                  .before_hours = 24,
+                                  .tolerance = 0.1,
+                                  .bounce_days = 90,
+                                  .bounce = 1,
+                                  .enabled = 1};
 
 static const dk_param_t PARAMS[] = {{"window_days", offsetof(params_t, window_days), 0, 120},
+                                    {"before_hours", offsetof(params_t, before_hours), 0, 24 * 30},
                                     {"tolerance", offsetof(params_t, tolerance), 0, 1},
                                     {"bounce_days", offsetof(params_t, bounce_days), 1, 120},
                                     {"bounce", offsetof(params_t, bounce), 0, 1},
@@ -224,7 +230,8 @@ static int
 is_rebook(const state_t *s, const rev_t *rv, const sale_t *sl)
 {
     return !rv->used && rv->seq && sl->rep != rv->rep && sl->seq != rv->sale_seq &&
-           llabs(sl->at - rv->at) <= (int64_t)(s->p.window_days * DK_DAY) &&
+           sl->at - rv->at <= (int64_t)(s->p.window_days * DK_DAY) &&
+           rv->at - sl->at <= (int64_t)(s->p.before_hours * DK_HOUR) &&
            rel_diff(sl->amount, rv->amount) <= s->p.tolerance;
 }
 
