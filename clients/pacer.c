@@ -21,6 +21,7 @@ static const pacer_command_t commands[] = {
     {"status", cli_status_main, "show the daemon's status (--json for a script)"},
     {"events", cli_events_main, "print the log as JSON Lines"},
     {"verify", cli_verify_main, "check the hash chain of a state directory"},
+    {"backup", cli_backup_main, "copy the state, consistent and compacted, while pacerd runs"},
     {"target", cli_target_main, "set, adjust, allocate targets; a target's history"},
     {"progress", cli_report_progress_main, "progress against targets, with pace and forecast"},
     {"leaderboard", cli_report_leaderboard_main, "nodes of one level ranked by attainment"},

@@ -91,6 +91,8 @@ projection_destroy(projection_t **self_p)
     free(self->changed);
     free(self->changed_seq);
     free(self->changes);
+    free(self->tperiods);
+    free(self->tperiod_ok);
     for (uint32_t i = 0; i < self->nchunks; i++)
         free(self->chunks[i]);
     free(self->chunks);

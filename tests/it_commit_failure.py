@@ -2,12 +2,13 @@
 the next (daemon/writer), so a failed commit must answer its own group `internal`, undo the
 duplicate index and the projection, and apply the group behind it again on the durable log.
 
-pacerd runs with PACERD_TEST_FAIL_COMMIT=N (daemon/commit.h): every Nth transaction of appends
-fails as a broken disk would make it. Four producers stream batches of 300 events concurrently
-(a group of fewer than 256 waits for the commit before it instead), so groups are applied behind
-failing ones; each batch answered `internal` is sent again until it is
-acknowledged. In the end every event is in the log exactly once, in acknowledged order, the
-chain holds, and the projection counts every sale once, live and after a restart."""
+pacerd-test (pacerd with its fault hooks compiled in) runs with PACERD_TEST_FAIL_COMMIT=N
+(daemon/commit.h): every Nth transaction of appends fails as a broken disk would make it. Four
+producers stream batches of 300 events concurrently (a group of fewer than 256 waits for the
+commit before it instead), so groups are applied behind failing ones; each batch answered
+`internal` is sent again until it is acknowledged. In the end every event is in the log exactly
+once, in acknowledged order, the chain holds, and the projection counts every sale once, live and
+after a restart. The production pacerd has no such hook."""
 
 import threading
 
@@ -21,7 +22,7 @@ BATCH = 300  # at least the 256 events with which a group is applied behind a co
 class CommitFailure(pt.PacerTestCase):
 
     def test_failed_commits_are_answered_undone_and_retried(self):
-        d = self.start_daemon(env={"PACERD_TEST_FAIL_COMMIT": "4"})
+        d = self.start_daemon(env={"PACERD_TEST_FAIL_COMMIT": "4"}, test_build=True)
         self.assertIn("PACERD_TEST_FAIL_COMMIT=4", d.log_text())
         with d.client() as c:  # before any transaction can fail
             pt.define_zhang_deals_target(c)
@@ -81,6 +82,15 @@ class CommitFailure(pt.PacerTestCase):
         self.stop_ok(d)
         self.restart(d)
         self.check(d, acked, total)
+
+    def test_production_pacerd_has_no_fault_hook(self):
+        with open(pt.PACERD, "rb") as f:
+            self.assertNotIn(b"PACERD_TEST_FAIL_COMMIT", f.read())
+        d = self.start_daemon(env={"PACERD_TEST_FAIL_COMMIT": "1"})
+        with d.client() as c:
+            pt.define_zhang_deals_target(c)
+            self.assertAppended(c.append(pt.sales(300, rep="zhang")), 300)
+        self.assertNotIn("PACERD_TEST_FAIL_COMMIT", d.log_text())
 
     def check(self, d, acked, total):
         with d.client("query") as q:

@@ -19,6 +19,9 @@ Environment:
   PACER_BIN_DIR       where pacerd and pacer are (default: ../build relative to this file)
   PACER_KEEP_TMP=1    keep state directories and daemon logs after the run
   PACER_TIMEOUT_SCALE multiply every liveness timeout (default 1)
+
+In a build with AddressSanitizer and UBSan (`make sanitize`) any sanitizer report from a process
+started here fails the run: see "Sanitizer reports" below.
 """
 
 import os
@@ -56,6 +59,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 BIN_DIR = os.environ.get("PACER_BIN_DIR") or os.path.join(os.path.dirname(HERE), "build")
 PACERD = os.path.join(BIN_DIR, "pacerd")
 PACER = os.path.join(BIN_DIR, "pacer")
+# pacerd with the fault-injection hooks compiled in (-DPACER_FAULT_INJECTION); see Daemon(test_build)
+PACERD_TEST = os.path.join(BIN_DIR, "pacerd-test")
 KEEP_TMP = bool(os.environ.get("PACER_KEEP_TMP"))
 TIMEOUT_SCALE = float(os.environ.get("PACER_TIMEOUT_SCALE", "1"))
 
@@ -101,6 +106,53 @@ def _cleanup_session():
 
 
 atexit.register(_cleanup_session)
+
+# --------------------------------------------------------------------------------------------
+# Sanitizer reports
+#
+# Under `make sanitize` a pacerd that leaks, overflows a buffer or runs into undefined behaviour
+# writes a report and exits 1, but nobody would read it: a daemon's stderr goes to its log, a
+# daemon that is killed or refused to start has no exit status a test checks, and LeakSanitizer
+# only speaks as a process exits. So every process started from here (pacerd, pacer, pacer-gen)
+# inherits options that write each report to a file of its own, <log_path>.<pid>: a Daemon's into
+# its own directory, where Daemon.wait() fails the test on one, anything else's into the session
+# directory; and main() fails the run on any report left anywhere under it. A build without
+# sanitizers ignores the variables.
+
+SANITIZER_LOG = "sanitizer"
+_SANITIZER_OPTIONS = {
+    "ASAN_OPTIONS": "detect_leaks=1:halt_on_error=1:abort_on_error=0:print_stacktrace=1",
+    "UBSAN_OPTIONS": "halt_on_error=1:abort_on_error=0:print_stacktrace=1",
+}
+
+
+def sanitizer_env(env, log_dir):
+    """env (a mapping) with sanitizer options that write reports under log_dir; options already
+    in env are kept, except for log_path."""
+    env = dict(env)
+    log_path = os.path.join(log_dir, SANITIZER_LOG)
+    for var, opts in _SANITIZER_OPTIONS.items():
+        given = env.get(var)
+        env[var] = ":".join(o for o in (given, opts, "log_path=" + log_path) if o)
+    return env
+
+
+def sanitizer_reports(log_dir, recursive=False):
+    """Paths of the sanitizer reports written under log_dir, sorted."""
+    if recursive:
+        walk = ((d, files) for d, _, files in os.walk(log_dir))
+    else:
+        walk = [(log_dir, os.listdir(log_dir) if os.path.isdir(log_dir) else [])]
+    return sorted(os.path.join(d, f) for d, files in walk for f in files
+                  if f.startswith(SANITIZER_LOG + "."))
+
+
+def read_report(path, limit=20000):
+    with open(path, "rb") as f:
+        return f.read(limit).decode("utf-8", "replace")
+
+
+os.environ.update(sanitizer_env(os.environ, session_root()))
 
 _PR_SET_PDEATHSIG = 1
 try:
@@ -261,13 +313,16 @@ class Daemon:
     """One pacerd process. Construct, then start(); stop() with SIGTERM or kill()."""
 
     def __init__(self, state_dir=None, map_size=None, log_level="info", extra_args=(),
-                 ports=None, env=None):
+                 ports=None, env=None, test_build=False):
         self.base = make_temp_dir("d")
+        # pacerd-test: the same daemon with its fault-injection hooks (PACERD_TEST_FAIL_COMMIT)
+        self.binary = PACERD_TEST if test_build else PACERD
         self.state_dir = state_dir or os.path.join(self.base, "state")
         self.map_size = map_size
         self.log_level = log_level
         self.extra_args = list(extra_args)
-        self.env = dict(os.environ, **env) if env else None
+        self.env = sanitizer_env(dict(os.environ, **(env or {})), self.base)
+        self.reports_seen = set()
         self.ports = list(ports) if ports else free_ports(3)
         self.proc = None
         self.returncode = None
@@ -289,7 +344,7 @@ class Daemon:
         return "tcp://127.0.0.1:%d" % self.ports[2]
 
     def argv(self):
-        argv = [PACERD, "--state-dir", self.state_dir, "--append", self.append_ep,
+        argv = [self.binary, "--state-dir", self.state_dir, "--append", self.append_ep,
                 "--query", self.query_ep, "--publish", self.publish_ep,
                 "--log-level", self.log_level]
         if self.map_size is not None:
@@ -299,8 +354,8 @@ class Daemon:
     def spawn(self):
         """Starts the process without waiting for it to serve."""
         assert self.proc is None or self.proc.poll() is not None, "already running"
-        if not os.access(PACERD, os.X_OK):
-            raise AssertionError("pacerd not found at %s (set PACER_BIN_DIR)" % PACERD)
+        if not os.access(self.binary, os.X_OK):
+            raise AssertionError("%s not found (set PACER_BIN_DIR)" % self.binary)
         self._starts += 1
         self.log_path = os.path.join(self.base, "pacerd.%d.log" % self._starts)
         self._log_file = open(self.log_path, "wb")
@@ -358,7 +413,8 @@ class Daemon:
         _live_daemons.discard(self)
 
     def wait(self, timeout=STOP_TIMEOUT):
-        """Waits for the process to exit; returns its exit status (negative: signal)."""
+        """Waits for the process to exit; returns its exit status (negative: signal). Fails on
+        a sanitizer report not seen before (see "Sanitizer reports")."""
         try:
             rc = self.proc.wait(timeout)
         except subprocess.TimeoutExpired:
@@ -368,7 +424,20 @@ class Daemon:
             raise AssertionError("pacerd did not exit within %.0f s; killed. log:\n%s"
                                  % (timeout, self.log_tail()))
         self._reap(rc)
+        self.assert_no_sanitizer_report()
         return rc
+
+    def new_sanitizer_reports(self):
+        """Reports written under this daemon's directory since the last call."""
+        new = [p for p in sanitizer_reports(self.base) if p not in self.reports_seen]
+        self.reports_seen.update(new)
+        return new
+
+    def assert_no_sanitizer_report(self):
+        new = self.new_sanitizer_reports()
+        if new:
+            raise AssertionError("pacerd (exit status %r) wrote a sanitizer report:\n%s"
+                                 % (self.returncode, "\n".join(read_report(p) for p in new)))
 
     def send_signal(self, sig):
         self.proc.send_signal(sig)
@@ -395,7 +464,11 @@ class Daemon:
             return f.read().decode("utf-8", "replace")
 
     def log_tail(self, n=40):
-        return "\n".join(self.log_text().splitlines()[-n:])
+        """The log's last n lines, then any sanitizer report."""
+        tail = "\n".join(self.log_text().splitlines()[-n:])
+        for p in sanitizer_reports(self.base):
+            tail += "\n--- %s ---\n%s" % (p, read_report(p))
+        return tail
 
     def client(self, which="append", timeout=REQUEST_TIMEOUT):
         ep = {"append": self.append_ep, "query": self.query_ep}[which]
@@ -887,4 +960,13 @@ class PacerTestCase(unittest.TestCase):
 
 
 def main():
-    unittest.main(verbosity=2)
+    """unittest.main, then: the run fails on any sanitizer report left under the session
+    directory (by a process no test waited for, or after a test that passed)."""
+    prog = unittest.main(verbosity=2, exit=False)
+    ok = prog.result.wasSuccessful()
+    reports = sanitizer_reports(session_root(), recursive=True)
+    for p in reports:
+        sys.stderr.write("\n--- sanitizer report %s ---\n%s\n" % (p, read_report(p)))
+    if reports:
+        sys.stderr.write("FAILED: %d sanitizer report(s)\n" % len(reports))
+    sys.exit(0 if ok and not reports else 1)
