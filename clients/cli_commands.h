@@ -32,6 +32,8 @@ int cli_review_main(int argc, char **argv);
 int cli_rule_main(int argc, char **argv);
 int cli_tick_main(int argc, char **argv);
 int cli_notify_main(int argc, char **argv);
+/* cli_import.c: spreadsheets (CSV) into events */
+int cli_import_main(int argc, char **argv);
 /* cli_keygen.c: a CURVE key pair for pacerd or a client */
 int cli_keygen_main(int argc, char **argv);
 

@@ -3,7 +3,12 @@
 
     A pacerd started with --keys speaks only CURVE (docs/PROTOCOL.md,
     "Authentication"). Keys come in czmq's certificate format, as `pacer
-    keygen` writes them, read with zcert. A handshake that fails is never
+    keygen` writes them with zcert: ZPL text whose `curve` section holds
+    `public-key = "<Z85>"` and, in FILE_secret, `secret-key`. Those two
+    lines are read here rather than with zcert_load, so that libpacer
+    needs no czmq (an application links it with libzmq, msgpack and
+    libsodium alone); tests/test_libpacer_curve.c reads what zcert writes,
+    comments, metadata and all. A handshake that fails is never
     answered: libzmq tells only the socket's monitor. So each socket a
     client connects gets a monitor (an inproc PAIR fed by
     zmq_socket_monitor) that the waits poll beside the socket. libzmq gives
@@ -17,13 +22,13 @@
 #include "clients/libpacer.h"
 #include "clients/libpacer_private.h"
 
-#include <czmq.h>
+#include <errno.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <zmq.h>
 
-#define NO_SECRET "0000000000000000000000000000000000000000"
 /* Failed handshakes in a row that mean the security settings differ. */
 #define HANDSHAKE_TRIES 2
 
@@ -34,17 +39,76 @@ z85_key(const char *text)
     return text && strlen(text) == PACER_KEY_LEN && zmq_z85_decode(bin, text) != NULL;
 }
 
-/* A certificate file as zcert_load reads it (FILE_secret first). */
-static zcert_t *
-load_cert(const char *path, const char *what, char *err, size_t errlen)
+typedef struct {
+    char public_key[PACER_KEY_LEN + 1];
+    char secret_key[PACER_KEY_LEN + 1]; /* "" in a public certificate */
+} cert_t;
+
+/* `<name> = "<40 characters>"` (quotes optional) at line, into out. */
+static bool
+cert_value(const char *line, const char *name, char out[PACER_KEY_LEN + 1])
 {
-    zcert_t *cert = strlen(path) < 240 ? zcert_load(path) : NULL;
-    if (!cert)
-        snprintf(err, errlen,
-                 "%s %s: missing, unreadable or not a key file in zcert's format (pacer keygen "
-                 "--out FILE writes one)",
-                 what, path);
-    return cert;
+    size_t n = strlen(name);
+    if (strncmp(line, name, n) != 0)
+        return false;
+    line += n;
+    while (*line == ' ' || *line == '\t')
+        line++;
+    if (*line++ != '=')
+        return false;
+    while (*line == ' ' || *line == '\t')
+        line++;
+    bool quoted = *line == '"';
+    line += quoted;
+    if (strnlen(line, PACER_KEY_LEN) < PACER_KEY_LEN)
+        return false;
+    memcpy(out, line, PACER_KEY_LEN);
+    out[PACER_KEY_LEN] = 0;
+    line += PACER_KEY_LEN;
+    if (quoted && *line++ != '"')
+        return false;
+    return strspn(line, " \t\r\n") == strlen(line) && z85_key(out);
+}
+
+/* The keys of the `curve` section of one certificate file; false when
+   it cannot be read or has no public key. */
+static bool
+cert_read(const char *path, cert_t *cert)
+{
+    memset(cert, 0, sizeof *cert);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return false;
+    char line[512];
+    bool in_curve = false;
+    while (fgets(line, sizeof line, f)) {
+        if (line[0] != ' ' && line[0] != '\t') { /* a section's name, or a comment */
+            in_curve =
+                strncmp(line, "curve", 5) == 0 && strspn(line + 5, " \t\r\n") == strlen(line + 5);
+            continue;
+        }
+        const char *p = line + strspn(line, " \t");
+        if (in_curve && !cert_value(p, "public-key", cert->public_key))
+            cert_value(p, "secret-key", cert->secret_key);
+    }
+    fclose(f);
+    return cert->public_key[0] != 0;
+}
+
+/* A certificate file as zcert_load reads it: FILE_secret first, then
+   FILE. */
+static bool
+load_cert(const char *path, cert_t *cert, const char *what, char *err, size_t errlen)
+{
+    char secret[4096];
+    int n = snprintf(secret, sizeof secret, "%s_secret", path);
+    if ((n > 0 && (size_t)n < sizeof secret && cert_read(secret, cert)) || cert_read(path, cert))
+        return true;
+    snprintf(err, errlen,
+             "%s %s: missing, unreadable or not a key file in zcert's format (pacer keygen "
+             "--out FILE writes one)",
+             what, path);
+    return false;
 }
 
 int
@@ -56,33 +120,30 @@ pacer_curve_load(pacer_curve_t *curve, const char *key_file, const char *server_
         return PACER_EINVAL;
     }
     memset(curve, 0, sizeof *curve);
-    zcert_t *cert = load_cert(key_file, "key file", err, errlen);
-    if (!cert)
+    cert_t cert;
+    if (!load_cert(key_file, &cert, "key file", err, errlen))
         return PACER_EINVAL;
-    if (streq(zcert_secret_txt(cert), NO_SECRET)) {
+    if (!cert.secret_key[0]) {
         snprintf(err, errlen,
                  "key file %s holds no secret key: give the FILE_secret that pacer keygen wrote "
                  "(or FILE, with FILE_secret beside it)",
                  key_file);
-        zcert_destroy(&cert);
         return PACER_EINVAL;
     }
-    snprintf(curve->public_key, sizeof curve->public_key, "%s", zcert_public_txt(cert));
-    snprintf(curve->secret_key, sizeof curve->secret_key, "%s", zcert_secret_txt(cert));
-    zcert_destroy(&cert);
+    memcpy(curve->public_key, cert.public_key, sizeof curve->public_key);
+    memcpy(curve->secret_key, cert.secret_key, sizeof curve->secret_key);
     if (z85_key(server_key)) {
         snprintf(curve->server_key, sizeof curve->server_key, "%s", server_key);
         return PACER_OK;
     }
-    if (!(cert = load_cert(server_key, "server key", err, errlen))) {
+    if (!load_cert(server_key, &cert, "server key", err, errlen)) {
         snprintf(err, errlen,
                  "server key \"%.60s\": neither a public key (40 characters of Z85) nor a "
                  "readable key file",
                  server_key);
         return PACER_EINVAL;
     }
-    snprintf(curve->server_key, sizeof curve->server_key, "%s", zcert_public_txt(cert));
-    zcert_destroy(&cert);
+    memcpy(curve->server_key, cert.public_key, sizeof curve->server_key);
     return PACER_OK;
 }
 

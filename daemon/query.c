@@ -166,7 +166,7 @@ body_field(const msgpack_object *body, const char *key)
     return NULL;
 }
 
-/* progress, leaderboard, target_history and allocation previews: on the
+/* progress, leaderboard, daily, target_history and allocation previews: on the
    live projection under its read lock, or, with as_of / as_of_seq, on a
    private projection of the log as it stood then. */
 static void
@@ -261,7 +261,7 @@ op_of_fold(query_t *self, wire_request_t *req, msgpack_packer *pk)
 static void
 handle(query_t *self, zmq_msg_t *body)
 {
-    char msg[256];
+    char msg[640];
     wire_request_t req;
     msgpack_packer pk;
     msgpack_sbuffer_clear(&self->out);
@@ -282,7 +282,7 @@ handle(query_t *self, zmq_msg_t *body)
     else if (req.op == OP_EVENTS)
         op_events(self, &req, &pk);
     else if (req.op == OP_PROGRESS || req.op == OP_LEADERBOARD || req.op == OP_TARGET_HISTORY ||
-             req.op == OP_ALLOCATE || req.op == OP_UNDEFINED_NODES)
+             req.op == OP_ALLOCATE || req.op == OP_UNDEFINED_NODES || req.op == OP_DAILY)
         op_projection(self, &req, &pk);
     else if (req.op == OP_ALERTS || req.op == OP_ALERTS_ACTIVE || req.op == OP_SILENCES)
         alert_query(self->args->store, self->args->projector, &req, &pk, &self->out,
@@ -290,7 +290,7 @@ handle(query_t *self, zmq_msg_t *body)
                         ? atomic_load(&self->args->stats->alert_clock)
                         : zclock_time());
     else if (req.op != OP_OTHER || !op_of_fold(self, &req, &pk)) {
-        char served[400], elsewhere[200], folds[200] = "";
+        char served[300], elsewhere[100], folds[100] = "";
         projector_read_lock(self->args->projector);
         foldset_ops(projector_folds(self->args->projector), folds, sizeof folds);
         projector_unlock(self->args->projector);
