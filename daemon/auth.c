@@ -177,7 +177,9 @@ entry_cmp(const void *a, const void *b)
 }
 
 /* Split a line into up to 4 whitespace-separated fields; returns how many
-   (4: too many). */
+   (4: too many). A field that starts with '#' starts a comment: no key
+   does (Z85's '#' stands for 84, and a first digit over 82 would make a
+   4-byte group overflow), no role or name may. */
 static int
 split_fields(const char *p, const char *end, const char *f[4], size_t flen[4])
 {
