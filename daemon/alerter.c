@@ -254,6 +254,17 @@ lag_topic(const rule_class_t *r, const tprog_t *p, char *out, size_t len)
 static void
 fill_params(const rule_class_t *r, const tprog_t *p, const alertcfg_t *cfg, rule_params_t *rp)
 {
+    if (!alertcfg_has_settings(cfg)) {
+        *rp = (rule_params_t){.enabled = 1,
+                              .min_elapsed = RULE_MIN_ELAPSED_DEFAULT,
+                              .margin = RULE_MARGIN_DEFAULT,
+                              .repeat_hours = RULE_REPEAT_HOURS_DEFAULT,
+                              .threshold = r->threshold,
+                              .behind = 0.80,
+                              .factor = r->factor,
+                              .window_days = RULE_WINDOW_DAYS_DEFAULT};
+        return;
+    }
     const char *m = p->metric;
     rp->enabled = alertcfg_param(cfg, r->name, "enabled", m, p->kind, 1);
     rp->min_elapsed =
@@ -400,7 +411,8 @@ opt_double(msgpack_packer *pk, const char *k, bool has, double v, double unit)
         msgpack_pack_nil(pk);
 }
 
-/* The key's progress row (PROTOCOL.md, "progress row"), for progress/. */
+/* The key's progress row (PROTOCOL.md, "progress row"), for progress/;
+   p's names filled. */
 static int
 pack_progress(alerter_t *self, const tprog_t *p, const emit_ctx_t *c)
 {
@@ -535,12 +547,13 @@ emit_lag(alerter_t *self, const emit_ctx_t *c, const rule_class_t *r, int ri, co
 /* A key's progress row goes out at most once a second: a key changed
    again within the second waits for alerter_flush_progress. */
 static int
-offer_progress(alerter_t *self, const tprog_t *p, const emit_ctx_t *c)
+offer_progress(alerter_t *self, projection_t *proj, tprog_t *p, const emit_ctx_t *c)
 {
     kstate_t *k = &self->keys[p->idx];
     if (c->mono - k->progress_at >= PROGRESS_EVERY_MS) {
         k->progress_at = c->mono;
         k->progress_pending = false;
+        projection_target_names(proj, p, c->now);
         return pack_progress(self, p, c);
     }
     if (!k->progress_pending) {
@@ -602,6 +615,7 @@ eval_key(alerter_t *self, projection_t *proj, const alertcfg_t *cfg, uint32_t id
                              now - k->last_sent[ri] >= (int64_t)(rp.repeat_hours * 3600000.0))))
             continue;
         char key[400], topic[700], summary[1024];
+        projection_target_names(proj, &p, now);
         lag_key(r, &p, key, sizeof key);
         lag_topic(r, &p, topic, sizeof topic);
         const silence_t *sil = has_silences ? alertcfg_silenced(cfg, key, topic, now) : NULL;
@@ -684,7 +698,7 @@ eval_key(alerter_t *self, projection_t *proj, const alertcfg_t *cfg, uint32_t id
         any_changed |= changed;
     }
     if (lazy && !any_changed) {
-        if (base->progress && offer_progress(self, &p, base) != 0)
+        if (base->progress && offer_progress(self, proj, &p, base) != 0)
             return -1;
         return 0;
     }
@@ -710,6 +724,7 @@ eval_key(alerter_t *self, projection_t *proj, const alertcfg_t *cfg, uint32_t id
         }
         if (active && has_silences) {
             char key[400], topic[700];
+            projection_target_names(proj, &p, now);
             lag_key(r, &p, key, sizeof key);
             lag_topic(r, &p, topic, sizeof topic);
             const silence_t *sil = alertcfg_silenced(cfg, key, topic, now);
@@ -722,7 +737,7 @@ eval_key(alerter_t *self, projection_t *proj, const alertcfg_t *cfg, uint32_t id
     k->due = INT64_MAX; /* schedule() pushes only a change */
     k->last_actual = p.actual;
     schedule(self, idx, due);
-    if (base->progress && offer_progress(self, &p, base) != 0)
+    if (base->progress && offer_progress(self, proj, &p, base) != 0)
         return -1;
     return 0;
 }
@@ -1252,6 +1267,7 @@ alerter_flush_progress(alerter_t *self, projection_t *proj, int64_t now, uint64_
         k->progress_at = c.mono;
         if (!progress || projection_target_eval(proj, idx, now, self->window_days, &p) != 0)
             continue;
+        projection_target_names(proj, &p, now);
         if (pack_progress(self, &p, &c) != 0)
             return -1;
     }

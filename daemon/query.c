@@ -20,6 +20,7 @@ typedef struct {
     void *router;
     msgpack_sbuffer out;
     uint32_t undefined; /* the projection's undefined_count, as last read */
+    char zone[128];     /* its calendar's time zone (constant once read) */
 } query_t;
 
 /* A status must not wait for a rebuild: it reads the projection if it
@@ -54,13 +55,13 @@ op_status(query_t *self, wire_request_t *req, msgpack_packer *pk)
         self->undefined = projection_undefined_count(projector_live(self->args->projector));
         projector_unlock(self->args->projector);
     }
-    char zone[128];
-    snprintf(zone, sizeof zone, "%s", projector_zone(self->args->projector));
+    /* the zone never changes: no lock needed */
+    snprintf(self->zone, sizeof self->zone, "%s", projector_zone(self->args->projector));
 
     int64_t now = zclock_time();
     wire_reply_begin(pk, req->corr, true, 13);
     wire_pack_str(pk, "time_zone");
-    wire_pack_str(pk, zone);
+    wire_pack_str(pk, self->zone);
     wire_pack_str(pk, "version");
     wire_pack_str(pk, PACER_VERSION);
     pack_kv_uint(pk, "protocol", WIRE_VERSION);

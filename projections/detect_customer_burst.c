@@ -36,10 +36,15 @@
 
 typedef struct {
     double threshold, min_count, baseline_days, min_days, lambda_floor;
+    double enabled; /* 0: fold, raise nothing */
 } params_t;
 
-static const params_t DEFAULTS = {
-    .threshold = 6, .min_count = 5, .baseline_days = 28, .min_days = 14, .lambda_floor = 0.1};
+static const params_t DEFAULTS = {.threshold = 6,
+                                  .min_count = 5,
+                                  .baseline_days = 28,
+                                  .min_days = 14,
+                                  .lambda_floor = 0.1,
+                                  .enabled = 1};
 
 static const dk_param_t PARAMS[] = {
     {"threshold", offsetof(params_t, threshold), 1, 50},
@@ -47,6 +52,7 @@ static const dk_param_t PARAMS[] = {
     {"baseline_days", offsetof(params_t, baseline_days), 7, RING - 1},
     {"min_days", offsetof(params_t, min_days), 1, RING - 1},
     {"lambda_floor", offsetof(params_t, lambda_floor), 0.001, 100},
+    {"enabled", offsetof(params_t, enabled), 0, 1},
     {NULL, 0, 0, 0}};
 
 typedef struct {
@@ -237,6 +243,8 @@ static int
 fold(void *state, uint64_t seq, int64_t recorded_at, const event_t *ev, det_emit_fn *emit,
      void *arg)
 {
+    if (((state_t *)state)->p.enabled < 0.5)
+        emit = NULL;
     if (ev->type == EV_CUSTOMER_CREATED)
         return fold_customer(state, seq, ev, emit, arg);
     if (ev->type == EV_SALE_CLOSED)

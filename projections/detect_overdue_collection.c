@@ -40,14 +40,17 @@
 
 typedef struct {
     double grace_days, paid_share, max_terms_days;
+    double enabled; /* 0: fold, raise nothing */
 } params_t;
 
-static const params_t DEFAULTS = {.grace_days = 30, .paid_share = 0.01, .max_terms_days = 730};
+static const params_t DEFAULTS = {
+    .grace_days = 30, .paid_share = 0.01, .max_terms_days = 730, .enabled = 1};
 
 static const dk_param_t PARAMS[] = {
     {"grace_days", offsetof(params_t, grace_days), 0, 3650},
     {"paid_share", offsetof(params_t, paid_share), 0, 1},
     {"max_terms_days", offsetof(params_t, max_terms_days), 1, 36500},
+    {"enabled", offsetof(params_t, enabled), 0, 1},
     {NULL, 0, 0, 0}};
 
 typedef struct {
@@ -403,6 +406,8 @@ static int
 fold(void *state, uint64_t seq, int64_t recorded_at, const event_t *ev, det_emit_fn *emit,
      void *arg)
 {
+    if (((state_t *)state)->p.enabled < 0.5)
+        emit = NULL;
     state_t *s = state;
     int64_t at = ev->v[F_OCCURRED_AT].i;
     /* payments first: one made at the same instant the stream reaches a deadline counts */
@@ -431,6 +436,8 @@ fold(void *state, uint64_t seq, int64_t recorded_at, const event_t *ev, det_emit
 static int
 tick(void *state, int64_t now, det_emit_fn *emit, void *arg)
 {
+    if (((state_t *)state)->p.enabled < 0.5)
+        emit = NULL;
     check(state, now, emit, arg);
     return 0;
 }

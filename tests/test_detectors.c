@@ -1439,6 +1439,36 @@ test_memory_flat(void **unused)
         DETECTORS[d]->destroy(&st[d]);
 }
 
+/* Settings: each detector refuses an unknown name and an out-of-range value with a message
+   naming itself, and enabled = 0 folds without raising. */
+static void
+test_params(void **unused)
+{
+    char err[256];
+    for (const detector_class_t *const *d = DETECTORS; *d; d++) {
+        void *st = (*d)->create(&env);
+        err[0] = 0;
+        assert_int_equal((*d)->set_param(st, "no_such_setting", 1, err, sizeof err), -1);
+        assert_non_null(strstr(err, (*d)->name));
+        assert_int_equal((*d)->set_param(st, "enabled", 2, err, sizeof err), -1);
+        assert_int_equal((*d)->set_param(st, "enabled", 0, err, sizeof err), 0);
+        (*d)->destroy(&st);
+    }
+    tlog_t log = {0};
+    sale(&log, "s1", OCT1, "o1", "zhang", "c1", "cloud", 1234500);
+    sale(&log, "s3", OCT1 + HOUR, "o3", "wang", "c1", "cloud", 1234500);
+    const detector_class_t *dc = cls("duplicate_order");
+    flags_t fl = {0};
+    void *st = dc->create(&env);
+    assert_int_equal(dc->set_param(st, "enabled", 0, err, sizeof err), 0);
+    fold_range(dc, st, &log, 0, log.n, &fl);
+    assert_int_equal(fl.n, 0);
+    assert_int_equal(dc->set_param(st, "window_hours", -1, err, sizeof err), -1);
+    assert_non_null(strstr(err, "window_hours"));
+    dc->destroy(&st);
+    tlog_free(&log);
+}
+
 int
 main(void)
 {
@@ -1467,6 +1497,7 @@ main(void)
         cmocka_unit_test(test_benford_fires),
         cmocka_unit_test(test_benford_near_miss),
         cmocka_unit_test(test_overdue_collection),
+        cmocka_unit_test(test_params),
         cmocka_unit_test(test_determinism),
         cmocka_unit_test(test_memory_flat),
     };
