@@ -20,6 +20,7 @@
 #include <msgpack.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #define QUERY_TIMEOUT_MS 10000      /* a rebuild holds the projection for seconds */
@@ -86,14 +87,21 @@ typedef struct {
     const api_op_t *op;
 } api_route_t;
 
+typedef struct {
+    dashboard_t *dashboard;
+    const web_asset_t *asset;
+} asset_route_t;
+
 struct _dashboard_t {
     char *publish_endpoint, *query_endpoint;
+    char *host; /* the host of the address it is served on */
     writer_stats_t *stats;
     http_hub_t *hub;
     zactor_t *feed;
     zsock_t *dealer; /* the HTTP thread's; made on first use */
     uint64_t corr;   /* the last request's */
     api_route_t routes[API_OP_COUNT];
+    asset_route_t *assets; /* web_asset_count of them */
 };
 
 /* One reply of the query actor: the message, and its unpacked body
@@ -294,6 +302,36 @@ reply_status(const msgpack_object *body)
     return 400;
 }
 
+/* The Host header's host is an IP literal, localhost, or the host pacerd
+   was told to serve on (see dashboard.h, "DNS rebinding"). */
+static bool
+host_ok(dashboard_t *self, const http_request_t *req)
+{
+    const char *host = http_request_header(req, "Host");
+    if (!host || host[0] == '[') /* HTTP/1.0 without one; an IPv6 literal */
+        return true;
+    size_t len = strcspn(host, ":");
+    if (len == strspn(host, "0123456789.")) /* an IPv4 literal */
+        return true;
+    if (len == 9 && !strncasecmp(host, "localhost", 9))
+        return true;
+    return len == strlen(self->host) && !strncasecmp(host, self->host, len);
+}
+
+/* Refuse a request by a host name pacerd was not given; true if refused. */
+static bool
+misdirected(dashboard_t *self, const http_request_t *req, http_reply_t *reply)
+{
+    if (host_ok(self, req))
+        return false;
+    reply->status = 421;
+    http_reply_printf(reply,
+                      "this dashboard answers to its address (%s), localhost or an IP "
+                      "address, not to the host name in this request\n",
+                      self->host);
+    return true;
+}
+
 /* ---------------------------------------------------------------------
    /api/<op>: a query operation with the query string as its fields */
 
@@ -347,6 +385,8 @@ api_query(void *arg, const http_request_t *req, http_reply_t *reply)
     api_route_t *route = arg;
     dashboard_t *self = route->dashboard;
     const api_op_t *op = route->op;
+    if (misdirected(self, req, reply))
+        return;
     const char *values[12] = {0};
     int64_t ints[12] = {0};
     size_t nfields = 0;
@@ -398,6 +438,8 @@ static void
 api_status(void *arg, const http_request_t *req, http_reply_t *reply)
 {
     dashboard_t *self = arg;
+    if (misdirected(self, req, reply))
+        return;
     msgpack_sbuffer buf;
     msgpack_sbuffer_init(&buf);
     msgpack_packer pk;
@@ -546,6 +588,8 @@ static void
 api_burnup(void *arg, const http_request_t *req, http_reply_t *reply)
 {
     dashboard_t *self = arg;
+    if (misdirected(self, req, reply))
+        return;
     const char *scope = http_request_arg(req, "scope");
     const char *metric = http_request_arg(req, "metric");
     const char *period = http_request_arg(req, "period");
@@ -665,7 +709,10 @@ asset_type(const char *name)
 static void
 serve_asset(void *arg, const http_request_t *req, http_reply_t *reply)
 {
-    const web_asset_t *asset = arg;
+    const asset_route_t *route = arg;
+    const web_asset_t *asset = route->asset;
+    if (misdirected(route->dashboard, req, reply))
+        return;
     reply->content_type = asset_type(asset->name);
     http_reply_header(reply, "Cache-Control", "no-cache");
     http_reply_header(reply, "X-Content-Type-Options", "nosniff");
@@ -680,6 +727,8 @@ static void
 api_events(void *arg, const http_request_t *req, http_reply_t *reply)
 {
     dashboard_t *self = arg;
+    if (misdirected(self, req, reply))
+        return;
     reply->content_type = "text/event-stream; charset=utf-8";
     http_reply_header(reply, "Cache-Control", "no-store");
     http_reply_header(reply, "X-Accel-Buffering", "no");
@@ -915,16 +964,23 @@ dashboard_new(const dashboard_args_t *args, http_t *http, char *err, size_t errl
     dashboard_t *self = calloc(1, sizeof *self);
     if (!self || !(self->publish_endpoint = strdup(args->publish_endpoint)) ||
         !(self->query_endpoint = strdup(args->query_endpoint)) ||
+        !(self->host = strdup(args->address)) ||
+        !(self->assets = calloc(web_asset_count, sizeof *self->assets)) ||
         !(self->hub = http_hub_new(http, MAX_STREAMS, MAX_QUEUED)))
         goto oom;
     self->stats = args->stats;
+    /* "HOST:PORT" or "[V6]:PORT": keep HOST (an IPv6 literal passes anyway) */
+    char *colon = strrchr(self->host, ':');
+    if (colon)
+        *colon = 0;
     int rc = 0;
     for (size_t i = 0; i < web_asset_count; i++) {
         char path[128];
         snprintf(path, sizeof path, "/%s", web_assets[i].name);
-        rc |= http_route(http, path, serve_asset, (void *)&web_assets[i]);
+        self->assets[i] = (asset_route_t){self, &web_assets[i]};
+        rc |= http_route(http, path, serve_asset, &self->assets[i]);
         if (!strcmp(web_assets[i].name, "index.html"))
-            rc |= http_route(http, "/", serve_asset, (void *)&web_assets[i]);
+            rc |= http_route(http, "/", serve_asset, &self->assets[i]);
     }
     for (size_t i = 0; i < API_OP_COUNT; i++) {
         self->routes[i] = (api_route_t){self, &API_OPS[i]};
@@ -963,6 +1019,8 @@ dashboard_destroy(dashboard_t **self_p)
     http_hub_destroy(&self->hub);
     free(self->publish_endpoint);
     free(self->query_endpoint);
+    free(self->host);
+    free(self->assets);
     free(self);
     *self_p = NULL;
 }

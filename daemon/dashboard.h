@@ -31,7 +31,13 @@
     every 250 ms sends what arrived as one batch of server-sent events to
     every open stream: `progress` (the newest row of each key), `alert`
     (every record, in order), `heartbeat` (the newest). More than the
-    batch can hold becomes `resync`: the page reads everything again. */
+    batch can hold becomes `resync`: the page reads everything again.
+
+    DNS rebinding: until the dashboard has authentication, a web page on
+    another site could point its own host name at 127.0.0.1 and read the
+    dashboard from the visitor's browser. So a request whose Host is a
+    name is answered 421 unless the name is localhost or the host of the
+    address pacerd serves on; IP literals cannot be rebound. */
 
 #ifndef PACER_DASHBOARD_H
 #define PACER_DASHBOARD_H
@@ -49,6 +55,7 @@ typedef struct {
     const char *publish_endpoint; /* where the subscriber connects */
     const char *query_endpoint;   /* where the DEALER connects */
     writer_stats_t *stats;        /* the alert clock (default `now`) */
+    const char *address;          /* HOST:PORT it is served on (the Host check) */
 } dashboard_args_t;
 
 typedef struct _dashboard_t dashboard_t;

@@ -144,6 +144,12 @@ http_request_arg(const http_request_t *req, const char *name)
     return MHD_lookup_connection_value(req->connection, MHD_GET_ARGUMENT_KIND, name);
 }
 
+const char *
+http_request_header(const http_request_t *req, const char *name)
+{
+    return MHD_lookup_connection_value(req->connection, MHD_HEADER_KIND, name);
+}
+
 http_t *
 http_new(void)
 {

@@ -39,6 +39,8 @@ typedef struct {
 
 /* A query string argument ("/metrics?name=value"), or NULL. */
 const char *http_request_arg(const http_request_t *req, const char *name);
+/* A request header ("Host"), or NULL. */
+const char *http_request_header(const http_request_t *req, const char *name);
 
 typedef struct _http_hub_t http_hub_t;
 

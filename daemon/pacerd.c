@@ -638,7 +638,8 @@ start_http(daemon_parts_t *d, const settings_t *s, writer_stats_t *stats, int64_
             return -1;
         }
         dash = shared ? d->http : d->dashboard_http;
-        dashboard_args_t dargs = {DASHBOARD_PUBLISH_INPROC, QUERY_INPROC_ENDPOINT, stats};
+        dashboard_args_t dargs = {DASHBOARD_PUBLISH_INPROC, QUERY_INPROC_ENDPOINT, stats,
+                                  s->dashboard};
         if (!(d->dashboard = dashboard_new(&dargs, dash, err, sizeof err))) {
             log_error("%s", err);
             return -1;

@@ -11,7 +11,8 @@ What it checks:
 - an append moves the bar and the burn-up chart of the selected key to the new actual, and the
   roll-ups above it, with no reload (same page id, one navigation);
 - a tick that raises alerts makes them appear (active list and "just now" feed);
-- on a phone-sized screen nothing is wider than the screen.
+- on a phone-sized screen nothing is wider than the screen;
+- a request by a host name other than its own is refused (421: DNS rebinding).
 Screenshots are kept in <build>/browser/ (dashboard-*.png).
 
 Skipped (exit status 77, which ctest reports as skipped) only where Chromium is missing;
@@ -340,6 +341,23 @@ class Dashboard(pt.PacerTestCase):
                 if error:
                     self.assertEqual(e.headers["Content-Type"], "application/json; charset=utf-8")
                     self.assertEqual(json.loads(e.read())["error"], error, path)
+
+    def test_host_names_other_than_its_own_are_refused(self):
+        """DNS rebinding: a page of another site whose name resolves to 127.0.0.1 gets 421."""
+        import http.client
+        port = int(self.url.rsplit(":", 1)[1].strip("/"))
+        for host, code in [("evil.example:%d" % port, 421), ("evil.example", 421),
+                           ("localhost:%d" % port, 200), ("127.0.0.1:%d" % port, 200),
+                           ("LOCALHOST", 200)]:
+            for path in ("/", "/api/status", "/api/progress?period=2026-03"):
+                c = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+                c.putrequest("GET", path, skip_host=True)
+                c.putheader("Host", host)
+                c.endheaders()
+                r = c.getresponse()
+                r.read()
+                c.close()
+                self.assertEqual(r.status, code, "%s %s" % (host, path))
 
 
 def main():
