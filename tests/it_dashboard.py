@@ -342,6 +342,33 @@ class Dashboard(pt.PacerTestCase):
                     self.assertEqual(e.headers["Content-Type"], "application/json; charset=utf-8")
                     self.assertEqual(json.loads(e.read())["error"], error, path)
 
+    def test_stop_with_streams_open(self):
+        """pacerd stops cleanly (exit 0) while event streams are open and idle, and they end."""
+        import socket
+        port = int(self.url.rsplit(":", 1)[1].strip("/"))
+        socks = []
+        for _ in range(3):
+            s = socket.create_connection(("127.0.0.1", port), timeout=30)
+            s.sendall(b"GET /api/events HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+            head = b""
+            while b"retry: 2000" not in head:
+                chunk = s.recv(4096)
+                self.assertTrue(chunk, "stream closed early")
+                head += chunk
+            self.assertIn(b"text/event-stream", head)
+            socks.append(s)
+        time.sleep(1.5)  # subscribed, heartbeats flowing, then idle (suspended) between them
+        self.stop_ok(self.d)
+        for s in socks:
+            rest = b""
+            while True:
+                chunk = s.recv(4096)
+                if not chunk:
+                    break
+                rest += chunk
+            self.assertIn(b"event: heartbeat", rest)
+            s.close()
+
     def test_host_names_other_than_its_own_are_refused(self):
         """DNS rebinding: a page of another site whose name resolves to 127.0.0.1 gets 421."""
         import http.client
