@@ -109,6 +109,7 @@ class Browser:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+            self.proc.stdout.close()
             self.log.close()
 
 
