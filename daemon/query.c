@@ -153,7 +153,7 @@ body_field(const msgpack_object *body, const char *key)
     return NULL;
 }
 
-/* progress, leaderboard, target_history and allocation previews: on the
+/* progress, leaderboard, daily, target_history and allocation previews: on the
    live projection under its read lock, or, with as_of / as_of_seq, on a
    private projection of the log as it stood then. */
 static void
@@ -262,7 +262,7 @@ handle(query_t *self, zmq_msg_t *body)
     else if (req.op == OP_EVENTS)
         op_events(self, &req, &pk);
     else if (req.op == OP_PROGRESS || req.op == OP_LEADERBOARD || req.op == OP_TARGET_HISTORY ||
-             req.op == OP_ALLOCATE || req.op == OP_UNDEFINED_NODES)
+             req.op == OP_ALLOCATE || req.op == OP_UNDEFINED_NODES || req.op == OP_DAILY)
         op_projection(self, &req, &pk);
     else if (req.op == OP_ALERTS || req.op == OP_ALERTS_ACTIVE || req.op == OP_SILENCES)
         alert_query(self->args->store, self->args->projector, &req, &pk, &self->out,
