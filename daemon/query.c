@@ -305,6 +305,22 @@ handle(query_t *self, zmq_msg_t *body)
     wire_request_free(&req);
 }
 
+/* Who sent the request. Over tcp or ipc every message carries the
+   properties of its connection's handshake (Socket-Type always, User-Id
+   from the ZAP handler); one from QUERY_INPROC_ENDPOINT has none, since
+   inproc has no handshake: that is another thread of pacerd (the
+   dashboard), served as a reader. */
+static void
+identify(query_t *self, zmq_msg_t *body)
+{
+    if (!zmq_msg_gets(body, "Socket-Type")) {
+        self->role = AUTH_READER;
+        snprintf(self->principal, sizeof self->principal, "pacerd");
+        return;
+    }
+    self->role = auth_identify(self->args->auth, body, self->principal, sizeof self->principal);
+}
+
 static void
 serve_one(query_t *self)
 {
@@ -324,8 +340,7 @@ serve_one(query_t *self)
         goto done;
     }
     if (self->args->auth)
-        self->role =
-            auth_identify(self->args->auth, &body, self->principal, sizeof self->principal);
+        identify(self, &body);
     handle(self, &body);
     zmq_msg_t delim_out;
     zmq_msg_init(&delim_out);
@@ -348,7 +363,8 @@ query_actor(zsock_t *pipe, void *arg)
     zsock_t *router = zsock_new(ZMQ_ROUTER);
     if (router && self.args->auth)
         auth_apply(self.args->auth, router, AUTH_DOMAIN_QUERY);
-    if (!router || zsock_bind(router, "%s", self.args->endpoint) < 0) {
+    if (!router || zsock_bind(router, "%s", self.args->endpoint) < 0 ||
+        zsock_bind(router, "%s", QUERY_INPROC_ENDPOINT) < 0) {
         zstr_sendf(pipe, "cannot bind the query endpoint %s: %s", self.args->endpoint,
                    zmq_strerror(zmq_errno()));
         zsock_destroy(&router);

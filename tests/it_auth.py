@@ -18,6 +18,7 @@ import signal
 import struct
 import subprocess
 import time
+import urllib.request
 
 import pacertest as pt
 from pacertest import expect_ok
@@ -380,6 +381,15 @@ class AuthTest(pt.PacerTestCase):
         self.assertIn("authentication: CURVE on every endpoint", a.log_text())
         with CurveClient("tcp://127.0.0.1:%d" % port, self.keys, "crm") as c:
             self.assertAppended(c.append([pt.sale_closed()]), 1)
+
+    def test_dashboard_reads_in_process(self):
+        # the dashboard asks the query actor over inproc, which has no handshake: a reader
+        port = pt.free_ports(1)[0]
+        d = self.start_auth(extra_args=["--dashboard", "127.0.0.1:%d" % port])
+        self.org(d)
+        with urllib.request.urlopen("http://127.0.0.1:%d/api/alerts" % port, timeout=60) as r:
+            body = json.loads(r.read())
+        self.assertIs(body["ok"], True, body)
 
     def test_old_log_goes_on_and_verifies(self):
         # version 1 records: a pacerd without authentication
