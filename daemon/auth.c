@@ -597,6 +597,7 @@ zap_actor(zsock_t *pipe, void *arg)
     zpoller_t *poller = zpoller_new(pipe, handler, NULL);
     zstr_send(pipe, ""); /* bound: an empty error */
     int64_t next_check = zclock_mono() + RELOAD_CHECK_MS;
+    char last_error[512] = "";
     for (;;) {
         int64_t wait = next_check - zclock_mono();
         void *which = zpoller_wait(poller, wait > 0 ? (int)wait : 0);
@@ -611,9 +612,12 @@ zap_actor(zsock_t *pipe, void *arg)
         else if (zpoller_terminated(poller))
             break;
         if (zclock_mono() >= next_check) {
-            char err[512];
-            if (reload_keys(self, false, err, sizeof err) < 0)
+            /* a file that stays missing or bad is said once, not every second */
+            char err[sizeof last_error];
+            int rc = reload_keys(self, false, err, sizeof err);
+            if (rc < 0 && strcmp(err, last_error) != 0)
                 log_error("%s; the keys loaded before stay in force", err);
+            snprintf(last_error, sizeof last_error, "%s", rc < 0 ? err : "");
             next_check = zclock_mono() + RELOAD_CHECK_MS;
         }
     }
