@@ -376,9 +376,11 @@ authorize(intake_t *self, pending_t *p)
     p->role = auth_identify(self->auth, &p->body, p->principal, sizeof p->principal);
     auth_role_t needs = auth_op_needs(p->req.op, WIRE_ON_APPEND);
     if (!auth_role_has(p->role, needs)) {
+        char what[48];
+        snprintf(what, sizeof what, "%.*s", (int)(p->req.op_len > 40 ? 40 : p->req.op_len),
+                 p->req.op_name);
         p->rc = WIRE_FORBIDDEN;
-        auth_forbidden(p->role, p->principal, wire_op_name(p->req.op), needs, p->message,
-                       sizeof p->message);
+        auth_forbidden(p->role, p->principal, what, needs, p->message, sizeof p->message);
         return;
     }
     p->principal_len = (uint8_t)strlen(p->principal);
