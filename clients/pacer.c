@@ -28,6 +28,7 @@ typedef struct {
 
 static const pacer_command_t commands[] = {
     {"append", cli_append_main, "append events read as JSON Lines from a file or stdin"},
+    {"import", cli_import_main, "append the rows of a CSV export, amounts and times converted"},
     {"status", cli_status_main, "show the daemon's status (--json for a script)"},
     {"events", cli_events_main, "print the log as JSON Lines"},
     {"verify", cli_verify_main, "check the hash chain of a state directory"},

@@ -41,9 +41,11 @@ typedef struct {
 
 enum { A_FIRING, A_CONFIRMED, A_DISMISSED };
 
+/* Kept for every anomaly ever raised (a dismissed key must never fire
+   again), so small: the key and topic are allocated to their length. */
 typedef struct {
-    char key[256];
-    char topic[704];
+    char *key;
+    char *topic;
     uint8_t state;
     int64_t since;
     uint64_t aseq;
@@ -92,6 +94,16 @@ alerter_new(void)
     return self;
 }
 
+static void
+forget_anomalies(alerter_t *self)
+{
+    for (size_t i = 0; i < self->nanomalies; i++) {
+        free(self->anomalies[i].key);
+        free(self->anomalies[i].topic);
+    }
+    self->nanomalies = 0;
+}
+
 void
 alerter_destroy(alerter_t **self_p)
 {
@@ -100,6 +112,7 @@ alerter_destroy(alerter_t **self_p)
         return;
     free(self->keys);
     free(self->heap);
+    forget_anomalies(self);
     free(self->anomalies);
     free(self->flags);
     free(self->sum_window);
@@ -254,6 +267,17 @@ lag_topic(const rule_class_t *r, const tprog_t *p, char *out, size_t len)
 static void
 fill_params(const rule_class_t *r, const tprog_t *p, const alertcfg_t *cfg, rule_params_t *rp)
 {
+    if (!alertcfg_has_settings(cfg)) {
+        *rp = (rule_params_t){.enabled = 1,
+                              .min_elapsed = RULE_MIN_ELAPSED_DEFAULT,
+                              .margin = RULE_MARGIN_DEFAULT,
+                              .repeat_hours = RULE_REPEAT_HOURS_DEFAULT,
+                              .threshold = r->threshold,
+                              .behind = 0.80,
+                              .factor = r->factor,
+                              .window_days = RULE_WINDOW_DAYS_DEFAULT};
+        return;
+    }
     const char *m = p->metric;
     rp->enabled = alertcfg_param(cfg, r->name, "enabled", m, p->kind, 1);
     rp->min_elapsed =
@@ -400,7 +424,8 @@ opt_double(msgpack_packer *pk, const char *k, bool has, double v, double unit)
         msgpack_pack_nil(pk);
 }
 
-/* The key's progress row (PROTOCOL.md, "progress row"), for progress/. */
+/* The key's progress row (PROTOCOL.md, "progress row"), for progress/;
+   p's names filled. */
 static int
 pack_progress(alerter_t *self, const tprog_t *p, const emit_ctx_t *c)
 {
@@ -535,12 +560,13 @@ emit_lag(alerter_t *self, const emit_ctx_t *c, const rule_class_t *r, int ri, co
 /* A key's progress row goes out at most once a second: a key changed
    again within the second waits for alerter_flush_progress. */
 static int
-offer_progress(alerter_t *self, const tprog_t *p, const emit_ctx_t *c)
+offer_progress(alerter_t *self, projection_t *proj, tprog_t *p, const emit_ctx_t *c)
 {
     kstate_t *k = &self->keys[p->idx];
     if (c->mono - k->progress_at >= PROGRESS_EVERY_MS) {
         k->progress_at = c->mono;
         k->progress_pending = false;
+        projection_target_names(proj, p, c->now);
         return pack_progress(self, p, c);
     }
     if (!k->progress_pending) {
@@ -602,6 +628,7 @@ eval_key(alerter_t *self, projection_t *proj, const alertcfg_t *cfg, uint32_t id
                              now - k->last_sent[ri] >= (int64_t)(rp.repeat_hours * 3600000.0))))
             continue;
         char key[400], topic[700], summary[1024];
+        projection_target_names(proj, &p, now);
         lag_key(r, &p, key, sizeof key);
         lag_topic(r, &p, topic, sizeof topic);
         const silence_t *sil = has_silences ? alertcfg_silenced(cfg, key, topic, now) : NULL;
@@ -684,7 +711,7 @@ eval_key(alerter_t *self, projection_t *proj, const alertcfg_t *cfg, uint32_t id
         any_changed |= changed;
     }
     if (lazy && !any_changed) {
-        if (base->progress && offer_progress(self, &p, base) != 0)
+        if (base->progress && offer_progress(self, proj, &p, base) != 0)
             return -1;
         return 0;
     }
@@ -710,6 +737,7 @@ eval_key(alerter_t *self, projection_t *proj, const alertcfg_t *cfg, uint32_t id
         }
         if (active && has_silences) {
             char key[400], topic[700];
+            projection_target_names(proj, &p, now);
             lag_key(r, &p, key, sizeof key);
             lag_topic(r, &p, topic, sizeof topic);
             const silence_t *sil = alertcfg_silenced(cfg, key, topic, now);
@@ -722,7 +750,7 @@ eval_key(alerter_t *self, projection_t *proj, const alertcfg_t *cfg, uint32_t id
     k->due = INT64_MAX; /* schedule() pushes only a change */
     k->last_actual = p.actual;
     schedule(self, idx, due);
-    if (base->progress && offer_progress(self, &p, base) != 0)
+    if (base->progress && offer_progress(self, proj, &p, base) != 0)
         return -1;
     return 0;
 }
@@ -749,9 +777,12 @@ anomaly_add(alerter_t *self, const char *key)
     uint64_t *v = u64map_upsert(&self->anomaly_index, event_id_hash(key, strlen(key)), &added);
     if (!v)
         return NULL;
+    char *k = strdup(key);
+    if (!k)
+        return NULL;
     anomaly_t *a = &self->anomalies[self->nanomalies++];
     memset(a, 0, sizeof *a);
-    snprintf(a->key, sizeof a->key, "%s", key);
+    a->key = k;
     *v = self->nanomalies;
     return a;
 }
@@ -795,7 +826,8 @@ emit_anomaly(alerter_t *self, projection_t *proj, const alertcfg_t *cfg, const d
     anomaly_t *a = anomaly_add(self, key);
     if (!a)
         return -1;
-    snprintf(a->topic, sizeof a->topic, "%s", topic);
+    if (!(a->topic = strdup(topic)))
+        return -1;
     a->since = now;
     a->state = A_FIRING;
     self->active++;
@@ -1003,7 +1035,13 @@ load_one(void *arg, const char *key, size_t key_len, const void *val, size_t val
             msgpack_unpacked_destroy(&u);
             return 1;
         }
-        fstr(m, "topic", a->topic, sizeof a->topic);
+        char topic[704];
+        fstr(m, "topic", topic, sizeof topic);
+        if (!(a->topic = strdup(topic))) {
+            l->rc = -1;
+            msgpack_unpacked_destroy(&u);
+            return 1;
+        }
         a->since = fint(m, "since");
         a->aseq = (uint64_t)fint(m, "aseq");
         a->state = !strcmp(state, "dismissed")   ? A_DISMISSED
@@ -1050,7 +1088,7 @@ alerter_load(alerter_t *self, store_t *store, projection_t *proj, char *err, siz
     self->keys = NULL;
     self->nkeys = 0;
     self->nheap = 0;
-    self->nanomalies = 0;
+    forget_anomalies(self);
     u64map_free(&self->anomaly_index);
     u64map_init(&self->anomaly_index);
     self->nflags = 0;
@@ -1252,6 +1290,7 @@ alerter_flush_progress(alerter_t *self, projection_t *proj, int64_t now, uint64_
         k->progress_at = c.mono;
         if (!progress || projection_target_eval(proj, idx, now, self->window_days, &p) != 0)
             continue;
+        projection_target_names(proj, &p, now);
         if (pack_progress(self, &p, &c) != 0)
             return -1;
     }

@@ -240,7 +240,9 @@ publish_heartbeat(intake_t *self)
     msgpack_packer pk;
     msgpack_sbuffer_clear(&self->out);
     msgpack_packer_init(&pk, &self->out, msgpack_sbuffer_write);
-    msgpack_pack_map(&pk, 3);
+    msgpack_pack_map(&pk, 4);
+    wire_pack_str(&pk, "epoch");
+    msgpack_pack_uint64(&pk, outbox_epoch());
     wire_pack_str(&pk, "aseq");
     msgpack_pack_uint64(&pk, self->last_aseq);
     wire_pack_str(&pk, "seq");

@@ -264,12 +264,18 @@ parse_args(settings_t *s, int argc, char **argv)
                                          {"help", no_argument, 0, 'h'},
                                          {0, 0, 0, 0}};
     /* The config file applies first, so flags override it wherever it is. */
-    for (int i = 1; i < argc - 1; i++)
-        if (streq(argv[i], "--config")) {
-            set(&s->config, argv[i + 1]);
-            if (load_config(s, argv[i + 1]) != 0)
+    for (int i = 1; i < argc; i++) {
+        const char *path = NULL;
+        if (streq(argv[i], "--config") && i + 1 < argc)
+            path = argv[i + 1];
+        else if (!strncmp(argv[i], "--config=", 9))
+            path = argv[i] + 9;
+        if (path) {
+            set(&s->config, path);
+            if (load_config(s, path) != 0)
                 return 2;
         }
+    }
     int c;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         const char *key = NULL;
@@ -520,6 +526,7 @@ typedef struct {
     writer_t *writer;
     zsock_t *router, *pub;
     zactor_t *query;
+    query_args_t qargs; /* the query actor keeps a pointer to it */
     metrics_t *metrics;
     http_t *http;
 } daemon_parts_t;
@@ -598,8 +605,8 @@ start_serving(daemon_parts_t *d, const settings_t *s, writer_stats_t *stats, int
     writer_set_tick(d->writer, (int64_t)s->tick_s * 1000);
     writer_set_manual_clock(d->writer, s->manual_clock);
     writer_set_alerts(d->writer, !s->alerts_off);
-    query_args_t qargs = {d->store, d->projector, s->query, stats, started};
-    if (!(d->query = query_start(&qargs, err, sizeof err))) {
+    d->qargs = (query_args_t){d->store, d->projector, s->query, stats, started};
+    if (!(d->query = query_start(&d->qargs, err, sizeof err))) {
         log_error("%s", err);
         return -1;
     }

@@ -20,6 +20,7 @@ typedef struct {
     void *router;
     msgpack_sbuffer out;
     uint32_t undefined; /* the projection's undefined_count, as last read */
+    char zone[128];     /* its calendar's time zone (constant once read) */
 } query_t;
 
 /* A status must not wait for a rebuild: it reads the projection if it
@@ -54,13 +55,13 @@ op_status(query_t *self, wire_request_t *req, msgpack_packer *pk)
         self->undefined = projection_undefined_count(projector_live(self->args->projector));
         projector_unlock(self->args->projector);
     }
-    char zone[128];
-    snprintf(zone, sizeof zone, "%s", projector_zone(self->args->projector));
+    /* the zone never changes: no lock needed */
+    snprintf(self->zone, sizeof self->zone, "%s", projector_zone(self->args->projector));
 
     int64_t now = zclock_time();
     wire_reply_begin(pk, req->corr, true, 13);
     wire_pack_str(pk, "time_zone");
-    wire_pack_str(pk, zone);
+    wire_pack_str(pk, self->zone);
     wire_pack_str(pk, "version");
     wire_pack_str(pk, PACER_VERSION);
     pack_kv_uint(pk, "protocol", WIRE_VERSION);
@@ -152,7 +153,7 @@ body_field(const msgpack_object *body, const char *key)
     return NULL;
 }
 
-/* progress, leaderboard, target_history and allocation previews: on the
+/* progress, leaderboard, daily, target_history and allocation previews: on the
    live projection under its read lock, or, with as_of / as_of_seq, on a
    private projection of the log as it stood then. */
 static void
@@ -247,7 +248,7 @@ op_of_fold(query_t *self, wire_request_t *req, msgpack_packer *pk)
 static void
 handle(query_t *self, zmq_msg_t *body)
 {
-    char msg[256];
+    char msg[640];
     wire_request_t req;
     msgpack_packer pk;
     msgpack_sbuffer_clear(&self->out);
@@ -261,7 +262,7 @@ handle(query_t *self, zmq_msg_t *body)
     else if (req.op == OP_EVENTS)
         op_events(self, &req, &pk);
     else if (req.op == OP_PROGRESS || req.op == OP_LEADERBOARD || req.op == OP_TARGET_HISTORY ||
-             req.op == OP_ALLOCATE || req.op == OP_UNDEFINED_NODES)
+             req.op == OP_ALLOCATE || req.op == OP_UNDEFINED_NODES || req.op == OP_DAILY)
         op_projection(self, &req, &pk);
     else if (req.op == OP_ALERTS || req.op == OP_ALERTS_ACTIVE || req.op == OP_SILENCES)
         alert_query(self->args->store, self->args->projector, &req, &pk, &self->out,
@@ -269,7 +270,7 @@ handle(query_t *self, zmq_msg_t *body)
                         ? atomic_load(&self->args->stats->alert_clock)
                         : zclock_time());
     else if (req.op != OP_OTHER || !op_of_fold(self, &req, &pk)) {
-        char served[400], elsewhere[200], folds[200] = "";
+        char served[300], elsewhere[100], folds[100] = "";
         projector_read_lock(self->args->projector);
         foldset_ops(projector_folds(self->args->projector), folds, sizeof folds);
         projector_unlock(self->args->projector);

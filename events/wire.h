@@ -48,6 +48,7 @@ typedef enum {
     X(PROGRESS, "progress", WIRE_ON_QUERY)                                                         \
     X(LEADERBOARD, "leaderboard", WIRE_ON_QUERY)                                                   \
     X(TARGET_HISTORY, "target_history", WIRE_ON_QUERY)                                             \
+    X(DAILY, "daily", WIRE_ON_QUERY)                                                               \
     X(UNDEFINED_NODES, "undefined_nodes", WIRE_ON_QUERY)                                           \
     X(ALLOCATE, "allocate", WIRE_ON_APPEND | WIRE_ON_QUERY)                                        \
     X(REBUILD, "rebuild", WIRE_ON_APPEND)                                                          \

@@ -47,15 +47,17 @@
 
 typedef struct {
     double threshold, significance, min_deals, round_share;
+    double enabled; /* 0: fold, raise nothing */
 } params_t;
 
 static const params_t DEFAULTS = {
-    .threshold = 0.015, .significance = 10, .min_deals = 100, .round_share = 0.3};
+    .threshold = 0.015, .significance = 10, .min_deals = 100, .round_share = 0.3, .enabled = 1};
 
 static const dk_param_t PARAMS[] = {{"threshold", offsetof(params_t, threshold), 0.001, 1},
                                     {"significance", offsetof(params_t, significance), 0, 100},
                                     {"min_deals", offsetof(params_t, min_deals), 50, WINDOW},
                                     {"round_share", offsetof(params_t, round_share), 0, 1},
+                                    {"enabled", offsetof(params_t, enabled), 0, 1},
                                     {NULL, 0, 0, 0}};
 
 /* log10(1 + 1/d) */
@@ -283,6 +285,8 @@ static int
 fold(void *state, uint64_t seq, int64_t recorded_at, const event_t *ev, det_emit_fn *emit,
      void *arg)
 {
+    if (((state_t *)state)->p.enabled < 0.5)
+        emit = NULL;
     if (ev->type == EV_SALE_CLOSED)
         return fold_sale(state, seq, ev, emit, arg);
     return 0;

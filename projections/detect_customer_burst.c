@@ -36,10 +36,15 @@
 
 typedef struct {
     double threshold, min_count, baseline_days, min_days, lambda_floor;
+    double enabled; /* 0: fold, raise nothing */
 } params_t;
 
-static const params_t DEFAULTS = {
-    .threshold = 6, .min_count = 5, .baseline_days = 28, .min_days = 14, .lambda_floor = 0.1};
+static const params_t DEFAULTS = {.threshold = 6,
+                                  .min_count = 5,
+                                  .baseline_days = 28,
+                                  .min_days = 14,
+                                  .lambda_floor = 0.1,
+                                  .enabled = 1};
 
 static const dk_param_t PARAMS[] = {
     {"threshold", offsetof(params_t, threshold), 1, 50},
@@ -47,6 +52,7 @@ static const dk_param_t PARAMS[] = {
     {"baseline_days", offsetof(params_t, baseline_days), 7, RING - 1},
     {"min_days", offsetof(params_t, min_days), 1, RING - 1},
     {"lambda_floor", offsetof(params_t, lambda_floor), 0.001, 100},
+    {"enabled", offsetof(params_t, enabled), 0, 1},
     {NULL, 0, 0, 0}};
 
 typedef struct {
@@ -104,6 +110,13 @@ destroy(void **state_p)
     }
 }
 
+/* Days before 1970 (a zone west of UTC at the epoch) are negative. */
+static inline uint32_t
+ring_slot(int64_t day)
+{
+    return (uint32_t)(((day % RING) + RING) % RING);
+}
+
 static int64_t
 local_day(state_t *s, int64_t at)
 {
@@ -119,7 +132,7 @@ advance(rep_t *r, int64_t day)
 {
     int64_t gap = day - r->day;
     for (int64_t k = 1; k <= gap && k <= RING; k++) {
-        uint32_t slot = (uint32_t)((r->day + k) % RING);
+        uint32_t slot = ring_slot(r->day + k);
         r->count[slot] = 0;
         r->flagged &= ~(UINT32_C(1) << slot);
     }
@@ -178,7 +191,7 @@ fold_customer(state_t *s, uint64_t seq, const event_t *ev, det_emit_fn *emit, vo
     }
     if (day < r->first_day)
         r->first_day = day;
-    uint32_t slot = (uint32_t)(day % RING);
+    uint32_t slot = ring_slot(day);
     uint32_t k = ++r->count[slot];
     if (day == r->day && r->nev < DET_EVIDENCE_MAX) {
         r->ev_seq[r->nev] = seq;
@@ -196,7 +209,7 @@ fold_customer(state_t *s, uint64_t seq, const event_t *ev, det_emit_fn *emit, vo
         int64_t d = day - j;
         if (d < oldest_kept || d < r->first_day)
             break;
-        sum += r->count[d % RING];
+        sum += r->count[ring_slot(d)];
         days++;
     }
     if (days == 0)
@@ -237,6 +250,8 @@ static int
 fold(void *state, uint64_t seq, int64_t recorded_at, const event_t *ev, det_emit_fn *emit,
      void *arg)
 {
+    if (((state_t *)state)->p.enabled < 0.5)
+        emit = NULL;
     if (ev->type == EV_CUSTOMER_CREATED)
         return fold_customer(state, seq, ev, emit, arg);
     if (ev->type == EV_SALE_CLOSED)

@@ -153,6 +153,14 @@ index_insert(dk_table_t *t, uint32_t s1)
     t->idx[i] = s1;
 }
 
+/* Cache-line aligned, so that a 64-byte slot is one line. */
+static char *
+slots_alloc(uint32_t cap, size_t slotsize)
+{
+    void *p = NULL;
+    return posix_memalign(&p, 64, (size_t)cap * slotsize) == 0 ? p : NULL;
+}
+
 int
 dk_table_init(dk_table_t *t, size_t recsize, uint32_t init_cap, uint32_t max_cap)
 {
@@ -164,7 +172,7 @@ dk_table_init(dk_table_t *t, size_t recsize, uint32_t init_cap, uint32_t max_cap
     if (t->cap > t->max_cap)
         t->cap = t->max_cap;
     t->oldest_t = INT64_MAX;
-    t->slots = malloc((size_t)t->cap * t->slotsize);
+    t->slots = slots_alloc(t->cap, t->slotsize);
     if (!t->slots || index_alloc(t, t->cap) != 0) {
         dk_table_free(t);
         return -1;
@@ -277,9 +285,11 @@ static int
 grow(dk_table_t *t)
 {
     uint32_t cap = t->cap * 2;
-    char *slots = realloc(t->slots, (size_t)cap * t->slotsize);
+    char *slots = slots_alloc(cap, t->slotsize);
     if (!slots)
         return -1;
+    memcpy(slots, t->slots, (size_t)t->cap * t->slotsize);
+    free(t->slots);
     t->slots = slots;
     uint32_t *old = t->idx;
     size_t old_mask = t->mask;
@@ -434,6 +444,31 @@ dk_win_push(dk_win_t *w, float *ring, float *sorted, uint32_t k, float v)
     w->n++;
     ring[w->pos] = v;
     w->pos = (w->pos + 1) % k;
+}
+
+static int
+float_cmp(const void *a, const void *b)
+{
+    float x = *(const float *)a, y = *(const float *)b;
+    return x < y ? -1 : x > y;
+}
+
+int
+dk_win_ok(const dk_win_t *w, const float *ring, const float *sorted, uint32_t k)
+{
+    if (w->n > k || w->pos >= k || (w->n < k && w->pos != w->n))
+        return 0;
+    for (uint32_t j = 0; j < w->n; j++)
+        if (!isfinite(sorted[j]) || (j && sorted[j] < sorted[j - 1]))
+            return 0;
+    float *copy = malloc((w->n ? w->n : 1) * sizeof *copy);
+    if (!copy)
+        return 0;
+    memcpy(copy, ring, w->n * sizeof *copy);
+    qsort(copy, w->n, sizeof *copy, float_cmp);
+    int same = memcmp(copy, sorted, w->n * sizeof *copy) == 0;
+    free(copy);
+    return same;
 }
 
 float

@@ -4,10 +4,12 @@
 
     "Large" is relative to the deal's product line: at least the
     large_quantile (0.8) of the line's last 256 deal amounts (per currency),
-    once the line has min_line deals. Per customer, the times of their four
-    most recent activities. A large deal is not judged at once but after
-    grace_hours of stream time, so that an activity which happened before
-    the deal but reached the log after it (CRMs sync late) still counts.
+    once the line has min_line deals. Per customer, the times of their two
+    most recent activities; a deal notes the customer's last activity
+    before it when it is folded. A large deal is not judged at once but
+    after grace_hours (24) of stream time, so that an activity which
+    happened before the deal but reached the log after it (CRMs sync late)
+    still counts.
     Nothing is judged before the log covers lookback_days: a trail older
     than the log is not a missing one.
 
@@ -23,10 +25,11 @@
     lookback when there is none on record); threshold: lookback_days;
     baseline: the line's large-deal amount.
 
-    State: 2 KB per product line and currency (at most 4096), 64 bytes per
-    customer active within the lookback (evicted after it, at most 1M), and
-    the large deals of the last grace_hours. Activities that name only an
-    order, not a customer, are not used. Key: the sale's event id. */
+    State: 2 KB per product line and currency (at most 4096), 64 bytes (a
+    cache line) per customer seen within the last repeat_days (evicted
+    after, at most 1M), and the large deals of the last grace_hours.
+    Activities that name only an order, not a customer, are not used. Key:
+    the sale's event id. */
 
 #include "events/money.h"
 #include "projections/detect_kit.h"
@@ -40,7 +43,7 @@
 #define NAME        "no_sales_trail"
 #define VERSION     1
 #define K_LINE      256
-#define NACT        4
+#define NACT        2
 #define MAX_LINES   4096
 #define MAX_CUSTS   (1u << 20)
 #define MAX_PENDING (1u << 16)
@@ -48,6 +51,7 @@
 typedef struct {
     double lookback_days, large_quantile, min_line, grace_hours, repeat_exempt, repeat_days,
         repeat_share;
+    double enabled; /* 0: fold, raise nothing */
 } params_t;
 
 static const params_t DEFAULTS = {.lookback_days = 30,
@@ -56,7 +60,8 @@ static const params_t DEFAULTS = {.lookback_days = 30,
                                   .grace_hours = 24,
                                   .repeat_exempt = 1,
                                   .repeat_days = 120,
-                                  .repeat_share = 0.1};
+                                  .repeat_share = 0.1,
+                                  .enabled = 1};
 
 static const dk_param_t PARAMS[] = {{"lookback_days", offsetof(params_t, lookback_days), 1, 365},
                                     {"large_quantile", offsetof(params_t, large_quantile), 0.5, 1},
@@ -65,6 +70,7 @@ static const dk_param_t PARAMS[] = {{"lookback_days", offsetof(params_t, lookbac
                                     {"repeat_exempt", offsetof(params_t, repeat_exempt), 0, 1},
                                     {"repeat_days", offsetof(params_t, repeat_days), 1, 730},
                                     {"repeat_share", offsetof(params_t, repeat_share), 0, 10},
+                                    {"enabled", offsetof(params_t, enabled), 0, 1},
                                     {NULL, 0, 0, 0}};
 
 typedef struct {
@@ -75,7 +81,8 @@ typedef struct {
 typedef struct {
     int64_t act[NACT];            /* newest first; 0 none */
     int64_t big_deal, big_amount; /* the customer's largest deal of the last repeat_days */
-    int64_t flagged_deal;         /* the time of the customer's last deal flagged here */
+    /* with the table's 24-byte header: 64 bytes, one cache line (activities come often) */
+    int64_t flagged_deal; /* the time of the customer's last deal flagged here */
 } cust_t;
 
 typedef struct {
@@ -197,7 +204,7 @@ resolve(state_t *s, int64_t now, det_emit_fn *emit, void *arg)
     while ((d = dk_oldest(&s->pending)) && d->at + grace <= now) {
         cust_t *c = dk_get(&s->custs, d->cust);
         /* as known at the deal, or from activities that occurred before it but came later
-           (the customer's newest four, which later activities may have pushed out) */
+           (the customer's newest two, which later activities may have pushed out) */
         int64_t last_act = d->last_act;
         int trail = 0;
         for (int k = 0; c && k < NACT; k++) {
@@ -315,6 +322,8 @@ static int
 fold(void *state, uint64_t seq, int64_t recorded_at, const event_t *ev, det_emit_fn *emit,
      void *arg)
 {
+    if (((state_t *)state)->p.enabled < 0.5)
+        emit = NULL;
     state_t *s = state;
     int64_t at = ev->v[F_OCCURRED_AT].i;
     int rc = 0;
@@ -336,6 +345,8 @@ fold(void *state, uint64_t seq, int64_t recorded_at, const event_t *ev, det_emit
 static int
 tick(void *state, int64_t now, det_emit_fn *emit, void *arg)
 {
+    if (((state_t *)state)->p.enabled < 0.5)
+        emit = NULL;
     resolve(state, now, emit, arg);
     return 0;
 }
@@ -344,12 +355,7 @@ static int
 line_ok(const void *rec)
 {
     const line_t *l = rec;
-    if (l->w.n > K_LINE || l->w.pos >= K_LINE || (l->w.n < K_LINE && l->w.pos != l->w.n))
-        return 0;
-    for (uint32_t j = 0; j < l->w.n; j++)
-        if (!isfinite(l->sorted[j]) || (j && l->sorted[j] < l->sorted[j - 1]))
-            return 0;
-    return 1;
+    return dk_win_ok(&l->w, l->ring, l->sorted, K_LINE);
 }
 
 static int

@@ -40,14 +40,17 @@
 
 typedef struct {
     double grace_days, paid_share, max_terms_days;
+    double enabled; /* 0: fold, raise nothing */
 } params_t;
 
-static const params_t DEFAULTS = {.grace_days = 30, .paid_share = 0.01, .max_terms_days = 730};
+static const params_t DEFAULTS = {
+    .grace_days = 30, .paid_share = 0.01, .max_terms_days = 730, .enabled = 1};
 
 static const dk_param_t PARAMS[] = {
     {"grace_days", offsetof(params_t, grace_days), 0, 3650},
     {"paid_share", offsetof(params_t, paid_share), 0, 1},
     {"max_terms_days", offsetof(params_t, max_terms_days), 1, 36500},
+    {"enabled", offsetof(params_t, enabled), 0, 1},
     {NULL, 0, 0, 0}};
 
 typedef struct {
@@ -212,7 +215,8 @@ cust_unlink(state_t *s, recv_t *r, uint64_t order)
         if (c->last == order)
             c->last = 0;
     } else {
-        for (uint64_t k = c->first; k;) {
+        uint32_t guard = s->open.count + 1; /* a damaged snapshot may hold a cycle */
+        for (uint64_t k = c->first; k && guard--;) {
             recv_t *q = dk_get(&s->open, k);
             if (!q)
                 break;
@@ -324,7 +328,8 @@ fold_sale(state_t *s, uint64_t seq, const event_t *ev)
         recv_t *prev = c->last ? dk_get(&s->open, c->last) : NULL;
         if (!prev || prev->due > due) {
             prev = NULL;
-            for (uint64_t k = c->first; k;) {
+            uint32_t guard = s->open.count + 1;
+            for (uint64_t k = c->first; k && guard--;) {
                 recv_t *q = dk_get(&s->open, k);
                 if (!q || q->due > due)
                     break;
@@ -367,7 +372,8 @@ fold_payment(state_t *s, const event_t *ev)
     }
     cust_t *c = dk_get(&s->custs, dk_hash_str(ev->v[F_CUSTOMER].s));
     uint64_t k = c ? c->first : 0;
-    while (k && left > 0) {
+    uint32_t guard = s->open.count + 1;
+    while (k && left > 0 && guard--) {
         recv_t *r = dk_get(&s->open, k);
         if (!r)
             break;
@@ -403,6 +409,8 @@ static int
 fold(void *state, uint64_t seq, int64_t recorded_at, const event_t *ev, det_emit_fn *emit,
      void *arg)
 {
+    if (((state_t *)state)->p.enabled < 0.5)
+        emit = NULL;
     state_t *s = state;
     int64_t at = ev->v[F_OCCURRED_AT].i;
     /* payments first: one made at the same instant the stream reaches a deadline counts */
@@ -431,6 +439,8 @@ fold(void *state, uint64_t seq, int64_t recorded_at, const event_t *ev, det_emit
 static int
 tick(void *state, int64_t now, det_emit_fn *emit, void *arg)
 {
+    if (((state_t *)state)->p.enabled < 0.5)
+        emit = NULL;
     check(state, now, emit, arg);
     return 0;
 }

@@ -67,6 +67,7 @@ typedef struct {
     double period_months, end_days, reversal_days, min_reversals, reversed_share,
         reversed_end_share, share_margin, share_only, share_only_min, share_only_margin,
         share_only_significance;
+    double enabled; /* 0: fold, raise nothing */
 } params_t;
 
 static const params_t DEFAULTS = {.period_months = 1,
@@ -79,7 +80,8 @@ static const params_t DEFAULTS = {.period_months = 1,
                                   .share_only = 0,
                                   .share_only_min = 0.5,
                                   .share_only_margin = 0.35,
-                                  .share_only_significance = 3};
+                                  .share_only_significance = 3,
+                                  .enabled = 1};
 
 static const dk_param_t PARAMS[] = {
     {"period_months", offsetof(params_t, period_months), 1, 3},
@@ -93,6 +95,7 @@ static const dk_param_t PARAMS[] = {
     {"share_only_min", offsetof(params_t, share_only_min), 0, 1},
     {"share_only_margin", offsetof(params_t, share_only_margin), 0, 1},
     {"share_only_significance", offsetof(params_t, share_only_significance), 0, 50},
+    {"enabled", offsetof(params_t, enabled), 0, 1},
     {NULL, 0, 0, 0}};
 
 typedef struct {
@@ -489,6 +492,8 @@ static int
 fold(void *state, uint64_t seq, int64_t recorded_at, const event_t *ev, det_emit_fn *emit,
      void *arg)
 {
+    if (((state_t *)state)->p.enabled < 0.5)
+        emit = NULL;
     state_t *s = state;
     int64_t at = ev->v[F_OCCURRED_AT].i;
     if (at > s->now) {

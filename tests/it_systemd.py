@@ -331,6 +331,7 @@ class ServiceProtocol(pt.PacerTestCase):
             ["--config", os.path.join(base, "missing.cfg")],
             ["--config", cfg_unknown],
             ["--config", cfg_tz],
+            ["--config=" + cfg_tz],
         ]
         for i, args in enumerate(cases):
             with self.subTest(args=args):
