@@ -12,8 +12,7 @@
 #include "clients/cli_request.h"
 #include "clients/cli_time.h"
 
-#define ALERT_TOPIC  "alert/"
-#define ZONE_WAIT_MS 3000
+#define ALERT_TOPIC "alert/"
 
 void
 cli_alert_prefix(const char *arg, char *out, size_t outlen)
@@ -22,53 +21,6 @@ cli_alert_prefix(const char *arg, char *out, size_t outlen)
         snprintf(out, outlen, "%s", arg);
     else
         snprintf(out, outlen, "%s%s", ALERT_TOPIC, arg);
-}
-
-static void
-set_zone(const char *zone)
-{
-    setenv("TZ", zone, 1);
-    tzset();
-}
-
-void
-cli_alert_use_zone(cli_options_t *common, const char *zone)
-{
-    if (zone) {
-        set_zone(zone);
-        return;
-    }
-    cli_options_t quick = *common;
-    if (quick.timeout_ms > ZONE_WAIT_MS)
-        quick.timeout_ms = ZONE_WAIT_MS;
-    cli_map_t request;
-    cli_map_init(&request);
-    cli_map_str(&request, "op", "status");
-    /* Quietly: a daemon that does not answer or says no zone leaves the
-       machine's own, and the printed offsets keep every time unambiguous. */
-    msgpack_sbuffer body;
-    msgpack_sbuffer_init(&body);
-    bool packed = cli_map_finish(&request, &body);
-    cli_map_destroy(&request);
-    pacer_client_t *client = packed ? pacer_client_new(NULL, quick.query) : NULL;
-    pacer_reply_t *reply = NULL;
-    if (client) {
-        pacer_client_set_timeout(client, quick.timeout_ms);
-        if (pacer_request(client, PACER_ENDPOINT_QUERY, body.data, body.size, &reply) == PACER_OK) {
-            msgpack_unpacked unpacked;
-            msgpack_unpacked_init(&unpacked);
-            size_t off = 0;
-            char name[128];
-            if (msgpack_unpack_next(&unpacked, (const char *)pacer_reply_data(reply),
-                                    pacer_reply_size(reply), &off) == MSGPACK_UNPACK_SUCCESS &&
-                cli_reply_str(&unpacked.data, "time_zone", name, sizeof name) && name[0])
-                set_zone(name);
-            msgpack_unpacked_destroy(&unpacked);
-        }
-    }
-    pacer_reply_destroy(&reply);
-    pacer_client_destroy(&client);
-    msgpack_sbuffer_destroy(&body);
 }
 
 const char *
@@ -126,6 +78,7 @@ cli_alert_print(cli_options_t *common, const pacer_alert_t *alert, bool json, bo
         free(text);
     } else {
         char line[8192];
+        cli_request_use_zone(common);
         cli_alert_format(alert, colour, line, sizeof line);
         puts(line);
     }

@@ -31,11 +31,6 @@
 /* The topic prefix for a PREFIX argument: "alert/" in front unless it has it. */
 void cli_alert_prefix(const char *arg, char *out, size_t outlen);
 
-/* Show times in `zone` (an IANA name such as Asia/Shanghai) when given; else
-   in the daemon's zone when its status says which (`time_zone`); else in
-   this machine's. Asks the daemon at most once, waiting at most 3 s. */
-void cli_alert_use_zone(cli_options_t *common, const char *zone);
-
 /* The alert as one readable line (no newline), styled when `colour`. */
 void cli_alert_format(const pacer_alert_t *alert, bool colour, char *out, size_t outlen);
 

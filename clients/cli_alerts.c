@@ -29,7 +29,7 @@ static void
 alerts_usage(FILE *out)
 {
     fputs("usage: pacer alerts [--active] [--prefix P]... [--severity S] [--since ASEQ]\n"
-          "                    [--limit N] [--json] [--time-zone ZONE] [--now TIME]\n"
+          "                    [--limit N] [--json] [--now TIME]\n"
           "\n"
           "Without --active: the alerts pacerd has raised, oldest first, one line each:\n"
           "when (in the daemon's time zone), #aseq, state, severity, summary.\n"
@@ -41,7 +41,6 @@ alerts_usage(FILE *out)
           "  --since ASEQ     history from this aseq on (default 1)\n"
           "  --limit N        at most N alerts\n"
           "  --json           JSON Lines: one alert record per line\n"
-          "  --time-zone Z    show times in zone Z (default: the daemon's)\n"
           "  --now TIME       with --active: judge silences at TIME (default: pacerd's\n"
           "                   clock; give the alert clock of a --manual-clock pacerd)\n"
           "\n" CLI_ALERT_PREFIX_HELP "\n" CLI_TIME_HELP "\n" CLI_OPTIONS_COMMON_HELP,
@@ -125,6 +124,7 @@ alerts_active(cli_options_t *common, pacer_client_t *client,
         pacer_alert_page_destroy(&page);
         return status;
     }
+    cli_request_use_zone(common);
     static const char *const names[] = {"SEVERITY", "SINCE", "SILENCED", "KEY", "SUMMARY"};
     cli_table_t *table = cli_table_new(5, names, "lllll");
     bool colour = cli_table_colour();
@@ -172,7 +172,6 @@ cli_alerts_main(int argc, char **argv)
         OPT_SINCE,
         OPT_LIMIT,
         OPT_JSON,
-        OPT_ZONE,
         OPT_NOW
     };
     static const struct option options[] = {
@@ -183,7 +182,6 @@ cli_alerts_main(int argc, char **argv)
         {"since", required_argument, NULL, OPT_SINCE},
         {"limit", required_argument, NULL, OPT_LIMIT},
         {"json", no_argument, NULL, OPT_JSON},
-        {"time-zone", required_argument, NULL, OPT_ZONE},
         {"now", required_argument, NULL, OPT_NOW},
         {NULL, 0, NULL, 0},
     };
@@ -191,7 +189,7 @@ cli_alerts_main(int argc, char **argv)
     cli_options_init(&common, "alerts");
     int64_t now = 0;
     bool active = false, json = false;
-    const char *severity = NULL, *zone = NULL;
+    const char *severity = NULL;
     uint64_t since = 1, limit = 0;
     static char prefix_text[PACER_ALERTS_MAX_PREFIXES][600];
     const char *prefixes[PACER_ALERTS_MAX_PREFIXES];
@@ -237,9 +235,6 @@ cli_alerts_main(int argc, char **argv)
             case OPT_JSON:
                 json = true;
                 break;
-            case OPT_ZONE:
-                zone = optarg;
-                break;
             case OPT_NOW:
                 ok = cli_now_option(&common, optarg, &now);
                 break;
@@ -269,14 +264,9 @@ cli_alerts_main(int argc, char **argv)
         cli_options_error(&common, "--now goes with --active");
         return CLI_EXIT_FAILED;
     }
-    if (!json)
-        cli_alert_use_zone(&common, zone);
-    pacer_client_t *client = pacer_client_new(NULL, common.query);
-    if (!client) {
-        cli_options_error(&common, "cannot connect to %s: %s", common.query, strerror(errno));
+    pacer_client_t *client = cli_options_client(&common, NULL, common.query);
+    if (!client)
         return CLI_EXIT_FAILED;
-    }
-    pacer_client_set_timeout(client, common.timeout_ms);
     pacer_alerts_active_query_t query = {.prefixes = prefixes,
                                          .prefix_count = nprefixes,
                                          .severity = severity,
@@ -294,14 +284,13 @@ cli_alerts_main(int argc, char **argv)
 static void
 silences_usage(FILE *out)
 {
-    fputs("usage: pacer silences [--json] [--now TIME] [--time-zone ZONE]\n"
+    fputs("usage: pacer silences [--json] [--now TIME]\n"
           "\n"
           "The silences in force: what each covers (an alert key or a topic prefix), until\n"
           "when, who set it and why. 'pacer unsilence' lifts one.\n"
           "\n"
           "  --json           JSON Lines: one silence per line\n"
           "  --now TIME       the silences in force at TIME (default: pacerd's clock)\n"
-          "  --time-zone Z    show times in zone Z (default: the daemon's)\n"
           "\n" CLI_TIME_HELP "\n" CLI_OPTIONS_COMMON_HELP,
           out);
 }
@@ -309,15 +298,13 @@ silences_usage(FILE *out)
 int
 cli_silences_main(int argc, char **argv)
 {
-    enum { OPT_JSON = CLI_OPT_FIRST_OWN, OPT_NOW, OPT_ZONE };
+    enum { OPT_JSON = CLI_OPT_FIRST_OWN, OPT_NOW };
     static const struct option options[] = {
         CLI_OPTIONS_COMMON,
         {"json", no_argument, NULL, OPT_JSON},
         {"now", required_argument, NULL, OPT_NOW},
-        {"time-zone", required_argument, NULL, OPT_ZONE},
         {NULL, 0, NULL, 0},
     };
-    const char *zone = NULL;
     cli_options_t common;
     cli_options_init(&common, "silences");
     bool json = false;
@@ -330,8 +317,6 @@ cli_silences_main(int argc, char **argv)
             ok = json = true;
         else if (handled == 0 && opt == OPT_NOW)
             ok = cli_now_option(&common, optarg, &now);
-        else if (handled == 0 && opt == OPT_ZONE)
-            ok = (zone = optarg) != NULL;
         if (!ok) {
             fputs("Try 'pacer silences --help'.\n", stderr);
             return CLI_EXIT_FAILED;
@@ -345,8 +330,6 @@ cli_silences_main(int argc, char **argv)
         cli_options_error(&common, "unexpected argument \"%s\"", argv[optind]);
         return CLI_EXIT_FAILED;
     }
-    if (!json)
-        cli_alert_use_zone(&common, zone);
     cli_map_t request;
     cli_map_init(&request);
     cli_map_str(&request, "op", "silences");
@@ -360,6 +343,8 @@ cli_silences_main(int argc, char **argv)
     const msgpack_object *silences = cli_reply_get(reply.body, "silences");
     uint32_t count =
         silences && silences->type == MSGPACK_OBJECT_ARRAY ? silences->via.array.size : 0;
+    if (!json)
+        cli_request_use_zone(&common);
     static const char *const names[] = {"ALERT", "UNTIL", "AUTHOR", "REASON", "SEQ"};
     cli_table_t *table = json ? NULL : cli_table_new(5, names, "llllr");
     for (uint32_t i = 0; i < count && status == CLI_EXIT_OK; i++) {

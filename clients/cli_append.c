@@ -9,16 +9,17 @@
     within the batch) are reported against the file's line numbers.
 
     A line that is not valid JSON, or not an object, is refused here with
-    jansson's reason and never sent. Rejections are collected in a temporary
-    file while the input streams through (a large bad file must not fill
-    memory) and printed after the totals.
+    jansson's reason and never sent. Rejections are errors, so they go to
+    stderr, in line order, as the input streams through; stdout has the
+    totals.
 
     --atomic makes the whole input one atomic batch: either every event is
     appended or none is. So it must fit one request (100,000 events, 16 MiB),
     and if any line fails locally nothing is sent at all.
 
-    --json prints the same report as one JSON object; the rejections are
-    then collected as one compact JSON object a line, and spliced into its
+    --json prints the same report as one JSON object on stdout; the
+    rejections are then collected in a temporary file (a large bad file must
+    not fill memory), one compact JSON object a line, and spliced into its
     "rejections" array at the end. */
 
 #define _GNU_SOURCE /* asprintf */
@@ -85,8 +86,8 @@ append_usage(FILE *out)
         "\n"
         "Append events read as JSON Lines (one JSON object per line, field names as in\n"
         "docs/EVENTS.md; blank lines are skipped) from FILE, or standard input, to the log.\n"
-        "Prints \"appended N, duplicate N, rejected N\" and then each rejected line's\n"
-        "number and reason. Exit status: 0 all appended or duplicate, 1 some line was\n"
+        "Prints \"appended N, duplicate N, rejected N\", and each rejected line's number\n"
+        "and reason on stderr. Exit status: 0 all appended or duplicate, 1 some line was\n"
         "rejected, 2 usage or connection error.\n"
         "\n"
         "  --batch N       events per request (default 1000, at most 100000)\n"
@@ -97,7 +98,8 @@ append_usage(FILE *out)
         "                  {\"appended\":N,\"duplicates\":N,\"rejected\":N,\"aborted\":N,\n"
         "                   \"rejections\":[{\"line\":N,\"error\":\"code\",\"message\":\"...\"},\n"
         "                   {\"lines\":[FIRST,LAST],\"message\":\"...\"} (a refused request)]}\n"
-        "                  (\"rejected\" counts the aborted events too)\n" CLI_OPTIONS_COMMON_HELP,
+        "                  (\"rejected\" counts the aborted events too)\n"
+        "\n" CLI_OPTIONS_COMMON_HELP,
         out);
 }
 
@@ -142,10 +144,10 @@ rejection_format(append_t *self, uint64_t first, uint64_t last, size_t events, c
             text = NULL;
         free(dumped);
     } else if (code) {
-        if (asprintf(&text, "line %" PRIu64 ": %s: %s\n", first, code, message) < 0)
+        if (asprintf(&text, "pacer append: line %" PRIu64 ": %s: %s\n", first, code, message) < 0)
             text = NULL;
-    } else if (asprintf(&text, "lines %" PRIu64 "-%" PRIu64 " (%zu events): %s\n", first, last,
-                        events, message) < 0)
+    } else if (asprintf(&text, "pacer append: lines %" PRIu64 "-%" PRIu64 " (%zu events): %s\n",
+                        first, last, events, message) < 0)
         text = NULL;
     return text;
 }
@@ -487,17 +489,11 @@ append_report(append_t *self)
     }
     printf("appended %" PRIu64 ", duplicate %" PRIu64 ", rejected %" PRIu64 "\n", self->appended,
            self->duplicates, self->rejected);
-    if (self->rejections != stdout) {
-        rewind(self->rejections);
-        char buffer[8192];
-        size_t n;
-        while ((n = fread(buffer, 1, sizeof buffer, self->rejections)) > 0)
-            fwrite(buffer, 1, n, stdout);
-    }
     if (self->aborted > 0)
-        printf("%" PRIu64 " more events not appended: --atomic, and the lines above were "
-               "refused\n",
-               self->aborted);
+        fprintf(stderr,
+                "pacer append: %" PRIu64 " more events not appended: --atomic, and the lines "
+                "reported were refused\n",
+                self->aborted);
 }
 
 int
@@ -537,8 +533,8 @@ cli_append_main(int argc, char **argv)
 
     int status = CLI_EXIT_FAILED;
     msgpack_sbuffer_init(&self->event);
-    self->rejections = tmpfile();
-    if (!self->rejections && self->json) {
+    self->rejections = self->json ? tmpfile() : stderr;
+    if (!self->rejections) {
         cli_options_error(&self->options, "cannot create a temporary file for the rejections: %s",
                           strerror(errno));
         msgpack_sbuffer_destroy(&self->event);
@@ -546,18 +542,14 @@ cli_append_main(int argc, char **argv)
             fclose(input);
         return CLI_EXIT_FAILED;
     }
-    if (!self->rejections)
-        self->rejections = stdout; /* then they come before the totals */
-    self->client = pacer_client_new(self->options.endpoint, NULL);
+    self->client = cli_options_client(&self->options, self->options.endpoint, NULL);
     self->batch = pacer_batch_new();
     self->lines = malloc(self->batch_size * sizeof *self->lines);
     if (!self->client)
-        cli_options_error(&self->options, "cannot connect to %s: %s", self->options.endpoint,
-                          strerror(errno));
+        ;
     else if (!self->batch || !self->lines)
         cli_options_error(&self->options, "out of memory");
     else {
-        pacer_client_set_timeout(self->client, self->options.timeout_ms);
         pacer_batch_set_atomic(self->batch, self->atomic);
         if (append_stream(self, input, total_bytes) == 0) {
             append_report(self);
@@ -582,7 +574,7 @@ cli_append_main(int argc, char **argv)
     pacer_batch_destroy(&self->batch);
     pacer_client_destroy(&self->client);
     msgpack_sbuffer_destroy(&self->event);
-    if (self->rejections && self->rejections != stdout)
+    if (self->rejections && self->rejections != stderr)
         fclose(self->rejections);
     if (!from_stdin)
         fclose(input);

@@ -40,7 +40,8 @@ backup_usage(FILE *out)
           "\n"
           "  --state-dir SRC the state directory to copy (default: the one pacerd's\n"
           "                  status names, asked on --query)\n"
-          "  --json          one JSON object instead of text\n" CLI_OPTIONS_COMMON_HELP,
+          "  --json          one JSON object instead of text\n"
+          "\n" CLI_OPTIONS_COMMON_HELP,
           out);
 }
 
@@ -48,12 +49,9 @@ backup_usage(FILE *out)
 static int
 ask_state_dir(cli_options_t *common, char *dir, size_t len)
 {
-    pacer_client_t *client = pacer_client_new(NULL, common->query);
-    if (!client) {
-        cli_options_error(common, "cannot connect to %s: %s", common->query, strerror(errno));
+    pacer_client_t *client = cli_options_client(common, NULL, common->query);
+    if (!client)
         return -1;
-    }
-    pacer_client_set_timeout(client, common->timeout_ms);
     pacer_status_t status;
     int rc = pacer_status(client, &status);
     if (rc != PACER_OK)

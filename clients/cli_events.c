@@ -27,11 +27,14 @@ events_usage(FILE *out)
           "\n"
           "Print the log as JSON Lines, one record a line:\n"
           "  {\"seq\":1,\"recorded_at\":1764590400123,\"hash\":\"<64 hex>\",\"event\":{...}}\n"
+          "Each event as stored, in docs/EVENTS.md's units (money in minor units, times\n"
+          "in ms UTC): what 'pacer append' takes, so the output appends as it is.\n"
           "\n"
           "  --from SEQ      first sequence number (default 1)\n"
           "  --limit N       print at most N records (default: to the end of the log)\n"
           "  --json          accepted like every command's: the output is JSON Lines\n"
-          "                  either way, one JSON object a record\n" CLI_OPTIONS_COMMON_HELP,
+          "                  either way, one JSON object a record\n"
+          "\n" CLI_OPTIONS_COMMON_HELP,
           out);
 }
 
@@ -150,12 +153,9 @@ cli_events_main(int argc, char **argv)
         cli_options_error(&common, "unexpected argument \"%s\"", argv[optind]);
         return CLI_EXIT_FAILED;
     }
-    pacer_client_t *client = pacer_client_new(NULL, common.query);
-    if (!client) {
-        cli_options_error(&common, "cannot connect to %s: %s", common.query, strerror(errno));
+    pacer_client_t *client = cli_options_client(&common, NULL, common.query);
+    if (!client)
         return CLI_EXIT_FAILED;
-    }
-    pacer_client_set_timeout(client, common.timeout_ms);
     int status = events_run(client, &common, from, limit);
     pacer_client_destroy(&client);
     return status;

@@ -67,7 +67,6 @@ enum {
     OPT_ID_PREFIX,
     OPT_DELIMITER,
     OPT_NO_HEADER,
-    OPT_TIME_ZONE,
     OPT_JSON
 };
 
@@ -343,7 +342,6 @@ import_parse(import_t *self, int argc, char **argv)
         {"id-prefix", required_argument, NULL, OPT_ID_PREFIX},
         {"delimiter", required_argument, NULL, OPT_DELIMITER},
         {"no-header", no_argument, NULL, OPT_NO_HEADER},
-        {"time-zone", required_argument, NULL, OPT_TIME_ZONE},
         {"json", no_argument, NULL, OPT_JSON},
         {NULL, 0, NULL, 0},
     };
@@ -395,9 +393,6 @@ import_parse(import_t *self, int argc, char **argv)
                 break;
             case OPT_NO_HEADER:
                 self->no_header = true;
-                break;
-            case OPT_TIME_ZONE:
-                self->zone = optarg;
                 break;
             case OPT_JSON:
                 self->json = true;
@@ -948,15 +943,16 @@ import_read(import_t *self)
 static int
 import_append(import_t *self)
 {
-    pacer_client_t *client = pacer_client_new(self->common.endpoint, NULL);
+    pacer_client_t *client = cli_options_client(&self->common, self->common.endpoint, NULL);
     pacer_batch_t *batch = pacer_batch_new();
     cli_progress_t *progress = self->json ? NULL : cli_progress_new(self->nrows);
     int status = CLI_EXIT_OK;
-    if (!client || !batch) {
+    if (!client)
+        status = CLI_EXIT_FAILED;
+    else if (!batch) {
         cli_options_error(&self->common, "out of memory");
         status = CLI_EXIT_FAILED;
-    } else
-        pacer_client_set_timeout(client, self->common.timeout_ms);
+    }
     for (size_t from = 0; status == CLI_EXIT_OK && from < self->nrows;) {
         size_t to = from;
         pacer_batch_reset(batch);
@@ -1003,10 +999,16 @@ import_append(import_t *self)
 /* ---------------------------------------------------------------------
    Time zone and report */
 
-/* Times are read in ZONE: --time-zone, or pacerd's. */
+/* Times are read in ZONE: --time-zone (a common option, or
+   $PACER_TIME_ZONE), or pacerd's. */
 static bool
 import_zone(import_t *self)
 {
+    self->zone = self->common.time_zone;
+    if (self->zone && strcmp(self->zone, "local") == 0)
+        self->zone = getenv("TZ");
+    if (self->zone && !self->zone[0])
+        self->zone = NULL;
     if (self->zone)
         snprintf(self->zone_name, sizeof self->zone_name, "%s", self->zone);
     else {

@@ -66,7 +66,6 @@ typedef struct {
     cli_options_t common;
     const char *webhook;
     const char *cursor_path;
-    const char *publish;
     bool has_since;
     bool json;
     uint64_t since;
@@ -86,7 +85,7 @@ notify_usage(FILE *out)
     fputs(
         "usage: pacer notify --webhook URL --cursor FILE [PREFIX...] [--since ASEQ]\n"
         "                    [--header 'Name: value']... [--request-timeout SEC]\n"
-        "                    [--max-backoff SEC] [--max-attempts N] [--publish EP] [--json]\n"
+        "                    [--max-backoff SEC] [--max-attempts N] [--json]\n"
         "\n"
         "Forward every alert to an HTTP endpoint: one POST per alert, in aseq order, the\n"
         "body the alert record as JSON plus \"text\" (the summary), with the header\n"
@@ -105,7 +104,6 @@ notify_usage(FILE *out)
         "                         doubles from 0.5 s)\n"
         "  --max-attempts N       exit with status 2 after N failed attempts at one\n"
         "                         alert (default: retry forever)\n"
-        "  --publish EP           pacerd's publish endpoint (default tcp://127.0.0.1:7702)\n"
         "  --json                 log each alert's outcome on stdout as one JSON object:\n"
         "                         {\"aseq\", \"key\", \"outcome\": \"delivered\" or \"skipped\",\n"
         "                         \"http\", \"attempts\"}\n"
@@ -425,7 +423,6 @@ cli_notify_main(int argc, char **argv)
         OPT_REQUEST_TIMEOUT,
         OPT_MAX_BACKOFF,
         OPT_MAX_ATTEMPTS,
-        OPT_PUBLISH,
         OPT_JSON
     };
     static const struct option options[] = {
@@ -437,13 +434,11 @@ cli_notify_main(int argc, char **argv)
         {"request-timeout", required_argument, NULL, OPT_REQUEST_TIMEOUT},
         {"max-backoff", required_argument, NULL, OPT_MAX_BACKOFF},
         {"max-attempts", required_argument, NULL, OPT_MAX_ATTEMPTS},
-        {"publish", required_argument, NULL, OPT_PUBLISH},
         {"json", no_argument, NULL, OPT_JSON},
         {NULL, 0, NULL, 0},
     };
     notify_t n = {0};
     cli_options_init(&n.common, "notify");
-    n.publish = PACER_DEFAULT_PUBLISH_ENDPOINT;
     n.request_timeout_ms = 10000;
     n.max_backoff_ms = 60000;
     int opt;
@@ -482,9 +477,6 @@ cli_notify_main(int argc, char **argv)
             case OPT_MAX_ATTEMPTS:
                 ok = cli_options_uint(&n.common, "max-attempts", optarg, 1, UINT64_MAX,
                                       &n.max_attempts);
-                break;
-            case OPT_PUBLISH:
-                n.publish = optarg;
                 break;
             case OPT_JSON:
                 n.json = true;
@@ -530,10 +522,10 @@ cli_notify_main(int argc, char **argv)
     curl_easy_setopt(n.curl, CURLOPT_NOPROGRESS, 0L);
 
     int status = CLI_EXIT_FAILED;
-    pacer_sub_t *sub = pacer_sub_new(n.publish, n.common.query);
+    pacer_sub_t *sub = pacer_sub_new(n.common.publish, n.common.query);
     if (!sub)
-        cli_options_error(&n.common, "cannot connect to %s and %s: %s", n.publish, n.common.query,
-                          strerror(errno));
+        cli_options_error(&n.common, "cannot connect to %s and %s: %s", n.common.publish,
+                          n.common.query, strerror(errno));
     for (int i = optind; sub && i < argc; i++) {
         char prefix[PACER_SUB_PREFIX_MAX_BYTES + 8];
         cli_alert_prefix(argv[i], prefix, sizeof prefix);

@@ -3,10 +3,14 @@
     progress and leaderboard are one query each (docs/PROTOCOL.md, "Targets
     and progress"); the reply's rows are printed as a table for people or,
     with --json, passed through as one JSON object for scripts. Figures are
-    printed as the daemon sends them, in the metric's unit: money in minor
-    currency units (no decimals are guessed from the currency), counts,
-    basis points for ratios, KPI values x 1000. Grouping by thousands is the
-    only change the table makes.
+    printed in each metric's unit as people read it (cli_table.h): money in
+    major units with the target's currency, counts, ratio metrics in
+    percent; --raw prints the integers pacerd sends (minor units, basis
+    points). A target's money is in the target's currency, and without a
+    code when the target has none (as pacerd's alert summaries write it). A
+    roll-up row has no target and so no currency of its own: it takes the
+    one the targets of its metric under it in the reply agree on, if they
+    do. Times are in pacerd's time zone, with the offset.
 
     Attainment is drawn as a bar, status is coloured when stdout is a
     terminal (green on track or achieved, yellow at risk, red behind, bold
@@ -83,8 +87,10 @@ progress_usage(FILE *out)
           "  --limit N           at most N rows (default 1000)\n"
           "  --json              print the reply as one JSON object\n"
           "\n"
-          "Figures are in the metric's unit: minor currency units for money (fen, cents),\n"
-          "counts, basis points for ratios (9500 = 95.00%), KPI values x 1000.\n"
+          "Money is shown in major units with the target's currency (31,000.00 CNY),\n"
+          "counts as counts, ratio metrics in percent (95.00%), KPI values as pacerd\n"
+          "counts them (x 1000); --raw shows minor units and basis points. Times are in\n"
+          "pacerd's time zone (--time-zone for another).\n"
           "\n" CLI_TIME_HELP "\n" CLI_OPTIONS_COMMON_HELP,
           out);
 }
@@ -108,6 +114,9 @@ leaderboard_usage(FILE *out)
           "  --curve C           working (default), linear or profile\n"
           "  --limit N           the top N\n"
           "  --json              print the reply as one JSON object\n"
+          "\n"
+          "Money is shown in major units with the target's currency; --raw shows minor\n"
+          "units.\n"
           "\n" CLI_TIME_HELP "\n" CLI_OPTIONS_COMMON_HELP,
           out);
 }
@@ -122,7 +131,8 @@ rebuild_usage(FILE *out)
           "taken. Progress afterwards is the same as before: the projection is a pure fold\n"
           "of the log.\n"
           "\n"
-          "  --json              print the reply as one JSON object\n" CLI_OPTIONS_COMMON_HELP,
+          "  --json              print the reply as one JSON object\n"
+          "\n" CLI_OPTIONS_COMMON_HELP,
           out);
 }
 
@@ -255,28 +265,84 @@ report_pack_common(cli_map_t *request, const report_args_t *args)
         cli_map_int(request, "limit", (int64_t)args->limit);
 }
 
-/* A grouped integer field, or `none` when it is absent or nil. */
+/* How a row's figures read: its metric's unit and currency. */
+typedef struct {
+    cli_unit_t unit;
+    char currency[8];
+    bool raw;
+} figure_t;
+
+/* The currency that the targets of `metric` at `path` and under it agree
+   on, in the rows of the reply; "" when none has one or they differ (then
+   no code is shown rather than a wrong one). */
 static void
-int_cell(cli_table_t *table, const msgpack_object *row, const char *key, const char *none)
+common_currency(const msgpack_object *rows, const char *metric, const char *path, char *out,
+                size_t outlen)
+{
+    out[0] = '\0';
+    bool found = false;
+    size_t len = strlen(path);
+    for (uint32_t i = 0; rows && rows->type == MSGPACK_OBJECT_ARRAY && i < rows->via.array.size;
+         i++) {
+        char row_metric[80], row_path[512], currency[8];
+        const msgpack_object *row = &rows->via.array.ptr[i];
+        cli_reply_str(row, "metric", row_metric, sizeof row_metric);
+        cli_reply_str(row, "path", row_path, sizeof row_path);
+        if (strcmp(row_metric, metric) != 0 || strncmp(row_path, path, len) != 0 ||
+            (row_path[len] != '\0' && row_path[len] != '/') ||
+            !cli_reply_str(row, "currency", currency, sizeof currency) || !currency[0])
+            continue;
+        if (found && strcmp(out, currency) != 0) {
+            out[0] = '\0';
+            return;
+        }
+        snprintf(out, outlen, "%s", currency);
+        found = true;
+    }
+}
+
+static figure_t
+row_figure(const report_args_t *args, const msgpack_object *rows, const msgpack_object *row)
+{
+    figure_t figure = {.raw = args->common.raw};
+    char metric[80], path[512];
+    cli_reply_str(row, "metric", metric, sizeof metric);
+    cli_reply_str(row, "path", path, sizeof path);
+    figure.unit = cli_metric_unit(metric);
+    bool has_target = true;
+    cli_reply_bool(row, "has_target", &has_target);
+    if (figure.unit != CLI_UNIT_MONEY)
+        return figure;
+    if (has_target)
+        cli_reply_str(row, "currency", figure.currency, sizeof figure.currency);
+    else
+        common_currency(rows, metric, path, figure.currency, sizeof figure.currency);
+    return figure;
+}
+
+/* A figure of the row's metric, or `none` when it is absent or nil. */
+static void
+figure_cell(cli_table_t *table, const figure_t *figure, const msgpack_object *row, const char *key,
+            const char *none)
 {
     int64_t value = 0;
-    char text[32];
+    char text[64];
     if (!cli_reply_int(row, key, &value)) {
         cli_table_cell(table, NULL, none);
         return;
     }
-    cli_format_grouped(value, text, sizeof text);
+    cli_format_figure(value, figure->unit, figure->currency, figure->raw, text, sizeof text);
     cli_table_cell(table, NULL, text);
 }
 
-/* A rate or a forecast that is a float on the wire, rounded for people. */
+/* A rate that is a float on the wire. */
 static void
-rounded_cell(cli_table_t *table, const msgpack_object *row, const char *key)
+rate_cell(cli_table_t *table, const figure_t *figure, const msgpack_object *row, const char *key)
 {
     double value = 0;
-    char text[32] = "";
-    if (cli_reply_double(row, key, &value) && isfinite(value) && fabs(value) < 9.2e18)
-        cli_format_grouped((int64_t)llround(value), text, sizeof text);
+    char text[64] = "";
+    if (cli_reply_double(row, key, &value))
+        cli_format_rate(value, figure->unit, figure->currency, figure->raw, text, sizeof text);
     cli_table_cell(table, NULL, text);
 }
 
@@ -364,7 +430,7 @@ print_heading(const msgpack_object *body, const msgpack_object *rows)
 }
 
 static int
-report_print_progress(const msgpack_object *body)
+report_print_progress(report_args_t *args, const msgpack_object *body)
 {
     static const char *const names[] = {"PATH",       "METRIC",  "LINE",    "ACTUAL", "TARGET",
                                         "ATTAINMENT", "",        "PACE",    "STATUS", "TIER",
@@ -377,6 +443,7 @@ report_print_progress(const msgpack_object *body)
     uint32_t count = rows && rows->type == MSGPACK_OBJECT_ARRAY ? rows->via.array.size : 0;
     for (uint32_t i = 0; i < count; i++) {
         const msgpack_object *row = &rows->via.array.ptr[i];
+        figure_t figure = row_figure(args, rows, row);
         char path[512], metric[80], line[80], tier[16];
         cli_reply_str(row, "path", path, sizeof path);
         cli_reply_str(row, "metric", metric, sizeof metric);
@@ -385,18 +452,19 @@ report_print_progress(const msgpack_object *body)
         cli_table_cell(table, NULL, path);
         cli_table_cell(table, NULL, metric);
         cli_table_cell(table, NULL, line);
-        int_cell(table, row, "actual", "");
-        int_cell(table, row, "target", "-");
+        figure_cell(table, &figure, row, "actual", "");
+        figure_cell(table, &figure, row, "target", "-");
         attainment_cells(table, row);
         pace_cell(table, row);
         status_cell(table, row, colour);
         cli_table_cell(table, NULL, strcmp(tier, "none") == 0 ? "" : tier);
-        rounded_cell(table, row, "forecast");
-        rounded_cell(table, row, "required_rate");
+        figure_cell(table, &figure, row, "forecast", "");
+        rate_cell(table, &figure, row, "required_rate");
         coverage_cell(table, row);
     }
     cli_table_hide_if_empty(table, 2);
     cli_table_hide_if_empty(table, 12);
+    cli_request_use_zone(&args->common);
     print_heading(body, rows);
     if (count == 0)
         puts("no targets in this selection");
@@ -410,7 +478,7 @@ report_print_progress(const msgpack_object *body)
 }
 
 static int
-report_print_leaderboard(const msgpack_object *body)
+report_print_leaderboard(report_args_t *args, const msgpack_object *body)
 {
     static const char *const names[] = {"RANK",       "PATH", "NAME", "ACTUAL", "TARGET",
                                         "ATTAINMENT", "",     "PACE", "STATUS", "FORECAST"};
@@ -422,6 +490,7 @@ report_print_leaderboard(const msgpack_object *body)
     uint32_t count = rows && rows->type == MSGPACK_OBJECT_ARRAY ? rows->via.array.size : 0;
     for (uint32_t i = 0; i < count; i++) {
         const msgpack_object *row = &rows->via.array.ptr[i];
+        figure_t figure = row_figure(args, rows, row);
         char path[512], name[300];
         int64_t rank = i + 1;
         cli_reply_int(row, "rank", &rank);
@@ -430,13 +499,14 @@ report_print_leaderboard(const msgpack_object *body)
         cli_table_cellf(table, NULL, "%" PRId64, rank);
         cli_table_cell(table, NULL, path);
         cli_table_cell(table, NULL, name);
-        int_cell(table, row, "actual", "");
-        int_cell(table, row, "target", "-");
+        figure_cell(table, &figure, row, "actual", "");
+        figure_cell(table, &figure, row, "target", "-");
         attainment_cells(table, row);
         pace_cell(table, row);
         status_cell(table, row, colour);
-        rounded_cell(table, row, "forecast");
+        figure_cell(table, &figure, row, "forecast", "");
     }
+    cli_request_use_zone(&args->common);
     print_heading(body, rows);
     if (count == 0)
         puts("no node of that level has a target for this key");
@@ -449,13 +519,13 @@ report_print_leaderboard(const msgpack_object *body)
 /* Send the request and print its reply with `print` or as JSON. */
 static int
 report_run(report_args_t *args, pacer_endpoint_t endpoint, cli_map_t *request,
-           int (*print)(const msgpack_object *))
+           int (*print)(report_args_t *, const msgpack_object *))
 {
     cli_reply_t reply;
     int status = cli_request_run(&args->common, endpoint, request, &reply);
     if (status != CLI_EXIT_OK)
         return status;
-    status = args->json ? cli_reply_print_json(&args->common, reply.body) : print(reply.body);
+    status = args->json ? cli_reply_print_json(&args->common, reply.body) : print(args, reply.body);
     cli_reply_done(&reply);
     return status;
 }
@@ -520,7 +590,7 @@ cli_report_leaderboard_main(int argc, char **argv)
 }
 
 static int
-report_print_rebuild(const msgpack_object *body)
+report_print_rebuild(report_args_t *args, const msgpack_object *body)
 {
     int64_t events = 0, ms = 0;
     cli_reply_int(body, "events", &events);

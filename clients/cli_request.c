@@ -14,6 +14,7 @@
 #include <sodium.h>
 
 #include "clients/cli_json.h"
+#include "clients/cli_time.h"
 
 void
 cli_map_init(cli_map_t *self)
@@ -88,14 +89,12 @@ cli_request_run(cli_options_t *common, pacer_endpoint_t endpoint, cli_map_t *req
         return CLI_EXIT_FAILED;
     }
     bool append = endpoint == PACER_ENDPOINT_APPEND;
-    const char *ep = append ? common->endpoint : common->query;
-    pacer_client_t *client = pacer_client_new(append ? ep : NULL, append ? NULL : ep);
+    pacer_client_t *client =
+        cli_options_client(common, append ? common->endpoint : NULL, append ? NULL : common->query);
     if (!client) {
         msgpack_sbuffer_destroy(&body);
-        cli_options_error(common, "cannot connect to %s: %s", ep, strerror(errno));
         return CLI_EXIT_FAILED;
     }
-    pacer_client_set_timeout(client, common->timeout_ms);
     int rc = pacer_request(client, endpoint, body.data, body.size, &reply->raw);
     msgpack_sbuffer_destroy(&body);
     if (rc != PACER_OK) {
@@ -204,6 +203,53 @@ cli_reply_str(const msgpack_object *map, const char *key, char *out, size_t outl
     return true;
 }
 
+/* How long the zone lookup may wait for pacerd's status. */
+#define ZONE_WAIT_MS 3000
+
+void
+cli_request_use_zone(cli_options_t *common)
+{
+    static bool done;
+    if (done)
+        return;
+    done = true;
+    if (common->time_zone) {
+        cli_time_use_zone(common->time_zone);
+        return;
+    }
+    cli_options_t quick = *common;
+    if (quick.timeout_ms > ZONE_WAIT_MS)
+        quick.timeout_ms = ZONE_WAIT_MS;
+    cli_map_t request;
+    cli_map_init(&request);
+    cli_map_str(&request, "op", "status");
+    msgpack_sbuffer body;
+    msgpack_sbuffer_init(&body);
+    bool packed = cli_map_finish(&request, &body);
+    cli_map_destroy(&request);
+    pacer_client_t *client = packed ? pacer_client_new(NULL, quick.query) : NULL;
+    pacer_reply_t *reply = NULL;
+    if (client) {
+        pacer_client_set_timeout(client, quick.timeout_ms);
+        pacer_client_set_connect_timeout(client, quick.connect_timeout_ms);
+        if (pacer_request(client, PACER_ENDPOINT_QUERY, body.data, body.size, &reply) == PACER_OK) {
+            msgpack_unpacked unpacked;
+            msgpack_unpacked_init(&unpacked);
+            size_t off = 0;
+            char name[128];
+            if (msgpack_unpack_next(&unpacked, (const char *)pacer_reply_data(reply),
+                                    pacer_reply_size(reply), &off) == MSGPACK_UNPACK_SUCCESS &&
+                cli_reply_str(&unpacked.data, "time_zone", name, sizeof name) &&
+                cli_time_zone_known(name))
+                cli_time_use_zone(name);
+            msgpack_unpacked_destroy(&unpacked);
+        }
+    }
+    pacer_reply_destroy(&reply);
+    pacer_client_destroy(&client);
+    msgpack_sbuffer_destroy(&body);
+}
+
 int
 cli_reply_print_json(cli_options_t *common, const msgpack_object *body)
 {
@@ -275,10 +321,7 @@ cli_event_append(cli_options_t *common, cli_map_t *event, const char *type, cons
         cli_options_error(common, "out of memory building the event");
     else if (pacer_batch_add_msgpack(batch, bytes.data, bytes.size) != PACER_OK)
         cli_options_error(common, "the event does not fit a batch");
-    else if (!(client = pacer_client_new(common->endpoint, NULL)))
-        cli_options_error(common, "cannot connect to %s", common->endpoint);
-    else {
-        pacer_client_set_timeout(client, common->timeout_ms);
+    else if ((client = cli_options_client(common, common->endpoint, NULL))) {
         if (pacer_append(client, batch, &result) != PACER_OK) {
             cli_options_error(common, "%s", pacer_client_error(client));
             status = pacer_client_error_code(client)[0] ? CLI_EXIT_REJECTED : CLI_EXIT_FAILED;

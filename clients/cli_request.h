@@ -69,6 +69,12 @@ bool cli_reply_bool(const msgpack_object *map, const char *key, bool *out);
 /* A str as a NUL-terminated copy in out (truncated to fit); "" when absent. */
 bool cli_reply_str(const msgpack_object *map, const char *key, char *out, size_t outlen);
 
+/* Show times from now on in the zone --time-zone (or $PACER_TIME_ZONE)
+   names, else in pacerd's, which its status says (asked once, quietly: a
+   pacerd that does not answer leaves this machine's zone, and the offsets
+   printed keep every time unambiguous). */
+void cli_request_use_zone(cli_options_t *common);
+
 /* Print `body` (a reply map) as one line of JSON without its v, corr and ok
    keys. CLI_EXIT_OK, or CLI_EXIT_FAILED after saying why. */
 int cli_reply_print_json(cli_options_t *common, const msgpack_object *body);

@@ -1,8 +1,9 @@
 /*  cli_status: `pacer status [--json]`, what the daemon says about itself.
 
-    One `status` query (libpacer decodes it into pacer_status_t), printed for
-    people by default, or as one JSON object with --json for scripts; the
-    JSON keys are the protocol's, with last_hash as hex. */
+    One `status` query, printed for people by default (times in pacerd's
+    zone, which the status names), or with --json as one JSON object for
+    scripts: the reply as pacerd sent it, every key of docs/PROTOCOL.md's
+    status and any it adds later, with last_hash as hex. */
 
 #include "clients/cli_commands.h"
 
@@ -16,6 +17,8 @@
 
 #include "clients/cli_json.h"
 #include "clients/cli_options.h"
+#include "clients/cli_request.h"
+#include "clients/cli_time.h"
 #include "clients/libpacer.h"
 
 static void
@@ -23,11 +26,13 @@ status_usage(FILE *out)
 {
     fputs("usage: pacer status [OPTIONS]\n"
           "\n"
-          "Show pacerd's status: log length, last seq and hash, state directory, uptime,\n"
-          "the credited ids that are not defined nodes ('pacer undefined' lists them) and\n"
-          "counters. Exit status 2 when pacerd cannot be reached.\n"
+          "Show pacerd's status: log length, last seq and hash, state directory, time\n"
+          "zone, uptime, the credited ids that are not defined nodes ('pacer undefined'\n"
+          "lists them) and counters. Exit status 2 when pacerd cannot be reached.\n"
           "\n"
-          "  --json          one JSON object instead of text\n" CLI_OPTIONS_COMMON_HELP,
+          "  --json          one JSON object instead of text: the reply, keys as in\n"
+          "                  docs/PROTOCOL.md (last_hash in hex)\n"
+          "\n" CLI_OPTIONS_COMMON_HELP,
           out);
 }
 
@@ -60,86 +65,69 @@ format_bytes(uint64_t bytes, char *out, size_t outlen)
     snprintf(out, outlen, unit ? "%.1f %s" : "%.0f %s", value, units[unit]);
 }
 
-/* ISO 8601 UTC with milliseconds. */
-static void
-format_time(int64_t ms, char *out, size_t outlen)
+static uint64_t
+field_uint(const msgpack_object *map, const char *key)
 {
-    time_t seconds = (time_t)(ms / 1000);
-    struct tm tm;
-    if (ms < 0 || !gmtime_r(&seconds, &tm)) {
-        snprintf(out, outlen, "%" PRId64 " ms", ms);
-        return;
-    }
-    char date[32];
-    strftime(date, sizeof date, "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(out, outlen, "%s.%03dZ", date, (int)(ms % 1000));
+    int64_t value = 0;
+    return cli_reply_int(map, key, &value) && value > 0 ? (uint64_t)value : 0;
 }
 
+/* The status for people; times in pacerd's zone (or --time-zone's). */
 static void
-status_print_text(const pacer_status_t *status)
+status_print_text(cli_options_t *common, const msgpack_object *body)
 {
-    char hash[2 * PACER_HASH_BYTES + 1], started[48], uptime[48], map_size[32];
-    cli_json_hex(status->last_hash, PACER_HASH_BYTES, hash);
-    format_time(status->started_at, started, sizeof started);
-    format_duration(status->uptime_ms, uptime, sizeof uptime);
-    format_bytes(status->map_size, map_size, sizeof map_size);
-    printf("pacerd %s, protocol %" PRId64 "\n", status->version[0] ? status->version : "?",
-           status->protocol);
-    printf("state dir   %s\n", status->state_dir);
-    printf("log         %" PRIu64 " events, last seq %" PRIu64 "\n", status->log_events,
-           status->last_seq);
+    char version[64] = "?", state_dir[4096] = "", zone[128] = "", hash[2 * PACER_HASH_BYTES + 1];
+    cli_reply_str(body, "version", version, sizeof version);
+    cli_reply_str(body, "state_dir", state_dir, sizeof state_dir);
+    cli_reply_str(body, "time_zone", zone, sizeof zone);
+    const msgpack_object *last_hash = cli_reply_get(body, "last_hash");
+    if (last_hash && last_hash->type == MSGPACK_OBJECT_BIN &&
+        last_hash->via.bin.size == PACER_HASH_BYTES)
+        cli_json_hex(last_hash->via.bin.ptr, PACER_HASH_BYTES, hash);
+    else
+        snprintf(hash, sizeof hash, "?");
+    int64_t protocol = 0, started_at = 0, uptime_ms = 0;
+    cli_reply_int(body, "protocol", &protocol);
+    cli_reply_int(body, "started_at", &started_at);
+    cli_reply_int(body, "uptime_ms", &uptime_ms);
+    uint64_t undefined = field_uint(body, "undefined_nodes");
+    uint64_t snapshot = field_uint(body, "snapshot_seq");
+
+    cli_time_use_zone(common->time_zone                      ? common->time_zone
+                      : zone[0] && cli_time_zone_known(zone) ? zone
+                                                             : "local");
+    char started[64], uptime[48], map_size[32], offset[16];
+    cli_time_format(started_at, started, sizeof started);
+    cli_time_offset(started_at, offset, sizeof offset);
+    format_duration(uptime_ms, uptime, sizeof uptime);
+    format_bytes(field_uint(body, "map_size"), map_size, sizeof map_size);
+    printf("pacerd %s, protocol %" PRId64 "\n", version, protocol);
+    printf("state dir   %s\n", state_dir);
+    if (zone[0])
+        printf("time zone   %s (UTC%s now)\n", zone, strcmp(offset, "Z") == 0 ? "" : offset);
+    printf("log         %" PRIu64 " events, last seq %" PRIu64 "\n", field_uint(body, "log_events"),
+           field_uint(body, "last_seq"));
     printf("last hash   %s\n", hash);
     printf("started     %s, up %s\n", started, uptime);
     printf("map size    %s\n", map_size);
-    if (status->snapshot_seq)
-        printf("snapshot    at seq %" PRIu64 "\n", status->snapshot_seq);
+    if (snapshot)
+        printf("snapshot    at seq %" PRIu64 "\n", snapshot);
     else
         printf("snapshot    none yet\n");
-    if (status->undefined_nodes)
+    if (undefined)
         printf("undefined   %" PRIu64 " credited id%s not defined nodes ('pacer undefined' "
                "lists them)\n",
-               status->undefined_nodes, status->undefined_nodes == 1 ? " is" : "s are");
+               undefined, undefined == 1 ? " is" : "s are");
     else
         printf("undefined   none: every credited id is a defined node\n");
+    const msgpack_object *counters = cli_reply_get(body, "counters");
     printf("counters    requests %" PRIu64 ", appended %" PRIu64 ", duplicates %" PRIu64
            ", rejected %" PRIu64 ",\n"
            "            bad requests %" PRIu64 ", commits %" PRIu64 ", map resizes %" PRIu64 "\n",
-           status->counters.requests, status->counters.appended, status->counters.duplicates,
-           status->counters.rejected, status->counters.bad_requests, status->counters.commits,
-           status->counters.map_resizes);
-}
-
-static int
-status_print_json(const pacer_status_t *status)
-{
-    char hash[2 * PACER_HASH_BYTES + 1];
-    cli_json_hex(status->last_hash, PACER_HASH_BYTES, hash);
-    /* json_pack's "I" takes json_int_t; counters are far below 2^63. */
-    json_t *json = json_pack(
-        "{s:s, s:I, s:s, s:I, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:{s:I, s:I, s:I, s:I, s:I, "
-        "s:I, s:I}}",
-        "version", status->version, "protocol", (json_int_t)status->protocol, "state_dir",
-        status->state_dir, "last_seq", (json_int_t)status->last_seq, "last_hash", hash,
-        "log_events", (json_int_t)status->log_events, "started_at", (json_int_t)status->started_at,
-        "uptime_ms", (json_int_t)status->uptime_ms, "map_size", (json_int_t)status->map_size,
-        "snapshot_seq", (json_int_t)status->snapshot_seq, "undefined_nodes",
-        (json_int_t)status->undefined_nodes, "counters", "requests",
-        (json_int_t)status->counters.requests, "appended", (json_int_t)status->counters.appended,
-        "duplicates", (json_int_t)status->counters.duplicates, "rejected",
-        (json_int_t)status->counters.rejected, "bad_requests",
-        (json_int_t)status->counters.bad_requests, "commits", (json_int_t)status->counters.commits,
-        "map_resizes", (json_int_t)status->counters.map_resizes);
-    char *text = json ? cli_json_dumps(json) : NULL;
-    json_decref(json);
-    if (!text) {
-        fputs("pacer status: cannot build the JSON (out of memory, or a string that is not "
-              "UTF-8)\n",
-              stderr);
-        return CLI_EXIT_FAILED;
-    }
-    puts(text);
-    free(text);
-    return CLI_EXIT_OK;
+           field_uint(counters, "requests"), field_uint(counters, "appended"),
+           field_uint(counters, "duplicates"), field_uint(counters, "rejected"),
+           field_uint(counters, "bad_requests"), field_uint(counters, "commits"),
+           field_uint(counters, "map_resizes"));
 }
 
 int
@@ -172,24 +160,18 @@ cli_status_main(int argc, char **argv)
         cli_options_error(&common, "unexpected argument \"%s\"", argv[optind]);
         return CLI_EXIT_FAILED;
     }
-
-    pacer_client_t *client = pacer_client_new(NULL, common.query);
-    if (!client) {
-        cli_options_error(&common, "cannot connect to %s: %s", common.query, strerror(errno));
-        return CLI_EXIT_FAILED;
-    }
-    pacer_client_set_timeout(client, common.timeout_ms);
-    pacer_status_t status;
-    int rc = pacer_status(client, &status);
-    int exit_status = CLI_EXIT_FAILED;
-    if (rc != PACER_OK)
-        cli_options_error(&common, "%s", pacer_client_error(client));
-    else if (as_json)
-        exit_status = status_print_json(&status);
-    else {
-        status_print_text(&status);
-        exit_status = CLI_EXIT_OK;
-    }
-    pacer_client_destroy(&client);
-    return exit_status;
+    cli_map_t request;
+    cli_map_init(&request);
+    cli_map_str(&request, "op", "status");
+    cli_reply_t reply;
+    int status = cli_request_run(&common, PACER_ENDPOINT_QUERY, &request, &reply);
+    cli_map_destroy(&request);
+    if (status != CLI_EXIT_OK)
+        return status;
+    if (as_json)
+        status = cli_reply_print_json(&common, reply.body);
+    else
+        status_print_text(&common, reply.body);
+    cli_reply_done(&reply);
+    return status;
 }

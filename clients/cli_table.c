@@ -9,6 +9,8 @@
 
 #include "clients/cli_table.h"
 
+#include "events/money.h"
+
 #include <assert.h>
 #include <inttypes.h>
 #include <math.h>
@@ -289,6 +291,91 @@ cli_format_grouped(int64_t value, char *out, size_t outlen)
     }
     grouped[j] = '\0';
     snprintf(out, outlen, "%s", grouped);
+}
+
+cli_unit_t
+cli_metric_unit(const char *metric)
+{
+    static const char *const money[] = {"revenue", "margin", "collections"};
+    static const char *const ratios[] = {"collection_rate", "quote_conversion"};
+    for (size_t i = 0; i < sizeof money / sizeof money[0]; i++)
+        if (strcmp(metric, money[i]) == 0)
+            return CLI_UNIT_MONEY;
+    for (size_t i = 0; i < sizeof ratios / sizeof ratios[0]; i++)
+        if (strcmp(metric, ratios[i]) == 0)
+            return CLI_UNIT_RATIO;
+    return strncmp(metric, "kpi:", 4) == 0 ? CLI_UNIT_KPI : CLI_UNIT_COUNT;
+}
+
+/* `scaled` / 10^digits with its integer part grouped: 12345, 2 -> "123.45". */
+static void
+format_scaled(int64_t scaled, int digits, char *out, size_t outlen)
+{
+    uint64_t magnitude = scaled < 0 ? (uint64_t)0 - (uint64_t)scaled : (uint64_t)scaled;
+    uint64_t scale = 1;
+    for (int i = 0; i < digits; i++)
+        scale *= 10;
+    char whole[40];
+    cli_format_grouped((int64_t)(magnitude / scale), whole, sizeof whole);
+    if (digits == 0)
+        snprintf(out, outlen, "%s%s", scaled < 0 ? "-" : "", whole);
+    else
+        snprintf(out, outlen, "%s%s.%0*" PRIu64, scaled < 0 ? "-" : "", whole, digits,
+                 magnitude % scale);
+}
+
+void
+cli_format_figure(int64_t value, cli_unit_t unit, const char *currency, bool raw, char *out,
+                  size_t outlen)
+{
+    if (raw) {
+        snprintf(out, outlen, "%" PRId64, value);
+        return;
+    }
+    switch (unit) {
+    case CLI_UNIT_MONEY:
+        money_format(value, currency && currency[0] ? currency : NULL, out, outlen);
+        return;
+    case CLI_UNIT_RATIO: {
+        char number[48];
+        format_scaled(value, 2, number, sizeof number);
+        snprintf(out, outlen, "%s%%", number);
+        return;
+    }
+    case CLI_UNIT_COUNT:
+    case CLI_UNIT_KPI:
+        cli_format_grouped(value, out, outlen);
+        return;
+    }
+}
+
+void
+cli_format_rate(double value, cli_unit_t unit, const char *currency, bool raw, char *out,
+                size_t outlen)
+{
+    if (!isfinite(value) || fabs(value) >= 9.0e15) {
+        snprintf(out, outlen, "%.3g", value);
+        return;
+    }
+    if (raw) {
+        snprintf(out, outlen, "%.2f", value);
+        return;
+    }
+    switch (unit) {
+    case CLI_UNIT_MONEY:
+        money_format_d(value, currency && currency[0] ? currency : NULL, out, outlen);
+        return;
+    case CLI_UNIT_RATIO: {
+        char number[48];
+        format_scaled(llround(value), 2, number, sizeof number);
+        snprintf(out, outlen, "%s%%", number);
+        return;
+    }
+    case CLI_UNIT_COUNT:
+    case CLI_UNIT_KPI:
+        format_scaled(llround(value * 10), 1, out, outlen);
+        return;
+    }
 }
 
 void

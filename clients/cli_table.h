@@ -7,8 +7,13 @@
     an ANSI style, printed around the cell's text and left out of its width;
     styles are only used when cli_table_colour says so.
 
-    The helpers format the figures the reports show: integers grouped by
-    thousands, an attainment bar, and the colour of a status. */
+    The helpers format the figures the reports show, each in its metric's
+    unit as people read it: money in major units with its currency
+    ("31,000.00 CNY", the currency's ISO 4217 minor digits, as pacerd's own
+    alert summaries write it), counts grouped by thousands ("1,234"), ratio
+    metrics in percent ("95.00%"); or, when the user asks for --raw, the
+    integers pacerd counts in (minor units, basis points). Also an
+    attainment bar, and the colour of a status. */
 
 #ifndef PACER_CLI_TABLE_H
 #define PACER_CLI_TABLE_H
@@ -51,6 +56,29 @@ bool cli_table_colour(void);
 
 /* 1234567 as "1,234,567" (negative numbers keep their sign). */
 void cli_format_grouped(int64_t value, char *out, size_t outlen);
+
+/* What the figures of a metric count (docs/EVENTS.md, "Metrics"). */
+typedef enum {
+    CLI_UNIT_COUNT, /* deals, new_customers, activities[.<kind>]; any metric not known here */
+    CLI_UNIT_MONEY, /* revenue, margin, collections: minor units of the target's currency */
+    CLI_UNIT_RATIO, /* collection_rate, quote_conversion: basis points (9500 = 95.00%) */
+    CLI_UNIT_KPI    /* kpi:<kpi>: thousandths of the KPI's unit, or a count: shown as sent */
+} cli_unit_t;
+
+cli_unit_t cli_metric_unit(const char *metric);
+
+/* A figure of a metric for people: money "31,000.00 CNY" (without a code
+   when `currency` is NULL or "": 2 decimals then), a count or a KPI value
+   "1,234", a ratio "95.00%". `raw`: the integer as pacerd sends it,
+   "3100000", "9500". */
+void cli_format_figure(int64_t value, cli_unit_t unit, const char *currency, bool raw, char *out,
+                       size_t outlen);
+
+/* A rate of the same unit a working day, a float on the wire: money to the
+   minor unit ("2,029.41 CNY"), counts and KPI values to one decimal
+   ("2.5"), ratios in percent ("0.35%"); `raw`: to 2 decimals as sent. */
+void cli_format_rate(double value, cli_unit_t unit, const char *currency, bool raw, char *out,
+                     size_t outlen);
 
 /* An attainment bar of `cells` block characters: "████████░░". Attainment
    above 1 fills the bar; cli_format_percent says how far above, in a

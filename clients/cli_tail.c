@@ -39,7 +39,6 @@ static void
 tail_usage(FILE *out)
 {
     fputs("usage: pacer tail [PREFIX...] [--since ASEQ] [--json] [--count N]\n"
-          "                  [--publish EP] [--time-zone ZONE]\n"
           "\n"
           "Print alerts as pacerd raises them, each exactly once and in order, also across\n"
           "dropped messages and daemon restarts (missed alerts are read back). One line\n"
@@ -49,9 +48,6 @@ tail_usage(FILE *out)
           "                   go on live (default: only alerts raised from now on)\n"
           "  --json           one JSON object per line: the alert record as pacerd sent it\n"
           "  --count N        exit after N alerts\n"
-          "  --publish EP     pacerd's publish endpoint (default tcp://127.0.0.1:7702)\n"
-          "  --time-zone Z    show times in zone Z (default: the daemon's, as its status\n"
-          "                   says, else this machine's)\n"
           "\n" CLI_ALERT_PREFIX_HELP "\n"
           "Ends with status 0 on SIGINT or SIGTERM, or after --count alerts.\n"
           "\n" CLI_OPTIONS_COMMON_HELP
@@ -62,21 +58,18 @@ tail_usage(FILE *out)
 int
 cli_tail_main(int argc, char **argv)
 {
-    enum { OPT_SINCE = CLI_OPT_FIRST_OWN, OPT_JSON, OPT_COUNT, OPT_PUBLISH, OPT_ZONE };
+    enum { OPT_SINCE = CLI_OPT_FIRST_OWN, OPT_JSON, OPT_COUNT };
     static const struct option options[] = {
         CLI_OPTIONS_COMMON,
         {"since", required_argument, NULL, OPT_SINCE},
         {"json", no_argument, NULL, OPT_JSON},
         {"count", required_argument, NULL, OPT_COUNT},
-        {"publish", required_argument, NULL, OPT_PUBLISH},
-        {"time-zone", required_argument, NULL, OPT_ZONE},
         {NULL, 0, NULL, 0},
     };
     cli_options_t common;
     cli_options_init(&common, "tail");
     uint64_t since = 0, count = 0;
     bool json = false, has_since = false;
-    const char *publish = PACER_DEFAULT_PUBLISH_ENDPOINT, *zone = NULL;
     int opt;
     while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
         int handled = cli_options_handle(&common, opt, optarg);
@@ -93,14 +86,6 @@ cli_tail_main(int argc, char **argv)
             case OPT_COUNT:
                 ok = cli_options_uint(&common, "count", optarg, 1, UINT64_MAX, &count);
                 break;
-            case OPT_PUBLISH:
-                publish = optarg;
-                ok = true;
-                break;
-            case OPT_ZONE:
-                zone = optarg;
-                ok = true;
-                break;
             default:
                 ok = false;
             }
@@ -115,9 +100,9 @@ cli_tail_main(int argc, char **argv)
         return CLI_EXIT_OK;
     }
 
-    pacer_sub_t *sub = pacer_sub_new(publish, common.query);
+    pacer_sub_t *sub = pacer_sub_new(common.publish, common.query);
     if (!sub) {
-        cli_options_error(&common, "cannot connect to %s and %s: %s", publish, common.query,
+        cli_options_error(&common, "cannot connect to %s and %s: %s", common.publish, common.query,
                           strerror(errno));
         return CLI_EXIT_FAILED;
     }
@@ -134,8 +119,6 @@ cli_tail_main(int argc, char **argv)
     pacer_sub_set_cursor(sub, has_since ? (since ? since - 1 : 0) : PACER_SUB_NOW);
     if (common.timeout_ms != PACER_DEFAULT_TIMEOUT_MS)
         pacer_sub_set_query_timeout(sub, common.timeout_ms);
-    if (!json)
-        cli_alert_use_zone(&common, zone);
     bool colour = !json && cli_table_colour();
 
     struct sigaction action = {0};

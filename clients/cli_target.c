@@ -6,7 +6,10 @@
     commit or to the query endpoint with --preview, and prints the split.
     history sends `target_history` and prints who changed the key, when,
     why, and what each tier was before and after (docs/PROTOCOL.md,
-    "Targets and progress").
+    "Targets and progress"). Both print tiers in the metric's unit as people
+    read it (money in major units with the target's currency, which the
+    reply names), or with --raw as pacerd counts them; the tiers given to
+    set and adjust are pacerd's integers (minor units).
 
     Ids. An event id is what makes a retry harmless: the same id and
     content come back as a duplicate. The default id is built from the key
@@ -223,7 +226,8 @@ sub_usage(target_sub_t sub, FILE *out)
               "\n"
               "The audit trail of a target key, oldest first: every set and adjustment with\n"
               "its seq, time, author, reason, allocation, and each tier before and after.\n"
-              "Times are shown in this machine's zone (TZ) with the offset.\n"
+              "Times are shown in pacerd's time zone with the offset; money in major units\n"
+              "with the target's currency (--raw: minor units).\n"
               "\n" KEY_HELP "  --json               print the reply as one JSON object\n"
               "\n" CLI_OPTIONS_COMMON_HELP,
               out);
@@ -460,13 +464,35 @@ pack_weights(target_args_t *args, cli_map_t *map)
     return ok;
 }
 
+/* How the tiers of the key read: the metric's unit, the reply's currency. */
+typedef struct {
+    cli_unit_t unit;
+    char currency[8];
+    bool raw;
+} tier_unit_t;
+
+static tier_unit_t
+tier_unit(const target_args_t *args, const msgpack_object *body)
+{
+    tier_unit_t unit = {.unit = cli_metric_unit(args->metric), .raw = args->common.raw};
+    cli_reply_str(body, "currency", unit.currency, sizeof unit.currency);
+    return unit;
+}
+
 static void
-tier_cell(cli_table_t *table, const msgpack_object *row, const char *key, int64_t *sum, bool *any)
+format_tier(const tier_unit_t *unit, int64_t value, char *out, size_t outlen)
+{
+    cli_format_figure(value, unit->unit, unit->currency, unit->raw, out, outlen);
+}
+
+static void
+tier_cell(cli_table_t *table, const tier_unit_t *unit, const msgpack_object *row, const char *key,
+          int64_t *sum, bool *any)
 {
     int64_t value = 0;
     if (cli_reply_int(row, key, &value)) {
-        char text[32];
-        cli_format_grouped(value, text, sizeof text);
+        char text[64];
+        format_tier(unit, value, text, sizeof text);
         cli_table_cell(table, NULL, text);
         *sum += value;
         *any = true;
@@ -475,8 +501,9 @@ tier_cell(cli_table_t *table, const msgpack_object *row, const char *key, int64_
 }
 
 static void
-print_allocation(const msgpack_object *body, bool preview)
+print_allocation(const target_args_t *args, const msgpack_object *body, bool preview)
 {
+    tier_unit_t unit = tier_unit(args, body);
     static const char *const names[] = {"CHILD", "WEIGHT", "FLOOR", "TARGET", "STRETCH"};
     cli_table_t *table = cli_table_new(5, names, "lrrrr");
     const msgpack_object *allocation = cli_reply_get(body, "allocation");
@@ -500,14 +527,14 @@ print_allocation(const msgpack_object *body, bool preview)
             else
                 cli_table_cell(table, NULL, "-");
             for (int t = 0; t < 3; t++)
-                tier_cell(table, row, tiers[t], &sums[t], &any[t]);
+                tier_cell(table, &unit, row, tiers[t], &sums[t], &any[t]);
         }
         cli_table_cell(table, NULL, "total");
         cli_table_cell(table, NULL, "");
         for (int t = 0; t < 3; t++) {
-            char text[32] = "-";
+            char text[64] = "-";
             if (any[t])
-                cli_format_grouped(sums[t], text, sizeof text);
+                format_tier(&unit, sums[t], text, sizeof text);
             cli_table_cell(table, NULL, text);
         }
         cli_table_print(table, stdout);
@@ -589,7 +616,7 @@ target_allocate(target_args_t *args)
     else {
         if (!args->preview)
             printf("allocation %s\n", id);
-        print_allocation(reply.body, args->preview);
+        print_allocation(args, reply.body, args->preview);
     }
     if (status == CLI_EXIT_OK && allocation_rejections(args, reply.body) > 0)
         status = CLI_EXIT_REJECTED;
@@ -599,18 +626,19 @@ target_allocate(target_args_t *args)
 
 /* "1,000 → 1,200" when a tier changed, "1,200" when not, "-" for none. */
 static void
-history_tier_cell(cli_table_t *table, const msgpack_object *entry, const char *tier)
+history_tier_cell(cli_table_t *table, const tier_unit_t *unit, const msgpack_object *entry,
+                  const char *tier)
 {
     const msgpack_object *before = cli_reply_get(entry, "before");
     const msgpack_object *after = cli_reply_get(entry, "after");
     int64_t was = 0, is = 0;
     bool had = cli_reply_int(before, tier, &was);
     bool has = cli_reply_int(after, tier, &is);
-    char was_text[32] = "-", is_text[32] = "-";
+    char was_text[64] = "-", is_text[64] = "-";
     if (had)
-        cli_format_grouped(was, was_text, sizeof was_text);
+        format_tier(unit, was, was_text, sizeof was_text);
     if (has)
-        cli_format_grouped(is, is_text, sizeof is_text);
+        format_tier(unit, is, is_text, sizeof is_text);
     if (!before || (had == has && was == is))
         cli_table_cell(table, NULL, is_text);
     else
@@ -638,6 +666,8 @@ target_history(target_args_t *args)
                                         "TARGET", "STRETCH", "REASON", "ALLOCATION"};
     cli_table_t *table = cli_table_new(9, names, "rlllrrrll");
     const msgpack_object *history = cli_reply_get(reply.body, "history");
+    tier_unit_t unit = tier_unit(args, reply.body);
+    cli_request_use_zone(&args->common);
     if (!table) {
         cli_options_error(&args->common, "out of memory");
         cli_reply_done(&reply);
@@ -659,9 +689,9 @@ target_history(target_args_t *args)
         cli_table_cell(table, NULL, when);
         cli_table_cell(table, NULL, kind);
         cli_table_cell(table, NULL, author);
-        history_tier_cell(table, entry, "floor");
-        history_tier_cell(table, entry, "target");
-        history_tier_cell(table, entry, "stretch");
+        history_tier_cell(table, &unit, entry, "floor");
+        history_tier_cell(table, &unit, entry, "target");
+        history_tier_cell(table, &unit, entry, "stretch");
         cli_table_cell(table, NULL, reason);
         cli_table_cell(table, NULL, allocation);
     }

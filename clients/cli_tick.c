@@ -76,8 +76,6 @@ cli_tick_main(int argc, char **argv)
     cli_map_str(&request, "op", "tick");
     if (has_now)
         cli_map_int(&request, "now", now);
-    if (!json)
-        cli_alert_use_zone(&common, NULL);
     cli_reply_t reply;
     int status = cli_request_run(&common, PACER_ENDPOINT_APPEND, &request, &reply);
     cli_map_destroy(&request);
@@ -90,6 +88,7 @@ cli_tick_main(int argc, char **argv)
         char when[64] = "?";
         cli_reply_int(reply.body, "raised", &raised);
         cli_reply_int(reply.body, "last_aseq", &last_aseq);
+        cli_request_use_zone(&common);
         if (cli_reply_int(reply.body, "now", &at))
             cli_time_format(at, when, sizeof when);
         printf("tick at %s: %" PRId64 " alert%s raised, last aseq %" PRId64 "\n", when, raised,

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 /* EVENTS.md: a `time` is 0 to 253402300799999 (the end of year 9999). */
@@ -165,6 +166,16 @@ cli_time_now(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+static void
+format_offset(long off, char *out, size_t outlen)
+{
+    if (off == 0)
+        snprintf(out, outlen, "Z");
+    else
+        snprintf(out, outlen, "%c%02ld:%02ld", off < 0 ? '-' : '+', labs(off) / 3600,
+                 labs(off) / 60 % 60);
+}
+
 void
 cli_time_format(int64_t ms, char *out, size_t outlen)
 {
@@ -178,16 +189,45 @@ cli_time_format(int64_t ms, char *out, size_t outlen)
     }
     char date[32], zone[40];
     strftime(date, sizeof date, "%Y-%m-%d %H:%M", &tm);
-    long off = tm.tm_gmtoff;
-    if (off == 0)
-        snprintf(zone, sizeof zone, "Z");
-    else
-        snprintf(zone, sizeof zone, "%c%02ld:%02ld", off < 0 ? '-' : '+', labs(off) / 3600,
-                 labs(off) / 60 % 60);
+    format_offset(tm.tm_gmtoff, zone, sizeof zone);
     if (millis)
         snprintf(out, outlen, "%s:%02d.%03d%s", date, tm.tm_sec, millis, zone);
     else if (tm.tm_sec)
         snprintf(out, outlen, "%s:%02d%s", date, tm.tm_sec, zone);
     else
         snprintf(out, outlen, "%s%s", date, zone);
+}
+
+void
+cli_time_offset(int64_t ms, char *out, size_t outlen)
+{
+    time_t t = (time_t)(ms >= 0 ? ms / 1000 : (ms - 999) / 1000);
+    struct tm tm;
+    if (!localtime_r(&t, &tm)) {
+        snprintf(out, outlen, "?");
+        return;
+    }
+    format_offset(tm.tm_gmtoff, out, outlen);
+}
+
+bool
+cli_time_zone_known(const char *zone)
+{
+    /* A name inside the database: no absolute path, no way out of it. */
+    if (!zone || !zone[0] || zone[0] == '/' || zone[0] == '.' || strstr(zone, "..") ||
+        strlen(zone) > 200)
+        return false;
+    const char *dir = getenv("TZDIR");
+    char path[512];
+    snprintf(path, sizeof path, "%s/%s", dir && dir[0] ? dir : "/usr/share/zoneinfo", zone);
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+void
+cli_time_use_zone(const char *zone)
+{
+    if (zone && strcmp(zone, "local") != 0)
+        setenv("TZ", zone, 1);
+    tzset();
 }

@@ -16,8 +16,10 @@
     bare date means midnight UTC, not midnight in the daemon's zone; to mean
     the local start of a day, give the offset (2026-10-01T00:00+08:00).
 
-    Printed times are in the CLI's own zone (the TZ environment variable)
-    with the offset shown, so they are unambiguous wherever they are read. */
+    Printed times are in one zone per command, with the offset shown, so
+    they are unambiguous wherever they are read: pacerd's, which is the
+    zone its days and periods are counted in (a command asks its status),
+    unless --time-zone names another (cli_time_use_zone). */
 
 #ifndef PACER_CLI_TIME_H
 #define PACER_CLI_TIME_H
@@ -39,8 +41,19 @@ bool cli_time_parse(const char *text, int64_t *out_ms, char *err, size_t errlen)
 /* The clock, ms UTC. */
 int64_t cli_time_now(void);
 
-/* "2026-10-16 12:00+08:00" in the process's zone; seconds and milliseconds
-   are shown only when they are not zero. */
+/* "2026-10-16 12:00+08:00" in the zone in use (cli_time_use_zone); seconds
+   and milliseconds are shown only when they are not zero. */
 void cli_time_format(int64_t ms, char *out, size_t outlen);
+
+/* True when `zone` names a zone of this machine's tz database
+   (/usr/share/zoneinfo, or $TZDIR): "Asia/Shanghai", "UTC". */
+bool cli_time_zone_known(const char *zone);
+
+/* Show times in `zone` from now on; "local" (or NULL) keeps this machine's
+   (the TZ environment variable, else /etc/localtime). */
+void cli_time_use_zone(const char *zone);
+
+/* The UTC offset of the zone in use at `ms`: "+08:00", or "Z". */
+void cli_time_offset(int64_t ms, char *out, size_t outlen);
 
 #endif

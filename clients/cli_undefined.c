@@ -24,27 +24,30 @@ undefined_usage(FILE *out)
           "The ids that sales, payments, activities, new customers or KPI records were\n"
           "credited to but that no node_defined defines: a rep not defined yet, or a typo.\n"
           "Each with the first and last local day it was credited and its totals over all\n"
-          "time and product lines (money in minor units). They roll up nowhere until a\n"
+          "time and product lines. Money is in major units with 2 decimals and no code:\n"
+          "pacerd adds amounts of every currency credited without converting them\n"
+          "(--raw: minor units, as pacerd counts them). They roll up nowhere until a\n"
           "node_defined defines them; then their credit joins the chain, also for the days\n"
           "before it.\n"
           "\n"
           "  --limit N       at most N ids (default 1000, at most 100000)\n"
-          "  --json          print the reply as one JSON object\n" CLI_OPTIONS_COMMON_HELP,
+          "  --json          print the reply as one JSON object\n"
+          "\n" CLI_OPTIONS_COMMON_HELP,
           out);
 }
 
 static void
-grouped_cell(cli_table_t *table, const msgpack_object *row, const char *key)
+figure_cell(cli_table_t *table, const msgpack_object *row, const char *key, bool raw)
 {
     int64_t value = 0;
-    char text[32] = "";
+    char text[64] = "";
     if (cli_reply_int(row, key, &value))
-        cli_format_grouped(value, text, sizeof text);
+        cli_format_figure(value, cli_metric_unit(key), NULL, raw, text, sizeof text);
     cli_table_cell(table, NULL, text);
 }
 
 static int
-undefined_print(const msgpack_object *body)
+undefined_print(const msgpack_object *body, bool raw)
 {
     static const char *const names[] = {"NODE",  "FIRST DAY",  "LAST DAY",      "REVENUE",
                                         "DEALS", "ACTIVITIES", "NEW CUSTOMERS", "COLLECTIONS"};
@@ -71,7 +74,7 @@ undefined_print(const msgpack_object *body)
         cli_table_cell(table, NULL, first);
         cli_table_cell(table, NULL, last);
         for (size_t k = 0; k < sizeof keys / sizeof keys[0]; k++)
-            grouped_cell(table, row, keys[k]);
+            figure_cell(table, row, keys[k], raw);
     }
     cli_table_print(table, stdout);
     cli_table_destroy(&table);
@@ -125,7 +128,8 @@ cli_undefined_main(int argc, char **argv)
     cli_map_destroy(&request);
     if (status != CLI_EXIT_OK)
         return status;
-    status = json ? cli_reply_print_json(&common, reply.body) : undefined_print(reply.body);
+    status =
+        json ? cli_reply_print_json(&common, reply.body) : undefined_print(reply.body, common.raw);
     cli_reply_done(&reply);
     return status;
 }

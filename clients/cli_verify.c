@@ -33,7 +33,8 @@ verify_usage(FILE *out)
         "  --state-dir DIR pacerd's state directory\n"
         "  --json          one JSON object: {\"ok\":true,\"records\":N,\"last_hash\":\"hex\"}\n"
         "                  or {\"ok\":false,\"records\":N,\"corrupt_at\":SEQ,\"reason\":\"...\"}\n"
-        "                  (records: those checked and found good)\n" CLI_OPTIONS_COMMON_HELP,
+        "                  (records: those checked and found good)\n"
+        "\n" CLI_OPTIONS_COMMON_HELP,
         out);
 }
 

@@ -1,14 +1,24 @@
 /*  pacer: the command-line client of pacerd.
 
-    `pacer COMMAND [OPTIONS]`. This file only finds the command; each one
-    lives in its own cli_<command>.c (see cli_commands.h) and talks to the
-    daemon through libpacer, except verify, which reads a state directory. */
+    `pacer [COMMON OPTIONS] COMMAND [OPTIONS]`. This file reads the options
+    before the command (cli_options_global: they and the environment become
+    every command's defaults) and finds the command; each one lives in its
+    own cli_<command>.c (see cli_commands.h) and talks to the daemon through
+    libpacer, except verify, which reads a state directory. */
 
+#include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "clients/cli_commands.h"
 #include "clients/cli_options.h"
+
+#ifndef PACER_VERSION
+#define PACER_VERSION "0.0.0"
+#endif
+/* The wire protocol version this client speaks (docs/PROTOCOL.md). */
+#define PACER_PROTOCOL 1
 
 typedef struct {
     const char *name;
@@ -43,42 +53,99 @@ static const pacer_command_t commands[] = {
 static void
 usage(FILE *out)
 {
-    fputs("usage: pacer COMMAND [OPTIONS]\n\ncommands:\n", out);
+    fputs("usage: pacer [COMMON OPTIONS] COMMAND [OPTIONS]\n"
+          "       pacer --version [--json]\n\ncommands:\n",
+          out);
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         fprintf(out, "  %-12s %s\n", commands[i].name, commands[i].summary);
-    fputs("\ncommon options:\n" CLI_OPTIONS_COMMON_HELP
-          "\n'pacer COMMAND --help' describes a command.\n",
+    fputs("\nEvery command takes --json (one JSON object, or JSON Lines, on stdout) and\n"
+          "--help; errors go to stderr. Exit status: 0 done, 1 pacerd refused something,\n"
+          "2 a usage error, or pacerd could not be reached.\n"
+          "\n" CLI_OPTIONS_COMMON_HELP "\n'pacer COMMAND --help' describes a command.\n",
           out);
+}
+
+static int
+print_version(bool json)
+{
+    if (json)
+        printf("{\"version\":\"%s\",\"protocol\":%d}\n", PACER_VERSION, PACER_PROTOCOL);
+    else
+        printf("pacer %s (protocol %d)\n", PACER_VERSION, PACER_PROTOCOL);
+    return CLI_EXIT_OK;
+}
+
+static const pacer_command_t *
+find_command(const char *name)
+{
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (strcmp(name, commands[i].name) == 0)
+            return &commands[i];
+    return NULL;
+}
+
+/* Run `command` with the arguments after its name, and the --json and
+   --help given before it passed on (ahead of a "--", which ends options). */
+static int
+run(const pacer_command_t *command, int argc, char **argv, bool json, bool help)
+{
+    char **args = calloc((size_t)argc + 3, sizeof *args);
+    if (!args) {
+        fputs("pacer: out of memory\n", stderr);
+        return CLI_EXIT_FAILED;
+    }
+    /* getopt_long names argv[0] in its messages: "pacer append: ..." */
+    char program[32], json_flag[] = "--json", help_flag[] = "--help";
+    snprintf(program, sizeof program, "pacer %s", command->name);
+    int n = 0;
+    args[n++] = program;
+    bool passed = false;
+    for (int i = 1; i <= argc; i++) {
+        if (!passed && (i == argc || strcmp(argv[i], "--") == 0)) {
+            if (json)
+                args[n++] = json_flag;
+            if (help)
+                args[n++] = help_flag;
+            passed = true;
+        }
+        if (i < argc)
+            args[n++] = argv[i];
+    }
+    int status = command->main(n, args);
+    free(args);
+    return status;
 }
 
 int
 main(int argc, char **argv)
 {
-    if (argc < 2) {
-        usage(stderr);
+    char name[] = "pacer";
+    argv[0] = name;
+    bool json = false, version = false, help = false;
+    int first = cli_options_global(argc, argv, &json, &version, &help);
+    if (first < 0) {
+        fputs("Try 'pacer --help'.\n", stderr);
         return CLI_EXIT_FAILED;
     }
-    const char *name = argv[1];
-    if (strcmp(name, "--help") == 0 || strcmp(name, "-h") == 0 || strcmp(name, "help") == 0) {
-        if (argc > 2 && strcmp(name, "help") == 0) {
-            char help[] = "--help";
-            char *args[] = {argv[2], help, NULL};
-            for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
-                if (strcmp(argv[2], commands[i].name) == 0)
-                    return commands[i].main(2, args);
-        }
+    if (version)
+        return print_version(json);
+    if (first >= argc) {
+        usage(help ? stdout : stderr);
+        return help ? CLI_EXIT_OK : CLI_EXIT_FAILED;
+    }
+    const char *command = argv[first];
+    if (strcmp(command, "help") == 0) {
+        const pacer_command_t *about = first + 1 < argc ? find_command(argv[first + 1]) : NULL;
+        if (about)
+            return run(about, 1, argv + first + 1, false, true);
         usage(stdout);
         return CLI_EXIT_OK;
     }
-    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
-        if (strcmp(name, commands[i].name) == 0) {
-            /* getopt_long names argv[0] in its messages: "pacer append: ..." */
-            char program[32];
-            snprintf(program, sizeof program, "pacer %s", commands[i].name);
-            argv[1] = program;
-            return commands[i].main(argc - 1, argv + 1);
-        }
-    fprintf(stderr, "pacer: unknown command \"%s\"\n\n", name);
-    usage(stderr);
-    return CLI_EXIT_FAILED;
+    const pacer_command_t *found = find_command(command);
+    if (!found) {
+        fprintf(stderr, "pacer: unknown command \"%s\"\n\n", command);
+        usage(stderr);
+        return CLI_EXIT_FAILED;
+    }
+    return run(found, argc - first, argv + first, json, help);
 }

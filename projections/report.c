@@ -976,9 +976,14 @@ op_history(projection_t *self, const msgpack_object *req, pq_result_t *out)
         pack_str(&pk, "after");
         pack_tiers(&pk, h->after_mask, h->after);
     }
+    pack_str(&pk, "currency");
+    if (t->currency[0])
+        msgpack_pack_str_with_body(&pk, t->currency, 3);
+    else
+        msgpack_pack_nil(&pk);
     pack_str(&pk, "seq");
     msgpack_pack_uint64(&pk, self->seq);
-    out->pairs = 2;
+    out->pairs = 3;
     return PQ_OK;
 }
 
@@ -1221,7 +1226,12 @@ projection_allocate(projection_t *self, const msgpack_object *req, pq_result_t *
             msgpack_pack_true(&pk);
         else
             msgpack_pack_false(&pk);
-        out->pairs = 2;
+        pack_str(&pk, "currency");
+        if (parent->currency[0])
+            msgpack_pack_str_with_body(&pk, parent->currency, 3);
+        else
+            msgpack_pack_nil(&pk);
+        out->pairs = 3;
         *nevents = (uint32_t)nk;
     }
     for (int tier = 0; tier < 3; tier++)

@@ -574,14 +574,18 @@ class ProgressCli(ProgressCase):
         lines = out.splitlines()
         zhang = [l for l in lines if "acme/east/t1/zhang" in l and "cloud" not in l]
         self.assertEqual(len(zhang), 1, out)
-        # 36.7%: three full cells of ten; 660,000 of 1,800,000; at risk, pace 0.88.
+        # 36.7%: three full cells of ten; 6,600.00 of 18,000.00 (major units: zhang's target
+        # names no currency, so no code); at risk, pace 0.88.
         self.assertIn("\u2588\u2588\u2588\u2591", zhang[0])
         self.assertRegex(zhang[0], r"\b37%")
-        for text in ("660,000", "1,800,000", "0.88", "at_risk", "1,584,000"):
+        for text in ("6,600.00", "18,000.00", "0.88", "at_risk", "15,840.00"):
             self.assertIn(text, zhang[0])
+        self.assertNotIn("CNY", zhang[0])
         east = [l for l in lines if re.search(r"acme/east\s", l)]
         self.assertEqual(len(east), 1, out)
-        self.assertIn("1,660,000", east[0])
+        self.assertIn("16,600.00", east[0])
+        acme = [l for l in lines if re.match(r"acme\s", l)]
+        self.assertIn("60,000.00 CNY", acme[0])  # the company's target is in CNY
         acme = [l for l in lines if re.match(r"acme\s", l)]
         self.assertRegex(acme[0], r"33% 1/2")  # coverage
         self.assertIn("stretch_achieved", out)

@@ -450,7 +450,8 @@ class TargetCli(TargetCase):
         lines = out.splitlines()
         adjust = [l for l in lines if "adjust" in l]
         self.assertEqual(len(adjust), 1, out)
-        self.assertRegex(adjust[0], "1,000,000 \u2192 1,100,000")
+        self.assertIn("10,000.00 CNY \u2192 11,000.00 CNY", adjust[0])
+        self.assertIn("2026-11-03 10:00+08:00", adjust[0])  # pacerd's zone, Asia/Shanghai
         self.assertIn("market grew", adjust[0])
         self.assertIn("vp", adjust[0])
         rc, out, err = self.cli("target", "history", *key, "--json")
@@ -500,8 +501,17 @@ class TargetCli(TargetCase):
         self.assertIn("preview: nothing appended", out)
         rows = {l.split()[0]: l.split()[1:] for l in out.splitlines()
                 if l.split() and l.split()[0] in ("a", "b", "c", "total")}
-        self.assertEqual(rows["c"], ["3.5", "376,923", "538,462", "700,000"])
-        self.assertEqual(rows["total"], ["700,000", "1,000,000", "1,300,000"])
+        # Money in major units; this target has no currency, so no code.
+        self.assertEqual(rows["c"], ["3.5", "3,769.23", "5,384.62", "7,000.00"])
+        self.assertEqual(rows["total"], ["7,000.00", "10,000.00", "13,000.00"])
+        rc, out, err = self.cli("target", "allocate", *key, "--method", "weights",
+                                "--weights", "a=1,b=2,c=3.5", "--author", "vp", "--preview",
+                                "--raw")
+        self.assertEqual(rc, 0, err)
+        rows = {l.split()[0]: l.split()[1:] for l in out.splitlines()
+                if l.split() and l.split()[0] in ("c", "total")}
+        self.assertEqual(rows["c"], ["3.5", "376923", "538462", "700000"])
+        self.assertEqual(rows["total"], ["700000", "1000000", "1300000"])
 
         # A retry is the same request: same id and the same time (--at).
         args = ["target", "allocate", *key, "--method", "weights", "--weights",

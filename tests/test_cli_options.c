@@ -1,0 +1,136 @@
+/*  Unit tests for clients/cli_options: the defaults a command starts from,
+    from the environment and the options before the command, and which wins. */
+
+#include <getopt.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "clients/cli_options.h"
+
+static const char *const variables[] = {"PACER_APPEND",          "PACER_QUERY",
+                                        "PACER_PUBLISH",         "PACER_TIMEOUT",
+                                        "PACER_CONNECT_TIMEOUT", "PACER_TIME_ZONE"};
+
+static int
+clear_environment(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < sizeof variables / sizeof variables[0]; i++)
+        unsetenv(variables[i]);
+    return 0;
+}
+
+/* cli_options_global on a copy of `args` (NULL-terminated, "pacer" first). */
+static int
+global(const char **args, bool *json, bool *version, bool *help)
+{
+    static char *argv[32];
+    int argc = 0;
+    while (args[argc]) {
+        argv[argc] = (char *)args[argc];
+        argc++;
+    }
+    argv[argc] = NULL;
+    return cli_options_global(argc, argv, json, version, help);
+}
+
+/* A command's parse of its own options, as every command does it. */
+static void
+command(cli_options_t *common, int argc, char **argv)
+{
+    static const struct option options[] = {CLI_OPTIONS_COMMON, {NULL, 0, NULL, 0}};
+    cli_options_init(common, "status");
+    int opt;
+    while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1)
+        assert_int_equal(cli_options_handle(common, opt, optarg), 1);
+}
+
+static void
+test_built_in_defaults(void **state)
+{
+    (void)state;
+    bool json, version, help;
+    const char *args[] = {"pacer", "status", NULL};
+    assert_int_equal(global(args, &json, &version, &help), 1);
+    assert_false(json || version || help);
+    cli_options_t common;
+    char *argv[] = {"pacer status", NULL};
+    command(&common, 1, argv);
+    assert_string_equal(common.endpoint, PACER_DEFAULT_APPEND_ENDPOINT);
+    assert_string_equal(common.query, PACER_DEFAULT_QUERY_ENDPOINT);
+    assert_string_equal(common.publish, PACER_DEFAULT_PUBLISH_ENDPOINT);
+    assert_int_equal(common.timeout_ms, PACER_DEFAULT_TIMEOUT_MS);
+    assert_int_equal(common.connect_timeout_ms, CLI_DEFAULT_CONNECT_TIMEOUT_MS);
+    assert_null(common.time_zone);
+    assert_false(common.raw);
+}
+
+/* The nearest wins: the command's option, then one before the command,
+   then the environment. */
+static void
+test_precedence(void **state)
+{
+    (void)state;
+    setenv("PACER_APPEND", "tcp://env:1", 1);
+    setenv("PACER_QUERY", "tcp://env:2", 1);
+    setenv("PACER_PUBLISH", "tcp://env:3", 1);
+    setenv("PACER_TIMEOUT", "2.5", 1);
+    setenv("PACER_CONNECT_TIMEOUT", "0.25", 1);
+    setenv("PACER_TIME_ZONE", "Europe/Berlin", 1);
+    bool json, version, help;
+    const char *args[] = {"pacer",       "--query", "tcp://global:2", "--json",  "--raw",
+                          "--time-zone", "UTC",     "status",         "--query", "ignored-here",
+                          NULL};
+    assert_int_equal(global(args, &json, &version, &help), 7);
+    assert_true(json);
+    assert_false(version || help);
+
+    cli_options_t common;
+    char *argv[] = {"pacer status", "--endpoint", "tcp://command:1", NULL};
+    command(&common, 3, argv);
+    assert_string_equal(common.endpoint, "tcp://command:1");
+    assert_string_equal(common.query, "tcp://global:2");
+    assert_string_equal(common.publish, "tcp://env:3");
+    assert_int_equal(common.timeout_ms, 2500);
+    assert_int_equal(common.connect_timeout_ms, 250);
+    assert_string_equal(common.time_zone, "UTC");
+    assert_true(common.raw);
+}
+
+static void
+test_bad_values(void **state)
+{
+    (void)state;
+    bool json, version, help;
+    setenv("PACER_TIMEOUT", "soon", 1);
+    const char *args[] = {"pacer", "status", NULL};
+    assert_int_equal(global(args, &json, &version, &help), -1);
+    unsetenv("PACER_TIMEOUT");
+    setenv("PACER_TIME_ZONE", "Nowhere/Land", 1);
+    assert_int_equal(global(args, &json, &version, &help), -1);
+    unsetenv("PACER_TIME_ZONE");
+    const char *bad_option[] = {"pacer", "--timeout", "0", "status", NULL};
+    assert_int_equal(global(bad_option, &json, &version, &help), -1);
+    const char *unknown[] = {"pacer", "--frobnicate", "status", NULL};
+    assert_int_equal(global(unknown, &json, &version, &help), -1);
+    const char *version_only[] = {"pacer", "--version", NULL};
+    assert_int_equal(global(version_only, &json, &version, &help), 2);
+    assert_true(version);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup(test_built_in_defaults, clear_environment),
+        cmocka_unit_test_setup(test_precedence, clear_environment),
+        cmocka_unit_test_setup(test_bad_values, clear_environment),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
