@@ -9,8 +9,8 @@ SUDO     := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # Debian packages the build, the tests and the daemon need.
 DEPS := build-essential cmake pkg-config libzmq3-dev libczmq-dev liblmdb-dev \
         libmsgpack-dev libsodium-dev libjansson-dev libcmocka-dev libcurl4-openssl-dev \
-        libsystemd-dev libmicrohttpd-dev tzdata iso-codes \
-        python3 python3-zmq python3-msgpack lmdb-utils
+        libsystemd-dev libmicrohttpd-dev libncurses-dev tzdata iso-codes \
+        python3 python3-zmq python3-msgpack lmdb-utils tmux
 
 .PHONY: all deps build run test sanitize bench clean format
 
