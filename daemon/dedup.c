@@ -227,6 +227,8 @@ void
 dedup_settle(dedup_t *self, size_t mark)
 {
     assert(mark <= self->journal_len);
+    if (mark == 0)
+        return; /* journal may still be NULL, which memmove may not get */
     memmove(self->journal, self->journal + mark, (self->journal_len - mark) * sizeof(slot_t));
     self->journal_len -= mark;
 }

@@ -248,7 +248,7 @@ op_of_fold(query_t *self, wire_request_t *req, msgpack_packer *pk)
 static void
 handle(query_t *self, zmq_msg_t *body)
 {
-    char msg[256];
+    char msg[640];
     wire_request_t req;
     msgpack_packer pk;
     msgpack_sbuffer_clear(&self->out);
@@ -270,7 +270,7 @@ handle(query_t *self, zmq_msg_t *body)
                         ? atomic_load(&self->args->stats->alert_clock)
                         : zclock_time());
     else if (req.op != OP_OTHER || !op_of_fold(self, &req, &pk)) {
-        char served[400], elsewhere[200], folds[200] = "";
+        char served[300], elsewhere[100], folds[100] = "";
         projector_read_lock(self->args->projector);
         foldset_ops(projector_folds(self->args->projector), folds, sizeof folds);
         projector_unlock(self->args->projector);

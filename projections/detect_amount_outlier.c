@@ -293,28 +293,17 @@ fold(void *state, uint64_t seq, int64_t recorded_at, const event_t *ev, det_emit
 }
 
 static int
-win_ok(const dk_win_t *w, const float *sorted, uint32_t k)
-{
-    if (w->n > k || w->pos >= k || (w->n < k && w->pos != w->n))
-        return 0;
-    for (uint32_t j = 0; j < w->n; j++)
-        if (!isfinite(sorted[j]) || (j && sorted[j] < sorted[j - 1]))
-            return 0;
-    return 1;
-}
-
-static int
 line_ok(const void *rec)
 {
     const line_t *l = rec;
-    return win_ok(&l->w, l->sorted, K_LINE);
+    return dk_win_ok(&l->w, l->ring, l->sorted, K_LINE);
 }
 
 static int
 rep_ok(const void *rec)
 {
     const rep_t *r = rec;
-    return win_ok(&r->w, r->sorted, K_REP);
+    return dk_win_ok(&r->w, r->ring, r->sorted, K_REP);
 }
 
 static int

@@ -110,6 +110,13 @@ destroy(void **state_p)
     }
 }
 
+/* Days before 1970 (a zone west of UTC at the epoch) are negative. */
+static inline uint32_t
+ring_slot(int64_t day)
+{
+    return (uint32_t)(((day % RING) + RING) % RING);
+}
+
 static int64_t
 local_day(state_t *s, int64_t at)
 {
@@ -125,7 +132,7 @@ advance(rep_t *r, int64_t day)
 {
     int64_t gap = day - r->day;
     for (int64_t k = 1; k <= gap && k <= RING; k++) {
-        uint32_t slot = (uint32_t)((r->day + k) % RING);
+        uint32_t slot = ring_slot(r->day + k);
         r->count[slot] = 0;
         r->flagged &= ~(UINT32_C(1) << slot);
     }
@@ -184,7 +191,7 @@ fold_customer(state_t *s, uint64_t seq, const event_t *ev, det_emit_fn *emit, vo
     }
     if (day < r->first_day)
         r->first_day = day;
-    uint32_t slot = (uint32_t)(day % RING);
+    uint32_t slot = ring_slot(day);
     uint32_t k = ++r->count[slot];
     if (day == r->day && r->nev < DET_EVIDENCE_MAX) {
         r->ev_seq[r->nev] = seq;
@@ -202,7 +209,7 @@ fold_customer(state_t *s, uint64_t seq, const event_t *ev, det_emit_fn *emit, vo
         int64_t d = day - j;
         if (d < oldest_kept || d < r->first_day)
             break;
-        sum += r->count[d % RING];
+        sum += r->count[ring_slot(d)];
         days++;
     }
     if (days == 0)

@@ -446,6 +446,31 @@ dk_win_push(dk_win_t *w, float *ring, float *sorted, uint32_t k, float v)
     w->pos = (w->pos + 1) % k;
 }
 
+static int
+float_cmp(const void *a, const void *b)
+{
+    float x = *(const float *)a, y = *(const float *)b;
+    return x < y ? -1 : x > y;
+}
+
+int
+dk_win_ok(const dk_win_t *w, const float *ring, const float *sorted, uint32_t k)
+{
+    if (w->n > k || w->pos >= k || (w->n < k && w->pos != w->n))
+        return 0;
+    for (uint32_t j = 0; j < w->n; j++)
+        if (!isfinite(sorted[j]) || (j && sorted[j] < sorted[j - 1]))
+            return 0;
+    float *copy = malloc((w->n ? w->n : 1) * sizeof *copy);
+    if (!copy)
+        return 0;
+    memcpy(copy, ring, w->n * sizeof *copy);
+    qsort(copy, w->n, sizeof *copy, float_cmp);
+    int same = memcmp(copy, sorted, w->n * sizeof *copy) == 0;
+    free(copy);
+    return same;
+}
+
 float
 dk_median(const float *s, uint32_t n)
 {

@@ -115,6 +115,9 @@ typedef struct {
 } dk_win_t;
 
 void dk_win_push(dk_win_t *w, float *ring, float *sorted, uint32_t k, float v);
+/* A window read from a snapshot is whole: n and pos in range, the sorted copy sorted, finite,
+   and holding the same values as the ring (a push looks each old value up in it). */
+int dk_win_ok(const dk_win_t *w, const float *ring, const float *sorted, uint32_t k);
 /* Of a sorted array of n > 0 values. */
 float dk_median(const float *sorted, uint32_t n);
 /* Median absolute deviation from med (the median of the same array). */

@@ -355,12 +355,7 @@ static int
 line_ok(const void *rec)
 {
     const line_t *l = rec;
-    if (l->w.n > K_LINE || l->w.pos >= K_LINE || (l->w.n < K_LINE && l->w.pos != l->w.n))
-        return 0;
-    for (uint32_t j = 0; j < l->w.n; j++)
-        if (!isfinite(l->sorted[j]) || (j && l->sorted[j] < l->sorted[j - 1]))
-            return 0;
-    return 1;
+    return dk_win_ok(&l->w, l->ring, l->sorted, K_LINE);
 }
 
 static int

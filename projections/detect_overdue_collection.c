@@ -215,7 +215,8 @@ cust_unlink(state_t *s, recv_t *r, uint64_t order)
         if (c->last == order)
             c->last = 0;
     } else {
-        for (uint64_t k = c->first; k;) {
+        uint32_t guard = s->open.count + 1; /* a damaged snapshot may hold a cycle */
+        for (uint64_t k = c->first; k && guard--;) {
             recv_t *q = dk_get(&s->open, k);
             if (!q)
                 break;
@@ -327,7 +328,8 @@ fold_sale(state_t *s, uint64_t seq, const event_t *ev)
         recv_t *prev = c->last ? dk_get(&s->open, c->last) : NULL;
         if (!prev || prev->due > due) {
             prev = NULL;
-            for (uint64_t k = c->first; k;) {
+            uint32_t guard = s->open.count + 1;
+            for (uint64_t k = c->first; k && guard--;) {
                 recv_t *q = dk_get(&s->open, k);
                 if (!q || q->due > due)
                     break;
@@ -370,7 +372,8 @@ fold_payment(state_t *s, const event_t *ev)
     }
     cust_t *c = dk_get(&s->custs, dk_hash_str(ev->v[F_CUSTOMER].s));
     uint64_t k = c ? c->first : 0;
-    while (k && left > 0) {
+    uint32_t guard = s->open.count + 1;
+    while (k && left > 0 && guard--) {
         recv_t *r = dk_get(&s->open, k);
         if (!r)
             break;

@@ -17,7 +17,7 @@
 
     State: per customer active within the windows (at most 1M, the least
     recently active evicted) rings of the last four deals and the last two
-    reversals (about 700 bytes); per order of the last 30 days (at most 1M) its
+    reversals (about 840 bytes); per order of the last 30 days (at most 1M) its
     rep, customer, amount and event id (about 130 bytes), so that a
     reversal can be traced to them; rep names (at most 65536). A reversal
     more than 30 days after its sale is not judged (refund-and-rebook

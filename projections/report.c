@@ -676,7 +676,7 @@ op_progress(projection_t *self, const msgpack_object *req, int64_t now, pq_resul
     /* roll-ups, for each product line that has target rows (and the
        selection's own, for the scope row) */
     size_t targets_n = n;
-    if (targets_n) /* rows is NULL while empty */
+    if (targets_n > 1) /* rows is NULL when there are none, and qsort's array may not be */
         qsort(rows, targets_n, sizeof *rows, row_cmp_pl);
     bool own_line = false;
     for (size_t a = 0, b; pl_known && a < targets_n; a = b) {
@@ -708,7 +708,7 @@ op_progress(projection_t *self, const msgpack_object *req, int64_t now, pq_resul
         rows[i].metric_name = symtab_str(self->metrics_sym, rows[i].metric);
         rows[i].pl_name = rows[i].pl ? symtab_str(self->pl_sym, rows[i].pl) : NULL;
     }
-    if (n)
+    if (n > 1)
         qsort(rows, n, sizeof *rows, row_cmp_path);
     pack_rows(self, &s, rows, n, false, out);
     free(rows);

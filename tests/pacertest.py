@@ -42,8 +42,10 @@ except ImportError:
 
 import atexit
 import ctypes
+import glob
 import hashlib
 import itertools
+import re
 import shutil
 import signal
 import socket
@@ -116,8 +118,10 @@ atexit.register(_cleanup_session)
 # only speaks as a process exits. So every process started from here (pacerd, pacer, pacer-gen)
 # inherits options that write each report to a file of its own, <log_path>.<pid>: a Daemon's into
 # its own directory, where Daemon.wait() fails the test on one, anything else's into the session
-# directory; and main() fails the run on any report left anywhere under it. A build without
-# sanitizers ignores the variables.
+# directory; and main() fails the run on any report left anywhere under it. gcc's UBSan runtime
+# ignores log_path and writes to stderr, so daemon logs are searched for reports too. A daemon
+# stops at its first report (halt_on_error): a Client from Daemon.client() then fails at once
+# instead of waiting out its timeout. A build without sanitizers ignores the variables.
 
 SANITIZER_LOG = "sanitizer"
 _SANITIZER_OPTIONS = {
@@ -135,6 +139,18 @@ def sanitizer_env(env, log_dir):
         given = env.get(var)
         env[var] = ":".join(o for o in (given, opts, "log_path=" + log_path) if o)
     return env
+
+
+# A report's first line in a log: UBSan's "file:line:col: runtime error: ...", ASan's and
+# LeakSanitizer's "==pid==ERROR: ...".
+_SANITIZER_LINE = re.compile(r"^(?:\S+:\d+:\d+: runtime error: .*|==\d+==ERROR: \w+Sanitizer.*)$",
+                             re.M)
+
+
+def sanitizer_lines(log_path):
+    """The first line of each sanitizer report in a log, joined; "" if none."""
+    with open(log_path, "rb") as f:
+        return "\n".join(_SANITIZER_LINE.findall(f.read().decode("utf-8", "replace")))
 
 
 def sanitizer_reports(log_dir, recursive=False):
@@ -195,9 +211,10 @@ class Client:
 
     Not thread-safe (ZeroMQ sockets are not); give each thread its own Client."""
 
-    def __init__(self, endpoint, timeout=REQUEST_TIMEOUT):
+    def __init__(self, endpoint, timeout=REQUEST_TIMEOUT, daemon=None):
         self.endpoint = endpoint
         self.timeout = timeout
+        self.daemon = daemon  # if given: a reply is not waited for once it has exited
         self.sock = zmq.Context.instance().socket(zmq.DEALER)
         self.sock.setsockopt(zmq.LINGER, 0)
         self.sock.connect(endpoint)
@@ -228,7 +245,7 @@ class Client:
     def recv_reply(self, timeout=None):
         """The next reply body (a dict). Checks the reply framing."""
         timeout = self.timeout if timeout is None else timeout
-        if not self.poll(timeout):
+        if not self._poll_while_alive(timeout):
             raise TimeoutError("no reply from %s within %.0f s" % (self.endpoint, timeout))
         frames = self.sock.recv_multipart()
         if len(frames) != 2 or frames[0] != b"":
@@ -249,6 +266,24 @@ class Client:
             if not isinstance(body.get("error"), str) or not isinstance(body.get("message"), str):
                 raise ProtocolError("error reply without error/message strings: %r" % (body,))
         return body
+
+    def _poll_while_alive(self, timeout):
+        """poll(timeout), but a daemon that died (a sanitizer stops it at the first report)
+        fails at once instead of after the whole timeout."""
+        if self.daemon is None:
+            return self.poll(timeout)
+        deadline = time.monotonic() + timeout
+        while True:
+            if self.poll(min(0.2, max(0.0, deadline - time.monotonic()))):
+                return True
+            if not self.daemon.running():
+                if self.poll(0.2):  # a reply sent just before it exited
+                    return True
+                raise DaemonExited("pacerd exited (status %r) while %s waited for a reply; "
+                                   "log:\n%s" % (self.daemon.proc.poll(), self.endpoint,
+                                                  self.daemon.log_tail()))
+            if time.monotonic() >= deadline:
+                return False
 
     # -- well-formed requests
     def send(self, body):
@@ -428,16 +463,24 @@ class Daemon:
         return rc
 
     def new_sanitizer_reports(self):
-        """Reports written under this daemon's directory since the last call."""
-        new = [p for p in sanitizer_reports(self.base) if p not in self.reports_seen]
-        self.reports_seen.update(new)
+        """Reports since the last call: files under this daemon's directory, and report lines in
+        its logs (gcc's UBSan runtime writes to stderr whatever log_path says)."""
+        new = [read_report(p) for p in sanitizer_reports(self.base) if p not in self.reports_seen]
+        self.reports_seen.update(sanitizer_reports(self.base))
+        for log in sorted(glob.glob(os.path.join(self.base, "pacerd.*.log"))):
+            if log in self.reports_seen:
+                continue
+            self.reports_seen.add(log)  # called once the daemon exited: the log is complete
+            found = sanitizer_lines(log)
+            if found:
+                new.append("%s:\n%s" % (log, found))
         return new
 
     def assert_no_sanitizer_report(self):
         new = self.new_sanitizer_reports()
         if new:
             raise AssertionError("pacerd (exit status %r) wrote a sanitizer report:\n%s"
-                                 % (self.returncode, "\n".join(read_report(p) for p in new)))
+                                 % (self.returncode, "\n".join(new)))
 
     def send_signal(self, sig):
         self.proc.send_signal(sig)
@@ -472,7 +515,7 @@ class Daemon:
 
     def client(self, which="append", timeout=REQUEST_TIMEOUT):
         ep = {"append": self.append_ep, "query": self.query_ep}[which]
-        return Client(ep, timeout)
+        return Client(ep, timeout, daemon=self)
 
     def status(self):
         with self.client("query") as c:
@@ -967,6 +1010,12 @@ def main():
     reports = sanitizer_reports(session_root(), recursive=True)
     for p in reports:
         sys.stderr.write("\n--- sanitizer report %s ---\n%s\n" % (p, read_report(p)))
+    for d, _, files in os.walk(session_root()):
+        for log in sorted(os.path.join(d, f) for f in files if f.startswith("pacerd.")):
+            found = sanitizer_lines(log)
+            if found:
+                reports.append(log)
+                sys.stderr.write("\n--- sanitizer report in %s ---\n%s\n" % (log, found))
     if reports:
         sys.stderr.write("FAILED: %d sanitizer report(s)\n" % len(reports))
     sys.exit(0 if ok and not reports else 1)

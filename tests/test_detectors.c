@@ -1374,14 +1374,25 @@ test_determinism(void **unused)
         save_state(dc, second, &b);
         assert_int_equal(a.size, b.size);
         assert_memory_equal(a.data, b.data, a.size);
-        /* a damaged snapshot is refused, and the state is left as it was */
-        msgpack_unpacked_init(&up);
-        a.data[a.size / 2] ^= 0x5a;
-        a.data[a.size - 3] ^= 0x01;
-        if (msgpack_unpack_next(&up, a.data, a.size, NULL) == MSGPACK_UNPACK_SUCCESS &&
-            up.data.type == MSGPACK_OBJECT_ARRAY)
-            (void)dc->load(second, &up.data, err, sizeof err); /* may or may not be caught */
-        msgpack_unpacked_destroy(&up);
+        /* damaged snapshots: a flipped byte or a cut is either refused or loads a state that
+           folds on safely (the sanitizer build checks the latter) */
+        for (int k = 0; k < 200; k++) {
+            char *copy = malloc(a.size);
+            memcpy(copy, a.data, a.size);
+            size_t len = a.size;
+            if (k % 3 == 2)
+                len = (size_t)(rnd() % a.size);
+            else
+                copy[rnd() % a.size] ^= (char)(1u << (rnd() % 8));
+            msgpack_unpacked_init(&up);
+            void *scratch = dc->create(&env);
+            if (msgpack_unpack_next(&up, copy, len, NULL) == MSGPACK_UNPACK_SUCCESS &&
+                dc->load(scratch, &up.data, err, sizeof err) == 0)
+                fold_range(dc, scratch, &log, half, half + 2000, NULL);
+            dc->destroy(&scratch);
+            msgpack_unpacked_destroy(&up);
+            free(copy);
+        }
         msgpack_sbuffer_destroy(&a);
         msgpack_sbuffer_destroy(&b);
         msgpack_object wrong = {.type = MSGPACK_OBJECT_NIL};

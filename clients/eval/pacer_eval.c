@@ -1,6 +1,6 @@
 /*  pacer-eval: how well the anomaly detectors find what pacer-gen injected.
 
-    Offline mode (the only one so far): reads a pacer-gen history (JSON
+    Offline mode (the default): reads a pacer-gen history (JSON
     Lines events, validated as pacerd validates them) and its labels, folds
     every registered detector in-process over the events in order (seq = the
     accepted events' position, as a fresh pacerd would number them), keeps
@@ -14,6 +14,7 @@
     an online mode, collecting alerts from a pacerd, reports the same way. */
 
 #include "clients/cli_json.h"
+#include "clients/eval/eval_online.h"
 #include "clients/eval/eval_score.h"
 #include "events/schema.h"
 #include "projections/calendar.h"
@@ -56,6 +57,10 @@ usage(FILE *out)
           "  --per-detector      time each detector alone (batch by batch) instead of all\n"
           "                      of them event by event\n"
           "  --only DET          run that detector alone\n"
+          "  --pacerd            online: instead of folding in-process, start a fresh pacerd\n"
+          "                      (the one beside pacer-eval), append the history with pacer\n"
+          "                      append, tick to its end and score the anomaly alerts it\n"
+          "                      raised (alert/anomaly/): the whole path a user's data takes\n"
           "  --help              this text\n",
           out);
 }
@@ -245,6 +250,43 @@ add_line(run_t *r, const char *line, size_t len)
         flush(r);
 }
 
+/* --pacerd: the same scoring, of the alerts a real pacerd raised. */
+static int
+main_online(const char *argv0, const char *events, const char *labels, int markdown, size_t nlist)
+{
+    static const char *names[MAX_DETECTORS + 1];
+    int n = 0;
+    for (const detector_class_t *const *dc = DETECTORS; *dc && n < MAX_DETECTORS; dc++)
+        names[n++] = (*dc)->name;
+    eval_t *eval = eval_new(names);
+    if (!eval)
+        return 2;
+    if (labels && read_labels(eval, labels) != 0)
+        return 1;
+    char bindir[4096];
+    snprintf(bindir, sizeof bindir, "%s", argv0);
+    char *slash = strrchr(bindir, '/');
+    if (slash)
+        *slash = 0;
+    else
+        snprintf(bindir, sizeof bindir, ".");
+    eval_online_stats_t st;
+    char err[512];
+    if (eval_online(bindir, events, eval, &st, err, sizeof err) != 0) {
+        fprintf(stderr, "pacer-eval: %s\n", err);
+        eval_destroy(&eval);
+        return 2;
+    }
+    printf("pacer-eval --pacerd: %s: %llu events (%llu deals) appended to a fresh pacerd in "
+           "%.2f s, %llu anomaly alerts raised%s%s\n",
+           events, (unsigned long long)st.events, (unsigned long long)st.deals, st.append_s,
+           (unsigned long long)st.flags, labels ? "; labels " : "; no labels",
+           labels ? labels : "");
+    eval_print(eval, stdout, markdown, nlist);
+    eval_destroy(&eval);
+    return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -254,6 +296,7 @@ main(int argc, char **argv)
     const char *sets[64];
     int nsets = 0;
     const char *only = NULL;
+    int online = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -262,6 +305,8 @@ main(int argc, char **argv)
             return 0;
         } else if (strcmp(a, "--markdown") == 0) {
             markdown = 1;
+        } else if (strcmp(a, "--pacerd") == 0) {
+            online = 1;
         } else if (strcmp(a, "--per-detector") == 0) {
             per_detector = 1;
         } else if (v && strcmp(a, "--events") == 0) {
@@ -289,6 +334,8 @@ main(int argc, char **argv)
         return 1;
     }
 
+    if (online)
+        return main_online(argv[0], events, labels, markdown, nlist);
     static run_t r;
     r.per_detector = per_detector;
     char err[256];
