@@ -125,6 +125,7 @@ typedef struct {
     json_t *problems; /* [{"line", "column", "field", "error", "message"}] */
     zhashx_t *seen;   /* content hash -> times seen, for ids */
     uint64_t appended, duplicates, rejected;
+    char unfilled[64]; /* a required field no column or --set fills */
 } import_t;
 
 static void
@@ -880,6 +881,11 @@ import_row(import_t *self, char **fields, size_t count, uint64_t line)
         if (err.message[flen] == ':' && flen < sizeof field) {
             snprintf(field, sizeof field, "%.*s", (int)flen, err.message);
             origin_of(self, field, column, sizeof column);
+            bool set = false;
+            for (size_t i = 0; i < self->nsets; i++)
+                set |= !strcmp(ev_field_name(self->sets[i].field), field);
+            if (rc == EVE_MISSING_FIELD && !column[0] && !set && !self->unfilled[0])
+                snprintf(self->unfilled, sizeof self->unfilled, "%s", field);
         }
         problem(self, line, column[0] ? column : NULL, field[0] ? field : NULL,
                 rc == EVE_INTERNAL ? "internal" : ev_errcode_name(rc), err.message);
@@ -935,6 +941,14 @@ import_read(import_t *self)
             break;
         self->data_rows++;
         import_row(self, fields, count, line);
+        if (self->unfilled[0]) { /* every row would say so: say it once */
+            cli_options_error(&self->common,
+                              "%s needs %s: map a column to it (--map COLUMN=%s) or give it "
+                              "(--set %s=VALUE)",
+                              self->type_name, self->unfilled, self->unfilled, self->unfilled);
+            resolved = false;
+            break;
+        }
     }
     if (rc < 0 && resolved)
         cli_options_error(&self->common, "%s: %s", self->path, err);
