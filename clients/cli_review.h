@@ -31,7 +31,7 @@ typedef struct {
     json_t *value;    /* raw value for --json, owned; NULL: null */
     double bar;       /* attainment drawn as a bar (1 = full), NAN: no bar */
     double marker;    /* where pace expects to be, as a share of target; NAN: none */
-    const char *tone; /* a status or severity ("behind", "critical"), NULL: plain */
+    const char *tone; /* a status or severity ("behind", "critical"), NULL: plain; static */
 } review_cell_t;
 
 typedef struct {
