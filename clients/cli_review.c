@@ -520,9 +520,42 @@ burnup(report_t *self)
 /* ---------------------------------------------------------------------
    Alerts */
 
+/* When the first event of an anomaly's evidence occurred (0: unknown):
+   the day the suspicious sale was made, also when the flag was raised
+   later (a history imported after the fact). */
+static int64_t
+evidence_time(report_t *self, const pacer_alert_t *a)
+{
+    msgpack_unpacked u;
+    msgpack_unpacked_init(&u);
+    int64_t seq = 0, at = 0;
+    if (msgpack_unpack_next(&u, (const char *)a->raw, a->raw_len, NULL) == MSGPACK_UNPACK_SUCCESS) {
+        const msgpack_object *evidence = cli_reply_get(&u.data, "evidence");
+        if (array_size(evidence))
+            cli_reply_int(array_at(evidence, 0), "seq", &seq);
+    }
+    msgpack_unpacked_destroy(&u);
+    if (seq <= 0)
+        return 0;
+    cli_map_t request;
+    cli_map_init(&request);
+    cli_map_str(&request, "op", "events");
+    cli_map_int(&request, "from", seq);
+    cli_map_int(&request, "limit", 1);
+    cli_reply_t reply;
+    if (query(self, &request, &reply, true) != CLI_EXIT_OK)
+        return 0;
+    const msgpack_object *events = cli_reply_get(reply.body, "events");
+    if (array_size(events))
+        cli_reply_int(cli_reply_get(array_at(events, 0), "event"), "occurred_at", &at);
+    cli_reply_done(&reply);
+    return at;
+}
+
 /* Does the alert belong to the review: under the scope's path, and of
-   this period (lag rules: the key's period lies in it; anomalies: raised
-   in it)? */
+   this period (lag rules: the key's period lies in it; anomalies: the
+   sale that makes the case happened in it, or, without one, the flag was
+   raised in it)? */
 static bool
 alert_in_review(report_t *self, const pacer_alert_t *a, int64_t since)
 {
@@ -544,8 +577,12 @@ alert_in_review(report_t *self, const pacer_alert_t *a, int64_t since)
     size_t n = strlen(r->path);
     if (strncmp(path, r->path, n) != 0 || (path[n] != 0 && path[n] != '/'))
         return false;
-    if (strncmp(a->rule, "anomaly/", 8) == 0)
-        return since >= r->period_start && since < r->period_end;
+    if (strncmp(a->rule, "anomaly/", 8) == 0) {
+        int64_t when = evidence_time(self, a);
+        if (!when)
+            when = since;
+        return when >= r->period_start && when < r->period_end;
+    }
     int64_t range[2];
     return a->period && period_range(self, a->period, range) && range[0] >= r->period_start &&
            range[1] <= r->period_end;
@@ -826,7 +863,7 @@ alerts_table(report_t *self, zlistx_t *records, zhashx_t *silenced)
     if (t)
         review_table_note(t,
                           "%zu alert%s of the targets under %s in %s and %zu anomaly flag%s "
-                          "raised in it, one row each (its first record; RECORDS counts the "
+                          "on its sales, one row each (its first record; RECORDS counts the "
                           "repeats), with how it ended.",
                           lag, lag == 1 ? "" : "s", r->path, r->period, anomalies,
                           anomalies == 1 ? "" : "s");
@@ -1349,7 +1386,7 @@ report_begin(report_t *self)
     cli_time_format(r->period_start, from, sizeof from);
     cli_time_format(r->period_end, to, sizeof to);
     snprintf(r->range, sizeof r->range, "%s to %s", from, to);
-    cli_time_format(r->now, r->now_text, sizeof r->now_text);
+    cli_time_format(r->now / 60000 * 60000, r->now_text, sizeof r->now_text); /* to the minute */
     cli_time_format(cli_time_now() / 60000 * 60000, r->generated, sizeof r->generated);
     return CLI_EXIT_OK;
 }

@@ -201,7 +201,11 @@ class Review(pt.PacerTestCase):
         want = set()
         for key, a in first.items():
             if a["rule"].startswith("anomaly/"):
-                if NOV_START <= a["since"] < NOV_END:
+                # an anomaly belongs to the period its sale (the first evidence) happened in
+                seq = a["evidence"][0]["seq"]
+                at = self.query("events", **{"from": seq, "limit": 1})["events"][0]["event"][
+                    "occurred_at"]
+                if NOV_START <= at < NOV_END:
                     want.add(key)
             elif a["period"] == "2026-11":
                 want.add(key)
