@@ -53,6 +53,7 @@
 #define TOP_POLL_MS      100
 #define TOP_BAR_CELLS    20
 #define TOP_INTERVAL_DEF 5
+#define TOP_QUERY_MS     3000 /* the longest a refresh may hold the screen */
 
 enum { OPT_PERIOD = CLI_OPT_FIRST_OWN, OPT_SCOPE, OPT_METRIC, OPT_NOW, OPT_INTERVAL, OPT_PUBLISH };
 
@@ -680,7 +681,10 @@ top_start(top_t *self)
         cli_options_error(&self->common, "cannot connect to %s", self->common.query);
         return CLI_EXIT_FAILED;
     }
-    pacer_client_set_timeout(self->client, self->common.timeout_ms);
+    /* a screen that waits on a query cannot take keys: give up on one soon */
+    pacer_client_set_timeout(self->client, self->common.timeout_ms < TOP_QUERY_MS
+                                               ? self->common.timeout_ms
+                                               : TOP_QUERY_MS);
     cli_map_t request;
     cli_map_init(&request);
     cli_map_str(&request, "op", "status");
