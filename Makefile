@@ -9,8 +9,8 @@ SUDO     := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # Debian packages the build, the tests and the daemon need.
 DEPS := build-essential cmake pkg-config libzmq3-dev libczmq-dev liblmdb-dev \
         libmsgpack-dev libsodium-dev libjansson-dev libcmocka-dev libcurl4-openssl-dev \
-        libsystemd-dev libmicrohttpd-dev tzdata iso-codes \
-        python3 python3-zmq python3-msgpack lmdb-utils
+        libsystemd-dev libmicrohttpd-dev libncurses-dev tzdata iso-codes \
+        python3 python3-zmq python3-msgpack lmdb-utils tmux
 # The dashboard's browser test (tests/it_dashboard.py): Debian's headless Chromium, a font for
 # the Chinese names in its screenshots, and Node.js with npm for playwright-core (`npm ci` at
 # test time). A node and npm already on PATH are used as they are (NodeSource's nodejs carries

@@ -32,6 +32,10 @@ int cli_review_main(int argc, char **argv);
 int cli_rule_main(int argc, char **argv);
 int cli_tick_main(int argc, char **argv);
 int cli_notify_main(int argc, char **argv);
+/* cli_review.c: pacer report, the period review */
+int cli_review_report_main(int argc, char **argv);
+/* cli_top.c: pacer top, the live terminal view */
+int cli_top_main(int argc, char **argv);
 /* cli_import.c: spreadsheets (CSV) into events */
 int cli_import_main(int argc, char **argv);
 /* cli_keygen.c: a CURVE key pair for pacerd or a client */

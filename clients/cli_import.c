@@ -124,6 +124,8 @@ typedef struct {
     json_t *problems; /* [{"line", "column", "field", "error", "message"}] */
     zhashx_t *seen;   /* content hash -> times seen, for ids */
     uint64_t appended, duplicates, rejected;
+    char unfilled[64];        /* a required field no column or --set fills */
+    cli_progress_t *progress; /* on a terminal: the rows read, then appended */
 } import_t;
 
 static void
@@ -875,6 +877,11 @@ import_row(import_t *self, char **fields, size_t count, uint64_t line)
         if (err.message[flen] == ':' && flen < sizeof field) {
             snprintf(field, sizeof field, "%.*s", (int)flen, err.message);
             origin_of(self, field, column, sizeof column);
+            bool set = false;
+            for (size_t i = 0; i < self->nsets; i++)
+                set |= !strcmp(ev_field_name(self->sets[i].field), field);
+            if (rc == EVE_MISSING_FIELD && !column[0] && !set && !self->unfilled[0])
+                snprintf(self->unfilled, sizeof self->unfilled, "%s", field);
         }
         problem(self, line, column[0] ? column : NULL, field[0] ? field : NULL,
                 rc == EVE_INTERNAL ? "internal" : ev_errcode_name(rc), err.message);
@@ -906,6 +913,8 @@ import_row(import_t *self, char **fields, size_t count, uint64_t line)
 static bool
 import_read(import_t *self)
 {
+    if (!self->json)
+        self->progress = cli_progress_new(2 * (uint64_t)self->text_len);
     cli_csv_t *csv = cli_csv_new(self->text, self->text_len, self->delimiter);
     if (!csv) {
         cli_options_error(&self->common, "out of memory");
@@ -930,6 +939,16 @@ import_read(import_t *self)
             break;
         self->data_rows++;
         import_row(self, fields, count, line);
+        if (self->progress && self->data_rows % 1000 == 0) /* the first half: rows read */
+            cli_progress_update(self->progress, cli_csv_offset(csv), self->data_rows);
+        if (self->unfilled[0]) { /* every row would say so: say it once */
+            cli_options_error(&self->common,
+                              "%s needs %s: map a column to it (--map COLUMN=%s) or give it "
+                              "(--set %s=VALUE)",
+                              self->type_name, self->unfilled, self->unfilled, self->unfilled);
+            resolved = false;
+            break;
+        }
     }
     if (rc < 0 && resolved)
         cli_options_error(&self->common, "%s: %s", self->path, err);
@@ -945,7 +964,7 @@ import_append(import_t *self)
 {
     pacer_client_t *client = cli_options_client(&self->common, self->common.endpoint, NULL);
     pacer_batch_t *batch = pacer_batch_new();
-    cli_progress_t *progress = self->json ? NULL : cli_progress_new(self->nrows);
+    cli_progress_t *progress = self->progress;
     int status = CLI_EXIT_OK;
     if (!client)
         status = CLI_EXIT_FAILED;
@@ -987,10 +1006,11 @@ import_append(import_t *self)
         }
         pacer_append_result_destroy(&result);
         from = to;
+        /* the second half of the bar: the rows appended */
         if (progress)
-            cli_progress_update(progress, from, from);
+            cli_progress_update(progress, self->text_len + self->text_len * from / self->nrows,
+                                from);
     }
-    cli_progress_destroy(&progress);
     pacer_batch_destroy(&batch);
     pacer_client_destroy(&client);
     return status;
@@ -1144,8 +1164,10 @@ cli_import_main(int argc, char **argv)
         status = append ? import_append(&self) : CLI_EXIT_OK;
         if (status == CLI_EXIT_OK && (self.bad_rows || self.rejected))
             status = CLI_EXIT_REJECTED;
+        cli_progress_destroy(&self.progress); /* erased before the report */
         status = import_report(&self, append, status);
     }
+    cli_progress_destroy(&self.progress);
     for (size_t i = 0; i < self.nrows; i++)
         free(self.rows[i].event);
     free(self.rows);

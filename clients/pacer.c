@@ -36,6 +36,8 @@ static const pacer_command_t commands[] = {
     {"target", cli_target_main, "set, adjust, allocate targets; a target's history"},
     {"progress", cli_report_progress_main, "progress against targets, with pace and forecast"},
     {"leaderboard", cli_report_leaderboard_main, "nodes of one level ranked by attainment"},
+    {"report", cli_review_report_main, "the period review: HTML with charts, or md, csv, json"},
+    {"top", cli_top_main, "a live view of a scope: children's progress bars, alerts below"},
     {"rebuild", cli_report_rebuild_main, "fold the whole log into the projection again"},
     {"undefined", cli_undefined_main, "credited ids that no node_defined defines, with totals"},
     {"tail", cli_tail_main, "print alerts as they are raised, each exactly once"},

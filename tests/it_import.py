@@ -224,6 +224,22 @@ class ImportShanghai(ImportCase):
         self.assertEqual([(e["order"], e["amount"], e["reason"])
                           for e in self.events(d, "sale_refunded")], [("O-1", 1000, "CRM return")])
 
+    def test_targets_in_major_units(self):
+        """Tiers are amounts when the event has a currency, counts when it has none."""
+        d = self.d
+        path = self.write("t.csv", "node,period,floor,target,stretch,cur\n"
+                                   "zhang,2026-12,\"900,000.00\",\"1,000,000.00\",\"1,200,000\",CNY\n"
+                                   "wang,2026-12,9,10,12,\n")
+        r = self.cli_json(d, "--csv", path, "--type", "target_set", "--map",
+                          "node=scope,period=period,floor=floor,target=target,stretch=stretch,"
+                          "cur=currency", "--set", "metric=revenue", "--set", "author=planner",
+                          "--set", "occurred_at=2026-11-25 09:00")
+        self.assertEqual(r["appended"], 2, r)
+        got = {e["scope"]: (e["floor"], e["target"], e["stretch"], e.get("currency"))
+               for e in self.events(d, "target_set")}
+        self.assertEqual(got, {"zhang": (90000000, 100000000, 120000000, "CNY"),
+                               "wang": (9, 10, 12, None)})
+
     def test_usage_errors(self):
         d = self.d
         path = self.write("s.csv", SALES_CSV)
@@ -236,6 +252,8 @@ class ImportShanghai(ImportCase):
             (("--csv", path, "--map", "金额=amount", "--encoding", "latin1"), "--encoding"),
             (("--csv", path, "--map", "金额=amount", "--type", "sale"), "not an event type"),
             (("--csv", "/nonexistent.csv", "--map", "金额=amount"), "cannot open"),
+            (("--csv", path, "--map", "订单号=order,销售=rep,金额=amount", "--set",
+              "currency=CNY"), "sale_closed needs occurred_at: map a column to it"),
         ]:
             code, out, err = self.cli(d, *args)
             self.assertEqual(code, 2, (args, out, err))
