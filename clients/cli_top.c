@@ -55,7 +55,7 @@
 #define TOP_INTERVAL_DEF 5
 #define TOP_QUERY_MS     3000 /* the longest a refresh may hold the screen */
 
-enum { OPT_PERIOD = CLI_OPT_FIRST_OWN, OPT_SCOPE, OPT_METRIC, OPT_NOW, OPT_INTERVAL, OPT_PUBLISH };
+enum { OPT_PERIOD = CLI_OPT_FIRST_OWN, OPT_SCOPE, OPT_METRIC, OPT_NOW, OPT_INTERVAL };
 
 enum { PAIR_GREEN = 1, PAIR_YELLOW, PAIR_RED, PAIR_CYAN, PAIR_DIM };
 
@@ -114,7 +114,6 @@ top_usage(FILE *out)
           "  --metric M          the metric (default revenue)\n"
           "  --now TIME          evaluate pace at TIME instead of pacerd's clock\n"
           "  --interval SEC      refresh at least this often (default 5)\n"
-          "  --publish EP        pacerd's publish endpoint (default tcp://127.0.0.1:7702)\n"
           "\n" CLI_TIME_HELP "\n" CLI_OPTIONS_COMMON_HELP,
           out);
 }
@@ -607,12 +606,10 @@ top_parse(top_t *self, int argc, char **argv)
         {"metric", required_argument, NULL, OPT_METRIC},
         {"now", required_argument, NULL, OPT_NOW},
         {"interval", required_argument, NULL, OPT_INTERVAL},
-        {"publish", required_argument, NULL, OPT_PUBLISH},
         {NULL, 0, NULL, 0},
     };
     cli_options_init(&self->common, "top");
     self->metric = "revenue";
-    self->publish = PACER_DEFAULT_PUBLISH_ENDPOINT;
     self->interval_ms = TOP_INTERVAL_DEF * 1000;
     int opt;
     char err[256];
@@ -641,9 +638,6 @@ top_parse(top_t *self, int argc, char **argv)
             case OPT_INTERVAL:
                 ok = cli_options_uint(&self->common, "interval", optarg, 1, 3600, &seconds);
                 self->interval_ms = (int)seconds * 1000;
-                break;
-            case OPT_PUBLISH:
-                self->publish = optarg;
                 break;
             default:
                 ok = false;
@@ -712,6 +706,7 @@ top_start(top_t *self)
         cli_options_error(&self->common, "%s", self->message);
         return rc;
     }
+    self->publish = self->common.publish; /* the common --publish, PACER_PUBLISH */
     self->sub = pacer_sub_new(self->publish, self->common.query);
     self->zmq = zmq_ctx_new();
     self->updates = self->zmq ? zmq_socket(self->zmq, ZMQ_SUB) : NULL;
