@@ -298,8 +298,10 @@ projection_window_sums(projection_t *self, int64_t now, int window_days, int64_t
 {
     if (n < self->ntargets)
         return -1;
-    memset(sum_window, 0, (size_t)n * sizeof *sum_window);
-    memset(sum_last, 0, (size_t)n * sizeof *sum_last);
+    if (n) { /* with none, the arrays may be NULL, which memset may not get */
+        memset(sum_window, 0, (size_t)n * sizeof *sum_window);
+        memset(sum_last, 0, (size_t)n * sizeof *sum_last);
+    }
     /* the last window_days working days before today (today is not over) */
     int32_t days[64];
     int nd = 0;
