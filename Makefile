@@ -8,7 +8,8 @@ SUDO     := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 # Debian packages the build, the tests and the daemon need.
 DEPS := build-essential cmake pkg-config libzmq3-dev libczmq-dev liblmdb-dev \
-        libmsgpack-dev libsodium-dev libjansson-dev libcmocka-dev libcurl4-openssl-dev tzdata iso-codes \
+        libmsgpack-dev libsodium-dev libjansson-dev libcmocka-dev libcurl4-openssl-dev \
+        libsystemd-dev libmicrohttpd-dev tzdata iso-codes \
         python3 python3-zmq python3-msgpack lmdb-utils
 
 .PHONY: all deps build run test sanitize fuzz bench clean format

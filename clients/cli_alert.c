@@ -89,11 +89,12 @@ cli_alert_format(const pacer_alert_t *alert, bool colour, char *out, size_t outl
     char when[64];
     cli_time_format(alert->at, when, sizeof when);
     const char *style = colour ? cli_alert_style(alert) : NULL;
-    char middle[64];
+    char middle[64], number[32];
     snprintf(middle, sizeof middle, "%-8s  %-8s", alert->state, alert->severity);
-    snprintf(out, outlen, "%s  #%" PRIu64 "  %s%s%s%s%s  %s", when, alert->aseq,
-             style ? "\x1b[" : "", style ? style : "", style ? "m" : "", middle,
-             style ? "\x1b[0m" : "", alert->summary);
+    /* Aligned up to #9999, and two spaces after it beyond. */
+    snprintf(number, sizeof number, "#%" PRIu64, alert->aseq);
+    snprintf(out, outlen, "%s  %-4s  %s%s%s%s%s  %s", when, number, style ? "\x1b[" : "",
+             style ? style : "", style ? "m" : "", middle, style ? "\x1b[0m" : "", alert->summary);
 }
 
 json_t *

@@ -5,7 +5,7 @@
     when it was raised, in the daemon's time zone, its aseq, state,
     severity and summary:
 
-      2026-11-20 09:00+08:00  #12  firing    critical  acme/east revenue 2026-11: ...
+      2026-11-11 18:00+08:00  #4    firing    critical  acme/east revenue 2026-11: 28% of ...
 
     and for a script one JSON object per line, the record as the daemon
     sent it. A PREFIX on the command line is a topic prefix; the leading

@@ -86,7 +86,8 @@ static const struct {
 #define ACTION_COMMON_HELP                                                                         \
     "  --author A       who decides (default: $PACER_AUTHOR, $USER or $LOGNAME)\n"                 \
     "  --id ID          the event id (default: made from the time and a random suffix)\n"          \
-    "  --at TIME        when the decision was taken (default: now)\n"                              \
+    "  --at TIME        when the decision was taken, and so from when it applies\n"                \
+    "                   (default: now; with a --manual-clock pacerd, a time on its clock)\n"       \
     "  --json           print the result as one JSON object\n"
 
 static void

@@ -294,13 +294,14 @@ cli_alerts_main(int argc, char **argv)
 static void
 silences_usage(FILE *out)
 {
-    fputs("usage: pacer silences [--json] [--now TIME]\n"
+    fputs("usage: pacer silences [--json] [--now TIME] [--time-zone ZONE]\n"
           "\n"
           "The silences in force: what each covers (an alert key or a topic prefix), until\n"
           "when, who set it and why. 'pacer unsilence' lifts one.\n"
           "\n"
           "  --json           JSON Lines: one silence per line\n"
           "  --now TIME       the silences in force at TIME (default: pacerd's clock)\n"
+          "  --time-zone Z    show times in zone Z (default: the daemon's)\n"
           "\n" CLI_TIME_HELP "\n" CLI_OPTIONS_COMMON_HELP,
           out);
 }
@@ -308,13 +309,15 @@ silences_usage(FILE *out)
 int
 cli_silences_main(int argc, char **argv)
 {
-    enum { OPT_JSON = CLI_OPT_FIRST_OWN, OPT_NOW };
+    enum { OPT_JSON = CLI_OPT_FIRST_OWN, OPT_NOW, OPT_ZONE };
     static const struct option options[] = {
         CLI_OPTIONS_COMMON,
         {"json", no_argument, NULL, OPT_JSON},
         {"now", required_argument, NULL, OPT_NOW},
+        {"time-zone", required_argument, NULL, OPT_ZONE},
         {NULL, 0, NULL, 0},
     };
+    const char *zone = NULL;
     cli_options_t common;
     cli_options_init(&common, "silences");
     bool json = false;
@@ -327,6 +330,8 @@ cli_silences_main(int argc, char **argv)
             ok = json = true;
         else if (handled == 0 && opt == OPT_NOW)
             ok = cli_now_option(&common, optarg, &now);
+        else if (handled == 0 && opt == OPT_ZONE)
+            ok = (zone = optarg) != NULL;
         if (!ok) {
             fputs("Try 'pacer silences --help'.\n", stderr);
             return CLI_EXIT_FAILED;
@@ -340,6 +345,8 @@ cli_silences_main(int argc, char **argv)
         cli_options_error(&common, "unexpected argument \"%s\"", argv[optind]);
         return CLI_EXIT_FAILED;
     }
+    if (!json)
+        cli_alert_use_zone(&common, zone);
     cli_map_t request;
     cli_map_init(&request);
     cli_map_str(&request, "op", "silences");

@@ -15,8 +15,13 @@
 
     --atomic makes the whole input one atomic batch: either every event is
     appended or none is. So it must fit one request (100,000 events, 16 MiB),
-    and if any line fails locally nothing is sent at all. */
+    and if any line fails locally nothing is sent at all.
 
+    --json prints the same report as one JSON object; the rejections are
+    then collected as one compact JSON object a line, and spliced into its
+    "rejections" array at the end. */
+
+#define _GNU_SOURCE /* asprintf */
 #include "clients/cli_commands.h"
 
 #include <errno.h>
@@ -26,6 +31,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include <jansson.h>
 #include <msgpack.h>
 
 #include "clients/cli_json.h"
@@ -55,7 +61,7 @@ typedef struct {
     const char *path;
     size_t batch_size;
     size_t inflight_max;
-    bool atomic;
+    bool atomic, json;
 
     pacer_client_t *client;
     pacer_batch_t *batch;
@@ -74,20 +80,25 @@ typedef struct {
 static void
 append_usage(FILE *out)
 {
-    fputs("usage: pacer append [OPTIONS] [FILE|-]\n"
-          "\n"
-          "Append events read as JSON Lines (one JSON object per line, field names as in\n"
-          "docs/EVENTS.md; blank lines are skipped) from FILE, or standard input, to the log.\n"
-          "Prints \"appended N, duplicate N, rejected N\" and then each rejected line's\n"
-          "number and reason. Exit status: 0 all appended or duplicate, 1 some line was\n"
-          "rejected, 2 usage or connection error.\n"
-          "\n"
-          "  --batch N       events per request (default 1000, at most 100000)\n"
-          "  --inflight K    requests kept in flight (default 2)\n"
-          "  --atomic        all or nothing: the input is one atomic batch (at most 100000\n"
-          "                  events and 16 MiB); if any line is refused, none is "
-          "appended\n" CLI_OPTIONS_COMMON_HELP,
-          out);
+    fputs(
+        "usage: pacer append [OPTIONS] [FILE|-]\n"
+        "\n"
+        "Append events read as JSON Lines (one JSON object per line, field names as in\n"
+        "docs/EVENTS.md; blank lines are skipped) from FILE, or standard input, to the log.\n"
+        "Prints \"appended N, duplicate N, rejected N\" and then each rejected line's\n"
+        "number and reason. Exit status: 0 all appended or duplicate, 1 some line was\n"
+        "rejected, 2 usage or connection error.\n"
+        "\n"
+        "  --batch N       events per request (default 1000, at most 100000)\n"
+        "  --inflight K    requests kept in flight (default 2)\n"
+        "  --atomic        all or nothing: the input is one atomic batch (at most 100000\n"
+        "                  events and 16 MiB); if any line is refused, none is appended\n"
+        "  --json          print the report as one JSON object:\n"
+        "                  {\"appended\":N,\"duplicates\":N,\"rejected\":N,\"aborted\":N,\n"
+        "                   \"rejections\":[{\"line\":N,\"error\":\"code\",\"message\":\"...\"},\n"
+        "                   {\"lines\":[FIRST,LAST],\"message\":\"...\"} (a refused request)]}\n"
+        "                  (\"rejected\" counts the aborted events too)\n" CLI_OPTIONS_COMMON_HELP,
+        out);
 }
 
 /* ---- rejections --------------------------------------------------------- */
@@ -107,6 +118,48 @@ append_unanswered_line(append_t *self)
     if (pacer_batch_count(self->batch) > 0)
         return self->lines[0];
     return UINT64_MAX;
+}
+
+/* One rejection report, as a line of text or (--json) of compact JSON:
+   line `first` refused with code and message, or lines first..last (all
+   the events of a request, code NULL) with message. malloc'd; NULL when
+   out of memory. */
+static char *
+rejection_format(append_t *self, uint64_t first, uint64_t last, size_t events, const char *code,
+                 const char *message)
+{
+    message = message ? message : "(no message)";
+    char *text = NULL;
+    if (self->json) {
+        json_t *o =
+            code ? json_pack("{s:I, s:s, s:s}", "line", (json_int_t)first, "error", code, "message",
+                             message)
+                 : json_pack("{s:[I, I], s:I, s:s}", "lines", (json_int_t)first, (json_int_t)last,
+                             "events", (json_int_t)events, "message", message);
+        char *dumped = o ? cli_json_dumps(o) : NULL;
+        json_decref(o);
+        if (dumped && asprintf(&text, "%s\n", dumped) < 0)
+            text = NULL;
+        free(dumped);
+    } else if (code) {
+        if (asprintf(&text, "line %" PRIu64 ": %s: %s\n", first, code, message) < 0)
+            text = NULL;
+    } else if (asprintf(&text, "lines %" PRIu64 "-%" PRIu64 " (%zu events): %s\n", first, last,
+                        events, message) < 0)
+        text = NULL;
+    return text;
+}
+
+static void
+rejection_write(append_t *self, char *text)
+{
+    if (text)
+        fputs(text, self->rejections);
+    else
+        fputs(self->json ? "{\"message\":\"out of memory reporting a rejection\"}\n"
+                         : "(out of memory reporting a rejection)\n",
+              self->rejections);
+    free(text);
 }
 
 /* Write the held reports of lines before `line`. */
@@ -130,8 +183,7 @@ append_reject(append_t *self, uint64_t line, const char *code, const char *messa
 {
     self->rejected++;
     append_release(self, line);
-    fprintf(self->rejections, "line %" PRIu64 ": %s: %s\n", line, code,
-            message ? message : "(no message)");
+    rejection_write(self, rejection_format(self, line, line, 1, code, message));
 }
 
 /* A line refused before it was sent. */
@@ -139,10 +191,7 @@ static void
 append_reject_local(append_t *self, const char *code, const char *message)
 {
     self->rejected++;
-    int len = snprintf(NULL, 0, "line %" PRIu64 ": %s: %s\n", self->line_no, code, message);
-    char *text = len >= 0 ? malloc((size_t)len + 1) : NULL;
-    if (text)
-        snprintf(text, (size_t)len + 1, "line %" PRIu64 ": %s: %s\n", self->line_no, code, message);
+    char *text = rejection_format(self, self->line_no, self->line_no, 1, code, message);
     if (text && self->held_count == self->held_max) {
         size_t max = self->held_max ? self->held_max * 2 : 64;
         held_t *held = realloc(self->held, max * sizeof *held);
@@ -153,10 +202,10 @@ append_reject_local(append_t *self, const char *code, const char *message)
     }
     if (text && self->held_count < self->held_max)
         self->held[self->held_count++] = (held_t){self->line_no, text};
-    else { /* out of memory: report it now, out of order, rather than not at all */
-        free(text);
-        fprintf(self->rejections, "line %" PRIu64 ": %s: %s\n", self->line_no, code, message);
-    }
+    else /* out of memory: report it now, out of order, rather than not at all */
+        rejection_write(
+            self,
+            text ? text : rejection_format(self, self->line_no, self->line_no, 1, code, message));
     append_release(self, append_unanswered_line(self));
 }
 
@@ -186,8 +235,8 @@ append_account_refused(append_t *self, append_flight_t *flight)
 {
     self->rejected += flight->count;
     append_release(self, flight->lines[0]);
-    fprintf(self->rejections, "lines %" PRIu64 "-%" PRIu64 " (%zu events): %s\n", flight->lines[0],
-            flight->lines[flight->count - 1], flight->count, pacer_client_error(self->client));
+    rejection_write(self, rejection_format(self, flight->lines[0], flight->lines[flight->count - 1],
+                                           flight->count, NULL, pacer_client_error(self->client)));
 }
 
 /* ---- batches in flight ---------------------------------------------------- */
@@ -363,12 +412,13 @@ append_stream(append_t *self, FILE *input, uint64_t total_bytes)
 static int
 append_parse(append_t *self, int argc, char **argv)
 {
-    enum { OPT_BATCH = CLI_OPT_FIRST_OWN, OPT_INFLIGHT, OPT_ATOMIC };
+    enum { OPT_BATCH = CLI_OPT_FIRST_OWN, OPT_INFLIGHT, OPT_ATOMIC, OPT_JSON };
     static const struct option options[] = {
         CLI_OPTIONS_COMMON,
         {"batch", required_argument, NULL, OPT_BATCH},
         {"inflight", required_argument, NULL, OPT_INFLIGHT},
         {"atomic", no_argument, NULL, OPT_ATOMIC},
+        {"json", no_argument, NULL, OPT_JSON},
         {NULL, 0, NULL, 0},
     };
     uint64_t value;
@@ -391,6 +441,8 @@ append_parse(append_t *self, int argc, char **argv)
             self->inflight_max = value;
         } else if (opt == OPT_ATOMIC)
             self->atomic = true;
+        else if (opt == OPT_JSON)
+            self->json = true;
         else
             return -1; /* getopt_long printed what is wrong */
     }
@@ -403,9 +455,36 @@ append_parse(append_t *self, int argc, char **argv)
     return 0;
 }
 
+/* --json: the totals, then the rejections collected one JSON object a line,
+   spliced into an array. */
+static void
+append_report_json(append_t *self)
+{
+    printf("{\"appended\":%" PRIu64 ",\"duplicates\":%" PRIu64 ",\"rejected\":%" PRIu64
+           ",\"aborted\":%" PRIu64 ",\"rejections\":[",
+           self->appended, self->duplicates, self->rejected, self->aborted);
+    rewind(self->rejections);
+    char *line = NULL;
+    size_t max = 0;
+    ssize_t len;
+    bool first = true;
+    while ((len = getline(&line, &max, self->rejections)) > 0) {
+        if (line[len - 1] == '\n')
+            line[--len] = 0;
+        printf("%s%s", first ? "" : ",", line);
+        first = false;
+    }
+    free(line);
+    puts("]}");
+}
+
 static void
 append_report(append_t *self)
 {
+    if (self->json) {
+        append_report_json(self);
+        return;
+    }
     printf("appended %" PRIu64 ", duplicate %" PRIu64 ", rejected %" PRIu64 "\n", self->appended,
            self->duplicates, self->rejected);
     if (self->rejections != stdout) {
@@ -459,6 +538,14 @@ cli_append_main(int argc, char **argv)
     int status = CLI_EXIT_FAILED;
     msgpack_sbuffer_init(&self->event);
     self->rejections = tmpfile();
+    if (!self->rejections && self->json) {
+        cli_options_error(&self->options, "cannot create a temporary file for the rejections: %s",
+                          strerror(errno));
+        msgpack_sbuffer_destroy(&self->event);
+        if (!from_stdin)
+            fclose(input);
+        return CLI_EXIT_FAILED;
+    }
     if (!self->rejections)
         self->rejections = stdout; /* then they come before the totals */
     self->client = pacer_client_new(self->options.endpoint, NULL);

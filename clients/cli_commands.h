@@ -12,6 +12,7 @@ int cli_append_main(int argc, char **argv);
 int cli_status_main(int argc, char **argv);
 int cli_events_main(int argc, char **argv);
 int cli_verify_main(int argc, char **argv);
+int cli_backup_main(int argc, char **argv);
 /* cli_target.c: target set|adjust|allocate|history */
 int cli_target_main(int argc, char **argv);
 /* cli_report.c */
@@ -31,5 +32,7 @@ int cli_review_main(int argc, char **argv);
 int cli_rule_main(int argc, char **argv);
 int cli_tick_main(int argc, char **argv);
 int cli_notify_main(int argc, char **argv);
+/* cli_import.c: spreadsheets (CSV) into events */
+int cli_import_main(int argc, char **argv);
 
 #endif

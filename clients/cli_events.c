@@ -1,4 +1,4 @@
-/*  cli_events: `pacer events [--from SEQ] [--limit N]`, the log as JSON Lines.
+/*  cli_events: `pacer events [--from SEQ] [--limit N] [--json]`, the log as JSON Lines.
 
     Pages through the `events` query (at most 10,000 records a request)
     from --from until --limit records are printed or the end of the log as
@@ -29,8 +29,9 @@ events_usage(FILE *out)
           "  {\"seq\":1,\"recorded_at\":1764590400123,\"hash\":\"<64 hex>\",\"event\":{...}}\n"
           "\n"
           "  --from SEQ      first sequence number (default 1)\n"
-          "  --limit N       print at most N records (default: to the end of the "
-          "log)\n" CLI_OPTIONS_COMMON_HELP,
+          "  --limit N       print at most N records (default: to the end of the log)\n"
+          "  --json          accepted like every command's: the output is JSON Lines\n"
+          "                  either way, one JSON object a record\n" CLI_OPTIONS_COMMON_HELP,
           out);
 }
 
@@ -109,11 +110,12 @@ events_run(pacer_client_t *client, cli_options_t *common, uint64_t from, uint64_
 int
 cli_events_main(int argc, char **argv)
 {
-    enum { OPT_FROM = CLI_OPT_FIRST_OWN, OPT_LIMIT };
+    enum { OPT_FROM = CLI_OPT_FIRST_OWN, OPT_LIMIT, OPT_JSON };
     static const struct option options[] = {
         CLI_OPTIONS_COMMON,
         {"from", required_argument, NULL, OPT_FROM},
         {"limit", required_argument, NULL, OPT_LIMIT},
+        {"json", no_argument, NULL, OPT_JSON},
         {NULL, 0, NULL, 0},
     };
     cli_options_t common;
@@ -127,6 +129,8 @@ cli_events_main(int argc, char **argv)
             ok = cli_options_uint(&common, "from", optarg, 1, UINT64_MAX, &from);
         else if (handled == 0 && opt == OPT_LIMIT)
             ok = cli_options_uint(&common, "limit", optarg, 1, UINT64_MAX, &limit);
+        else if (handled == 0 && opt == OPT_JSON)
+            ok = true; /* JSON Lines already */
         if (!ok) {
             fputs("Try 'pacer events --help'.\n", stderr);
             return CLI_EXIT_FAILED;

@@ -68,6 +68,7 @@ typedef struct {
     const char *cursor_path;
     const char *publish;
     bool has_since;
+    bool json;
     uint64_t since;
     int request_timeout_ms;
     int max_backoff_ms;
@@ -82,35 +83,39 @@ typedef enum { NOTIFY_SENT, NOTIFY_SKIPPED, NOTIFY_STOPPED, NOTIFY_GAVE_UP } out
 static void
 notify_usage(FILE *out)
 {
-    fputs("usage: pacer notify --webhook URL --cursor FILE [PREFIX...] [--since ASEQ]\n"
-          "                    [--header 'Name: value']... [--request-timeout SEC]\n"
-          "                    [--max-backoff SEC] [--max-attempts N] [--publish EP]\n"
-          "\n"
-          "Forward every alert to an HTTP endpoint: one POST per alert, in aseq order, the\n"
-          "body the alert record as JSON plus \"text\" (the summary), with the header\n"
-          "Idempotency-Key: <key>#<aseq>. An alert is done when the endpoint answers 2xx;\n"
-          "the cursor FILE then records its aseq (atomically), so a restarted notify goes\n"
-          "on after it: nothing lost, nothing repeated.\n"
-          "\n"
-          "  --webhook URL          where to POST (http:// or https://)\n"
-          "  --cursor FILE          the last aseq delivered; created when missing\n"
-          "  --since ASEQ           when FILE does not exist yet: start at this aseq (1:\n"
-          "                         every alert); default: alerts raised from now on\n"
-          "  --header 'N: v'        an extra request header, e.g. an Authorization\n"
-          "                         (repeatable)\n"
-          "  --request-timeout SEC  give up on one request after SEC s (default 10)\n"
-          "  --max-backoff SEC      longest wait between retries (default 60; the wait\n"
-          "                         doubles from 0.5 s)\n"
-          "  --max-attempts N       exit with status 2 after N failed attempts at one\n"
-          "                         alert (default: retry forever)\n"
-          "  --publish EP           pacerd's publish endpoint (default tcp://127.0.0.1:7702)\n"
-          "\n"
-          "Retried: network errors, timeouts, 408, 429 and every status but 2xx and 4xx.\n"
-          "Logged on stderr and skipped: any other 4xx (the endpoint refuses that alert\n"
-          "for good). Each delivery is logged on stdout. SIGINT and SIGTERM stop it\n"
-          "(status 0); an alert not yet accepted is sent again at the next start.\n"
-          "\n" CLI_ALERT_PREFIX_HELP "\n" CLI_OPTIONS_COMMON_HELP,
-          out);
+    fputs(
+        "usage: pacer notify --webhook URL --cursor FILE [PREFIX...] [--since ASEQ]\n"
+        "                    [--header 'Name: value']... [--request-timeout SEC]\n"
+        "                    [--max-backoff SEC] [--max-attempts N] [--publish EP] [--json]\n"
+        "\n"
+        "Forward every alert to an HTTP endpoint: one POST per alert, in aseq order, the\n"
+        "body the alert record as JSON plus \"text\" (the summary), with the header\n"
+        "Idempotency-Key: <key>#<aseq>. An alert is done when the endpoint answers 2xx;\n"
+        "the cursor FILE then records its aseq (atomically), so a restarted notify goes\n"
+        "on after it: nothing lost, nothing repeated.\n"
+        "\n"
+        "  --webhook URL          where to POST (http:// or https://)\n"
+        "  --cursor FILE          the last aseq delivered; created when missing\n"
+        "  --since ASEQ           when FILE does not exist yet: start at this aseq (1:\n"
+        "                         every alert); default: alerts raised from now on\n"
+        "  --header 'N: v'        an extra request header, e.g. an Authorization\n"
+        "                         (repeatable)\n"
+        "  --request-timeout SEC  give up on one request after SEC s (default 10)\n"
+        "  --max-backoff SEC      longest wait between retries (default 60; the wait\n"
+        "                         doubles from 0.5 s)\n"
+        "  --max-attempts N       exit with status 2 after N failed attempts at one\n"
+        "                         alert (default: retry forever)\n"
+        "  --publish EP           pacerd's publish endpoint (default tcp://127.0.0.1:7702)\n"
+        "  --json                 log each alert's outcome on stdout as one JSON object:\n"
+        "                         {\"aseq\", \"key\", \"outcome\": \"delivered\" or \"skipped\",\n"
+        "                         \"http\", \"attempts\"}\n"
+        "\n"
+        "Retried: network errors, timeouts, 408, 429 and every status but 2xx and 4xx.\n"
+        "Logged on stderr and skipped: any other 4xx (the endpoint refuses that alert\n"
+        "for good). Each outcome is logged on stdout. SIGINT and SIGTERM stop it\n"
+        "(status 0); an alert not yet accepted is sent again at the next start.\n"
+        "\n" CLI_ALERT_PREFIX_HELP "\n" CLI_OPTIONS_COMMON_HELP,
+        out);
 }
 
 /* ---- the cursor file ---------------------------------------------------------- */
@@ -247,6 +252,26 @@ sleep_ms(int64_t ms)
     }
 }
 
+/* The outcome of one alert on stdout: a line for a person, or with --json
+   {"aseq", "key", "outcome": "delivered" or "skipped", "http", "attempts"}. */
+static void
+report(notify_t *n, const pacer_alert_t *alert, const char *outcome, long status, uint64_t attempts)
+{
+    if (n->json) {
+        json_t *line = json_pack("{s:I, s:s, s:s, s:i, s:I}", "aseq", (json_int_t)alert->aseq,
+                                 "key", alert->key, "outcome", outcome, "http", (int)status,
+                                 "attempts", (json_int_t)attempts);
+        char *text = line ? cli_json_dumps(line) : NULL;
+        json_decref(line);
+        if (text)
+            puts(text);
+        free(text);
+    } else
+        printf("%s #%" PRIu64 " %s (HTTP %ld, attempt %" PRIu64 ")\n", outcome, alert->aseq,
+               alert->key, status, attempts);
+    fflush(stdout);
+}
+
 /* POST one alert until it is accepted, refused for good, or notify stops. */
 static outcome_t
 deliver(notify_t *n, const pacer_alert_t *alert)
@@ -293,9 +318,7 @@ deliver(notify_t *n, const pacer_alert_t *alert)
             break;
         }
         if (rc == CURLE_OK && status >= 200 && status < 300) {
-            printf("delivered #%" PRIu64 " %s (HTTP %ld, attempt %" PRIu64 ")\n", alert->aseq,
-                   alert->key, status, attempt);
-            fflush(stdout);
+            report(n, alert, "delivered", status, attempt);
             outcome = NOTIFY_SENT;
             break;
         }
@@ -304,6 +327,7 @@ deliver(notify_t *n, const pacer_alert_t *alert)
                               "#%" PRIu64 " %s: HTTP %ld from %s: skipped (a 4xx is not "
                               "retried): %s",
                               alert->aseq, alert->key, status, n->webhook, answer.text);
+            report(n, alert, "skipped", status, attempt);
             outcome = NOTIFY_SKIPPED;
             break;
         }
@@ -400,7 +424,8 @@ cli_notify_main(int argc, char **argv)
         OPT_REQUEST_TIMEOUT,
         OPT_MAX_BACKOFF,
         OPT_MAX_ATTEMPTS,
-        OPT_PUBLISH
+        OPT_PUBLISH,
+        OPT_JSON
     };
     static const struct option options[] = {
         CLI_OPTIONS_COMMON,
@@ -412,6 +437,7 @@ cli_notify_main(int argc, char **argv)
         {"max-backoff", required_argument, NULL, OPT_MAX_BACKOFF},
         {"max-attempts", required_argument, NULL, OPT_MAX_ATTEMPTS},
         {"publish", required_argument, NULL, OPT_PUBLISH},
+        {"json", no_argument, NULL, OPT_JSON},
         {NULL, 0, NULL, 0},
     };
     notify_t n = {0};
@@ -458,6 +484,9 @@ cli_notify_main(int argc, char **argv)
                 break;
             case OPT_PUBLISH:
                 n.publish = optarg;
+                break;
+            case OPT_JSON:
+                n.json = true;
                 break;
             default:
                 ok = false;

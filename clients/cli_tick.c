@@ -10,6 +10,7 @@
 #include <inttypes.h>
 #include <stdio.h>
 
+#include "clients/cli_alert.h"
 #include "clients/cli_options.h"
 #include "clients/cli_request.h"
 #include "clients/cli_time.h"
@@ -75,6 +76,8 @@ cli_tick_main(int argc, char **argv)
     cli_map_str(&request, "op", "tick");
     if (has_now)
         cli_map_int(&request, "now", now);
+    if (!json)
+        cli_alert_use_zone(&common, NULL);
     cli_reply_t reply;
     int status = cli_request_run(&common, PACER_ENDPOINT_APPEND, &request, &reply);
     cli_map_destroy(&request);

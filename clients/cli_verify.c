@@ -11,7 +11,10 @@
 
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include <jansson.h>
 
 #include "clients/cli_json.h"
 #include "clients/cli_options.h"
@@ -20,14 +23,18 @@
 static void
 verify_usage(FILE *out)
 {
-    fputs("usage: pacer verify --state-dir DIR\n"
-          "\n"
-          "Check that every record of the log in DIR decodes and that the hash chain is\n"
-          "intact. Prints \"ok: N records, chain intact, last hash H\" and exits 0, or\n"
-          "\"corrupt at seq N: <reason>\" and exits 1; 2 when DIR cannot be read.\n"
-          "\n"
-          "  --state-dir DIR pacerd's state directory\n" CLI_OPTIONS_COMMON_HELP,
-          out);
+    fputs(
+        "usage: pacer verify --state-dir DIR [--json]\n"
+        "\n"
+        "Check that every record of the log in DIR decodes and that the hash chain is\n"
+        "intact. Prints \"ok: N records, chain intact, last hash H\" and exits 0, or\n"
+        "\"corrupt at seq N: <reason>\" and exits 1; 2 when DIR cannot be read.\n"
+        "\n"
+        "  --state-dir DIR pacerd's state directory\n"
+        "  --json          one JSON object: {\"ok\":true,\"records\":N,\"last_hash\":\"hex\"}\n"
+        "                  or {\"ok\":false,\"records\":N,\"corrupt_at\":SEQ,\"reason\":\"...\"}\n"
+        "                  (records: those checked and found good)\n" CLI_OPTIONS_COMMON_HELP,
+        out);
 }
 
 /* The hash of record `seq` (32 zero bytes for seq 0), read from a fresh
@@ -56,23 +63,50 @@ verify_hash_of(const char *dir, uint64_t seq, uint8_t hash[STORE_HASH_BYTES], ch
     return rc;
 }
 
+/* The outcome as one JSON object; the exit status verify's text has. */
+static int
+verify_print_json(cli_options_t *common, bool ok, uint64_t records, uint64_t bad_seq,
+                  const char *reason, const char *hex)
+{
+    json_t *o = json_pack("{s:b, s:I}", "ok", ok, "records", (json_int_t)records);
+    if (o && ok && hex)
+        json_object_set_new(o, "last_hash", json_string(hex));
+    if (o && !ok) {
+        json_object_set_new(o, "corrupt_at", json_integer((json_int_t)bad_seq));
+        json_object_set_new(o, "reason", json_string(reason));
+    }
+    char *text = o ? cli_json_dumps(o) : NULL;
+    json_decref(o);
+    if (!text) {
+        cli_options_error(common, "cannot build the JSON (out of memory)");
+        return CLI_EXIT_FAILED;
+    }
+    puts(text);
+    free(text);
+    return ok ? CLI_EXIT_OK : CLI_EXIT_REJECTED;
+}
+
 int
 cli_verify_main(int argc, char **argv)
 {
-    enum { OPT_STATE_DIR = CLI_OPT_FIRST_OWN };
+    enum { OPT_STATE_DIR = CLI_OPT_FIRST_OWN, OPT_JSON };
     static const struct option options[] = {
         CLI_OPTIONS_COMMON,
         {"state-dir", required_argument, NULL, OPT_STATE_DIR},
+        {"json", no_argument, NULL, OPT_JSON},
         {NULL, 0, NULL, 0},
     };
     cli_options_t common;
     cli_options_init(&common, "verify");
     const char *dir = NULL;
+    bool json = false;
     int opt;
     while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
         int handled = cli_options_handle(&common, opt, optarg);
         if (handled == 0 && opt == OPT_STATE_DIR)
             dir = optarg;
+        else if (handled == 0 && opt == OPT_JSON)
+            json = true;
         else if (handled <= 0) {
             fputs("Try 'pacer verify --help'.\n", stderr);
             return CLI_EXIT_FAILED;
@@ -95,6 +129,8 @@ cli_verify_main(int argc, char **argv)
     char err[512] = "";
     int rc = store_verify(dir, &checked, &bad_seq, err, sizeof err);
     if (rc == STORE_CORRUPT) {
+        if (json)
+            return verify_print_json(&common, false, checked, bad_seq, err, NULL);
         printf("corrupt at seq %" PRIu64 ": %s\n", bad_seq, err);
         return CLI_EXIT_REJECTED;
     }
@@ -105,11 +141,15 @@ cli_verify_main(int argc, char **argv)
     uint8_t hash[STORE_HASH_BYTES];
     char hex[2 * STORE_HASH_BYTES + 1];
     if (verify_hash_of(dir, checked, hash, err, sizeof err) != STORE_OK) {
-        printf("ok: %" PRIu64 " records, chain intact\n", checked);
         cli_options_error(&common, "could not read the last hash back: %s", err);
+        if (json)
+            return verify_print_json(&common, true, checked, 0, NULL, NULL);
+        printf("ok: %" PRIu64 " records, chain intact\n", checked);
         return CLI_EXIT_OK;
     }
     cli_json_hex(hash, STORE_HASH_BYTES, hex);
+    if (json)
+        return verify_print_json(&common, true, checked, 0, NULL, hex);
     printf("ok: %" PRIu64 " records, chain intact, last hash %s\n", checked, hex);
     return CLI_EXIT_OK;
 }

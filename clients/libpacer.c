@@ -42,6 +42,9 @@
 #define EVENT_MAX_DEPTH   (MSGPACK_MAX_DEPTH - 2)
 /* Generous bound on the append request's bytes besides the events. */
 #define APPEND_HEADER_BYTES 64
+/* While one request waits for its reply, how often the connection is
+   checked (client_recv). */
+#define RECV_CHECK_MS 100
 
 typedef struct {
     uint64_t corr;
@@ -55,6 +58,7 @@ struct _pacer_client_t {
     char *append_endpoint;
     char *query_endpoint;
     int timeout_ms;
+    int connect_timeout_ms; /* 0: timeout_ms */
     uint64_t next_corr;
     pending_t *pending; /* append requests in flight, oldest first */
     size_t pending_count;
@@ -372,8 +376,23 @@ format_timeout(int timeout_ms, char *out, size_t outlen)
         snprintf(out, outlen, "%.1f s", timeout_ms / 1000.0);
 }
 
+/* How long a request waits for a connection, and a lost connection may
+   stay lost while a reply is awaited; -1: forever. */
+static int
+connect_wait_ms(pacer_client_t *self)
+{
+    if (self->connect_timeout_ms > 0 &&
+        (self->timeout_ms <= 0 || self->connect_timeout_ms < self->timeout_ms))
+        return self->connect_timeout_ms;
+    return self->timeout_ms > 0 ? self->timeout_ms : -1;
+}
+
 /* ---- client --------------------------------------------------------------- */
 
+/* A DEALER connected to `endpoint`. ZMQ_IMMEDIATE: a request is queued only
+   on a completed connection, so the socket is writable exactly while it
+   has one, which is how client_send tells a daemon that is not there from
+   one that is slow to answer, and client_recv a connection that is lost. */
 static void *
 socket_connect(void *ctx, const char *endpoint, int timeout_ms)
 {
@@ -381,9 +400,10 @@ socket_connect(void *ctx, const char *endpoint, int timeout_ms)
     if (!socket)
         return NULL;
     /* Linger 0: destroying a client must not wait for a daemon that is gone. */
-    int linger = 0;
+    int linger = 0, immediate = 1;
     int sndtimeo = timeout_ms > 0 ? timeout_ms : -1;
     if (zmq_setsockopt(socket, ZMQ_LINGER, &linger, sizeof linger) == -1 ||
+        zmq_setsockopt(socket, ZMQ_IMMEDIATE, &immediate, sizeof immediate) == -1 ||
         zmq_setsockopt(socket, ZMQ_SNDTIMEO, &sndtimeo, sizeof sndtimeo) == -1 ||
         zmq_connect(socket, endpoint) == -1) {
         int saved = errno;
@@ -477,6 +497,20 @@ pacer_client_timeout(pacer_client_t *self)
     return self->timeout_ms;
 }
 
+void
+pacer_client_set_connect_timeout(pacer_client_t *self, int timeout_ms)
+{
+    assert(self);
+    self->connect_timeout_ms = timeout_ms > 0 ? timeout_ms : 0;
+}
+
+int
+pacer_client_connect_timeout(pacer_client_t *self)
+{
+    assert(self);
+    return self->connect_timeout_ms;
+}
+
 const char *
 pacer_client_error(pacer_client_t *self)
 {
@@ -500,10 +534,60 @@ free_body(void *data, void *hint)
     free(data);
 }
 
-/* Send the request in `body` (taken over and emptied) as delimiter + body. */
-static int
-client_send(pacer_client_t *self, void *socket, const char *endpoint, msgpack_sbuffer *body)
+/* Is the socket writable, that is (ZMQ_IMMEDIATE) connected? */
+static bool
+socket_connected(void *socket)
 {
+    int events = 0;
+    size_t len = sizeof events;
+    return zmq_getsockopt(socket, ZMQ_EVENTS, &events, &len) == 0 && (events & ZMQ_POLLOUT);
+}
+
+/* Wait up to the connect timeout for the socket to be connected. Only
+   asked when nothing else is queued on it, so that not writable means not
+   connected rather than a full queue. */
+static int
+client_wait_connected(pacer_client_t *self, void *socket, const char *endpoint)
+{
+    int wait = connect_wait_ms(self);
+    int64_t deadline = wait >= 0 ? now_ms() + wait : -1;
+    zmq_pollitem_t item = {socket, 0, ZMQ_POLLOUT, 0};
+    for (;;) {
+        long left = -1;
+        if (deadline >= 0) {
+            int64_t ms = deadline - now_ms();
+            left = ms > 0 ? (long)ms : 0;
+        }
+        int rc = zmq_poll(&item, 1, left);
+        if (rc == -1 && zmq_errno() == EINTR)
+            continue;
+        if (rc == -1)
+            return fail(self, PACER_ETRANSPORT, "cannot send to %s: %s", endpoint,
+                        zmq_strerror(zmq_errno()));
+        if (rc > 0)
+            return PACER_OK;
+        char waited[32];
+        format_timeout(wait, waited, sizeof waited);
+        return fail(self, PACER_ETIMEOUT,
+                    "pacerd is not answering at %s: is it running? (no connection within %s)",
+                    endpoint, waited);
+    }
+}
+
+/* Send the request in `body` (taken over and emptied) as delimiter + body.
+   `alone`: nothing else is in flight on the socket, so a daemon that is
+   not there is reported after the connect timeout. */
+static int
+client_send(pacer_client_t *self, void *socket, const char *endpoint, msgpack_sbuffer *body,
+            bool alone)
+{
+    if (alone) {
+        int rc = client_wait_connected(self, socket, endpoint);
+        if (rc != PACER_OK) {
+            msgpack_sbuffer_clear(body);
+            return rc;
+        }
+    }
     size_t size = body->size;
     char *data = msgpack_sbuffer_release(body);
     zmq_msg_t msg;
@@ -529,24 +613,48 @@ client_send(pacer_client_t *self, void *socket, const char *endpoint, msgpack_sb
 /* Wait until `deadline` (-1: forever) for one reply and unpack it into
    *reply. PACER_EPROTOCOL when it arrived but is not a delimiter + one
    msgpack map with v = 1 and ok (the message is consumed either way).
-   On PACER_OK the caller calls reply_done. */
+   `alone`: one request is in flight, so a connection lost for the connect
+   timeout means its reply will not come (PACER_ETIMEOUT then, sooner than
+   the deadline). On PACER_OK the caller calls reply_done. */
 static int
 client_recv(pacer_client_t *self, void *socket, const char *endpoint, int64_t deadline,
-            reply_t *reply)
+            reply_t *reply, bool alone)
 {
     zmq_pollitem_t item = {socket, 0, ZMQ_POLLIN, 0};
+    int lost_wait = connect_wait_ms(self);
+    int64_t lost_since = -1;
     for (;;) {
         long wait = -1;
         if (deadline >= 0) {
             int64_t left = deadline - now_ms();
             wait = left > 0 ? (long)left : 0;
         }
+        if (alone && lost_wait >= 0 && (wait < 0 || wait > RECV_CHECK_MS))
+            wait = RECV_CHECK_MS;
         int rc = zmq_poll(&item, 1, wait);
         if (rc == -1 && zmq_errno() == EINTR)
             continue;
         if (rc == -1)
             return fail(self, PACER_ETRANSPORT, "cannot receive from %s: %s", endpoint,
                         zmq_strerror(zmq_errno()));
+        if (rc == 0 && (deadline < 0 || now_ms() < deadline)) {
+            if (!alone || lost_wait < 0)
+                continue;
+            if (socket_connected(socket))
+                lost_since = -1;
+            else if (lost_since < 0)
+                lost_since = now_ms();
+            else if (now_ms() - lost_since >= lost_wait) {
+                char waited[32];
+                format_timeout(lost_wait, waited, sizeof waited);
+                return fail(self, PACER_ETIMEOUT,
+                            "lost the connection to pacerd at %s for %s while waiting for a "
+                            "reply: is it running? (the request may or may not have been "
+                            "carried out)",
+                            endpoint, waited);
+            }
+            continue;
+        }
         if (rc == 0) {
             char waited[32];
             format_timeout(self->timeout_ms, waited, sizeof waited);
@@ -951,7 +1059,8 @@ pacer_append_send(pacer_client_t *self, pacer_batch_t *batch, uint64_t *corr_p)
                   (!batch->atomic || (pack_str(&pk, "atomic") && msgpack_pack_true(&pk) == 0)) &&
                   pack_str(&pk, "events") && msgpack_pack_array(&pk, batch->count) == 0 &&
                   msgpack_sbuffer_write(&body, batch->events.data, batch->events.size) == 0;
-    int rc = packed ? client_send(self, self->append, self->append_endpoint, &body)
+    int rc = packed ? client_send(self, self->append, self->append_endpoint, &body,
+                                  self->pending_count == 1)
                     : fail(self, PACER_ENOMEM, "out of memory encoding an append");
     msgpack_sbuffer_destroy(&body);
     if (rc != PACER_OK) {
@@ -980,7 +1089,8 @@ pacer_append_recv(pacer_client_t *self, pacer_append_result_t **result_p, uint64
     int64_t deadline = deadline_ms(self);
     for (;;) {
         reply_t reply;
-        int rc = client_recv(self, self->append, self->append_endpoint, deadline, &reply);
+        int rc = client_recv(self, self->append, self->append_endpoint, deadline, &reply,
+                             self->pending_count == 1);
         if (rc == PACER_ETIMEOUT) {
             self->pending_count = 0; /* in doubt: late replies will be dropped */
             return rc;
@@ -1041,12 +1151,12 @@ pacer_append(pacer_client_t *self, pacer_batch_t *batch, pacer_append_result_t *
 static int
 client_query(pacer_client_t *self, msgpack_sbuffer *request, uint64_t corr, reply_t *reply)
 {
-    int rc = client_send(self, self->query, self->query_endpoint, request);
+    int rc = client_send(self, self->query, self->query_endpoint, request, true);
     if (rc != PACER_OK)
         return rc;
     int64_t deadline = deadline_ms(self);
     for (;;) {
-        rc = client_recv(self, self->query, self->query_endpoint, deadline, reply);
+        rc = client_recv(self, self->query, self->query_endpoint, deadline, reply, true);
         if (rc != PACER_OK)
             return rc;
         /* A query is answered before the next is sent, so any other corr is
@@ -1415,7 +1525,7 @@ pacer_request(pacer_client_t *self, pacer_endpoint_t endpoint, const void *reque
                   msgpack_pack_int(&pk, 1) == 0 && pack_str(&pk, "corr") &&
                   msgpack_pack_uint64(&pk, corr) == 0 &&
                   msgpack_sbuffer_write(&body, (const char *)p + header, len - header) == 0;
-    rc = packed ? client_send(self, socket, name, &body)
+    rc = packed ? client_send(self, socket, name, &body, true)
                 : fail(self, PACER_ENOMEM, "out of memory encoding a request");
     msgpack_sbuffer_destroy(&body);
     if (rc != PACER_OK)
@@ -1424,7 +1534,7 @@ pacer_request(pacer_client_t *self, pacer_endpoint_t endpoint, const void *reque
     int64_t deadline = deadline_ms(self);
     for (;;) {
         reply_t reply;
-        rc = client_recv(self, socket, name, deadline, &reply);
+        rc = client_recv(self, socket, name, deadline, &reply, true);
         if (rc != PACER_OK)
             return rc;
         /* Any other corr answers a request we gave up on after a timeout. */

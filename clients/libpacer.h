@@ -11,7 +11,8 @@
     reply. A producer keeps several batches in flight that way and the
     daemon's group commit covers all of them. pacer_append does both for
     one batch. Every wait is bounded by the client's timeout (default 30 s),
-    so a dead daemon gives PACER_ETIMEOUT, never a hang.
+    so a dead daemon gives PACER_ETIMEOUT, never a hang; a shorter connect
+    timeout reports a daemon that is not there sooner.
 
     Every function that can fail returns 0 or one of the negative pacer_rc_t
     codes below, and pacer_client_error says in a sentence what failed. A
@@ -81,6 +82,19 @@ void pacer_client_destroy(pacer_client_t **self_p);
    wait forever. Default PACER_DEFAULT_TIMEOUT_MS. */
 void pacer_client_set_timeout(pacer_client_t *self, int timeout_ms);
 int pacer_client_timeout(pacer_client_t *self);
+
+/* How long a request waits for a connection to pacerd: an endpoint where
+   nothing answers (pacerd stopped, a wrong port, a host that drops the
+   packets) gives PACER_ETIMEOUT after this long, "pacerd is not answering
+   at EP: is it running?", rather than after the whole timeout. It also
+   bounds how long the connection may stay lost while the only request in
+   flight waits for its reply (the reply cannot come; whether the request
+   was carried out is unknown, as after any timeout). A slow answer on a
+   live connection still gets the whole timeout. <= 0: the timeout (the
+   default). A connection to a pacerd on the same machine takes well under
+   a millisecond; the pacer command line waits 1 s. */
+void pacer_client_set_connect_timeout(pacer_client_t *self, int timeout_ms);
+int pacer_client_connect_timeout(pacer_client_t *self);
 
 /* The last failure as a sentence ("no reply from tcp://127.0.0.1:7700 within
    30 s: is pacerd running?"); "" when the last call succeeded. Valid until

@@ -47,8 +47,10 @@
 #define BACKOFF_MAX_MS   5000
 /* Published messages read per turn of the loop before looking at the
    DEALER and the clock again. */
-#define DRAIN_MAX  4096
-#define SUB_RCVHWM 100000
+#define DRAIN_MAX 4096
+/* Published messages a SUB holds for an application busy elsewhere (notify
+   retrying a web hook) before ZeroMQ drops them; what it drops is read back. */
+#define SUB_RCVHWM 10000
 
 struct _pacer_sub_t {
     void *ctx;
@@ -557,9 +559,11 @@ query_on_reply(pacer_sub_t *self)
     const msgpack_object *ok = map_get(reply, "ok");
     const msgpack_object *v = map_get(reply, "v");
     /* Another corr answers a query given up on before the DEALER was
-       replaced; it cannot happen on a fresh socket, but costs nothing. */
-    if (!corr || corr->type != MSGPACK_OBJECT_POSITIVE_INTEGER ||
-        corr->via.u64 != self->inflight_corr)
+       replaced; it cannot happen on a fresh socket, but costs nothing. A
+       nil corr is a request refused before its body could be read, and
+       answers the oldest one unanswered on this socket: ours. */
+    if (corr &&
+        (corr->type != MSGPACK_OBJECT_POSITIVE_INTEGER || corr->via.u64 != self->inflight_corr))
         goto done;
     if (!v || v->type != MSGPACK_OBJECT_POSITIVE_INTEGER || v->via.u64 != 1 || !ok ||
         ok->type != MSGPACK_OBJECT_BOOLEAN) {

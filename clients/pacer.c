@@ -18,9 +18,11 @@ typedef struct {
 
 static const pacer_command_t commands[] = {
     {"append", cli_append_main, "append events read as JSON Lines from a file or stdin"},
+    {"import", cli_import_main, "append the rows of a CSV export, amounts and times converted"},
     {"status", cli_status_main, "show the daemon's status (--json for a script)"},
     {"events", cli_events_main, "print the log as JSON Lines"},
     {"verify", cli_verify_main, "check the hash chain of a state directory"},
+    {"backup", cli_backup_main, "copy the state, consistent and compacted, while pacerd runs"},
     {"target", cli_target_main, "set, adjust, allocate targets; a target's history"},
     {"progress", cli_report_progress_main, "progress against targets, with pace and forecast"},
     {"leaderboard", cli_report_leaderboard_main, "nodes of one level ranked by attainment"},

@@ -41,6 +41,7 @@ typedef struct {
     uint64_t events; /* total to send; 0: run for `seconds` */
     int timeout_ms;
     bool json;
+    double rate;  /* events a second in all, 0: as fast as acknowledged */
     char run[17]; /* random hex prefix of every id */
 } bench_config_t;
 
@@ -56,6 +57,7 @@ typedef struct {
     double *latencies_ms; /* one per answered batch */
     size_t latency_count, latency_max;
     int64_t last_ack_ns;
+    int64_t started_ns;    /* for --rate */
     size_t event_bytes;    /* encoded bytes of all events sent, for the average size */
     char first_error[512]; /* the first non-appended result, for the report */
     char failure[512];     /* why the producer stopped early, "" if it did not */
@@ -201,6 +203,17 @@ producer_record_latency(producer_t *self, double ms)
     return true;
 }
 
+/* With --rate, whether this producer's share of the rate allows a batch
+   now. */
+static bool
+producer_may_send(producer_t *self)
+{
+    if (self->config->rate <= 0)
+        return true;
+    double elapsed = (double)(now_ns() - self->started_ns) / 1e9;
+    return (double)self->sent_events <= elapsed * self->config->rate / self->config->producers;
+}
+
 static bool
 producer_should_send(producer_t *self)
 {
@@ -312,13 +325,22 @@ producer_run(void *arg)
         pacer_client_set_timeout(client, config->timeout_ms);
 
     pthread_barrier_wait(self->start);
+    self->started_ns = now_ns();
     size_t flight_count = 0;
     bool ok = self->failure[0] == '\0';
     while (ok) {
-        while (ok && flight_count < config->inflight && producer_should_send(self))
+        while (ok && flight_count < config->inflight && producer_should_send(self) &&
+               producer_may_send(self))
             ok = producer_send(self, client, batch, &event, flights, &flight_count);
-        if (!ok || flight_count == 0)
+        if (!ok)
             break;
+        if (flight_count == 0) {
+            if (!producer_should_send(self))
+                break;
+            struct timespec ts = {0, 200000}; /* held back by --rate */
+            nanosleep(&ts, NULL);
+            continue;
+        }
         ok = producer_receive(self, client, flights, &flight_count);
     }
     free(flights);
@@ -437,6 +459,8 @@ usage(FILE *out)
           "  --seconds S     run for S seconds (default 10)\n"
           "  --events N      instead, send N events in all\n"
           "  --timeout SEC   give up on a reply after SEC seconds (default 30)\n"
+          "  --rate R        send at most R events a second in all (default: as fast as\n"
+          "                  they are acknowledged), to measure latency under a given load\n"
           "  --json          one JSON object instead of text\n"
           "  --help          show this help\n",
           out);
@@ -480,6 +504,7 @@ parse_args(bench_config_t *config, int argc, char **argv)
         OPT_SECONDS,
         OPT_EVENTS,
         OPT_TIMEOUT,
+        OPT_RATE,
         OPT_JSON,
         OPT_HELP
     };
@@ -491,6 +516,7 @@ parse_args(bench_config_t *config, int argc, char **argv)
         {"seconds", required_argument, NULL, OPT_SECONDS},
         {"events", required_argument, NULL, OPT_EVENTS},
         {"timeout", required_argument, NULL, OPT_TIMEOUT},
+        {"rate", required_argument, NULL, OPT_RATE},
         {"json", no_argument, NULL, OPT_JSON},
         {"help", no_argument, NULL, OPT_HELP},
         {NULL, 0, NULL, 0},
@@ -531,6 +557,11 @@ parse_args(bench_config_t *config, int argc, char **argv)
             if (!parse_number("timeout", optarg, 0.001, 86400, &value))
                 return -1;
             config->timeout_ms = (int)(value * 1000);
+            break;
+        case OPT_RATE:
+            if (!parse_number("rate", optarg, 1, 1e9, &value))
+                return -1;
+            config->rate = value;
             break;
         case OPT_JSON:
             config->json = true;

@@ -160,7 +160,9 @@ op_alerts(store_t *store, const wire_request_t *req, msgpack_packer *pk, msgpack
         /* next: past the last alert looked at when the page filled up,
            past the end otherwise */
         uint64_t next = c.n == limit ? c.last_seen + 1 : (end >= from ? end + 1 : from);
-        wire_reply_begin(pk, req->corr, true, 3);
+        wire_reply_begin(pk, req->corr, true, 4);
+        wire_pack_str(pk, "epoch");
+        msgpack_pack_uint64(pk, outbox_epoch());
         wire_pack_str(pk, "alerts");
         msgpack_pack_array(pk, c.n);
         for (size_t i = 0; i < c.n; i++)

@@ -30,6 +30,8 @@ typedef struct {
     int64_t due;               /* INT64_MAX: nothing scheduled */
     uint64_t last_seq;         /* the newest event that changed the key */
     int64_t last_actual;       /* at the evaluation that scheduled `due` */
+    int64_t progress_at;       /* monotonic ms its last progress row was packed */
+    bool progress_pending;     /* changed since, row not packed yet */
 } kstate_t;
 
 typedef struct {
@@ -68,9 +70,13 @@ struct _alerter_t {
     size_t active;
     msgpack_sbuffer rec, st, row;
     outbox_batch_t *progress; /* alerter_progress_to */
+    uint32_t *pending;        /* keys whose progress row waits for the next second */
+    size_t npending, cappending;
 };
 
 static const char *const SEVERITIES[] = {"info", "warning", "critical"};
+
+#define PROGRESS_EVERY_MS 1000
 
 alerter_t *
 alerter_new(void)
@@ -98,6 +104,7 @@ alerter_destroy(alerter_t **self_p)
     free(self->flags);
     free(self->sum_window);
     free(self->sum_last);
+    free(self->pending);
     u64map_free(&self->anomaly_index);
     msgpack_sbuffer_destroy(&self->rec);
     msgpack_sbuffer_destroy(&self->st);
@@ -247,6 +254,17 @@ lag_topic(const rule_class_t *r, const tprog_t *p, char *out, size_t len)
 static void
 fill_params(const rule_class_t *r, const tprog_t *p, const alertcfg_t *cfg, rule_params_t *rp)
 {
+    if (!alertcfg_has_settings(cfg)) {
+        *rp = (rule_params_t){.enabled = 1,
+                              .min_elapsed = RULE_MIN_ELAPSED_DEFAULT,
+                              .margin = RULE_MARGIN_DEFAULT,
+                              .repeat_hours = RULE_REPEAT_HOURS_DEFAULT,
+                              .threshold = r->threshold,
+                              .behind = 0.80,
+                              .factor = r->factor,
+                              .window_days = RULE_WINDOW_DAYS_DEFAULT};
+        return;
+    }
     const char *m = p->metric;
     rp->enabled = alertcfg_param(cfg, r->name, "enabled", m, p->kind, 1);
     rp->min_elapsed =
@@ -370,6 +388,7 @@ typedef struct {
     void *id_arg;
     outbox_batch_t *progress; /* a row per key evaluated, or NULL */
     bool lazy;                /* a group's evaluation: keep a due time already set (below) */
+    int64_t mono;             /* monotonic ms, for one progress row per key per second */
 } emit_ctx_t;
 
 static void
@@ -392,7 +411,8 @@ opt_double(msgpack_packer *pk, const char *k, bool has, double v, double unit)
         msgpack_pack_nil(pk);
 }
 
-/* The key's progress row (PROTOCOL.md, "progress row"), for progress/. */
+/* The key's progress row (PROTOCOL.md, "progress row"), for progress/;
+   p's names filled. */
 static int
 pack_progress(alerter_t *self, const tprog_t *p, const emit_ctx_t *c)
 {
@@ -524,6 +544,28 @@ emit_lag(alerter_t *self, const emit_ctx_t *c, const rule_class_t *r, int ri, co
     return 0;
 }
 
+/* A key's progress row goes out at most once a second: a key changed
+   again within the second waits for alerter_flush_progress. */
+static int
+offer_progress(alerter_t *self, projection_t *proj, tprog_t *p, const emit_ctx_t *c)
+{
+    kstate_t *k = &self->keys[p->idx];
+    if (c->mono - k->progress_at >= PROGRESS_EVERY_MS) {
+        k->progress_at = c->mono;
+        k->progress_pending = false;
+        projection_target_names(proj, p, c->now);
+        return pack_progress(self, p, c);
+    }
+    if (!k->progress_pending) {
+        if (grow((void **)&self->pending, &self->cappending, self->npending + 1,
+                 sizeof *self->pending) != 0)
+            return 0; /* out of memory: this update is skipped, the next one goes */
+        self->pending[self->npending++] = p->idx;
+        k->progress_pending = true;
+    }
+    return 0;
+}
+
 /* Evaluate every rule on key idx at now; record what changes. */
 static int
 eval_key(alerter_t *self, projection_t *proj, const alertcfg_t *cfg, uint32_t idx,
@@ -573,6 +615,7 @@ eval_key(alerter_t *self, projection_t *proj, const alertcfg_t *cfg, uint32_t id
                              now - k->last_sent[ri] >= (int64_t)(rp.repeat_hours * 3600000.0))))
             continue;
         char key[400], topic[700], summary[1024];
+        projection_target_names(proj, &p, now);
         lag_key(r, &p, key, sizeof key);
         lag_topic(r, &p, topic, sizeof topic);
         const silence_t *sil = has_silences ? alertcfg_silenced(cfg, key, topic, now) : NULL;
@@ -655,7 +698,7 @@ eval_key(alerter_t *self, projection_t *proj, const alertcfg_t *cfg, uint32_t id
         any_changed |= changed;
     }
     if (lazy && !any_changed) {
-        if (base->progress && pack_progress(self, &p, base) != 0)
+        if (base->progress && offer_progress(self, proj, &p, base) != 0)
             return -1;
         return 0;
     }
@@ -681,6 +724,7 @@ eval_key(alerter_t *self, projection_t *proj, const alertcfg_t *cfg, uint32_t id
         }
         if (active && has_silences) {
             char key[400], topic[700];
+            projection_target_names(proj, &p, now);
             lag_key(r, &p, key, sizeof key);
             lag_topic(r, &p, topic, sizeof topic);
             const silence_t *sil = alertcfg_silenced(cfg, key, topic, now);
@@ -693,7 +737,7 @@ eval_key(alerter_t *self, projection_t *proj, const alertcfg_t *cfg, uint32_t id
     k->due = INT64_MAX; /* schedule() pushes only a change */
     k->last_actual = p.actual;
     schedule(self, idx, due);
-    if (base->progress && pack_progress(self, &p, base) != 0)
+    if (base->progress && offer_progress(self, proj, &p, base) != 0)
         return -1;
     return 0;
 }
@@ -1094,7 +1138,7 @@ alerter_group(alerter_t *self, projection_t *proj, foldset_t *folds, int64_t now
     size_t n = projection_take_changes(proj, &changed, NULL, 0);
     if (cover_keys(self, proj) != 0)
         goto oom;
-    emit_ctx_t c = {"firing", now, log_seq, id_of, id_arg, NULL, false};
+    emit_ctx_t c = {"firing", now, log_seq, id_of, id_arg, NULL, false, 0};
     size_t nrev;
     const review_t *rv = alertcfg_take_reviews(cfg, &nrev);
     for (size_t i = 0; i < nrev; i++)
@@ -1112,6 +1156,7 @@ alerter_group(alerter_t *self, projection_t *proj, foldset_t *folds, int64_t now
                    : (snprintf(err, errlen, "out of memory evaluating alert rules"), -1);
     c.progress = self->progress;
     c.lazy = true;
+    c.mono = (int64_t)(log_clock_ms());
     for (size_t i = 0; i < n; i++) {
         uint32_t idx = changed[i];
         if (idx >= self->nkeys)
@@ -1154,7 +1199,7 @@ alerter_tick(alerter_t *self, projection_t *proj, foldset_t *folds, int64_t now,
     alertcfg_t *cfg = foldset_alertcfg(folds);
     if (cover_keys(self, proj) != 0)
         goto oom;
-    emit_ctx_t c = {"firing", now, log_seq, NULL, NULL, NULL, false};
+    emit_ctx_t c = {"firing", now, log_seq, NULL, NULL, NULL, false, 0};
     if (foldset_tick(folds, now, alerter_flag, self) != 0 ||
         raise_flags(self, proj, cfg, now, log_seq, out) != 0)
         goto oom;
@@ -1200,6 +1245,40 @@ alerter_check(alerter_t *self, const event_t *ev, ev_error_t *err)
         return err->code;
     }
     return EVE_OK;
+}
+
+int
+alerter_flush_progress(alerter_t *self, projection_t *proj, int64_t now, uint64_t log_seq,
+                       outbox_batch_t *progress)
+{
+    emit_ctx_t c = {"firing", now, log_seq, NULL, NULL, progress, false, (int64_t)log_clock_ms()};
+    size_t kept = 0;
+    for (size_t i = 0; i < self->npending; i++) {
+        uint32_t idx = self->pending[i];
+        kstate_t *k = idx < self->nkeys ? &self->keys[idx] : NULL;
+        if (!k || !k->progress_pending)
+            continue;
+        if (c.mono - k->progress_at < PROGRESS_EVERY_MS) {
+            self->pending[kept++] = idx; /* its second is not up yet */
+            continue;
+        }
+        tprog_t p;
+        k->progress_pending = false;
+        k->progress_at = c.mono;
+        if (!progress || projection_target_eval(proj, idx, now, self->window_days, &p) != 0)
+            continue;
+        projection_target_names(proj, &p, now);
+        if (pack_progress(self, &p, &c) != 0)
+            return -1;
+    }
+    self->npending = kept;
+    return 0;
+}
+
+size_t
+alerter_progress_pending(const alerter_t *self)
+{
+    return self->npending;
 }
 
 void

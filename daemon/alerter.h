@@ -68,6 +68,12 @@ int alerter_group(alerter_t *self, projection_t *proj, foldset_t *folds, int64_t
 /* Where alerter_group also puts a progress row of every key it evaluated
    (topic progress/<path>/, entry aseq = the target index); NULL: none. */
 void alerter_progress_to(alerter_t *self, outbox_batch_t *progress);
+/* Progress rows go out at most once a second per key; a key changed again
+   within its second waits here. Pack the rows of the waiting keys whose
+   second is up (progress NULL: forget them, nobody listens). */
+int alerter_flush_progress(alerter_t *self, projection_t *proj, int64_t now, uint64_t log_seq,
+                           outbox_batch_t *progress);
+size_t alerter_progress_pending(const alerter_t *self);
 
 /* Time passes: the keys due by now, a new day's run rates, silences that
    ended, the detectors' ticks. */

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 struct _committer_t {
@@ -32,6 +33,7 @@ struct _committer_t {
     int efd;
 #ifdef PACER_FAULT_INJECTION
     unsigned long fail_every, jobs; /* PACERD_TEST_FAIL_COMMIT, see commit.h */
+    const char *disk_full_flag;     /* PACERD_TEST_DISK_FULL, see commit.h */
 #endif
 };
 
@@ -40,6 +42,13 @@ struct _committer_t {
 static void
 fault_init(committer_t *self)
 {
+    const char *full = getenv("PACERD_TEST_DISK_FULL");
+    if (full && *full) {
+        self->disk_full_flag = full;
+        log_warn("PACERD_TEST_DISK_FULL=%s: transactions of appends fail as on a full disk "
+                 "while it exists",
+                 full);
+    }
     const char *fail = getenv("PACERD_TEST_FAIL_COMMIT");
     if (!fail || !*fail)
         return;
@@ -114,6 +123,25 @@ put_records(void *arg, char *err, size_t errlen)
     return rc;
 }
 
+/* A failed commit on a filesystem with less room left than the job
+   wanted is a full disk, whatever LMDB made of it (see commit.h). */
+static void
+classify_failure(committer_t *self, commit_job_t *j)
+{
+    struct statvfs fs;
+    if (j->rc != STORE_ERROR || statvfs(store_dir(self->store), &fs) != 0)
+        return;
+    uint64_t free_bytes = (uint64_t)fs.f_bavail * fs.f_frsize;
+    uint64_t wanted = j->room ? j->room : (uint64_t)1 << 20;
+    if (free_bytes < wanted) {
+        char was[160];
+        snprintf(was, sizeof was, "%.*s", (int)sizeof was - 1, j->err);
+        snprintf(j->err, sizeof j->err, "no space left on device: %llu KiB free (LMDB: %s)",
+                 (unsigned long long)(free_bytes >> 10), was);
+        j->rc = STORE_DISK_FULL;
+    }
+}
+
 /* Put every record and commit (store_in_txn grows a full map and starts
    again), then run the job's `after`. */
 static void
@@ -134,10 +162,20 @@ run_job(committer_t *self, commit_job_t *j)
     j->after_rc = STORE_OK;
     if (fault_injected(self, j))
         return;
+#ifdef PACER_FAULT_INJECTION
+    if (self->disk_full_flag && access(self->disk_full_flag, F_OK) == 0) {
+        snprintf(j->err, sizeof j->err,
+                 "committing the log: No space left on device (injected: "
+                 "PACERD_TEST_DISK_FULL exists)");
+        j->rc = STORE_DISK_FULL;
+        return;
+    }
+#endif
     t = log_clock_ms();
     grown = 0;
     put_call_t call = {self->store, j};
     j->rc = store_in_txn(self->store, put_records, &call, &grown, j->err, sizeof j->err);
+    classify_failure(self, j);
     j->ms_commit = log_clock_ms() - t - j->ms_put;
     if (grown) {
         count_growth(self, grown);

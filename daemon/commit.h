@@ -14,11 +14,19 @@
     between jobs). A full map is grown here and the puts redone: the
     records do not change, so nothing else has to be undone.
 
-    Test hook, in pacerd-test only (built with -DPACER_FAULT_INJECTION;
+    Test hooks, in pacerd-test only (built with -DPACER_FAULT_INJECTION;
     pacerd has no such code path): with PACERD_TEST_FAIL_COMMIT=N in the
     environment, every Nth job fails before its transaction as a broken
     disk would make it fail, so that tests can drive the writer's recovery
-    (tests/it_commit_failure.py). */
+    (tests/it_commit_failure.py); with PACERD_TEST_DISK_FULL=PATH, every
+    job fails with STORE_DISK_FULL while PATH exists (tests/it_disk_full.py
+    creates it and removes it again as space would return).
+
+    A full disk: LMDB reports ENOSPC, or, when the filesystem filled up in
+    the middle of its write, a short write as EIO; a failed job whose
+    filesystem has less free space than the job's room estimate counts as
+    STORE_DISK_FULL too, so the writer can tell "wait for space" from a
+    broken disk. */
 
 #ifndef PACER_COMMIT_H
 #define PACER_COMMIT_H

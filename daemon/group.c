@@ -349,10 +349,12 @@ group_pack_reply(group_t *self, pending_t *p, msgpack_sbuffer *out, uint64_t cou
     }
     if (p->rc == WIRE_OK) {
         p->rc = WIRE_UNKNOWN_OP;
+        char served[200];
         snprintf(p->message, sizeof p->message,
-                 "op \"%.*s\" is not served on the append endpoint (append, allocate, "
-                 "rebuild, tick; the others are on the query endpoint)",
-                 (int)(p->req.op_len > 40 ? 40 : p->req.op_len), p->req.op_name);
+                 "op \"%.*s\" is not served on the append endpoint (%s; the others are on "
+                 "the query endpoint)",
+                 (int)(p->req.op_len > 40 ? 40 : p->req.op_len), p->req.op_name,
+                 wire_ops_served(WIRE_ON_APPEND, served, sizeof served));
     }
     wire_reply_error(&pk, p->req.corr, p->rc, p->message);
     return false;

@@ -64,6 +64,7 @@ typedef struct {
 
 typedef struct {
     zmq_msg_t ident, body;
+    int64_t received_us; /* monotonic, when the intake thread read it */
     wire_request_t req;
     wire_rc_t rc;
     char message[640];
@@ -87,6 +88,7 @@ typedef struct {
     /* tick requests; internal: the intake thread's own timer, answered to
        nobody */
     bool internal;
+    bool flush_only; /* internal: only send the progress rows that waited */
     uint64_t tick_raised;
     int64_t tick_clock;
 } pending_t;

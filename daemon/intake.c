@@ -46,21 +46,8 @@ struct _intake_t {
     int64_t tick_ms, next_tick, next_heartbeat;
     bool tick_queued; /* an internal tick is in a group not answered yet */
     uint64_t last_aseq, last_seq;
-    /* progress/ coalescing: the newest row of each key not yet sent, sent
-       at most once per PROGRESS_MS per key */
-    struct coalesce *slots;
-    size_t nslots, used, dirty;
+    bool flush_queued; /* an internal progress flush is in a group not answered yet */
 };
-
-#define PROGRESS_MS 1000
-
-/* One key's coalescing slot, by target index (open addressing). */
-typedef struct coalesce {
-    uint64_t idx1; /* target index + 1; 0: free */
-    int64_t last_sent;
-    char *topic, *row; /* the newest unsent update (NULL: none) */
-    size_t topic_len, row_len;
-} coalesce_t;
 
 #define HEARTBEAT_MS 1000
 
@@ -70,6 +57,14 @@ mono_ms(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int64_t
+mono_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
 static int64_t
@@ -127,7 +122,10 @@ reply_all(intake_t *self, group_t *g)
     for (size_t k = 0; k < g->npending; k++) {
         pending_t *p = &g->pending[k];
         if (p->internal) {
-            self->tick_queued = false;
+            if (p->flush_only)
+                self->flush_queued = false;
+            else
+                self->tick_queued = false;
             if (p->rc != WIRE_OK || p->tick_clock < 0)
                 log_warn("alert tick not committed: %s", p->message);
             continue;
@@ -144,6 +142,7 @@ reply_all(intake_t *self, group_t *g)
             atomic_fetch_add_explicit(&self->stats->bad_requests, 1, memory_order_relaxed);
         if (send_reply(self, p) != 0)
             log_debug("reply not sent: %s", zmq_strerror(errno));
+        histogram_observe(&self->stats->ack_latency, (uint64_t)(mono_us() - p->received_us));
     }
 }
 
@@ -172,96 +171,23 @@ track_subscriptions(intake_t *self)
         }
     }
     zmq_msg_close(&m);
+    atomic_store_explicit(&self->stats->subscriptions, self->subscriptions, memory_order_relaxed);
 }
 
-static coalesce_t *
-slot_of(intake_t *self, uint64_t idx)
-{
-    if (self->used * 2 >= self->nslots) { /* grow and rehash at half full */
-        size_t n = self->nslots ? self->nslots * 2 : 1024;
-        coalesce_t *s = calloc(n, sizeof *s);
-        if (!s)
-            return NULL;
-        for (size_t i = 0; i < self->nslots; i++) {
-            coalesce_t *o = &self->slots[i];
-            if (!o->idx1)
-                continue;
-            size_t h = (size_t)(o->idx1 * 0x9E3779B97F4A7C15ULL) & (n - 1);
-            while (s[h].idx1)
-                h = (h + 1) & (n - 1);
-            s[h] = *o;
-        }
-        free(self->slots);
-        self->slots = s;
-        self->nslots = n;
-    }
-    size_t h = (size_t)((idx + 1) * 0x9E3779B97F4A7C15ULL) & (self->nslots - 1);
-    while (self->slots[h].idx1 && self->slots[h].idx1 != idx + 1)
-        h = (h + 1) & (self->nslots - 1);
-    if (!self->slots[h].idx1) {
-        self->slots[h].idx1 = idx + 1;
-        self->used++;
-    }
-    return &self->slots[h];
-}
-
-static void
-send_progress(intake_t *self, coalesce_t *c, int64_t now)
-{
-    if (zmq_send(self->pub, c->topic, c->topic_len, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0 ||
-        zmq_send(self->pub, c->row, c->row_len, ZMQ_DONTWAIT) < 0)
-        log_debug("progress update dropped: %s", zmq_strerror(errno));
-    free(c->topic);
-    free(c->row);
-    c->topic = c->row = NULL;
-    c->last_sent = now;
-    self->dirty--;
-}
-
-/* The group's progress rows: each key's goes out now if its last went out
-   PROGRESS_MS ago, else it waits (replacing any older one) for
-   flush_progress. */
+/* The group's progress rows (the writer sends each key's at most once a
+   second). */
 static void
 publish_progress(intake_t *self, group_t *g)
 {
     if (!g->committed || !self->pub)
         return;
-    int64_t now = mono_ms();
     for (size_t i = 0; i < g->progress.nrecs; i++) {
         const outbox_rec_t *r = &g->progress.recs[i];
-        coalesce_t *c = slot_of(self, r->aseq);
-        if (!c)
-            return;
-        char *topic = malloc(r->topic_len), *row = malloc(r->rec_len);
-        if (!topic || !row) {
-            free(topic);
-            free(row);
-            return;
-        }
-        memcpy(topic, outbox_batch_at(&g->progress, r->topic_off), r->topic_len);
-        memcpy(row, outbox_batch_at(&g->progress, r->rec_off), r->rec_len);
-        if (c->row) {
-            free(c->topic);
-            free(c->row);
-        } else
-            self->dirty++;
-        c->topic = topic;
-        c->row = row;
-        c->topic_len = r->topic_len;
-        c->row_len = r->rec_len;
-        if (now - c->last_sent >= PROGRESS_MS)
-            send_progress(self, c, now);
-    }
-}
-
-static void
-flush_progress(intake_t *self)
-{
-    int64_t now = mono_ms();
-    for (size_t i = 0; self->dirty && i < self->nslots; i++) {
-        coalesce_t *c = &self->slots[i];
-        if (c->row && now - c->last_sent >= PROGRESS_MS)
-            send_progress(self, c, now);
+        if (zmq_send(self->pub, outbox_batch_at(&g->progress, r->topic_off), r->topic_len,
+                     ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0 ||
+            zmq_send(self->pub, outbox_batch_at(&g->progress, r->rec_off), r->rec_len,
+                     ZMQ_DONTWAIT) < 0)
+            log_debug("progress update dropped: %s", zmq_strerror(errno));
     }
 }
 
@@ -314,7 +240,9 @@ publish_heartbeat(intake_t *self)
     msgpack_packer pk;
     msgpack_sbuffer_clear(&self->out);
     msgpack_packer_init(&pk, &self->out, msgpack_sbuffer_write);
-    msgpack_pack_map(&pk, 3);
+    msgpack_pack_map(&pk, 4);
+    wire_pack_str(&pk, "epoch");
+    msgpack_pack_uint64(&pk, outbox_epoch());
     wire_pack_str(&pk, "aseq");
     msgpack_pack_uint64(&pk, self->last_aseq);
     wire_pack_str(&pk, "seq");
@@ -368,6 +296,26 @@ queue_tick(intake_t *self)
     p->req.op = OP_TICK;
     p->internal = true;
     self->tick_queued = true;
+    hand_off(self);
+}
+
+/* Once a second while someone listens to progress/: an internal request
+   that has the writer send the progress rows that waited for their second
+   (daemon/alerter). It commits nothing unless the group has more in it. */
+static void
+queue_flush(intake_t *self)
+{
+    group_t *g = self->filling;
+    if (self->flush_queued || self->stopping || g->npending >= GROUP_MAX_REQS)
+        return;
+    pending_t *p = &g->pending[g->npending++];
+    zmq_msg_init(&p->ident);
+    zmq_msg_init(&p->body);
+    p->rc = WIRE_OK;
+    p->req.op = OP_TICK;
+    p->internal = true;
+    p->flush_only = true;
+    self->flush_queued = true;
     hand_off(self);
 }
 
@@ -441,6 +389,7 @@ receive_request(intake_t *self, pending_t *p)
         return -1;
     }
     zmq_msg_close(&delim);
+    p->received_us = mono_us();
     p->rc = wire_request_parse(&p->req, zmq_msg_data(&p->body), zmq_msg_size(&p->body), p->message,
                                sizeof p->message);
     return 1;
@@ -494,8 +443,7 @@ intake_run(void *arg)
         int64_t t = mono_ms(), wake = self->next_heartbeat;
         if (self->tick_ms && self->next_tick < wake)
             wake = self->next_tick;
-        if (self->dirty && t + PROGRESS_MS / 4 < wake)
-            wake = t + PROGRESS_MS / 4;
+
         long timeout = wake > t ? (long)(wake - t) : 0;
         if (zmq_poll(items, n, timeout) < 0) {
             if (errno == EINTR)
@@ -509,10 +457,11 @@ intake_run(void *arg)
         if (at_pub >= 0 && (items[at_pub].revents & ZMQ_POLLIN))
             track_subscriptions(self);
         t = mono_ms();
-        if (self->dirty)
-            flush_progress(self);
-        if (t >= self->next_heartbeat)
+        if (t >= self->next_heartbeat) {
             publish_heartbeat(self);
+            if (atomic_load_explicit(&self->stats->progress_subscribers, memory_order_relaxed) > 0)
+                queue_flush(self);
+        }
         if (self->tick_ms && t >= self->next_tick)
             queue_tick(self);
         if (at_router >= 0 && (items[at_router].revents & ZMQ_POLLIN))
@@ -571,11 +520,6 @@ intake_join(intake_t **self_p)
     pthread_join(self->thread, NULL);
     for (int i = 0; i < INTAKE_GROUPS; i++)
         group_destroy(&self->groups[i]);
-    for (size_t i = 0; i < self->nslots; i++) {
-        free(self->slots[i].topic);
-        free(self->slots[i].row);
-    }
-    free(self->slots);
     msgpack_sbuffer_destroy(&self->out);
     free(self);
     *self_p = NULL;

@@ -9,9 +9,18 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
 
 static MDB_dbi alerts_dbi, state_dbi;
 static bool opened;
+static uint64_t epoch;
+
+/* alert_state's one key that is not an alert's: the outbox's epoch. Alert
+   keys never start with a NUL byte. */
+static const char EPOCH_KEY[] = "\0epoch";
+#define EPOCH_KEY_LEN (sizeof EPOCH_KEY - 1)
 
 static int
 fail(char *err, size_t errlen, const char *what, int rc)
@@ -124,10 +133,32 @@ outbox_open(store_t *store, uint64_t *last_aseq, char *err, size_t errlen)
     if (mdb_cursor_get(c, &k, &v, MDB_LAST) == 0 && k.mv_size == sizeof(uint64_t))
         memcpy(last_aseq, k.mv_data, sizeof *last_aseq);
     mdb_cursor_close(c);
+    MDB_val ek = {EPOCH_KEY_LEN, (void *)EPOCH_KEY}, ev;
+    if ((rc = mdb_get(txn, state_dbi, &ek, &ev)) == 0 && ev.mv_size == sizeof epoch)
+        memcpy(&epoch, ev.mv_data, sizeof epoch);
+    else {
+        /* a new outbox: a random epoch, so that a subscriber's cursor from
+           another outbox (a state directory replaced) is not taken for
+           one of this */
+        if (getrandom(&epoch, sizeof epoch, 0) != (ssize_t)sizeof epoch)
+            epoch = (uint64_t)time(NULL) * 1000003u ^ (uint64_t)getpid();
+        epoch &= (UINT64_C(1) << 53) - 1; /* exact in a double, for JSON clients */
+        ev = (MDB_val){sizeof epoch, &epoch};
+        if ((rc = mdb_put(txn, state_dbi, &ek, &ev, 0)) != 0) {
+            mdb_txn_abort(txn);
+            return fail(err, errlen, "writing the alert outbox's epoch", rc);
+        }
+    }
     if ((rc = mdb_txn_commit(txn)) != 0)
         return fail(err, errlen, "opening the alert outbox", rc);
     opened = true;
     return STORE_OK;
+}
+
+uint64_t
+outbox_epoch(void)
+{
+    return epoch;
 }
 
 int
@@ -174,7 +205,8 @@ outbox_scan_states(store_reader_t *r, outbox_state_fn *fn, void *arg, char *err,
     MDB_val k, v;
     for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0;
          rc = mdb_cursor_get(c, &k, &v, MDB_NEXT))
-        if (fn(arg, k.mv_data, k.mv_size, v.mv_data, v.mv_size) != 0)
+        if (!(k.mv_size && ((const char *)k.mv_data)[0] == 0) &&
+            fn(arg, k.mv_data, k.mv_size, v.mv_data, v.mv_size) != 0)
             break;
     mdb_cursor_close(c);
     return rc == 0 || rc == MDB_NOTFOUND ? STORE_OK : fail(err, errlen, "reading alert states", rc);

@@ -67,6 +67,11 @@ outbox_batch_at(const outbox_batch_t *b, uint32_t off)
    other transaction of the store. *last_aseq gets the newest aseq. */
 int outbox_open(store_t *store, uint64_t *last_aseq, char *err, size_t errlen);
 
+/* The outbox's epoch: a random number (below 2^53) drawn when the outbox
+   was created and kept with it. Alert sequence numbers are only
+   comparable within one epoch. */
+uint64_t outbox_epoch(void);
+
 /* Inside the store's open write transaction. */
 int outbox_put(store_t *store, const outbox_batch_t *b, char *err, size_t errlen);
 

@@ -8,19 +8,25 @@
     Settings come from, in increasing priority: built-in defaults, the config
     file (--config, ZPL format as czmq's zconfig reads it), then flags. */
 
+#include "daemon/http.h"
 #include "daemon/log.h"
+#include "daemon/metrics.h"
 #include "daemon/projector.h"
 #include "daemon/query.h"
+#include "daemon/service.h"
 #include "daemon/store.h"
 #include "daemon/outbox.h"
 #include "daemon/writer.h"
+#include "projections/calendar.h"
 
 #include <czmq.h>
 #include <getopt.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define PACER_VERSION "0.1.0"
 
@@ -29,6 +35,8 @@ typedef struct {
     char *append;
     char *query;
     char *publish;
+    char *metrics; /* HOST:PORT of the HTTP metrics endpoint; NULL: off */
+    char *config;  /* --config FILE, read again on SIGHUP */
     size_t map_size, map_headroom;
     int log_level;
     char *time_zone;
@@ -49,6 +57,8 @@ usage(FILE *out)
             "  --append EP         append endpoint (default tcp://127.0.0.1:7700)\n"
             "  --query EP          query endpoint (default tcp://127.0.0.1:7701)\n"
             "  --publish EP        publish endpoint (default tcp://127.0.0.1:7702)\n"
+            "  --metrics HOST:PORT serve Prometheus metrics over HTTP at /metrics\n"
+            "                      (default off; e.g. 127.0.0.1:7703)\n"
             "  --map-size BYTES    initial LMDB map size (default 1 GiB; grows when full)\n"
             "  --map-headroom BYTES  free map space kept ahead of each group, besides twice\n"
             "                      the group's size (default 24M; 0: grow only when a\n"
@@ -69,7 +79,10 @@ usage(FILE *out)
             "                            state_dir = /var/lib/pacer\n"
             "                            append = tcp://127.0.0.1:7700\n"
             "                            log_level = info\n"
-            "  --version, --help\n");
+            "                      SIGHUP reads it again and applies log_level\n"
+            "  --version, --help\n"
+            "Exit status: 0 after a clean stop, 2 for a usage or settings error (found\n"
+            "before anything is created on disk), 1 for any other failure.\n");
 }
 
 static void
@@ -109,20 +122,23 @@ apply_setting(settings_t *s, const char *key, const char *value)
         set(&s->query, value);
     else if (streq(key, "publish"))
         set(&s->publish, value);
-    else if (streq(key, "map_size") || streq(key, "map-size")) {
+    else if (streq(key, "metrics")) {
+        if (streq(value, "off"))
+            free(s->metrics), s->metrics = NULL;
+        else
+            set(&s->metrics, value);
+    } else if (streq(key, "map_size") || streq(key, "map-size")) {
         if (parse_size(value, &s->map_size) != 0) {
-            fprintf(stderr,
-                    "pacerd: map size \"%s\": expected bytes (at least 65536), "
-                    "optionally with K, M or G\n",
-                    value);
+            log_usage_error("map size \"%s\": expected bytes (at least 65536), "
+                            "optionally with K, M or G",
+                            value);
             return -1;
         }
     } else if (streq(key, "map_headroom") || streq(key, "map-headroom")) {
         if (!streq(value, "0") && parse_size(value, &s->map_headroom) != 0) {
-            fprintf(stderr,
-                    "pacerd: map headroom \"%s\": expected 0 or bytes (at least 65536), "
-                    "optionally with K, M or G\n",
-                    value);
+            log_usage_error("map headroom \"%s\": expected 0 or bytes (at least 65536), "
+                            "optionally with K, M or G",
+                            value);
             return -1;
         }
         if (streq(value, "0"))
@@ -133,7 +149,7 @@ apply_setting(settings_t *s, const char *key, const char *value)
         char *end;
         long m = strtol(value, &end, 10);
         if (*end || m < 1 || m > 12) {
-            fprintf(stderr, "pacerd: fiscal start month \"%s\": expected 1 to 12\n", value);
+            log_usage_error("fiscal start month \"%s\": expected 1 to 12", value);
             return -1;
         }
         s->fiscal_start_month = (int)m;
@@ -141,13 +157,13 @@ apply_setting(settings_t *s, const char *key, const char *value)
         char *end;
         long t = strtol(value, &end, 10);
         if (*end || end == value || t < 0 || t > 86400) {
-            fprintf(stderr, "pacerd: tick \"%s\": expected seconds, 0 to 86400\n", value);
+            log_usage_error("tick \"%s\": expected seconds, 0 to 86400", value);
             return -1;
         }
         s->tick_s = t;
     } else if (streq(key, "alerts") || streq(key, "detectors")) {
         if (!streq(value, "on") && !streq(value, "off")) {
-            fprintf(stderr, "pacerd: %s \"%s\": expected on or off\n", key, value);
+            log_usage_error("%s \"%s\": expected on or off", key, value);
             return -1;
         }
         if (streq(key, "alerts"))
@@ -156,7 +172,7 @@ apply_setting(settings_t *s, const char *key, const char *value)
             s->detectors_off = streq(value, "off");
     } else if (streq(key, "manual_clock") || streq(key, "manual-clock")) {
         if (!streq(value, "true") && !streq(value, "false")) {
-            fprintf(stderr, "pacerd: manual clock \"%s\": expected true or false\n", value);
+            log_usage_error("manual clock \"%s\": expected true or false", value);
             return -1;
         }
         s->manual_clock = streq(value, "true");
@@ -170,10 +186,9 @@ apply_setting(settings_t *s, const char *key, const char *value)
             while (d < 7 && strcmp(tok, days[d]))
                 d++;
             if (d == 7) {
-                fprintf(stderr,
-                        "pacerd: working weekday \"%s\": expected mon, tue, wed, thu, "
-                        "fri, sat or sun\n",
-                        tok);
+                log_usage_error("working weekday \"%s\": expected mon, tue, wed, thu, "
+                                "fri, sat or sun",
+                                tok);
                 free(copy);
                 return -1;
             }
@@ -181,7 +196,7 @@ apply_setting(settings_t *s, const char *key, const char *value)
         }
         free(copy);
         if (!mask) {
-            fprintf(stderr, "pacerd: working weekdays: name at least one day\n");
+            log_usage_error("working weekdays: name at least one day");
             return -1;
         }
         s->working_weekdays = mask;
@@ -189,19 +204,17 @@ apply_setting(settings_t *s, const char *key, const char *value)
         char *end;
         unsigned long long n = strtoull(value, &end, 10);
         if (*end || end == value) {
-            fprintf(stderr, "pacerd: snapshot interval \"%s\": expected a number of events\n",
-                    value);
+            log_usage_error("snapshot interval \"%s\": expected a number of events", value);
             return -1;
         }
         s->snapshot_every = n;
     } else if (streq(key, "log_level") || streq(key, "log-level")) {
         if ((s->log_level = log_level_parse(value)) < 0) {
-            fprintf(stderr, "pacerd: log level \"%s\": expected debug, info, warn or error\n",
-                    value);
+            log_usage_error("log level \"%s\": expected debug, info, warn or error", value);
             return -1;
         }
     } else {
-        fprintf(stderr, "pacerd: unknown setting \"%s\"\n", key);
+        log_usage_error("unknown setting \"%s\"", key);
         return -1;
     }
     return 0;
@@ -211,12 +224,12 @@ static int
 load_config(settings_t *s, const char *path)
 {
     if (!zsys_file_exists(path)) {
-        fprintf(stderr, "pacerd: config file %s does not exist\n", path);
+        log_usage_error("config file %s does not exist", path);
         return -1;
     }
     zconfig_t *root = zconfig_load(path);
     if (!root) {
-        fprintf(stderr, "pacerd: config file %s is not valid ZPL\n", path);
+        log_usage_error("config file %s is not valid ZPL", path);
         return -1;
     }
     zconfig_t *section = zconfig_locate(root, "pacerd");
@@ -234,6 +247,7 @@ parse_args(settings_t *s, int argc, char **argv)
                                          {"append", required_argument, 0, 'a'},
                                          {"query", required_argument, 0, 'q'},
                                          {"publish", required_argument, 0, 'p'},
+                                         {"metrics", required_argument, 0, 'P'},
                                          {"map-size", required_argument, 0, 'm'},
                                          {"map-headroom", required_argument, 0, 'H'},
                                          {"log-level", required_argument, 0, 'l'},
@@ -250,9 +264,18 @@ parse_args(settings_t *s, int argc, char **argv)
                                          {"help", no_argument, 0, 'h'},
                                          {0, 0, 0, 0}};
     /* The config file applies first, so flags override it wherever it is. */
-    for (int i = 1; i < argc - 1; i++)
-        if (streq(argv[i], "--config") && load_config(s, argv[i + 1]) != 0)
-            return 2;
+    for (int i = 1; i < argc; i++) {
+        const char *path = NULL;
+        if (streq(argv[i], "--config") && i + 1 < argc)
+            path = argv[i + 1];
+        else if (!strncmp(argv[i], "--config=", 9))
+            path = argv[i] + 9;
+        if (path) {
+            set(&s->config, path);
+            if (load_config(s, path) != 0)
+                return 2;
+        }
+    }
     int c;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         const char *key = NULL;
@@ -268,6 +291,9 @@ parse_args(settings_t *s, int argc, char **argv)
             break;
         case 'p':
             key = "publish";
+            break;
+        case 'P':
+            key = "metrics";
             break;
         case 'm':
             key = "map_size";
@@ -318,11 +344,143 @@ parse_args(settings_t *s, int argc, char **argv)
             return 2;
     }
     if (optind < argc) {
-        fprintf(stderr, "pacerd: unexpected argument \"%s\"\n", argv[optind]);
+        log_usage_error("unexpected argument \"%s\"", argv[optind]);
         usage(stderr);
         return 2;
     }
     return -1; /* carry on */
+}
+
+/* A ZeroMQ endpoint's form: transport://address, and for tcp HOST:PORT
+   with a numeric or wildcard port. What binding alone would find out
+   (an address of another host, a port in use) is left to the bind. */
+static bool
+endpoint_ok(const char *ep)
+{
+    const char *sep = strstr(ep, "://");
+    if (!sep || !sep[3])
+        return false;
+    size_t tlen = (size_t)(sep - ep);
+    if (tlen == 3 && !strncmp(ep, "tcp", 3)) {
+        const char *colon = strrchr(sep + 3, ':');
+        if (!colon || colon == sep + 3 || !colon[1])
+            return false;
+        if (streq(colon + 1, "*"))
+            return true;
+        char *end;
+        long port = strtol(colon + 1, &end, 10);
+        return !*end && port > 0 && port <= 65535;
+    }
+    return (tlen == 3 && !strncmp(ep, "ipc", 3)) || (tlen == 6 && !strncmp(ep, "inproc", 6));
+}
+
+/* What can be checked before anything is created on disk: the endpoints'
+   form, the metrics address, the time zone. 0, or -1 with a message. */
+static int
+check_settings(const settings_t *s)
+{
+    const char *names[] = {"append", "query", "publish"};
+    const char *eps[] = {s->append, s->query, s->publish};
+    for (int i = 0; i < 3; i++)
+        if (!endpoint_ok(eps[i])) {
+            log_usage_error("%s endpoint \"%s\": expected tcp://HOST:PORT (or ipc://PATH)",
+                            names[i], eps[i]);
+            return -1;
+        }
+    char err[512];
+    if (s->metrics && http_check_address(s->metrics, err, sizeof err) != 0) {
+        log_usage_error("metrics %s", err);
+        return -1;
+    }
+    calendar_t *cal = calendar_new(s->time_zone, s->fiscal_start_month, err, sizeof err);
+    if (!cal) {
+        log_usage_error("time zone: %s", err);
+        return -1;
+    }
+    calendar_destroy(&cal);
+    return 0;
+}
+
+static void
+settings_free(settings_t *s)
+{
+    free(s->state_dir);
+    free(s->append);
+    free(s->query);
+    free(s->publish);
+    free(s->metrics);
+    free(s->config);
+    free(s->time_zone);
+}
+
+static settings_t
+settings_default(void)
+{
+    return (settings_t){.state_dir = strdup("./pacer-data"),
+                        .append = strdup("tcp://127.0.0.1:7700"),
+                        .query = strdup("tcp://127.0.0.1:7701"),
+                        .publish = strdup("tcp://127.0.0.1:7702"),
+                        .log_level = PLOG_INFO,
+                        .time_zone = strdup("Asia/Shanghai"),
+                        .fiscal_start_month = 1,
+                        .snapshot_every = 1000000,
+                        .tick_s = WRITER_TICK_MS / 1000,
+                        .map_headroom = WRITER_MAP_HEADROOM};
+}
+
+/* The state directory as an absolute path, so that `status` names it in
+   a way any process can use (pacer backup). */
+static void
+absolute_state_dir(settings_t *s)
+{
+    if (s->state_dir[0] == '/')
+        return;
+    char cwd[PATH_MAX];
+    if (!getcwd(cwd, sizeof cwd))
+        return;
+    const char *rel = s->state_dir;
+    while (rel[0] == '.' && rel[1] == '/')
+        rel += 2;
+    char *abs = malloc(strlen(cwd) + strlen(rel) + 2);
+    if (!abs)
+        return;
+    sprintf(abs, "%s/%s", cwd, rel);
+    free(s->state_dir);
+    s->state_dir = abs;
+}
+
+/* SIGHUP (service thread): read the config file and the flags again, as
+   at start-up (flags still win), and apply what can change while running:
+   the log level. The rest is named if it changed, for the next start. */
+typedef struct {
+    int argc;
+    char **argv;
+    const settings_t *running;
+} reload_args_t;
+
+static void
+reload_settings(void *arg)
+{
+    reload_args_t *r = arg;
+    settings_t s = settings_default();
+    optind = 0; /* getopt_long starts over */
+    if (parse_args(&s, r->argc, r->argv) >= 0) {
+        log_error("reload: settings not applied (see above); still running with the old ones");
+        settings_free(&s);
+        return;
+    }
+    absolute_state_dir(&s);
+    const settings_t *o = r->running;
+    const char *names[] = {"state_dir", "append", "query", "publish", "metrics", "time_zone"};
+    const char *was[] = {o->state_dir, o->append, o->query, o->publish, o->metrics, o->time_zone};
+    const char *now[] = {s.state_dir, s.append, s.query, s.publish, s.metrics, s.time_zone};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (!was[i] != !now[i] || (was[i] && strcmp(was[i], now[i]) != 0))
+            log_warn("reload: %s changed; it takes effect at the next start", names[i]);
+    log_set_level((log_level_t)s.log_level);
+    log_info("reload: %s; log level %s", o->config ? o->config : "no config file",
+             log_level_name((log_level_t)s.log_level));
+    settings_free(&s);
 }
 
 typedef struct {
@@ -359,115 +517,178 @@ bind_socket(int type, const char *endpoint)
     return sock;
 }
 
-/* Open the state, bind, serve until SIGTERM or SIGINT. The exit status. */
-static int
-serve(const settings_t *s)
-{
-    log_set_level((log_level_t)s->log_level);
+/* Everything main builds, torn down in reverse by teardown. */
+typedef struct {
+    service_t *service;
+    store_t *store;
+    projector_t *projector;
+    dedup_t *dedup;
+    writer_t *writer;
+    zsock_t *router, *pub;
+    zactor_t *query;
+    query_args_t qargs; /* the query actor keeps a pointer to it */
+    metrics_t *metrics;
+    http_t *http;
+} daemon_parts_t;
 
-    /* czmq's handler sets zsys_interrupted on SIGINT and SIGTERM; the writer
-       checks it between groups, so a batch in flight is always finished. */
-    zsys_init();
-    zsys_set_logstream(stderr);
-    int64_t started = zclock_time();
-    int64_t t0 = zclock_usecs();
+static void
+teardown(daemon_parts_t *d)
+{
+    http_destroy(&d->http); /* first: it reads the others */
+    metrics_destroy(&d->metrics);
+    zactor_destroy(&d->query);
+    dedup_destroy(&d->dedup); /* when the writer never took it */
+    writer_destroy(&d->writer);
+    projector_destroy(&d->projector);
+    zsock_destroy(&d->pub);
+    zsock_destroy(&d->router);
+    store_destroy(&d->store);
+    service_destroy(&d->service);
+}
+
+/* Open the state, load the id index and the projection (replaying the
+   log after the newest snapshot). 0, or -1 after logging why. */
+static int
+load_state(daemon_parts_t *d, const settings_t *s)
+{
     char err[512];
+    service_starting(d->service, "opening the state directory %s", s->state_dir);
     store_options_t opts = {.map_size = s->map_size, .exclusive = true};
-    store_t *store = store_open(s->state_dir, &opts, err, sizeof err);
-    if (!store) {
+    if (!(d->store = store_open(s->state_dir, &opts, err, sizeof err))) {
         log_error("%s", err);
-        return 1;
+        return -1;
     }
     uint64_t last_aseq;
-    if (outbox_open(store, &last_aseq, err, sizeof err) != STORE_OK) {
+    if (outbox_open(d->store, &last_aseq, err, sizeof err) != STORE_OK) {
         log_error("%s", err);
-        store_destroy(&store);
-        return 1;
+        return -1;
     }
+    service_starting(d->service, "loading the id index and replaying the log (%llu events)",
+                     (unsigned long long)store_last_seq(d->store));
     /* The id index and the projection are independent reads of the log:
        build them side by side. */
-    id_load_t ids = {store, NULL, ""};
+    id_load_t ids = {d->store, NULL, ""};
     pthread_t ids_thread;
     bool threaded = pthread_create(&ids_thread, NULL, load_ids, &ids) == 0;
     if (!threaded)
         load_ids(&ids);
     projector_options_t popts = {s->time_zone, s->fiscal_start_month, s->snapshot_every,
                                  s->working_weekdays, s->detectors_off};
-    projector_t *projector = projector_open(store, &popts, err, sizeof err);
+    d->projector = projector_open(d->store, &popts, err, sizeof err);
     if (threaded)
         pthread_join(ids_thread, NULL);
-    if (!projector || !ids.dedup) {
-        log_error("%s", projector ? ids.err : err);
-        projector_destroy(&projector);
-        dedup_destroy(&ids.dedup);
-        store_destroy(&store);
-        return 1;
+    d->dedup = ids.dedup;
+    if (!d->projector || !d->dedup) {
+        log_error("%s", d->projector ? ids.err : err);
+        return -1;
     }
-    writer_stats_t stats = {0};
-    zsock_t *router = bind_socket(ZMQ_ROUTER, s->append);
-    zsock_t *pub = router ? bind_socket(ZMQ_XPUB, s->publish) : NULL;
-    writer_t *writer = pub ? writer_new(store, projector, &ids.dedup, zsock_resolve(router),
-                                        zsock_resolve(pub), &stats, err, sizeof err)
-                           : NULL;
-    if (pub && !writer)
-        log_error("%s", err);
-    if (writer) {
-        writer_set_map_headroom(writer, s->map_headroom);
-        writer_set_tick(writer, (int64_t)s->tick_s * 1000);
-        writer_set_manual_clock(writer, s->manual_clock);
-        writer_set_alerts(writer, !s->alerts_off);
-    }
-    query_args_t qargs = {store, projector, s->query, &stats, started};
-    zactor_t *query = writer ? query_start(&qargs, err, sizeof err) : NULL;
-    if (writer && !query)
-        log_error("%s", err);
-    if (!query) {
-        dedup_destroy(&ids.dedup); /* when the writer never took it */
-        writer_destroy(&writer);
-        zsock_destroy(&pub);
-        zsock_destroy(&router);
-        projector_destroy(&projector);
-        store_destroy(&store);
-        return 1;
-    }
-    log_info("pacerd %s: state %s, %llu events, ready in %.3f s; append %s, query %s, "
-             "publish %s",
-             PACER_VERSION, s->state_dir, (unsigned long long)store_last_seq(store),
-             (double)(zclock_usecs() - t0) / 1e6, s->append, s->query, s->publish);
+    return 0;
+}
 
-    int rc = writer_run(writer, &zsys_interrupted);
-    log_info("stopping: last seq %llu", (unsigned long long)store_last_seq(store));
-    zactor_destroy(&query);
-    if (rc == 0)
-        writer_snapshot(writer); /* so the next start folds only what follows */
-    writer_destroy(&writer);
-    projector_destroy(&projector);
-    zsock_destroy(&pub);
-    zsock_destroy(&router);
-    store_destroy(&store);
-    return rc == 0 ? 0 : 1;
+/* Bind the endpoints and start the writer, the query actor and the
+   metrics. 0, or -1 after logging why. */
+static int
+start_serving(daemon_parts_t *d, const settings_t *s, writer_stats_t *stats, int64_t started)
+{
+    char err[512];
+    service_starting(d->service, "binding %s, %s, %s", s->append, s->query, s->publish);
+    if (!(d->router = bind_socket(ZMQ_ROUTER, s->append)) ||
+        !(d->pub = bind_socket(ZMQ_XPUB, s->publish)))
+        return -1;
+    d->writer = writer_new(d->store, d->projector, &d->dedup, zsock_resolve(d->router),
+                           zsock_resolve(d->pub), stats, err, sizeof err);
+    if (!d->writer) {
+        log_error("%s", err);
+        return -1;
+    }
+    writer_set_map_headroom(d->writer, s->map_headroom);
+    writer_set_tick(d->writer, (int64_t)s->tick_s * 1000);
+    writer_set_manual_clock(d->writer, s->manual_clock);
+    writer_set_alerts(d->writer, !s->alerts_off);
+    d->qargs = (query_args_t){d->store, d->projector, s->query, stats, started};
+    if (!(d->query = query_start(&d->qargs, err, sizeof err))) {
+        log_error("%s", err);
+        return -1;
+    }
+    if (!s->metrics)
+        return 0;
+    metrics_args_t margs = {stats, d->store, d->projector, started, PACER_VERSION};
+    if (!(d->metrics = metrics_new(&margs)) || !(d->http = http_new()) ||
+        metrics_route(d->metrics, d->http) != 0) {
+        log_error("out of memory starting the metrics endpoint");
+        return -1;
+    }
+    if (http_start(d->http, s->metrics, err, sizeof err) != 0) {
+        log_error("%s", err);
+        return -1;
+    }
+    return 0;
 }
 
 int
 main(int argc, char **argv)
 {
-    settings_t s = {.state_dir = strdup("./pacer-data"),
-                    .append = strdup("tcp://127.0.0.1:7700"),
-                    .query = strdup("tcp://127.0.0.1:7701"),
-                    .publish = strdup("tcp://127.0.0.1:7702"),
-                    .log_level = PLOG_INFO,
-                    .time_zone = strdup("Asia/Shanghai"),
-                    .fiscal_start_month = 1,
-                    .snapshot_every = 1000000,
-                    .tick_s = WRITER_TICK_MS / 1000,
-                    .map_headroom = WRITER_MAP_HEADROOM};
+    /* Before any thread exists: SIGHUP goes to the service thread only. */
+    service_block_signals();
+    settings_t s = settings_default();
     int rc = parse_args(&s, argc, argv);
-    if (rc < 0)
-        rc = serve(&s);
-    free(s.state_dir);
-    free(s.append);
-    free(s.query);
-    free(s.publish);
-    free(s.time_zone);
-    return rc;
+    if (rc < 0 && check_settings(&s) != 0)
+        rc = 2;
+    if (rc >= 0) {
+        settings_free(&s);
+        return rc;
+    }
+    log_set_level((log_level_t)s.log_level);
+    absolute_state_dir(&s);
+
+    /* czmq's handler sets zsys_interrupted on SIGINT and SIGTERM; the writer
+       checks it between groups, so a batch in flight is always finished.
+       On the journal, czmq's own lines go to syslog, which journald also
+       reads, with their priorities. */
+    zsys_init();
+    if (log_to_journal()) {
+        zsys_set_logstream(NULL);
+        zsys_set_logsystem(true);
+    } else
+        zsys_set_logstream(stderr);
+    int64_t started = zclock_time();
+    int64_t t0 = zclock_usecs();
+    char err[512];
+    daemon_parts_t d = {0};
+    reload_args_t reload = {argc, argv, &s};
+    if (!(d.service = service_start(reload_settings, &reload, err, sizeof err))) {
+        log_error("%s", err);
+        settings_free(&s);
+        return 1;
+    }
+    writer_stats_t stats = {0};
+    metrics_init_stats(&stats);
+    if (load_state(&d, &s) != 0 || start_serving(&d, &s, &stats, started) != 0) {
+        service_notify("STATUS=failed to start (see the log)");
+        teardown(&d);
+        settings_free(&s);
+        return 1;
+    }
+    char metrics_note[300] = "";
+    if (s.metrics)
+        snprintf(metrics_note, sizeof metrics_note, ", metrics http://%s/metrics", s.metrics);
+    log_info("pacerd %s: state %s, %llu events, ready in %.3f s; append %s, query %s, "
+             "publish %s%s",
+             PACER_VERSION, s.state_dir, (unsigned long long)store_last_seq(d.store),
+             (double)(zclock_usecs() - t0) / 1e6, s.append, s.query, s.publish, metrics_note);
+    atomic_store(&stats.writer_alive_ms, (int64_t)log_clock_ms());
+    service_ready(d.service, &stats.writer_alive_ms, "serving: %llu events; append %s, query %s",
+                  (unsigned long long)store_last_seq(d.store), s.append, s.query);
+
+    rc = writer_run(d.writer, &zsys_interrupted);
+    service_stopping(d.service, "stopping: committing and writing a snapshot at seq %llu",
+                     (unsigned long long)store_last_seq(d.store));
+    log_info("stopping: last seq %llu", (unsigned long long)store_last_seq(d.store));
+    http_destroy(&d.http);
+    zactor_destroy(&d.query);
+    if (rc == 0)
+        writer_snapshot(d.writer); /* so the next start folds only what follows */
+    teardown(&d);
+    settings_free(&s);
+    return rc == 0 ? 0 : 1;
 }

@@ -606,6 +606,12 @@ projector_folds(projector_t *self)
     return self->folds;
 }
 
+const char *
+projector_zone(projector_t *self)
+{
+    return self->zone;
+}
+
 void
 projector_write_lock(projector_t *self)
 {
@@ -624,6 +630,20 @@ projector_read_lock(projector_t *self)
     atomic_fetch_add(&self->readers_waiting, 1);
     pthread_rwlock_rdlock(&self->lock);
     atomic_fetch_sub(&self->readers_waiting, 1);
+}
+
+bool
+projector_read_lock_within(projector_t *self, int ms)
+{
+    struct timespec deadline;
+    clock_gettime(CLOCK_REALTIME, &deadline);
+    deadline.tv_nsec += (long)(ms % 1000) * 1000000L;
+    deadline.tv_sec += ms / 1000 + deadline.tv_nsec / 1000000000L;
+    deadline.tv_nsec %= 1000000000L;
+    atomic_fetch_add(&self->readers_waiting, 1);
+    int rc = pthread_rwlock_timedrdlock(&self->lock, &deadline);
+    atomic_fetch_sub(&self->readers_waiting, 1);
+    return rc == 0;
 }
 
 bool

@@ -40,10 +40,15 @@ void projector_destroy(projector_t **self_p);
    hold the matching lock while using them. */
 projection_t *projector_live(projector_t *self);
 foldset_t *projector_folds(projector_t *self);
+/* The IANA zone of its calendars (set at open, never changed). Any thread. */
+const char *projector_zone(projector_t *self);
 /* Waiting queries go first (for up to 10 ms), so that a writer taking the
    lock back right after letting it go does not starve them. */
 void projector_write_lock(projector_t *self);
 void projector_read_lock(projector_t *self);
+/* The same, giving up after `ms` milliseconds (a rebuild holds the lock
+   for seconds): true when the read lock is held. */
+bool projector_read_lock_within(projector_t *self, int ms);
 void projector_unlock(projector_t *self);
 /* True while a query waits for the read lock (the writer then lets it in
    at its next durable point rather than folding on). */

@@ -19,7 +19,13 @@ typedef struct {
     query_args_t *args;
     void *router;
     msgpack_sbuffer out;
+    uint32_t undefined; /* the projection's undefined_count, as last read */
+    char zone[128];     /* its calendar's time zone (constant once read) */
 } query_t;
+
+/* A status must not wait for a rebuild: it reads the projection if it
+   can within this long, else reports what it read last. */
+#define STATUS_LOCK_MS 100
 
 static void
 pack_kv_uint(msgpack_packer *pk, const char *key, uint64_t v)
@@ -45,17 +51,17 @@ op_status(query_t *self, wire_request_t *req, msgpack_packer *pk)
         memcpy(hash, rec.hash, STORE_HASH_BYTES);
     store_read_end(&r);
 
-    projector_read_lock(self->args->projector);
-    projection_t *live = projector_live(self->args->projector);
-    uint32_t undefined = projection_undefined_count(live);
-    char zone[128];
-    snprintf(zone, sizeof zone, "%s", calendar_zone(projection_calendar(live)));
-    projector_unlock(self->args->projector);
+    if (projector_read_lock_within(self->args->projector, STATUS_LOCK_MS)) {
+        self->undefined = projection_undefined_count(projector_live(self->args->projector));
+        projector_unlock(self->args->projector);
+    }
+    /* the zone never changes: no lock needed */
+    snprintf(self->zone, sizeof self->zone, "%s", projector_zone(self->args->projector));
 
     int64_t now = zclock_time();
     wire_reply_begin(pk, req->corr, true, 13);
     wire_pack_str(pk, "time_zone");
-    wire_pack_str(pk, zone);
+    wire_pack_str(pk, self->zone);
     wire_pack_str(pk, "version");
     wire_pack_str(pk, PACER_VERSION);
     pack_kv_uint(pk, "protocol", WIRE_VERSION);
@@ -69,7 +75,7 @@ op_status(query_t *self, wire_request_t *req, msgpack_packer *pk)
     pack_kv_uint(pk, "uptime_ms", (uint64_t)(now - self->args->started_at));
     pack_kv_uint(pk, "map_size", atomic_load(&st->map_size));
     pack_kv_uint(pk, "snapshot_seq", projector_snapshot_seq(self->args->projector));
-    pack_kv_uint(pk, "undefined_nodes", undefined);
+    pack_kv_uint(pk, "undefined_nodes", self->undefined);
     wire_pack_str(pk, "counters");
     msgpack_pack_map(pk, 7);
     pack_kv_uint(pk, "requests", atomic_load(&st->requests));
@@ -147,7 +153,7 @@ body_field(const msgpack_object *body, const char *key)
     return NULL;
 }
 
-/* progress, leaderboard, target_history and allocation previews: on the
+/* progress, leaderboard, daily, target_history and allocation previews: on the
    live projection under its read lock, or, with as_of / as_of_seq, on a
    private projection of the log as it stood then. */
 static void
@@ -203,8 +209,10 @@ op_projection(query_t *self, wire_request_t *req, msgpack_packer *pk)
     }
     if (proj)
         projector_release(self->args->projector, &proj);
-    else
+    else {
+        self->undefined = projection_undefined_count(p); /* fresh for the next status */
         projector_unlock(self->args->projector);
+    }
     if (rc != PQ_OK)
         wire_reply_error_named(pk, req->corr, pq_rc_name(rc), res.message);
     else {
@@ -214,10 +222,33 @@ op_projection(query_t *self, wire_request_t *req, msgpack_packer *pk)
     msgpack_sbuffer_destroy(&res.body);
 }
 
+/* An op no core handler serves, offered to the folds: true if one answered
+   (or refused it). */
+static bool
+op_of_fold(query_t *self, wire_request_t *req, msgpack_packer *pk)
+{
+    char err[256] = "";
+    msgpack_sbuffer pairs;
+    msgpack_sbuffer_init(&pairs);
+    size_t n = 0;
+    projector_read_lock(self->args->projector);
+    int rc = foldset_query(projector_folds(self->args->projector), req->op_name, req->op_len,
+                           req->body, zclock_time(), &pairs, &n, err, sizeof err);
+    projector_unlock(self->args->projector);
+    if (rc < 0)
+        wire_reply_error(pk, req->corr, WIRE_BAD_REQUEST, err);
+    else if (rc > 0) {
+        wire_reply_begin(pk, req->corr, true, n);
+        msgpack_sbuffer_write(&self->out, pairs.data, pairs.size);
+    }
+    msgpack_sbuffer_destroy(&pairs);
+    return rc != 0;
+}
+
 static void
 handle(query_t *self, zmq_msg_t *body)
 {
-    char msg[256];
+    char msg[640];
     wire_request_t req;
     msgpack_packer pk;
     msgpack_sbuffer_clear(&self->out);
@@ -231,17 +262,24 @@ handle(query_t *self, zmq_msg_t *body)
     else if (req.op == OP_EVENTS)
         op_events(self, &req, &pk);
     else if (req.op == OP_PROGRESS || req.op == OP_LEADERBOARD || req.op == OP_TARGET_HISTORY ||
-             req.op == OP_ALLOCATE || req.op == OP_UNDEFINED_NODES)
+             req.op == OP_ALLOCATE || req.op == OP_UNDEFINED_NODES || req.op == OP_DAILY)
         op_projection(self, &req, &pk);
     else if (req.op == OP_ALERTS || req.op == OP_ALERTS_ACTIVE || req.op == OP_SILENCES)
-        alert_query(self->args->store, self->args->projector, &req, &pk, &self->out, zclock_time());
-    else {
+        alert_query(self->args->store, self->args->projector, &req, &pk, &self->out,
+                    atomic_load(&self->args->stats->alert_clock)
+                        ? atomic_load(&self->args->stats->alert_clock)
+                        : zclock_time());
+    else if (req.op != OP_OTHER || !op_of_fold(self, &req, &pk)) {
+        char served[300], elsewhere[100], folds[100] = "";
+        projector_read_lock(self->args->projector);
+        foldset_ops(projector_folds(self->args->projector), folds, sizeof folds);
+        projector_unlock(self->args->projector);
         snprintf(msg, sizeof msg,
-                 "op \"%.*s\" is not served on the query endpoint (status, events, "
-                 "progress, leaderboard, target_history, undefined_nodes, allocate "
-                 "previews, alerts, alerts_active, silences; append, allocate, rebuild and "
-                 "tick are on the append endpoint)",
-                 (int)(req.op_len > 40 ? 40 : req.op_len), req.op_name);
+                 "op \"%.*s\" is not served on the query endpoint (%s%s; %s are on the append "
+                 "endpoint)",
+                 (int)(req.op_len > 40 ? 40 : req.op_len), req.op_name,
+                 wire_ops_served(WIRE_ON_QUERY, served, sizeof served), folds,
+                 wire_ops_served(WIRE_ON_APPEND, elsewhere, sizeof elsewhere));
         wire_reply_error(&pk, req.corr, WIRE_UNKNOWN_OP, msg);
     }
     wire_request_free(&req);

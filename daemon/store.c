@@ -85,6 +85,8 @@ static int
 lmdb_fail(char *err, size_t errlen, const char *what, int rc)
 {
     snprintf(err, errlen, "%s: %s", what, mdb_strerror(rc));
+    if (rc == ENOSPC || rc == EDQUOT)
+        return STORE_DISK_FULL;
     return rc == MDB_MAP_FULL ? STORE_MAP_FULL : STORE_ERROR;
 }
 
@@ -375,6 +377,16 @@ size_t
 store_map_size(store_t *self)
 {
     return self->map_size;
+}
+
+size_t
+store_map_used(store_t *self)
+{
+    MDB_envinfo info;
+    MDB_stat st;
+    if (mdb_env_info(self->env, &info) != 0 || mdb_env_stat(self->env, &st) != 0)
+        return 0;
+    return ((size_t)info.me_last_pgno + 1) * st.ms_psize;
 }
 
 void *

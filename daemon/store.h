@@ -39,7 +39,8 @@ typedef enum {
     STORE_MAP_FULL = -2, /* the write transaction did not fit: grow, retry */
     STORE_LOCKED = -3,   /* another pacerd holds this state directory */
     STORE_CORRUPT = -4,  /* a record fails to decode or to chain */
-    STORE_NOT_FOUND = -5
+    STORE_NOT_FOUND = -5,
+    STORE_DISK_FULL = -6 /* the filesystem is full (ENOSPC, EDQUOT): retry when space returns */
 } store_rc_t;
 
 typedef struct {
@@ -66,6 +67,9 @@ uint64_t store_last_seq(store_t *self);
 /* The hash of the newest record (32 zero bytes when the log is empty). */
 const uint8_t *store_last_hash(store_t *self);
 size_t store_map_size(store_t *self);
+/* Bytes of the map up to its last used page (free pages inside count as
+   used). On the thread that may grow the map, or while it cannot. */
+size_t store_map_used(store_t *self);
 const char *store_dir(store_t *self);
 
 /* Writer side. */

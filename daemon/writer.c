@@ -91,10 +91,11 @@ struct _writer_t {
     commit_job_t job;
     size_t inflight_mark;
     double inflight_t0, inflight_ms[3];
-    bool locked;     /* the projector's write lock is held */
-    int failures;    /* consecutive groups that failed */
-    bool broken;     /* a group could not be handed back */
-    size_t headroom; /* see writer_set_map_headroom */
+    uint64_t inflight_active; /* alerts firing with it (for the metrics) */
+    bool locked;              /* the projector's write lock is held */
+    int failures;             /* consecutive groups that failed */
+    bool broken;              /* a group could not be handed back */
+    size_t headroom;          /* see writer_set_map_headroom */
     /* Where the time of the group being applied went, for the log line
        about a slow one: snapshot store, index growth, apply. */
     double ms[3];
@@ -106,7 +107,15 @@ struct _writer_t {
     int64_t alert_clock;
     int64_t tick_ms;
     bool no_alerts; /* --alerts off: evaluate no rule, raise no flag */
+    /* The disk is full: groups of appends are refused without being
+       applied, except one a second (a probe) while space may have come
+       back; the first commit that succeeds ends it. */
+    bool disk_full;
+    double next_probe_ms;
+    char disk_full_why[400];
 };
+
+#define DISK_FULL_PROBE_MS 1000
 
 enum { T_SNAPSHOT, T_RESERVE, T_APPLY };
 
@@ -226,6 +235,10 @@ writer_new(store_t *store, projector_t *projector, dedup_t **dedup_p, void *rout
     self->next_seq = store_last_seq(store) + 1;
     memcpy(self->last_hash, store_last_hash(store), STORE_HASH_BYTES);
     atomic_store(&stats->map_size, store_map_size(store));
+    atomic_store(&stats->map_used, store_map_used(store));
+    atomic_store(&stats->last_seq, store_last_seq(store));
+    atomic_store(&stats->last_aseq, alerter_last_aseq(self->alerter));
+    atomic_store(&stats->alerts_active, alerter_active(self->alerter));
     store_reader_t *r = store_read_begin(store, err, errlen);
     store_record_t rec;
     if (r && store_last_seq(store) &&
@@ -580,7 +593,7 @@ raise_alerts(writer_t *self, group_t *g, char *err, size_t errlen)
     int64_t wall = self->recorded_at;
     for (size_t k = 0; k < g->npending; k++) {
         pending_t *p = &g->pending[k];
-        if (!group_is_tick(p))
+        if (!group_is_tick(p) || p->flush_only)
             continue;
         int64_t t = p->req.has_now ? p->req.now : wall;
         if (self->manual_clock && !p->req.has_now)
@@ -593,8 +606,10 @@ raise_alerts(writer_t *self, group_t *g, char *err, size_t errlen)
             continue;
         }
         p->tick_clock = t;
-        if (self->manual_clock)
+        if (self->manual_clock) {
             self->alert_clock = t;
+            atomic_store(&self->stats->alert_clock, t);
+        }
     }
     int64_t now = self->manual_clock ? self->alert_clock : wall;
     if (self->no_alerts) {
@@ -611,6 +626,12 @@ raise_alerts(writer_t *self, group_t *g, char *err, size_t errlen)
         pending_t *p = &g->pending[k];
         if (!group_is_tick(p) || p->tick_clock < 0)
             continue;
+        if (p->flush_only) {
+            if (alerter_flush_progress(self->alerter, proj, now, log_seq,
+                                       progress ? &g->progress : NULL) != 0)
+                return STORE_ERROR;
+            continue;
+        }
         size_t before = g->outbox.nrecs;
         if (alerter_tick(self->alerter, proj, folds, p->tick_clock, log_seq, &g->outbox, err,
                          errlen) != 0)
@@ -782,6 +803,71 @@ fail_group(writer_t *self, group_t *g, const char *why)
     g->last_seq = store_last_seq(self->store);
 }
 
+/* A group's commit returned: the metrics' gauges of the durable state,
+   and its histograms (for groups that appended events). */
+static void
+published_durable(writer_t *self, const group_t *g, const commit_job_t *j)
+{
+    writer_stats_t *st = self->stats;
+    atomic_store_explicit(&st->last_seq, j->first_seq + j->n - 1, memory_order_relaxed);
+    atomic_store_explicit(&st->last_aseq, g->last_aseq, memory_order_relaxed);
+    atomic_store_explicit(&st->alerts_active, self->inflight_active, memory_order_relaxed);
+    atomic_store_explicit(&st->map_used, store_map_used(self->store), memory_order_relaxed);
+    if (j->n) {
+        histogram_observe(&st->group_events, j->n);
+        histogram_observe(&st->commit_time, (uint64_t)((j->ms_put + j->ms_commit) * 1000));
+    }
+}
+
+/* A commit failed for want of disk space: from now on appends are refused
+   until a probe commits (see process_group). */
+static void
+disk_full_enter(writer_t *self, const char *err)
+{
+    self->next_probe_ms = log_clock_ms() + DISK_FULL_PROBE_MS;
+    if (self->disk_full)
+        return;
+    self->disk_full = true;
+    atomic_store(&self->stats->disk_full, 1);
+    snprintf(self->disk_full_why, sizeof self->disk_full_why,
+             "the disk holding %s is full (%s); appends resume once space is freed",
+             store_dir(self->store), err);
+    log_error("disk full: %s; appends are answered `internal` until space is freed (tried again "
+              "every %d ms)",
+              err, DISK_FULL_PROBE_MS);
+}
+
+static void
+disk_full_leave(writer_t *self)
+{
+    self->disk_full = false;
+    atomic_store(&self->stats->disk_full, 0);
+    log_info("disk space is back: appends resume");
+}
+
+/* Whether a group can be refused whole without being applied: nothing in
+   it but appends, ticks and requests already answered with an error. */
+static bool
+refusable(const group_t *g)
+{
+    for (size_t k = 0; k < g->npending; k++) {
+        const pending_t *p = &g->pending[k];
+        if (p->rc == WIRE_OK && p->req.op != OP_APPEND && !group_is_tick(p))
+            return false;
+    }
+    return true;
+}
+
+/* While the disk is full: answer every append of g `internal`, with why. */
+static void
+refuse_for_disk(writer_t *self, group_t *g)
+{
+    group_fail(g, self->disk_full_why);
+    g->committed = false;
+    g->last_seq = store_last_seq(self->store);
+    hand_back(self, g);
+}
+
 /* The commit of the group in hand has returned (or, with wait, once it
    returns): settle its duplicate inserts, or undo everything past the
    durable log on a failure; then answer it. Returns 1 (committed), -1
@@ -806,15 +892,23 @@ finish_inflight(writer_t *self, bool wait)
         dedup_settle(self->dedup, self->inflight_mark);
         if (j->n) /* a group of errors and duplicates appends nothing */
             atomic_fetch_add_explicit(&self->stats->commits, 1, memory_order_relaxed);
+        published_durable(self, g, j);
         self->failures = 0;
+        if (self->disk_full)
+            disk_full_leave(self);
         g->committed = true;
         g->recorded_at = j->recorded_at;
         g->last_seq = j->first_seq + j->n - 1;
         if (has_rebuild(g))
             run_rebuilds(self, g);
     } else {
+        atomic_fetch_add_explicit(&self->stats->commit_failures, 1, memory_order_relaxed);
         undo_to_durable(self);
-        fail_group(self, g, j->err);
+        if (j->rc == STORE_DISK_FULL) {
+            disk_full_enter(self, j->err);
+            fail_group(self, g, self->disk_full_why);
+        } else
+            fail_group(self, g, j->err);
     }
     double took = log_clock_ms() - self->inflight_t0;
     /* a rebuild is slow by nature and logs its own time */
@@ -878,6 +972,11 @@ process_group(writer_t *self, group_t *g)
         finish_inflight(self, true);
     if (!self->inflight)
         at_durable_point(self);
+    if (self->disk_full && !self->inflight && log_clock_ms() < self->next_probe_ms &&
+        refusable(g)) {
+        refuse_for_disk(self, g);
+        return;
+    }
     self->ms[T_SNAPSHOT] = log_clock_ms() - t0;
     if (!self->locked) {
         projector_write_lock(self->projector);
@@ -890,6 +989,11 @@ process_group(writer_t *self, group_t *g)
         int rc = apply_group(self, g, recorded_at, err, sizeof err);
         if (rc == STORE_OK && finish_inflight(self, true) < 0) {
             /* applied on top of a group that failed, and undone with it */
+            if (self->disk_full && refusable(g)) {
+                group_reset(g);
+                refuse_for_disk(self, g);
+                return;
+            }
             log_info("applying a group of %zu events again: the commit before it failed",
                      g->nevents);
             group_reset(g);
@@ -927,6 +1031,7 @@ process_group(writer_t *self, group_t *g)
         j->after_arg = self;
     }
     self->inflight = g;
+    self->inflight_active = alerter_active(self->alerter);
     self->inflight_mark = dedup_mark(self->dedup);
     self->inflight_t0 = t0;
     memcpy(self->inflight_ms, self->ms, sizeof self->ms);
@@ -976,6 +1081,8 @@ writer_run(writer_t *self, volatile int *stop)
             }
             stop_sent = true;
         }
+        atomic_store_explicit(&self->stats->writer_alive_ms, (int64_t)log_clock_ms(),
+                              memory_order_relaxed);
         if (!self->inflight && self->locked)
             at_durable_point(self);
         zmq_pollitem_t items[2] = {{self->pipe, 0, ZMQ_POLLIN, 0},
@@ -1010,8 +1117,9 @@ writer_run(writer_t *self, volatile int *stop)
         }
         process_group(self, g);
         /* A store failure is answered (nothing acknowledged); repeated ones
-           mean the disk or the environment is broken: stop and say so. */
-        if (self->failures >= 10 && rc == 0) {
+           mean the disk or the environment is broken: stop and say so. A
+           full disk is waited out instead: it heals when space is freed. */
+        if (self->failures >= 10 && rc == 0 && !self->disk_full) {
             log_error("10 consecutive groups failed; stopping");
             rc = -1;
         }

@@ -35,16 +35,21 @@
     answered `internal` for every append, so no producer ever gets an
     acknowledgement for an event that is not durable; the group applied
     meanwhile is applied again. A full map is grown and the transaction
-    redone by the commit thread.
+    redone by the commit thread. A full disk (STORE_DISK_FULL) is answered
+    the same way, and then groups of appends are refused without being
+    applied, all but one a second, until one commits again: the daemon
+    keeps serving queries and resumes appends by itself once space is
+    freed. Other failures, ten groups in a row, stop the daemon.
 
     Counters are the one piece of state shared with other threads without
     a lock: written here and by the intake thread with relaxed atomics, read
-    by the query thread. */
+    by the query thread and the metrics (daemon/metrics). */
 
 #ifndef PACER_WRITER_H
 #define PACER_WRITER_H
 
 #include "daemon/dedup.h"
+#include "daemon/histogram.h"
 #include "daemon/projector.h"
 #include "daemon/store.h"
 
@@ -58,6 +63,22 @@ typedef struct {
     /* subscriptions that progress/ topics would reach (the intake thread
        counts them, the writer packs progress updates only when there are) */
     _Atomic long progress_subscribers;
+    /* For the metrics: gauges of the durable state, set after each commit
+       (the alerter's figures as they stood with the group committed, not
+       with the one applied behind it); subscriptions on the publish socket
+       (intake thread); the writer loop's last turn (monotonic ms, for the
+       systemd watchdog); whether appends fail for want of disk space. */
+    _Atomic uint64_t last_seq, last_aseq, alerts_active, map_used, commit_failures;
+    _Atomic long subscriptions;
+    _Atomic int64_t writer_alive_ms;
+    _Atomic int disk_full;
+    /* ack latency (intake: request read to reply sent, microseconds),
+       events per group and commit time (writer, microseconds), for groups
+       that appended events; metrics_init_stats sets their buckets */
+    histogram_t ack_latency, group_events, commit_time;
+    /* the alert clock of a --manual-clock pacerd (0: the wall clock), the
+       default `now` of the alert queries */
+    _Atomic int64_t alert_clock;
 } writer_stats_t;
 
 typedef struct _writer_t writer_t;

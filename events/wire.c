@@ -289,6 +289,41 @@ bad(char *msg, size_t msglen, wire_rc_t rc, const char *text)
     return rc;
 }
 
+static const struct {
+    const char *name;
+    unsigned where;
+} OPS[] = {
+    [OP_NONE] = {NULL, 0},
+#define WIRE_OP_ROW(sym, name, where) [OP_##sym] = {name, where},
+    WIRE_OP_LIST(WIRE_OP_ROW)
+#undef WIRE_OP_ROW
+        [OP_OTHER] = {NULL, 0},
+};
+
+const char *
+wire_op_name(wire_op_t op)
+{
+    return op > OP_NONE && op < OP_OTHER ? OPS[op].name : NULL;
+}
+
+unsigned
+wire_op_endpoints(wire_op_t op)
+{
+    return op > OP_NONE && op < OP_OTHER ? OPS[op].where : 0;
+}
+
+char *
+wire_ops_served(unsigned endpoint, char *out, size_t outlen)
+{
+    size_t o = 0;
+    if (outlen)
+        out[0] = 0;
+    for (int i = OP_NONE + 1; i < OP_OTHER && o < outlen; i++)
+        if (OPS[i].where & endpoint)
+            o += (size_t)snprintf(out + o, outlen - o, "%s%s", o ? ", " : "", OPS[i].name);
+    return out;
+}
+
 wire_rc_t
 wire_request_parse(wire_request_t *req, const void *data, size_t len, char *msg, size_t msglen)
 {
@@ -337,34 +372,12 @@ wire_request_parse(wire_request_t *req, const void *data, size_t len, char *msg,
         return bad(msg, msglen, WIRE_BAD_REQUEST, "op: expected string");
     req->op_name = op->via.str.ptr;
     req->op_len = op->via.str.size;
-    if (key_eq(op, "append"))
-        req->op = OP_APPEND;
-    else if (key_eq(op, "status"))
-        req->op = OP_STATUS;
-    else if (key_eq(op, "events"))
-        req->op = OP_EVENTS;
-    else if (key_eq(op, "progress"))
-        req->op = OP_PROGRESS;
-    else if (key_eq(op, "leaderboard"))
-        req->op = OP_LEADERBOARD;
-    else if (key_eq(op, "target_history"))
-        req->op = OP_TARGET_HISTORY;
-    else if (key_eq(op, "allocate"))
-        req->op = OP_ALLOCATE;
-    else if (key_eq(op, "rebuild"))
-        req->op = OP_REBUILD;
-    else if (key_eq(op, "tick"))
-        req->op = OP_TICK;
-    else if (key_eq(op, "alerts"))
-        req->op = OP_ALERTS;
-    else if (key_eq(op, "alerts_active"))
-        req->op = OP_ALERTS_ACTIVE;
-    else if (key_eq(op, "silences"))
-        req->op = OP_SILENCES;
-    else if (key_eq(op, "undefined_nodes"))
-        req->op = OP_UNDEFINED_NODES;
-    else
-        req->op = OP_OTHER;
+    req->op = OP_OTHER;
+    for (int i = OP_NONE + 1; i < OP_OTHER; i++)
+        if (key_eq(op, OPS[i].name)) {
+            req->op = (wire_op_t)i;
+            break;
+        }
 
     if (req->op == OP_TICK) {
         const msgpack_object *now = map_get(body, "now");

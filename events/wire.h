@@ -33,22 +33,36 @@ typedef enum {
     WIRE_INTERNAL
 } wire_rc_t;
 
+/* Every operation of the protocol, once: its name and the endpoints that
+   serve it (docs/PROTOCOL.md). wire_request_parse resolves a request's
+   op through this list; an op not in it is OP_OTHER, which the query
+   endpoint offers to the folds (projections/foldset: a fold may answer
+   operations of its own). Adding an operation is a line here and its
+   handler where its endpoint dispatches (daemon/query.c, daemon/writer.c). */
+#define WIRE_ON_APPEND 1u
+#define WIRE_ON_QUERY  2u
+#define WIRE_OP_LIST(X)                                                                            \
+    X(APPEND, "append", WIRE_ON_APPEND)                                                            \
+    X(STATUS, "status", WIRE_ON_QUERY)                                                             \
+    X(EVENTS, "events", WIRE_ON_QUERY)                                                             \
+    X(PROGRESS, "progress", WIRE_ON_QUERY)                                                         \
+    X(LEADERBOARD, "leaderboard", WIRE_ON_QUERY)                                                   \
+    X(TARGET_HISTORY, "target_history", WIRE_ON_QUERY)                                             \
+    X(DAILY, "daily", WIRE_ON_QUERY)                                                               \
+    X(UNDEFINED_NODES, "undefined_nodes", WIRE_ON_QUERY)                                           \
+    X(ALLOCATE, "allocate", WIRE_ON_APPEND | WIRE_ON_QUERY)                                        \
+    X(REBUILD, "rebuild", WIRE_ON_APPEND)                                                          \
+    X(TICK, "tick", WIRE_ON_APPEND)                                                                \
+    X(ALERTS, "alerts", WIRE_ON_QUERY)                                                             \
+    X(ALERTS_ACTIVE, "alerts_active", WIRE_ON_QUERY)                                               \
+    X(SILENCES, "silences", WIRE_ON_QUERY)
+
 typedef enum {
     OP_NONE,
-    OP_APPEND,
-    OP_STATUS,
-    OP_EVENTS,
-    OP_PROGRESS,
-    OP_LEADERBOARD,
-    OP_TARGET_HISTORY,
-    OP_ALLOCATE,
-    OP_REBUILD,
-    OP_TICK,
-    OP_ALERTS,
-    OP_ALERTS_ACTIVE,
-    OP_SILENCES,
-    OP_UNDEFINED_NODES,
-    OP_OTHER
+#define WIRE_OP_ENUM(sym, name, where) OP_##sym,
+    WIRE_OP_LIST(WIRE_OP_ENUM)
+#undef WIRE_OP_ENUM
+        OP_OTHER
 } wire_op_t;
 
 typedef struct {
@@ -83,6 +97,14 @@ wire_rc_t wire_request_parse(wire_request_t *req, const void *data, size_t len, 
 void wire_request_free(wire_request_t *req);
 
 const char *wire_rc_name(wire_rc_t rc);
+
+/* An op's name ("append") and the endpoints serving it (WIRE_ON_x); NULL
+   and 0 for OP_NONE and OP_OTHER. */
+const char *wire_op_name(wire_op_t op);
+unsigned wire_op_endpoints(wire_op_t op);
+/* "append, allocate, rebuild, tick": the ops an endpoint serves, for the
+   message of an unknown_op. Returns out. */
+char *wire_ops_served(unsigned endpoint, char *out, size_t outlen);
 
 /* Start a reply map of 3 + extra entries: v, corr, ok. The caller packs the
    extra key/value pairs. */

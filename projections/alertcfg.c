@@ -90,6 +90,12 @@ is_lag_rule(const char *r, size_t n)
 }
 
 bool
+alertcfg_has_settings(const alertcfg_t *self)
+{
+    return self && self->nsettings > 0;
+}
+
+bool
 alertcfg_param_known(const char *rule, const char *param)
 {
     if (strncmp(rule, "anomaly/", 8) == 0 && rule[8])

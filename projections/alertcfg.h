@@ -63,6 +63,9 @@ int alertcfg_fold(alertcfg_t *self, uint64_t seq, const event_t *ev);
    own. */
 double alertcfg_param(const alertcfg_t *self, const char *rule, const char *param,
                       const char *metric, int kind, double dflt);
+/* Whether any rule setting was ever set (if not, every setting is its
+   default: the alerter skips the lookups). */
+bool alertcfg_has_settings(const alertcfg_t *self);
 /* Whether `rule` has a setting named `param` (the lag rules, anomaly/<x>
    for any x: detectors check their own names). */
 bool alertcfg_param_known(const char *rule, const char *param);

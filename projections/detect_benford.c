@@ -15,8 +15,8 @@
     a rep whose customers buy a narrow range of products shows 0.03 to 0.045
     without inventing anything. What sets typed amounts apart is what
     Nigrini's last-digits test looks at: people type round figures. So a
-    flag also needs the rep's share of round amounts (at most two
-    significant digits in minor units: 73,000.00 but not 73,450.00) to be
+    flag also needs the rep's share of round amounts (at most three
+    significant digits in minor units: 73,400.00 but not 73,456.00) to be
     far above the organisation's: a binomial tail against the
     organisation's share (at least 1%) with -log10 p above significance
     (10), and at least round_share (0.3) of the window.
@@ -47,15 +47,17 @@
 
 typedef struct {
     double threshold, significance, min_deals, round_share;
+    double enabled; /* 0: fold, raise nothing */
 } params_t;
 
 static const params_t DEFAULTS = {
-    .threshold = 0.015, .significance = 10, .min_deals = 100, .round_share = 0.3};
+    .threshold = 0.015, .significance = 10, .min_deals = 100, .round_share = 0.3, .enabled = 1};
 
 static const dk_param_t PARAMS[] = {{"threshold", offsetof(params_t, threshold), 0.001, 1},
                                     {"significance", offsetof(params_t, significance), 0, 100},
                                     {"min_deals", offsetof(params_t, min_deals), 50, WINDOW},
                                     {"round_share", offsetof(params_t, round_share), 0, 1},
+                                    {"enabled", offsetof(params_t, enabled), 0, 1},
                                     {NULL, 0, 0, 0}};
 
 /* log10(1 + 1/d) */
@@ -100,7 +102,10 @@ state_init(state_t *s, const det_env_t *env, const params_t *p)
     memset(s, 0, sizeof *s);
     s->env = *env;
     s->p = *p;
-    return dk_table_init(&s->reps, sizeof(rep_t), 64, MAX_REPS);
+    if (dk_table_init(&s->reps, sizeof(rep_t), 64, MAX_REPS) != 0)
+        return -1;
+    dk_table_slack(&s->reps, DK_DAY);
+    return 0;
 }
 
 static void
@@ -147,13 +152,16 @@ mad_of(const uint32_t *count, uint32_t n, const double *expect)
     return sum / 9;
 }
 
-/* At most two significant digits: 7300000 fen is, 7345000 is not. */
+/* At most ROUND_DIGITS significant digits: 7340000 fen is, 7345600 is not. A price times a
+   quantity rarely is; a figure someone made up usually is. */
+#define ROUND_DIGITS 3
 static int
 is_round(int64_t a)
 {
-    while (a >= 100 && a % 10 == 0)
+    const int64_t limit = 1000; /* 10^ROUND_DIGITS */
+    while (a >= limit && a % 10 == 0)
         a /= 10;
-    return a < 100;
+    return a < limit;
 }
 
 static void
@@ -277,6 +285,8 @@ static int
 fold(void *state, uint64_t seq, int64_t recorded_at, const event_t *ev, det_emit_fn *emit,
      void *arg)
 {
+    if (((state_t *)state)->p.enabled < 0.5)
+        emit = NULL;
     if (ev->type == EV_SALE_CLOSED)
         return fold_sale(state, seq, ev, emit, arg);
     return 0;

@@ -4,7 +4,8 @@
     Per rep, the number of customer_created events on each local day of the
     last 32 (a ring indexed by the day). The baseline is the rep's mean a
     day over the baseline_days (28) days before the day judged, counting
-    days with none; a rep is judged once they have min_days of history. A
+    days with none; a rep is judged once they have min_days of history,
+    counted from their first sale or new customer, whichever came first. A
     day's count k is tested against a Poisson law with that mean (floored at
     lambda_floor, so a rep who rarely creates customers is not flagged for
     two): the score is -log10 P(X >= k), flagged when it exceeds threshold
@@ -35,10 +36,15 @@
 
 typedef struct {
     double threshold, min_count, baseline_days, min_days, lambda_floor;
+    double enabled; /* 0: fold, raise nothing */
 } params_t;
 
-static const params_t DEFAULTS = {
-    .threshold = 6, .min_count = 5, .baseline_days = 28, .min_days = 14, .lambda_floor = 0.1};
+static const params_t DEFAULTS = {.threshold = 6,
+                                  .min_count = 5,
+                                  .baseline_days = 28,
+                                  .min_days = 14,
+                                  .lambda_floor = 0.1,
+                                  .enabled = 1};
 
 static const dk_param_t PARAMS[] = {
     {"threshold", offsetof(params_t, threshold), 1, 50},
@@ -46,6 +52,7 @@ static const dk_param_t PARAMS[] = {
     {"baseline_days", offsetof(params_t, baseline_days), 7, RING - 1},
     {"min_days", offsetof(params_t, min_days), 1, RING - 1},
     {"lambda_floor", offsetof(params_t, lambda_floor), 0.001, 100},
+    {"enabled", offsetof(params_t, enabled), 0, 1},
     {NULL, 0, 0, 0}};
 
 typedef struct {
@@ -70,7 +77,10 @@ state_init(state_t *s, const det_env_t *env, const params_t *p)
     memset(s, 0, sizeof *s);
     s->env = *env;
     s->p = *p;
-    return dk_table_init(&s->reps, sizeof(rep_t), 64, MAX_REPS);
+    if (dk_table_init(&s->reps, sizeof(rep_t), 64, MAX_REPS) != 0)
+        return -1;
+    dk_table_slack(&s->reps, DK_DAY);
+    return 0;
 }
 
 static void
@@ -100,6 +110,13 @@ destroy(void **state_p)
     }
 }
 
+/* Days before 1970 (a zone west of UTC at the epoch) are negative. */
+static inline uint32_t
+ring_slot(int64_t day)
+{
+    return (uint32_t)(((day % RING) + RING) % RING);
+}
+
 static int64_t
 local_day(state_t *s, int64_t at)
 {
@@ -115,7 +132,7 @@ advance(rep_t *r, int64_t day)
 {
     int64_t gap = day - r->day;
     for (int64_t k = 1; k <= gap && k <= RING; k++) {
-        uint32_t slot = (uint32_t)((r->day + k) % RING);
+        uint32_t slot = ring_slot(r->day + k);
         r->count[slot] = 0;
         r->flagged &= ~(UINT32_C(1) << slot);
     }
@@ -174,7 +191,7 @@ fold_customer(state_t *s, uint64_t seq, const event_t *ev, det_emit_fn *emit, vo
     }
     if (day < r->first_day)
         r->first_day = day;
-    uint32_t slot = (uint32_t)(day % RING);
+    uint32_t slot = ring_slot(day);
     uint32_t k = ++r->count[slot];
     if (day == r->day && r->nev < DET_EVIDENCE_MAX) {
         r->ev_seq[r->nev] = seq;
@@ -192,7 +209,7 @@ fold_customer(state_t *s, uint64_t seq, const event_t *ev, det_emit_fn *emit, vo
         int64_t d = day - j;
         if (d < oldest_kept || d < r->first_day)
             break;
-        sum += r->count[d % RING];
+        sum += r->count[ring_slot(d)];
         days++;
     }
     if (days == 0)
@@ -209,12 +226,36 @@ fold_customer(state_t *s, uint64_t seq, const event_t *ev, det_emit_fn *emit, vo
     return 0;
 }
 
+/* A rep's history starts when they are first seen, selling or creating: the days between
+   with no new customer are part of their baseline. */
+static int
+fold_sale(state_t *s, const event_t *ev)
+{
+    int64_t at = ev->v[F_OCCURRED_AT].i;
+    int added = 0;
+    rep_t *r = dk_put(&s->reps, dk_hash_str(ev->v[F_REP].s), at, &added);
+    if (!r)
+        return -1;
+    int64_t day = local_day(s, at);
+    if (added)
+        r->first_day = r->day = day;
+    else if (day > r->day)
+        advance(r, day);
+    else if (day < r->first_day)
+        r->first_day = day;
+    return 0;
+}
+
 static int
 fold(void *state, uint64_t seq, int64_t recorded_at, const event_t *ev, det_emit_fn *emit,
      void *arg)
 {
+    if (((state_t *)state)->p.enabled < 0.5)
+        emit = NULL;
     if (ev->type == EV_CUSTOMER_CREATED)
         return fold_customer(state, seq, ev, emit, arg);
+    if (ev->type == EV_SALE_CLOSED)
+        return fold_sale(state, ev);
     return 0;
 }
 

@@ -40,14 +40,17 @@
 
 typedef struct {
     double window_hours, series_days, series_window_hours;
+    double enabled; /* 0: fold, raise nothing */
 } params_t;
 
-static const params_t DEFAULTS = {.window_hours = 72, .series_days = 35, .series_window_hours = 12};
+static const params_t DEFAULTS = {
+    .window_hours = 72, .series_days = 35, .series_window_hours = 12, .enabled = 1};
 
 static const dk_param_t PARAMS[] = {
     {"window_hours", offsetof(params_t, window_hours), 0, 24 * 30},
     {"series_days", offsetof(params_t, series_days), 1, 365},
     {"series_window_hours", offsetof(params_t, series_window_hours), 0, 24 * 30},
+    {"enabled", offsetof(params_t, enabled), 0, 1},
     {NULL, 0, 0, 0}};
 
 /* keyed by the combination */
@@ -219,6 +222,8 @@ static int
 fold(void *state, uint64_t seq, int64_t recorded_at, const event_t *ev, det_emit_fn *emit,
      void *arg)
 {
+    if (((state_t *)state)->p.enabled < 0.5)
+        emit = NULL;
     state_t *s = state;
     int64_t at = ev->v[F_OCCURRED_AT].i;
     if (at > s->now) {

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <endian.h>
 #include <time.h>
 
 /* ---- hashing ---- */
@@ -35,19 +36,32 @@ load_le(const unsigned char *p, size_t n)
     return v;
 }
 
+static inline uint64_t
+word_le(const unsigned char *p)
+{
+    uint64_t v;
+    memcpy(&v, p, 8);
+    return le64toh(v);
+}
+
+/* A multiply-xorshift per 8-byte word and one full mix at the end: ids are short, and each
+   detector hashes the rep, customer, order and line of most events. */
 uint64_t
 dk_hash(const void *p, size_t len, uint64_t seed)
 {
     const unsigned char *s = p;
-    uint64_t h = seed ^ (len * UINT64_C(0x9e3779b97f4a7c15));
+    const uint64_t k = UINT64_C(0x9e3779b97f4a7c15);
+    uint64_t h = seed ^ (len * k);
     while (len >= 8) {
-        h = (h ^ mix64(load_le(s, 8))) * UINT64_C(0x9e3779b97f4a7c15);
+        h = (h ^ word_le(s)) * k;
+        h ^= h >> 29;
         s += 8;
         len -= 8;
     }
-    if (len)
-        h = (h ^ mix64(load_le(s, len) ^ UINT64_C(0xa0761d6478bd642f))) *
-            UINT64_C(0x9e3779b97f4a7c15);
+    if (len) {
+        h = (h ^ load_le(s, len) ^ UINT64_C(0xa0761d6478bd642f)) * k;
+        h ^= h >> 29;
+    }
     h = mix64(h);
     return h ? h : 1;
 }
@@ -139,6 +153,14 @@ index_insert(dk_table_t *t, uint32_t s1)
     t->idx[i] = s1;
 }
 
+/* Cache-line aligned, so that a 64-byte slot is one line. */
+static char *
+slots_alloc(uint32_t cap, size_t slotsize)
+{
+    void *p = NULL;
+    return posix_memalign(&p, 64, (size_t)cap * slotsize) == 0 ? p : NULL;
+}
+
 int
 dk_table_init(dk_table_t *t, size_t recsize, uint32_t init_cap, uint32_t max_cap)
 {
@@ -149,7 +171,8 @@ dk_table_init(dk_table_t *t, size_t recsize, uint32_t init_cap, uint32_t max_cap
     t->cap = pow2_at_least(init_cap);
     if (t->cap > t->max_cap)
         t->cap = t->max_cap;
-    t->slots = malloc((size_t)t->cap * t->slotsize);
+    t->oldest_t = INT64_MAX;
+    t->slots = slots_alloc(t->cap, t->slotsize);
     if (!t->slots || index_alloc(t, t->cap) != 0) {
         dk_table_free(t);
         return -1;
@@ -170,6 +193,7 @@ dk_table_clear(dk_table_t *t)
 {
     memset(t->idx, 0, (t->mask + 1) * sizeof *t->idx);
     t->count = t->used = t->oldest = t->newest = t->free_list = 0;
+    t->oldest_t = INT64_MAX;
 }
 
 static size_t
@@ -194,10 +218,12 @@ dk_get(dk_table_t *t, uint64_t key)
 static void
 list_unlink(dk_table_t *t, slot_hdr_t *h)
 {
-    if (h->prev)
+    if (h->prev) {
         hdr_of(t, h->prev)->next = h->next;
-    else
+    } else {
         t->oldest = h->next;
+        t->oldest_t = h->next ? hdr_of(t, h->next)->t : INT64_MAX;
+    }
     if (h->next)
         hdr_of(t, h->next)->prev = h->prev;
     else
@@ -210,10 +236,12 @@ list_append(dk_table_t *t, slot_hdr_t *h, uint32_t s1)
 {
     h->prev = t->newest;
     h->next = 0;
-    if (t->newest)
+    if (t->newest) {
         hdr_of(t, t->newest)->next = s1;
-    else
+    } else {
         t->oldest = s1;
+        t->oldest_t = h->t;
+    }
     t->newest = s1;
 }
 
@@ -257,9 +285,11 @@ static int
 grow(dk_table_t *t)
 {
     uint32_t cap = t->cap * 2;
-    char *slots = realloc(t->slots, (size_t)cap * t->slotsize);
+    char *slots = slots_alloc(cap, t->slotsize);
     if (!slots)
         return -1;
+    memcpy(slots, t->slots, (size_t)t->cap * t->slotsize);
+    free(t->slots);
     t->slots = slots;
     uint32_t *old = t->idx;
     size_t old_mask = t->mask;
@@ -276,6 +306,24 @@ grow(dk_table_t *t)
     return 0;
 }
 
+/* A record put again moves to the newest end, unless it moved there less than slack ago
+   (or tm is not later): unlinking reads its two neighbours, a cache miss each, so a record
+   put often moves once per slack. Its time is then up to slack behind its last put, which
+   dk_expire allows for. */
+static void
+touch(dk_table_t *t, slot_hdr_t *h, uint32_t s1, int64_t tm)
+{
+    if (tm - h->t <= t->slack || tm <= h->t)
+        return;
+    h->t = tm;
+    if (t->newest != s1) {
+        list_unlink(t, h);
+        list_append(t, h, s1);
+    } else if (t->oldest == s1) {
+        t->oldest_t = tm;
+    }
+}
+
 void *
 dk_put(dk_table_t *t, uint64_t key, int64_t tm, int *added)
 {
@@ -283,11 +331,7 @@ dk_put(dk_table_t *t, uint64_t key, int64_t tm, int *added)
     uint32_t s1 = t->idx[i];
     if (s1) {
         slot_hdr_t *h = hdr_of(t, s1);
-        h->t = tm;
-        if (t->newest != s1) {
-            list_unlink(t, h);
-            list_append(t, h, s1);
-        }
+        touch(t, h, s1, tm);
         if (added)
             *added = 0;
         return (char *)h + sizeof(slot_hdr_t);
@@ -323,23 +367,18 @@ void
 dk_touch(dk_table_t *t, void *rec, int64_t tm)
 {
     slot_hdr_t *h = hdr_of_rec(rec);
-    h->t = tm;
-    uint32_t s1 = slot1_of(t, h);
-    if (t->newest != s1) {
-        list_unlink(t, h);
-        list_append(t, h, s1);
-    }
+    touch(t, h, slot1_of(t, h), tm);
 }
 
+/* The list is in order of last put, so the records to delete are at its head (times are
+   occurred_at, which may go back a little: a record put with an earlier time than its
+   predecessors waits behind them). oldest_t spares a look at the head record. */
 void
 dk_expire(dk_table_t *t, int64_t cutoff)
 {
-    while (t->oldest) {
-        slot_hdr_t *h = hdr_of(t, t->oldest);
-        if (h->t >= cutoff)
-            break;
-        dk_del(t, (char *)h + sizeof(slot_hdr_t));
-    }
+    cutoff -= t->slack;
+    while (t->oldest_t < cutoff)
+        dk_del(t, (char *)hdr_of(t, t->oldest) + sizeof(slot_hdr_t));
 }
 
 void *
@@ -405,6 +444,31 @@ dk_win_push(dk_win_t *w, float *ring, float *sorted, uint32_t k, float v)
     w->n++;
     ring[w->pos] = v;
     w->pos = (w->pos + 1) % k;
+}
+
+static int
+float_cmp(const void *a, const void *b)
+{
+    float x = *(const float *)a, y = *(const float *)b;
+    return x < y ? -1 : x > y;
+}
+
+int
+dk_win_ok(const dk_win_t *w, const float *ring, const float *sorted, uint32_t k)
+{
+    if (w->n > k || w->pos >= k || (w->n < k && w->pos != w->n))
+        return 0;
+    for (uint32_t j = 0; j < w->n; j++)
+        if (!isfinite(sorted[j]) || (j && sorted[j] < sorted[j - 1]))
+            return 0;
+    float *copy = malloc((w->n ? w->n : 1) * sizeof *copy);
+    if (!copy)
+        return 0;
+    memcpy(copy, ring, w->n * sizeof *copy);
+    qsort(copy, w->n, sizeof *copy, float_cmp);
+    int same = memcmp(copy, sorted, w->n * sizeof *copy) == 0;
+    free(copy);
+    return same;
 }
 
 float

@@ -65,6 +65,9 @@ typedef struct {
     size_t recsize, slotsize;
     uint32_t cap, max_cap, count;
     uint32_t oldest, newest; /* slot + 1; 0 none */
+    int64_t oldest_t;        /* the oldest record's time (INT64_MAX when empty): dk_expire
+                                looks here, not at the record */
+    int64_t slack;           /* see dk_table_slack; 0 after init */
     uint32_t free_list;      /* slot + 1 of a free slot, chained through next */
     uint32_t used;           /* slots handed out at least once */
     char *slots;
@@ -76,17 +79,26 @@ typedef struct {
    0 or -1 (out of memory). */
 int dk_table_init(dk_table_t *t, size_t recsize, uint32_t init_cap, uint32_t max_cap);
 void dk_table_free(dk_table_t *t);
+/* Let a record put again within slack ms of its time keep its place and time (a put then
+   costs no list work): expiry and eviction order are then exact to within slack, and
+   dk_expire keeps records up to slack longer. */
+static inline void
+dk_table_slack(dk_table_t *t, int64_t slack)
+{
+    t->slack = slack;
+}
 /* Drop every record, keep the memory. */
 void dk_table_clear(dk_table_t *t);
 /* The record under key, or NULL. */
 void *dk_get(dk_table_t *t, uint64_t key);
 /* The record under key, added with a zeroed payload if new (*added = 1), and made the newest
-   with time tm. A full table at max_cap evicts its oldest record first. NULL: out of memory. */
+   with time tm if that is later (see dk_table_slack). A full table at max_cap evicts its
+   oldest record first. NULL: out of memory. */
 void *dk_put(dk_table_t *t, uint64_t key, int64_t tm, int *added);
-/* Make rec the newest, with time tm. */
+/* Make rec the newest, with time tm if that is later (see dk_table_slack). */
 void dk_touch(dk_table_t *t, void *rec, int64_t tm);
 void dk_del(dk_table_t *t, void *rec);
-/* Delete records from the oldest end while their time is before cutoff. */
+/* Delete records from the oldest end while their time is before cutoff (minus slack). */
 void dk_expire(dk_table_t *t, int64_t cutoff);
 /* Iteration, oldest first: dk_oldest, then dk_newer until NULL. */
 void *dk_oldest(const dk_table_t *t);
@@ -103,6 +115,9 @@ typedef struct {
 } dk_win_t;
 
 void dk_win_push(dk_win_t *w, float *ring, float *sorted, uint32_t k, float v);
+/* A window read from a snapshot is whole: n and pos in range, the sorted copy sorted, finite,
+   and holding the same values as the ring (a push looks each old value up in it). */
+int dk_win_ok(const dk_win_t *w, const float *ring, const float *sorted, uint32_t k);
 /* Of a sorted array of n > 0 values. */
 float dk_median(const float *sorted, uint32_t n);
 /* Median absolute deviation from med (the median of the same array). */

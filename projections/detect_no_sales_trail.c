@@ -3,27 +3,33 @@
     lookback_days.
 
     "Large" is relative to the deal's product line: at least the
-    large_quantile (0.9) of the line's last 256 deal amounts (per currency),
-    once the line has min_line deals. Per customer, the times of their four
-    most recent activities. A large deal is not judged at once but after
-    grace_hours of stream time, so that an activity which happened before
-    the deal but reached the log after it (CRMs sync late) still counts.
+    large_quantile (0.8) of the line's last 256 deal amounts (per currency),
+    once the line has min_line deals. Per customer, the times of their two
+    most recent activities; a deal notes the customer's last activity
+    before it when it is folded. A large deal is not judged at once but
+    after grace_hours (24) of stream time, so that an activity which
+    happened before the deal but reached the log after it (CRMs sync late)
+    still counts.
     Nothing is judged before the log covers lookback_days: a trail older
     than the log is not a missing one.
 
     Repeat customers reorder without a visit: with repeat_exempt = 1 (the
-    default), a purchase by the same customer within repeat_days before the
-    deal is a trail too. What is left is a large deal from a customer nobody
-    has spoken to or sold to lately: the fabricated-order pattern.
+    default), a purchase by the same customer within repeat_days (120)
+    before the deal is a trail too, if it was at least repeat_share (10%)
+    of this one (a small reorder does not vouch for one a hundred times
+    its size) and was not itself flagged here. What
+    is left is a large deal from a customer nobody has spoken to or sold to
+    lately: the fabricated-order pattern.
 
     Score: days since the customer's last activity before the deal (the
     lookback when there is none on record); threshold: lookback_days;
     baseline: the line's large-deal amount.
 
-    State: 2 KB per product line and currency (at most 4096), 64 bytes per
-    customer active within the lookback (evicted after it, at most 1M), and
-    the large deals of the last grace_hours. Activities that name only an
-    order, not a customer, are not used. Key: the sale's event id. */
+    State: 2 KB per product line and currency (at most 4096), 64 bytes (a
+    cache line) per customer seen within the last repeat_days (evicted
+    after, at most 1M), and the large deals of the last grace_hours.
+    Activities that name only an order, not a customer, are not used. Key:
+    the sale's event id. */
 
 #include "events/money.h"
 #include "projections/detect_kit.h"
@@ -37,21 +43,25 @@
 #define NAME        "no_sales_trail"
 #define VERSION     1
 #define K_LINE      256
-#define NACT        4
+#define NACT        2
 #define MAX_LINES   4096
 #define MAX_CUSTS   (1u << 20)
 #define MAX_PENDING (1u << 16)
 
 typedef struct {
-    double lookback_days, large_quantile, min_line, grace_hours, repeat_exempt, repeat_days;
+    double lookback_days, large_quantile, min_line, grace_hours, repeat_exempt, repeat_days,
+        repeat_share;
+    double enabled; /* 0: fold, raise nothing */
 } params_t;
 
 static const params_t DEFAULTS = {.lookback_days = 30,
-                                  .large_quantile = 0.9,
+                                  .large_quantile = 0.8,
                                   .min_line = 50,
                                   .grace_hours = 24,
                                   .repeat_exempt = 1,
-                                  .repeat_days = 120};
+                                  .repeat_days = 120,
+                                  .repeat_share = 0.1,
+                                  .enabled = 1};
 
 static const dk_param_t PARAMS[] = {{"lookback_days", offsetof(params_t, lookback_days), 1, 365},
                                     {"large_quantile", offsetof(params_t, large_quantile), 0.5, 1},
@@ -59,6 +69,8 @@ static const dk_param_t PARAMS[] = {{"lookback_days", offsetof(params_t, lookbac
                                     {"grace_hours", offsetof(params_t, grace_hours), 0, 24 * 30},
                                     {"repeat_exempt", offsetof(params_t, repeat_exempt), 0, 1},
                                     {"repeat_days", offsetof(params_t, repeat_days), 1, 730},
+                                    {"repeat_share", offsetof(params_t, repeat_share), 0, 10},
+                                    {"enabled", offsetof(params_t, enabled), 0, 1},
                                     {NULL, 0, 0, 0}};
 
 typedef struct {
@@ -67,12 +79,15 @@ typedef struct {
 } line_t;
 
 typedef struct {
-    int64_t act[NACT]; /* newest first; 0 none */
-    int64_t last_deal;
+    int64_t act[NACT];            /* newest first; 0 none */
+    int64_t big_deal, big_amount; /* the customer's largest deal of the last repeat_days */
+    /* with the table's 24-byte header: 64 bytes, one cache line (activities come often) */
+    int64_t flagged_deal; /* the time of the customer's last deal flagged here */
 } cust_t;
 
 typedef struct {
-    int64_t at, amount, prior_deal;
+    int64_t at, amount, prior_deal, prior_amount;
+    int64_t last_act; /* the customer's last activity before the deal, as folded by then */
     double large;
     uint64_t seq, cust;
     char id[65], rep[65], customer[65], line[65];
@@ -105,6 +120,8 @@ state_init(state_t *s, const det_env_t *env, const params_t *p)
         dk_table_free(&s->custs);
         return -1;
     }
+    dk_table_slack(&s->lines, DK_DAY);
+    dk_table_slack(&s->custs, DK_DAY);
     return 0;
 }
 
@@ -186,7 +203,9 @@ resolve(state_t *s, int64_t now, det_emit_fn *emit, void *arg)
     pending_t *d;
     while ((d = dk_oldest(&s->pending)) && d->at + grace <= now) {
         cust_t *c = dk_get(&s->custs, d->cust);
-        int64_t last_act = 0;
+        /* as known at the deal, or from activities that occurred before it but came later
+           (the customer's newest two, which later activities may have pushed out) */
+        int64_t last_act = d->last_act;
         int trail = 0;
         for (int k = 0; c && k < NACT; k++) {
             int64_t a = c->act[k];
@@ -195,11 +214,19 @@ resolve(state_t *s, int64_t now, det_emit_fn *emit, void *arg)
         }
         if (last_act && last_act >= d->at - lookback_ms(s))
             trail = 1;
+        /* a purchase is a trail, unless that purchase was flagged here itself */
         if (s->p.repeat_exempt >= 0.5 && d->prior_deal &&
-            d->prior_deal >= d->at - (int64_t)(s->p.repeat_days * DK_DAY))
+            d->prior_amount >= s->p.repeat_share * d->amount &&
+            !(c && c->flagged_deal == d->prior_deal))
             trail = 1;
-        if (!trail && emit)
-            explain(s, d, last_act, emit, arg);
+        if (!trail) {
+            if (emit)
+                explain(s, d, last_act, emit, arg);
+            /* c may be gone (expired): keep the mark with a record of its own */
+            cust_t *m = dk_put(&s->custs, d->cust, d->at, NULL);
+            if (m)
+                m->flagged_deal = d->at;
+        }
         dk_del(&s->pending, d);
     }
 }
@@ -250,10 +277,18 @@ fold_sale(state_t *s, uint64_t seq, const event_t *ev)
     if (!event_has(ev, F_CUSTOMER))
         return 0;
     uint64_t cust = dk_hash_str(ev->v[F_CUSTOMER].s);
-    int64_t prior = 0;
+    int64_t prior = 0, prior_amount = 0, last_act = 0;
+    int64_t window = (int64_t)(s->p.repeat_days * DK_DAY);
     cust_t *c = dk_get(&s->custs, cust);
-    if (c)
-        prior = c->last_deal;
+    if (c) {
+        if (c->big_deal && c->big_deal <= at && c->big_deal >= at - window) {
+            prior = c->big_deal;
+            prior_amount = c->big_amount;
+        }
+        for (int k = 0; k < NACT; k++)
+            if (c->act[k] && c->act[k] <= at && c->act[k] > last_act)
+                last_act = c->act[k];
+    }
     if (is_large) {
         int added = 0;
         pending_t *d = dk_put(&s->pending, dk_hash(&seq, sizeof seq, 7), at, &added);
@@ -261,7 +296,9 @@ fold_sale(state_t *s, uint64_t seq, const event_t *ev)
             return -1;
         d->at = at;
         d->amount = amount;
-        d->prior_deal = prior && prior <= at ? prior : 0;
+        d->prior_deal = prior;
+        d->prior_amount = prior_amount;
+        d->last_act = last_act;
         d->large = large;
         d->seq = seq;
         d->cust = cust;
@@ -274,8 +311,10 @@ fold_sale(state_t *s, uint64_t seq, const event_t *ev)
     c = dk_put(&s->custs, cust, at, NULL);
     if (!c)
         return -1;
-    if (at > c->last_deal)
-        c->last_deal = at;
+    if (c->big_deal < at - window || amount >= c->big_amount) {
+        c->big_deal = at;
+        c->big_amount = amount;
+    }
     return 0;
 }
 
@@ -283,6 +322,8 @@ static int
 fold(void *state, uint64_t seq, int64_t recorded_at, const event_t *ev, det_emit_fn *emit,
      void *arg)
 {
+    if (((state_t *)state)->p.enabled < 0.5)
+        emit = NULL;
     state_t *s = state;
     int64_t at = ev->v[F_OCCURRED_AT].i;
     int rc = 0;
@@ -304,6 +345,8 @@ fold(void *state, uint64_t seq, int64_t recorded_at, const event_t *ev, det_emit
 static int
 tick(void *state, int64_t now, det_emit_fn *emit, void *arg)
 {
+    if (((state_t *)state)->p.enabled < 0.5)
+        emit = NULL;
     resolve(state, now, emit, arg);
     return 0;
 }
@@ -312,12 +355,7 @@ static int
 line_ok(const void *rec)
 {
     const line_t *l = rec;
-    if (l->w.n > K_LINE || l->w.pos >= K_LINE || (l->w.n < K_LINE && l->w.pos != l->w.n))
-        return 0;
-    for (uint32_t j = 0; j < l->w.n; j++)
-        if (!isfinite(l->sorted[j]) || (j && l->sorted[j] < l->sorted[j - 1]))
-            return 0;
-    return 1;
+    return dk_win_ok(&l->w, l->ring, l->sorted, K_LINE);
 }
 
 static int

@@ -5,9 +5,9 @@
     refunds), paid so far, due_at, the rep and customer. Payments naming the
     order reduce it; payments naming only the customer go to that
     customer's open receivables, earliest due first (a per-customer list).
-    A refund lowers the amount (a refund of an order nothing was paid for
-    is a return or a dispute, and closes it), a cancellation closes the
-    receivable, and so does payment of all but a minor unit per cent of it.
+    A refund lowers the amount (a credit note: the rest is still owed), a
+    cancellation or a full refund closes the receivable, and so does
+    payment of all but one per cent of it.
 
     A min-heap of deadlines (due_at + grace_days) is checked against stream
     time, the newest occurred_at folded, on every fold, and against `now`
@@ -40,14 +40,17 @@
 
 typedef struct {
     double grace_days, paid_share, max_terms_days;
+    double enabled; /* 0: fold, raise nothing */
 } params_t;
 
-static const params_t DEFAULTS = {.grace_days = 30, .paid_share = 0.01, .max_terms_days = 730};
+static const params_t DEFAULTS = {
+    .grace_days = 30, .paid_share = 0.01, .max_terms_days = 730, .enabled = 1};
 
 static const dk_param_t PARAMS[] = {
     {"grace_days", offsetof(params_t, grace_days), 0, 3650},
     {"paid_share", offsetof(params_t, paid_share), 0, 1},
     {"max_terms_days", offsetof(params_t, max_terms_days), 1, 36500},
+    {"enabled", offsetof(params_t, enabled), 0, 1},
     {NULL, 0, 0, 0}};
 
 typedef struct {
@@ -61,7 +64,7 @@ typedef struct {
 } recv_t;
 
 typedef struct {
-    uint64_t first; /* the open order due first */
+    uint64_t first, last; /* the open orders due first and last */
 } cust_t;
 
 typedef struct {
@@ -91,6 +94,7 @@ state_init(state_t *s, const det_env_t *env, const params_t *p)
         dk_table_free(&s->open);
         return -1;
     }
+    dk_table_slack(&s->custs, DK_DAY);
     return 0;
 }
 
@@ -208,13 +212,18 @@ cust_unlink(state_t *s, recv_t *r, uint64_t order)
         return;
     if (c->first == order) {
         c->first = r->next;
+        if (c->last == order)
+            c->last = 0;
     } else {
-        for (uint64_t k = c->first; k;) {
+        uint32_t guard = s->open.count + 1; /* a damaged snapshot may hold a cycle */
+        for (uint64_t k = c->first; k && guard--;) {
             recv_t *q = dk_get(&s->open, k);
             if (!q)
                 break;
             if (q->next == order) {
                 q->next = r->next;
+                if (c->last == order)
+                    c->last = k;
                 break;
             }
             k = q->next;
@@ -314,14 +323,19 @@ fold_sale(state_t *s, uint64_t seq, const event_t *ev)
         cust_t *c = dk_put(&s->custs, r->cust, at, &added);
         if (!c)
             return -1;
-        /* insert in due order (after others due at the same time) */
-        recv_t *prev = NULL;
-        for (uint64_t k = c->first; k;) {
-            recv_t *q = dk_get(&s->open, k);
-            if (!q || q->due > due)
-                break;
-            prev = q;
-            k = q->next;
+        /* insert in due order (after others due at the same time); new sales are usually
+           due last, so the tail is tried first */
+        recv_t *prev = c->last ? dk_get(&s->open, c->last) : NULL;
+        if (!prev || prev->due > due) {
+            prev = NULL;
+            uint32_t guard = s->open.count + 1;
+            for (uint64_t k = c->first; k && guard--;) {
+                recv_t *q = dk_get(&s->open, k);
+                if (!q || q->due > due)
+                    break;
+                prev = q;
+                k = q->next;
+            }
         }
         if (prev) {
             r->next = prev->next;
@@ -330,6 +344,8 @@ fold_sale(state_t *s, uint64_t seq, const event_t *ev)
             r->next = c->first;
             c->first = order;
         }
+        if (!r->next)
+            c->last = order;
     }
     return heap_push(s, r->deadline, order);
 }
@@ -356,7 +372,8 @@ fold_payment(state_t *s, const event_t *ev)
     }
     cust_t *c = dk_get(&s->custs, dk_hash_str(ev->v[F_CUSTOMER].s));
     uint64_t k = c ? c->first : 0;
-    while (k && left > 0) {
+    uint32_t guard = s->open.count + 1;
+    while (k && left > 0 && guard--) {
         recv_t *r = dk_get(&s->open, k);
         if (!r)
             break;
@@ -380,10 +397,9 @@ fold_reversal(state_t *s, const event_t *ev)
         close_recv(s, r);
         return;
     }
-    /* a refund of an order nothing was paid for is a return or a dispute: the collections
-       team works it, it is not an overdue payment */
+    /* a partial refund (a credit note) lowers what is owed; the rest is still due */
     r->amount -= ev->v[F_AMOUNT].i;
-    if (r->amount <= 0 || r->paid == 0)
+    if (r->amount <= 0)
         close_recv(s, r);
     else
         settle_if_paid(s, r);
@@ -393,6 +409,8 @@ static int
 fold(void *state, uint64_t seq, int64_t recorded_at, const event_t *ev, det_emit_fn *emit,
      void *arg)
 {
+    if (((state_t *)state)->p.enabled < 0.5)
+        emit = NULL;
     state_t *s = state;
     int64_t at = ev->v[F_OCCURRED_AT].i;
     /* payments first: one made at the same instant the stream reaches a deadline counts */
@@ -421,6 +439,8 @@ fold(void *state, uint64_t seq, int64_t recorded_at, const event_t *ev, det_emit
 static int
 tick(void *state, int64_t now, det_emit_fn *emit, void *arg)
 {
+    if (((state_t *)state)->p.enabled < 0.5)
+        emit = NULL;
     check(state, now, emit, arg);
     return 0;
 }

@@ -78,6 +78,17 @@ typedef struct {
                         holidays up to date (calendar_day_set) */
 } det_env_t;
 
+/* An operation a fold answers on the query endpoint, by name (a request
+   whose op is no core operation is offered to the folds). answer packs the
+   reply's fields (after v, corr and ok) as key/value pairs into pk and
+   returns how many, or -1 with a message (answered bad_request). Runs on
+   the query thread under the projector's read lock: it must only read. */
+typedef struct {
+    const char *name;
+    int (*answer)(void *state, const msgpack_object *request, int64_t now, msgpack_packer *pk,
+                  char *err, size_t errlen);
+} fold_op_t;
+
 typedef struct detector_class {
     const char *name;
     uint32_t version; /* bumped when the fold or the state layout changes: a snapshot of
@@ -104,6 +115,8 @@ typedef struct detector_class {
     int (*set_param)(void *state, const char *param, double value, char *err, size_t errlen);
     /* Bytes held now. */
     size_t (*memory)(void *state);
+    /* The operations it answers, ended by an entry with a NULL name; NULL: none. */
+    const fold_op_t *ops;
 } detector_class_t;
 
 /* projections/detectors.c: the one registry; a detector is one file + one line there */

@@ -14,6 +14,9 @@ extern const detector_class_t detect_padding;
 extern const detector_class_t detect_no_sales_trail;
 extern const detector_class_t detect_benford;
 extern const detector_class_t detect_overdue_collection;
+#ifdef PACER_TEST_FOLD /* pacerd-testfold (tests/it_folds.py): a fold added by one file */
+extern const detector_class_t fold_test_counter;
+#endif
 
 // clang-format off: one line a detector
 const detector_class_t *const DETECTORS[] = {
@@ -25,6 +28,9 @@ const detector_class_t *const DETECTORS[] = {
     &detect_no_sales_trail,
     &detect_benford,
     &detect_overdue_collection,
+#ifdef PACER_TEST_FOLD
+    &fold_test_counter,
+#endif
     NULL,
 };
 // clang-format on

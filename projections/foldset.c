@@ -255,6 +255,40 @@ foldset_rebuilt(const foldset_t *self, char *names, size_t len)
     return n;
 }
 
+int
+foldset_query(foldset_t *self, const char *name, size_t len, const msgpack_object *request,
+              int64_t now, msgpack_sbuffer *pairs, size_t *npairs, char *err, size_t errlen)
+{
+    for (size_t i = 1; i < self->n; i++) {
+        const fold_op_t *op = self->folds[i].cls->ops;
+        for (; op && op->name; op++) {
+            if (strlen(op->name) != len || memcmp(op->name, name, len) != 0)
+                continue;
+            msgpack_sbuffer_clear(pairs);
+            msgpack_packer pk;
+            msgpack_packer_init(&pk, pairs, msgpack_sbuffer_write);
+            int n = op->answer(self->folds[i].state, request, now, &pk, err, errlen);
+            if (n < 0)
+                return -1;
+            *npairs = (size_t)n;
+            return 1;
+        }
+    }
+    return 0;
+}
+
+char *
+foldset_ops(const foldset_t *self, char *out, size_t outlen)
+{
+    size_t o = 0;
+    if (outlen)
+        out[0] = 0;
+    for (size_t i = 1; i < self->n; i++)
+        for (const fold_op_t *op = self->folds[i].cls->ops; op && op->name && o < outlen; op++)
+            o += (size_t)snprintf(out + o, outlen - o, ", %s", op->name);
+    return out;
+}
+
 size_t
 foldset_memory(foldset_t *self)
 {

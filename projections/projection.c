@@ -92,6 +92,7 @@ projection_destroy(projection_t **self_p)
     free(self->changed_seq);
     free(self->changes);
     free(self->tperiods);
+    free(self->pclocks);
     free(self->tperiod_ok);
     for (uint32_t i = 0; i < self->nchunks; i++)
         free(self->chunks[i]);

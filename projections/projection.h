@@ -179,12 +179,17 @@ typedef struct {
     double rate_window, rate_1d; /* actual a working day: last window_days, last one */
     int window_days;
     pace_status_t status;
+    bool named; /* path, owner and parent_owner are filled (projection_target_names) */
 } tprog_t;
 
 /* 0, or -1 if idx is not a target with a `target` tier. window_days: the
-   longer run-rate window (the momentum rule's). */
+   longer run-rate window (the momentum rule's). The numbers and the key's
+   own names only: path, owner and parent_owner are left empty until
+   projection_target_names fills them (a chain walk the common evaluation,
+   which changes nothing, does not need). */
 int projection_target_eval(projection_t *self, uint32_t idx, int64_t now, int window_days,
                            tprog_t *out);
+void projection_target_names(projection_t *self, tprog_t *out, int64_t now);
 /* The first instant (ms UTC) at which target idx's working-day fraction
    reaches `fraction`, within its period; INT64_MAX if it never does
    (fraction > 1). */

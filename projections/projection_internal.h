@@ -177,6 +177,13 @@ typedef struct {
     int8_t m, d, kind;
 } day_override_t;
 
+typedef struct pclock {
+    bool valid;
+    uint32_t gen;
+    int64_t now;
+    double days_elapsed, days_total, working_elapsed, working_total;
+} pclock_t;
+
 struct _projection_t {
     calendar_t *cal;
     int64_t day_base;
@@ -227,6 +234,10 @@ struct _projection_t {
     uint32_t capchanged;
     uint32_t *changes;
     uint32_t nchanges, capchanges;
+    /* Each period's clock at the last now asked (by period symbol), valid
+       while no calendar_day_set folded since (gen = ndays); not state. */
+    struct pclock *pclocks;
+    uint32_t cappclocks;
     /* Each target's period, parsed once for the alert rules (not state). */
     period_t *tperiods;
     uint8_t *tperiod_ok;

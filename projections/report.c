@@ -230,6 +230,39 @@ year_back(period_kind_t kind)
     }
 }
 
+/* Where `now` stands in the selection's period, for pace_fraction. */
+static void
+curve_clock(projection_t *self, const selection_t *s, int64_t now, pace_clock_t *clock)
+{
+    const period_t *p = &s->period;
+    clock->days_elapsed = calendar_days_elapsed(self->cal, p, now);
+    clock->days_total = (double)calendar_days(self->cal, p->start_ms, p->end_ms);
+    clock->working_elapsed = calendar_working_elapsed(self->cal, p, now);
+    clock->working_total = (double)calendar_working_days(self->cal, p->start_ms, p->end_ms);
+}
+
+/* The profile curve's weights: the node's daily actuals of `base` in the
+   same period a year earlier, set into *clock. The caller frees the array;
+   NULL (clock unchanged: the curve falls back to working) when there is no
+   such period or memory is short. */
+static double *
+curve_profile(projection_t *self, const selection_t *s, uint32_t node, uint32_t base, uint32_t pl,
+              pace_clock_t *clock)
+{
+    period_t prev;
+    double *profile = NULL;
+    if (calendar_period_previous(self->cal, &s->period, year_back(s->period.kind), &prev) != 0)
+        return NULL;
+    int32_t d0 = proj_day_of(self, prev.start_ms), d1 = proj_day_of(self, prev.end_ms);
+    if (d1 > d0 && (profile = calloc((size_t)(d1 - d0), sizeof(double)))) {
+        for (int32_t d = d0; d < d1; d++)
+            profile[d - d0] = (double)proj_rollup(self, node, base, pl, d, d + 1);
+        clock->profile = profile;
+        clock->profile_days = (size_t)(d1 - d0);
+    }
+    return profile;
+}
+
 typedef struct {
     uint32_t node, metric, pl;
     target_t *t; /* NULL: roll-up */
@@ -286,23 +319,10 @@ row_eval(projection_t *self, const selection_t *s, row_t *r, msgpack_packer *pk,
 
     const period_t *p = &s->period;
     pace_clock_t clock = {0};
-    clock.days_elapsed = calendar_days_elapsed(self->cal, p, s->now);
-    clock.days_total = (double)calendar_days(self->cal, p->start_ms, p->end_ms);
-    clock.working_elapsed = calendar_working_elapsed(self->cal, p, s->now);
-    clock.working_total = (double)calendar_working_days(self->cal, p->start_ms, p->end_ms);
+    curve_clock(self, s, s->now, &clock);
     double *profile = NULL;
-    if (s->curve == PACE_CURVE_PROFILE) {
-        period_t prev;
-        if (calendar_period_previous(self->cal, p, year_back(p->kind), &prev) == 0) {
-            int32_t d0 = proj_day_of(self, prev.start_ms), d1 = proj_day_of(self, prev.end_ms);
-            if (d1 > d0 && (profile = calloc((size_t)(d1 - d0), sizeof(double)))) {
-                for (int32_t d = d0; d < d1; d++)
-                    profile[d - d0] = (double)proj_rollup(self, r->node, m->num, r->pl, d, d + 1);
-                clock.profile = profile;
-                clock.profile_days = (size_t)(d1 - d0);
-            }
-        }
-    }
+    if (s->curve == PACE_CURVE_PROFILE)
+        profile = curve_profile(self, s, r->node, m->num, r->pl, &clock);
     pace_curve_t used = s->curve;
     double fraction = pace_fraction(s->curve, &clock, &used);
     free(profile);
@@ -739,6 +759,138 @@ op_leaderboard(projection_t *self, const msgpack_object *req, int64_t now, pq_re
     qsort(rows, n, sizeof *rows, row_cmp_rank);
     pack_rows(self, &s, rows, n, true, out);
     free(rows);
+    return PQ_OK;
+}
+
+/* ---------------------------------------------------------------------
+   daily: one key's actual day by day, for burn-up charts. Actuals are
+   credited to the day a sale occurred on (reversals to the original
+   sale's day), so the cumulative figure at a day's end is what the key
+   had earned by then as the log stands now; `progress` with an earlier
+   `now` cannot give it, since its actual is the whole period's. */
+
+/* num and den of `m` credited to `node` or under it, per day of [d0, d1)
+   (each day by that day's membership), added into acc[2 * (d - d0)] and
+   acc[2 * (d - d0) + 1]. One pass over the credited nodes, as
+   proj_rollup. */
+static void
+daily_rollup(projection_t *self, uint32_t node, const metric_t *m, uint32_t pl, int32_t d0,
+             int32_t d1, int64_t *acc)
+{
+    bool leaf = !self->nodes[node].ever_parent;
+    for (uint32_t i = 0; i < self->ncredited; i++) {
+        uint32_t l = self->credited[i];
+        if (leaf && l != node)
+            continue;
+        node_t *n = &self->nodes[l];
+        int32_t a = d0 > n->first_day ? d0 : n->first_day;
+        int32_t b = d1 < n->last_day + 1 ? d1 : n->last_day + 1;
+        for (int32_t d = a; d < b; d++) {
+            int64_t num = proj_cell(self, l, m->num, pl, d);
+            int64_t den = m->den ? proj_cell(self, l, m->den, pl, d) : 0;
+            if ((num || den) && (l == node || proj_is_under(self, l, node, d))) {
+                acc[2 * (d - d0)] += num;
+                acc[2 * (d - d0) + 1] += den;
+            }
+        }
+    }
+}
+
+static pq_rc_t
+op_daily(projection_t *self, const msgpack_object *req, int64_t now, pq_result_t *out)
+{
+    selection_t s;
+    pq_rc_t rc = parse_selection(self, req, now, &s, out);
+    if (rc != PQ_OK)
+        return rc;
+    if (!s.scope)
+        return fail(out, PQ_BAD_REQUEST, "scope: required");
+    if (s.any_metric)
+        return fail(out, PQ_BAD_REQUEST, "metric: required");
+    if (s.each_pl)
+        return fail(out, PQ_BAD_REQUEST, "each_product_line: progress only; daily is one key");
+    const metric_t *m = &self->metrics[s.metric];
+    int32_t d0 = proj_day_of(self, s.period.start_ms), d1 = proj_day_of(self, s.period.end_ms);
+    size_t ndays = d1 > d0 ? (size_t)(d1 - d0) : 0;
+    int64_t *acc = calloc(2 * ndays + 2, sizeof *acc);
+    if (!acc)
+        return fail(out, PQ_BAD_REQUEST, "out of memory");
+    if (!s.has_pl || s.pl) /* a product line never credited has nothing */
+        daily_rollup(self, s.scope, m, s.pl, d0, d1, acc);
+    target_t *t = s.period_sym ? proj_target(self, s.scope, s.metric, s.pl, s.period_sym) : NULL;
+    bool has_target = t && (t->mask & 2);
+    pace_clock_t clock = {0};
+    curve_clock(self, &s, s.period.start_ms, &clock);
+    double *profile = NULL;
+    if (s.curve == PACE_CURVE_PROFILE)
+        profile = curve_profile(self, &s, s.scope, m->num, s.pl, &clock);
+    pace_curve_t used = s.curve;
+    pace_fraction(s.curve, &clock, &used);
+
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &out->body, msgpack_sbuffer_write);
+    char path[512];
+    path_of(self, s.scope, s.ref_day, path, sizeof path);
+    pack_str(&pk, "scope");
+    pack_sym(&pk, self->nodes_sym, s.scope);
+    pack_str(&pk, "path");
+    pack_str(&pk, path);
+    pack_str(&pk, "metric");
+    pack_sym(&pk, self->metrics_sym, s.metric);
+    pack_str(&pk, "period");
+    pack_str(&pk, s.period.name);
+    pack_str(&pk, "product_line");
+    if (s.has_pl)
+        pack_str(&pk, s.pl_name);
+    else
+        msgpack_pack_nil(&pk);
+    pack_opt_int(&pk, "period_start", true, s.period.start_ms);
+    pack_opt_int(&pk, "period_end", true, s.period.end_ms);
+    pack_str(&pk, "curve");
+    pack_str(&pk, pace_curve_name(used));
+    pack_opt_int(&pk, "floor", has_target && (t->mask & 1), t ? t->tiers[0] : 0);
+    pack_opt_int(&pk, "target", has_target, t ? t->tiers[1] : 0);
+    pack_opt_int(&pk, "stretch", has_target && (t->mask & 4), t ? t->tiers[2] : 0);
+    pack_str(&pk, "currency");
+    if (t && t->currency[0])
+        msgpack_pack_str_with_body(&pk, t->currency, 3);
+    else
+        msgpack_pack_nil(&pk);
+
+    pack_str(&pk, "days");
+    msgpack_pack_array(&pk, ndays);
+    int64_t num = 0, den = 0, start = s.period.start_ms;
+    for (size_t i = 0; i < ndays; i++) {
+        period_t day = {.end_ms = start + 86400000}; /* a period's days are in range */
+        calendar_period_containing(self->cal, PERIOD_DAY, start, &day);
+        num += acc[2 * i];
+        den += acc[2 * i + 1];
+        bool defined_day, defined_cum;
+        int64_t value = proj_metric_value(m, acc[2 * i], acc[2 * i + 1], &defined_day);
+        int64_t cumulative = proj_metric_value(m, num, den, &defined_cum);
+        curve_clock(self, &s, day.end_ms, &clock);
+        double fraction = pace_fraction(s.curve, &clock, NULL);
+        msgpack_pack_map(&pk, has_target ? 7 : 6);
+        pack_str(&pk, "date");
+        pack_str(&pk, day.name);
+        pack_opt_int(&pk, "start", true, start);
+        pack_str(&pk, "working");
+        if (calendar_working_days(self->cal, start, day.end_ms) > 0)
+            msgpack_pack_true(&pk);
+        else
+            msgpack_pack_false(&pk);
+        pack_opt_int(&pk, "actual", defined_day, value);
+        pack_opt_int(&pk, "cumulative", defined_cum, cumulative);
+        pack_opt_double(&pk, "elapsed", true, pace_round(fraction, PACE_RATIO_DECIMALS));
+        if (has_target)
+            pack_opt_int(&pk, "expected", true, pace_expected(t->tiers[1], fraction));
+        start = day.end_ms;
+    }
+    pack_str(&pk, "seq");
+    msgpack_pack_uint64(&pk, self->seq);
+    out->pairs = 14;
+    free(profile);
+    free(acc);
     return PQ_OK;
 }
 
@@ -1207,6 +1359,8 @@ projection_query(projection_t *self, const char *op, const msgpack_object *reque
         return op_leaderboard(self, request, now, out);
     if (!strcmp(op, "target_history"))
         return op_history(self, request, out);
+    if (!strcmp(op, "daily"))
+        return op_daily(self, request, now, out);
     if (!strcmp(op, "undefined_nodes"))
         return op_undefined(self, request, out);
     return fail(out, PQ_BAD_REQUEST, "unknown query \"%s\"", op);

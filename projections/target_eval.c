@@ -31,6 +31,10 @@ projection_track_changes(projection_t *self, bool on)
 void
 proj_touch_slow(projection_t *self, uint32_t idx)
 {
+    if (idx < self->capchanged && self->changed[idx]) { /* listed already */
+        self->changed_seq[idx] = self->seq;
+        return;
+    }
     if (idx >= self->capchanged) {
         uint32_t cap = self->capchanged ? self->capchanged : 1024;
         while (cap <= idx)
@@ -92,7 +96,9 @@ static void
 copy_sym(symtab_t *t, uint32_t id, char *out, size_t outlen)
 {
     const char *s = id ? symtab_str(t, id) : NULL;
-    snprintf(out, outlen, "%s", s ? s : "");
+    size_t n = s ? strnlen(s, outlen - 1) : 0;
+    memcpy(out, s ? s : "", n);
+    out[n] = 0;
 }
 
 /* A target's period, parsed once and kept by target index. */
@@ -166,6 +172,40 @@ projection_node_info(projection_t *self, const char *node, int64_t now, char *pa
     return true;
 }
 
+static int
+grow_pclocks(projection_t *self, uint32_t sym)
+{
+    uint32_t cap = self->cappclocks ? self->cappclocks : 64;
+    while (cap <= sym)
+        cap *= 2;
+    pclock_t *pc = realloc(self->pclocks, cap * sizeof *pc);
+    if (!pc)
+        return -1;
+    memset(pc + self->cappclocks, 0, (cap - self->cappclocks) * sizeof *pc);
+    self->pclocks = pc;
+    self->cappclocks = cap;
+    return 0;
+}
+
+void
+projection_target_names(projection_t *self, tprog_t *out, int64_t now)
+{
+    if (out->named || out->idx >= self->ntargets)
+        return;
+    const target_t *t = &self->targets[out->idx];
+    node_t *n = &self->nodes[t->scope];
+    /* the chain as of the reference day: now, clamped into the period */
+    int64_t ref = now < t->start_ms ? t->start_ms : now >= t->end_ms ? t->end_ms - 1 : now;
+    int32_t day = proj_day_of(self, ref);
+    path_into(self, t->scope, day, out->path, sizeof out->path);
+    copy_sym(self->text_sym, n->owner, out->owner, sizeof out->owner);
+    uint32_t parent = proj_parent_at(self, t->scope, day);
+    if (parent && parent < self->nnodes)
+        copy_sym(self->text_sym, self->nodes[parent].owner, out->parent_owner,
+                 sizeof out->parent_owner);
+    out->named = true;
+}
+
 int
 projection_target_eval(projection_t *self, uint32_t idx, int64_t now, int window_days, tprog_t *out)
 {
@@ -180,15 +220,6 @@ projection_target_eval(projection_t *self, uint32_t idx, int64_t now, int window
     out->idx = idx;
     node_t *n = &self->nodes[t->scope];
     copy_sym(self->nodes_sym, t->scope, out->scope, sizeof out->scope);
-    /* the chain as of the reference day: now, clamped into the period */
-    int64_t ref = now < t->start_ms ? t->start_ms : now >= t->end_ms ? t->end_ms - 1 : now;
-    int32_t day = proj_day_of(self, ref);
-    path_into(self, t->scope, day, out->path, sizeof out->path);
-    copy_sym(self->text_sym, n->owner, out->owner, sizeof out->owner);
-    uint32_t parent = proj_parent_at(self, t->scope, day);
-    if (parent && parent < self->nnodes)
-        copy_sym(self->text_sym, self->nodes[parent].owner, out->parent_owner,
-                 sizeof out->parent_owner);
     copy_sym(self->metrics_sym, t->metric, out->metric, sizeof out->metric);
     snprintf(out->period, sizeof out->period, "%s", p.name);
     out->has_pl = t->pl != 0;
@@ -212,13 +243,32 @@ projection_target_eval(projection_t *self, uint32_t idx, int64_t now, int window
     bool defined;
     out->actual = proj_metric_value(m, r->num, r->den, &defined);
 
-    double total = (double)calendar_working_days(self->cal, p.start_ms, p.end_ms);
-    double done = calendar_working_elapsed(self->cal, &p, now);
+    /* Every key of one period shares its clock at one now: an evaluation of
+       the keys a group changed computes it once per period, not per key. */
     pace_clock_t clock = {0};
-    clock.days_elapsed = calendar_days_elapsed(self->cal, &p, now);
-    clock.days_total = (double)calendar_days(self->cal, p.start_ms, p.end_ms);
-    clock.working_elapsed = done;
-    clock.working_total = total;
+    pclock_t *pc = t->period_sym < self->cappclocks ? &self->pclocks[t->period_sym] : NULL;
+    if (!pc && grow_pclocks(self, t->period_sym) == 0)
+        pc = &self->pclocks[t->period_sym];
+    if (pc && pc->valid && pc->now == now && pc->gen == self->ndays) {
+        clock.days_elapsed = pc->days_elapsed;
+        clock.days_total = pc->days_total;
+        clock.working_elapsed = pc->working_elapsed;
+        clock.working_total = pc->working_total;
+    } else {
+        clock.working_total = (double)calendar_working_days(self->cal, p.start_ms, p.end_ms);
+        clock.working_elapsed = calendar_working_elapsed(self->cal, &p, now);
+        clock.days_elapsed = calendar_days_elapsed(self->cal, &p, now);
+        clock.days_total = (double)calendar_days(self->cal, p.start_ms, p.end_ms);
+        if (pc)
+            *pc = (pclock_t){true,
+                             self->ndays,
+                             now,
+                             clock.days_elapsed,
+                             clock.days_total,
+                             clock.working_elapsed,
+                             clock.working_total};
+    }
+    double total = clock.working_total, done = clock.working_elapsed;
     pace_curve_t used;
     double fraction = pace_fraction(PACE_CURVE_WORKING, &clock, &used);
     out->elapsed = fraction;
@@ -298,7 +348,7 @@ projection_window_sums(projection_t *self, int64_t now, int window_days, int64_t
 {
     if (n < self->ntargets)
         return -1;
-    if (n) { /* with none, the arrays may be NULL, which memset may not get */
+    if (n) { /* the arrays are NULL while there is no target */
         memset(sum_window, 0, (size_t)n * sizeof *sum_window);
         memset(sum_last, 0, (size_t)n * sizeof *sum_last);
     }

@@ -61,13 +61,13 @@ class FakeDaemonCommands(pt.PacerTestCase):
         self.assertEqual(r.returncode, 0, r.stderr)
         lines = r.stdout.splitlines()
         self.assertEqual(len(lines), 2)
-        self.assertEqual(lines[0], "2026-11-18 16:01+08:00  #1  firing    critical  "
+        self.assertEqual(lines[0], "2026-11-18 16:01+08:00  #1    firing    critical  "
                          + self.fake.records[0]["summary"])
-        self.assertTrue(lines[1].startswith("2026-11-18 16:03+08:00  #3  resolved  warning   "),
+        self.assertTrue(lines[1].startswith("2026-11-18 16:03+08:00  #3    resolved  warning   "),
                         lines[1])
         r = self.cli(["tail", "--since", "3", "--count", "1", "--time-zone", "UTC"])
         self.assertEqual(r.returncode, 0, r.stderr)
-        self.assertTrue(r.stdout.startswith("2026-11-18 08:03Z  #3  "), r.stdout)
+        self.assertTrue(r.stdout.startswith("2026-11-18 08:03Z  #3    "), r.stdout)
 
     def test_tail_stops_on_sigterm(self):
         proc = subprocess.Popen([pt.PACER, "tail"] + self.fake.cli_args(),
@@ -77,7 +77,7 @@ class FakeDaemonCommands(pt.PacerTestCase):
         self.fake.wait_subscribed(2)
         self.fake.raise_alert(EAST)
         line = proc.stdout.readline()
-        self.assertIn("#1  firing", line)
+        self.assertIn("#1    firing", line)
         proc.send_signal(signal.SIGTERM)
         self.assertEqual(proc.wait(30), 0)
 
@@ -108,8 +108,8 @@ class FakeDaemonCommands(pt.PacerTestCase):
         self.assertEqual([json.loads(l)["aseq"] for l in r.stdout.splitlines()], [1, 2, 3])
         r = self.cli(["alerts", "--limit", "2", "--time-zone", "Asia/Shanghai"])
         self.assertEqual(r.stdout.splitlines(), [
-            "2026-11-18 16:01+08:00  #1  firing    critical  " + self.fake.records[0]["summary"],
-            "2026-11-18 16:02+08:00  #2  firing    warning   " + self.fake.records[1]["summary"]])
+            "2026-11-18 16:01+08:00  #1    firing    critical  " + self.fake.records[0]["summary"],
+            "2026-11-18 16:02+08:00  #2    firing    warning   " + self.fake.records[1]["summary"]])
         r = self.cli(["alerts", "--severity", "loud"])
         self.assertEqual(r.returncode, 2)
 

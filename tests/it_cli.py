@@ -164,6 +164,11 @@ class Cli(pt.PacerTestCase):
         r = pt.run_cli(["verify", "--state-dir", d.state_dir])
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
         self.assertTrue(r.stdout.startswith("ok:"), r.stdout)
+        r = pt.run_cli(["verify", "--state-dir", d.state_dir, "--json"])
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        report = json.loads(r.stdout)
+        self.assertEqual((report["ok"], report["records"]), (True, 57))
+        self.assertRegex(report["last_hash"], "^[0-9a-f]{64}$")
 
         # Flip one byte of the marker inside the stored record, in every copy LMDB left in
         # the file (copy-on-write leaves stale pages too).
@@ -190,6 +195,11 @@ class Cli(pt.PacerTestCase):
         out = r.stdout + r.stderr
         self.assertEqual(r.returncode, 1, out)
         self.assertRegex(out, r"\b37\b", "verify does not name seq 37")
+        r = pt.run_cli(["verify", "--state-dir", d.state_dir, "--json"])
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        report = json.loads(r.stdout)
+        self.assertEqual((report["ok"], report["records"], report["corrupt_at"]), (False, 36, 37))
+        self.assertTrue(report["reason"])
 
     def test_verify_missing_state_dir(self):
         r = pt.run_cli(["verify", "--state-dir", os.path.join(pt.make_temp_dir("nx"), "nope")])

@@ -1,6 +1,8 @@
 """The contract, said exactly (issue 10): what a client written from docs/ alone relies on, checked
 against a real pacerd. Each test names the item of PROTOCOL.md or EVENTS.md it holds to."""
 
+import json
+
 import pacertest as pt
 from pacertest import expect_ok
 
@@ -345,6 +347,26 @@ class Contract(pt.PacerTestCase):
         self.assertEqual(self.d.stop(), 0)
         self.d.start()
         self.assertEqual(self.d.status()["undefined_nodes"], 1)
+
+    # README, first session: append and events take --json too.
+    def test_append_and_events_json(self):
+        good = pt.sale_closed(rep="zhang")
+        lines = [json.dumps(good), "{not json", json.dumps(pt.sale_closed(currency="XYZ")),
+                 json.dumps(good)]
+        out = pt.run_cli(["append", "--json", "-"] + pt.cli_append_args(self.d),
+                         input="\n".join(lines) + "\n")
+        self.assertEqual(out.returncode, 1, out.stderr)
+        report = json.loads(out.stdout)
+        self.assertEqual((report["appended"], report["duplicates"], report["rejected"],
+                          report["aborted"]), (1, 1, 2, 0))
+        self.assertEqual([(r["line"], r["error"]) for r in report["rejections"]],
+                         [(2, "invalid_json"), (3, "invalid_value")])
+        self.assertIn("XYZ", report["rejections"][1]["message"])
+        plain = pt.run_cli(["events"] + pt.cli_query_args(self.d))
+        as_json = pt.run_cli(["events", "--json"] + pt.cli_query_args(self.d))
+        self.assertEqual(as_json.returncode, 0, as_json.stderr)
+        self.assertEqual(plain.stdout, as_json.stdout)
+        self.assertEqual(json.loads(as_json.stdout.splitlines()[-1])["event"]["id"], good["id"])
 
 
 class RebuildLog(pt.PacerTestCase):

@@ -1,7 +1,8 @@
 """pacer-gen: a generated history is deterministic, valid by docs/EVENTS.md (a real pacerd
 appends all of it with nothing refused), and its labels name events that are in it.
 
-Small histories (12-16 reps, three months: about 3,000 deals), so this runs in seconds."""
+Small histories (2 regions x 2 teams x 1-5 reps, three months: 3,000-3,700 deals, 15,000-18,000
+events), so this runs in about a second."""
 
 import json
 import os
@@ -72,6 +73,40 @@ class Gen(pt.PacerTestCase):
             self.assertIn(t, types)
         orders = [e["order"] for e in evs if e["type"] == "sale_closed"]
         self.assertEqual(len(orders), len(set(orders)), "an order is booked twice")
+
+    def test_calendar_and_targets(self):
+        events, _ = generate(SMALL + ["--seed", "4"], labels=False)
+        evs = lines(events)
+        days = {e["date"]: e["day_type"] for e in evs if e["type"] == "calendar_day_set"}
+        # China's official 2026 arrangements for the quarter.
+        for d in ("2026-01-01", "2026-01-02", "2026-01-03", "2026-02-15", "2026-02-23"):
+            self.assertEqual(days.get(d), "holiday", d)
+        for d in ("2026-01-04", "2026-02-14", "2026-02-28"):
+            self.assertEqual(days.get(d), "workday", d)
+        nodes = {e["node"]: e for e in evs if e["type"] == "node_defined"}
+        self.assertEqual(sorted({n["kind"] for n in nodes.values()}),
+                         ["company", "region", "rep", "team"])
+        self.assertTrue(all(n.get("owner") for n in nodes.values()))
+        # January's revenue targets: every node has one, tiers in order, and a parent's tiers
+        # are the sums of its children's (nobody has moved yet in January).
+        jan = {e["scope"]: e for e in evs if e["type"] == "target_set"
+               and e["period"] == "2026-01" and e["metric"] == "revenue"}
+        first = min(e["occurred_at"] for e in evs)
+        for node in nodes.values():
+            if node["occurred_at"] == first:
+                self.assertIn(node["node"], jan)
+        for t in jan.values():
+            self.assertLessEqual(t["floor"], t["target"])
+            self.assertLessEqual(t["target"], t["stretch"])
+            self.assertEqual(t["currency"], "CNY")
+            self.assertTrue(t["author"] and t["reason"])
+        for parent in jan:
+            children = [n for n, e in nodes.items() if e.get("parent") == parent and n in jan]
+            if not children:
+                continue
+            for tier in ("floor", "target", "stretch"):
+                self.assertEqual(jan[parent][tier], sum(jan[c][tier] for c in children),
+                                 "%s %s" % (parent, tier))
 
     def test_appends_into_pacerd_with_nothing_refused(self):
         events, _ = generate(SMALL + ["--seed", "5"], labels=False)

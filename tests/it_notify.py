@@ -5,6 +5,7 @@ The daemon here is alerttest.FakeAlertDaemon (an XPUB and a ROUTER speaking the 
 of PROTOCOL.md), so these tests drive drops and restarts exactly; it_alert_clients.py does it
 end to end with a real pacerd. The web hook is a python http.server on loopback."""
 
+import json
 import os
 import signal
 import time
@@ -50,7 +51,7 @@ class NotifyTest(pt.PacerTestCase):
             self.fake.raise_alert(EAST, publish=False)      # history before notify starts
         hook = self.webhook({2: ["500", "503", "ok"], 3: ["timeout", "ok"], 5: ["429", "ok"],
                              7: ["400"], 9: ["timeout", "500", "timeout", "ok"]}, hang=1.0)
-        n = self.notify(hook, ["--since", "1"])
+        n = self.notify(hook, ["--since", "1", "--json"])
         self.fake.wait_subscribed(2)
         for i in range(5, 13):
             self.fake.raise_alert(EAST, publish=i % 3 != 0)  # every third one dropped
@@ -71,7 +72,11 @@ class NotifyTest(pt.PacerTestCase):
         self.assertIn("#7 behind/east/revenue/2026-11: HTTP 400", err)
         self.assertIn("skipped", err)
         self.assertIn("HTTP 500 (attempt 1); retrying", err)
-        self.assertIn("#12", n.stdout())
+        log = [json.loads(line) for line in n.stdout().splitlines()]
+        self.assertEqual([(e["aseq"], e["outcome"], e["http"]) for e in log],
+                         [(a, "skipped" if a == 7 else "delivered", 400 if a == 7 else 200)
+                          for a in range(1, 13)])
+        self.assertEqual(log[1]["attempts"], 3)
 
     def test_killed_notify_resumes_from_its_cursor(self):
         hook = self.webhook({4: ["timeout", "ok"]}, hang=0.3)

@@ -432,6 +432,57 @@ class MonthScenario(ProgressCase):
         self.assertRow(self.row(rows, "acme/east/t1/zhang"), curve="linear", elapsed=0.5,
                        expected=900000, pace_ratio=660000 / 900000, status="behind")
 
+    def test_daily(self):
+        """PROTOCOL.md, "daily": a key's actual day by day, each sale on its own local day by
+        the membership of that day, reversals on the original sale's day."""
+        self.load(self.d, late())
+        reply = self.query(self.d, "daily", scope="t1", metric="revenue", period="2026-10",
+                           now=NOW)
+        days = reply["days"]
+        self.assertEqual((reply["path"], reply["target"], reply["floor"], reply["currency"]),
+                         ("acme/east/t1", 3000000, None, None))
+        self.assertEqual(len(days), 31)
+        self.assertEqual((days[0]["date"], days[0]["start"], days[-1]["date"]),
+                         ("2026-10-01", OCT_START, "2026-10-31"))
+        self.assertEqual(days[1]["start"], local(2026, 10, 2))
+        # s1 on the 1st (still 30 September in UTC); wang's w2 of the 13th went to t2 with
+        # his move of the 12th; s6 (cancelled) and s8 (fully refunded) leave the 13th at 0;
+        # s4's refund of the 15th lowers the 14th.
+        by_day = {d["date"][-2:]: d["actual"] for d in days if d["actual"]}
+        self.assertEqual(by_day, {"01": 100000, "08": 200000, "09": 300000, "12": 150000,
+                                  "14": 110000})
+        self.assertEqual(days[-1]["cumulative"], 860000)
+        self.assertEqual(days[8]["cumulative"], 600000)  # the 9th
+        # holidays 1-7 October, make-up Saturday the 10th, Sunday off; the pace line reaches the target.
+        self.assertEqual([d["working"] for d in days[:12]],
+                         [False] * 7 + [True] * 3 + [False, True])
+        self.assertEqual(days[6]["expected"], 0)
+        self.assertRow(days[7], elapsed=1 / 18, expected=166667)
+        self.assertRow(days[-1], elapsed=1.0, expected=3000000)
+        # Every key's last cumulative is its progress actual.
+        rows = self.progress(self.d, period="2026-10", scope="acme")["rows"]
+        for r in rows:
+            if r["metric"] == "kpi:csat" and r["path"] == "acme":
+                continue
+            fields = dict(scope=r["scope"], metric=r["metric"], period="2026-10")
+            if r.get("product_line"):
+                fields["product_line"] = r["product_line"]
+            last = self.query(self.d, "daily", **fields)["days"][-1]
+            self.assertEqual(last["cumulative"], r["actual"], fields)
+        # A ratio per day and cumulated: the 10th has 200,000 collected on 400,000 sold.
+        ratio = self.query(self.d, "daily", scope="zhang", metric="collection_rate",
+                           period="2026-10")["days"]
+        self.assertEqual((ratio[9]["actual"], ratio[9]["cumulative"]), (None, 5000))
+        self.assertNotIn("expected", self.query(self.d, "daily", scope="east",
+                                                metric="revenue", period="2026-10")["days"][0])
+        with self.d.client("query") as q:
+            for fields, word in [(dict(metric="revenue"), "scope"), (dict(scope="t1"), "metric"),
+                                 (dict(scope="t1", metric="revenue", each_product_line=True),
+                                  "each_product_line")]:
+                r = q.call("daily", period="2026-10", **fields)
+                self.assertEqual((r["ok"], r["error"]), (False, "bad_request"), r)
+                self.assertIn(word, r["message"])
+
     def test_leaderboard(self):
         self.load(self.d, late())
         d = self.d

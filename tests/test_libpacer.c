@@ -13,6 +13,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <cmocka.h>
 #include <msgpack.h>
@@ -526,7 +527,8 @@ test_no_daemon_times_out(void **state)
     pacer_append_result_t *result = NULL;
     assert_int_equal(pacer_append(client, batch, &result), PACER_ETIMEOUT);
     assert_string_equal(pacer_client_error(client),
-                        "no reply from tcp://127.0.0.1:1 within 0.2 s: is pacerd running?");
+                        "pacerd is not answering at tcp://127.0.0.1:1: is it running? "
+                        "(no connection within 0.2 s)");
     pacer_status_t status;
     assert_int_equal(pacer_status(client, &status), PACER_ETIMEOUT);
     pacer_page_t *page = NULL;
@@ -644,6 +646,7 @@ typedef struct {
     msgpack_object *seen_from, *seen_limit;
     uint64_t from, limit;
     bool raw;
+    int delay_ms; /* before answering */
 } answer_t;
 
 static void *
@@ -658,6 +661,9 @@ answer_run(void *arg)
     answer->from = from ? from->via.u64 : 0;
     answer->limit = limit ? limit->via.u64 : 0;
     answer->raw = raw && raw->via.boolean;
+    if (answer->delay_ms > 0)
+        nanosleep(&(struct timespec){answer->delay_ms / 1000, answer->delay_ms % 1000 * 1000000},
+                  NULL);
     msgpack_sbuffer sb;
     msgpack_sbuffer_init(&sb);
     msgpack_packer pk;
@@ -725,6 +731,76 @@ test_status(void **state)
     assert_int_equal(status.counters.appended, 42);
     assert_int_equal(status.counters.commits, 7);
     assert_int_equal(status.counters.requests, 0);
+    pacer_client_destroy(&client);
+}
+
+static int64_t
+monotonic_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* With a connect timeout, a daemon that is not there is reported after it,
+   not after the whole timeout; a daemon that is there but slow to answer
+   still gets the whole timeout. */
+static void
+test_connect_timeout(void **state)
+{
+    fake_t *fake = *state;
+    pacer_client_t *client = pacer_client_new("tcp://127.0.0.1:1", "tcp://127.0.0.1:1");
+    pacer_client_set_timeout(client, 30000);
+    pacer_client_set_connect_timeout(client, 300);
+    assert_int_equal(pacer_client_connect_timeout(client), 300);
+    int64_t started = monotonic_ms();
+    pacer_status_t status;
+    assert_int_equal(pacer_status(client, &status), PACER_ETIMEOUT);
+    assert_string_equal(pacer_client_error(client),
+                        "pacerd is not answering at tcp://127.0.0.1:1: is it running? "
+                        "(no connection within 0.3 s)");
+    pacer_batch_t *batch = make_batch(1);
+    pacer_append_result_t *result = NULL;
+    assert_int_equal(pacer_append(client, batch, &result), PACER_ETIMEOUT);
+    assert_int_equal(pacer_append_inflight(client), 0);
+    /* Two waits of 0.3 s; far below the 30 s timeout even on a loaded machine. */
+    assert_true(monotonic_ms() - started < 10000);
+    pacer_batch_destroy(&batch);
+    pacer_client_destroy(&client);
+
+    client = make_client(fake, 10000);
+    pacer_client_set_connect_timeout(client, 200);
+    answer_t answer = {.fake = fake, .op = "status", .pack = pack_status, .delay_ms = 1000};
+    pthread_t thread;
+    pthread_create(&thread, NULL, answer_run, &answer);
+    assert_int_equal(pacer_status(client, &status), PACER_OK);
+    pthread_join(thread, NULL);
+    assert_int_equal(status.last_seq, 42);
+    pacer_client_destroy(&client);
+}
+
+/* The daemon goes away while the only request in flight waits: reported
+   after the connect timeout, and the batch is in doubt (not in flight). */
+static void
+test_connection_lost_while_waiting(void **state)
+{
+    fake_t *fake = *state;
+    pacer_client_t *client = make_client(fake, 30000);
+    pacer_client_set_connect_timeout(client, 300);
+    pacer_batch_t *batch = make_batch(1);
+    assert_int_equal(pacer_append_send(client, batch, NULL), PACER_OK);
+    request_t request;
+    fake_recv(fake, &request, "append");
+    request_done(&request);
+    zmq_close(fake->router); /* the daemon dies before it answers */
+    fake->router = zmq_socket(fake->ctx, ZMQ_ROUTER);
+    int64_t started = monotonic_ms();
+    pacer_append_result_t *result = NULL;
+    assert_int_equal(pacer_append_recv(client, &result, NULL), PACER_ETIMEOUT);
+    assert_true(monotonic_ms() - started < 10000);
+    assert_non_null(strstr(pacer_client_error(client), "lost the connection to pacerd at tcp://"));
+    assert_int_equal(pacer_append_inflight(client), 0);
+    pacer_batch_destroy(&batch);
     pacer_client_destroy(&client);
 }
 
@@ -878,6 +954,9 @@ main(void)
         cmocka_unit_test_setup_teardown(test_append_timeout_then_late_reply, fake_setup,
                                         fake_teardown),
         cmocka_unit_test(test_no_daemon_times_out),
+        cmocka_unit_test_setup_teardown(test_connect_timeout, fake_setup, fake_teardown),
+        cmocka_unit_test_setup_teardown(test_connection_lost_while_waiting, fake_setup,
+                                        fake_teardown),
         cmocka_unit_test_setup_teardown(test_append_malformed_replies, fake_setup, fake_teardown),
         cmocka_unit_test_setup_teardown(test_status, fake_setup, fake_teardown),
         cmocka_unit_test_setup_teardown(test_status_malformed, fake_setup, fake_teardown),

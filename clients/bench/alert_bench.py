@@ -9,11 +9,16 @@
   2. A tick's cost at --keys keys (--manual-clock): the first tick of a day evaluates every key
      (run rates move at day boundaries), later ticks only the keys due. Reports the tick
      request's round trip (it commits what it raises).
-  3. Latency from an append's arrival to its alert's publication, while pacer-bench loads the
-     daemon in the background: a probe sale that makes a target achieved, timed from send to
-     the alert on the SUB socket; p50 and p99 over --probes probes.
+  3. Latency from an append's arrival to its alert's publication while pacer-bench loads the
+     daemon at half the rate it reached in step 1 (--rate): a probe sale that makes a target
+     achieved, timed from send to the alert on the SUB socket; p50 and p99 over --probes.
+  5. Ingest with the anomaly detectors on (the default) against --detectors off.
+  4. Ingest with 8 subscribers attached (SUB sockets subscribed to everything: events,
+     alerts, progress, heartbeats; one reads as fast as Python can, which is slower than
+     pacerd publishes, the seven others never read) against none, alternately.
 
 Usage: alert_bench.py [--bin build] [--keys 100000] [--seconds 8] [--pairs 2] [--probes 200]
+                      [--only ingest|tick|latency|subscribers|detectors]
 Needs python3-zmq and python3-msgpack (Debian)."""
 
 import argparse
@@ -137,18 +142,48 @@ def setup_events(keys, now_ms):
     return evs, n
 
 
-def bench_ingest(args, alerts):
-    d = Pacerd(args.bin, ["--alerts", alerts, "--tick", "60", "--log-level", "warn"])
+def bench_ingest(args, alerts, subscribers=0, prefixes=(b"",), detectors="on"):
+    d = Pacerd(args.bin, ["--alerts", alerts, "--detectors", detectors, "--tick", "60",
+                          "--log-level", "warn"])
+    subs, readers, stop = [], [], []
     try:
         evs, n = setup_events(args.keys, int(time.time() * 1000))
         d.append(evs)
+        if subscribers:
+            import threading
+            for _ in range(subscribers):
+                s = d.ctx.socket(zmq.SUB)
+                for prefix in prefixes:
+                    s.setsockopt(zmq.SUBSCRIBE, prefix)
+                s.connect(d.ep[2])
+                subs.append(s)
+
+            def read(sock, counter):
+                # one reads everything it can; the others read nothing (slow subscribers)
+                while not stop and counter is counts[0]:
+                    if sock.poll(100):
+                        sock.recv_multipart()
+                        counter[0] += 1
+            counts = [[0] for _ in subs]
+            for s, c in zip(subs, counts):
+                t = threading.Thread(target=read, args=(s, c), daemon=True)
+                t.start()
+                readers.append(t)
+            time.sleep(1.5)  # the subscriptions reach pacerd
         out = subprocess.run([os.path.join(args.bin, "pacer-bench"), "--endpoint", d.ep[0],
                               "--producers", "4", "--batch", "256", "--inflight", "4",
                               "--seconds", str(args.seconds), "--json"],
                              capture_output=True, text=True, check=True).stdout
         r = json.loads(out)
+        if subscribers:
+            r["received"] = sum(c[0] for c in counts)
         return r, n
     finally:
+        stop.append(True)
+        for t in readers:
+            t.join()
+        for s in subs:
+            s.close(0)
         d.stop()
 
 
@@ -170,7 +205,7 @@ def bench_tick(args):
         d.stop()
 
 
-def bench_latency(args):
+def bench_latency(args, rate):
     d = Pacerd(args.bin, ["--tick", "0", "--log-level", "warn"])
     try:
         now = int(time.time() * 1000)
@@ -184,8 +219,8 @@ def bench_latency(args):
             if sub.recv_multipart()[0] == b"heartbeat/":
                 break
         load = subprocess.Popen([os.path.join(args.bin, "pacer-bench"), "--endpoint", d.ep[0],
-                                 "--producers", "2", "--batch", "64", "--inflight", "2",
-                                 "--seconds", str(args.seconds + 30), "--json"],
+                                 "--producers", "4", "--batch", "256", "--inflight", "4",
+                                 "--rate", str(int(rate)), "--seconds", "600", "--json"],
                                 stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
         time.sleep(1)
         period = periods(now)[0]
@@ -228,8 +263,11 @@ def main():
     ap.add_argument("--seconds", type=int, default=8)
     ap.add_argument("--pairs", type=int, default=2)
     ap.add_argument("--probes", type=int, default=200)
-    ap.add_argument("--only", choices=["ingest", "tick", "latency"])
+    ap.add_argument("--only", choices=["ingest", "tick", "latency", "subscribers", "detectors"])
+    ap.add_argument("--rate", type=float, default=0,
+                    help="background load for the latency probes (default: half of step 1)")
     args = ap.parse_args()
+    best = 0
     if args.only in (None, "ingest"):
         print("ingest, %d target keys, pacer-bench 4 producers x batch 256 x inflight 4, %d s"
               % (args.keys, args.seconds))
@@ -237,6 +275,7 @@ def main():
             on, n = bench_ingest(args, "on")
             off, _ = bench_ingest(args, "off")
             a, b = on["events_per_s"], off["events_per_s"]
+            best = max(best, a)
             print("  pair %d: alerts on %.0f ev/s, off %.0f ev/s, on/off %.2f (keys %d)"
                   % (p + 1, a, b, a / b, n))
             sys.stdout.flush()
@@ -247,10 +286,34 @@ def main():
             print("  %-30s %8.1f ms  (%d alerts raised)" % (label, ms, raised))
         sys.stdout.flush()
     if args.only in (None, "latency"):
-        lat = bench_latency(args)
-        print("append -> alert published, under pacer-bench load (2 producers): "
+        rate = args.rate or (best / 2 if best else 100000)
+        lat = bench_latency(args, rate)
+        print("append -> alert published, pacer-bench loading %.0f ev/s in the background: "
               "p50 %.2f ms, p99 %.2f ms, max %.2f ms over %d probes"
-              % (lat[len(lat) // 2], lat[int(len(lat) * 0.99) - 1], lat[-1], len(lat)))
+              % (rate, lat[len(lat) // 2], lat[int(len(lat) * 0.99) - 1], lat[-1], len(lat)))
+        sys.stdout.flush()
+    if args.only in (None, "detectors"):
+        print("ingest with the anomaly detectors on against off, %d keys, alerts on" % args.keys)
+        for p in range(args.pairs):
+            on, _ = bench_ingest(args, "on", detectors="on")
+            off, _ = bench_ingest(args, "on", detectors="off")
+            print("  pair %d: detectors on %.0f ev/s, off %.0f ev/s, on/off %.2f"
+                  % (p + 1, on["events_per_s"], off["events_per_s"],
+                     on["events_per_s"] / off["events_per_s"]))
+            sys.stdout.flush()
+    if args.only in (None, "subscribers"):
+        print("ingest with 8 subscribers against none, %d keys, alerts on" % args.keys)
+        for what, prefixes in [("alert/ progress/ heartbeat/", (b"alert/", b"progress/",
+                                                               b"heartbeat/")),
+                               ("everything (event/ too)", (b"",))]:
+            for p in range(args.pairs):
+                w, n = bench_ingest(args, "on", subscribers=8, prefixes=prefixes)
+                wo, _ = bench_ingest(args, "on")
+                print("  %s, pair %d: 8 subscribers %.0f ev/s (one read %d messages), none "
+                      "%.0f ev/s, ratio %.2f" % (what, p + 1, w["events_per_s"], w["received"],
+                                                 wo["events_per_s"],
+                                                 w["events_per_s"] / wo["events_per_s"]))
+                sys.stdout.flush()
 
 
 if __name__ == "__main__":

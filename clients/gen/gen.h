@@ -285,6 +285,9 @@ typedef struct {
     gen_label_t *labels;
     size_t nlabels, caplabels;
 
+    uint64_t *people; /* hashes of the people's ids taken (gen_world.c) */
+    size_t npeople, cappeople;
+
     int32_t hire;            /* the rep hired during the history, -1 none */
     int32_t mover;           /* the rep moved to another team, -1 none */
     int32_t under_region;    /* the under-performing region node */

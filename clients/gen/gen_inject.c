@@ -485,25 +485,33 @@ inject_padding(gen_world_t *w, int32_t *cands, size_t ncands, size_t want)
         int hops = gen_rng_chance(rng, 0.3) ? (gen_rng_chance(rng, 0.5) ? 3 : 2) : 1;
         int32_t cur = d, who = b;
         int64_t first = w->deals[d].at;
+        int done_hops = 0;
         for (int h = 0; h < hops; h++) {
+            /* A bounce stops where the history would end before it does. */
+            if (h > 0 && w->deals[cur].at + 10 * GEN_DAY_MS >= w->t_end)
+                break;
             int64_t base = gen_day_of(w->deals[cur].at);
-            int64_t rday = business_day_after(rng, base, h == 0 ? 1 : 1, h == 0 ? 10 : 3);
+            int64_t rday = business_day_after(rng, base, 1, h == 0 ? 10 : 3);
             int64_t rat = gen_business_time(rng, rday);
             if (rat <= w->deals[cur].at)
                 rat = w->deals[cur].at + GEN_HOUR_MS;
             reverse_fully(w, rng, cur, rat);
             gen_label_add(w, label, GEN_REF_REVERSAL, cur);
             int64_t at = office_hours(rat + gen_rng_range(rng, 30, 3 * 24 * 60) * 60000);
+            if (at >= w->t_end)
+                at = rat + gen_rng_range(rng, 30, 120) * 60000;
             cur = book_again(w, rng, cur, who, at);
             gen_label_add(w, label, GEN_REF_SALE, cur);
             label->rep = who;
             who = who == b ? a : b;
+            done_hops++;
         }
         snprintf(label->note, sizeof label->note,
                  "order of %s reversed and booked again by %s for the same customer "
                  "(%.0f -> %.0f yuan)%s, within %.0f days",
                  w->nodes[a].id, w->nodes[b].id, yuan(w->deals[d].amount),
-                 yuan(w->deals[cur].amount), hops > 1 ? ", the customer bounced between them" : "",
+                 yuan(w->deals[cur].amount),
+                 done_hops > 1 ? ", the customer bounced between them" : "",
                  ceil((double)(w->deals[cur].at - first) / GEN_DAY_MS));
         done++;
     }

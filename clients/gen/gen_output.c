@@ -553,17 +553,23 @@ gen_output(gen_world_t *w, FILE *events, FILE *labels)
 {
     event_list_t list = {0};
     materialise(w, &list);
-    size_t by_type[EV_TYPES] = {0};
+    size_t by_type[EV_TYPES] = {0}, adjusted = 0;
     for (size_t i = 0; i < list.nitems; i++) {
-        write_event(events, w, &list.items[i]);
-        by_type[list.items[i].type]++;
+        const gen_event_t *e = &list.items[i];
+        write_event(events, w, e);
+        by_type[e->type]++;
+        adjusted += e->type == EV_TARGET && w->targets[e->ref].adjusted;
     }
+    by_type[EV_TARGET] -= adjusted;
     size_t counts[GEN_KIND_COUNT] = {0};
     int rc = write_labels(w, labels, counts);
     if (w->cfg.stats) {
         fprintf(stderr, "pacer-gen: %zu events:", list.nitems);
-        for (int t = 0; t < EV_TYPES; t++)
+        for (int t = 0; t < EV_TYPES; t++) {
             fprintf(stderr, " %s %zu", type_names[t], by_type[t]);
+            if (t == EV_TARGET)
+                fprintf(stderr, " target_adjusted %zu", adjusted);
+        }
         size_t total = 0;
         for (int k = 0; k < GEN_KIND_COUNT; k++)
             total += counts[k];

@@ -135,12 +135,50 @@ static const gen_syllable_t given_names[] = {
 
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
 
-static bool
-person_taken(const gen_world_t *w, const char *id)
+/* People's ids taken so far: a set of 64-bit FNV-1a hashes (open addressing,
+   0 for empty), since thousands of reps share about 2,000 names. */
+static uint64_t
+id_hash(const char *id)
 {
-    for (size_t i = 0; i < w->nnodes; i++)
-        if (strcmp(w->nodes[i].id, id) == 0 || strcmp(w->nodes[i].owner, id) == 0)
-            return true;
+    uint64_t h = 0xcbf29ce484222325ULL;
+    for (const unsigned char *p = (const unsigned char *)id; *p; p++)
+        h = (h ^ *p) * 0x100000001b3ULL;
+    return h | 1;
+}
+
+static bool
+person_taken(gen_world_t *w, const char *id, bool take)
+{
+    if (take && (w->npeople + 1) * 2 > w->cappeople) {
+        size_t cap = w->cappeople ? w->cappeople * 2 : 1024;
+        uint64_t *slots = calloc(cap, sizeof *slots);
+        if (!slots) {
+            fprintf(stderr, "pacer-gen: out of memory\n");
+            exit(2);
+        }
+        for (size_t i = 0; i < w->cappeople; i++)
+            if (w->people[i])
+                for (size_t j = w->people[i] & (cap - 1);; j = (j + 1) & (cap - 1))
+                    if (!slots[j]) {
+                        slots[j] = w->people[i];
+                        break;
+                    }
+        free(w->people);
+        w->people = slots;
+        w->cappeople = cap;
+    }
+    if (!w->cappeople)
+        return false;
+    uint64_t h = id_hash(id);
+    size_t j = h & (w->cappeople - 1);
+    while (w->people[j] && w->people[j] != h)
+        j = (j + 1) & (w->cappeople - 1);
+    if (w->people[j])
+        return true;
+    if (take) {
+        w->people[j] = h;
+        w->npeople++;
+    }
     return false;
 }
 
@@ -152,8 +190,9 @@ person_new(gen_world_t *w, gen_rng_t *rng, char id[48], char name[96])
     const gen_syllable_t *g = &given_names[gen_rng_range(rng, 0, COUNT(given_names) - 1)];
     snprintf(name, 96, "%s%s", s->hanzi, g->hanzi);
     snprintf(id, 48, "%s.%s", s->pinyin, g->pinyin);
-    for (int n = 2; person_taken(w, id); n++)
+    for (int n = 2; person_taken(w, id, false); n++)
         snprintf(id, 48, "%s.%s.%d", s->pinyin, g->pinyin, n);
+    person_taken(w, id, true);
 }
 
 static const char *const cities[] = {
@@ -328,6 +367,7 @@ gen_world_destroy(gen_world_t *w)
     free(w->labels);
     free(w->day_factor);
     free(w->plan);
+    free(w->people);
     memset(w, 0, sizeof *w);
 }
 
@@ -777,7 +817,7 @@ gen_world_build(gen_world_t *w)
             } else {
                 char rid[40];
                 snprintf(rid, sizeof rid, "%.39s", w->nodes[region].id);
-                snprintf(tm->id, sizeof tm->id, "%s-team-%d", rid, (ti + 1) % 100);
+                snprintf(tm->id, sizeof tm->id, "%.32s-team-%d", rid, (ti + 1) % 100);
                 snprintf(tm->name, sizeof tm->name, "%s %d组", rid, (ti + 1) % 100);
             }
             person_new(w, rng, id, name);
@@ -1008,16 +1048,38 @@ static void
 rebalance_books(gen_world_t *w, int64_t day)
 {
     gen_rng_t *rng = &w->base;
+    bool month_start = day != w->cfg.start_day && gen_month_start(day) == day;
+    bool hire_day = w->hire >= 0 && w->nodes[w->hire].hired_day == day;
+    if (!month_start && !hire_day)
+        return;
+    /* The active reps of each team, in node order: team t's are
+       members[first[t]] to members[first[t + 1] - 1]. */
+    size_t nn = w->nnodes;
+    size_t *first = calloc(nn + 1, sizeof *first), *fill = calloc(nn, sizeof *fill);
+    int32_t *members = calloc(nn, sizeof *members);
+    if (!first || !fill || !members) {
+        fprintf(stderr, "pacer-gen: out of memory\n");
+        exit(2);
+    }
+    for (size_t n = 0; n < nn; n++)
+        if (w->nodes[n].kind == GEN_REP && gen_rep_active(w, (int32_t)n, day))
+            first[gen_rep_team(w, (int32_t)n, day) + 1]++;
+    for (size_t t = 0; t < nn; t++)
+        first[t + 1] += first[t];
+    for (size_t n = 0; n < nn; n++)
+        if (w->nodes[n].kind == GEN_REP && gen_rep_active(w, (int32_t)n, day)) {
+            size_t t = (size_t)gen_rep_team(w, (int32_t)n, day);
+            members[first[t] + fill[t]++] = (int32_t)n;
+        }
     int32_t mates[64];
-    for (size_t n = 0; n < w->nnodes; n++) {
+    for (size_t n = 0; n < nn; n++) {
         if (w->nodes[n].kind != GEN_REP || !gen_rep_active(w, (int32_t)n, day))
             continue;
-        int32_t team = gen_rep_team(w, (int32_t)n, day);
+        size_t team = (size_t)gen_rep_team(w, (int32_t)n, day);
         int nmates = 0;
-        for (size_t m = 0; m < w->nnodes && nmates < 64; m++)
-            if (m != n && w->nodes[m].kind == GEN_REP && gen_rep_active(w, (int32_t)m, day) &&
-                gen_rep_team(w, (int32_t)m, day) == team)
-                mates[nmates++] = (int32_t)m;
+        for (size_t k = first[team]; k < first[team + 1] && nmates < 64; k++)
+            if (members[k] != (int32_t)n)
+                mates[nmates++] = members[k];
         if (nmates == 0)
             continue;
         bool hired_today = w->nodes[n].hired_day == day && day > w->cfg.start_day;
@@ -1047,6 +1109,9 @@ rebalance_books(gen_world_t *w, int64_t day)
             i--;
         }
     }
+    free(first);
+    free(fill);
+    free(members);
 }
 
 /* The simulation runs 30 days past the end, so that the trails of deals

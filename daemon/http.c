@@ -1,0 +1,269 @@
+/*  http: see http.h.
+
+    libmicrohttpd calls the access handler at least twice per request:
+    once when the headers are in (con_cls still NULL: we only mark the
+    connection) and once per piece of body, then with no body left. A GET
+    has no body worth reading, so anything sent is dropped and the reply
+    is queued on the second call. */
+
+#include "daemon/http.h"
+
+#include "daemon/log.h"
+
+#include <microhttpd.h>
+#include <netdb.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#define HTTP_MAX_ROUTES 16
+
+typedef struct {
+    char *path;
+    http_handler_fn *fn;
+    void *arg;
+} route_t;
+
+struct _http_t {
+    struct MHD_Daemon *daemon;
+    route_t routes[HTTP_MAX_ROUTES];
+    size_t nroutes;
+};
+
+/* Marks a connection whose headers were seen (libmicrohttpd's con_cls). */
+static int headers_seen;
+
+void
+http_reply_write(http_reply_t *reply, const void *data, size_t len)
+{
+    if (reply->failed)
+        return;
+    if (reply->len + len + 1 > reply->cap) {
+        size_t cap = reply->cap ? reply->cap : 4096;
+        while (cap < reply->len + len + 1)
+            cap *= 2;
+        char *body = realloc(reply->body, cap);
+        if (!body) {
+            reply->failed = true;
+            return;
+        }
+        reply->body = body;
+        reply->cap = cap;
+    }
+    memcpy(reply->body + reply->len, data, len);
+    reply->len += len;
+    reply->body[reply->len] = 0;
+}
+
+void
+http_reply_printf(http_reply_t *reply, const char *fmt, ...)
+{
+    char small[512];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(small, sizeof small, fmt, ap);
+    va_end(ap);
+    if (n < 0) {
+        reply->failed = true;
+        return;
+    }
+    if ((size_t)n < sizeof small) {
+        http_reply_write(reply, small, (size_t)n);
+        return;
+    }
+    char *big = malloc((size_t)n + 1);
+    if (!big) {
+        reply->failed = true;
+        return;
+    }
+    va_start(ap, fmt);
+    vsnprintf(big, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    http_reply_write(reply, big, (size_t)n);
+    free(big);
+}
+
+const char *
+http_request_arg(const http_request_t *req, const char *name)
+{
+    return MHD_lookup_connection_value(req->connection, MHD_GET_ARGUMENT_KIND, name);
+}
+
+http_t *
+http_new(void)
+{
+    return calloc(1, sizeof(http_t));
+}
+
+void
+http_destroy(http_t **self_p)
+{
+    http_t *self = *self_p;
+    if (!self)
+        return;
+    if (self->daemon)
+        MHD_stop_daemon(self->daemon);
+    for (size_t i = 0; i < self->nroutes; i++)
+        free(self->routes[i].path);
+    free(self);
+    *self_p = NULL;
+}
+
+int
+http_route(http_t *self, const char *path, http_handler_fn *fn, void *arg)
+{
+    if (self->daemon || self->nroutes == HTTP_MAX_ROUTES)
+        return -1;
+    for (size_t i = 0; i < self->nroutes; i++)
+        if (strcmp(self->routes[i].path, path) == 0)
+            return -1;
+    route_t *r = &self->routes[self->nroutes];
+    if (!(r->path = strdup(path)))
+        return -1;
+    r->fn = fn;
+    r->arg = arg;
+    self->nroutes++;
+    return 0;
+}
+
+/* A reply of static text. */
+static enum MHD_Result
+answer_static(struct MHD_Connection *connection, unsigned status, const char *text,
+              const char *allow)
+{
+    struct MHD_Response *resp =
+        MHD_create_response_from_buffer(strlen(text), (void *)text, MHD_RESPMEM_PERSISTENT);
+    if (!resp)
+        return MHD_NO;
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "text/plain; charset=utf-8");
+    if (allow)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, allow);
+    enum MHD_Result rc = MHD_queue_response(connection, status, resp);
+    MHD_destroy_response(resp);
+    return rc;
+}
+
+static enum MHD_Result
+answer(void *cls, struct MHD_Connection *connection, const char *url, const char *method,
+       const char *version, const char *upload_data, size_t *upload_data_size, void **con_cls)
+{
+    http_t *self = cls;
+    if (!*con_cls) {
+        *con_cls = &headers_seen;
+        return MHD_YES;
+    }
+    if (*upload_data_size) {
+        *upload_data_size = 0; /* a body on a GET: ignored */
+        return MHD_YES;
+    }
+    if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 && strcmp(method, MHD_HTTP_METHOD_HEAD) != 0)
+        return answer_static(connection, MHD_HTTP_METHOD_NOT_ALLOWED, "only GET and HEAD\n",
+                             "GET, HEAD");
+    const route_t *route = NULL;
+    for (size_t i = 0; i < self->nroutes && !route; i++)
+        if (strcmp(self->routes[i].path, url) == 0)
+            route = &self->routes[i];
+    if (!route)
+        return answer_static(connection, MHD_HTTP_NOT_FOUND, "not found\n", NULL);
+    http_request_t req = {method, url, connection};
+    http_reply_t reply = {.status = MHD_HTTP_OK, .content_type = "text/plain; charset=utf-8"};
+    route->fn(route->arg, &req, &reply);
+    if (reply.failed) {
+        free(reply.body);
+        return answer_static(connection, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory\n", NULL);
+    }
+    struct MHD_Response *resp = MHD_create_response_from_buffer(
+        reply.len, reply.body ? reply.body : (void *)"",
+        reply.body ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
+    if (!resp) {
+        free(reply.body);
+        return MHD_NO;
+    }
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, reply.content_type);
+    enum MHD_Result rc = MHD_queue_response(connection, (unsigned)reply.status, resp);
+    MHD_destroy_response(resp);
+    return rc;
+}
+
+static void
+mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    char line[512];
+    vsnprintf(line, sizeof line, fmt, ap);
+    line[strcspn(line, "\n")] = 0;
+    log_warn("http: %s", line);
+}
+
+/* Split "host:port" or "[v6]:port" and resolve it. */
+static int
+resolve(const char *address, struct addrinfo **out, char *err, size_t errlen)
+{
+    char host[256];
+    const char *colon = strrchr(address, ':');
+    const char *h = address;
+    size_t hlen = colon ? (size_t)(colon - address) : 0;
+    if (hlen >= 2 && h[0] == '[' && h[hlen - 1] == ']')
+        h++, hlen -= 2;
+    const char *port = colon ? colon + 1 : "";
+    char *end;
+    long p = strtol(port, &end, 10);
+    if (!colon || hlen == 0 || hlen >= sizeof host || !*port || *end || p < 0 || p > 65535) {
+        snprintf(err, errlen, "address \"%s\": expected HOST:PORT, e.g. 127.0.0.1:7703", address);
+        return -1;
+    }
+    memcpy(host, h, hlen);
+    host[hlen] = 0;
+    struct addrinfo hints = {.ai_family = AF_UNSPEC,
+                             .ai_socktype = SOCK_STREAM,
+                             .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
+    int rc = getaddrinfo(host, port, &hints, out);
+    if (rc != 0) {
+        snprintf(err, errlen, "address \"%s\": %s", address, gai_strerror(rc));
+        return -1;
+    }
+    return 0;
+}
+
+int
+http_check_address(const char *address, char *err, size_t errlen)
+{
+    struct addrinfo *ai;
+    if (resolve(address, &ai, err, errlen) != 0)
+        return -1;
+    freeaddrinfo(ai);
+    return 0;
+}
+
+int
+http_start(http_t *self, const char *address, char *err, size_t errlen)
+{
+    struct addrinfo *ai;
+    if (self->daemon || resolve(address, &ai, err, errlen) != 0)
+        return -1;
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ERROR_LOG;
+    if (ai->ai_family == AF_INET6)
+        flags |= MHD_USE_IPv6;
+    self->daemon =
+        MHD_start_daemon(flags, 0, NULL, NULL, answer, self, MHD_OPTION_EXTERNAL_LOGGER, mhd_log,
+                         NULL, MHD_OPTION_SOCK_ADDR, ai->ai_addr, MHD_OPTION_CONNECTION_LIMIT,
+                         (unsigned)HTTP_MAX_CONNECTIONS, MHD_OPTION_CONNECTION_TIMEOUT,
+                         (unsigned)HTTP_IDLE_TIMEOUT_S, MHD_OPTION_END);
+    freeaddrinfo(ai);
+    if (!self->daemon) {
+        snprintf(err, errlen, "cannot serve HTTP on %s (in use, or not an address of this host)",
+                 address);
+        return -1;
+    }
+    return 0;
+}
+
+unsigned
+http_port(http_t *self)
+{
+    if (!self->daemon)
+        return 0;
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info(self->daemon, MHD_DAEMON_INFO_BIND_PORT);
+    return info ? info->port : 0;
+}

@@ -1,0 +1,59 @@
+"""The fold seam end to end: pacerd-testfold is pacerd plus one fold (tests/fold_test_counter.c,
+one file, registered by one line of projections/detectors.c) that answers one operation of its
+own. On a state directory whose snapshot was written by plain pacerd, it folds only the new fold
+from the first event while the projection and the other folds load from the snapshot; on its own
+snapshot it folds nothing again; plain pacerd ignores the section it does not know."""
+
+import os
+
+import pacertest as pt
+from pacertest import expect_ok
+
+TESTFOLD = os.path.join(os.path.dirname(pt.PACERD), "pacerd-testfold")
+
+
+class Folds(pt.PacerTestCase):
+
+    def counter(self, d):
+        with d.client("query") as c:
+            return c.call("test_counter")
+
+    def test_a_new_fold_refolds_alone_and_answers_its_operation(self):
+        d = self.start_daemon()
+        with d.client() as c:
+            expect_ok(c.append(pt.one_of_each()))
+            n = expect_ok(c.append([pt.sale_closed() for _ in range(40)]))["last_seq"]
+        r = self.counter(d)
+        self.assertFalse(r["ok"])
+        self.assertEqual(r["error"], "unknown_op")
+        d.stop()  # writes a snapshot at seq n
+        plain = d.argv
+
+        d.argv = lambda: [TESTFOLD] + plain()[1:]
+        self.restart(d)
+        log = d.log_text()
+        self.assertIn("folded from the first event: test_counter", log)
+        self.assertIn("projection at seq %d: snapshot %d + 0 events" % (n, n), log)
+        r = expect_ok(self.counter(d))
+        self.assertEqual((r["events"], r["first_seq"], r["sales"]),
+                         (n, 1, 40 + sum(1 for e in pt.one_of_each()
+                                          if e["type"] == "sale_closed")))
+        with d.client() as c:
+            m = expect_ok(c.append([pt.sale_closed() for _ in range(5)]))["last_seq"]
+        self.assertEqual(expect_ok(self.counter(d))["events"], m)
+        d.stop()
+
+        self.restart(d)  # its own snapshot now has the section: nothing refolded
+        self.assertNotIn("folded from the first event", d.log_text())
+        self.assertEqual(expect_ok(self.counter(d))["events"], m)
+        d.stop()
+
+        d.argv = plain  # plain pacerd skips the section it does not know
+        self.restart(d)
+        self.assertNotIn("ignoring the snapshot", d.log_text())
+        self.assertEqual(d.status()["last_seq"], m)
+        self.assertEqual(self.counter(d)["error"], "unknown_op")
+
+
+if __name__ == "__main__":
+    pt.main()
