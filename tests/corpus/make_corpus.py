@@ -7,6 +7,8 @@ docs/EVENTS.md or docs/PROTOCOL.md, and check in what it writes.
                             resolve (fuzz_event folds an array into a fresh projection)
   fuzz_request/<op>.mp      one valid request body of every operation of PROTOCOL.md
   fuzz_json/<type>.jsonl    each event as the JSON line `pacer append` reads
+  fuzz_alert/*.mp           an alert record as published, and `alerts`, `alerts_active`
+                            replies (PROTOCOL.md, "Alerts")
   fixture.mp                the events the harnesses fold before the input (= sequence.mp)
   pacer.dict                libFuzzer dictionary: type, field, op, key and enum names, each as
                             a msgpack str and as a quoted JSON string
@@ -131,10 +133,46 @@ REQUESTS = {
     "silences": req("silences", now=NOW),
 }
 
+
+def alert(aseq, rule, path, state="firing", severity="critical", **extra):
+    """An alert record as PROTOCOL.md, "Alert records", lists its keys."""
+    scope = path.rsplit("/", 1)[-1]
+    r = {"aseq": aseq, "key": "%s/%s/revenue/2026-Q4" % (rule, scope),
+         "topic": "alert/%s/%s/" % (rule, path), "rule": rule, "state": state,
+         "severity": severity, "at": NOW + aseq * 60000, "since": NOW, "scope": scope,
+         "path": path, "metric": "revenue", "period": "2026-Q4", "product_line": None,
+         "owner": "li.wei", "notify": ["li.wei", "ceo"],
+         "summary": "%s revenue 2026-Q4: 41%% of target with 63%% of working days gone "
+                    "(pace 0.65, %s)" % (path, rule),
+         "values": {"actual": 4100000, "target": 10000000, "currency": "CNY",
+                    "pace_ratio": 0.65, "threshold": 0.8},
+         "evidence": [{"seq": 15, "id": "crm:10023"}], "log_seq": 28}
+    r.update(extra)
+    return r
+
+
+ALERTS = [alert(1, "behind", "acme/east"),
+          alert(2, "at_risk", "acme/east/t3/zhang", severity="warning"),
+          alert(3, "behind", "acme/east", state="resolved")]
+ACTIVE = [dict(alert(1, "behind", "acme/east"), silenced=True,
+               silenced_by="alert/behind/acme/east/", silenced_until=NOW + DAY),
+          dict(alert(2, "at_risk", "acme/east/t3/zhang", severity="warning"), silenced=False)]
+
+# fuzz_alert: an alert record (frame 1 of a publication), and alerts / alerts_active replies
+ALERT_INPUTS = {
+    "record": ALERTS[0],
+    "record_silenced": ACTIVE[0],
+    "page_alerts": {"v": 1, "corr": 7, "ok": True, "alerts": ALERTS, "next": 4, "last_aseq": 3},
+    "page_active": {"v": 1, "corr": 7, "ok": True, "alerts": ACTIVE, "total": 2,
+                    "last_aseq": 3},
+}
+
 # Names the dictionary holds, besides every event type and field name.
 WORDS = sorted(set(
     [e["type"] for e in EVENTS] + [k for e in EVENTS for k in e]
     + [k for r in REQUESTS.values() for k in r] + [r["op"] for r in REQUESTS.values()]
+    + [k for r in ACTIVE for k in r] + [k for r in ALERT_INPUTS.values() for k in r]
+    + ["firing", "repeat", "resolved", "seq", "results", "dup", "error", "message"]
     + ["company", "region", "team", "rep", "visit", "call", "quote", "demo", "sum", "count",
        "average", "holiday", "workday", "confirmed", "dismissed", "equal", "weights", "history",
        "linear", "working", "profile", "info", "warning", "critical", "revenue", "margin",
@@ -176,6 +214,8 @@ def main():
     write(os.path.join(HERE, "fixture.mp"), pack(EVENTS))
     for name, r in REQUESTS.items():
         write(os.path.join(HERE, "fuzz_request", name + ".mp"), pack(r))
+    for name, a in ALERT_INPUTS.items():
+        write(os.path.join(HERE, "fuzz_alert", name + ".mp"), pack(a))
     lines = ["# libFuzzer dictionary of pacer's names, written by make_corpus.py.",
              "# Each name as a msgpack str (m_) and as a JSON string (j_)."]
     for i, w in enumerate(WORDS):
