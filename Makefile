@@ -45,7 +45,7 @@ sanitize:
 # found (build-fuzz/corpus/); a failing input is saved as build-fuzz/crash-* (move it into
 # tests/corpus/<fuzzer>/, where ctest keeps running it). Needs clang, installed on demand.
 FUZZ_SECONDS ?= 120
-FUZZERS      := fuzz_event fuzz_request fuzz_json
+FUZZERS      := $(basename $(notdir $(filter-out tests/fuzz_main.c,$(wildcard tests/fuzz_*.c))))
 FUZZ_DEPS    := clang libclang-rt-dev
 
 fuzz:
