@@ -11,6 +11,12 @@ DEPS := build-essential cmake pkg-config libzmq3-dev libczmq-dev liblmdb-dev \
         libmsgpack-dev libsodium-dev libjansson-dev libcmocka-dev libcurl4-openssl-dev \
         libsystemd-dev libmicrohttpd-dev tzdata iso-codes \
         python3 python3-zmq python3-msgpack lmdb-utils
+# The dashboard's browser test (tests/it_dashboard.py): Debian's headless Chromium, a font for
+# the Chinese names in its screenshots, and Node.js with npm for playwright-core (`npm ci` at
+# test time). A node and npm already on PATH are used as they are (NodeSource's nodejs carries
+# its own npm and conflicts with Debian's).
+DEPS += chromium fonts-wqy-microhei
+NODE_DEPS := nodejs npm
 
 .PHONY: all deps build run test sanitize fuzz bench clean format
 
@@ -19,6 +25,8 @@ all: build
 deps:
 	@missing=$$(for p in $(DEPS); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null \
 	    | grep -q 'install ok installed' || echo $$p; done); \
+	if ! command -v node >/dev/null || ! command -v npm >/dev/null; then \
+	    missing="$$missing $(NODE_DEPS)"; fi; \
 	if [ -n "$$missing" ]; then \
 	    echo "installing: $$missing"; \
 	    $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get update -q && \
@@ -35,6 +43,8 @@ run: build
 	$(BUILD)/pacerd
 
 test: build
+	@[ -x /usr/bin/chromium ] || echo "note: /usr/bin/chromium is missing, so it_dashboard" \
+	    "(the dashboard in a real browser) is skipped; \`make deps\` installs it"
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 
 # The same suite under AddressSanitizer and UndefinedBehaviorSanitizer.

@@ -41,9 +41,11 @@ typedef struct {
 
 enum { A_FIRING, A_CONFIRMED, A_DISMISSED };
 
+/* Kept for every anomaly ever raised (a dismissed key must never fire
+   again), so small: the key and topic are allocated to their length. */
 typedef struct {
-    char key[256];
-    char topic[704];
+    char *key;
+    char *topic;
     uint8_t state;
     int64_t since;
     uint64_t aseq;
@@ -92,6 +94,16 @@ alerter_new(void)
     return self;
 }
 
+static void
+forget_anomalies(alerter_t *self)
+{
+    for (size_t i = 0; i < self->nanomalies; i++) {
+        free(self->anomalies[i].key);
+        free(self->anomalies[i].topic);
+    }
+    self->nanomalies = 0;
+}
+
 void
 alerter_destroy(alerter_t **self_p)
 {
@@ -100,6 +112,7 @@ alerter_destroy(alerter_t **self_p)
         return;
     free(self->keys);
     free(self->heap);
+    forget_anomalies(self);
     free(self->anomalies);
     free(self->flags);
     free(self->sum_window);
@@ -764,9 +777,12 @@ anomaly_add(alerter_t *self, const char *key)
     uint64_t *v = u64map_upsert(&self->anomaly_index, event_id_hash(key, strlen(key)), &added);
     if (!v)
         return NULL;
+    char *k = strdup(key);
+    if (!k)
+        return NULL;
     anomaly_t *a = &self->anomalies[self->nanomalies++];
     memset(a, 0, sizeof *a);
-    snprintf(a->key, sizeof a->key, "%s", key);
+    a->key = k;
     *v = self->nanomalies;
     return a;
 }
@@ -810,7 +826,8 @@ emit_anomaly(alerter_t *self, projection_t *proj, const alertcfg_t *cfg, const d
     anomaly_t *a = anomaly_add(self, key);
     if (!a)
         return -1;
-    snprintf(a->topic, sizeof a->topic, "%s", topic);
+    if (!(a->topic = strdup(topic)))
+        return -1;
     a->since = now;
     a->state = A_FIRING;
     self->active++;
@@ -1018,7 +1035,13 @@ load_one(void *arg, const char *key, size_t key_len, const void *val, size_t val
             msgpack_unpacked_destroy(&u);
             return 1;
         }
-        fstr(m, "topic", a->topic, sizeof a->topic);
+        char topic[704];
+        fstr(m, "topic", topic, sizeof topic);
+        if (!(a->topic = strdup(topic))) {
+            l->rc = -1;
+            msgpack_unpacked_destroy(&u);
+            return 1;
+        }
         a->since = fint(m, "since");
         a->aseq = (uint64_t)fint(m, "aseq");
         a->state = !strcmp(state, "dismissed")   ? A_DISMISSED
@@ -1065,7 +1088,7 @@ alerter_load(alerter_t *self, store_t *store, projection_t *proj, char *err, siz
     self->keys = NULL;
     self->nkeys = 0;
     self->nheap = 0;
-    self->nanomalies = 0;
+    forget_anomalies(self);
     u64map_free(&self->anomaly_index);
     u64map_init(&self->anomaly_index);
     self->nflags = 0;

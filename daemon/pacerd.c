@@ -8,6 +8,7 @@
     Settings come from, in increasing priority: built-in defaults, the config
     file (--config, ZPL format as czmq's zconfig reads it), then flags. */
 
+#include "daemon/dashboard.h"
 #include "daemon/http.h"
 #include "daemon/log.h"
 #include "daemon/metrics.h"
@@ -35,8 +36,9 @@ typedef struct {
     char *append;
     char *query;
     char *publish;
-    char *metrics; /* HOST:PORT of the HTTP metrics endpoint; NULL: off */
-    char *config;  /* --config FILE, read again on SIGHUP */
+    char *metrics;   /* HOST:PORT of the HTTP metrics endpoint; NULL: off */
+    char *dashboard; /* HOST:PORT of the web dashboard; NULL: off */
+    char *config;    /* --config FILE, read again on SIGHUP */
     size_t map_size, map_headroom;
     int log_level;
     char *time_zone;
@@ -59,6 +61,10 @@ usage(FILE *out)
             "  --publish EP        publish endpoint (default tcp://127.0.0.1:7702)\n"
             "  --metrics HOST:PORT serve Prometheus metrics over HTTP at /metrics\n"
             "                      (default off; e.g. 127.0.0.1:7703)\n"
+            "  --dashboard [HOST:]PORT  serve the live web dashboard over HTTP at /\n"
+            "                      (default off; a bare port binds 127.0.0.1: it has no\n"
+            "                      authentication yet); the same address as --metrics\n"
+            "                      serves both\n"
             "  --map-size BYTES    initial LMDB map size (default 1 GiB; grows when full)\n"
             "  --map-headroom BYTES  free map space kept ahead of each group, besides twice\n"
             "                      the group's size (default 24M; 0: grow only when a\n"
@@ -127,6 +133,15 @@ apply_setting(settings_t *s, const char *key, const char *value)
             free(s->metrics), s->metrics = NULL;
         else
             set(&s->metrics, value);
+    } else if (streq(key, "dashboard")) {
+        if (streq(value, "off"))
+            free(s->dashboard), s->dashboard = NULL;
+        else if (*value && strspn(value, "0123456789") == strlen(value)) {
+            char addr[64]; /* a bare port: loopback only */
+            snprintf(addr, sizeof addr, "127.0.0.1:%.10s", value);
+            set(&s->dashboard, addr);
+        } else
+            set(&s->dashboard, value);
     } else if (streq(key, "map_size") || streq(key, "map-size")) {
         if (parse_size(value, &s->map_size) != 0) {
             log_usage_error("map size \"%s\": expected bytes (at least 65536), "
@@ -248,6 +263,7 @@ parse_args(settings_t *s, int argc, char **argv)
                                          {"query", required_argument, 0, 'q'},
                                          {"publish", required_argument, 0, 'p'},
                                          {"metrics", required_argument, 0, 'P'},
+                                         {"dashboard", required_argument, 0, 'B'},
                                          {"map-size", required_argument, 0, 'm'},
                                          {"map-headroom", required_argument, 0, 'H'},
                                          {"log-level", required_argument, 0, 'l'},
@@ -294,6 +310,9 @@ parse_args(settings_t *s, int argc, char **argv)
             break;
         case 'P':
             key = "metrics";
+            break;
+        case 'B':
+            key = "dashboard";
             break;
         case 'm':
             key = "map_size";
@@ -392,6 +411,10 @@ check_settings(const settings_t *s)
         log_usage_error("metrics %s", err);
         return -1;
     }
+    if (s->dashboard && http_check_address(s->dashboard, err, sizeof err) != 0) {
+        log_usage_error("dashboard %s", err);
+        return -1;
+    }
     calendar_t *cal = calendar_new(s->time_zone, s->fiscal_start_month, err, sizeof err);
     if (!cal) {
         log_usage_error("time zone: %s", err);
@@ -409,6 +432,7 @@ settings_free(settings_t *s)
     free(s->query);
     free(s->publish);
     free(s->metrics);
+    free(s->dashboard);
     free(s->config);
     free(s->time_zone);
 }
@@ -471,9 +495,12 @@ reload_settings(void *arg)
     }
     absolute_state_dir(&s);
     const settings_t *o = r->running;
-    const char *names[] = {"state_dir", "append", "query", "publish", "metrics", "time_zone"};
-    const char *was[] = {o->state_dir, o->append, o->query, o->publish, o->metrics, o->time_zone};
-    const char *now[] = {s.state_dir, s.append, s.query, s.publish, s.metrics, s.time_zone};
+    const char *names[] = {"state_dir", "append",    "query",    "publish",
+                           "metrics",   "dashboard", "time_zone"};
+    const char *was[] = {o->state_dir, o->append,    o->query,    o->publish,
+                         o->metrics,   o->dashboard, o->time_zone};
+    const char *now[] = {s.state_dir, s.append,    s.query,    s.publish,
+                         s.metrics,   s.dashboard, s.time_zone};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
         if (!was[i] != !now[i] || (was[i] && strcmp(was[i], now[i]) != 0))
             log_warn("reload: %s changed; it takes effect at the next start", names[i]);
@@ -528,13 +555,17 @@ typedef struct {
     zactor_t *query;
     query_args_t qargs; /* the query actor keeps a pointer to it */
     metrics_t *metrics;
-    http_t *http;
+    http_t *http;           /* --metrics, and --dashboard when it is the same address */
+    http_t *dashboard_http; /* --dashboard at an address of its own */
+    dashboard_t *dashboard;
 } daemon_parts_t;
 
 static void
 teardown(daemon_parts_t *d)
 {
-    http_destroy(&d->http); /* first: it reads the others */
+    http_destroy(&d->http); /* first: they read the others */
+    http_destroy(&d->dashboard_http);
+    dashboard_destroy(&d->dashboard);
     metrics_destroy(&d->metrics);
     zactor_destroy(&d->query);
     dedup_destroy(&d->dedup); /* when the writer never took it */
@@ -585,8 +616,50 @@ load_state(daemon_parts_t *d, const settings_t *s)
     return 0;
 }
 
+/* The HTTP endpoints: metrics, the dashboard, on one server when they
+   share an address. 0, or -1 after logging why. */
+static int
+start_http(daemon_parts_t *d, const settings_t *s, writer_stats_t *stats, int64_t started)
+{
+    char err[512];
+    if (s->metrics) {
+        metrics_args_t margs = {stats, d->store, d->projector, started, PACER_VERSION};
+        if (!(d->metrics = metrics_new(&margs)) || !(d->http = http_new()) ||
+            metrics_route(d->metrics, d->http) != 0) {
+            log_error("out of memory starting the metrics endpoint");
+            return -1;
+        }
+    }
+    http_t *dash = NULL;
+    if (s->dashboard) {
+        bool shared = s->metrics && streq(s->metrics, s->dashboard);
+        if (!shared && !(d->dashboard_http = http_new())) {
+            log_error("out of memory starting the dashboard");
+            return -1;
+        }
+        dash = shared ? d->http : d->dashboard_http;
+        dashboard_args_t dargs = {DASHBOARD_PUBLISH_INPROC, QUERY_INPROC_ENDPOINT, stats,
+                                  s->dashboard};
+        if (!(d->dashboard = dashboard_new(&dargs, dash, err, sizeof err))) {
+            log_error("%s", err);
+            return -1;
+        }
+    }
+    if ((d->http && http_start(d->http, s->metrics, err, sizeof err) != 0) ||
+        (d->dashboard_http && http_start(d->dashboard_http, s->dashboard, err, sizeof err) != 0)) {
+        log_error("%s", err);
+        return -1;
+    }
+    if (s->dashboard && strncmp(s->dashboard, "127.", 4) && strncmp(s->dashboard, "[::1]:", 6) &&
+        strncmp(s->dashboard, "localhost:", 10))
+        log_warn("the dashboard on %s is not on a loopback address and has no authentication "
+                 "yet: whoever reaches it reads every target, figure and alert",
+                 s->dashboard);
+    return 0;
+}
+
 /* Bind the endpoints and start the writer, the query actor and the
-   metrics. 0, or -1 after logging why. */
+   HTTP endpoints. 0, or -1 after logging why. */
 static int
 start_serving(daemon_parts_t *d, const settings_t *s, writer_stats_t *stats, int64_t started)
 {
@@ -595,6 +668,11 @@ start_serving(daemon_parts_t *d, const settings_t *s, writer_stats_t *stats, int
     if (!(d->router = bind_socket(ZMQ_ROUTER, s->append)) ||
         !(d->pub = bind_socket(ZMQ_XPUB, s->publish)))
         return -1;
+    /* the dashboard subscribes in-process, whatever the publish address */
+    if (s->dashboard && zsock_bind(d->pub, "%s", DASHBOARD_PUBLISH_INPROC) < 0) {
+        log_error("cannot bind %s: %s", DASHBOARD_PUBLISH_INPROC, zmq_strerror(zmq_errno()));
+        return -1;
+    }
     d->writer = writer_new(d->store, d->projector, &d->dedup, zsock_resolve(d->router),
                            zsock_resolve(d->pub), stats, err, sizeof err);
     if (!d->writer) {
@@ -610,19 +688,7 @@ start_serving(daemon_parts_t *d, const settings_t *s, writer_stats_t *stats, int
         log_error("%s", err);
         return -1;
     }
-    if (!s->metrics)
-        return 0;
-    metrics_args_t margs = {stats, d->store, d->projector, started, PACER_VERSION};
-    if (!(d->metrics = metrics_new(&margs)) || !(d->http = http_new()) ||
-        metrics_route(d->metrics, d->http) != 0) {
-        log_error("out of memory starting the metrics endpoint");
-        return -1;
-    }
-    if (http_start(d->http, s->metrics, err, sizeof err) != 0) {
-        log_error("%s", err);
-        return -1;
-    }
-    return 0;
+    return start_http(d, s, stats, started);
 }
 
 int
@@ -669,9 +735,12 @@ main(int argc, char **argv)
         settings_free(&s);
         return 1;
     }
-    char metrics_note[300] = "";
+    char metrics_note[600] = "";
     if (s.metrics)
         snprintf(metrics_note, sizeof metrics_note, ", metrics http://%s/metrics", s.metrics);
+    if (s.dashboard)
+        snprintf(metrics_note + strlen(metrics_note), sizeof metrics_note - strlen(metrics_note),
+                 ", dashboard http://%s/", s.dashboard);
     log_info("pacerd %s: state %s, %llu events, ready in %.3f s; append %s, query %s, "
              "publish %s%s",
              PACER_VERSION, s.state_dir, (unsigned long long)store_last_seq(d.store),
@@ -685,6 +754,7 @@ main(int argc, char **argv)
                      (unsigned long long)store_last_seq(d.store));
     log_info("stopping: last seq %llu", (unsigned long long)store_last_seq(d.store));
     http_destroy(&d.http);
+    http_destroy(&d.dashboard_http);
     zactor_destroy(&d.query);
     if (rc == 0)
         writer_snapshot(d.writer); /* so the next start folds only what follows */

@@ -323,7 +323,8 @@ query_actor(zsock_t *pipe, void *arg)
     query_t self = {.args = arg};
     zsock_signal(pipe, 0); /* zactor_new waits for this */
     zsock_t *router = zsock_new(ZMQ_ROUTER);
-    if (!router || zsock_bind(router, "%s", self.args->endpoint) < 0) {
+    if (!router || zsock_bind(router, "%s", self.args->endpoint) < 0 ||
+        zsock_bind(router, "%s", QUERY_INPROC_ENDPOINT) < 0) {
         zstr_sendf(pipe, "cannot bind the query endpoint %s: %s", self.args->endpoint,
                    zmq_strerror(zmq_errno()));
         zsock_destroy(&router);

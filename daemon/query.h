@@ -22,7 +22,13 @@ typedef struct {
     int64_t started_at;
 } query_args_t;
 
-/* Start the query actor; it binds args->endpoint. NULL (with a message)
+/* The query actor also binds this endpoint, so that other threads of
+   pacerd (the dashboard) ask it questions whatever address args->endpoint
+   has (a wildcard, an interface name). Nothing outside the process can
+   reach it. */
+#define QUERY_INPROC_ENDPOINT "inproc://pacerd-query"
+
+/* Start the query actor; it binds args->endpoint (and QUERY_INPROC_ENDPOINT). NULL (with a message)
    if it cannot bind. The args must outlive the actor. zactor_destroy stops it. */
 zactor_t *query_start(query_args_t *args, char *err, size_t errlen);
 

@@ -32,7 +32,7 @@ next_change(projection_t *proj, const tprog_t *p, const rule_params_t *rp, bool 
     double f = (double)p->actual / (double)p->floor;
     int64_t t = f < 1 ? projection_time_at_fraction(proj, p->idx, f + 1e-9) : INT64_MAX;
     if (t != INT64_MAX)
-        t += 60000;
+        t += 1000;
     int64_t e = rule_earliest(proj, p, rp);
     return t > e ? t : e;
 }

@@ -60,7 +60,7 @@ rule_pace_below(projection_t *proj, const tprog_t *p, double ratio)
         f = 0;
     if (f >= 1)
         return INT64_MAX;
-    /* a minute past the crossing, so that the evaluation then sees it */
+    /* a second past the crossing, so that the evaluation then sees it */
     int64_t t = projection_time_at_fraction(proj, p->idx, f + 1e-9);
-    return t == INT64_MAX ? t : t + 60000;
+    return t == INT64_MAX ? t : t + 1000;
 }

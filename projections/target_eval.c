@@ -316,9 +316,9 @@ projection_time_at_fraction(projection_t *self, uint32_t idx, double fraction)
     if (fraction <= 0)
         return t->start_ms;
     /* the working fraction never decreases with time: bisect to the
-       minute */
+       second, so a crossing is alerted at the first tick after it */
     int64_t lo = t->start_ms, hi = t->end_ms;
-    while (hi - lo > 60000) {
+    while (hi - lo > 1000) {
         int64_t mid = lo + (hi - lo) / 2;
         if (calendar_working_elapsed(self->cal, &p, mid) / total >= fraction)
             hi = mid;

@@ -304,6 +304,26 @@ class Alerts(pt.PacerTestCase):
         self.assertEqual(last[1]["metric"], "revenue")
         self.assertEqual(last[1]["status"], self.progress(d, NOV2 + 5 * DAY)["status"])
 
+    def test_time_alone_fires_behind_at_the_first_tick_past_the_crossing(self):
+        d = self.daemon()
+        self.append(d, org())
+        self.append(d, [sale(30000000, NOV2 + 10 * H)])  # 30% of target on day one, then nothing
+        t = NOV2 + DAY
+        self.tick(d, t)  # schedules the key's crossing
+        fired_at = None
+        prev = t
+        while t < NOV2 + 25 * DAY and fired_at is None:
+            t += 3 * H
+            self.tick(d, t)
+            if self.of_rule(self.alerts(d), "behind"):
+                fired_at = t
+            else:
+                prev = t
+        self.assertIsNotNone(fired_at, "behind never fired by time alone")
+        # the tick before saw the ratio at or above 0.80, this one below: the first tick past it
+        self.assertGreaterEqual(self.progress(d, prev)["pace_ratio"], 0.8)
+        self.assertLess(self.progress(d, fired_at)["pace_ratio"], 0.8)
+
     def test_tick_refuses_time_going_back(self):
         d = self.daemon()
         self.tick(d, NOV2)
