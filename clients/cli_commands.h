@@ -34,5 +34,7 @@ int cli_tick_main(int argc, char **argv);
 int cli_notify_main(int argc, char **argv);
 /* cli_import.c: spreadsheets (CSV) into events */
 int cli_import_main(int argc, char **argv);
+/* cli_keygen.c: a CURVE key pair for pacerd or a client */
+int cli_keygen_main(int argc, char **argv);
 
 #endif

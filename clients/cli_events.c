@@ -50,8 +50,14 @@ events_print(const pacer_record_t *record)
     }
     char hash[2 * PACER_HASH_BYTES + 1];
     cli_json_hex(record->hash, PACER_HASH_BYTES, hash);
-    json_t *line = json_pack("{s:I, s:I, s:s, s:o}", "seq", (json_int_t)record->seq, "recorded_at",
-                             (json_int_t)record->recorded_at, "hash", hash, "event", event);
+    /* principal: who appended it, when pacerd authenticated them */
+    json_t *line =
+        record->principal
+            ? json_pack("{s:I, s:I, s:s, s:s, s:o}", "seq", (json_int_t)record->seq, "recorded_at",
+                        (json_int_t)record->recorded_at, "hash", hash, "principal",
+                        record->principal, "event", event)
+            : json_pack("{s:I, s:I, s:s, s:o}", "seq", (json_int_t)record->seq, "recorded_at",
+                        (json_int_t)record->recorded_at, "hash", hash, "event", event);
     char *text = line ? cli_json_dumps(line) : NULL;
     json_decref(line);
     if (!text) {

@@ -380,7 +380,8 @@ notify_run(notify_t *n, pacer_sub_t *sub, uint64_t persisted)
                 break;
             if (outcome == NOTIFY_GAVE_UP)
                 return CLI_EXIT_FAILED;
-        } else if (rc == PACER_ENOMEM || rc == PACER_ETRANSPORT) {
+        } else if (rc == PACER_ENOMEM || rc == PACER_ETRANSPORT || rc == PACER_EAUTH ||
+                   rc == PACER_EINVAL) {
             cli_options_error(&n->common, "%s", pacer_sub_error(sub));
             return CLI_EXIT_FAILED;
         } else if (rc != PACER_EAGAIN && strcmp(warned, pacer_sub_error(sub)) != 0) {

@@ -7,6 +7,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "clients/libpacer.h"
 
@@ -74,6 +75,17 @@ cli_options_handle(cli_options_t *self, int opt, const char *arg)
     }
     case CLI_OPT_HELP:
         self->help = true;
+        return 1;
+    /* libpacer takes the keys from the environment (pacer_curve_from_env),
+       so every command and the subscriber use them alike; a bad one is
+       reported by the first request. */
+    case CLI_OPT_KEY:
+    case CLI_OPT_SERVER_KEY:
+        if (setenv(opt == CLI_OPT_KEY ? "PACER_KEY" : "PACER_SERVER_KEY", arg, 1) != 0) {
+            cli_options_error(self, "%s: %s", opt == CLI_OPT_KEY ? "--key" : "--server-key",
+                              strerror(errno));
+            return -1;
+        }
         return 1;
     default:
         return 0;

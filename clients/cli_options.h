@@ -1,9 +1,10 @@
 /*  cli_options: what every pacer command accepts, and argument parsing.
 
     Every command takes --endpoint EP (the append endpoint), --query EP,
-    --timeout SEC and --help, in any order with its own options (getopt_long
-    permutes). A command lists CLI_OPTIONS_COMMON in its option table and
-    hands each option it does not know to cli_options_handle. */
+    --timeout SEC, --key FILE, --server-key KEY and --help, in any order
+    with its own options (getopt_long permutes). A command lists
+    CLI_OPTIONS_COMMON in its option table and hands each option it does
+    not know to cli_options_handle. */
 
 #ifndef PACER_CLI_OPTIONS_H
 #define PACER_CLI_OPTIONS_H
@@ -24,6 +25,8 @@ enum {
     CLI_OPT_QUERY,
     CLI_OPT_TIMEOUT,
     CLI_OPT_HELP,
+    CLI_OPT_KEY,
+    CLI_OPT_SERVER_KEY,
     CLI_OPT_FIRST_OWN /* commands number their own options from here */
 };
 
@@ -31,6 +34,8 @@ enum {
     {"endpoint", required_argument, NULL, CLI_OPT_ENDPOINT},                                       \
         {"query", required_argument, NULL, CLI_OPT_QUERY},                                         \
         {"timeout", required_argument, NULL, CLI_OPT_TIMEOUT},                                     \
+        {"key", required_argument, NULL, CLI_OPT_KEY},                                             \
+        {"server-key", required_argument, NULL, CLI_OPT_SERVER_KEY},                               \
     {                                                                                              \
         "help", no_argument, NULL, CLI_OPT_HELP                                                    \
     }
@@ -39,6 +44,9 @@ enum {
     "  --endpoint EP   pacerd's append endpoint (default tcp://127.0.0.1:7700)\n"                  \
     "  --query EP      pacerd's query endpoint (default tcp://127.0.0.1:7701)\n"                   \
     "  --timeout SEC   give up when pacerd does not answer within SEC seconds (default 30)\n"      \
+    "  --key FILE      this client's key pair, from pacer keygen (default $PACER_KEY),\n"          \
+    "                  for a pacerd that requires authentication\n"                                \
+    "  --server-key KEY  pacerd's public key, or a file holding it ($PACER_SERVER_KEY)\n"          \
     "  --help          show this help\n"
 
 typedef struct {

@@ -162,7 +162,8 @@ cli_tail_main(int argc, char **argv)
             warned[0] = '\0';
         } else if (rc == PACER_EAGAIN)
             continue;
-        else if (rc == PACER_ENOMEM || rc == PACER_ETRANSPORT) {
+        else if (rc == PACER_ENOMEM || rc == PACER_ETRANSPORT || rc == PACER_EAUTH ||
+                 rc == PACER_EINVAL) {
             cli_options_error(&common, "%s", pacer_sub_error(sub));
             status = CLI_EXIT_FAILED;
             break;

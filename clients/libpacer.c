@@ -65,6 +65,11 @@ struct _pacer_client_t {
     size_t pending_max;
     char error[1024];
     char error_code[64];
+    /* authentication (libpacer_curve.c) */
+    bool secure;
+    pacer_curve_t curve;
+    pacer_watch_t append_watch, query_watch;
+    char setup_error[512]; /* keys from the environment that did not load */
 };
 
 struct _pacer_batch_t {
@@ -121,6 +126,8 @@ pacer_strerror(int rc)
         return "no request in flight";
     case PACER_EBUSY:
         return "pipelined requests in flight";
+    case PACER_EAUTH:
+        return "authentication refused or mismatched";
     case PACER_EAGAIN:
         return "nothing arrived within the wait";
     default:
@@ -394,19 +401,21 @@ connect_wait_ms(pacer_client_t *self)
    has one, which is how client_send tells a daemon that is not there from
    one that is slow to answer, and client_recv a connection that is lost. */
 static void *
-socket_connect(void *ctx, const char *endpoint, int timeout_ms)
+socket_connect(pacer_client_t *self, const char *endpoint, pacer_watch_t *watch)
 {
-    void *socket = zmq_socket(ctx, ZMQ_DEALER);
+    void *socket = zmq_socket(self->ctx, ZMQ_DEALER);
     if (!socket)
         return NULL;
     /* Linger 0: destroying a client must not wait for a daemon that is gone. */
     int linger = 0, immediate = 1;
-    int sndtimeo = timeout_ms > 0 ? timeout_ms : -1;
+    int sndtimeo = self->timeout_ms > 0 ? self->timeout_ms : -1;
     if (zmq_setsockopt(socket, ZMQ_LINGER, &linger, sizeof linger) == -1 ||
         zmq_setsockopt(socket, ZMQ_IMMEDIATE, &immediate, sizeof immediate) == -1 ||
         zmq_setsockopt(socket, ZMQ_SNDTIMEO, &sndtimeo, sizeof sndtimeo) == -1 ||
-        zmq_connect(socket, endpoint) == -1) {
+        pacer_curve_apply(socket, self->secure ? &self->curve : NULL) == -1 ||
+        pacer_watch_start(watch, self->ctx, socket) == -1 || zmq_connect(socket, endpoint) == -1) {
         int saved = errno;
+        pacer_watch_stop(watch, socket);
         zmq_close(socket);
         errno = saved;
         return NULL;
@@ -417,6 +426,20 @@ socket_connect(void *ctx, const char *endpoint, int timeout_ms)
 pacer_client_t *
 pacer_client_new(const char *append_endpoint, const char *query_endpoint)
 {
+    pacer_curve_t curve;
+    char why[512];
+    int found = pacer_curve_from_env(&curve, why, sizeof why);
+    pacer_client_t *self =
+        pacer_client_new_curve(append_endpoint, query_endpoint, found == 1 ? &curve : NULL);
+    if (self && found < 0)
+        snprintf(self->setup_error, sizeof self->setup_error, "%s", why);
+    return self;
+}
+
+pacer_client_t *
+pacer_client_new_curve(const char *append_endpoint, const char *query_endpoint,
+                       const pacer_curve_t *curve)
+{
     int saved_errno;
     pacer_client_t *self = calloc(1, sizeof *self);
     if (!self) {
@@ -425,6 +448,10 @@ pacer_client_new(const char *append_endpoint, const char *query_endpoint)
     }
     self->timeout_ms = PACER_DEFAULT_TIMEOUT_MS;
     self->next_corr = 1;
+    if (curve) {
+        self->secure = true;
+        self->curve = *curve;
+    }
     self->ctx = zmq_ctx_new();
     if (!self->ctx)
         goto failed;
@@ -434,7 +461,7 @@ pacer_client_new(const char *append_endpoint, const char *query_endpoint)
             errno = ENOMEM;
             goto failed;
         }
-        self->append = socket_connect(self->ctx, append_endpoint, self->timeout_ms);
+        self->append = socket_connect(self, append_endpoint, &self->append_watch);
         if (!self->append)
             goto failed;
     }
@@ -444,7 +471,7 @@ pacer_client_new(const char *append_endpoint, const char *query_endpoint)
             errno = ENOMEM;
             goto failed;
         }
-        self->query = socket_connect(self->ctx, query_endpoint, self->timeout_ms);
+        self->query = socket_connect(self, query_endpoint, &self->query_watch);
         if (!self->query)
             goto failed;
     }
@@ -464,6 +491,8 @@ pacer_client_destroy(pacer_client_t **self_p)
     pacer_client_t *self = *self_p;
     if (!self)
         return;
+    pacer_watch_stop(&self->append_watch, self->append);
+    pacer_watch_stop(&self->query_watch, self->query);
     if (self->append)
         zmq_close(self->append);
     if (self->query)
@@ -551,21 +580,29 @@ client_wait_connected(pacer_client_t *self, void *socket, const char *endpoint)
 {
     int wait = connect_wait_ms(self);
     int64_t deadline = wait >= 0 ? now_ms() + wait : -1;
-    zmq_pollitem_t item = {socket, 0, ZMQ_POLLOUT, 0};
+    /* and its monitor: a refused handshake never connects */
+    pacer_watch_t *watch = socket == self->append ? &self->append_watch : &self->query_watch;
+    zmq_pollitem_t items[2] = {{socket, 0, ZMQ_POLLOUT, 0}, {watch->pair, 0, ZMQ_POLLIN, 0}};
     for (;;) {
         long left = -1;
         if (deadline >= 0) {
             int64_t ms = deadline - now_ms();
             left = ms > 0 ? (long)ms : 0;
         }
-        int rc = zmq_poll(&item, 1, left);
+        char why[512];
+        if (pacer_watch_check(watch, endpoint, self->secure ? &self->curve : NULL, why,
+                              sizeof why) != PACER_OK)
+            return fail(self, PACER_EAUTH, "%s", why);
+        int rc = zmq_poll(items, watch->pair ? 2 : 1, left);
         if (rc == -1 && zmq_errno() == EINTR)
             continue;
         if (rc == -1)
             return fail(self, PACER_ETRANSPORT, "cannot send to %s: %s", endpoint,
                         zmq_strerror(zmq_errno()));
-        if (rc > 0)
+        if (items[0].revents & ZMQ_POLLOUT)
             return PACER_OK;
+        if (rc > 0)
+            continue; /* the monitor spoke */
         char waited[32];
         format_timeout(wait, waited, sizeof waited);
         return fail(self, PACER_ETIMEOUT,
@@ -581,6 +618,10 @@ static int
 client_send(pacer_client_t *self, void *socket, const char *endpoint, msgpack_sbuffer *body,
             bool alone)
 {
+    if (self->setup_error[0]) {
+        msgpack_sbuffer_clear(body);
+        return fail(self, PACER_EINVAL, "%s", self->setup_error);
+    }
     if (alone) {
         int rc = client_wait_connected(self, socket, endpoint);
         if (rc != PACER_OK) {
@@ -620,7 +661,9 @@ static int
 client_recv(pacer_client_t *self, void *socket, const char *endpoint, int64_t deadline,
             reply_t *reply, bool alone)
 {
-    zmq_pollitem_t item = {socket, 0, ZMQ_POLLIN, 0};
+    /* the socket, and its monitor: a refused handshake is never answered */
+    pacer_watch_t *watch = socket == self->append ? &self->append_watch : &self->query_watch;
+    zmq_pollitem_t items[2] = {{socket, 0, ZMQ_POLLIN, 0}, {watch->pair, 0, ZMQ_POLLIN, 0}};
     int lost_wait = connect_wait_ms(self);
     int64_t lost_since = -1;
     for (;;) {
@@ -631,12 +674,18 @@ client_recv(pacer_client_t *self, void *socket, const char *endpoint, int64_t de
         }
         if (alone && lost_wait >= 0 && (wait < 0 || wait > RECV_CHECK_MS))
             wait = RECV_CHECK_MS;
-        int rc = zmq_poll(&item, 1, wait);
+        char why[512];
+        if (pacer_watch_check(watch, endpoint, self->secure ? &self->curve : NULL, why,
+                              sizeof why) != PACER_OK)
+            return fail(self, PACER_EAUTH, "%s", why);
+        int rc = zmq_poll(items, watch->pair ? 2 : 1, wait);
         if (rc == -1 && zmq_errno() == EINTR)
             continue;
         if (rc == -1)
             return fail(self, PACER_ETRANSPORT, "cannot receive from %s: %s", endpoint,
                         zmq_strerror(zmq_errno()));
+        if (rc > 0 && !(items[0].revents & ZMQ_POLLIN))
+            continue; /* the monitor spoke */
         if (rc == 0 && (deadline < 0 || now_ms() < deadline)) {
             if (!alone || lost_wait < 0)
                 continue;
@@ -1091,7 +1140,7 @@ pacer_append_recv(pacer_client_t *self, pacer_append_result_t **result_p, uint64
         reply_t reply;
         int rc = client_recv(self, self->append, self->append_endpoint, deadline, &reply,
                              self->pending_count == 1);
-        if (rc == PACER_ETIMEOUT) {
+        if (rc == PACER_ETIMEOUT || rc == PACER_EAUTH) {
             self->pending_count = 0; /* in doubt: late replies will be dropped */
             return rc;
         }
@@ -1291,6 +1340,8 @@ pacer_page_destroy(pacer_page_t **self_p)
     pacer_page_t *self = *self_p;
     if (!self)
         return;
+    for (size_t i = 0; self->records && i < self->count; i++)
+        free((char *)self->records[i].principal);
     free(self->records);
     free(self->data);
     free(self);
@@ -1340,6 +1391,11 @@ page_decode(pacer_client_t *self, const reply_t *reply, pacer_page_t **page_p)
             rc = field_int(self, reply, entry, where, "recorded_at", true, &record->recorded_at);
         if (rc == PACER_OK)
             rc = field_hash(self, reply, entry, where, "hash", true, record->hash);
+        char *principal = NULL;
+        if (rc == PACER_OK)
+            rc = field_strdup(self, reply, entry, where, "principal", false, &principal);
+        record->principal = principal;
+        page->count = i + 1; /* so that pacer_page_destroy frees it */
         if (rc != PACER_OK)
             break;
         const msgpack_object *event = map_get(entry, "event");

@@ -57,11 +57,42 @@ typedef enum {
     PACER_EREFUSED = -7,   /* the daemon answered ok:false; see pacer_client_error_code */
     PACER_EIDLE = -8,      /* pacer_append_recv with no batch in flight */
     PACER_EBUSY = -9,      /* pacer_append while pipelined batches are still in flight */
-    PACER_EAGAIN = -10     /* pacer_sub_recv: nothing to hand over within the wait */
+    PACER_EAGAIN = -10,    /* pacer_sub_recv: nothing to hand over within the wait */
+    PACER_EAUTH = -11      /* pacerd refused this client's key, or the two sides' security
+                              settings differ (a key on one side only, the wrong server key) */
 } pacer_rc_t;
 
 /* A short fixed description of a return code ("no reply within the timeout"). */
 const char *pacer_strerror(int rc);
+
+/* ---- authentication ------------------------------------------------------
+
+   A pacerd started with --keys speaks only ZeroMQ CURVE and admits the
+   keys its keys file lists, each with a role (docs/PROTOCOL.md,
+   "Authentication"). A client then needs its own key pair and pacerd's
+   public key, each 40 characters of Z85. */
+
+#define PACER_KEY_LEN 40
+
+typedef struct {
+    char public_key[PACER_KEY_LEN + 1]; /* the client's */
+    char secret_key[PACER_KEY_LEN + 1]; /* the client's */
+    char server_key[PACER_KEY_LEN + 1]; /* pacerd's public key */
+} pacer_curve_t;
+
+/* Fill *curve from `key_file`, the client's key pair in czmq's certificate
+   format as `pacer keygen --out FILE` writes it (FILE_secret, or FILE with
+   FILE_secret beside it), and `server_key`, pacerd's public key as Z85
+   text or the path of a key file holding it. PACER_OK, or PACER_EINVAL
+   with a sentence in err (a file missing or unreadable, no secret key). */
+int pacer_curve_load(pacer_curve_t *curve, const char *key_file, const char *server_key, char *err,
+                     size_t errlen);
+
+/* The same from the environment: PACER_KEY (the key file) and
+   PACER_SERVER_KEY (pacerd's key). 1: *curve filled; 0: neither is set
+   (no authentication); PACER_EINVAL with a sentence in err: only one is
+   set, or they do not load. */
+int pacer_curve_from_env(pacer_curve_t *curve, char *err, size_t errlen);
 
 /* ---- client ------------------------------------------------------------ */
 
@@ -70,9 +101,20 @@ typedef struct _pacer_client_t pacer_client_t;
 /* Connect to pacerd. Either endpoint may be NULL when the client will not use
    it (operations on it then return PACER_ETRANSPORT). Connecting is
    asynchronous: an absent daemon shows up as PACER_ETIMEOUT on the first
-   request, not here. Returns NULL when a socket cannot be created or an
-   endpoint is malformed; errno says why (EINVAL, EPROTONOSUPPORT, ENOMEM). */
+   request, not here, and a refused key as PACER_EAUTH. Returns NULL when a
+   socket cannot be created or an endpoint is malformed; errno says why
+   (EINVAL, EPROTONOSUPPORT, ENOMEM).
+
+   With keys from the environment (PACER_KEY and PACER_SERVER_KEY, see
+   pacer_curve_from_env) the client authenticates with them, as libpq
+   takes PGPASSWORD. If they are set but do not load, the client is still
+   returned and every request fails with PACER_EINVAL and the reason. */
 pacer_client_t *pacer_client_new(const char *append_endpoint, const char *query_endpoint);
+
+/* The same with the keys given (curve NULL: no authentication, whatever
+   the environment says). */
+pacer_client_t *pacer_client_new_curve(const char *append_endpoint, const char *query_endpoint,
+                                       const pacer_curve_t *curve);
 
 /* Close the sockets (dropping unsent requests at once) and free the client.
    Sets *self_p to NULL; harmless on NULL. */
@@ -208,6 +250,7 @@ typedef struct {
     uint8_t hash[PACER_HASH_BYTES];
     const uint8_t *event; /* the event as msgpack map bytes: the exact stored bytes */
     size_t event_len;
+    const char *principal; /* who appended it, when pacerd authenticated them; else NULL */
 } pacer_record_t;
 
 /* A page of the log, as returned by one `events` request. */

@@ -39,6 +39,7 @@
 #include <msgpack.h>
 #include <zmq.h>
 
+#include "clients/libpacer_private.h"
 #include "events/wire.h"
 
 #define HEARTBEAT_TOPIC  "heartbeat/"
@@ -87,6 +88,12 @@ struct _pacer_sub_t {
 
     char error[1024];
     pacer_sub_stats_t stats;
+
+    /* authentication (libpacer_curve.c) */
+    bool secure;
+    pacer_curve_t curve;
+    pacer_watch_t sub_watch, dealer_watch;
+    char setup_error[512]; /* keys from the environment that did not load */
 };
 
 static int64_t
@@ -113,9 +120,9 @@ fail(pacer_sub_t *self, int rc, const char *format, ...)
 /* ---- sockets ----------------------------------------------------------------- */
 
 static void *
-socket_new(void *ctx, int type, const char *endpoint)
+socket_new(pacer_sub_t *self, int type, const char *endpoint, pacer_watch_t *watch)
 {
-    void *socket = zmq_socket(ctx, type);
+    void *socket = zmq_socket(self->ctx, type);
     if (!socket)
         return NULL;
     int linger = 0, hwm = SUB_RCVHWM;
@@ -123,8 +130,10 @@ socket_new(void *ctx, int type, const char *endpoint)
         (type == ZMQ_SUB && zmq_setsockopt(socket, ZMQ_RCVHWM, &hwm, sizeof hwm) == -1) ||
         (type == ZMQ_SUB &&
          zmq_setsockopt(socket, ZMQ_SUBSCRIBE, HEARTBEAT_TOPIC, strlen(HEARTBEAT_TOPIC)) == -1) ||
-        zmq_connect(socket, endpoint) == -1) {
+        pacer_curve_apply(socket, self->secure ? &self->curve : NULL) == -1 ||
+        pacer_watch_start(watch, self->ctx, socket) == -1 || zmq_connect(socket, endpoint) == -1) {
         int saved = errno;
+        pacer_watch_stop(watch, socket);
         zmq_close(socket);
         errno = saved;
         return NULL;
@@ -134,6 +143,20 @@ socket_new(void *ctx, int type, const char *endpoint)
 
 pacer_sub_t *
 pacer_sub_new(const char *publish_endpoint, const char *query_endpoint)
+{
+    pacer_curve_t curve;
+    char why[512];
+    int found = pacer_curve_from_env(&curve, why, sizeof why);
+    pacer_sub_t *self =
+        pacer_sub_new_curve(publish_endpoint, query_endpoint, found == 1 ? &curve : NULL);
+    if (self && found < 0)
+        snprintf(self->setup_error, sizeof self->setup_error, "%s", why);
+    return self;
+}
+
+pacer_sub_t *
+pacer_sub_new_curve(const char *publish_endpoint, const char *query_endpoint,
+                    const pacer_curve_t *curve)
 {
     pacer_sub_t *self = calloc(1, sizeof *self);
     if (!self) {
@@ -146,6 +169,10 @@ pacer_sub_new(const char *publish_endpoint, const char *query_endpoint)
     self->backoff_ms = BACKOFF_FIRST_MS;
     self->delivered = self->considered = 0;
     self->resolved = false; /* PACER_SUB_NOW until set otherwise */
+    if (curve) {
+        self->secure = true;
+        self->curve = *curve;
+    }
     self->publish_endpoint =
         strdup(publish_endpoint ? publish_endpoint : PACER_DEFAULT_PUBLISH_ENDPOINT);
     self->query_endpoint = strdup(query_endpoint ? query_endpoint : PACER_DEFAULT_QUERY_ENDPOINT);
@@ -155,9 +182,9 @@ pacer_sub_new(const char *publish_endpoint, const char *query_endpoint)
         errno = ENOMEM;
         return NULL;
     }
-    self->sub = socket_new(self->ctx, ZMQ_SUB, self->publish_endpoint);
+    self->sub = socket_new(self, ZMQ_SUB, self->publish_endpoint, &self->sub_watch);
     if (self->sub)
-        self->dealer = socket_new(self->ctx, ZMQ_DEALER, self->query_endpoint);
+        self->dealer = socket_new(self, ZMQ_DEALER, self->query_endpoint, &self->dealer_watch);
     if (!self->sub || !self->dealer) {
         int saved = errno;
         pacer_sub_destroy(&self);
@@ -174,6 +201,8 @@ pacer_sub_destroy(pacer_sub_t **self_p)
     pacer_sub_t *self = *self_p;
     if (!self)
         return;
+    pacer_watch_stop(&self->sub_watch, self->sub);
+    pacer_watch_stop(&self->dealer_watch, self->dealer);
     if (self->sub)
         zmq_close(self->sub);
     if (self->dealer)
@@ -433,8 +462,9 @@ query_timed_out(pacer_sub_t *self)
                  "no answer from %s to the alerts query within %d ms: is "
                  "pacerd running?",
                  self->query_endpoint, self->query_timeout_ms);
+    pacer_watch_stop(&self->dealer_watch, self->dealer);
     zmq_close(self->dealer);
-    self->dealer = socket_new(self->ctx, ZMQ_DEALER, self->query_endpoint);
+    self->dealer = socket_new(self, ZMQ_DEALER, self->query_endpoint, &self->dealer_watch);
     if (!self->dealer)
         return fail(self, PACER_ETRANSPORT, "cannot reconnect to %s: %s", self->query_endpoint,
                     zmq_strerror(zmq_errno()));
@@ -730,6 +760,21 @@ sub_start(pacer_sub_t *self)
     return PACER_OK;
 }
 
+/* PACER_EAUTH when pacerd refused a socket's handshake or it keeps
+   failing: waiting would never end. */
+static int
+handshakes_check(pacer_sub_t *self)
+{
+    char why[512];
+    const pacer_curve_t *curve = self->secure ? &self->curve : NULL;
+    if (pacer_watch_check(&self->sub_watch, self->publish_endpoint, curve, why, sizeof why) !=
+            PACER_OK ||
+        pacer_watch_check(&self->dealer_watch, self->query_endpoint, curve, why, sizeof why) !=
+            PACER_OK)
+        return fail(self, PACER_EAUTH, "%s", why);
+    return PACER_OK;
+}
+
 static int64_t
 earlier(int64_t a, int64_t b)
 {
@@ -748,6 +793,8 @@ pacer_sub_recv(pacer_sub_t *self, pacer_alert_t **alert_p, int timeout_ms)
     if (!alert_p)
         return fail(self, PACER_EINVAL, "pacer_sub_recv needs somewhere to put the alert");
     *alert_p = NULL;
+    if (self->setup_error[0])
+        return fail(self, PACER_EINVAL, "%s", self->setup_error);
     if (!self->started) {
         int rc = sub_start(self);
         if (rc != PACER_OK)
@@ -774,8 +821,17 @@ pacer_sub_recv(pacer_sub_t *self, pacer_alert_t **alert_p, int timeout_ms)
         else if (query_wanted(self))
             until = earlier(until, self->query_due);
         long wait = until < 0 ? -1 : until > now ? (long)(until - now) : 0;
-        zmq_pollitem_t items[2] = {{self->sub, 0, ZMQ_POLLIN, 0}, {self->dealer, 0, ZMQ_POLLIN, 0}};
-        int ready = zmq_poll(items, self->inflight ? 2 : 1, wait);
+        rc = handshakes_check(self);
+        if (rc != PACER_OK)
+            return rc;
+        /* the sockets' monitors too: a refused handshake is never answered */
+        zmq_pollitem_t items[4] = {{self->sub, 0, ZMQ_POLLIN, 0},
+                                   {self->dealer, 0, ZMQ_POLLIN, 0},
+                                   {self->sub_watch.pair, 0, ZMQ_POLLIN, 0},
+                                   {self->dealer_watch.pair, 0, ZMQ_POLLIN, 0}};
+        if (!self->inflight)
+            items[1] = items[3];
+        int ready = zmq_poll(items, self->inflight ? 4 : 3, wait);
         if (ready == -1 && zmq_errno() == EINTR)
             return PACER_EAGAIN;
         if (ready == -1)

@@ -75,6 +75,14 @@ typedef struct _pacer_sub_t pacer_sub_t;
    endpoint is malformed; errno says why (EINVAL, EPROTONOSUPPORT, ENOMEM). */
 pacer_sub_t *pacer_sub_new(const char *publish_endpoint, const char *query_endpoint);
 
+/* Keys: pacer_sub_new authenticates with PACER_KEY and PACER_SERVER_KEY
+   when they are set, as pacer_client_new does (if they do not load,
+   pacer_sub_recv fails with PACER_EINVAL and the reason);
+   pacer_sub_new_curve with the keys given (NULL: none). With
+   authentication on, only reader and admin keys may subscribe. */
+pacer_sub_t *pacer_sub_new_curve(const char *publish_endpoint, const char *query_endpoint,
+                                 const pacer_curve_t *curve);
+
 /* Close the sockets and free the subscriber and the alerts it still holds.
    Sets *self_p to NULL; harmless on NULL. */
 void pacer_sub_destroy(pacer_sub_t **self_p);
@@ -120,6 +128,11 @@ void pacer_sub_set_page_size(pacer_sub_t *self, size_t page_size);
                        is past it and the next call goes on after it;
      PACER_ETRANSPORT  ZeroMQ failed on a socket (not a disconnection:
                        those are retried);
+     PACER_EAUTH       pacerd refused the key (on the publish endpoint:
+                       it is not a reader or admin key) or the
+                       handshake keeps failing (see pacer_curve_t);
+                       calling again does not help;
+     PACER_EINVAL      the keys in the environment do not load;
      PACER_ENOMEM.
    After any error the subscriber is still usable and loses nothing by
    being called again. */

@@ -37,6 +37,7 @@ static const pacer_command_t commands[] = {
     {"rule", cli_rule_main, "rule set: change a threshold or window of an alert rule"},
     {"tick", cli_tick_main, "evaluate the time-driven alert rules (now, or at --now)"},
     {"notify", cli_notify_main, "forward alerts to a webhook, exactly once, with a cursor"},
+    {"keygen", cli_keygen_main, "make a key pair for pacerd or a client (authentication)"},
 };
 
 static void

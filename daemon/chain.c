@@ -58,8 +58,9 @@ hash_claim(chain_t *self, size_t to)
     /* Only the claimant writes prev and the hashes of [from, to). */
     const uint8_t *prev = self->prev;
     for (size_t i = from; i < to; i++) {
-        store_chain_hash(prev, first_seq + i, recorded_at, links[i].event, links[i].len,
-                         links[i].hash);
+        store_chain_hash_principal(prev, first_seq + i, recorded_at, links[i].principal,
+                                   links[i].principal_len, links[i].event, links[i].len,
+                                   links[i].hash);
         prev = links[i].hash;
     }
     memcpy(self->prev, prev, STORE_HASH_BYTES);

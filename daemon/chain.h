@@ -26,6 +26,8 @@
 typedef struct {
     const uint8_t *event; /* canonical bytes */
     uint32_t len;
+    const char *principal; /* who appended it (a version 2 record), or NULL */
+    uint32_t principal_len;
     uint64_t id_hash;               /* for the log's id index (daemon/store) */
     uint8_t hash[STORE_HASH_BYTES]; /* written by the chain thread */
 } chain_link_t;

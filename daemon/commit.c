@@ -109,8 +109,8 @@ put_records(void *arg, char *err, size_t errlen)
     for (size_t i = 0; i < j->n && rc == STORE_OK; i++) {
         const chain_link_t *l = &j->links[i];
         uint64_t seq;
-        rc = store_append_hashed(c->store, j->recorded_at, l->event, l->len, l->id_hash, l->hash,
-                                 &seq, err, errlen);
+        rc = store_append_hashed(c->store, j->recorded_at, l->event, l->len, l->principal,
+                                 l->principal_len, l->id_hash, l->hash, &seq, err, errlen);
         if (rc == STORE_OK && seq != j->first_seq + i) {
             snprintf(err, errlen, "the log's next seq is %llu, the group was folded as %llu",
                      (unsigned long long)seq, (unsigned long long)(j->first_seq + i));

@@ -27,6 +27,7 @@
 #ifndef PACER_GROUP_H
 #define PACER_GROUP_H
 
+#include "daemon/auth.h"
 #include "daemon/outbox.h"
 #include "events/schema.h"
 #include "events/wire.h"
@@ -65,6 +66,11 @@ typedef struct {
 typedef struct {
     zmq_msg_t ident, body;
     int64_t received_us; /* monotonic, when the intake thread read it */
+    /* With authentication on: who sent it (daemon/auth), recorded with
+       every event it appends; principal_len 0: authentication is off. */
+    auth_role_t role;
+    uint8_t principal_len;
+    char principal[AUTH_NAME_MAX + 1];
     wire_request_t req;
     wire_rc_t rc;
     char message[640];

@@ -31,6 +31,7 @@
 
 struct _intake_t {
     void *router, *pub, *pipe;
+    auth_t *auth;
     writer_stats_t *stats;
     pthread_t thread;
     group_t *groups[INTAKE_GROUPS];
@@ -214,7 +215,11 @@ publish_all(intake_t *self, group_t *g)
                 continue;
             int tn = snprintf(topic, sizeof topic, "event/%s/", ev_type_name(r->type));
             msgpack_sbuffer_clear(&self->out);
-            msgpack_pack_map(&pk, 3);
+            msgpack_pack_map(&pk, p->principal_len ? 4 : 3);
+            if (p->principal_len) {
+                wire_pack_str(&pk, "principal");
+                msgpack_pack_str_with_body(&pk, p->principal, p->principal_len);
+            }
             wire_pack_str(&pk, "seq");
             msgpack_pack_uint64(&pk, r->seq);
             wire_pack_str(&pk, "recorded_at");
@@ -363,6 +368,43 @@ drain_frames(void *socket, zmq_msg_t *msg)
     zmq_msg_close(msg);
 }
 
+/* With authentication on: who sent p, and whether their role may run its
+   op (an append's event types are checked once it is prepared). */
+static void
+authorize(intake_t *self, pending_t *p)
+{
+    p->role = auth_identify(self->auth, &p->body, p->principal, sizeof p->principal);
+    auth_role_t needs = auth_op_needs(p->req.op, WIRE_ON_APPEND);
+    if (!auth_role_has(p->role, needs)) {
+        char what[48];
+        snprintf(what, sizeof what, "%.*s", (int)(p->req.op_len > 40 ? 40 : p->req.op_len),
+                 p->req.op_name);
+        p->rc = WIRE_FORBIDDEN;
+        auth_forbidden(p->role, p->principal, what, needs, p->message, sizeof p->message);
+        return;
+    }
+    p->principal_len = (uint8_t)strlen(p->principal);
+}
+
+/* A prepared append: refused whole if the role may not append the type of
+   one of its events. */
+static void
+authorize_events(pending_t *p)
+{
+    for (uint32_t i = 0; i < p->nresults; i++) {
+        const ev_result_t *r = &p->results[i];
+        if (r->prepared != R_VALID || auth_may_append(p->role, r->type))
+            continue;
+        char what[160], quoted[4 * 48 + 1];
+        snprintf(what, sizeof what, "append %s events (event %u, id \"%s\")", ev_type_name(r->type),
+                 i, ev_escape(r->id, r->id_len > 48 ? 48 : r->id_len, quoted, sizeof quoted));
+        p->rc = WIRE_FORBIDDEN;
+        auth_forbidden(p->role, p->principal, what, auth_event_needs(r->type), p->message,
+                       sizeof p->message);
+        return;
+    }
+}
+
 /* Receive one request without blocking. 1: got one into p; 0: none
    waiting; -1: a malformed frame sequence was dropped. */
 static int
@@ -392,6 +434,8 @@ receive_request(intake_t *self, pending_t *p)
     p->received_us = mono_us();
     p->rc = wire_request_parse(&p->req, zmq_msg_data(&p->body), zmq_msg_size(&p->body), p->message,
                                sizeof p->message);
+    if (self->auth && p->rc == WIRE_OK)
+        authorize(self, p);
     return 1;
 }
 
@@ -410,6 +454,8 @@ receive_all(intake_t *self)
             continue;
         if (p->rc == WIRE_OK && p->req.op == OP_APPEND) {
             group_prepare(g, p);
+            if (self->auth && p->role != AUTH_ADMIN)
+                authorize_events(p);
             g->nevents += p->req.nevents;
         }
         g->npending++;
@@ -482,6 +528,7 @@ intake_start(void *router, void *pub, void *pipe, writer_stats_t *stats,
     self->router = router;
     self->pub = pub;
     self->pipe = pipe;
+    self->auth = options->auth;
     self->stats = stats;
     self->tick_ms = options->tick_ms;
     self->last_aseq = options->last_aseq;

@@ -27,6 +27,7 @@
 #ifndef PACER_INTAKE_H
 #define PACER_INTAKE_H
 
+#include "daemon/auth.h"
 #include "daemon/writer.h"
 
 #include <stddef.h>
@@ -34,6 +35,7 @@
 typedef struct _intake_t intake_t;
 
 typedef struct {
+    auth_t *auth;       /* who may do what (daemon/auth); NULL: authentication off */
     int64_t tick_ms;    /* an alert tick request this often; 0: none */
     uint64_t last_aseq; /* the outbox's and the log's newest, for the */
     uint64_t last_seq;  /* heartbeats until the first group commits */

@@ -8,6 +8,7 @@
     Settings come from, in increasing priority: built-in defaults, the config
     file (--config, ZPL format as czmq's zconfig reads it), then flags. */
 
+#include "daemon/auth.h"
 #include "daemon/dashboard.h"
 #include "daemon/http.h"
 #include "daemon/log.h"
@@ -36,9 +37,12 @@ typedef struct {
     char *append;
     char *query;
     char *publish;
-    char *metrics;   /* HOST:PORT of the HTTP metrics endpoint; NULL: off */
-    char *dashboard; /* HOST:PORT of the web dashboard; NULL: off */
-    char *config;    /* --config FILE, read again on SIGHUP */
+    char *metrics;    /* HOST:PORT of the HTTP metrics endpoint; NULL: off */
+    char *dashboard;  /* HOST:PORT of the web dashboard; NULL: off */
+    char *config;     /* --config FILE, read again on SIGHUP */
+    char *keys;       /* --keys FILE: authentication on (daemon/auth); NULL: off */
+    char *server_key; /* --server-key FILE: pacerd's CURVE certificate */
+    bool insecure_bind_anywhere;
     size_t map_size, map_headroom;
     int log_level;
     char *time_zone;
@@ -80,6 +84,14 @@ usage(FILE *out)
             "                      instead of the wall clock (for tests and replays)\n"
             "  --alerts on|off     evaluate alert rules and raise alerts (default on)\n"
             "  --detectors on|off  fold the anomaly detectors (default on)\n"
+            "  --keys FILE         authentication on: every endpoint speaks CURVE and admits\n"
+            "                      the public keys FILE lists, one a line:\n"
+            "                        <key> producer|reader|admin [name]\n"
+            "                      read again when it changes and on SIGHUP\n"
+            "  --server-key FILE   pacerd's own key pair, as `pacer keygen --out FILE` writes\n"
+            "                      it (FILE_secret is read); needed with --keys\n"
+            "  --insecure-bind-anywhere  allow a non-loopback endpoint without --keys, open\n"
+            "                      to anyone who can reach it (refused by default)\n"
             "  --config FILE       settings file, ZPL format:\n"
             "                        pacerd\n"
             "                            state_dir = /var/lib/pacer\n"
@@ -223,6 +235,16 @@ apply_setting(settings_t *s, const char *key, const char *value)
             return -1;
         }
         s->snapshot_every = n;
+    } else if (streq(key, "keys"))
+        set(&s->keys, value);
+    else if (streq(key, "server_key") || streq(key, "server-key"))
+        set(&s->server_key, value);
+    else if (streq(key, "insecure_bind_anywhere") || streq(key, "insecure-bind-anywhere")) {
+        if (!streq(value, "true") && !streq(value, "false")) {
+            log_usage_error("insecure bind anywhere \"%s\": expected true or false", value);
+            return -1;
+        }
+        s->insecure_bind_anywhere = streq(value, "true");
     } else if (streq(key, "log_level") || streq(key, "log-level")) {
         if ((s->log_level = log_level_parse(value)) < 0) {
             log_usage_error("log level \"%s\": expected debug, info, warn or error", value);
@@ -276,6 +298,9 @@ parse_args(settings_t *s, int argc, char **argv)
                                          {"manual-clock", no_argument, 0, 'M'},
                                          {"alerts", required_argument, 0, 'A'},
                                          {"detectors", required_argument, 0, 'D'},
+                                         {"keys", required_argument, 0, 'k'},
+                                         {"server-key", required_argument, 0, 'K'},
+                                         {"insecure-bind-anywhere", no_argument, 0, 'I'},
                                          {"version", no_argument, 0, 'V'},
                                          {"help", no_argument, 0, 'h'},
                                          {0, 0, 0, 0}};
@@ -347,6 +372,15 @@ parse_args(settings_t *s, int argc, char **argv)
         case 'D':
             key = "detectors";
             break;
+        case 'k':
+            key = "keys";
+            break;
+        case 'K':
+            key = "server_key";
+            break;
+        case 'I':
+            s->insecure_bind_anywhere = true;
+            break;
         case 'c':
             break;
         case 'V':
@@ -393,8 +427,62 @@ endpoint_ok(const char *ep)
     return (tlen == 3 && !strncmp(ep, "ipc", 3)) || (tlen == 6 && !strncmp(ep, "inproc", 6));
 }
 
+/* Whether only this machine can reach an endpoint: ipc, inproc, or tcp
+   on a loopback address (127.0.0.0/8, ::1, localhost, the lo interface). */
+static bool
+endpoint_local(const char *ep)
+{
+    if (strncmp(ep, "tcp://", 6) != 0)
+        return true;
+    const char *host = ep + 6, *colon = strrchr(host, ':');
+    size_t n = (size_t)(colon - host);
+    const char *semi = memchr(host, ';', n); /* tcp://SOURCE;HOST:PORT */
+    if (semi) {
+        n -= (size_t)(semi + 1 - host);
+        host = semi + 1;
+    }
+    return (n > 4 && !strncmp(host, "127.", 4)) || (n == 9 && !strncmp(host, "localhost", 9)) ||
+           (n == 5 && !strncmp(host, "[::1]", 5)) || (n == 3 && !strncmp(host, "::1", 3)) ||
+           (n == 2 && !strncmp(host, "lo", 2));
+}
+
+/* Authentication on, with what it needs; or off, and then only on
+   endpoints this machine alone reaches, unless told otherwise. */
+static int
+check_auth(const settings_t *s, const char *names[3], const char *eps[3])
+{
+    char err[512];
+    if (s->keys || s->server_key) {
+        if (!s->keys || !s->server_key) {
+            log_usage_error("%s: authentication needs both --keys FILE (the clients' public keys "
+                            "and roles) and --server-key FILE (pacerd's key pair, from pacer "
+                            "keygen --out FILE)",
+                            s->keys ? "--keys without --server-key"
+                                    : "--server-key without --keys");
+            return -1;
+        }
+        if (auth_check(s->server_key, s->keys, err, sizeof err) != 0) {
+            log_usage_error("%s", err);
+            return -1;
+        }
+        return 0;
+    }
+    for (int i = 0; i < 3 && !s->insecure_bind_anywhere; i++)
+        if (!endpoint_local(eps[i])) {
+            log_usage_error("refusing to serve the %s endpoint %s without authentication: "
+                            "anyone who can reach it could append, allocate or rebuild. Give "
+                            "--keys FILE and --server-key FILE (README, \"Authentication\"), "
+                            "bind a loopback address, or pass --insecure-bind-anywhere to "
+                            "accept that",
+                            names[i], eps[i]);
+            return -1;
+        }
+    return 0;
+}
+
 /* What can be checked before anything is created on disk: the endpoints'
-   form, the metrics address, the time zone. 0, or -1 with a message. */
+   form and who may reach them, the keys, the metrics address, the time
+   zone. 0, or -1 with a message. */
 static int
 check_settings(const settings_t *s)
 {
@@ -406,6 +494,8 @@ check_settings(const settings_t *s)
                             names[i], eps[i]);
             return -1;
         }
+    if (check_auth(s, names, eps) != 0)
+        return -1;
     char err[512];
     if (s->metrics && http_check_address(s->metrics, err, sizeof err) != 0) {
         log_usage_error("metrics %s", err);
@@ -434,6 +524,8 @@ settings_free(settings_t *s)
     free(s->metrics);
     free(s->dashboard);
     free(s->config);
+    free(s->keys);
+    free(s->server_key);
     free(s->time_zone);
 }
 
@@ -480,6 +572,7 @@ typedef struct {
     int argc;
     char **argv;
     const settings_t *running;
+    _Atomic(auth_t *) auth; /* set once serving, with authentication on */
 } reload_args_t;
 
 static void
@@ -495,18 +588,22 @@ reload_settings(void *arg)
     }
     absolute_state_dir(&s);
     const settings_t *o = r->running;
-    const char *names[] = {"state_dir", "append",    "query",    "publish",
-                           "metrics",   "dashboard", "time_zone"};
-    const char *was[] = {o->state_dir, o->append,    o->query,    o->publish,
-                         o->metrics,   o->dashboard, o->time_zone};
-    const char *now[] = {s.state_dir, s.append,    s.query,    s.publish,
-                         s.metrics,   s.dashboard, s.time_zone};
+    const char *names[] = {"state_dir", "append",    "query", "publish",   "metrics",
+                           "dashboard", "time_zone", "keys",  "server_key"};
+    const char *was[] = {o->state_dir, o->append,    o->query, o->publish,   o->metrics,
+                         o->dashboard, o->time_zone, o->keys,  o->server_key};
+    const char *now[] = {s.state_dir, s.append,    s.query, s.publish,   s.metrics,
+                         s.dashboard, s.time_zone, s.keys,  s.server_key};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
         if (!was[i] != !now[i] || (was[i] && strcmp(was[i], now[i]) != 0))
             log_warn("reload: %s changed; it takes effect at the next start", names[i]);
     log_set_level((log_level_t)s.log_level);
     log_info("reload: %s; log level %s", o->config ? o->config : "no config file",
              log_level_name((log_level_t)s.log_level));
+    char err[512];
+    auth_t *auth = atomic_load(&r->auth);
+    if (auth && auth_reload(auth, err, sizeof err) != 0)
+        log_error("reload: %s; the keys loaded before stay in force", err);
     settings_free(&s);
 }
 
@@ -529,11 +626,13 @@ load_ids(void *arg)
 }
 
 static zsock_t *
-bind_socket(int type, const char *endpoint)
+bind_socket(int type, const char *endpoint, auth_t *auth, const char *domain)
 {
     zsock_t *sock = zsock_new(type);
     if (!sock)
         return NULL;
+    if (auth)
+        auth_apply(auth, sock, domain);
     zsock_set_maxmsgsize(sock, 256 * 1024 * 1024);
     zsock_set_sndhwm(sock, type == ZMQ_XPUB ? 100000 : 0);
     zsock_set_rcvhwm(sock, 0);
@@ -558,6 +657,7 @@ typedef struct {
     http_t *http;           /* --metrics, and --dashboard when it is the same address */
     http_t *dashboard_http; /* --dashboard at an address of its own */
     dashboard_t *dashboard;
+    auth_t *auth; /* NULL: authentication off */
 } daemon_parts_t;
 
 static void
@@ -573,6 +673,7 @@ teardown(daemon_parts_t *d)
     projector_destroy(&d->projector);
     zsock_destroy(&d->pub);
     zsock_destroy(&d->router);
+    auth_destroy(&d->auth); /* after every socket it served */
     store_destroy(&d->store);
     service_destroy(&d->service);
 }
@@ -664,9 +765,13 @@ static int
 start_serving(daemon_parts_t *d, const settings_t *s, writer_stats_t *stats, int64_t started)
 {
     char err[512];
+    if (s->keys && !(d->auth = auth_new(s->server_key, s->keys, err, sizeof err))) {
+        log_error("%s", err);
+        return -1;
+    }
     service_starting(d->service, "binding %s, %s, %s", s->append, s->query, s->publish);
-    if (!(d->router = bind_socket(ZMQ_ROUTER, s->append)) ||
-        !(d->pub = bind_socket(ZMQ_XPUB, s->publish)))
+    if (!(d->router = bind_socket(ZMQ_ROUTER, s->append, d->auth, AUTH_DOMAIN_APPEND)) ||
+        !(d->pub = bind_socket(ZMQ_XPUB, s->publish, d->auth, AUTH_DOMAIN_PUBLISH)))
         return -1;
     /* the dashboard subscribes in-process, whatever the publish address */
     if (s->dashboard && zsock_bind(d->pub, "%s", DASHBOARD_PUBLISH_INPROC) < 0) {
@@ -683,7 +788,8 @@ start_serving(daemon_parts_t *d, const settings_t *s, writer_stats_t *stats, int
     writer_set_tick(d->writer, (int64_t)s->tick_s * 1000);
     writer_set_manual_clock(d->writer, s->manual_clock);
     writer_set_alerts(d->writer, !s->alerts_off);
-    d->qargs = (query_args_t){d->store, d->projector, s->query, stats, started};
+    writer_set_auth(d->writer, d->auth);
+    d->qargs = (query_args_t){d->store, d->projector, s->query, stats, started, d->auth};
     if (!(d->query = query_start(&d->qargs, err, sizeof err))) {
         log_error("%s", err);
         return -1;
@@ -721,7 +827,7 @@ main(int argc, char **argv)
     int64_t t0 = zclock_usecs();
     char err[512];
     daemon_parts_t d = {0};
-    reload_args_t reload = {argc, argv, &s};
+    reload_args_t reload = {argc, argv, &s, NULL};
     if (!(d.service = service_start(reload_settings, &reload, err, sizeof err))) {
         log_error("%s", err);
         settings_free(&s);
@@ -735,12 +841,18 @@ main(int argc, char **argv)
         settings_free(&s);
         return 1;
     }
+    atomic_store(&reload.auth, d.auth);
     char metrics_note[600] = "";
     if (s.metrics)
         snprintf(metrics_note, sizeof metrics_note, ", metrics http://%s/metrics", s.metrics);
     if (s.dashboard)
         snprintf(metrics_note + strlen(metrics_note), sizeof metrics_note - strlen(metrics_note),
                  ", dashboard http://%s/", s.dashboard);
+    if (d.auth)
+        log_info("authentication: CURVE on every endpoint, keys from %s; server public key %s",
+                 s.keys, auth_server_key(d.auth));
+    else
+        log_info("authentication: off (no --keys): whoever reaches the endpoints may do anything");
     log_info("pacerd %s: state %s, %llu events, ready in %.3f s; append %s, query %s, "
              "publish %s%s",
              PACER_VERSION, s.state_dir, (unsigned long long)store_last_seq(d.store),
@@ -750,6 +862,7 @@ main(int argc, char **argv)
                   (unsigned long long)store_last_seq(d.store), s.append, s.query);
 
     rc = writer_run(d.writer, &zsys_interrupted);
+    atomic_store(&reload.auth, NULL); /* a SIGHUP from now on leaves the keys alone */
     service_stopping(d.service, "stopping: committing and writing a snapshot at seq %llu",
                      (unsigned long long)store_last_seq(d.store));
     log_info("stopping: last seq %llu", (unsigned long long)store_last_seq(d.store));

@@ -18,6 +18,9 @@
 typedef struct {
     query_args_t *args;
     void *router;
+    /* the request being answered: its sender, with authentication on */
+    auth_role_t role;
+    char principal[AUTH_NAME_MAX + 1];
     msgpack_sbuffer out;
     uint32_t undefined; /* the projection's undefined_count, as last read */
     char zone[128];     /* its calendar's time zone (constant once read) */
@@ -59,7 +62,13 @@ op_status(query_t *self, wire_request_t *req, msgpack_packer *pk)
     snprintf(self->zone, sizeof self->zone, "%s", projector_zone(self->args->projector));
 
     int64_t now = zclock_time();
-    wire_reply_begin(pk, req->corr, true, 13);
+    wire_reply_begin(pk, req->corr, true, self->args->auth ? 15 : 13);
+    if (self->args->auth) { /* who the daemon takes the caller for */
+        wire_pack_str(pk, "principal");
+        wire_pack_str(pk, self->principal);
+        wire_pack_str(pk, "role");
+        wire_pack_str(pk, auth_role_name(self->role));
+    }
     wire_pack_str(pk, "time_zone");
     wire_pack_str(pk, self->zone);
     wire_pack_str(pk, "version");
@@ -122,7 +131,11 @@ op_events(query_t *self, wire_request_t *req, msgpack_packer *pk)
     wire_pack_str(pk, "events");
     msgpack_pack_array(pk, (size_t)n);
     for (uint64_t i = 0; i < n; i++) {
-        msgpack_pack_map(pk, 4);
+        msgpack_pack_map(pk, recs[i].principal ? 5 : 4);
+        if (recs[i].principal) {
+            wire_pack_str(pk, "principal");
+            msgpack_pack_str_with_body(pk, recs[i].principal, recs[i].principal_len);
+        }
         pack_kv_uint(pk, "seq", recs[i].seq);
         wire_pack_str(pk, "recorded_at");
         msgpack_pack_int64(pk, recs[i].recorded_at);
@@ -257,7 +270,14 @@ handle(query_t *self, zmq_msg_t *body)
         wire_request_parse(&req, zmq_msg_data(body), zmq_msg_size(body), msg, sizeof msg);
     if (rc != WIRE_OK)
         wire_reply_error(&pk, req.corr, rc, msg);
-    else if (req.op == OP_STATUS)
+    else if (self->args->auth && !auth_may(self->role, req.op, WIRE_ON_QUERY)) {
+        char what[80], why[400];
+        snprintf(what, sizeof what, "run the %.*s query", (int)(req.op_len > 40 ? 40 : req.op_len),
+                 req.op_name);
+        auth_forbidden(self->role, self->principal, what, auth_op_needs(req.op, WIRE_ON_QUERY), why,
+                       sizeof why);
+        wire_reply_error(&pk, req.corr, WIRE_FORBIDDEN, why);
+    } else if (req.op == OP_STATUS)
         op_status(self, &req, &pk);
     else if (req.op == OP_EVENTS)
         op_events(self, &req, &pk);
@@ -285,6 +305,22 @@ handle(query_t *self, zmq_msg_t *body)
     wire_request_free(&req);
 }
 
+/* Who sent the request. Over tcp or ipc every message carries the
+   properties of its connection's handshake (Socket-Type always, User-Id
+   from the ZAP handler); one from QUERY_INPROC_ENDPOINT has none, since
+   inproc has no handshake: that is another thread of pacerd (the
+   dashboard), served as a reader. */
+static void
+identify(query_t *self, zmq_msg_t *body)
+{
+    if (!zmq_msg_gets(body, "Socket-Type")) {
+        self->role = AUTH_READER;
+        snprintf(self->principal, sizeof self->principal, "pacerd");
+        return;
+    }
+    self->role = auth_identify(self->args->auth, body, self->principal, sizeof self->principal);
+}
+
 static void
 serve_one(query_t *self)
 {
@@ -303,6 +339,8 @@ serve_one(query_t *self)
             ;
         goto done;
     }
+    if (self->args->auth)
+        identify(self, &body);
     handle(self, &body);
     zmq_msg_t delim_out;
     zmq_msg_init(&delim_out);
@@ -323,6 +361,8 @@ query_actor(zsock_t *pipe, void *arg)
     query_t self = {.args = arg};
     zsock_signal(pipe, 0); /* zactor_new waits for this */
     zsock_t *router = zsock_new(ZMQ_ROUTER);
+    if (router && self.args->auth)
+        auth_apply(self.args->auth, router, AUTH_DOMAIN_QUERY);
     if (!router || zsock_bind(router, "%s", self.args->endpoint) < 0 ||
         zsock_bind(router, "%s", QUERY_INPROC_ENDPOINT) < 0) {
         zstr_sendf(pipe, "cannot bind the query endpoint %s: %s", self.args->endpoint,

@@ -8,6 +8,7 @@
 #ifndef PACER_QUERY_H
 #define PACER_QUERY_H
 
+#include "daemon/auth.h"
 #include "daemon/projector.h"
 #include "daemon/store.h"
 #include "daemon/writer.h"
@@ -20,15 +21,19 @@ typedef struct {
     const char *endpoint;
     writer_stats_t *stats;
     int64_t started_at;
+    auth_t *auth; /* who may do what (daemon/auth); NULL: authentication off */
 } query_args_t;
 
 /* The query actor also binds this endpoint, so that other threads of
    pacerd (the dashboard) ask it questions whatever address args->endpoint
    has (a wildcard, an interface name). Nothing outside the process can
-   reach it. */
+   reach it; with authentication on, what comes in on it is served as a
+   reader's (inproc has no handshake, so no key). */
 #define QUERY_INPROC_ENDPOINT "inproc://pacerd-query"
 
-/* Start the query actor; it binds args->endpoint (and QUERY_INPROC_ENDPOINT). NULL (with a message)
+/* Start the query actor; it binds args->endpoint (a CURVE server with
+   args->auth, which then judges every request by its sender's role) and
+   QUERY_INPROC_ENDPOINT. NULL (with a message)
    if it cannot bind. The args must outlive the actor. zactor_destroy stops it. */
 zactor_t *query_start(query_args_t *args, char *err, size_t errlen);
 

@@ -1,10 +1,17 @@
 /*  store: see store.h for the contract. Layout of the environment:
 
-      log   key: seq (size_t, MDB_INTEGERKEY), value: the record
+      log   key: seq (size_t, MDB_INTEGERKEY), value: the record, version 1
             0x94 0x01 0xcf <recorded_at u64be> 0xc4 0x20 <hash[32]> <event map>
             i.e. the msgpack array [1, recorded_at, bin(hash), event] with a
             fixed 45-byte head, so the writer can MDB_RESERVE the exact size
-            and readers find the hash without a general decoder.
+            and readers find the hash without a general decoder; or version 2
+            0x95 0x02 0xcf <recorded_at u64be> 0xc4 0x20 <hash[32]>
+                 0xd9 <n> <principal[n]> <event map>
+            [2, recorded_at, bin(hash), str8(principal), event], where the
+            principal is always a str8 (1 <= n <= 255), so its length sits
+            at a fixed offset and the event is again the rest of the value.
+            The principal comes before the event for that reason: a reader
+            finds every field without walking the event.
       ids   key: block number b (size_t), value: uint64 id hashes of seqs
             b*STORE_ID_BLOCK+1 .. in order; only the last block is partial.
       meta  key "format" -> "1".
@@ -30,6 +37,7 @@
 
 #include "events/wire.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <lmdb.h>
@@ -43,6 +51,7 @@
 #include <unistd.h>
 
 #define RECORD_HEAD      45
+#define RECORD_HEAD_V2   47 /* and the principal's bytes */
 #define DEFAULT_MAP_SIZE ((size_t)1 << 30)
 #define GROW_STEP_MAX    ((size_t)4 << 30)
 #define GROW_TRIES       8 /* growths of a full map for one transaction */
@@ -133,14 +142,44 @@ store_chain_hash(const uint8_t prev[STORE_HASH_BYTES], uint64_t seq, int64_t rec
     crypto_generichash_final(&st, out, STORE_HASH_BYTES);
 }
 
+/* A version 2 record's hash input puts, after seq and recorded_at, the
+   version byte (never the first byte of a version 1 record's event, a
+   msgpack map) and the principal's length before the principal and the
+   event: no two records of either version hash the same bytes. */
+void
+store_chain_hash_principal(const uint8_t prev[STORE_HASH_BYTES], uint64_t seq, int64_t recorded_at,
+                           const char *principal, size_t principal_len, const uint8_t *event,
+                           size_t len, uint8_t out[STORE_HASH_BYTES])
+{
+    if (!principal) {
+        store_chain_hash(prev, seq, recorded_at, event, len, out);
+        return;
+    }
+    assert(principal_len >= 1 && principal_len <= STORE_PRINCIPAL_MAX);
+    crypto_generichash_state st;
+    uint8_t head[18];
+    put_be64(head, seq);
+    put_be64(head + 8, (uint64_t)recorded_at);
+    head[16] = 2;
+    head[17] = (uint8_t)principal_len;
+    crypto_generichash_init(&st, NULL, 0, STORE_HASH_BYTES);
+    crypto_generichash_update(&st, prev, STORE_HASH_BYTES);
+    crypto_generichash_update(&st, head, sizeof head);
+    crypto_generichash_update(&st, (const uint8_t *)principal, principal_len);
+    crypto_generichash_update(&st, event, len);
+    crypto_generichash_final(&st, out, STORE_HASH_BYTES);
+}
+
 int
 store_record_decode(uint64_t seq, const void *val, size_t len, store_record_t *rec, char *err,
                     size_t errlen)
 {
     const uint8_t *p = val;
-    if (len <= RECORD_HEAD || p[0] != 0x94 || p[1] != 0x01 || p[2] != 0xcf || p[11] != 0xc4 ||
-        p[12] != STORE_HASH_BYTES) {
-        snprintf(err, errlen, "record %llu: not a version 1 record (bad header)",
+    bool v1 = len > RECORD_HEAD && p[0] == 0x94 && p[1] == 0x01;
+    bool v2 = len > RECORD_HEAD_V2 && p[0] == 0x95 && p[1] == 0x02;
+    if ((!v1 && !v2) || p[2] != 0xcf || p[11] != 0xc4 || p[12] != STORE_HASH_BYTES ||
+        (v2 && (p[45] != 0xd9 || p[46] == 0 || len <= (size_t)RECORD_HEAD_V2 + p[46]))) {
+        snprintf(err, errlen, "record %llu: not a version 1 or 2 record (bad header)",
                  (unsigned long long)seq);
         return STORE_CORRUPT;
     }
@@ -149,11 +188,14 @@ store_record_decode(uint64_t seq, const void *val, size_t len, store_record_t *r
         snprintf(err, errlen, "record %llu: recorded_at out of range", (unsigned long long)seq);
         return STORE_CORRUPT;
     }
+    size_t head = v2 ? (size_t)RECORD_HEAD_V2 + p[46] : RECORD_HEAD;
     rec->seq = seq;
     rec->recorded_at = (int64_t)at;
     rec->hash = p + 13;
-    rec->event = p + RECORD_HEAD;
-    rec->event_len = len - RECORD_HEAD;
+    rec->event = p + head;
+    rec->event_len = len - head;
+    rec->principal = v2 ? (const char *)p + RECORD_HEAD_V2 : NULL;
+    rec->principal_len = v2 ? p[46] : 0;
     return STORE_OK;
 }
 
@@ -445,24 +487,36 @@ put_tail(store_t *self, uint64_t last_seq, char *err, size_t errlen)
 
 int
 store_append_hashed(store_t *self, int64_t recorded_at, const uint8_t *event, size_t len,
-                    uint64_t id_hash, const uint8_t hash[STORE_HASH_BYTES], uint64_t *seq_out,
-                    char *err, size_t errlen)
+                    const char *principal, size_t principal_len, uint64_t id_hash,
+                    const uint8_t hash[STORE_HASH_BYTES], uint64_t *seq_out, char *err,
+                    size_t errlen)
 {
+    if (principal && (principal_len == 0 || principal_len > STORE_PRINCIPAL_MAX)) {
+        snprintf(err, errlen, "a record's principal is 1 to %d bytes, not %zu", STORE_PRINCIPAL_MAX,
+                 principal_len);
+        return STORE_ERROR;
+    }
     uint64_t seq = self->w_seq + 1;
     size_t key = (size_t)seq;
-    MDB_val k = {sizeof key, &key}, v = {RECORD_HEAD + len, NULL};
+    size_t head = principal ? RECORD_HEAD_V2 + principal_len : RECORD_HEAD;
+    MDB_val k = {sizeof key, &key}, v = {head + len, NULL};
     int rc = mdb_put(self->txn, self->log, &k, &v, MDB_APPEND | MDB_RESERVE);
     if (rc != 0)
         return lmdb_fail(err, errlen, "appending to the log", rc);
     uint8_t *p = v.mv_data;
-    p[0] = 0x94;
-    p[1] = 0x01;
+    p[0] = principal ? 0x95 : 0x94;
+    p[1] = principal ? 0x02 : 0x01;
     p[2] = 0xcf;
     put_be64(p + 3, (uint64_t)recorded_at);
     p[11] = 0xc4;
     p[12] = STORE_HASH_BYTES;
     memcpy(p + 13, hash, STORE_HASH_BYTES);
-    memcpy(p + RECORD_HEAD, event, len);
+    if (principal) {
+        p[45] = 0xd9;
+        p[46] = (uint8_t)principal_len;
+        memcpy(p + RECORD_HEAD_V2, principal, principal_len);
+    }
+    memcpy(p + head, event, len);
     memcpy(self->w_hash, hash, STORE_HASH_BYTES);
 
     if (self->w_tail.count == STORE_ID_BLOCK)
@@ -481,7 +535,8 @@ store_append(store_t *self, int64_t recorded_at, const uint8_t *event, size_t le
 {
     uint8_t hash[STORE_HASH_BYTES];
     store_chain_hash(self->w_hash, self->w_seq + 1, recorded_at, event, len, hash);
-    return store_append_hashed(self, recorded_at, event, len, id_hash, hash, seq_out, err, errlen);
+    return store_append_hashed(self, recorded_at, event, len, NULL, 0, id_hash, hash, seq_out, err,
+                               errlen);
 }
 
 int
@@ -706,7 +761,8 @@ store_verify(const char *dir, uint64_t *checked, uint64_t *bad_seq, char *err, s
             rc = STORE_CORRUPT;
             break;
         }
-        store_chain_hash(prev, seq, rec.recorded_at, rec.event, rec.event_len, h);
+        store_chain_hash_principal(prev, seq, rec.recorded_at, rec.principal, rec.principal_len,
+                                   rec.event, rec.event_len, h);
         if (memcmp(h, rec.hash, STORE_HASH_BYTES) != 0) {
             snprintf(err, errlen,
                      "record %llu: hash does not match its content and the previous record's "

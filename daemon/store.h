@@ -2,9 +2,11 @@
 
     The store owns the LMDB environment of a state directory and the `log`
     database in it: an append-only map from sequence number (1, 2, ...; gap
-    free) to a record `[1, recorded_at, hash, event]` (msgpack; see
-    docs/PROTOCOL.md, "The log"). Each record's hash chains to the previous
-    record's, so any edit on disk is detectable by store_verify.
+    free) to a record `[1, recorded_at, hash, event]`, or, for an event a
+    client appended with authentication on, `[2, recorded_at, hash,
+    principal, event]` (msgpack; see docs/PROTOCOL.md, "The log"). Each
+    record's hash chains to the previous record's and covers the principal,
+    so any edit on disk is detectable by store_verify.
 
     Beside the log it keeps `ids`: the 64-bit hash of every event id, packed by
     sequence number into blocks of STORE_ID_BLOCK entries. Those keys only ever
@@ -26,8 +28,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define STORE_HASH_BYTES 32
-#define STORE_ID_BLOCK   1024
+#define STORE_HASH_BYTES    32
+#define STORE_ID_BLOCK      1024
+#define STORE_PRINCIPAL_MAX 255 /* bytes of a version 2 record's principal */
 
 typedef struct _store_t store_t;
 
@@ -49,6 +52,8 @@ typedef struct {
     const uint8_t *hash;  /* STORE_HASH_BYTES, points into the map */
     const uint8_t *event; /* canonical msgpack map, points into the map */
     size_t event_len;
+    const char *principal; /* version 2: who appended it (not NUL-terminated); */
+    size_t principal_len;  /* version 1: NULL and 0 */
 } store_record_t;
 
 typedef struct {
@@ -78,11 +83,13 @@ int store_begin(store_t *self, char *err, size_t errlen);
 int store_append(store_t *self, int64_t recorded_at, const uint8_t *event, size_t len,
                  uint64_t id_hash, uint64_t *seq_out, char *err, size_t errlen);
 /* The same with its chained hash computed by the caller (daemon/chain):
-   store_chain_hash of the previous record's hash, the next seq, recorded_at
-   and the event. */
+   store_chain_hash of the previous record's hash, the next seq, recorded_at,
+   the principal and the event. A principal (1 to STORE_PRINCIPAL_MAX bytes)
+   makes a version 2 record; NULL a version 1 record. */
 int store_append_hashed(store_t *self, int64_t recorded_at, const uint8_t *event, size_t len,
-                        uint64_t id_hash, const uint8_t hash[STORE_HASH_BYTES], uint64_t *seq_out,
-                        char *err, size_t errlen);
+                        const char *principal, size_t principal_len, uint64_t id_hash,
+                        const uint8_t hash[STORE_HASH_BYTES], uint64_t *seq_out, char *err,
+                        size_t errlen);
 int store_commit(store_t *self, char *err, size_t errlen);
 void store_abort(store_t *self);
 /* Grow the map (doubling, at least by 64 MiB). No transaction may be open. */
@@ -163,12 +170,19 @@ void *store_env(store_t *self);
 void *store_write_txn(store_t *self);
 void *store_reader_txn(store_reader_t *reader);
 
-/* Decode a raw record value (key seq) into rec. */
+/* Decode a raw record value (key seq), of either version, into rec:
+   STORE_OK, or STORE_CORRUPT with a message. */
 int store_record_decode(uint64_t seq, const void *val, size_t len, store_record_t *rec, char *err,
                         size_t errlen);
-/* The chained hash of a record given its predecessor's hash. */
+/* The chained hash of a version 1 record given its predecessor's hash. */
 void store_chain_hash(const uint8_t prev[STORE_HASH_BYTES], uint64_t seq, int64_t recorded_at,
                       const uint8_t *event, size_t len, uint8_t out[STORE_HASH_BYTES]);
+/* The same for a version 2 record, which also covers its principal
+   (principal_len 1 to STORE_PRINCIPAL_MAX); with principal NULL, exactly
+   store_chain_hash. */
+void store_chain_hash_principal(const uint8_t prev[STORE_HASH_BYTES], uint64_t seq,
+                                int64_t recorded_at, const char *principal, size_t principal_len,
+                                const uint8_t *event, size_t len, uint8_t out[STORE_HASH_BYTES]);
 
 /* Walk the whole log of the state directory `dir` (read-only; a running
    daemon may keep appending) and check every record decodes and chains.

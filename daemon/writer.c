@@ -106,6 +106,7 @@ struct _writer_t {
     bool manual_clock;
     int64_t alert_clock;
     int64_t tick_ms;
+    auth_t *auth;   /* for the intake thread; NULL: authentication off */
     bool no_alerts; /* --alerts off: evaluate no rule, raise no flag */
     /* The disk is full: groups of appends are refused without being
        applied, except one a second (a probe) while space may have come
@@ -376,8 +377,8 @@ admit_event(writer_t *self, group_t *g, ev_result_t *r, uint32_t i, const event_
 /* The event gets the next seq and is folded now; the chain thread hashes
    its record meanwhile, and the commit thread puts it into the log. */
 static int
-append_event(writer_t *self, group_t *g, ev_result_t *r, const event_t *ev, char *err,
-             size_t errlen)
+append_event(writer_t *self, group_t *g, const pending_t *p, ev_result_t *r, const event_t *ev,
+             char *err, size_t errlen)
 {
     size_t n = self->nlinks;
     assert(n < self->buf[self->cur].cap);
@@ -385,6 +386,8 @@ append_event(writer_t *self, group_t *g, ev_result_t *r, const event_t *ev, char
     l->event = group_canon(g, r);
     l->len = r->canon_len;
     l->id_hash = r->id_hash;
+    l->principal = p->principal_len ? p->principal : NULL;
+    l->principal_len = p->principal_len;
     self->nlinks = n + 1;
     r->seq = self->first_seq + n;
     r->status = R_APPENDED;
@@ -474,7 +477,7 @@ apply_atomic(writer_t *self, group_t *g, pending_t *p, char *err, size_t errlen)
             snprintf(p->refused_message, sizeof p->refused_message, "%s", e.message);
             return STORE_RETRY;
         }
-        int rc = append_event(self, g, r, &ev, err, errlen);
+        int rc = append_event(self, g, p, r, &ev, err, errlen);
         if (rc != STORE_OK)
             return rc;
     }
@@ -506,7 +509,7 @@ apply_request(writer_t *self, group_t *g, pending_t *p, char *err, size_t errlen
                 return STORE_ERROR;
             continue;
         }
-        int rc = append_event(self, g, r, &ev, err, errlen);
+        int rc = append_event(self, g, p, r, &ev, err, errlen);
         if (rc != STORE_OK)
             return rc;
     }
@@ -773,6 +776,12 @@ void
 writer_set_tick(writer_t *self, int64_t ms)
 {
     self->tick_ms = ms;
+}
+
+void
+writer_set_auth(writer_t *self, auth_t *auth)
+{
+    self->auth = auth;
 }
 
 void
@@ -1060,7 +1069,7 @@ int
 writer_run(writer_t *self, volatile int *stop)
 {
     char err[256];
-    intake_options_t io = {self->tick_ms, alerter_last_aseq(self->alerter),
+    intake_options_t io = {self->auth, self->tick_ms, alerter_last_aseq(self->alerter),
                            store_last_seq(self->store)};
     intake_t *intake =
         intake_start(self->router, self->pub, self->intake_pipe, self->stats, &io, err, sizeof err);

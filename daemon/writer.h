@@ -48,6 +48,7 @@
 #ifndef PACER_WRITER_H
 #define PACER_WRITER_H
 
+#include "daemon/auth.h"
 #include "daemon/dedup.h"
 #include "daemon/histogram.h"
 #include "daemon/projector.h"
@@ -109,6 +110,9 @@ void writer_set_manual_clock(writer_t *self, bool manual);
    on tick requests. */
 #define WRITER_TICK_MS 60000
 void writer_set_tick(writer_t *self, int64_t ms);
+/* Who may do what on the append endpoint (daemon/auth); NULL (the
+   default): authentication off. Before writer_run. */
+void writer_set_auth(writer_t *self, auth_t *auth);
 /* Off: no rule is evaluated and no flag raised (pacerd --alerts off, for
    operators who only want the log and progress, and for benchmarks). */
 void writer_set_alerts(writer_t *self, bool on);

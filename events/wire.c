@@ -225,6 +225,8 @@ wire_rc_name(wire_rc_t rc)
         return "too_large";
     case WIRE_INTERNAL:
         return "internal";
+    case WIRE_FORBIDDEN:
+        return "forbidden";
     }
     return "internal";
 }

@@ -30,7 +30,8 @@ typedef enum {
     WIRE_UNSUPPORTED_VERSION,
     WIRE_UNKNOWN_OP,
     WIRE_TOO_LARGE,
-    WIRE_INTERNAL
+    WIRE_INTERNAL,
+    WIRE_FORBIDDEN /* the caller's role may not do this (daemon/auth) */
 } wire_rc_t;
 
 /* Every operation of the protocol, once: its name and the endpoints that

@@ -1,6 +1,7 @@
 /*  Unit tests for daemon/chain: the hashes it computes on its thread, in
     pushes of any size, with the rest finished on the caller's thread, are
-    exactly store_chain_hash applied one record after the other. */
+    exactly store_chain_hash applied one record after the other (with the
+    principal of the links that have one: version 2 records). */
 
 #include <setjmp.h>
 #include <stdarg.h>
@@ -25,7 +26,8 @@ expected_hashes(const uint8_t prev0[STORE_HASH_BYTES], uint64_t first_seq, int64
 {
     const uint8_t *prev = prev0;
     for (size_t i = 0; i < n; i++) {
-        store_chain_hash(prev, first_seq + i, at, events[i], links[i].len, out[i]);
+        store_chain_hash_principal(prev, first_seq + i, at, links[i].principal,
+                                   links[i].principal_len, events[i], links[i].len, out[i]);
         prev = out[i];
     }
 }
@@ -36,6 +38,8 @@ fill_links(size_t n)
     for (size_t i = 0; i < n; i++) {
         links[i].len = (uint32_t)snprintf((char *)events[i], sizeof events[i], "event %zu", i);
         links[i].event = events[i];
+        links[i].principal = i % 3 ? "crm" : NULL; /* versions 1 and 2 mixed */
+        links[i].principal_len = i % 3 ? 3 : 0;
         memset(links[i].hash, 0, STORE_HASH_BYTES);
     }
 }

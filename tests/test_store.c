@@ -106,6 +106,125 @@ test_append_reopen_verify(void **state)
     assert_int_equal(checked, 1510);
 }
 
+/* Version 1 and 2 records mixed in one log: each reads back with its
+   principal (or none), the chain covers the principals, and verify names
+   a record whose principal was altered on disk. */
+static void
+test_records_with_principals(void **state)
+{
+    store_options_t opts = {0};
+    store_t *s = store_open(dir, &opts, err, sizeof err);
+    assert_non_null(s);
+    const char *who[] = {NULL, "crm", NULL, "ceo", "crm"};
+    assert_int_equal(store_begin(s, err, sizeof err), STORE_OK);
+    uint8_t prev[STORE_HASH_BYTES] = {0}, h[STORE_HASH_BYTES];
+    for (int i = 0; i < 5; i++) {
+        char ev[32];
+        int len = snprintf(ev, sizeof ev, "\x81\xa2id\xa1%c", 'a' + i);
+        size_t plen = who[i] ? strlen(who[i]) : 0;
+        store_chain_hash_principal(prev, (uint64_t)i + 1, 77, who[i], plen, (uint8_t *)ev,
+                                   (size_t)len, h);
+        uint64_t seq;
+        assert_int_equal(store_append_hashed(s, 77, (uint8_t *)ev, (size_t)len, who[i], plen,
+                                             (uint64_t)i, h, &seq, err, sizeof err),
+                         STORE_OK);
+        memcpy(prev, h, sizeof h);
+    }
+    /* a principal of 0 or over 255 bytes is refused */
+    uint64_t seq;
+    char big[300];
+    memset(big, 'x', sizeof big);
+    assert_int_equal(store_append_hashed(s, 77, (uint8_t *)"\x80", 1, big, sizeof big, 9, h, &seq,
+                                         err, sizeof err),
+                     STORE_ERROR);
+    assert_int_equal(store_commit(s, err, sizeof err), STORE_OK);
+    store_destroy(&s);
+
+    s = store_open(dir, &opts, err, sizeof err);
+    assert_int_equal(store_last_seq(s), 5);
+    store_reader_t *r = store_read_begin(s, err, sizeof err);
+    for (uint64_t q = 1; q <= 5; q++) {
+        store_record_t rec;
+        assert_int_equal(store_reader_get(r, q, &rec, err, sizeof err), STORE_OK);
+        const char *want = who[q - 1];
+        if (want) {
+            assert_int_equal(rec.principal_len, strlen(want));
+            assert_memory_equal(rec.principal, want, rec.principal_len);
+        } else
+            assert_null(rec.principal);
+        assert_int_equal(rec.event_len, 6);
+        assert_int_equal(rec.event[5], 'a' + (int)q - 1);
+    }
+    store_read_end(&r);
+    store_destroy(&s);
+    uint64_t checked, bad;
+    assert_int_equal(store_verify(dir, &checked, &bad, err, sizeof err), STORE_OK);
+    assert_int_equal(checked, 5);
+
+    /* "ceo" becomes "cfo" in record 4: its hash no longer matches */
+    MDB_env *env;
+    MDB_txn *txn;
+    MDB_dbi dbi;
+    mdb_env_create(&env);
+    mdb_env_set_maxdbs(env, 8);
+    assert_int_equal(mdb_env_open(env, dir, 0, 0640), 0);
+    mdb_txn_begin(env, NULL, 0, &txn);
+    assert_int_equal(mdb_dbi_open(txn, "log", MDB_INTEGERKEY, &dbi), 0);
+    size_t key = 4;
+    MDB_val k = {sizeof key, &key}, v;
+    assert_int_equal(mdb_get(txn, dbi, &k, &v), 0);
+    uint8_t copy[128];
+    memcpy(copy, v.mv_data, v.mv_size);
+    assert_int_equal(copy[0], 0x95);
+    assert_int_equal(copy[45], 0xd9);
+    assert_int_equal(copy[46], 3);
+    copy[48] = 'f';
+    MDB_val nv = {v.mv_size, copy};
+    assert_int_equal(mdb_put(txn, dbi, &k, &nv, 0), 0);
+    mdb_txn_commit(txn);
+    mdb_env_close(env);
+    assert_int_equal(store_verify(dir, &checked, &bad, err, sizeof err), STORE_CORRUPT);
+    assert_int_equal(bad, 4);
+    assert_int_equal(checked, 3);
+
+    /* malformed heads: a principal of length 0, one that runs past the
+       end, a version 2 head in a 4-element array */
+    store_record_t rec;
+    uint8_t bad_rec[64];
+    memcpy(bad_rec, copy, sizeof bad_rec);
+    bad_rec[46] = 0;
+    assert_int_equal(store_record_decode(4, bad_rec, 55, &rec, err, sizeof err), STORE_CORRUPT);
+    memcpy(bad_rec, copy, sizeof bad_rec);
+    bad_rec[46] = 200;
+    assert_int_equal(store_record_decode(4, bad_rec, 55, &rec, err, sizeof err), STORE_CORRUPT);
+    memcpy(bad_rec, copy, sizeof bad_rec);
+    bad_rec[0] = 0x94;
+    assert_int_equal(store_record_decode(4, bad_rec, 55, &rec, err, sizeof err), STORE_CORRUPT);
+    memcpy(bad_rec, copy, sizeof bad_rec);
+    assert_int_equal(store_record_decode(4, bad_rec, 55, &rec, err, sizeof err), STORE_OK);
+    assert_int_equal(rec.principal_len, 3);
+    assert_int_equal(rec.event_len, 55 - 50);
+}
+
+/* The version 2 hash input cannot be taken for a version 1 one: the same
+   event under a principal hashes differently from it without, and the
+   principal's bytes cannot move into the event. */
+static void
+test_principal_hash_is_unambiguous(void **state)
+{
+    uint8_t prev[STORE_HASH_BYTES] = {1}, a[STORE_HASH_BYTES], b[STORE_HASH_BYTES];
+    const uint8_t ev[] = {0x81, 0xa1, 'x', 0x01};
+    store_chain_hash(prev, 3, 9, ev, sizeof ev, a);
+    store_chain_hash_principal(prev, 3, 9, NULL, 0, ev, sizeof ev, b);
+    assert_memory_equal(a, b, sizeof a);
+    store_chain_hash_principal(prev, 3, 9, "ab", 2, ev, sizeof ev, b);
+    assert_memory_not_equal(a, b, sizeof a);
+    uint8_t c[STORE_HASH_BYTES];
+    const uint8_t ev2[] = {'b', 0x81, 0xa1, 'x', 0x01};
+    store_chain_hash_principal(prev, 3, 9, "a", 1, ev2, sizeof ev2, c);
+    assert_memory_not_equal(b, c, sizeof b);
+}
+
 static void
 test_verify_names_altered_record(void **state)
 {
@@ -533,6 +652,8 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_append_reopen_verify, setup, teardown),
         cmocka_unit_test_setup_teardown(test_verify_names_altered_record, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_records_with_principals, setup, teardown),
+        cmocka_unit_test(test_principal_hash_is_unambiguous),
         cmocka_unit_test_setup_teardown(test_map_full_grows, setup, teardown),
         cmocka_unit_test_setup_teardown(test_snapshots_in_chunks, setup, teardown),
         cmocka_unit_test_setup_teardown(test_snapshot_formats, setup, teardown),

@@ -462,7 +462,10 @@ usage(FILE *out)
           "  --rate R        send at most R events a second in all (default: as fast as\n"
           "                  they are acknowledged), to measure latency under a given load\n"
           "  --json          one JSON object instead of text\n"
-          "  --help          show this help\n",
+          "  --help          show this help\n"
+          "\n"
+          "Against a pacerd with --keys, set PACER_KEY (a producer's key file) and\n"
+          "PACER_SERVER_KEY (pacerd's public key): libpacer authenticates with them.\n",
           out);
 }
 
