@@ -18,7 +18,7 @@ DEPS := build-essential cmake pkg-config libzmq3-dev libczmq-dev liblmdb-dev \
 DEPS += chromium fonts-wqy-microhei
 NODE_DEPS := nodejs npm
 
-.PHONY: all deps build run test sanitize bench clean format
+.PHONY: all deps build run test sanitize fuzz bench clean format
 
 all: build
 
@@ -51,6 +51,25 @@ test: build
 sanitize:
 	$(MAKE) test BUILD=build-asan CMAKE_FLAGS="-DPACER_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug"
 
+# libFuzzer targets, each run for FUZZ_SECONDS from its checked-in seeds and what earlier runs
+# found (build-fuzz/corpus/); a failing input is saved as build-fuzz/crash-* (move it into
+# tests/corpus/<fuzzer>/, where ctest keeps running it). Needs clang, installed on demand.
+FUZZ_SECONDS ?= 120
+FUZZERS      := $(basename $(notdir $(filter-out tests/fuzz_main.c,$(wildcard tests/fuzz_*.c))))
+FUZZ_DEPS    := clang libclang-rt-dev
+
+fuzz:
+	$(MAKE) deps
+	$(MAKE) deps DEPS="$(FUZZ_DEPS)"
+	cmake -S . -B build-fuzz -DPACER_FUZZ=ON -DCMAKE_C_COMPILER=clang
+	cmake --build build-fuzz -j $(JOBS) --target $(FUZZERS)
+	for f in $(FUZZERS); do \
+	    mkdir -p build-fuzz/corpus/$$f && \
+	    build-fuzz/$$f -max_total_time=$(FUZZ_SECONDS) -timeout=10 -print_final_stats=1 \
+	        -dict=tests/corpus/pacer.dict -artifact_prefix=build-fuzz/ \
+	        build-fuzz/corpus/$$f tests/corpus/$$f || exit 1; \
+	done
+
 bench: build
 	@echo "see README.md, Performance"
 
@@ -58,4 +77,4 @@ format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
 
 clean:
-	rm -rf $(BUILD) build-asan
+	rm -rf $(BUILD) build-asan build-fuzz

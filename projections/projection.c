@@ -296,14 +296,11 @@ proj_is_under(projection_t *self, uint32_t id, uint32_t ancestor, int32_t day)
     return false;
 }
 
-/* Metric name -> definition; interned on first successful parse. 0 and a
-   message when the name is not a metric. */
-uint32_t
-proj_metric(projection_t *self, const char *s, size_t len, char *why, size_t whylen)
+/* A metric name's definition; false and a message when the name is not a
+   metric. */
+static bool
+metric_def(projection_t *self, const char *s, size_t len, metric_t *out, char *why, size_t whylen)
 {
-    uint32_t id = symtab_find(self->metrics_sym, s, len);
-    if (id && id < self->nmetrics && self->metrics[id].kind)
-        return id;
     metric_t m = {0};
     for (size_t i = 0; i < sizeof builtin_metrics / sizeof builtin_metrics[0]; i++)
         if (strlen(builtin_metrics[i].name) == len &&
@@ -317,7 +314,7 @@ proj_metric(projection_t *self, const char *s, size_t len, char *why, size_t why
         if (!k || k >= self->nkpis || !self->kpis[k].defined) {
             snprintf(why, whylen, "\"%.*s\": no kpi_defined for %.*s", (int)len, s, (int)len - 4,
                      s + 4);
-            return 0;
+            return false;
         }
         m.num = B_KPI0 + 2 * (k - 1);
         if (self->kpis[k].agg == AGG_COUNT)
@@ -333,13 +330,41 @@ proj_metric(projection_t *self, const char *s, size_t len, char *why, size_t why
                  "activities[.visit|.call|.quote|.demo], collections, collection_rate, "
                  "quote_conversion, kpi:<kpi>)",
                  (int)(len > 40 ? 40 : len), s);
-        return 0;
+        return false;
     }
+    *out = m;
+    return true;
+}
+
+/* Metric name -> definition; interned on first successful parse. 0 and a
+   message when the name is not a metric. */
+uint32_t
+proj_metric(projection_t *self, const char *s, size_t len, char *why, size_t whylen)
+{
+    uint32_t id = symtab_find(self->metrics_sym, s, len);
+    if (id && id < self->nmetrics && self->metrics[id].kind)
+        return id;
+    metric_t m;
+    if (!metric_def(self, s, len, &m, why, whylen))
+        return 0;
     id = symtab_intern(self->metrics_sym, s, len);
     if (!id || grow((void **)&self->metrics, &self->nmetrics, id + 1, sizeof(metric_t)) != 0)
         return 0;
     self->metrics[id] = m;
     return id;
+}
+
+/* The same without interning the name, for checks, which change nothing;
+   a metric nothing has used yet has no id: 0. */
+static bool
+metric_known(projection_t *self, const char *s, size_t len, uint32_t *id, char *why, size_t whylen)
+{
+    *id = symtab_find(self->metrics_sym, s, len);
+    if (*id && *id < self->nmetrics && self->metrics[*id].kind)
+        return true;
+    *id = 0;
+    metric_t m;
+    return metric_def(self, s, len, &m, why, whylen);
 }
 
 target_t *
@@ -786,15 +811,16 @@ order_by_name(projection_t *self, ev_str_t s)
 }
 
 static ev_errcode_t
-check_target_key(projection_t *self, const event_t *ev, ev_error_t *err, uint32_t *metric,
-                 period_t *period)
+check_target_key(projection_t *self, const event_t *ev, bool intern, ev_error_t *err,
+                 uint32_t *metric, period_t *period)
 {
     ev_errcode_t rc = check_node_ref(self, ev, F_SCOPE, err);
     if (rc != EVE_OK)
         return rc;
     char why[200];
-    *metric = proj_metric(self, ev->v[F_METRIC].s.ptr, ev->v[F_METRIC].s.len, why, sizeof why);
-    if (!*metric)
+    const ev_str_t *m = &ev->v[F_METRIC].s;
+    if (intern ? !(*metric = proj_metric(self, m->ptr, m->len, why, sizeof why))
+               : !metric_known(self, m->ptr, m->len, metric, why, sizeof why))
         return bad(err, "metric: %s", why);
     char name[PERIOD_NAME_MAX + 8];
     snprintf(name, sizeof name, "%.*s", Q(ev->v[F_PERIOD].s));
@@ -855,7 +881,7 @@ projection_check(projection_t *self, const event_t *ev, ev_error_t *err)
     case EV_TARGET_ADJUSTED: {
         uint32_t metric;
         period_t period;
-        if ((rc = check_target_key(self, ev, err, &metric, &period)) != EVE_OK)
+        if ((rc = check_target_key(self, ev, false, err, &metric, &period)) != EVE_OK)
             return rc;
         uint32_t scope = find(self, self->nodes_sym, ev->v[F_SCOPE].s);
         uint32_t psym = symtab_find(self->periods_sym, period.name, strlen(period.name));
@@ -1046,7 +1072,7 @@ fold_target(projection_t *self, const event_t *ev, uint64_t seq, int64_t recorde
     uint32_t metric;
     period_t period;
     ev_error_t err;
-    if (check_target_key(self, ev, &err, &metric, &period) != EVE_OK)
+    if (check_target_key(self, ev, true, &err, &metric, &period) != EVE_OK)
         return 1;
     uint32_t scope = find(self, self->nodes_sym, ev->v[F_SCOPE].s);
     uint32_t psym = symtab_intern(self->periods_sym, period.name, strlen(period.name));

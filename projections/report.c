@@ -1006,6 +1006,29 @@ sort_children(projection_t *self, uint32_t *kids, size_t n)
     }
 }
 
+/* The request's id, author and reason go into the generated events as they
+   came: each event must be one the append path accepts (an author of
+   invalid UTF-8, or an id too long once "/<child>" is added, would pass a
+   preview and then be refused event by event at the commit). */
+static pq_rc_t
+check_allocation_events(const msgpack_sbuffer *events, pq_result_t *out)
+{
+    msgpack_unpacked u;
+    msgpack_unpacked_init(&u);
+    size_t off = 0;
+    pq_rc_t rc = PQ_OK;
+    if (msgpack_unpack_next(&u, events->data, events->size, &off) != MSGPACK_UNPACK_SUCCESS)
+        rc = fail(out, PQ_BAD_REQUEST, "could not build the allocation's events");
+    for (uint32_t i = 0; rc == PQ_OK && i < u.data.via.array.size; i++) {
+        event_t ev;
+        ev_error_t err;
+        if (event_decode(&u.data.via.array.ptr[i], &ev, &err) != EVE_OK)
+            rc = fail(out, PQ_BAD_REQUEST, "%s", err.message);
+    }
+    msgpack_unpacked_destroy(&u);
+    return rc;
+}
+
 pq_rc_t
 projection_allocate(projection_t *self, const msgpack_object *req, pq_result_t *out,
                     msgpack_sbuffer **events_out, uint32_t *nevents)
@@ -1233,6 +1256,14 @@ projection_allocate(projection_t *self, const msgpack_object *req, pq_result_t *
             msgpack_pack_nil(&pk);
         out->pairs = 3;
         *nevents = (uint32_t)nk;
+        rc = check_allocation_events(*events_out, out);
+        if (rc != PQ_OK) {
+            msgpack_sbuffer_free(*events_out);
+            *events_out = NULL;
+            *nevents = 0;
+            msgpack_sbuffer_clear(&out->body);
+            out->pairs = 0;
+        }
     }
     for (int tier = 0; tier < 3; tier++)
         free(tier_shares[tier]);
