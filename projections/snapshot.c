@@ -150,6 +150,17 @@ get_day(rbuf_t *r)
     return r->failed ? 0 : (int32_t)d;
 }
 
+/* A volume (projection_internal.h): a sum of magnitudes, never negative;
+   a negative one would make volume_fits overflow on the next event. */
+static int64_t
+get_volume(rbuf_t *r)
+{
+    uint64_t v = get_u64(r);
+    if (v > (uint64_t)INT64_MAX)
+        r->failed = 1;
+    return r->failed ? 0 : (int64_t)v;
+}
+
 static void
 save_symtab(wbuf_t *w, symtab_t *t)
 {
@@ -374,7 +385,7 @@ load_body(projection_t *self, rbuf_t *r)
     if ((int64_t)get_u64(r) != self->day_base)
         r->failed = 1; /* taken in another time zone */
     for (int b = 0; b < ROW_BASES; b++)
-        self->volume[b] = (int64_t)get_u64(r);
+        self->volume[b] = get_volume(r);
     symtab_t *tabs[] = {self->nodes_sym,  self->metrics_sym, self->periods_sym, self->pl_sym,
                         self->orders_sym, self->kpis_sym,    self->text_sym};
     for (size_t i = 0; i < sizeof tabs / sizeof tabs[0]; i++)
@@ -442,7 +453,7 @@ load_body(projection_t *self, rbuf_t *r)
     for (uint32_t i = 0; i < n; i++) {
         self->kpis[i].defined = get_u8(r);
         self->kpis[i].agg = get_u8(r);
-        self->kpis[i].volume = (int64_t)get_u64(r);
+        self->kpis[i].volume = get_volume(r);
     }
     n = get_count(r, 100);
     if (n && !(self->targets = calloc(n, sizeof(target_t))))
