@@ -6,8 +6,8 @@ pacer_strerror and asks a port where no pacerd listens for its status, which fai
 connect timeout, so the library is loaded and its dependencies resolve.
 
 Also: the installed layout (GNUInstallDirs), the unit's ExecStart pointing at the installed
-pacerd, and the installed man pages rendering without a warning (groff -ww; skipped without
-groff).
+pacerd, bash completion of commands and options, and the installed man pages rendering without a
+warning (groff -ww; skipped without groff).
 
 Environment (set by CMake): PACER_BIN_DIR, the build directory; CMAKE, the cmake to install and
 build with; CC, the compiler."""
@@ -162,6 +162,24 @@ class Install(unittest.TestCase):
         # The build tree's RPATH names the prefix's lib directory: no LD_LIBRARY_PATH.
         self.assertIn("libpacer.so.0", self.run_app(os.path.join(build, "app-shared")))
         self.assertNotIn("libpacer", self.run_app(os.path.join(build, "app-static")))
+
+    def test_bash_completion(self):
+        script = r"""
+source "$1"
+t() { COMP_WORDS=("$@"); COMP_CWORD=$((${#COMP_WORDS[@]} - 1)); COMPREPLY=(); _pacer
+      echo "${COMPREPLY[*]}"; }
+t pacer st
+t pacer --query tcp://h:1 prog
+t pacer target al
+t pacer target set --cur
+t pacer report --format ''
+"""
+        out = run(["bash", "-c", script, "bash",
+                   os.path.join(self.prefix, "share/bash-completion/completions/pacer")],
+                  env=dict(os.environ, PATH=os.path.join(self.prefix, "bin") + ":"
+                           + os.environ["PATH"]))
+        self.assertEqual(out.splitlines(), ["status", "progress", "allocate", "--currency",
+                                            "html md csv json"])
 
     @unittest.skipUnless(shutil.which("groff"), "groff is missing (groff-base)")
     def test_man_pages_render_without_warnings(self):
