@@ -58,10 +58,12 @@ deb: build
 sanitize:
 	$(MAKE) test BUILD=build-asan CMAKE_FLAGS="-DPACER_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug"
 
-# libFuzzer targets, each run for FUZZ_SECONDS from its checked-in seeds and what earlier runs
-# found (build-fuzz/corpus/); a failing input is saved as build-fuzz/crash-* (move it into
+# libFuzzer targets, each run for FUZZ_SECONDS or FUZZ_RUNS executions (whichever ends first;
+# FUZZERS="fuzz_keys ..." picks some) from its checked-in seeds and what earlier runs found
+# (build-fuzz/corpus/); a failing input is saved as build-fuzz/crash-* (move it into
 # tests/corpus/<fuzzer>/, where ctest keeps running it). Needs clang, installed on demand.
 FUZZ_SECONDS ?= 120
+FUZZ_RUNS    ?= -1
 FUZZERS      := $(basename $(notdir $(filter-out tests/fuzz_main.c,$(wildcard tests/fuzz_*.c))))
 FUZZ_DEPS    := clang libclang-rt-dev
 
@@ -72,7 +74,7 @@ fuzz:
 	cmake --build build-fuzz -j $(JOBS) --target $(FUZZERS)
 	for f in $(FUZZERS); do \
 	    mkdir -p build-fuzz/corpus/$$f && \
-	    build-fuzz/$$f -max_total_time=$(FUZZ_SECONDS) -timeout=10 -print_final_stats=1 \
+	    build-fuzz/$$f -max_total_time=$(FUZZ_SECONDS) -runs=$(FUZZ_RUNS) -timeout=10 -print_final_stats=1 \
 	        -dict=tests/corpus/pacer.dict -artifact_prefix=build-fuzz/ \
 	        build-fuzz/corpus/$$f tests/corpus/$$f || exit 1; \
 	done

@@ -87,8 +87,8 @@ calendar_drop(calendar_t **cal)
    its version, its body) followed by the other folds' sections
    (foldset_save). Snapshots written before the folds existed hold the
    first alone: every fold then starts from the first event. */
-static int
-pack_snapshot(projection_t *p, foldset_t *folds, msgpack_sbuffer *sb)
+int
+projector_pack_snapshot(projection_t *p, foldset_t *folds, msgpack_sbuffer *sb)
 {
     if (projection_save(p, sb) != 0)
         return -1;
@@ -98,9 +98,9 @@ pack_snapshot(projection_t *p, foldset_t *folds, msgpack_sbuffer *sb)
 }
 
 /* Load a snapshot at snap_seq into p and (if not NULL) folds. */
-static int
-unpack_snapshot(const void *data, size_t len, uint64_t snap_seq, projection_t *p, foldset_t *folds,
-                char *why, size_t whylen)
+int
+projector_unpack_snapshot(const void *data, size_t len, uint64_t snap_seq, projection_t *p,
+                          foldset_t *folds, char *why, size_t whylen)
 {
     msgpack_unpacked u;
     msgpack_unpacked_init(&u);
@@ -177,7 +177,7 @@ build(projector_t *self, uint64_t upto, bool use_snapshot, uint64_t *from_snapsh
     if (found != STORE_OK && found != STORE_NOT_FOUND)
         log_warn("ignoring the snapshot (%s): folding the log from the start", why);
     if (found == STORE_OK) {
-        int loaded = unpack_snapshot(data, len, snap_seq, p, folds, why, sizeof why);
+        int loaded = projector_unpack_snapshot(data, len, snap_seq, p, folds, why, sizeof why);
         store_reader_snapshot_release(r);
         if (loaded != 0) {
             log_warn("ignoring the snapshot at seq %llu (%s): folding the log from the start",
@@ -322,7 +322,7 @@ projector_write_snapshot(projector_t *self, char *err, size_t errlen)
     msgpack_sbuffer sb;
     msgpack_sbuffer_init(&sb);
     int rc;
-    if (pack_snapshot(self->live, self->folds, &sb) != 0) {
+    if (projector_pack_snapshot(self->live, self->folds, &sb) != 0) {
         snprintf(err, errlen, "out of memory serialising the projection");
         rc = STORE_ERROR;
     } else
@@ -359,7 +359,7 @@ snapshot_child(projection_t *p, foldset_t *folds, int fd)
     (void)setpriority(PRIO_PROCESS, 0, 10);
     msgpack_sbuffer sb;
     msgpack_sbuffer_init(&sb);
-    if (pack_snapshot(p, folds, &sb) != 0)
+    if (projector_pack_snapshot(p, folds, &sb) != 0)
         _exit(2);
     uint64_t len = sb.size;
     if (msgpack_sbuffer_write(&sb, (const char *)&len, sizeof len) != 0)
@@ -665,7 +665,7 @@ snapshot_in_txn(projector_t *self, char *err, size_t errlen)
     uint64_t seq = projection_seq(self->live);
     msgpack_sbuffer sb;
     msgpack_sbuffer_init(&sb);
-    int rc = pack_snapshot(self->live, self->folds, &sb);
+    int rc = projector_pack_snapshot(self->live, self->folds, &sb);
     if (rc != 0)
         snprintf(err, errlen, "out of memory serialising the projection");
     else

@@ -107,4 +107,13 @@ int projector_rebuild(projector_t *self, uint64_t *events, char *err, size_t err
 projection_t *projector_as_of(projector_t *self, uint64_t upto, char *err, size_t errlen);
 void projector_release(projector_t *self, projection_t **proj_p);
 
+/* A snapshot's bytes, as the projector writes and reads them: the
+   projection's section, then the folds' sections (folds may be NULL).
+   Unpacking loads into an empty projection and a fresh foldset; on failure
+   (-1 with a message: damaged, another version) both must be discarded.
+   Public for tests/fuzz_snapshot.c and its seeds. */
+int projector_pack_snapshot(projection_t *p, foldset_t *folds, msgpack_sbuffer *sb);
+int projector_unpack_snapshot(const void *data, size_t len, uint64_t snap_seq, projection_t *p,
+                              foldset_t *folds, char *why, size_t whylen);
+
 #endif

@@ -19,6 +19,7 @@
     by one, whatever the prefetching got wrong (a node an earlier event of
     the batch defines, say): tests/test_projection.c compares the bytes. */
 
+#include "events/wire.h"
 #include "projections/projection_internal.h"
 
 #include <string.h>
@@ -222,7 +223,11 @@ projection_decode_batch(const projection_item_t *items, size_t n, msgpack_zone *
         ev_error_t err;
         out[i].seq = items[i].seq;
         out[i].recorded_at = items[i].recorded_at;
-        out[i].ok = msgpack_unpack((const char *)items[i].event, items[i].len, &off, zone, &obj) ==
+        /* the bytes come from disk: scanned first, as pacerd scans what
+           arrives on the wire, so a damaged length cannot make msgpack-c
+           allocate for elements the record does not hold */
+        out[i].ok = mp_scan(items[i].event, items[i].len, WIRE_MAX_DEPTH) &&
+                    msgpack_unpack((const char *)items[i].event, items[i].len, &off, zone, &obj) ==
                         MSGPACK_UNPACK_SUCCESS &&
                     event_decode(&obj, &out[i].ev, &err) == EVE_OK;
     }

@@ -138,6 +138,18 @@ get_count(rbuf_t *r, size_t min)
     return r->failed ? 0 : n;
 }
 
+/* A day index: every one the projection holds is in [0, DAY_MAX]
+   (proj_day_of clamps); a snapshot's out of that range is damaged, and
+   folding after it would index series blocks the loader then refuses. */
+static int32_t
+get_day(rbuf_t *r)
+{
+    uint32_t d = get_u32(r);
+    if (d > DAY_MAX)
+        r->failed = 1;
+    return r->failed ? 0 : (int32_t)d;
+}
+
 static void
 save_symtab(wbuf_t *w, symtab_t *t)
 {
@@ -380,14 +392,14 @@ load_body(projection_t *self, rbuf_t *r)
         nd->kind = get_u8(r);
         nd->name = get_u32(r);
         nd->owner = get_u32(r);
-        nd->retired_day = (int32_t)get_u32(r);
-        nd->first_day = (int32_t)get_u32(r);
-        nd->last_day = (int32_t)get_u32(r);
+        nd->retired_day = get_day(r);
+        nd->first_day = get_day(r);
+        nd->last_day = get_day(r);
         nd->nmem = nd->capmem = get_count(r, 8);
         if (nd->nmem && !(nd->mem = calloc(nd->nmem, sizeof(member_t))))
             return -1;
         for (uint32_t k = 0; k < nd->nmem; k++) {
-            nd->mem[k].day = (int32_t)get_u32(r);
+            nd->mem[k].day = get_day(r);
             nd->mem[k].parent = get_u32(r);
             if (nd->mem[k].parent >= n)
                 r->failed = 1;
@@ -415,7 +427,7 @@ load_body(projection_t *self, rbuf_t *r)
         order_t *o = &self->orders[i];
         o->rep = get_u32(r);
         o->pl = get_u32(r);
-        o->day = (int32_t)get_u32(r);
+        o->day = get_day(r);
         const uint8_t *c = take(r, 3);
         if (c)
             memcpy(o->currency, c, 3);
@@ -452,8 +464,8 @@ load_body(projection_t *self, rbuf_t *r)
             memcpy(t->currency, c, 3);
         t->start_ms = (int64_t)get_u64(r);
         t->end_ms = (int64_t)get_u64(r);
-        t->d0 = (int32_t)get_u32(r);
-        t->d1 = (int32_t)get_u32(r);
+        t->d0 = get_day(r);
+        t->d1 = get_day(r);
         for (int k = 0; k < 3; k++)
             t->tiers[k] = (int64_t)get_u64(r);
         t->tref = UINT32_MAX;

@@ -9,6 +9,8 @@ docs/EVENTS.md or docs/PROTOCOL.md, and check in what it writes.
   fuzz_json/<type>.jsonl    each event as the JSON line `pacer append` reads
   fuzz_alert/*.mp           an alert record as published, and `alerts`, `alerts_active`
                             replies (PROTOCOL.md, "Alerts")
+  fuzz_record/*.rec         log records as stored (PROTOCOL.md, "The log"): version 1
+                            [1, recorded_at, hash, event] and version 2 with the principal
   fixture.mp                the events the harnesses fold before the input (= sequence.mp)
   pacer.dict                libFuzzer dictionary: type, field, op, key and enum names, each as
                             a msgpack str and as a quoted JSON string
@@ -183,6 +185,17 @@ WORDS = sorted(set(
        "2026-W53", "2026-11-22", "FY2026", "FY2026-Q1", "FY2026-M01", "2026-02-29"]))
 
 
+def record(event, recorded_at, principal=None):
+    """A log record's bytes as daemon/store.c writes them (fixed-width header; hash not checked
+    by the decoder, so a fixed one)."""
+    head = b"\x95\x02" if principal else b"\x94\x01"
+    head += b"\xcf" + struct.pack(">Q", recorded_at) + b"\xc4\x20" + bytes(range(32))
+    if principal:
+        p = principal.encode()
+        head += b"\xd9" + bytes([len(p)]) + p
+    return head + pack(event)
+
+
 def pack(obj):
     return msgpack.packb(obj, use_bin_type=True)
 
@@ -212,6 +225,10 @@ def main():
               (json.dumps(e, ensure_ascii=False) + "\n").encode())
     write(os.path.join(HERE, "fuzz_event", "sequence.mp"), pack(EVENTS))
     write(os.path.join(HERE, "fixture.mp"), pack(EVENTS))
+    for e in (types["sale_closed"], types["target_set"], types["node_defined"]):
+        write(os.path.join(HERE, "fuzz_record", "v1_" + e["type"] + ".rec"), record(e, T0 + 1000))
+        write(os.path.join(HERE, "fuzz_record", "v2_" + e["type"] + ".rec"),
+              record(e, T0 + 2000, principal="producer:east-crm"))
     for name, r in REQUESTS.items():
         write(os.path.join(HERE, "fuzz_request", name + ".mp"), pack(r))
     for name, a in ALERT_INPUTS.items():
