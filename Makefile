@@ -11,6 +11,8 @@ DEPS := build-essential cmake pkg-config libzmq3-dev libczmq-dev liblmdb-dev \
         libmsgpack-dev libsodium-dev libjansson-dev libcmocka-dev libcurl4-openssl-dev \
         libsystemd-dev libmicrohttpd-dev libncurses-dev tzdata iso-codes \
         python3 python3-zmq python3-msgpack lmdb-utils tmux
+# make deb (CPack's DEB generator: dpkg-shlibdeps, file) and the man pages' check (groff).
+DEPS += dpkg-dev file groff-base
 # The dashboard's browser test (tests/it_dashboard.py): Debian's headless Chromium, a font for
 # the Chinese names in its screenshots, and Node.js with npm for playwright-core (`npm ci` at
 # test time). A node and npm already on PATH are used as they are (NodeSource's nodejs carries
@@ -18,7 +20,7 @@ DEPS := build-essential cmake pkg-config libzmq3-dev libczmq-dev liblmdb-dev \
 DEPS += chromium fonts-wqy-microhei
 NODE_DEPS := nodejs npm
 
-.PHONY: all deps build run test sanitize fuzz bench clean format
+.PHONY: all deps build run test deb sanitize fuzz bench clean format
 
 all: build
 
@@ -46,6 +48,11 @@ test: build
 	@[ -x /usr/bin/chromium ] || echo "note: /usr/bin/chromium is missing, so it_dashboard" \
 	    "(the dashboard in a real browser) is skipped; \`make deps\` installs it"
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+
+# A Debian package of this build, $(BUILD)/deb/pacer_<version>_<arch>.deb (CPack's DEB generator,
+# set up in CMakeLists.txt): install it with `sudo apt install ./$(BUILD)/deb/pacer_*.deb`.
+deb: build
+	cd $(BUILD) && cpack -G DEB
 
 # The same suite under AddressSanitizer and UndefinedBehaviorSanitizer.
 sanitize:

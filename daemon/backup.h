@@ -30,7 +30,7 @@ typedef struct {
     uint64_t last_seq;                   /* the log's newest event in the copy */
     uint8_t last_hash[STORE_HASH_BYTES]; /* its chained hash */
     uint64_t bytes;                      /* size of the copy */
-    uint64_t source_bytes;               /* size of the source's data.mdb when it began */
+    uint64_t source_bytes;               /* size of the source's data.mdb when the copy ended */
 } backup_result_t;
 
 /* Copy the state directory `state_dir` into `dest`, which must not exist

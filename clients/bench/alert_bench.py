@@ -213,6 +213,7 @@ def bench_latency(args, rate):
         d.append(evs)
         sub = d.ctx.socket(zmq.SUB)
         sub.setsockopt(zmq.SUBSCRIBE, b"alert/achieved/")
+        sub.setsockopt(zmq.SUBSCRIBE, b"alert/anomaly/duplicate_order/")
         sub.setsockopt(zmq.SUBSCRIBE, b"heartbeat/")
         sub.connect(d.ep[2])
         while sub.poll(3000):
@@ -235,10 +236,19 @@ def bench_latency(args, rate):
                           scope=scope, metric="revenue", period=period, target=100,
                           currency="CNY", author="bench")]
             d.append(setup)
-            probe = dict(type="sale_closed", id=scope + "-s", occurred_at=now, order=scope,
-                         rep=scope, amount=100, currency="CNY")
+            if args.anomaly:
+                # two equal orders of one customer: duplicate_order flags the second
+                probe = [dict(type="sale_closed", id=scope + "-s%d" % k, occurred_at=now + k,
+                              order=scope + "-%d" % k, rep=scope, amount=123456,
+                              currency="CNY", customer=scope + "-c", product_line="cloud")
+                         for k in range(2)]
+                want = b"alert/anomaly/duplicate_order/"
+            else:
+                probe = [dict(type="sale_closed", id=scope + "-s", occurred_at=now, order=scope,
+                              rep=scope, amount=100, currency="CNY")]
+                want = b"alert/achieved/"
             t0 = time.perf_counter()
-            dealer.send_multipart([b"", msgpack.packb(dict(v=1, op="append", events=[probe]))])
+            dealer.send_multipart([b"", msgpack.packb(dict(v=1, op="append", events=probe))])
             acked = alerted = None
             while acked is None or alerted is None:
                 poller = zmq.Poller()
@@ -252,7 +262,7 @@ def bench_latency(args, rate):
                     acked = (time.perf_counter() - t0) * 1000
                 if sub in ready:
                     topic, body = sub.recv_multipart()
-                    if topic.startswith(b"alert/achieved/") and \
+                    if topic.startswith(want) and \
                             msgpack.unpackb(body, raw=False)["scope"] == scope:
                         alerted = (time.perf_counter() - t0) * 1000
             lat.append((alerted, acked))
@@ -271,6 +281,8 @@ def main():
     ap.add_argument("--pairs", type=int, default=2)
     ap.add_argument("--probes", type=int, default=200)
     ap.add_argument("--only", choices=["ingest", "tick", "latency", "subscribers", "detectors"])
+    ap.add_argument("--anomaly", action="store_true",
+                    help="latency probes raise an anomaly (two equal orders) instead of achieved")
     ap.add_argument("--rate", type=float, default=0,
                     help="background load for the latency probes (default: half of step 1)")
     args = ap.parse_args()
@@ -302,8 +314,8 @@ def main():
         alert = [a for a, _ in pairs]
         ack = [b for _, b in pairs]
         extra = [a - b for a, b in pairs]
-        print("append -> alert published, pacer-bench loading %.0f ev/s in the background, "
-              "%d probes:" % (rate, len(pairs)))
+        print("append -> %s alert published, pacer-bench loading %.0f ev/s in the background, "
+              "%d probes:" % ("anomaly" if args.anomaly else "lag", rate, len(pairs)))
         for name, v in (("alert published", alert), ("append acknowledged", ack),
                         ("alert after the ack", extra)):
             print("  %-20s p50 %6.2f ms  p99 %6.2f ms  max %6.2f ms"
