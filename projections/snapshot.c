@@ -445,6 +445,10 @@ load_body(projection_t *self, rbuf_t *r)
         o->remaining = (int64_t)get_u64(r);
         o->margin = (int64_t)get_u64(r);
         o->cancelled = get_u8(r);
+        /* a reversal or payment credits the order's rep and product line
+           (slot 0, and any id no sale used, is all zeros) */
+        if (o->rep >= self->nnodes || o->pl > symtab_count(self->pl_sym))
+            r->failed = 1;
     }
     n = get_count(r, 10);
     if (n && !(self->kpis = calloc(n, sizeof(kpi_t))))

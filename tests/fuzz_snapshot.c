@@ -70,7 +70,11 @@ fold_fixture(const fuzz_fixture_t *fx, state_t *s, uint64_t seq)
             continue;
         }
         seq++;
-        FUZZ_CHECK(projection_fold_checked(s->p, seq, FUZZ_NOW, &ev) == 0);
+        if (projection_fold_checked(s->p, seq, FUZZ_NOW, &ev) != 0) {
+            fprintf(stderr, "fixture event %u (%s) admitted, then not folded\n", i,
+                    ev_type_name(ev.type));
+            abort();
+        }
         FUZZ_CHECK(foldset_fold(s->folds, seq, FUZZ_NOW, &ev, NULL, NULL) == 0);
     }
 }
