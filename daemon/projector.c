@@ -16,6 +16,7 @@
 
 #include "daemon/log.h"
 #include "daemon/replay.h"
+#include "events/wire.h"
 #include "projections/foldset.h"
 
 #include <errno.h>
@@ -97,15 +98,24 @@ projector_pack_snapshot(projection_t *p, foldset_t *folds, msgpack_sbuffer *sb)
     return folds ? foldset_save(folds, &pk) : 0;
 }
 
+/* Nesting a snapshot's values may have (the folds' states are nested a
+   few levels deep). */
+#define SNAPSHOT_MAX_DEPTH 64
+
 /* Load a snapshot at snap_seq into p and (if not NULL) folds. */
 int
 projector_unpack_snapshot(const void *data, size_t len, uint64_t snap_seq, projection_t *p,
                           foldset_t *folds, char *why, size_t whylen)
 {
+    /* bytes from disk: each value is scanned before msgpack-c reads it,
+       which would otherwise allocate for whatever count a damaged header
+       claims (the projection's section is [magic, version, bin]: its scan
+       costs nothing) */
     msgpack_unpacked u;
     msgpack_unpacked_init(&u);
-    size_t off = 0;
-    if (msgpack_unpack_next(&u, data, len, &off) != MSGPACK_UNPACK_SUCCESS) {
+    size_t off = 0, first, second;
+    if (!mp_scan_first(data, len, SNAPSHOT_MAX_DEPTH, &first) ||
+        msgpack_unpack_next(&u, data, first, &off) != MSGPACK_UNPACK_SUCCESS) {
         msgpack_unpacked_destroy(&u);
         snprintf(why, whylen, "snapshot: not a projection snapshot");
         return -1;
@@ -114,7 +124,10 @@ projector_unpack_snapshot(const void *data, size_t len, uint64_t snap_seq, proje
     if (rc == 0 && folds) {
         msgpack_object none = {.type = MSGPACK_OBJECT_ARRAY};
         size_t at = off;
-        bool more = off < len && msgpack_unpack_next(&u, data, len, &at) == MSGPACK_UNPACK_SUCCESS;
+        bool more =
+            off < len &&
+            mp_scan_first((const uint8_t *)data + off, len - off, SNAPSHOT_MAX_DEPTH, &second) &&
+            msgpack_unpack_next(&u, data, off + second, &at) == MSGPACK_UNPACK_SUCCESS;
         rc = foldset_load(folds, more ? &u.data : &none, snap_seq, why, whylen);
     }
     msgpack_unpacked_destroy(&u);

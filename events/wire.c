@@ -175,7 +175,7 @@ scan_value(const uint8_t *d, size_t len, size_t *pos, int depth)
 #define SCAN_LEVELS 40
 
 bool
-mp_scan(const uint8_t *data, size_t len, int max_depth)
+mp_scan_first(const uint8_t *data, size_t len, int max_depth, size_t *used)
 {
     /* A loop rather than a call per value: the scan visits every value of
        every request. left[] holds the values still to come in each open
@@ -186,8 +186,10 @@ mp_scan(const uint8_t *data, size_t len, int max_depth)
     size_t pos = 0;
     for (;;) {
         while (pending == 0) {
-            if (open == 0)
-                return pos == len;
+            if (open == 0) {
+                *used = pos;
+                return true;
+            }
             pending = left[--open];
         }
         pending--;
@@ -205,6 +207,13 @@ mp_scan(const uint8_t *data, size_t len, int max_depth)
         left[open++] = pending;
         pending = items;
     }
+}
+
+bool
+mp_scan(const uint8_t *data, size_t len, int max_depth)
+{
+    size_t used;
+    return mp_scan_first(data, len, max_depth, &used) && used == len;
 }
 
 const char *

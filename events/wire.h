@@ -89,6 +89,9 @@ typedef struct {
 /* Structural check of untrusted msgpack: exactly one value filling len
    bytes, nesting at most max_depth, every count backed by bytes. */
 bool mp_scan(const uint8_t *data, size_t len, int max_depth);
+/* The same for the first of several values: true with *used, the bytes
+   it takes, if one well-formed value starts the len bytes. */
+bool mp_scan_first(const uint8_t *data, size_t len, int max_depth, size_t *used);
 
 /* Parse a request body. On failure returns the code and writes a message;
    req->corr is still set if the body got far enough to have one. Always
