@@ -21,20 +21,12 @@ typedef struct {
     size_t n;
 } prefixes_t;
 
+/* A key's value, nil taken as absent. */
 static const msgpack_object *
 get(const msgpack_object *map, const char *key)
 {
-    if (!map || map->type != MSGPACK_OBJECT_MAP)
-        return NULL;
-    size_t n = strlen(key);
-    for (uint32_t i = 0; i < map->via.map.size; i++) {
-        const msgpack_object *k = &map->via.map.ptr[i].key;
-        if (k->type == MSGPACK_OBJECT_STR && k->via.str.size == n &&
-            memcmp(k->via.str.ptr, key, n) == 0)
-            return map->via.map.ptr[i].val.type == MSGPACK_OBJECT_NIL ? NULL
-                                                                      : &map->via.map.ptr[i].val;
-    }
-    return NULL;
+    const msgpack_object *v = wire_map_get(map, key);
+    return v && v->type != MSGPACK_OBJECT_NIL ? v : NULL;
 }
 
 /* An optional non-negative integer; false with a message if ill-typed. */

@@ -14,6 +14,7 @@
 
 #include "daemon/log.h"
 #include "events/money.h"
+#include "events/wire.h"
 #include "projections/rules.h"
 #include "projections/symtab.h"
 
@@ -486,6 +487,38 @@ pack_progress(alerter_t *self, const tprog_t *p, const emit_ctx_t *c)
     return outbox_batch_add(c->progress, p->idx, topic, (size_t)n, self->row.data, self->row.size);
 }
 
+/* The head every alert record starts with, into self->rec (cleared):
+   a map of `pairs` entries, the first eight packed here. Returns the aseq
+   the record gets (not yet taken: the caller sets self->aseq once the
+   record is in the batch). */
+static uint64_t
+record_head(alerter_t *self, msgpack_packer *pk, size_t pairs, const char *key, const char *topic,
+            const char *rule, size_t rule_len, const char *state, const char *severity, int64_t at,
+            int64_t since)
+{
+    msgpack_sbuffer_clear(&self->rec);
+    msgpack_packer_init(pk, &self->rec, msgpack_sbuffer_write);
+    uint64_t aseq = self->aseq + 1;
+    msgpack_pack_map(pk, pairs);
+    pstr(pk, "aseq");
+    msgpack_pack_uint64(pk, aseq);
+    pstr(pk, "key");
+    pstr(pk, key);
+    pstr(pk, "topic");
+    pstr(pk, topic);
+    pstr(pk, "rule");
+    msgpack_pack_str_with_body(pk, rule, rule_len);
+    pstr(pk, "state");
+    pstr(pk, state);
+    pstr(pk, "severity");
+    pstr(pk, severity);
+    pstr(pk, "at");
+    msgpack_pack_int64(pk, at);
+    pstr(pk, "since");
+    msgpack_pack_int64(pk, since);
+    return aseq;
+}
+
 static int
 emit_lag(alerter_t *self, const emit_ctx_t *c, const rule_class_t *r, int ri, const tprog_t *p,
          const rule_params_t *rp, const char *key, const char *summary, outbox_batch_t *out)
@@ -493,27 +526,9 @@ emit_lag(alerter_t *self, const emit_ctx_t *c, const rule_class_t *r, int ri, co
     kstate_t *k = &self->keys[p->idx];
     char topic[700];
     lag_topic(r, p, topic, sizeof topic);
-    msgpack_sbuffer_clear(&self->rec);
     msgpack_packer pk;
-    msgpack_packer_init(&pk, &self->rec, msgpack_sbuffer_write);
-    uint64_t aseq = self->aseq + 1;
-    msgpack_pack_map(&pk, 20);
-    pstr(&pk, "aseq");
-    msgpack_pack_uint64(&pk, aseq);
-    pstr(&pk, "key");
-    pstr(&pk, key);
-    pstr(&pk, "topic");
-    pstr(&pk, topic);
-    pstr(&pk, "rule");
-    pstr(&pk, r->name);
-    pstr(&pk, "state");
-    pstr(&pk, c->state);
-    pstr(&pk, "severity");
-    pstr(&pk, SEVERITIES[r->severity]);
-    pstr(&pk, "at");
-    msgpack_pack_int64(&pk, c->now);
-    pstr(&pk, "since");
-    msgpack_pack_int64(&pk, k->since[ri]);
+    uint64_t aseq = record_head(self, &pk, 20, key, topic, r->name, strlen(r->name), c->state,
+                                SEVERITIES[r->severity], c->now, k->since[ri]);
     pstr(&pk, "scope");
     pstr(&pk, p->scope);
     pstr(&pk, "path");
@@ -833,29 +848,12 @@ emit_anomaly(alerter_t *self, projection_t *proj, const alertcfg_t *cfg, const d
     self->active++;
     if (alertcfg_silenced(cfg, key, topic, now))
         return put_anomaly_state(self, a, out); /* recorded, not raised */
-    msgpack_sbuffer_clear(&self->rec);
-    msgpack_packer pk;
-    msgpack_packer_init(&pk, &self->rec, msgpack_sbuffer_write);
-    uint64_t aseq = self->aseq + 1;
-    msgpack_pack_map(&pk, 20);
-    pstr(&pk, "aseq");
-    msgpack_pack_uint64(&pk, aseq);
-    pstr(&pk, "key");
-    pstr(&pk, key);
-    pstr(&pk, "topic");
-    pstr(&pk, topic);
-    pstr(&pk, "rule");
     char rule[96];
     snprintf(rule, sizeof rule, "anomaly/%s", f->detector);
-    pstr(&pk, rule);
-    pstr(&pk, "state");
-    pstr(&pk, "firing");
-    pstr(&pk, "severity");
-    pstr(&pk, SEVERITIES[f->severity >= 0 && f->severity <= 2 ? f->severity : 1]);
-    pstr(&pk, "at");
-    msgpack_pack_int64(&pk, now);
-    pstr(&pk, "since");
-    msgpack_pack_int64(&pk, now);
+    msgpack_packer pk;
+    uint64_t aseq =
+        record_head(self, &pk, 20, key, topic, rule, strlen(rule), "firing",
+                    SEVERITIES[f->severity >= 0 && f->severity <= 2 ? f->severity : 1], now, now);
     pstr(&pk, "scope");
     pstr_or_nil(&pk, f->rep);
     pstr(&pk, "path");
@@ -920,28 +918,11 @@ review(alerter_t *self, const review_t *rv, int64_t now, uint64_t log_seq, outbo
     char summary[1400];
     snprintf(summary, sizeof summary, "%s %s by %s: %s", a->key,
              a->state == A_DISMISSED ? "dismissed" : "confirmed", rv->author, rv->reason);
-    msgpack_sbuffer_clear(&self->rec);
-    msgpack_packer pk;
-    msgpack_packer_init(&pk, &self->rec, msgpack_sbuffer_write);
-    uint64_t aseq = self->aseq + 1;
-    msgpack_pack_map(&pk, 12);
-    pstr(&pk, "aseq");
-    msgpack_pack_uint64(&pk, aseq);
-    pstr(&pk, "key");
-    pstr(&pk, a->key);
-    pstr(&pk, "topic");
-    pstr(&pk, a->topic);
-    pstr(&pk, "rule");
     const char *slash = strchr(a->key + 8, '/');
-    msgpack_pack_str_with_body(&pk, a->key, slash ? (size_t)(slash - a->key) : strlen(a->key));
-    pstr(&pk, "state");
-    pstr(&pk, "resolved");
-    pstr(&pk, "severity");
-    pstr(&pk, "info");
-    pstr(&pk, "at");
-    msgpack_pack_int64(&pk, now);
-    pstr(&pk, "since");
-    msgpack_pack_int64(&pk, a->since);
+    msgpack_packer pk;
+    uint64_t aseq = record_head(self, &pk, 12, a->key, a->topic, a->key,
+                                slash ? (size_t)(slash - a->key) : strlen(a->key), "resolved",
+                                "info", now, a->since);
     pstr(&pk, "summary");
     pstr(&pk, summary);
     pstr(&pk, "verdict");
@@ -969,25 +950,10 @@ typedef struct {
     int rc;
 } load_t;
 
-static const msgpack_object *
-field(const msgpack_object *m, const char *k)
-{
-    if (m->type != MSGPACK_OBJECT_MAP)
-        return NULL;
-    size_t n = strlen(k);
-    for (uint32_t i = 0; i < m->via.map.size; i++) {
-        const msgpack_object *key = &m->via.map.ptr[i].key;
-        if (key->type == MSGPACK_OBJECT_STR && key->via.str.size == n &&
-            memcmp(key->via.str.ptr, k, n) == 0)
-            return &m->via.map.ptr[i].val;
-    }
-    return NULL;
-}
-
 static bool
 fstr(const msgpack_object *m, const char *k, char *out, size_t cap)
 {
-    const msgpack_object *v = field(m, k);
+    const msgpack_object *v = wire_map_get(m, k);
     out[0] = 0;
     if (!v || v->type != MSGPACK_OBJECT_STR || v->via.str.size >= cap)
         return false;
@@ -999,7 +965,7 @@ fstr(const msgpack_object *m, const char *k, char *out, size_t cap)
 static int64_t
 fint(const msgpack_object *m, const char *k)
 {
-    const msgpack_object *v = field(m, k);
+    const msgpack_object *v = wire_map_get(m, k);
     if (!v)
         return 0;
     if (v->type == MSGPACK_OBJECT_POSITIVE_INTEGER)
@@ -1066,7 +1032,7 @@ load_one(void *arg, const char *key, size_t key_len, const void *val, size_t val
             if (!strcmp(state, "firing")) {
                 k->active |= bit;
                 self->active++;
-                const msgpack_object *s = field(m, "silenced");
+                const msgpack_object *s = wire_map_get(m, "silenced");
                 if (s && s->type == MSGPACK_OBJECT_BOOLEAN && s->via.boolean)
                     k->silenced |= bit;
             } else if (!strcmp(state, "done"))

@@ -248,9 +248,11 @@ key_eq(const msgpack_object *k, const char *s)
            memcmp(k->via.str.ptr, s, n) == 0;
 }
 
-static const msgpack_object *
-map_get(const msgpack_object *map, const char *key)
+const msgpack_object *
+wire_map_get(const msgpack_object *map, const char *key)
 {
+    if (!map || map->type != MSGPACK_OBJECT_MAP)
+        return NULL;
     for (uint32_t i = 0; i < map->via.map.size; i++)
         if (key_eq(&map->via.map.ptr[i].key, key))
             return &map->via.map.ptr[i].val;
@@ -356,7 +358,7 @@ wire_request_parse(wire_request_t *req, const void *data, size_t len, char *msg,
     req->body = body;
     if (body->type != MSGPACK_OBJECT_MAP)
         return bad(msg, msglen, WIRE_BAD_REQUEST, "request body must be a map");
-    req->corr = map_get(body, "corr");
+    req->corr = wire_map_get(body, "corr");
     /* every key a str: a bin "v" would otherwise read as no "v" at all */
     for (uint32_t i = 0; i < body->via.map.size; i++)
         if (body->via.map.ptr[i].key.type != MSGPACK_OBJECT_STR) {
@@ -365,7 +367,7 @@ wire_request_parse(wire_request_t *req, const void *data, size_t len, char *msg,
             return WIRE_BAD_REQUEST;
         }
 
-    const msgpack_object *v = map_get(body, "v");
+    const msgpack_object *v = wire_map_get(body, "v");
     uint64_t version;
     if (!v)
         return bad(msg, msglen, WIRE_BAD_REQUEST, "v: required (protocol version, 1)");
@@ -376,7 +378,7 @@ wire_request_parse(wire_request_t *req, const void *data, size_t len, char *msg,
                  (unsigned long long)version);
         return WIRE_UNSUPPORTED_VERSION;
     }
-    const msgpack_object *op = map_get(body, "op");
+    const msgpack_object *op = wire_map_get(body, "op");
     if (!op)
         return bad(msg, msglen, WIRE_BAD_REQUEST, "op: required");
     if (op->type != MSGPACK_OBJECT_STR)
@@ -391,7 +393,7 @@ wire_request_parse(wire_request_t *req, const void *data, size_t len, char *msg,
         }
 
     if (req->op == OP_TICK) {
-        const msgpack_object *now = map_get(body, "now");
+        const msgpack_object *now = wire_map_get(body, "now");
         if (now && now->type != MSGPACK_OBJECT_NIL) {
             if (now->type != MSGPACK_OBJECT_POSITIVE_INTEGER || now->via.u64 > 253402300799999ULL)
                 return bad(msg, msglen, WIRE_BAD_REQUEST,
@@ -401,7 +403,7 @@ wire_request_parse(wire_request_t *req, const void *data, size_t len, char *msg,
         }
     }
     if (req->op == OP_APPEND) {
-        const msgpack_object *evs = map_get(body, "events");
+        const msgpack_object *evs = wire_map_get(body, "events");
         if (!evs)
             return bad(msg, msglen, WIRE_BAD_REQUEST, "events: required");
         if (evs->type != MSGPACK_OBJECT_ARRAY)
@@ -415,16 +417,16 @@ wire_request_parse(wire_request_t *req, const void *data, size_t len, char *msg,
         }
         req->events = evs->via.array.ptr;
         req->nevents = evs->via.array.size;
-        const msgpack_object *atomic = map_get(body, "atomic");
+        const msgpack_object *atomic = wire_map_get(body, "atomic");
         if (atomic && atomic->type != MSGPACK_OBJECT_NIL) {
             if (atomic->type != MSGPACK_OBJECT_BOOLEAN)
                 return bad(msg, msglen, WIRE_BAD_REQUEST, "atomic: expected boolean");
             req->atomic = atomic->via.boolean;
         }
     } else if (req->op == OP_EVENTS) {
-        const msgpack_object *from = map_get(body, "from");
-        const msgpack_object *limit = map_get(body, "limit");
-        const msgpack_object *raw = map_get(body, "raw");
+        const msgpack_object *from = wire_map_get(body, "from");
+        const msgpack_object *limit = wire_map_get(body, "limit");
+        const msgpack_object *raw = wire_map_get(body, "raw");
         req->from = 1;
         req->limit = WIRE_EVENTS_DEFAULT;
         if (from && from->type != MSGPACK_OBJECT_NIL && !get_uint(from, &req->from))

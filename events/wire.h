@@ -120,6 +120,9 @@ int wire_reply_error(msgpack_packer *pk, const msgpack_object *corr, wire_rc_t r
 int wire_reply_error_named(msgpack_packer *pk, const msgpack_object *corr, const char *code,
                            const char *message);
 int wire_pack_str(msgpack_packer *pk, const char *s);
+/* The value of a msgpack map's string key, or NULL (no such key, or not a
+   map): the one way request bodies and records are read by key. */
+const msgpack_object *wire_map_get(const msgpack_object *map, const char *key);
 /* Pack a human-readable message, escaping anything that is not printable
    UTF-8 (it may quote producer bytes), so every reply is valid msgpack str. */
 int wire_pack_text(msgpack_packer *pk, const char *s);

@@ -5,6 +5,7 @@
 
 #include "clients/libpacer.h"
 #include "clients/libpacer_alert.h"
+#include "events/wire.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -92,21 +93,6 @@ scan_history(const char *path, eval_online_stats_t *st, char *err, size_t errlen
     return 0;
 }
 
-static const msgpack_object *
-get(const msgpack_object *m, const char *k)
-{
-    if (m->type != MSGPACK_OBJECT_MAP)
-        return NULL;
-    size_t n = strlen(k);
-    for (uint32_t i = 0; i < m->via.map.size; i++) {
-        const msgpack_object *key = &m->via.map.ptr[i].key;
-        if (key->type == MSGPACK_OBJECT_STR && key->via.str.size == n &&
-            memcmp(key->via.str.ptr, k, n) == 0)
-            return &m->via.map.ptr[i].val;
-    }
-    return NULL;
-}
-
 /* One firing anomaly record as a flag. */
 static int
 add_record(eval_t *eval, const pacer_alert_t *a)
@@ -119,10 +105,10 @@ add_record(eval_t *eval, const pacer_alert_t *a)
     char *ids[16];
     size_t nids = 0;
     if (msgpack_unpack_next(&u, (const char *)a->raw, a->raw_len, &off) == MSGPACK_UNPACK_SUCCESS) {
-        const msgpack_object *ev = get(&u.data, "evidence");
+        const msgpack_object *ev = wire_map_get(&u.data, "evidence");
         for (uint32_t i = 0;
              ev && ev->type == MSGPACK_OBJECT_ARRAY && i < ev->via.array.size && nids < 16; i++) {
-            const msgpack_object *id = get(&ev->via.array.ptr[i], "id");
+            const msgpack_object *id = wire_map_get(&ev->via.array.ptr[i], "id");
             if (id && id->type == MSGPACK_OBJECT_STR)
                 ids[nids++] = strndup(id->via.str.ptr, id->via.str.size);
         }
