@@ -141,9 +141,11 @@ reply_all(intake_t *self, group_t *g)
         atomic_fetch_add_explicit(&self->stats->rejected, counts[2], memory_order_relaxed);
         if (!ok)
             atomic_fetch_add_explicit(&self->stats->bad_requests, 1, memory_order_relaxed);
+        /* observed before the reply goes out too, as the counters are: a
+           client scraping the metrics after its reply sees its latency */
+        histogram_observe(&self->stats->ack_latency, (uint64_t)(mono_us() - p->received_us));
         if (send_reply(self, p) != 0)
             log_debug("reply not sent: %s", zmq_strerror(errno));
-        histogram_observe(&self->stats->ack_latency, (uint64_t)(mono_us() - p->received_us));
     }
 }
 
