@@ -337,75 +337,6 @@ put_lag_state(alerter_t *self, const rule_class_t *r, int ri, const tprog_t *p, 
 }
 
 static void
-pack_values(msgpack_packer *pk, const tprog_t *p, const rule_params_t *rp)
-{
-    msgpack_pack_map(pk, 14);
-    pstr(pk, "actual");
-    msgpack_pack_int64(pk, p->actual);
-    pstr(pk, "target");
-    msgpack_pack_int64(pk, p->target);
-    pstr(pk, "floor");
-    if (p->mask & 1)
-        msgpack_pack_int64(pk, p->floor);
-    else
-        msgpack_pack_nil(pk);
-    pstr(pk, "stretch");
-    if (p->mask & 4)
-        msgpack_pack_int64(pk, p->stretch);
-    else
-        msgpack_pack_nil(pk);
-    pstr(pk, "expected");
-    msgpack_pack_int64(pk, p->expected);
-    pstr(pk, "currency");
-    pstr_or_nil(pk, p->currency);
-    pstr(pk, "elapsed");
-    msgpack_pack_double(pk, round_to(p->elapsed, 1e-4));
-    pstr(pk, "attainment");
-    if (p->has_attainment)
-        msgpack_pack_double(pk, round_to(p->attainment, 1e-4));
-    else
-        msgpack_pack_nil(pk);
-    pstr(pk, "pace_ratio");
-    if (p->has_pace)
-        msgpack_pack_double(pk, round_to(p->pace_ratio, 1e-4));
-    else
-        msgpack_pack_nil(pk);
-    pstr(pk, "required_rate");
-    if (p->has_required_rate)
-        msgpack_pack_double(pk, round_to(p->required_rate, 1));
-    else
-        msgpack_pack_nil(pk);
-    pstr(pk, "forecast");
-    if (p->has_forecast)
-        msgpack_pack_int64(pk, p->forecast);
-    else
-        msgpack_pack_nil(pk);
-    pstr(pk, "rate_7d");
-    if (p->has_rates)
-        msgpack_pack_double(pk, round_to(p->rate_window, 1));
-    else
-        msgpack_pack_nil(pk);
-    pstr(pk, "rate_1d");
-    if (p->has_rates)
-        msgpack_pack_double(pk, round_to(p->rate_1d, 1));
-    else
-        msgpack_pack_nil(pk);
-    pstr(pk, "threshold");
-    msgpack_pack_double(pk, rp->threshold ? rp->threshold : rp->factor);
-}
-
-typedef struct {
-    const char *state; /* firing, repeat, resolved */
-    int64_t now;
-    uint64_t log_seq;
-    alerter_id_fn *id_of;
-    void *id_arg;
-    outbox_batch_t *progress; /* a row per key evaluated, or NULL */
-    bool lazy;                /* a group's evaluation: keep a due time already set (below) */
-    int64_t mono;             /* monotonic ms, for one progress row per key per second */
-} emit_ctx_t;
-
-static void
 opt_int(msgpack_packer *pk, const char *k, bool has, int64_t v)
 {
     pstr(pk, k);
@@ -424,6 +355,39 @@ opt_double(msgpack_packer *pk, const char *k, bool has, double v, double unit)
     else
         msgpack_pack_nil(pk);
 }
+
+static void
+pack_values(msgpack_packer *pk, const tprog_t *p, const rule_params_t *rp)
+{
+    msgpack_pack_map(pk, 14);
+    opt_int(pk, "actual", true, p->actual);
+    opt_int(pk, "target", true, p->target);
+    opt_int(pk, "floor", p->mask & 1, p->floor);
+    opt_int(pk, "stretch", p->mask & 4, p->stretch);
+    opt_int(pk, "expected", true, p->expected);
+    pstr(pk, "currency");
+    pstr_or_nil(pk, p->currency);
+    opt_double(pk, "elapsed", true, p->elapsed, 1e-4);
+    opt_double(pk, "attainment", p->has_attainment, p->attainment, 1e-4);
+    opt_double(pk, "pace_ratio", p->has_pace, p->pace_ratio, 1e-4);
+    opt_double(pk, "required_rate", p->has_required_rate, p->required_rate, 1);
+    opt_int(pk, "forecast", p->has_forecast, p->forecast);
+    opt_double(pk, "rate_7d", p->has_rates, p->rate_window, 1);
+    opt_double(pk, "rate_1d", p->has_rates, p->rate_1d, 1);
+    pstr(pk, "threshold");
+    msgpack_pack_double(pk, rp->threshold ? rp->threshold : rp->factor);
+}
+
+typedef struct {
+    const char *state; /* firing, repeat, resolved */
+    int64_t now;
+    uint64_t log_seq;
+    alerter_id_fn *id_of;
+    void *id_arg;
+    outbox_batch_t *progress; /* a row per key evaluated, or NULL */
+    bool lazy;                /* a group's evaluation: keep a due time already set (below) */
+    int64_t mono;             /* monotonic ms, for one progress row per key per second */
+} emit_ctx_t;
 
 /* The key's progress row (PROTOCOL.md, "progress row"), for progress/;
    p's names filled. */
