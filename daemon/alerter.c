@@ -1042,9 +1042,8 @@ alerter_load(alerter_t *self, store_t *store, projection_t *proj, char *err, siz
         snprintf(err, errlen, "out of memory loading alert state");
         return -1;
     }
-    /* every key is due at the first tick */
-    for (uint32_t i = 0; i < self->nkeys; i++)
-        schedule(self, i, 0);
+    /* No key needs scheduling here: with rates_day reset, the first tick
+       is a new day's, which evaluates (and schedules) every key. */
     return 0;
 }
 
