@@ -276,6 +276,9 @@ int proj_series_cover(series_t *s, uint32_t b);
 int64_t proj_rollup(projection_t *self, uint32_t node, uint32_t base, uint32_t pl, int32_t d0,
                     int32_t d1);
 void proj_recompute(projection_t *self, target_t *t);
+/* "acme/east/zhang": node's ids from the company down, by the chain in
+   force on `day` (report.c; also the alert rules'). */
+void proj_path(projection_t *self, uint32_t node, int32_t day, char *buf, size_t len);
 /* A metric's value from its running numerator and denominator: the sum,
    the average, or a ratio in basis points (saturated at the int64 ends);
    *defined is false for a ratio or average over a zero denominator. */

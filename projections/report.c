@@ -199,8 +199,8 @@ pack_sym(msgpack_packer *pk, symtab_t *t, uint32_t id)
         msgpack_pack_nil(pk);
 }
 
-static void
-path_of(projection_t *self, uint32_t node, int32_t day, char *buf, size_t len)
+void
+proj_path(projection_t *self, uint32_t node, int32_t day, char *buf, size_t len)
 {
     uint32_t chain[CHAIN_MAX];
     int n = proj_chain(self, node, day, chain);
@@ -703,7 +703,7 @@ op_progress(projection_t *self, const msgpack_object *req, int64_t now, pq_resul
         }
     }
     for (size_t i = 0; i < n; i++) {
-        path_of(self, rows[i].node, s.ref_day, rows[i].path, sizeof rows[i].path);
+        proj_path(self, rows[i].node, s.ref_day, rows[i].path, sizeof rows[i].path);
         rows[i].id = symtab_str(self->nodes_sym, rows[i].node);
         rows[i].metric_name = symtab_str(self->metrics_sym, rows[i].metric);
         rows[i].pl_name = rows[i].pl ? symtab_str(self->pl_sym, rows[i].pl) : NULL;
@@ -750,7 +750,7 @@ op_leaderboard(projection_t *self, const msgpack_object *req, int64_t now, pq_re
         rows[n].metric = t->metric;
         rows[n].pl = t->pl;
         rows[n].t = t;
-        path_of(self, t->scope, s.ref_day, rows[n].path, sizeof rows[n].path);
+        proj_path(self, t->scope, s.ref_day, rows[n].path, sizeof rows[n].path);
         rows[n].id = symtab_str(self->nodes_sym, t->scope);
         rows[n].metric_name = symtab_str(self->metrics_sym, t->metric);
         row_eval(self, &s, &rows[n], NULL, 0);
@@ -830,7 +830,7 @@ op_daily(projection_t *self, const msgpack_object *req, int64_t now, pq_result_t
     msgpack_packer pk;
     msgpack_packer_init(&pk, &out->body, msgpack_sbuffer_write);
     char path[512];
-    path_of(self, s.scope, s.ref_day, path, sizeof path);
+    proj_path(self, s.scope, s.ref_day, path, sizeof path);
     pack_str(&pk, "scope");
     pack_sym(&pk, self->nodes_sym, s.scope);
     pack_str(&pk, "path");

@@ -135,18 +135,6 @@ period_of(projection_t *self, const target_t *t, period_t *p)
     return rc;
 }
 
-static void
-path_into(projection_t *self, uint32_t node, int32_t day, char *buf, size_t len)
-{
-    uint32_t chain[CHAIN_MAX];
-    int n = proj_chain(self, node, day, chain);
-    size_t o = 0;
-    buf[0] = 0;
-    for (int i = n - 1; i >= 0 && o < len; i--)
-        o += (size_t)snprintf(buf + o, len - o, "%s%s", symtab_str(self->nodes_sym, chain[i]),
-                              i ? "/" : "");
-}
-
 bool
 projection_node_info(projection_t *self, const char *node, int64_t now, char *path, size_t pathlen,
                      char *owner, size_t ownerlen, char *parent_owner, size_t parent_ownerlen)
@@ -163,7 +151,7 @@ projection_node_info(projection_t *self, const char *node, int64_t now, char *pa
     }
     int32_t day = proj_day_of(self, now);
     if (path)
-        path_into(self, id, day, path, pathlen);
+        proj_path(self, id, day, path, pathlen);
     if (owner)
         copy_sym(self->text_sym, self->nodes[id].owner, owner, ownerlen);
     uint32_t parent = proj_parent_at(self, id, day);
@@ -197,7 +185,7 @@ projection_target_names(projection_t *self, tprog_t *out, int64_t now)
     /* the chain as of the reference day: now, clamped into the period */
     int64_t ref = now < t->start_ms ? t->start_ms : now >= t->end_ms ? t->end_ms - 1 : now;
     int32_t day = proj_day_of(self, ref);
-    path_into(self, t->scope, day, out->path, sizeof out->path);
+    proj_path(self, t->scope, day, out->path, sizeof out->path);
     copy_sym(self->text_sym, n->owner, out->owner, sizeof out->owner);
     uint32_t parent = proj_parent_at(self, t->scope, day);
     if (parent && parent < self->nnodes)
