@@ -463,6 +463,7 @@ send_op(rig_t *r, int corr, const char *op, int64_t now)
 }
 
 typedef struct {
+    zmq_msg_t msg; /* the body, which u's strings point into */
     msgpack_unpacked u;
     const msgpack_object *body;
     bool ok;
@@ -510,19 +511,18 @@ stored_id(rig_t *r, uint64_t seq, char *id, size_t cap)
 static void
 recv_reply(rig_t *r, reply_t *rep, const char *prefix)
 {
-    zmq_msg_t m;
-    zmq_msg_init(&m);
-    if (zmq_msg_recv(&m, r->client, 0) < 0)
+    zmq_msg_t *m = &rep->msg;
+    zmq_msg_init(m);
+    if (zmq_msg_recv(m, r->client, 0) < 0)
         fail_msg("no reply: %s", zmq_strerror(errno));
-    assert_int_equal(zmq_msg_size(&m), 0);
-    assert_true(zmq_msg_more(&m));
-    assert_true(zmq_msg_recv(&m, r->client, 0) >= 0);
+    assert_int_equal(zmq_msg_size(m), 0);
+    assert_true(zmq_msg_more(m));
+    assert_true(zmq_msg_recv(m, r->client, 0) >= 0);
     uint64_t committed = fake_committed(r->fake);
     msgpack_unpacked_init(&rep->u);
     size_t off = 0;
-    assert_int_equal(msgpack_unpack_next(&rep->u, zmq_msg_data(&m), zmq_msg_size(&m), &off),
+    assert_int_equal(msgpack_unpack_next(&rep->u, zmq_msg_data(m), zmq_msg_size(m), &off),
                      MSGPACK_UNPACK_SUCCESS);
-    zmq_msg_close(&m);
     rep->body = &rep->u.data;
     const msgpack_object *ok = get(rep->body, "ok"), *corr = get(rep->body, "corr");
     assert_non_null(ok);
@@ -551,6 +551,7 @@ static void
 reply_free(reply_t *rep)
 {
     msgpack_unpacked_destroy(&rep->u);
+    zmq_msg_close(&rep->msg);
 }
 
 /* The reply of an append of n events that went in: corr, n results, each
