@@ -12,11 +12,13 @@
          and decode, validate, encode canonically and hash the id of every
          event;
       2. for each event in order: look it up in the duplicate index, check
-         it against the projection, give it the next seq and fold it into
-         the projection (its chained hash computed beside the writer by
-         daemon/chain); allocate requests become atomic batches of
-         target_set events here, computed from the projection as it stood
-         before the group;
+         it against the projection (daemon/admission), give it the next
+         seq and fold it into the projection (its chained hash computed
+         beside the writer by daemon/chain); the group's other requests
+         run as commands (daemon/command): an allocate becomes an atomic
+         batch of target_set events here, computed from the projection as
+         it stood before the group, a tick evaluates the alerts time made
+         due, a rebuild runs after the group's commit;
       3. (commit thread, daemon/commit) put the group's records into one
          write transaction and commit it (LMDB syncs to disk), while the
          writer goes on with step 2 of the next group;
