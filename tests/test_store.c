@@ -10,6 +10,10 @@
 
 #include "daemon/dedup.h"
 #include "daemon/store.h"
+#include "daemon/store_ids.h"
+#include "daemon/store_log.h"
+#include "daemon/store_snapshot.h"
+#include "daemon/store_verify.h"
 
 #include <lmdb.h>
 #include <stdio.h>
