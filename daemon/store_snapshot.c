@@ -56,15 +56,13 @@ store_manifest_encode(const store_manifest_t *m, uint8_t out[STORE_MANIFEST_BYTE
     memcpy(out + MAGIC_BYTES + 16, &m->chunks, sizeof m->chunks);
 }
 
-int
-store_manifest_gather(const store_manifest_t *m, store_chunk_fn *get, void *arg, char **out,
-                      char *err, size_t errlen)
+/* Chunks [0, m->chunks) in order, each checked against what is left of
+   m->len; with buf, copied into it. STORE_OK once they fill m->len
+   exactly. */
+static int
+walk_chunks(const store_manifest_t *m, store_chunk_fn *get, void *arg, char *buf, char *err,
+            size_t errlen)
 {
-    char *buf = malloc(m->len ? (size_t)m->len : 1);
-    if (!buf) {
-        snprintf(err, errlen, "out of memory for a %llu-byte snapshot", (unsigned long long)m->len);
-        return STORE_ERROR;
-    }
     /* The chunks' own sizes place them, so a snapshot stays readable
        whatever chunk size wrote it. */
     uint64_t off = 0;
@@ -80,18 +78,39 @@ store_manifest_gather(const store_manifest_t *m, store_chunk_fn *get, void *arg,
                          : "empty");
             rc = STORE_CORRUPT;
         }
-        if (rc != STORE_OK) {
-            free(buf);
+        if (rc != STORE_OK)
             return rc;
-        }
-        memcpy(buf + off, data, n);
+        if (buf)
+            memcpy(buf + off, data, n);
         off += n;
     }
     if (off != m->len) {
         snprintf(err, errlen, "snapshot chunks hold %llu of its %llu bytes",
                  (unsigned long long)off, (unsigned long long)m->len);
-        free(buf);
         return STORE_CORRUPT;
+    }
+    return STORE_OK;
+}
+
+/* Two walks: the first only adds the chunks' sizes up, so that a manifest
+   whose length field was damaged (say to 10^19 bytes) is refused as
+   corrupt instead of sizing an allocation (tests/fuzz_manifest found the
+   one-walk version asking malloc for it); the second copies. */
+int
+store_manifest_gather(const store_manifest_t *m, store_chunk_fn *get, void *arg, char **out,
+                      char *err, size_t errlen)
+{
+    int rc = walk_chunks(m, get, arg, NULL, err, errlen);
+    if (rc != STORE_OK)
+        return rc;
+    char *buf = malloc(m->len ? (size_t)m->len : 1);
+    if (!buf) {
+        snprintf(err, errlen, "out of memory for a %llu-byte snapshot", (unsigned long long)m->len);
+        return STORE_ERROR;
+    }
+    if ((rc = walk_chunks(m, get, arg, buf, err, errlen)) != STORE_OK) {
+        free(buf);
+        return rc;
     }
     *out = buf;
     return STORE_OK;

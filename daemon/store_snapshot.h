@@ -100,7 +100,9 @@ typedef int(store_chunk_fn)(void *arg, uint64_t chunk, const void **data, size_t
    fetched with get: STORE_OK with *out (m->len bytes, at least 1 allocated;
    the caller frees it); STORE_CORRUPT with a message if a chunk is
    missing, empty or larger than the rest, or the chunks hold fewer than
-   m->len bytes; STORE_ERROR out of memory; or get's own code. */
+   m->len bytes; STORE_ERROR out of memory; or get's own code. Nothing
+   is allocated unless the chunks add up to m->len; each chunk is fetched
+   twice (sizes, then bytes), so get must answer the same both times. */
 int store_manifest_gather(const store_manifest_t *m, store_chunk_fn *get, void *arg, char **out,
                           char *err, size_t errlen);
 
