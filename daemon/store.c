@@ -98,8 +98,10 @@ take_lock(store_t *self, char *err, size_t errlen)
     return STORE_OK;
 }
 
+/* Open (or create) the databases and, with load, read the log's newest
+   record and the id index's last block (not on a read-only open). */
 static int
-open_dbis(store_t *self, char *err, size_t errlen)
+open_dbis(store_t *self, bool load, char *err, size_t errlen)
 {
     MDB_txn *txn;
     unsigned create = self->read_only ? 0 : MDB_CREATE;
@@ -128,8 +130,8 @@ open_dbis(store_t *self, char *err, size_t errlen)
             return store_lmdb_fail(err, errlen, "writing the format marker", rc);
         }
     }
-    rc = store_log_load(self, txn, err, errlen);
-    if (rc == STORE_OK && !self->read_only)
+    rc = load ? store_log_load(self, txn, err, errlen) : STORE_OK;
+    if (rc == STORE_OK && load && !self->read_only)
         rc = store_ids_load(self, txn, err, errlen);
     if (rc != STORE_OK) {
         mdb_txn_abort(txn);
@@ -140,8 +142,8 @@ open_dbis(store_t *self, char *err, size_t errlen)
     return STORE_OK;
 }
 
-store_t *
-store_open(const char *dir, const store_options_t *options, char *err, size_t errlen)
+static store_t *
+open_store(const char *dir, const store_options_t *options, bool load, char *err, size_t errlen)
 {
     if (sodium_init() < 0) {
         snprintf(err, errlen, "libsodium failed to initialise");
@@ -173,10 +175,10 @@ store_open(const char *dir, const store_options_t *options, char *err, size_t er
         store_lmdb_fail(err, errlen, "mdb_env_create", rc);
         goto fail;
     }
-    mdb_env_set_maxdbs(self->env, 8);
-    mdb_env_set_maxreaders(self->env, 256);
-    if (!self->read_only && (rc = mdb_env_set_mapsize(self->env, self->map_size)) != 0) {
-        store_lmdb_fail(err, errlen, "setting the map size", rc);
+    if ((rc = mdb_env_set_maxdbs(self->env, 8)) != 0 ||
+        (rc = mdb_env_set_maxreaders(self->env, 256)) != 0 ||
+        (!self->read_only && (rc = mdb_env_set_mapsize(self->env, self->map_size)) != 0)) {
+        store_lmdb_fail(err, errlen, "setting up the environment", rc);
         goto fail;
     }
     unsigned flags = MDB_NOTLS | (self->read_only ? MDB_RDONLY : 0);
@@ -187,14 +189,30 @@ store_open(const char *dir, const store_options_t *options, char *err, size_t er
     /* An existing environment may be larger than asked for; LMDB adopts
        the larger size. Record what is really mapped. */
     MDB_envinfo info;
-    mdb_env_info(self->env, &info);
+    if ((rc = mdb_env_info(self->env, &info)) != 0) {
+        store_lmdb_fail(err, errlen, "reading the map size", rc);
+        goto fail;
+    }
     self->map_size = info.me_mapsize;
-    if (open_dbis(self, err, errlen) != STORE_OK)
+    if (open_dbis(self, load, err, errlen) != STORE_OK)
         goto fail;
     return self;
 fail:
     store_destroy(&self);
     return NULL;
+}
+
+store_t *
+store_open(const char *dir, const store_options_t *options, char *err, size_t errlen)
+{
+    return open_store(dir, options, true, err, errlen);
+}
+
+store_t *
+store_open_unloaded(const char *dir, char *err, size_t errlen)
+{
+    store_options_t options = {.read_only = true};
+    return open_store(dir, &options, false, err, errlen);
 }
 
 void

@@ -82,6 +82,12 @@ int store_lmdb_fail(char *err, size_t errlen, const char *what, int rc);
    aligned, so it is read with memcpy; a key of another size reads as 0. */
 uint64_t store_key_u64(const MDB_val *k);
 
+/* A read-only store_open that reads neither the newest record nor the id
+   index (store_last_seq is then 0): for store_verify, which has to name a
+   damaged newest record as corrupt rather than fail to open. NULL with a
+   message otherwise as store_open. */
+store_t *store_open_unloaded(const char *dir, char *err, size_t errlen);
+
 /* Set last_seq and last_hash from the newest record, in the open
    transaction txn: STORE_OK (an empty log: 0 and zero bytes),
    STORE_CORRUPT (the newest record does not decode) or STORE_ERROR. */

@@ -10,13 +10,54 @@
 #include <stdio.h>
 #include <string.h>
 
+/* Record `expect` of the walk, under key k: STORE_OK with prev moved on to
+   its hash, or STORE_CORRUPT with *bad_seq and a message. */
+static int
+check_record(const MDB_val *k, const MDB_val *v, uint64_t expect, uint8_t prev[STORE_HASH_BYTES],
+             uint64_t *bad_seq, char *err, size_t errlen)
+{
+    uint64_t seq = store_key_u64(k);
+    store_record_t rec;
+    uint8_t h[STORE_HASH_BYTES];
+    if (seq != expect) {
+        snprintf(err, errlen, "record %llu: expected sequence number %llu (gap or reorder)",
+                 (unsigned long long)seq, (unsigned long long)expect);
+        *bad_seq = expect;
+        return STORE_CORRUPT;
+    }
+    *bad_seq = seq;
+    int rc = store_record_decode(seq, v->mv_data, v->mv_size, &rec, err, errlen);
+    if (rc != STORE_OK)
+        return rc;
+    if (!mp_scan(rec.event, rec.event_len, WIRE_MAX_DEPTH)) {
+        snprintf(err, errlen, "record %llu: the event is not well-formed msgpack",
+                 (unsigned long long)seq);
+        return STORE_CORRUPT;
+    }
+    store_chain_hash_principal(prev, seq, rec.recorded_at, rec.principal, rec.principal_len,
+                               rec.event, rec.event_len, h);
+    if (memcmp(h, rec.hash, STORE_HASH_BYTES) != 0) {
+        snprintf(err, errlen,
+                 "record %llu: hash does not match its content and the previous record's "
+                 "hash (altered, or its predecessor was)",
+                 (unsigned long long)seq);
+        return STORE_CORRUPT;
+    }
+    memcpy(prev, rec.hash, STORE_HASH_BYTES);
+    *bad_seq = 0;
+    return STORE_OK;
+}
+
+/* The environment is opened without reading its newest record
+   (store_open_unloaded), which the walk checks like any other. The
+   cursor's LMDB codes are kept apart from the records' store codes so
+   that only store_rc_t comes out. */
 int
 store_verify(const char *dir, uint64_t *checked, uint64_t *bad_seq, char *err, size_t errlen)
 {
-    store_options_t opts = {.read_only = true};
     *checked = 0;
     *bad_seq = 0;
-    store_t *self = store_open(dir, &opts, err, errlen);
+    store_t *self = store_open_unloaded(dir, err, errlen);
     if (!self)
         return STORE_ERROR;
     store_reader_t *r = store_read_begin(self, err, errlen);
@@ -24,50 +65,18 @@ store_verify(const char *dir, uint64_t *checked, uint64_t *bad_seq, char *err, s
         store_destroy(&self);
         return STORE_ERROR;
     }
-    uint8_t prev[STORE_HASH_BYTES] = {0}, h[STORE_HASH_BYTES];
+    uint8_t prev[STORE_HASH_BYTES] = {0};
     uint64_t expect = 1;
     MDB_val k, v;
-    int rc;
-    for (rc = mdb_cursor_get(r->cursor, &k, &v, MDB_FIRST); rc == 0;
-         rc = mdb_cursor_get(r->cursor, &k, &v, MDB_NEXT), expect++) {
-        uint64_t seq = store_key_u64(&k);
-        store_record_t rec;
-        if (seq != expect) {
-            snprintf(err, errlen, "record %llu: expected sequence number %llu (gap or reorder)",
-                     (unsigned long long)seq, (unsigned long long)expect);
-            *bad_seq = expect;
-            rc = STORE_CORRUPT;
+    int rc = STORE_OK, mrc;
+    for (mrc = mdb_cursor_get(r->cursor, &k, &v, MDB_FIRST); mrc == 0;
+         mrc = mdb_cursor_get(r->cursor, &k, &v, MDB_NEXT), expect++) {
+        if ((rc = check_record(&k, &v, expect, prev, bad_seq, err, errlen)) != STORE_OK)
             break;
-        }
-        if ((rc = store_record_decode(seq, v.mv_data, v.mv_size, &rec, err, errlen)) != 0) {
-            *bad_seq = seq;
-            break;
-        }
-        if (!mp_scan(rec.event, rec.event_len, WIRE_MAX_DEPTH)) {
-            snprintf(err, errlen, "record %llu: the event is not well-formed msgpack",
-                     (unsigned long long)seq);
-            *bad_seq = seq;
-            rc = STORE_CORRUPT;
-            break;
-        }
-        store_chain_hash_principal(prev, seq, rec.recorded_at, rec.principal, rec.principal_len,
-                                   rec.event, rec.event_len, h);
-        if (memcmp(h, rec.hash, STORE_HASH_BYTES) != 0) {
-            snprintf(err, errlen,
-                     "record %llu: hash does not match its content and the previous record's "
-                     "hash (altered, or its predecessor was)",
-                     (unsigned long long)seq);
-            *bad_seq = seq;
-            rc = STORE_CORRUPT;
-            break;
-        }
-        memcpy(prev, rec.hash, STORE_HASH_BYTES);
         (*checked)++;
     }
-    if (rc == MDB_NOTFOUND)
-        rc = STORE_OK;
-    else if (rc > 0)
-        rc = store_lmdb_fail(err, errlen, "walking the log", rc);
+    if (rc == STORE_OK && mrc != MDB_NOTFOUND)
+        rc = store_lmdb_fail(err, errlen, "walking the log", mrc);
     store_read_end(&r);
     store_destroy(&self);
     return rc;
