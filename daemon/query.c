@@ -182,6 +182,8 @@ op_events(query_t *self, wire_request_t *req, msgpack_packer *pk)
 
 static const wire_field_t f_as_of = {.name = "as_of", .type = WIRE_FIELD_U64};
 static const wire_field_t f_as_of_seq = {.name = "as_of_seq", .type = WIRE_FIELD_U64};
+/* what every projection query takes besides its own fields */
+static const wire_field_t *const as_of_fields[] = {&f_as_of, &f_as_of_seq, NULL};
 
 /* The projection's queries (projection_query_find(op) is not NULL):
    progress, leaderboard, daily, target_history, undefined_nodes and
@@ -334,6 +336,7 @@ handle(query_t *self, zmq_msg_t *body)
     msgpack_sbuffer_clear(&self->out);
     msgpack_packer_init(&pk, &self->out, msgpack_sbuffer_write);
     const query_op_t *q;
+    const pq_query_t *pq;
     wire_rc_t rc =
         wire_request_parse(&req, zmq_msg_data(body), zmq_msg_size(body), msg, sizeof msg);
     if (rc != WIRE_OK)
@@ -350,9 +353,14 @@ handle(query_t *self, zmq_msg_t *body)
             wire_reply_error(&pk, req.corr, WIRE_BAD_REQUEST, msg);
         else
             q->run(self, &req, &pk);
-    } else if (projection_query_find(req.op)) /* it checks the query's fields */
-        op_projection(self, &req, &pk);
-    else if (req.op != OP_OTHER || !op_of_fold(self, &req, &pk)) {
+    } else if ((pq = projection_query_find(req.op))) {
+        /* before an as_of replay, which a bad key would waste */
+        if (wire_req_check(req.body, as_of_fields, msg, sizeof msg) < 0 ||
+            wire_req_check(req.body, pq->fields, msg, sizeof msg) < 0)
+            wire_reply_error(&pk, req.corr, WIRE_BAD_REQUEST, msg);
+        else
+            op_projection(self, &req, &pk);
+    } else if (req.op != OP_OTHER || !op_of_fold(self, &req, &pk)) {
         char served[300], elsewhere[100], folds[100] = "";
         projector_read_lock(self->args->projector);
         foldset_ops(projector_folds(self->args->projector), folds, sizeof folds);
