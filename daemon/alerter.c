@@ -1032,9 +1032,10 @@ alerter_load(alerter_t *self, store_t *store, projection_t *proj, char *err, siz
     store_reader_t *r = store_read_begin(store, err, errlen);
     if (!r)
         return -1;
-    self->aseq = outbox_reader_last_aseq(r);
     load_t l = {self, proj, 0};
-    int rc = outbox_scan_states(r, load_one, &l, err, errlen);
+    int rc = outbox_reader_last_aseq(r, &self->aseq, err, errlen);
+    if (rc == STORE_OK)
+        rc = outbox_scan_states(r, load_one, &l, err, errlen);
     store_read_end(&r);
     if (rc != STORE_OK)
         return -1;
