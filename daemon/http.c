@@ -491,7 +491,11 @@ int
 http_start(http_t *self, const char *address, char *err, size_t errlen)
 {
     struct addrinfo *ai;
-    if (self->daemon || resolve(address, &ai, err, errlen) != 0)
+    if (self->daemon) {
+        snprintf(err, errlen, "cannot serve HTTP on %s: this server already serves", address);
+        return -1;
+    }
+    if (resolve(address, &ai, err, errlen) != 0)
         return -1;
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ERROR_LOG |
                      MHD_ALLOW_SUSPEND_RESUME;
