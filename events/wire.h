@@ -46,6 +46,7 @@ typedef enum {
     WIRE_INTERNAL,
     WIRE_FORBIDDEN /* the caller's role may not do this (daemon/auth) */
 } wire_rc_t;
+#define WIRE_RC_LAST WIRE_FORBIDDEN /* tests/test_errors.c walks the codes up to it */
 
 /* Every operation of the protocol, once: its name and the endpoints that
    serve it (docs/PROTOCOL.md). wire_request_parse resolves a request's
