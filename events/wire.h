@@ -109,7 +109,8 @@ bool mp_scan_first(const uint8_t *data, size_t len, int max_depth, size_t *used)
    at fault: WIRE_TOO_LARGE (body over WIRE_MAX_BODY, a batch over
    WIRE_MAX_EVENTS), WIRE_MALFORMED (not one complete msgpack value),
    WIRE_BAD_REQUEST (not a map, a key not a string, v or op missing or
-   ill-typed, an op's own key missing, ill-typed or out of range),
+   ill-typed, append's events or atomic or tick's now missing, ill-typed
+   or out of range; a query's own keys are its handler's, below),
    WIRE_UNSUPPORTED_VERSION. An op not in WIRE_OP_LIST is not an error
    here (req->op is OP_OTHER: the endpoint decides). req->corr is still
    set if the body got far enough to have one. Always call
