@@ -126,8 +126,9 @@ int auth_check(const char *server_cert, const char *keys_path, char *err, size_t
 
 /* Load the server's certificate and the keys file and start the ZAP
    handler. Call before any socket of czmq's context binds. NULL with a
-   message on failure: auth_check's, or out of memory, or the handler's
-   actor could not start. */
+   message on failure: the certificate's or the keys file's (as
+   auth_check words them), out of memory, or the ZAP handler could not
+   bind its endpoint. */
 auth_t *auth_new(const char *server_cert, const char *keys_path, char *err, size_t errlen);
 /* Stop the ZAP handler and free it; after every socket it served closed. */
 void auth_destroy(auth_t **self_p);
