@@ -48,6 +48,7 @@
 #include "daemon/intake.h"
 #include "daemon/log.h"
 #include "daemon/projector.h"
+#include "daemon/store_ids.h"
 #include "events/schema.h"
 #include "events/wire.h"
 

@@ -6,7 +6,18 @@
     count before reading them, so a five-byte body claiming four billion
     elements would otherwise ask for ~100 GB. The scanner proves every
     count fits the bytes that follow, bounds nesting, and refuses trailing
-    bytes; only then is the body unpacked, into a zone owned by the request. */
+    bytes; only then is the body unpacked, into a zone owned by the request.
+
+    Errors: wire_rc_t is the protocol's request-level vocabulary, the
+    codes a client reads in a reply's `error` (docs/PROTOCOL.md lists
+    them), and wire_rc_name the one place a wire_rc_t becomes that name.
+    Lower layers keep their own codes (store_rc_t, ev_errcode_t, pq_rc_t,
+    errno values); the endpoint that answers maps them: a store failure
+    is WIRE_INTERNAL with the store's message, an event's validation code
+    is sent by ev_errcode_name in its result, a query's pq_rc_t by
+    pq_rc_name through wire_reply_error_named (docs/DESIGN.md, "Errors").
+    The pack functions return msgpack-c's code: 0, or non-zero when the
+    packer's write failed (out of memory, for an sbuffer). */
 
 #ifndef PACER_EVENTS_WIRE_H
 #define PACER_EVENTS_WIRE_H
@@ -23,6 +34,8 @@
 #define WIRE_EVENTS_DEFAULT 1000
 #define WIRE_EVENTS_MAX     10000
 
+/* The request-level error codes (docs/PROTOCOL.md, "Request-level error
+   codes"); a new code is a line here, in wire_rc_name and in PROTOCOL.md. */
 typedef enum {
     WIRE_OK = 0,
     WIRE_MALFORMED,
@@ -33,6 +46,7 @@ typedef enum {
     WIRE_INTERNAL,
     WIRE_FORBIDDEN /* the caller's role may not do this (daemon/auth) */
 } wire_rc_t;
+#define WIRE_RC_LAST WIRE_FORBIDDEN /* tests/test_errors.c walks the codes up to it */
 
 /* Every operation of the protocol, once: its name and the endpoints that
    serve it (docs/PROTOCOL.md). wire_request_parse resolves a request's
@@ -80,26 +94,33 @@ typedef struct {
     /* tick: the `now` given (has_now false: the daemon's clock) */
     bool has_now;
     int64_t now;
-    /* events */
-    uint64_t from;
-    uint64_t limit;
-    bool raw;
 } wire_request_t;
 
 /* Structural check of untrusted msgpack: exactly one value filling len
-   bytes, nesting at most max_depth, every count backed by bytes. */
+   bytes, nesting at most max_depth, every count backed by bytes. True if
+   so; false says nothing more (wire_request_parse words it). */
 bool mp_scan(const uint8_t *data, size_t len, int max_depth);
 /* The same for the first of several values: true with *used, the bytes
-   it takes, if one well-formed value starts the len bytes. */
+   it takes, if one well-formed value starts the len bytes; false (*used
+   unspecified) otherwise. */
 bool mp_scan_first(const uint8_t *data, size_t len, int max_depth, size_t *used);
 
-/* Parse a request body. On failure returns the code and writes a message;
-   req->corr is still set if the body got far enough to have one. Always
-   call wire_request_free afterwards. */
+/* Parse a request body. WIRE_OK; or, with a message in msg naming the key
+   at fault: WIRE_TOO_LARGE (body over WIRE_MAX_BODY, a batch over
+   WIRE_MAX_EVENTS), WIRE_MALFORMED (not one complete msgpack value),
+   WIRE_BAD_REQUEST (not a map, a key not a string, v or op missing or
+   ill-typed, append's events or atomic or tick's now missing, ill-typed
+   or out of range; a query's own keys are its handler's, below),
+   WIRE_UNSUPPORTED_VERSION. An op not in WIRE_OP_LIST is not an error
+   here (req->op is OP_OTHER: the endpoint decides). req->corr is still
+   set if the body got far enough to have one. Always call
+   wire_request_free afterwards. */
 wire_rc_t wire_request_parse(wire_request_t *req, const void *data, size_t len, char *msg,
                              size_t msglen);
 void wire_request_free(wire_request_t *req);
 
+/* The code's name on the wire ("bad_request"); "internal" for a value
+   outside the enum. Static storage. */
 const char *wire_rc_name(wire_rc_t rc);
 
 /* An op's name ("append") and the endpoints serving it (WIRE_ON_x); NULL
@@ -111,20 +132,96 @@ unsigned wire_op_endpoints(wire_op_t op);
 char *wire_ops_served(unsigned endpoint, char *out, size_t outlen);
 
 /* Start a reply map of 3 + extra entries: v, corr, ok. The caller packs the
-   extra key/value pairs. */
+   extra key/value pairs. 0, or non-zero when the packer's write failed. */
 int wire_reply_begin(msgpack_packer *pk, const msgpack_object *corr, bool ok, size_t extra);
-/* A complete error reply: v, corr, ok=false, error, message. */
+/* A complete error reply: v, corr, ok=false, error (wire_rc_name (rc)),
+   message. 0, or non-zero when the packer's write failed. */
 int wire_reply_error(msgpack_packer *pk, const msgpack_object *corr, wire_rc_t rc,
                      const char *message);
-/* The same with an error code given by name (operation-specific codes). */
+/* The same with the code given by name: the name function of the layer
+   that refused (pq_rc_name for a query's not_found or invalid_value),
+   never a string literal. 0, or non-zero as above. */
 int wire_reply_error_named(msgpack_packer *pk, const msgpack_object *corr, const char *code,
                            const char *message);
+/* Pack s as a msgpack str. 0, or non-zero when the write failed. */
 int wire_pack_str(msgpack_packer *pk, const char *s);
 /* The value of a msgpack map's string key, or NULL (no such key, or not a
    map): the one way request bodies and records are read by key. */
 const msgpack_object *wire_map_get(const msgpack_object *map, const char *key);
 /* Pack a human-readable message, escaping anything that is not printable
-   UTF-8 (it may quote producer bytes), so every reply is valid msgpack str. */
+   UTF-8 (it may quote producer bytes), so every reply is valid msgpack str.
+   0, or non-zero when the write failed. */
 int wire_pack_text(msgpack_packer *pk, const char *s);
+
+/* Request fields: the one way a handler reads a key of a request body, so
+   that a key missing, of the wrong type or out of its range gets the same
+   bad_request message wherever it is read, in one format naming the key
+   and what it takes:
+
+       "<key>: required (<what>)"      required and absent (or nil)
+       "<key>: expected <what>"        present, but not what it takes
+
+   where <what> comes from the field's type and range ("a string of at
+   most 64 bytes", "a positive integer", "an integer from 1 to 12").
+   A nil value counts as absent: it is how a client leaves an optional key
+   out. A handler declares each key it reads once, as a wire_field_t, and
+   lists them for its operation's table entry (daemon/query.c,
+   projections/report.c), which checks a request against the list before
+   the handler runs. Keys no field names are ignored (docs/PROTOCOL.md).
+   wire_request_parse reads only what every request has (v, op, corr) and
+   the append endpoint's keys; a query's keys are its handler's. */
+typedef enum {
+    WIRE_FIELD_STR,  /* a string */
+    WIRE_FIELD_U64,  /* a non-negative integer */
+    WIRE_FIELD_I64,  /* an integer */
+    WIRE_FIELD_BOOL, /* true or false */
+    WIRE_FIELD_MAP,  /* a map (the handler reads its entries) */
+    WIRE_FIELD_STRS  /* a string or an array of strings */
+} wire_field_type_t;
+
+typedef struct {
+    const char *name;
+    wire_field_type_t type;
+    bool required;
+    /* I64: the range, both 0 for any int64. U64: the range, max 0 for no
+       bound (up to UINT64_MAX). STR, STRS: max, the most bytes or strings
+       (0: any). */
+    int64_t min, max;
+    int64_t def; /* U64, I64, BOOL: the value when absent */
+} wire_field_t;
+
+/* A wire_field_t list ends with a NULL. */
+typedef const wire_field_t *const wire_fields_t[];
+
+/* The readers. Each returns 1 (present: the value written to its out
+   arguments), 0 (absent or nil, and not required: a number or boolean
+   gets f->def, a string or map NULL) or -1 (required and absent, wrong
+   type or out of range: msg holds the message above). f's type must be the
+   reader's. A string's bytes are not copied: they live in body's zone. */
+int wire_req_str(const msgpack_object *body, const wire_field_t *f, const char **s, size_t *len,
+                 char *msg, size_t msglen);
+/* The same, copied into buf with a NUL; f->max must be < buflen. */
+int wire_req_strcpy(const msgpack_object *body, const wire_field_t *f, char *buf, size_t buflen,
+                    char *msg, size_t msglen);
+int wire_req_u64(const msgpack_object *body, const wire_field_t *f, uint64_t *v, char *msg,
+                 size_t msglen);
+int wire_req_i64(const msgpack_object *body, const wire_field_t *f, int64_t *v, char *msg,
+                 size_t msglen);
+int wire_req_bool(const msgpack_object *body, const wire_field_t *f, bool *v, char *msg,
+                  size_t msglen);
+/* MAP and STRS fields: *v is the value (a STRS string or array, checked). */
+int wire_req_obj(const msgpack_object *body, const wire_field_t *f, const msgpack_object **v,
+                 char *msg, size_t msglen);
+/* Check every field of a NULL-ended list, in order: 0, or -1 with the
+   first one's message. */
+int wire_req_check(const msgpack_object *body, const wire_field_t *const *fields, char *msg,
+                   size_t msglen);
+/* A handler's own check of a value the type allows ("curve: expected
+   linear, working or profile"), in the same format: writes
+   "<key>: expected <what>" and returns -1. */
+int wire_req_expected(const char *key, const char *what, char *msg, size_t msglen);
+/* "<key>: required (<what>)", -1: a key required only with another's
+   value (weights with method weights). */
+int wire_req_required(const char *key, const char *what, char *msg, size_t msglen);
 
 #endif
