@@ -2,6 +2,8 @@
 
 #include "daemon/admission.h"
 
+#include "daemon/store_log.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

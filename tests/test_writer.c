@@ -24,6 +24,7 @@
 #include "daemon/outbox.h"
 #include "daemon/projector.h"
 #include "daemon/store.h"
+#include "daemon/store_log.h"
 #include "daemon/writer.h"
 #include "events/wire.h"
 
