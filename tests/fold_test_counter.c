@@ -6,7 +6,7 @@
     a snapshot is folded from the first event while the projection loads
     from the snapshot (tests/it_folds.py). */
 
-#include "projections/detector.h"
+#include "projections/fold.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -104,13 +104,13 @@ answer(void *state, const msgpack_object *request, int64_t now, msgpack_packer *
 
 static const fold_op_t ops[] = {{"test_counter", answer}, {NULL, NULL}};
 
-const detector_class_t fold_test_counter = {.name = "test_counter",
-                                            .version = 1,
-                                            .create = create,
-                                            .destroy = destroy,
-                                            .fold = fold,
-                                            .save = save,
-                                            .load = load,
-                                            .set_param = set_param,
-                                            .memory = memory,
-                                            .ops = ops};
+const fold_class_t fold_test_counter = {.name = "test_counter",
+                                        .version = 1,
+                                        .create = create,
+                                        .destroy = destroy,
+                                        .fold = fold,
+                                        .save = save,
+                                        .load = load,
+                                        .set_param = set_param,
+                                        .memory = memory,
+                                        .ops = ops};
