@@ -397,10 +397,11 @@ foldset_load(foldset_t *self, const void *data, size_t len, uint64_t snap_seq, c
     if (load_lead(self, data, off, &lead.data, snap_seq, err, errlen) != 0)
         goto done;
     /* A snapshot from before the other folds has none of their sections;
-       damaged ones are not loaded either: those folds start afresh. */
+       damaged ones are not loaded either: those folds start afresh. (The
+       projection alone, for an as-of answer, need not read them.) */
     at = off;
     bool more =
-        off < len &&
+        self->n > 1 && off < len &&
         mp_scan_first((const uint8_t *)data + off, len - off, SNAPSHOT_MAX_DEPTH, &second) &&
         msgpack_unpack_next(&rest, data, off + second, &at) == MSGPACK_UNPACK_SUCCESS &&
         rest.data.type == MSGPACK_OBJECT_ARRAY;

@@ -1,6 +1,6 @@
 /*  fold_test_counter: a fold that exists only in the test build
     (pacerd-testfold), to show that a fold and its operation are one file
-    plus one registration line (projections/detectors.c) and work end to
+    plus one registration line (projections/folds.c) and work end to
     end: it counts the events it folds and answers the operation
     `test_counter` with that count and the first seq it saw. A fold new to
     a snapshot is folded from the first event while the projection loads

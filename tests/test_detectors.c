@@ -1,4 +1,4 @@
-/*  Unit tests for the anomaly detectors (projections/detector.h,
+/*  Unit tests for the anomaly detectors (projections/fold.h,
     projections/detect_*.c): per detector a crafted stream that must fire
     and a near miss that must not; the kit's robust statistics against brute
     force; determinism (fold all = fold half, save, load into a fresh state,
