@@ -145,8 +145,7 @@ admission_event(admission_t *self, group_t *g, ev_result_t *r, uint32_t i, const
         return ADMIT_REFUSED;
     }
     ev_error_t perr;
-    if (projection_check(projector_live(self->projector), ev, &perr) != EVE_OK ||
-        foldset_check(projector_folds(self->projector), ev, &perr) != EVE_OK ||
+    if (foldset_check(projector_folds(self->projector), ev, &perr) != EVE_OK ||
         alerter_check(self->alerter, ev, &perr) != EVE_OK) {
         group_refuse(r, perr.code, i, perr.message);
         return ADMIT_REFUSED;

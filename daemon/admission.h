@@ -8,9 +8,9 @@
         compared byte for byte, so the same id with the same content is a
         duplicate (answered with the original seq, not an error) and with
         other content a conflict (EVE_CONFLICT);
-      - the projection, the other folds and the alerter accept it
-        (projection_check, foldset_check, alerter_check: unknown scope, a
-        refund above what remains, an unknown silence...).
+      - the folds, the projection among them, and the alerter accept it
+        (foldset_check, alerter_check: unknown scope, a refund above what
+        remains, an unknown silence...).
     An atomic request (append with "atomic": true, or an allocation) is
     appended whole or not at all: admission_batch checks every event
     against the state before the request first.

@@ -327,10 +327,8 @@ append_event(writer_t *self, group_t *g, const pending_t *p, ev_result_t *r, con
     r->seq = self->first_seq + n;
     r->status = R_APPENDED;
     dedup_insert(self->dedup, r->id_hash, r->seq);
-    if (projection_fold_checked(projector_live(self->projector), r->seq, self->recorded_at, ev) !=
-            0 ||
-        foldset_fold(projector_folds(self->projector), r->seq, self->recorded_at, ev, alerter_flag,
-                     self->alerter) != 0) {
+    if (foldset_fold_checked(projector_folds(self->projector), r->seq, self->recorded_at, ev,
+                             alerter_flag, self->alerter) != 0) {
         snprintf(err, errlen, "out of memory folding event %llu into the projection",
                  (unsigned long long)r->seq);
         return STORE_ERROR;
