@@ -2,7 +2,9 @@
 
 #include "daemon/group.h"
 
+#include "events/codec.h"
 #include "events/currency.h"
+#include "events/utf8.h"
 
 #include <errno.h>
 #include <stdio.h>

@@ -12,6 +12,7 @@
 
 #include "daemon/group.h"
 #include "daemon/log.h"
+#include "events/utf8.h"
 #include "events/wire.h"
 
 #include <errno.h>

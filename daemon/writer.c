@@ -38,7 +38,7 @@
 #include "daemon/intake.h"
 #include "daemon/log.h"
 #include "daemon/projector.h"
-#include "events/schema.h"
+#include "events/codec.h"
 #include "events/wire.h"
 
 #include <assert.h>

@@ -5,6 +5,7 @@
     each) or, for roll-ups without a target of their own, from the day cells
     of the nodes under them. Wall-clock quantities use the request's `now`. */
 
+#include "events/codec.h"
 #include "projections/allocate.h"
 #include "projections/projection_internal.h"
 

@@ -7,7 +7,8 @@
 
 #include <cmocka.h>
 
-#include "events/schema.h"
+#include "events/codec.h"
+#include "events/utf8.h"
 
 #include <string.h>
 

@@ -19,7 +19,7 @@
 #include "daemon/projector.h"
 #include "daemon/replay.h"
 #include "daemon/store.h"
-#include "events/schema.h"
+#include "events/codec.h"
 #include "projections/projection.h"
 
 #include <getopt.h>
