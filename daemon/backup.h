@@ -21,7 +21,7 @@
 #ifndef PACER_BACKUP_H
 #define PACER_BACKUP_H
 
-#include "daemon/store.h"
+#include "daemon/store_log.h"
 
 #include <stddef.h>
 #include <stdint.h>

@@ -16,6 +16,7 @@
 
 #include "daemon/log.h"
 #include "daemon/replay.h"
+#include "daemon/store_snapshot.h"
 #include "events/wire.h"
 #include "projections/foldset.h"
 

@@ -13,7 +13,7 @@
 #ifndef PACER_REPLAY_H
 #define PACER_REPLAY_H
 
-#include "daemon/store.h"
+#include "daemon/store_log.h"
 #include "projections/projection.h"
 
 /* CPU seconds each side used: the larger bounds the replay. */

@@ -38,6 +38,7 @@
 #include "daemon/intake.h"
 #include "daemon/log.h"
 #include "daemon/projector.h"
+#include "daemon/store_ids.h"
 #include "events/codec.h"
 #include "events/wire.h"
 

@@ -1,4 +1,4 @@
-/*  libFuzzer target: a log record as read from disk (daemon/store.c
+/*  libFuzzer target: a log record as read from disk (daemon/store_log.c
     store_record_decode), then its event as the replay and pacer verify
     read it.
 
@@ -16,7 +16,7 @@
     Build: cmake -DPACER_FUZZ=ON -DCMAKE_C_COMPILER=clang; run:
     ./fuzz_record -dict=tests/corpus/pacer.dict corpus/ tests/corpus/fuzz_record */
 
-#include "daemon/store.h"
+#include "daemon/store_log.h"
 #include "tests/fuzz_fixture.h"
 
 #include <stdint.h>

@@ -18,7 +18,8 @@
 
 #include "daemon/projector.h"
 #include "daemon/replay.h"
-#include "daemon/store.h"
+#include "daemon/store_log.h"
+#include "daemon/store_snapshot.h"
 #include "events/codec.h"
 #include "projections/projection.h"
 
