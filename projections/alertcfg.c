@@ -427,3 +427,55 @@ bad:
     snprintf(err, errlen, "alert settings section: damaged");
     return -1;
 }
+
+/* The alert settings as a fold (alertcfg.h). */
+
+static void *
+fold_create(const det_env_t *env)
+{
+    (void)env; /* no calendar: silences and settings are by instant */
+    return alertcfg_new();
+}
+
+static void
+fold_destroy(void **state_p)
+{
+    alertcfg_t *self = *state_p;
+    alertcfg_destroy(&self);
+    *state_p = NULL;
+}
+
+static ev_errcode_t
+fold_check(void *state, const event_t *ev, ev_error_t *err)
+{
+    return alertcfg_check(state, ev, err);
+}
+
+static int
+fold_one(void *state, uint64_t seq, int64_t recorded_at, const event_t *ev, det_emit_fn *emit,
+         void *arg)
+{
+    (void)recorded_at, (void)emit, (void)arg; /* it raises nothing */
+    return alertcfg_fold(state, seq, ev);
+}
+
+static int
+fold_save(void *state, msgpack_packer *pk)
+{
+    return alertcfg_save(state, pk);
+}
+
+static int
+fold_load(void *state, const msgpack_object *obj, char *err, size_t errlen)
+{
+    return alertcfg_load(state, obj, err, errlen);
+}
+
+const fold_class_t fold_alertcfg = {.name = "alert_settings",
+                                    .version = ALERTCFG_VERSION,
+                                    .create = fold_create,
+                                    .destroy = fold_destroy,
+                                    .check = fold_check,
+                                    .fold = fold_one,
+                                    .save = fold_save,
+                                    .load = fold_load};

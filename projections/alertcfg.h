@@ -26,6 +26,7 @@
 #define PACER_ALERTCFG_H
 
 #include "events/schema.h"
+#include "projections/fold.h"
 
 #include <msgpack.h>
 #include <stdbool.h>
@@ -52,6 +53,11 @@ typedef struct {
 } review_t;
 
 typedef struct _alertcfg_t alertcfg_t;
+
+/* The alert settings as a fold (projections/fold.h: create alertcfg_new,
+   check alertcfg_check, fold alertcfg_fold, save and load alertcfg_save
+   and alertcfg_load), run by every pacerd (projections/folds.c). */
+extern const fold_class_t fold_alertcfg;
 
 /* NULL when out of memory. */
 alertcfg_t *alertcfg_new(void);

@@ -33,7 +33,7 @@
 #define PACER_DETECT_KIT_H
 
 #include "events/schema.h"
-#include "projections/detector.h"
+#include "projections/fold.h"
 
 #include <msgpack.h>
 #include <stddef.h>

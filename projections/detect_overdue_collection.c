@@ -525,7 +525,7 @@ memory(void *state)
            s->capheap * sizeof *s->heap;
 }
 
-const detector_class_t detect_overdue_collection = {
+const fold_class_t detect_overdue_collection = {
     .name = NAME,
     .version = VERSION,
     .create = create,

@@ -57,7 +57,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     /* the replay */
     projection_item_t item = {rec.seq, rec.recorded_at, rec.event, rec.event_len};
-    projection_decoded_t d;
+    fold_event_t d;
     msgpack_zone zone;
     FUZZ_CHECK(msgpack_zone_init(&zone, 4096));
     projection_decode_batch(&item, 1, &zone, &d);
