@@ -3,6 +3,7 @@
 #include "daemon/admission.h"
 
 #include "daemon/store_log.h"
+#include "events/codec.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -3,7 +3,9 @@
 #include "daemon/group.h"
 
 #include "daemon/command.h"
+#include "events/codec.h"
 #include "events/currency.h"
+#include "events/utf8.h"
 
 #include <errno.h>
 #include <stdio.h>

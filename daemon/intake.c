@@ -13,6 +13,7 @@
 #include "daemon/command.h"
 #include "daemon/group.h"
 #include "daemon/log.h"
+#include "events/utf8.h"
 #include "events/wire.h"
 
 #include <errno.h>

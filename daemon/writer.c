@@ -49,7 +49,7 @@
 #include "daemon/log.h"
 #include "daemon/projector.h"
 #include "daemon/store_ids.h"
-#include "events/schema.h"
+#include "events/codec.h"
 #include "events/wire.h"
 
 #include <assert.h>

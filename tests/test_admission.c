@@ -21,6 +21,7 @@
 #include "daemon/admission.h"
 #include "daemon/outbox.h"
 #include "daemon/store_log.h"
+#include "events/codec.h"
 #include "events/schema.h"
 #include "projections/projection.h"
 
