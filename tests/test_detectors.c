@@ -2,7 +2,9 @@
     projections/detect_*.c): per detector a crafted stream that must fire
     and a near miss that must not; the kit's robust statistics against brute
     force; determinism (fold all = fold half, save, load into a fresh state,
-    fold the rest); and a long stream whose memory stays flat. */
+    fold the rest); the saved bytes, load's refusals and set_param's messages
+    pinned to hashes recorded from the format's first code; and a long stream whose memory stays
+   flat. */
 
 #include <setjmp.h>
 #include <stdarg.h>
@@ -1332,6 +1334,173 @@ save_state(const fold_class_t *dc, void *st, msgpack_sbuffer *sb)
     assert_int_equal(dc->save(st, &pk), 0);
 }
 
+/* ---- snapshot bytes pinned to the format ---- */
+
+/* FNV-1a, 64-bit: the test's own hash of what a detector wrote, independent of the kit. */
+static uint64_t
+fnv(uint64_t h, const void *p, size_t n)
+{
+    const unsigned char *b = p;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ b[i]) * UINT64_C(1099511628211);
+    return h;
+}
+
+#define FNV0 UINT64_C(14695981039346656037)
+
+/* Every parameter name any detector has, and one none has. */
+static const char *const PARAM_NAMES[] = {"baseline_days",
+                                          "before_hours",
+                                          "bounce",
+                                          "bounce_days",
+                                          "enabled",
+                                          "end_days",
+                                          "grace_days",
+                                          "grace_hours",
+                                          "lambda_floor",
+                                          "large_quantile",
+                                          "line_only_threshold",
+                                          "lookback_days",
+                                          "max_terms_days",
+                                          "min_count",
+                                          "min_days",
+                                          "min_deals",
+                                          "min_line",
+                                          "min_rep",
+                                          "min_reversals",
+                                          "min_spread",
+                                          "paid_share",
+                                          "period_months",
+                                          "repeat_days",
+                                          "repeat_exempt",
+                                          "repeat_share",
+                                          "reversal_days",
+                                          "reversed_end_share",
+                                          "reversed_share",
+                                          "round_share",
+                                          "series_days",
+                                          "series_window_hours",
+                                          "share_margin",
+                                          "share_only",
+                                          "share_only_margin",
+                                          "share_only_min",
+                                          "share_only_significance",
+                                          "significance",
+                                          "threshold",
+                                          "tolerance",
+                                          "window_days",
+                                          "window_hours",
+                                          "no_such_setting",
+                                          NULL};
+static const double PARAM_VALUES[] = {-1e9, -1, 0, 0.0005, 0.5, 1, 2, 3, 7, 30, 200, 1e9, NAN};
+
+/* What the detectors wrote and said before their save, load and set_param bodies became the
+   kit's tables (recorded from that code; a change here is a change of the snapshot format or
+   of the refusals and messages, which must not happen without a version bump):
+   - saved: the bytes of the state after folding the 200,000-event history below;
+   - damaged: every load's result and message over 300 seeded damages of those bytes;
+   - params: every set_param result and message over PARAM_NAMES x PARAM_VALUES, then the
+     bytes a fresh state saves after them. */
+typedef struct {
+    const char *name;
+    uint64_t saved, damaged, params;
+} pinned_t;
+
+static const pinned_t PINNED[] = {{"amount_outlier", UINT64_C(0x40220f60cd59a245),
+                                   UINT64_C(0x8a807abed5640e5d), UINT64_C(0xe5dbfaecac07a4e9)},
+                                  {"duplicate_order", UINT64_C(0xa156e9e5e2860812),
+                                   UINT64_C(0xe97a58b0de3b16af), UINT64_C(0x20e39ffc6b212c2e)},
+                                  {"customer_burst", UINT64_C(0x04b7f04c5cc47349),
+                                   UINT64_C(0xa0af8022165d1f1e), UINT64_C(0x8f64b3f64bec2427)},
+                                  {"period_end_stuffing", UINT64_C(0x75e98ef27dad886d),
+                                   UINT64_C(0x5b048c06630d4aa8), UINT64_C(0xaa1730e3db090f45)},
+                                  {"padding", UINT64_C(0x60e45d7f54d2f6d1),
+                                   UINT64_C(0x888bf878efc043ac), UINT64_C(0xf44206efd6440813)},
+                                  {"no_sales_trail", UINT64_C(0x2392e495c827bbfd),
+                                   UINT64_C(0x65c10be12267d10a), UINT64_C(0x519b33f77862ec93)},
+                                  {"benford", UINT64_C(0x452c2c6d6ee55398),
+                                   UINT64_C(0xf94943ac2f10a532), UINT64_C(0x7a7ca798ffa28778)},
+                                  {"overdue_collection", UINT64_C(0xefa5c52222bd15e7),
+                                   UINT64_C(0x5dd9494c4f496295), UINT64_C(0x4551f2fd47e97b62)},
+                                  {NULL, 0, 0, 0}};
+
+static uint64_t
+hash_params(const fold_class_t *dc)
+{
+    uint64_t h = FNV0;
+    void *st = dc->create(&env);
+    assert_non_null(st);
+    char err[256];
+    for (const char *const *n = PARAM_NAMES; *n; n++)
+        for (size_t k = 0; k < sizeof PARAM_VALUES / sizeof *PARAM_VALUES; k++) {
+            err[0] = 0;
+            int rc = dc->set_param(st, *n, PARAM_VALUES[k], err, sizeof err);
+            h = fnv(h, &rc, sizeof rc);
+            if (rc != 0)
+                h = fnv(h, err, strlen(err));
+        }
+    msgpack_sbuffer sb;
+    save_state(dc, st, &sb);
+    h = fnv(h, sb.data, sb.size);
+    msgpack_sbuffer_destroy(&sb);
+    dc->destroy(&st);
+    return h;
+}
+
+static uint64_t
+hash_damaged(const fold_class_t *dc, const msgpack_sbuffer *a)
+{
+    uint64_t h = FNV0, seed = UINT64_C(0x9e3779b97f4a7c15);
+    char err[256];
+    for (int k = 0; k < 300; k++) {
+        char *copy = malloc(a->size);
+        assert_non_null(copy);
+        memcpy(copy, a->data, a->size);
+        size_t len = a->size;
+        seed = seed * UINT64_C(6364136223846793005) + 1442695040888963407u;
+        uint64_t x = seed >> 17;
+        if (k % 3 == 2)
+            len = (size_t)(x % a->size);
+        else if (k % 3 == 1) /* the head: parameters, scalars, the first table's sizes */
+            copy[x % (a->size < 400 ? a->size : 400)] ^= (char)(1u << ((x >> 40) % 8));
+        else
+            copy[x % a->size] ^= (char)(1u << ((x >> 40) % 8));
+        msgpack_unpacked up;
+        msgpack_unpacked_init(&up);
+        void *scratch = dc->create(&env);
+        int rc = 2;
+        err[0] = 0;
+        if (msgpack_unpack_next(&up, copy, len, NULL) == MSGPACK_UNPACK_SUCCESS)
+            rc = dc->load(scratch, &up.data, err, sizeof err);
+        h = fnv(h, &rc, sizeof rc);
+        if (rc != 0)
+            h = fnv(h, err, strlen(err));
+        dc->destroy(&scratch);
+        msgpack_unpacked_destroy(&up);
+        free(copy);
+    }
+    return h;
+}
+
+static void
+check_pinned(const fold_class_t *dc, const msgpack_sbuffer *a)
+{
+    uint64_t saved = fnv(FNV0, a->data, a->size);
+    uint64_t damaged = hash_damaged(dc, a), params = hash_params(dc);
+    const pinned_t *p = PINNED;
+    while (p->name && strcmp(p->name, dc->name) != 0)
+        p++;
+    if (!p->name || saved != p->saved || damaged != p->damaged || params != p->params)
+        fprintf(stderr,
+                "    now {\"%s\", UINT64_C(0x%016llx), UINT64_C(0x%016llx), UINT64_C(0x%016llx)}\n",
+                dc->name, (unsigned long long)saved, (unsigned long long)damaged,
+                (unsigned long long)params);
+    assert_non_null(p->name); /* every detector is pinned */
+    assert_true(saved == p->saved);
+    assert_true(damaged == p->damaged);
+    assert_true(params == p->params);
+}
+
 /* Same log, same flags: folded in one go, or half, saved, loaded into a fresh state and the
    rest; and the two final states save to the same bytes. */
 static void
@@ -1374,6 +1543,7 @@ test_determinism(void **unused)
         save_state(dc, second, &b);
         assert_int_equal(a.size, b.size);
         assert_memory_equal(a.data, b.data, a.size);
+        check_pinned(dc, &a);
         /* damaged snapshots: a flipped byte or a cut is either refused or loads a state that
            folds on safely (the sanitizer build checks the latter) */
         for (int k = 0; k < 200; k++) {
