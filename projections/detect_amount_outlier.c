@@ -61,21 +61,14 @@ typedef struct {
     double enabled; /* 0: fold, raise nothing */
 } params_t;
 
-static const params_t DEFAULTS = {.threshold = 4.5,
-                                  .line_only_threshold = 6.0,
-                                  .min_line = 50,
-                                  .min_rep = 20,
-                                  .min_spread = 0.1,
-                                  .enabled = 1};
-
 static const dk_param_t PARAMS[] = {
-    {"threshold", offsetof(params_t, threshold), 1, 100},
-    {"line_only_threshold", offsetof(params_t, line_only_threshold), 1, 100},
-    {"min_line", offsetof(params_t, min_line), 5, K_LINE},
-    {"min_rep", offsetof(params_t, min_rep), 5, K_REP},
-    {"min_spread", offsetof(params_t, min_spread), 0.001, 10},
-    {"enabled", offsetof(params_t, enabled), 0, 1},
-    {NULL, 0, 0, 0}};
+    {"threshold", offsetof(params_t, threshold), 1, 100, 4.5},
+    {"line_only_threshold", offsetof(params_t, line_only_threshold), 1, 100, 6.0},
+    {"min_line", offsetof(params_t, min_line), 5, K_LINE, 50},
+    {"min_rep", offsetof(params_t, min_rep), 5, K_REP, 20},
+    {"min_spread", offsetof(params_t, min_spread), 0.001, 10, 0.1},
+    {"enabled", offsetof(params_t, enabled), 0, 1, 1},
+    {NULL, 0, 0, 0, 0}};
 
 typedef struct {
     dk_win_t w;
@@ -88,65 +81,13 @@ typedef struct {
 } rep_t;
 
 typedef struct {
+    const dk_kit_t *kit; /* first: see dk_kit_t */
     det_env_t env;
     params_t p;
     int64_t now;
     dk_table_t lines, reps;
     dk_table_t repeats; /* (customer, line, currency, unit price) seen within REPEAT_DAYS */
 } state_t;
-
-static int
-state_init(state_t *s, const det_env_t *env, const params_t *p)
-{
-    memset(s, 0, sizeof *s);
-    s->env = *env;
-    s->p = *p;
-    if (dk_table_init(&s->lines, sizeof(line_t), 16, MAX_LINES) != 0)
-        return -1;
-    if (dk_table_init(&s->reps, sizeof(rep_t), 64, MAX_REPS) != 0) {
-        dk_table_free(&s->lines);
-        return -1;
-    }
-    if (dk_table_init(&s->repeats, 0, 256, MAX_REPEATS) != 0) {
-        dk_table_free(&s->lines);
-        dk_table_free(&s->reps);
-        return -1;
-    }
-    s->now = INT64_MIN;
-    dk_table_slack(&s->lines, DK_DAY);
-    dk_table_slack(&s->reps, DK_DAY);
-    dk_table_slack(&s->repeats, DK_DAY);
-    return 0;
-}
-
-static void
-state_fini(state_t *s)
-{
-    dk_table_free(&s->lines);
-    dk_table_free(&s->reps);
-    dk_table_free(&s->repeats);
-}
-
-static void *
-create(const det_env_t *env)
-{
-    state_t *s = malloc(sizeof *s);
-    if (s && state_init(s, env, &DEFAULTS) != 0) {
-        free(s);
-        s = NULL;
-    }
-    return s;
-}
-
-static void
-destroy(void **state_p)
-{
-    if (*state_p) {
-        state_fini(*state_p);
-        free(*state_p);
-        *state_p = NULL;
-    }
-}
 
 static double
 mod_z(double y, double med, double mad, double floor)
@@ -306,70 +247,41 @@ rep_ok(const void *rec)
     return dk_win_ok(&r->w, r->ring, r->sorted, K_REP);
 }
 
-static int
-save(void *state, msgpack_packer *pk)
-{
-    state_t *s = state;
-    dk_wbuf_t w = {0};
-    dk_w_params(&w, &s->p, PARAMS);
-    dk_w_i64(&w, s->now);
-    dk_w_table(&w, &s->lines);
-    dk_w_table(&w, &s->reps);
-    dk_w_table(&w, &s->repeats);
-    return dk_w_finish(&w, pk, NAME, VERSION);
-}
+static const dk_field_t FIELDS[] = {{DK_F_I64, offsetof(state_t, now), 1, INT64_MIN},
+                                    {DK_F_END, 0, 0, 0}};
 
-static int
-load(void *state, const msgpack_object *obj, char *err, size_t errlen)
-{
-    state_t *s = state;
-    dk_rbuf_t r;
-    if (dk_r_open(&r, obj, NAME, VERSION, err, errlen) != 0)
-        return -1;
-    params_t p = s->p;
-    dk_r_params(&r, &p, PARAMS);
-    state_t fresh;
-    if (r.failed || state_init(&fresh, &s->env, &p) != 0) {
-        snprintf(err, errlen, "detector %s: damaged snapshot or out of memory", NAME);
-        return -1;
-    }
-    fresh.now = dk_r_i64(&r);
-    dk_r_table(&r, &fresh.lines, line_ok);
-    dk_r_table(&r, &fresh.reps, rep_ok);
-    dk_r_table(&r, &fresh.repeats, NULL);
-    if (dk_r_close(&r, NAME, err, errlen) != 0) {
-        state_fini(&fresh);
-        return -1;
-    }
-    state_fini(s);
-    *s = fresh;
-    return 0;
-}
+static const dk_tab_t TABLES[] = {
+    {offsetof(state_t, lines), sizeof(line_t), 16, MAX_LINES, DK_DAY, line_ok},
+    {offsetof(state_t, reps), sizeof(rep_t), 64, MAX_REPS, DK_DAY, rep_ok},
+    {offsetof(state_t, repeats), 0, 256, MAX_REPEATS, DK_DAY, NULL},
+    {0, 0, 0, 0, 0, NULL}};
 
-static int
-set_param(void *state, const char *param, double value, char *err, size_t errlen)
-{
-    state_t *s = state;
-    return dk_set_param(&s->p, PARAMS, NAME, param, value, err, errlen);
-}
+static const dk_kit_t KIT = {
+    .name = NAME,
+    .version = VERSION,
+    .size = sizeof(state_t),
+    .env_off = offsetof(state_t, env),
+    .params_off = offsetof(state_t, p),
+    .params = PARAMS,
+    .fields = FIELDS,
+    .tables = TABLES,
+};
 
-static size_t
-memory(void *state)
+static void *
+create(const det_env_t *env)
 {
-    state_t *s = state;
-    return sizeof *s + dk_table_memory(&s->lines) + dk_table_memory(&s->reps) +
-           dk_table_memory(&s->repeats);
+    return dk_create(&KIT, env);
 }
 
 const fold_class_t detect_amount_outlier = {
     .name = NAME,
     .version = VERSION,
     .create = create,
-    .destroy = destroy,
+    .destroy = dk_destroy,
     .fold = fold,
     .tick = NULL,
-    .save = save,
-    .load = load,
-    .set_param = set_param,
-    .memory = memory,
+    .save = dk_save,
+    .load = dk_load,
+    .set_param = dk_set_param,
+    .memory = dk_memory,
 };

@@ -50,15 +50,12 @@ typedef struct {
     double enabled; /* 0: fold, raise nothing */
 } params_t;
 
-static const params_t DEFAULTS = {
-    .threshold = 0.015, .significance = 10, .min_deals = 100, .round_share = 0.3, .enabled = 1};
-
-static const dk_param_t PARAMS[] = {{"threshold", offsetof(params_t, threshold), 0.001, 1},
-                                    {"significance", offsetof(params_t, significance), 0, 100},
-                                    {"min_deals", offsetof(params_t, min_deals), 50, WINDOW},
-                                    {"round_share", offsetof(params_t, round_share), 0, 1},
-                                    {"enabled", offsetof(params_t, enabled), 0, 1},
-                                    {NULL, 0, 0, 0}};
+static const dk_param_t PARAMS[] = {{"threshold", offsetof(params_t, threshold), 0.001, 1, 0.015},
+                                    {"significance", offsetof(params_t, significance), 0, 100, 10},
+                                    {"min_deals", offsetof(params_t, min_deals), 50, WINDOW, 100},
+                                    {"round_share", offsetof(params_t, round_share), 0, 1, 0.3},
+                                    {"enabled", offsetof(params_t, enabled), 0, 1, 1},
+                                    {NULL, 0, 0, 0, 0}};
 
 /* log10(1 + 1/d) */
 static const double BENFORD[10] = {0,
@@ -87,6 +84,7 @@ typedef struct {
 } rep_t;
 
 typedef struct {
+    const dk_kit_t *kit; /* first: see dk_kit_t */
     det_env_t env;
     params_t p;
     uint32_t org_n, org_pos;
@@ -95,45 +93,6 @@ typedef struct {
     uint8_t org_digit[ORG];
     dk_table_t reps;
 } state_t;
-
-static int
-state_init(state_t *s, const det_env_t *env, const params_t *p)
-{
-    memset(s, 0, sizeof *s);
-    s->env = *env;
-    s->p = *p;
-    if (dk_table_init(&s->reps, sizeof(rep_t), 64, MAX_REPS) != 0)
-        return -1;
-    dk_table_slack(&s->reps, DK_DAY);
-    return 0;
-}
-
-static void
-state_fini(state_t *s)
-{
-    dk_table_free(&s->reps);
-}
-
-static void *
-create(const det_env_t *env)
-{
-    state_t *s = malloc(sizeof *s);
-    if (s && state_init(s, env, &DEFAULTS) != 0) {
-        free(s);
-        s = NULL;
-    }
-    return s;
-}
-
-static void
-destroy(void **state_p)
-{
-    if (*state_p) {
-        state_fini(*state_p);
-        free(*state_p);
-        *state_p = NULL;
-    }
-}
 
 static int
 first_digit(int64_t a)
@@ -313,91 +272,65 @@ rep_ok(const void *rec)
     return memcmp(count, r->count, sizeof count) == 0 && rounds == r->rounds;
 }
 
-static int
-save(void *state, msgpack_packer *pk)
+/* The organisation's window read from a snapshot holds together: position and size in
+   range, every entry a digit 1-9 (and the round mark), and counts and rounds that are its
+   sums. */
+static void
+org_check(dk_rbuf_t *r, void *state)
 {
-    state_t *s = state;
-    dk_wbuf_t w = {0};
-    dk_w_params(&w, &s->p, PARAMS);
-    dk_w_u32(&w, s->org_n);
-    dk_w_u32(&w, s->org_pos);
-    for (int d = 0; d < 10; d++)
-        dk_w_u32(&w, s->org_count[d]);
-    dk_w_u32(&w, s->org_rounds);
-    dk_w_bytes(&w, s->org_digit, ORG);
-    dk_w_table(&w, &s->reps);
-    return dk_w_finish(&w, pk, NAME, VERSION);
-}
-
-static int
-load(void *state, const msgpack_object *obj, char *err, size_t errlen)
-{
-    state_t *s = state;
-    dk_rbuf_t r;
-    if (dk_r_open(&r, obj, NAME, VERSION, err, errlen) != 0)
-        return -1;
-    params_t p = s->p;
-    dk_r_params(&r, &p, PARAMS);
-    state_t *fresh = malloc(sizeof *fresh);
-    if (r.failed || !fresh || state_init(fresh, &s->env, &p) != 0) {
-        free(fresh);
-        snprintf(err, errlen, "detector %s: damaged snapshot or out of memory", NAME);
-        return -1;
-    }
-    fresh->org_n = dk_r_u32(&r);
-    fresh->org_pos = dk_r_u32(&r);
-    for (int d = 0; d < 10; d++)
-        fresh->org_count[d] = dk_r_u32(&r);
-    fresh->org_rounds = dk_r_u32(&r);
-    dk_r_bytes(&r, fresh->org_digit, ORG);
+    const state_t *fresh = state;
     if (fresh->org_n > ORG || fresh->org_pos >= ORG)
-        r.failed = 1;
+        r->failed = 1;
     uint32_t count[10] = {0}, rounds = 0;
-    for (uint32_t j = 0; !r.failed && j < fresh->org_n; j++) {
+    for (uint32_t j = 0; !r->failed && j < fresh->org_n; j++) {
         int d = fresh->org_digit[j] & 0xf;
         if (d < 1 || d > 9 || (fresh->org_digit[j] & ~(ROUND | 0xf)))
-            r.failed = 1;
+            r->failed = 1;
         else
             count[d]++;
         rounds += (fresh->org_digit[j] & ROUND) != 0;
     }
     if (memcmp(count, fresh->org_count, sizeof count) != 0 || rounds != fresh->org_rounds)
-        r.failed = 1;
-    dk_r_table(&r, &fresh->reps, rep_ok);
-    if (dk_r_close(&r, NAME, err, errlen) != 0) {
-        state_fini(fresh);
-        free(fresh);
-        return -1;
-    }
-    state_fini(s);
-    *s = *fresh;
-    free(fresh);
-    return 0;
+        r->failed = 1;
 }
 
-static int
-set_param(void *state, const char *param, double value, char *err, size_t errlen)
-{
-    state_t *s = state;
-    return dk_set_param(&s->p, PARAMS, NAME, param, value, err, errlen);
-}
+static const dk_field_t FIELDS[] = {{DK_F_U32, offsetof(state_t, org_n), 1, 0},
+                                    {DK_F_U32, offsetof(state_t, org_pos), 1, 0},
+                                    {DK_F_U32, offsetof(state_t, org_count), 10, 0},
+                                    {DK_F_U32, offsetof(state_t, org_rounds), 1, 0},
+                                    {DK_F_BYTES, offsetof(state_t, org_digit), ORG, 0},
+                                    {DK_F_END, 0, 0, 0}};
 
-static size_t
-memory(void *state)
+static const dk_tab_t TABLES[] = {
+    {offsetof(state_t, reps), sizeof(rep_t), 64, MAX_REPS, DK_DAY, rep_ok}, {0, 0, 0, 0, 0, NULL}};
+
+static const dk_kit_t KIT = {
+    .name = NAME,
+    .version = VERSION,
+    .size = sizeof(state_t),
+    .env_off = offsetof(state_t, env),
+    .params_off = offsetof(state_t, p),
+    .params = PARAMS,
+    .fields = FIELDS,
+    .tables = TABLES,
+    .load_check = org_check,
+};
+
+static void *
+create(const det_env_t *env)
 {
-    state_t *s = state;
-    return sizeof *s + dk_table_memory(&s->reps);
+    return dk_create(&KIT, env);
 }
 
 const fold_class_t detect_benford = {
     .name = NAME,
     .version = VERSION,
     .create = create,
-    .destroy = destroy,
+    .destroy = dk_destroy,
     .fold = fold,
     .tick = NULL,
-    .save = save,
-    .load = load,
-    .set_param = set_param,
-    .memory = memory,
+    .save = dk_save,
+    .load = dk_load,
+    .set_param = dk_set_param,
+    .memory = dk_memory,
 };

@@ -39,21 +39,14 @@ typedef struct {
     double enabled; /* 0: fold, raise nothing */
 } params_t;
 
-static const params_t DEFAULTS = {.threshold = 6,
-                                  .min_count = 5,
-                                  .baseline_days = 28,
-                                  .min_days = 14,
-                                  .lambda_floor = 0.1,
-                                  .enabled = 1};
-
 static const dk_param_t PARAMS[] = {
-    {"threshold", offsetof(params_t, threshold), 1, 50},
-    {"min_count", offsetof(params_t, min_count), 2, 10000},
-    {"baseline_days", offsetof(params_t, baseline_days), 7, RING - 1},
-    {"min_days", offsetof(params_t, min_days), 1, RING - 1},
-    {"lambda_floor", offsetof(params_t, lambda_floor), 0.001, 100},
-    {"enabled", offsetof(params_t, enabled), 0, 1},
-    {NULL, 0, 0, 0}};
+    {"threshold", offsetof(params_t, threshold), 1, 50, 6},
+    {"min_count", offsetof(params_t, min_count), 2, 10000, 5},
+    {"baseline_days", offsetof(params_t, baseline_days), 7, RING - 1, 28},
+    {"min_days", offsetof(params_t, min_days), 1, RING - 1, 14},
+    {"lambda_floor", offsetof(params_t, lambda_floor), 0.001, 100, 0.1},
+    {"enabled", offsetof(params_t, enabled), 0, 1, 1},
+    {NULL, 0, 0, 0, 0}};
 
 typedef struct {
     int64_t first_day; /* the first day seen */
@@ -66,49 +59,11 @@ typedef struct {
 } rep_t;
 
 typedef struct {
+    const dk_kit_t *kit; /* first: see dk_kit_t */
     det_env_t env;
     params_t p;
     dk_table_t reps;
 } state_t;
-
-static int
-state_init(state_t *s, const det_env_t *env, const params_t *p)
-{
-    memset(s, 0, sizeof *s);
-    s->env = *env;
-    s->p = *p;
-    if (dk_table_init(&s->reps, sizeof(rep_t), 64, MAX_REPS) != 0)
-        return -1;
-    dk_table_slack(&s->reps, DK_DAY);
-    return 0;
-}
-
-static void
-state_fini(state_t *s)
-{
-    dk_table_free(&s->reps);
-}
-
-static void *
-create(const det_env_t *env)
-{
-    state_t *s = malloc(sizeof *s);
-    if (s && state_init(s, env, &DEFAULTS) != 0) {
-        free(s);
-        s = NULL;
-    }
-    return s;
-}
-
-static void
-destroy(void **state_p)
-{
-    if (*state_p) {
-        state_fini(*state_p);
-        free(*state_p);
-        *state_p = NULL;
-    }
-}
 
 /* Days before 1970 (a zone west of UTC at the epoch) are negative. */
 static inline uint32_t
@@ -271,63 +226,35 @@ rep_ok(const void *rec)
     return 1;
 }
 
-static int
-save(void *state, msgpack_packer *pk)
-{
-    state_t *s = state;
-    dk_wbuf_t w = {0};
-    dk_w_params(&w, &s->p, PARAMS);
-    dk_w_table(&w, &s->reps);
-    return dk_w_finish(&w, pk, NAME, VERSION);
-}
+static const dk_tab_t TABLES[] = {
+    {offsetof(state_t, reps), sizeof(rep_t), 64, MAX_REPS, DK_DAY, rep_ok}, {0, 0, 0, 0, 0, NULL}};
 
-static int
-load(void *state, const msgpack_object *obj, char *err, size_t errlen)
-{
-    state_t *s = state;
-    dk_rbuf_t r;
-    if (dk_r_open(&r, obj, NAME, VERSION, err, errlen) != 0)
-        return -1;
-    params_t p = s->p;
-    dk_r_params(&r, &p, PARAMS);
-    state_t fresh;
-    if (r.failed || state_init(&fresh, &s->env, &p) != 0) {
-        snprintf(err, errlen, "detector %s: damaged snapshot or out of memory", NAME);
-        return -1;
-    }
-    dk_r_table(&r, &fresh.reps, rep_ok);
-    if (dk_r_close(&r, NAME, err, errlen) != 0) {
-        state_fini(&fresh);
-        return -1;
-    }
-    state_fini(s);
-    *s = fresh;
-    return 0;
-}
+static const dk_kit_t KIT = {
+    .name = NAME,
+    .version = VERSION,
+    .size = sizeof(state_t),
+    .env_off = offsetof(state_t, env),
+    .params_off = offsetof(state_t, p),
+    .params = PARAMS,
+    .fields = NULL,
+    .tables = TABLES,
+};
 
-static int
-set_param(void *state, const char *param, double value, char *err, size_t errlen)
+static void *
+create(const det_env_t *env)
 {
-    state_t *s = state;
-    return dk_set_param(&s->p, PARAMS, NAME, param, value, err, errlen);
-}
-
-static size_t
-memory(void *state)
-{
-    state_t *s = state;
-    return sizeof *s + dk_table_memory(&s->reps);
+    return dk_create(&KIT, env);
 }
 
 const fold_class_t detect_customer_burst = {
     .name = NAME,
     .version = VERSION,
     .create = create,
-    .destroy = destroy,
+    .destroy = dk_destroy,
     .fold = fold,
     .tick = NULL,
-    .save = save,
-    .load = load,
-    .set_param = set_param,
-    .memory = memory,
+    .save = dk_save,
+    .load = dk_load,
+    .set_param = dk_set_param,
+    .memory = dk_memory,
 };

@@ -43,15 +43,12 @@ typedef struct {
     double enabled; /* 0: fold, raise nothing */
 } params_t;
 
-static const params_t DEFAULTS = {
-    .window_hours = 72, .series_days = 35, .series_window_hours = 12, .enabled = 1};
-
 static const dk_param_t PARAMS[] = {
-    {"window_hours", offsetof(params_t, window_hours), 0, 24 * 30},
-    {"series_days", offsetof(params_t, series_days), 1, 365},
-    {"series_window_hours", offsetof(params_t, series_window_hours), 0, 24 * 30},
-    {"enabled", offsetof(params_t, enabled), 0, 1},
-    {NULL, 0, 0, 0}};
+    {"window_hours", offsetof(params_t, window_hours), 0, 24 * 30, 72},
+    {"series_days", offsetof(params_t, series_days), 1, 365, 35},
+    {"series_window_hours", offsetof(params_t, series_window_hours), 0, 24 * 30, 12},
+    {"enabled", offsetof(params_t, enabled), 0, 1, 1},
+    {NULL, 0, 0, 0, 0}};
 
 /* keyed by the combination */
 typedef struct {
@@ -72,55 +69,12 @@ typedef struct {
 } order_t;
 
 typedef struct {
+    const dk_kit_t *kit; /* first: see dk_kit_t */
     det_env_t env;
     params_t p;
     int64_t now; /* stream time */
     dk_table_t deals, orders;
 } state_t;
-
-static int
-state_init(state_t *s, const det_env_t *env, const params_t *p)
-{
-    memset(s, 0, sizeof *s);
-    s->env = *env;
-    s->p = *p;
-    s->now = INT64_MIN;
-    if (dk_table_init(&s->deals, sizeof(deal_t), 256, MAX_DEAL) != 0)
-        return -1;
-    if (dk_table_init(&s->orders, sizeof(order_t), 256, MAX_DEAL) != 0) {
-        dk_table_free(&s->deals);
-        return -1;
-    }
-    return 0;
-}
-
-static void
-state_fini(state_t *s)
-{
-    dk_table_free(&s->deals);
-    dk_table_free(&s->orders);
-}
-
-static void *
-create(const det_env_t *env)
-{
-    state_t *s = malloc(sizeof *s);
-    if (s && state_init(s, env, &DEFAULTS) != 0) {
-        free(s);
-        s = NULL;
-    }
-    return s;
-}
-
-static void
-destroy(void **state_p)
-{
-    if (*state_p) {
-        state_fini(*state_p);
-        free(*state_p);
-        *state_p = NULL;
-    }
-}
 
 static void
 explain(state_t *s, const deal_t *first, uint64_t seq, const event_t *ev, det_emit_fn *emit,
@@ -253,67 +207,40 @@ deal_ok(const void *rec)
            dk_str_ok(d->rep, sizeof d->rep);
 }
 
-static int
-save(void *state, msgpack_packer *pk)
-{
-    state_t *s = state;
-    dk_wbuf_t w = {0};
-    dk_w_params(&w, &s->p, PARAMS);
-    dk_w_i64(&w, s->now);
-    dk_w_table(&w, &s->deals);
-    dk_w_table(&w, &s->orders);
-    return dk_w_finish(&w, pk, NAME, VERSION);
-}
+static const dk_field_t FIELDS[] = {{DK_F_I64, offsetof(state_t, now), 1, INT64_MIN},
+                                    {DK_F_END, 0, 0, 0}};
 
-static int
-load(void *state, const msgpack_object *obj, char *err, size_t errlen)
-{
-    state_t *s = state;
-    dk_rbuf_t r;
-    if (dk_r_open(&r, obj, NAME, VERSION, err, errlen) != 0)
-        return -1;
-    params_t p = s->p;
-    dk_r_params(&r, &p, PARAMS);
-    state_t fresh;
-    if (r.failed || state_init(&fresh, &s->env, &p) != 0) {
-        snprintf(err, errlen, "detector %s: damaged snapshot or out of memory", NAME);
-        return -1;
-    }
-    fresh.now = dk_r_i64(&r);
-    dk_r_table(&r, &fresh.deals, deal_ok);
-    dk_r_table(&r, &fresh.orders, NULL);
-    if (dk_r_close(&r, NAME, err, errlen) != 0) {
-        state_fini(&fresh);
-        return -1;
-    }
-    state_fini(s);
-    *s = fresh;
-    return 0;
-}
+static const dk_tab_t TABLES[] = {
+    {offsetof(state_t, deals), sizeof(deal_t), 256, MAX_DEAL, 0, deal_ok},
+    {offsetof(state_t, orders), sizeof(order_t), 256, MAX_DEAL, 0, NULL},
+    {0, 0, 0, 0, 0, NULL}};
 
-static int
-set_param(void *state, const char *param, double value, char *err, size_t errlen)
-{
-    state_t *s = state;
-    return dk_set_param(&s->p, PARAMS, NAME, param, value, err, errlen);
-}
+static const dk_kit_t KIT = {
+    .name = NAME,
+    .version = VERSION,
+    .size = sizeof(state_t),
+    .env_off = offsetof(state_t, env),
+    .params_off = offsetof(state_t, p),
+    .params = PARAMS,
+    .fields = FIELDS,
+    .tables = TABLES,
+};
 
-static size_t
-memory(void *state)
+static void *
+create(const det_env_t *env)
 {
-    state_t *s = state;
-    return sizeof *s + dk_table_memory(&s->deals) + dk_table_memory(&s->orders);
+    return dk_create(&KIT, env);
 }
 
 const fold_class_t detect_duplicate_order = {
     .name = NAME,
     .version = VERSION,
     .create = create,
-    .destroy = destroy,
+    .destroy = dk_destroy,
     .fold = fold,
     .tick = NULL,
-    .save = save,
-    .load = load,
-    .set_param = set_param,
-    .memory = memory,
+    .save = dk_save,
+    .load = dk_load,
+    .set_param = dk_set_param,
+    .memory = dk_memory,
 };

@@ -781,11 +781,11 @@ dk_r_close(dk_rbuf_t *r, const char *name, char *err, size_t errlen)
     return 0;
 }
 
-/* ---- parameters ---- */
+/* ---- a detector described once ---- */
 
-int
-dk_set_param(void *params, const dk_param_t *table, const char *detector, const char *name,
-             double v, char *err, size_t errlen)
+static int
+param_set(void *params, const dk_param_t *table, const char *detector, const char *name, double v,
+          char *err, size_t errlen)
 {
     for (const dk_param_t *p = table; p->name; p++) {
         if (strcmp(p->name, name) != 0)
@@ -802,8 +802,8 @@ dk_set_param(void *params, const dk_param_t *table, const char *detector, const 
     return -1;
 }
 
-void
-dk_w_params(dk_wbuf_t *w, const void *params, const dk_param_t *table)
+static void
+params_write(dk_wbuf_t *w, const void *params, const dk_param_t *table)
 {
     uint32_t n = 0;
     for (const dk_param_t *p = table; p->name; p++)
@@ -816,8 +816,9 @@ dk_w_params(dk_wbuf_t *w, const void *params, const dk_param_t *table)
     }
 }
 
-void
-dk_r_params(dk_rbuf_t *r, void *params, const dk_param_t *table)
+/* Each value checked against its range: a count or value out of range sets r->failed. */
+static void
+params_read(dk_rbuf_t *r, void *params, const dk_param_t *table)
 {
     uint32_t n = 0;
     for (const dk_param_t *p = table; p->name; p++)
@@ -834,6 +835,170 @@ dk_r_params(dk_rbuf_t *r, void *params, const dk_param_t *table)
         }
         memcpy((char *)params + p->off, &v, sizeof v);
     }
+}
+
+#define AT(state, off) ((char *)(state) + (off))
+
+static const dk_kit_t *
+kit_of(const void *state)
+{
+    return *(const dk_kit_t *const *)state;
+}
+
+static void
+kit_fini(const dk_kit_t *k, void *s)
+{
+    for (const dk_tab_t *t = k->tables; t->max_cap; t++)
+        dk_table_free((dk_table_t *)AT(s, t->off));
+    if (k->fini_more)
+        k->fini_more(s);
+}
+
+/* A new state in s (size k->size) with the default parameters. 0; -1 when out of memory
+   (s then holds nothing to free). */
+static int
+kit_init(const dk_kit_t *k, void *s, const det_env_t *env)
+{
+    memset(s, 0, k->size);
+    memcpy(s, &k, sizeof k);
+    memcpy(AT(s, k->env_off), env, sizeof *env);
+    for (const dk_param_t *p = k->params; p->name; p++)
+        memcpy(AT(s, k->params_off + p->off), &p->def, sizeof p->def);
+    for (const dk_field_t *f = k->fields; f && f->kind != DK_F_END; f++)
+        if (f->kind == DK_F_I64)
+            memcpy(AT(s, f->off), &f->init, sizeof f->init);
+    for (const dk_tab_t *t = k->tables; t->max_cap; t++) {
+        dk_table_t *tab = (dk_table_t *)AT(s, t->off);
+        if (dk_table_init(tab, t->recsize, t->init_cap, t->max_cap) != 0) {
+            for (const dk_tab_t *u = k->tables; u != t; u++)
+                dk_table_free((dk_table_t *)AT(s, u->off));
+            return -1;
+        }
+        dk_table_slack(tab, t->slack);
+    }
+    return 0;
+}
+
+void *
+dk_create(const dk_kit_t *k, const det_env_t *env)
+{
+    void *s = malloc(k->size);
+    if (s && kit_init(k, s, env) != 0) {
+        free(s);
+        s = NULL;
+    }
+    return s;
+}
+
+void
+dk_destroy(void **state_p)
+{
+    if (*state_p) {
+        kit_fini(kit_of(*state_p), *state_p);
+        free(*state_p);
+        *state_p = NULL;
+    }
+}
+
+int
+dk_save(void *s, msgpack_packer *pk)
+{
+    const dk_kit_t *k = kit_of(s);
+    dk_wbuf_t w = {0};
+    params_write(&w, AT(s, k->params_off), k->params);
+    for (const dk_field_t *f = k->fields; f && f->kind != DK_F_END; f++) {
+        if (f->kind == DK_F_I64) {
+            int64_t v;
+            memcpy(&v, AT(s, f->off), sizeof v);
+            dk_w_i64(&w, v);
+        } else if (f->kind == DK_F_U32) {
+            for (uint32_t j = 0; j < f->n; j++) {
+                uint32_t v;
+                memcpy(&v, AT(s, f->off + j * sizeof v), sizeof v);
+                dk_w_u32(&w, v);
+            }
+        } else {
+            dk_w_bytes(&w, AT(s, f->off), f->n);
+        }
+    }
+    for (const dk_tab_t *t = k->tables; t->max_cap; t++)
+        dk_w_table(&w, (const dk_table_t *)AT(s, t->off));
+    if (k->save_more)
+        k->save_more(&w, s);
+    return dk_w_finish(&w, pk, k->name, k->version);
+}
+
+int
+dk_load(void *s, const msgpack_object *obj, char *err, size_t errlen)
+{
+    const dk_kit_t *k = kit_of(s);
+    dk_rbuf_t r;
+    if (dk_r_open(&r, obj, k->name, k->version, err, errlen) != 0)
+        return -1;
+    /* read into a new state, so that a refused snapshot leaves this one as it was; on the
+       heap, since some states are large */
+    void *fresh = malloc(k->size);
+    if (fresh && kit_init(k, fresh, (const det_env_t *)AT(s, k->env_off)) != 0) {
+        free(fresh);
+        fresh = NULL;
+    }
+    if (fresh)
+        params_read(&r, AT(fresh, k->params_off), k->params);
+    if (r.failed || !fresh) {
+        if (fresh)
+            kit_fini(k, fresh);
+        free(fresh);
+        snprintf(err, errlen, "detector %s: damaged snapshot or out of memory", k->name);
+        return -1;
+    }
+    for (const dk_field_t *f = k->fields; f && f->kind != DK_F_END; f++) {
+        if (f->kind == DK_F_I64) {
+            int64_t v = dk_r_i64(&r);
+            memcpy(AT(fresh, f->off), &v, sizeof v);
+        } else if (f->kind == DK_F_U32) {
+            for (uint32_t j = 0; j < f->n; j++) {
+                uint32_t v = dk_r_u32(&r);
+                memcpy(AT(fresh, f->off + j * sizeof v), &v, sizeof v);
+            }
+        } else {
+            dk_r_bytes(&r, AT(fresh, f->off), f->n);
+        }
+    }
+    if (k->load_check)
+        k->load_check(&r, fresh);
+    for (const dk_tab_t *t = k->tables; t->max_cap; t++)
+        dk_r_table(&r, (dk_table_t *)AT(fresh, t->off), t->valid);
+    if (k->load_more)
+        k->load_more(&r, fresh);
+    if (dk_r_close(&r, k->name, err, errlen) != 0) {
+        kit_fini(k, fresh);
+        free(fresh);
+        return -1;
+    }
+    kit_fini(k, s);
+    memcpy(s, fresh, k->size);
+    free(fresh);
+    return 0;
+}
+
+int
+dk_set_param(void *s, const char *name, double v, char *err, size_t errlen)
+{
+    const dk_kit_t *k = kit_of(s);
+    int rc = param_set(AT(s, k->params_off), k->params, k->name, name, v, err, errlen);
+    if (k->param_changed)
+        k->param_changed(s);
+    return rc;
+}
+
+size_t
+dk_memory(void *s)
+{
+    const dk_kit_t *k = kit_of(s);
+    size_t n = k->size;
+    for (const dk_tab_t *t = k->tables; t->max_cap; t++)
+        n += dk_table_memory((const dk_table_t *)AT(s, t->off));
+    return n + (k->memory_more ? k->memory_more(s) : 0);
 }
 
 /* ---- flags ---- */

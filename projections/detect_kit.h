@@ -15,8 +15,13 @@
       robust statistics over a fixed window: median and quantiles in O(1),
       the median absolute deviation in O(log K) (a k-th element of two
       sorted sequences), a push in O(K) memmove of floats.
-    - Snapshot buffers (field by field, little-endian), the parameter table
-      every detector's set_param uses, and flag helpers.
+    - Snapshot buffers (field by field, little-endian) and flag helpers.
+    - dk_kit_t: a detector's parameters (name, place, range, default), its
+      state's scalar fields and tables, described once; the kit's create,
+      destroy, save, load, set_param and memory walk that description, so
+      the snapshot format and load's checks are written in one place. A
+      detector keeps hooks only for what is its own (a heap, a consistency
+      check across fields, a cache to drop).
 
     Pointers to table records stay valid until the next dk_put or dk_del on
     the same table (a put may grow the table or evict).
@@ -195,22 +200,78 @@ int dk_str_ok(const char *s, size_t n);
    (truncated or out of range), or bytes left over. */
 int dk_r_close(dk_rbuf_t *r, const char *name, char *err, size_t errlen);
 
-/* ---- parameters ---- */
+/* ---- a detector described once: parameters, state, snapshot ---- */
 
 typedef struct {
     const char *name;
     size_t off; /* of a double in the detector's parameter struct */
     double min, max;
+    double def; /* its value in a new state */
 } dk_param_t;
 
-/* Set one parameter from a NULL-name-terminated table. 0; -1 with a message naming the
-   detector for an unknown name or a value outside [min, max] (or NaN). */
-int dk_set_param(void *params, const dk_param_t *table, const char *detector, const char *name,
-                 double v, char *err, size_t errlen);
-void dk_w_params(dk_wbuf_t *w, const void *params, const dk_param_t *table);
-/* Read parameters written by dk_w_params, checking each against its range: a count or
-   value out of range sets r->failed (DK_R_DAMAGED). */
-void dk_r_params(dk_rbuf_t *r, void *params, const dk_param_t *table);
+/* A scalar field of the state, saved after the parameters in table order. */
+enum { DK_F_END = 0, DK_F_I64, DK_F_U32, DK_F_BYTES };
+
+typedef struct {
+    int kind;
+    size_t off;   /* in the state */
+    uint32_t n;   /* DK_F_U32: how many in a row (an array); DK_F_BYTES: how many bytes */
+    int64_t init; /* DK_F_I64: its value in a new state (others start at 0) */
+} dk_field_t;
+
+/* A table of the state (a dk_table_t at off), saved after the fields in table order. */
+typedef struct {
+    size_t off;
+    size_t recsize;
+    uint32_t init_cap, max_cap;    /* max_cap 0 ends the list */
+    int64_t slack;                 /* see dk_table_slack */
+    int (*valid)(const void *rec); /* checks a loaded record, or NULL: see dk_r_table */
+} dk_tab_t;
+
+/* What a detector is, for the kit's generic create, destroy, save, load, set_param and
+   memory. The detector's state struct begins with `const dk_kit_t *kit;` (the generic
+   functions find the description there), and holds a det_env_t at env_off and its
+   parameter struct (doubles, one per dk_param_t) at params_off. A snapshot is
+   [name, version, bin] with bin: the parameters (dk_w_params), the fields, the tables,
+   then whatever save_more writes. The hooks are for what is the detector's own. */
+typedef struct dk_kit dk_kit_t;
+struct dk_kit {
+    const char *name;
+    uint32_t version;
+    size_t size; /* of the state struct */
+    size_t env_off, params_off;
+    const dk_param_t *params; /* NULL-name-terminated */
+    const dk_field_t *fields; /* DK_F_END-terminated, or NULL */
+    const dk_tab_t *tables;   /* max_cap-0-terminated */
+    /* Optional. After the fields are read, before the tables: set r->failed when they do
+       not hold together. */
+    void (*load_check)(dk_rbuf_t *r, void *state);
+    /* Optional, in pairs: more of the state after the tables, and its reading (into a new
+       state; set r->failed on damage). */
+    void (*save_more)(dk_wbuf_t *w, const void *state);
+    void (*load_more)(dk_rbuf_t *r, void *state);
+    /* Optional: free what load_more or folding allocated beyond the tables. */
+    void (*fini_more)(void *state);
+    /* Optional: the bytes held beyond the struct and the tables. */
+    size_t (*memory_more)(const void *state);
+    /* Optional: after every set_param, whether it succeeded or not (drop derived caches). */
+    void (*param_changed)(void *state);
+};
+
+/* A new state with the default parameters, or NULL when out of memory. */
+void *dk_create(const dk_kit_t *kit, const det_env_t *env);
+/* The fold_class_t entries; state is one dk_create made. */
+void dk_destroy(void **state_p);
+/* 0; -1 if out of memory or packing failed. */
+int dk_save(void *state, msgpack_packer *pk);
+/* Replace the state by the snapshot obj (made by dk_save of the same kit and version), or
+   leave it as it is and return -1 with a message: not this detector's, its version, damaged
+   (a parameter, count, record or load_check refused), bytes left over, or out of memory. */
+int dk_load(void *state, const msgpack_object *obj, char *err, size_t errlen);
+/* 0; -1 with a message naming the detector for an unknown name or a value outside
+   [min, max] (or NaN). */
+int dk_set_param(void *state, const char *name, double v, char *err, size_t errlen);
+size_t dk_memory(void *state);
 
 /* ---- flags ---- */
 

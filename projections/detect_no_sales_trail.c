@@ -54,24 +54,16 @@ typedef struct {
     double enabled; /* 0: fold, raise nothing */
 } params_t;
 
-static const params_t DEFAULTS = {.lookback_days = 30,
-                                  .large_quantile = 0.8,
-                                  .min_line = 50,
-                                  .grace_hours = 24,
-                                  .repeat_exempt = 1,
-                                  .repeat_days = 120,
-                                  .repeat_share = 0.1,
-                                  .enabled = 1};
-
-static const dk_param_t PARAMS[] = {{"lookback_days", offsetof(params_t, lookback_days), 1, 365},
-                                    {"large_quantile", offsetof(params_t, large_quantile), 0.5, 1},
-                                    {"min_line", offsetof(params_t, min_line), 5, K_LINE},
-                                    {"grace_hours", offsetof(params_t, grace_hours), 0, 24 * 30},
-                                    {"repeat_exempt", offsetof(params_t, repeat_exempt), 0, 1},
-                                    {"repeat_days", offsetof(params_t, repeat_days), 1, 730},
-                                    {"repeat_share", offsetof(params_t, repeat_share), 0, 10},
-                                    {"enabled", offsetof(params_t, enabled), 0, 1},
-                                    {NULL, 0, 0, 0}};
+static const dk_param_t PARAMS[] = {
+    {"lookback_days", offsetof(params_t, lookback_days), 1, 365, 30},
+    {"large_quantile", offsetof(params_t, large_quantile), 0.5, 1, 0.8},
+    {"min_line", offsetof(params_t, min_line), 5, K_LINE, 50},
+    {"grace_hours", offsetof(params_t, grace_hours), 0, 24 * 30, 24},
+    {"repeat_exempt", offsetof(params_t, repeat_exempt), 0, 1, 1},
+    {"repeat_days", offsetof(params_t, repeat_days), 1, 730, 120},
+    {"repeat_share", offsetof(params_t, repeat_share), 0, 10, 0.1},
+    {"enabled", offsetof(params_t, enabled), 0, 1, 1},
+    {NULL, 0, 0, 0, 0}};
 
 typedef struct {
     dk_win_t w;
@@ -95,64 +87,12 @@ typedef struct {
 } pending_t;
 
 typedef struct {
+    const dk_kit_t *kit; /* first: see dk_kit_t */
     det_env_t env;
     params_t p;
     int64_t now, first; /* stream time; the first occurred_at folded */
     dk_table_t lines, custs, pending;
 } state_t;
-
-static int
-state_init(state_t *s, const det_env_t *env, const params_t *p)
-{
-    memset(s, 0, sizeof *s);
-    s->env = *env;
-    s->p = *p;
-    s->now = INT64_MIN;
-    s->first = INT64_MAX;
-    if (dk_table_init(&s->lines, sizeof(line_t), 16, MAX_LINES) != 0)
-        return -1;
-    if (dk_table_init(&s->custs, sizeof(cust_t), 256, MAX_CUSTS) != 0) {
-        dk_table_free(&s->lines);
-        return -1;
-    }
-    if (dk_table_init(&s->pending, sizeof(pending_t), 64, MAX_PENDING) != 0) {
-        dk_table_free(&s->lines);
-        dk_table_free(&s->custs);
-        return -1;
-    }
-    dk_table_slack(&s->lines, DK_DAY);
-    dk_table_slack(&s->custs, DK_DAY);
-    return 0;
-}
-
-static void
-state_fini(state_t *s)
-{
-    dk_table_free(&s->lines);
-    dk_table_free(&s->custs);
-    dk_table_free(&s->pending);
-}
-
-static void *
-create(const det_env_t *env)
-{
-    state_t *s = malloc(sizeof *s);
-    if (s && state_init(s, env, &DEFAULTS) != 0) {
-        free(s);
-        s = NULL;
-    }
-    return s;
-}
-
-static void
-destroy(void **state_p)
-{
-    if (*state_p) {
-        state_fini(*state_p);
-        free(*state_p);
-        *state_p = NULL;
-    }
-}
 
 static int64_t
 lookback_ms(const state_t *s)
@@ -367,72 +307,42 @@ pending_ok(const void *rec)
            dk_str_ok(d->currency, sizeof d->currency);
 }
 
-static int
-save(void *state, msgpack_packer *pk)
-{
-    state_t *s = state;
-    dk_wbuf_t w = {0};
-    dk_w_params(&w, &s->p, PARAMS);
-    dk_w_i64(&w, s->now);
-    dk_w_i64(&w, s->first);
-    dk_w_table(&w, &s->lines);
-    dk_w_table(&w, &s->custs);
-    dk_w_table(&w, &s->pending);
-    return dk_w_finish(&w, pk, NAME, VERSION);
-}
+static const dk_field_t FIELDS[] = {{DK_F_I64, offsetof(state_t, now), 1, INT64_MIN},
+                                    {DK_F_I64, offsetof(state_t, first), 1, INT64_MAX},
+                                    {DK_F_END, 0, 0, 0}};
 
-static int
-load(void *state, const msgpack_object *obj, char *err, size_t errlen)
-{
-    state_t *s = state;
-    dk_rbuf_t r;
-    if (dk_r_open(&r, obj, NAME, VERSION, err, errlen) != 0)
-        return -1;
-    params_t p = s->p;
-    dk_r_params(&r, &p, PARAMS);
-    state_t fresh;
-    if (r.failed || state_init(&fresh, &s->env, &p) != 0) {
-        snprintf(err, errlen, "detector %s: damaged snapshot or out of memory", NAME);
-        return -1;
-    }
-    fresh.now = dk_r_i64(&r);
-    fresh.first = dk_r_i64(&r);
-    dk_r_table(&r, &fresh.lines, line_ok);
-    dk_r_table(&r, &fresh.custs, NULL);
-    dk_r_table(&r, &fresh.pending, pending_ok);
-    if (dk_r_close(&r, NAME, err, errlen) != 0) {
-        state_fini(&fresh);
-        return -1;
-    }
-    state_fini(s);
-    *s = fresh;
-    return 0;
-}
+static const dk_tab_t TABLES[] = {
+    {offsetof(state_t, lines), sizeof(line_t), 16, MAX_LINES, DK_DAY, line_ok},
+    {offsetof(state_t, custs), sizeof(cust_t), 256, MAX_CUSTS, DK_DAY, NULL},
+    {offsetof(state_t, pending), sizeof(pending_t), 64, MAX_PENDING, 0, pending_ok},
+    {0, 0, 0, 0, 0, NULL}};
 
-static int
-set_param(void *state, const char *param, double value, char *err, size_t errlen)
-{
-    state_t *s = state;
-    return dk_set_param(&s->p, PARAMS, NAME, param, value, err, errlen);
-}
+static const dk_kit_t KIT = {
+    .name = NAME,
+    .version = VERSION,
+    .size = sizeof(state_t),
+    .env_off = offsetof(state_t, env),
+    .params_off = offsetof(state_t, p),
+    .params = PARAMS,
+    .fields = FIELDS,
+    .tables = TABLES,
+};
 
-static size_t
-memory(void *state)
+static void *
+create(const det_env_t *env)
 {
-    state_t *s = state;
-    return sizeof *s + dk_table_memory(&s->lines) + dk_table_memory(&s->custs) +
-           dk_table_memory(&s->pending);
+    return dk_create(&KIT, env);
 }
 
 const fold_class_t detect_no_sales_trail = {
     .name = NAME,
     .version = VERSION,
     .create = create,
-    .destroy = destroy,
+    .destroy = dk_destroy,
     .fold = fold,
     .tick = tick,
-    .save = save,
-    .load = load,
-    .set_param = set_param,
-    .memory = memory,
+    .save = dk_save,
+    .load = dk_load,
+    .set_param = dk_set_param,
+    .memory = dk_memory,
 };

@@ -43,15 +43,12 @@ typedef struct {
     double enabled; /* 0: fold, raise nothing */
 } params_t;
 
-static const params_t DEFAULTS = {
-    .grace_days = 30, .paid_share = 0.01, .max_terms_days = 730, .enabled = 1};
-
 static const dk_param_t PARAMS[] = {
-    {"grace_days", offsetof(params_t, grace_days), 0, 3650},
-    {"paid_share", offsetof(params_t, paid_share), 0, 1},
-    {"max_terms_days", offsetof(params_t, max_terms_days), 1, 36500},
-    {"enabled", offsetof(params_t, enabled), 0, 1},
-    {NULL, 0, 0, 0}};
+    {"grace_days", offsetof(params_t, grace_days), 0, 3650, 30},
+    {"paid_share", offsetof(params_t, paid_share), 0, 1, 0.01},
+    {"max_terms_days", offsetof(params_t, max_terms_days), 1, 36500, 730},
+    {"enabled", offsetof(params_t, enabled), 0, 1, 1},
+    {NULL, 0, 0, 0, 0}};
 
 typedef struct {
     int64_t due, deadline, at;
@@ -73,6 +70,7 @@ typedef struct {
 } slot_t;
 
 typedef struct {
+    const dk_kit_t *kit; /* first: see dk_kit_t */
     det_env_t env;
     params_t p;
     int64_t now; /* stream time */
@@ -80,53 +78,6 @@ typedef struct {
     slot_t *heap;
     size_t nheap, capheap;
 } state_t;
-
-static int
-state_init(state_t *s, const det_env_t *env, const params_t *p)
-{
-    memset(s, 0, sizeof *s);
-    s->env = *env;
-    s->p = *p;
-    s->now = INT64_MIN;
-    if (dk_table_init(&s->open, sizeof(recv_t), 256, MAX_OPEN) != 0)
-        return -1;
-    if (dk_table_init(&s->custs, sizeof(cust_t), 256, 2 * MAX_OPEN) != 0) {
-        dk_table_free(&s->open);
-        return -1;
-    }
-    dk_table_slack(&s->custs, DK_DAY);
-    return 0;
-}
-
-static void
-state_fini(state_t *s)
-{
-    dk_table_free(&s->open);
-    dk_table_free(&s->custs);
-    free(s->heap);
-    s->heap = NULL;
-}
-
-static void *
-create(const det_env_t *env)
-{
-    state_t *s = malloc(sizeof *s);
-    if (s && state_init(s, env, &DEFAULTS) != 0) {
-        free(s);
-        s = NULL;
-    }
-    return s;
-}
-
-static void
-destroy(void **state_p)
-{
-    if (*state_p) {
-        state_fini(*state_p);
-        free(*state_p);
-        *state_p = NULL;
-    }
-}
 
 /* ---- the deadline heap ---- */
 
@@ -454,86 +405,90 @@ recv_ok(const void *rec)
            dk_str_ok(r->currency, sizeof r->currency);
 }
 
-static int
-save(void *state, msgpack_packer *pk)
+/* The deadline heap, after the tables: its length, then (deadline, order) pairs. */
+static void
+heap_save(dk_wbuf_t *w, const void *state)
 {
-    state_t *s = state;
-    dk_wbuf_t w = {0};
-    dk_w_params(&w, &s->p, PARAMS);
-    dk_w_i64(&w, s->now);
-    dk_w_table(&w, &s->open);
-    dk_w_table(&w, &s->custs);
-    dk_w_u64(&w, s->nheap);
+    const state_t *s = state;
+    dk_w_u64(w, s->nheap);
     for (size_t i = 0; i < s->nheap; i++) {
-        dk_w_i64(&w, s->heap[i].deadline);
-        dk_w_u64(&w, s->heap[i].order);
+        dk_w_i64(w, s->heap[i].deadline);
+        dk_w_u64(w, s->heap[i].order);
     }
-    return dk_w_finish(&w, pk, NAME, VERSION);
 }
 
-static int
-load(void *state, const msgpack_object *obj, char *err, size_t errlen)
+static void
+heap_load(dk_rbuf_t *r, void *state)
 {
-    state_t *s = state;
-    dk_rbuf_t r;
-    if (dk_r_open(&r, obj, NAME, VERSION, err, errlen) != 0)
-        return -1;
-    params_t p = s->p;
-    dk_r_params(&r, &p, PARAMS);
-    state_t fresh;
-    if (r.failed || state_init(&fresh, &s->env, &p) != 0) {
-        snprintf(err, errlen, "detector %s: damaged snapshot or out of memory", NAME);
-        return -1;
-    }
-    fresh.now = dk_r_i64(&r);
-    dk_r_table(&r, &fresh.open, recv_ok);
-    dk_r_table(&r, &fresh.custs, NULL);
-    uint64_t n = dk_r_u64(&r);
-    if (r.failed || n > r.left / 16) {
-        r.failed = 1;
+    state_t *fresh = state;
+    uint64_t n = dk_r_u64(r);
+    if (r->failed || n > r->left / 16) {
+        r->failed = 1;
     } else if (n) {
-        fresh.heap = malloc(n * sizeof *fresh.heap);
-        if (!fresh.heap)
-            r.failed = DK_R_NOMEM;
-        for (uint64_t i = 0; fresh.heap && i < n; i++) {
-            fresh.heap[i].deadline = dk_r_i64(&r);
-            fresh.heap[i].order = dk_r_u64(&r);
+        fresh->heap = malloc(n * sizeof *fresh->heap);
+        if (!fresh->heap)
+            r->failed = DK_R_NOMEM;
+        for (uint64_t i = 0; fresh->heap && i < n; i++) {
+            fresh->heap[i].deadline = dk_r_i64(r);
+            fresh->heap[i].order = dk_r_u64(r);
         }
-        fresh.nheap = fresh.capheap = fresh.heap ? n : 0;
+        fresh->nheap = fresh->capheap = fresh->heap ? n : 0;
     }
-    if (dk_r_close(&r, NAME, err, errlen) != 0) {
-        state_fini(&fresh);
-        return -1;
-    }
-    state_fini(s);
-    *s = fresh;
-    return 0;
 }
 
-static int
-set_param(void *state, const char *param, double value, char *err, size_t errlen)
+static void
+heap_free(void *state)
 {
     state_t *s = state;
-    return dk_set_param(&s->p, PARAMS, NAME, param, value, err, errlen);
+    free(s->heap);
+    s->heap = NULL;
 }
 
 static size_t
-memory(void *state)
+heap_memory(const void *state)
 {
-    state_t *s = state;
-    return sizeof *s + dk_table_memory(&s->open) + dk_table_memory(&s->custs) +
-           s->capheap * sizeof *s->heap;
+    const state_t *s = state;
+    return s->capheap * sizeof *s->heap;
+}
+
+static const dk_field_t FIELDS[] = {{DK_F_I64, offsetof(state_t, now), 1, INT64_MIN},
+                                    {DK_F_END, 0, 0, 0}};
+
+static const dk_tab_t TABLES[] = {
+    {offsetof(state_t, open), sizeof(recv_t), 256, MAX_OPEN, 0, recv_ok},
+    {offsetof(state_t, custs), sizeof(cust_t), 256, 2 * MAX_OPEN, DK_DAY, NULL},
+    {0, 0, 0, 0, 0, NULL}};
+
+static const dk_kit_t KIT = {
+    .name = NAME,
+    .version = VERSION,
+    .size = sizeof(state_t),
+    .env_off = offsetof(state_t, env),
+    .params_off = offsetof(state_t, p),
+    .params = PARAMS,
+    .fields = FIELDS,
+    .tables = TABLES,
+    .save_more = heap_save,
+    .load_more = heap_load,
+    .fini_more = heap_free,
+    .memory_more = heap_memory,
+};
+
+static void *
+create(const det_env_t *env)
+{
+    return dk_create(&KIT, env);
 }
 
 const fold_class_t detect_overdue_collection = {
     .name = NAME,
     .version = VERSION,
     .create = create,
-    .destroy = destroy,
+    .destroy = dk_destroy,
     .fold = fold,
     .tick = tick,
-    .save = save,
-    .load = load,
-    .set_param = set_param,
-    .memory = memory,
+    .save = dk_save,
+    .load = dk_load,
+    .set_param = dk_set_param,
+    .memory = dk_memory,
 };

@@ -47,20 +47,14 @@ typedef struct {
     double enabled; /* 0: fold, raise nothing */
 } params_t;
 
-static const params_t DEFAULTS = {.window_days = 14,
-                                  .before_hours = 24,
-                                  .tolerance = 0.1,
-                                  .bounce_days = 90,
-                                  .bounce = 1,
-                                  .enabled = 1};
-
-static const dk_param_t PARAMS[] = {{"window_days", offsetof(params_t, window_days), 0, 120},
-                                    {"before_hours", offsetof(params_t, before_hours), 0, 24 * 30},
-                                    {"tolerance", offsetof(params_t, tolerance), 0, 1},
-                                    {"bounce_days", offsetof(params_t, bounce_days), 1, 120},
-                                    {"bounce", offsetof(params_t, bounce), 0, 1},
-                                    {"enabled", offsetof(params_t, enabled), 0, 1},
-                                    {NULL, 0, 0, 0}};
+static const dk_param_t PARAMS[] = {
+    {"window_days", offsetof(params_t, window_days), 0, 120, 14},
+    {"before_hours", offsetof(params_t, before_hours), 0, 24 * 30, 24},
+    {"tolerance", offsetof(params_t, tolerance), 0, 1, 0.1},
+    {"bounce_days", offsetof(params_t, bounce_days), 1, 120, 90},
+    {"bounce", offsetof(params_t, bounce), 0, 1, 1},
+    {"enabled", offsetof(params_t, enabled), 0, 1, 1},
+    {NULL, 0, 0, 0, 0}};
 
 /* keyed by the order */
 typedef struct {
@@ -110,63 +104,12 @@ typedef struct {
 } rep_t;
 
 typedef struct {
+    const dk_kit_t *kit; /* first: see dk_kit_t */
     det_env_t env;
     params_t p;
     int64_t now;
     dk_table_t orders, custs, reps;
 } state_t;
-
-static int
-state_init(state_t *s, const det_env_t *env, const params_t *p)
-{
-    memset(s, 0, sizeof *s);
-    s->env = *env;
-    s->p = *p;
-    s->now = INT64_MIN;
-    if (dk_table_init(&s->orders, sizeof(order_t), 256, MAX_ORDERS) != 0)
-        return -1;
-    if (dk_table_init(&s->custs, sizeof(cust_t), 256, MAX_CUSTS) != 0) {
-        dk_table_free(&s->orders);
-        return -1;
-    }
-    if (dk_table_init(&s->reps, sizeof(rep_t), 64, MAX_REPS) != 0) {
-        dk_table_free(&s->orders);
-        dk_table_free(&s->custs);
-        return -1;
-    }
-    dk_table_slack(&s->custs, DK_DAY);
-    dk_table_slack(&s->reps, DK_DAY);
-    return 0;
-}
-
-static void
-state_fini(state_t *s)
-{
-    dk_table_free(&s->orders);
-    dk_table_free(&s->custs);
-    dk_table_free(&s->reps);
-}
-
-static void *
-create(const det_env_t *env)
-{
-    state_t *s = malloc(sizeof *s);
-    if (s && state_init(s, env, &DEFAULTS) != 0) {
-        free(s);
-        s = NULL;
-    }
-    return s;
-}
-
-static void
-destroy(void **state_p)
-{
-    if (*state_p) {
-        state_fini(*state_p);
-        free(*state_p);
-        *state_p = NULL;
-    }
-}
 
 static const char *
 rep_name(state_t *s, uint64_t rep)
@@ -429,70 +372,41 @@ order_ok(const void *rec)
     return dk_str_ok(o->id, sizeof o->id);
 }
 
-static int
-save(void *state, msgpack_packer *pk)
-{
-    state_t *s = state;
-    dk_wbuf_t w = {0};
-    dk_w_params(&w, &s->p, PARAMS);
-    dk_w_i64(&w, s->now);
-    dk_w_table(&w, &s->orders);
-    dk_w_table(&w, &s->custs);
-    dk_w_table(&w, &s->reps);
-    return dk_w_finish(&w, pk, NAME, VERSION);
-}
+static const dk_field_t FIELDS[] = {{DK_F_I64, offsetof(state_t, now), 1, INT64_MIN},
+                                    {DK_F_END, 0, 0, 0}};
 
-static int
-load(void *state, const msgpack_object *obj, char *err, size_t errlen)
-{
-    state_t *s = state;
-    dk_rbuf_t r;
-    if (dk_r_open(&r, obj, NAME, VERSION, err, errlen) != 0)
-        return -1;
-    params_t p = s->p;
-    dk_r_params(&r, &p, PARAMS);
-    state_t fresh;
-    if (r.failed || state_init(&fresh, &s->env, &p) != 0) {
-        snprintf(err, errlen, "detector %s: damaged snapshot or out of memory", NAME);
-        return -1;
-    }
-    fresh.now = dk_r_i64(&r);
-    dk_r_table(&r, &fresh.orders, order_ok);
-    dk_r_table(&r, &fresh.custs, cust_ok);
-    dk_r_table(&r, &fresh.reps, rep_ok);
-    if (dk_r_close(&r, NAME, err, errlen) != 0) {
-        state_fini(&fresh);
-        return -1;
-    }
-    state_fini(s);
-    *s = fresh;
-    return 0;
-}
+static const dk_tab_t TABLES[] = {
+    {offsetof(state_t, orders), sizeof(order_t), 256, MAX_ORDERS, 0, order_ok},
+    {offsetof(state_t, custs), sizeof(cust_t), 256, MAX_CUSTS, DK_DAY, cust_ok},
+    {offsetof(state_t, reps), sizeof(rep_t), 64, MAX_REPS, DK_DAY, rep_ok},
+    {0, 0, 0, 0, 0, NULL}};
 
-static int
-set_param(void *state, const char *param, double value, char *err, size_t errlen)
-{
-    state_t *s = state;
-    return dk_set_param(&s->p, PARAMS, NAME, param, value, err, errlen);
-}
+static const dk_kit_t KIT = {
+    .name = NAME,
+    .version = VERSION,
+    .size = sizeof(state_t),
+    .env_off = offsetof(state_t, env),
+    .params_off = offsetof(state_t, p),
+    .params = PARAMS,
+    .fields = FIELDS,
+    .tables = TABLES,
+};
 
-static size_t
-memory(void *state)
+static void *
+create(const det_env_t *env)
 {
-    state_t *s = state;
-    return sizeof *s + dk_table_memory(&s->orders) + dk_table_memory(&s->custs) +
-           dk_table_memory(&s->reps);
+    return dk_create(&KIT, env);
 }
 
 const fold_class_t detect_padding = {
     .name = NAME,
     .version = VERSION,
     .create = create,
-    .destroy = destroy,
+    .destroy = dk_destroy,
     .fold = fold,
     .tick = NULL,
-    .save = save,
-    .load = load,
-    .set_param = set_param,
-    .memory = memory,
+    .save = dk_save,
+    .load = dk_load,
+    .set_param = dk_set_param,
+    .memory = dk_memory,
 };

@@ -70,33 +70,20 @@ typedef struct {
     double enabled; /* 0: fold, raise nothing */
 } params_t;
 
-static const params_t DEFAULTS = {.period_months = 1,
-                                  .end_days = 3,
-                                  .reversal_days = 10,
-                                  .min_reversals = 2,
-                                  .reversed_share = 0.1,
-                                  .reversed_end_share = 0.3,
-                                  .share_margin = 0,
-                                  .share_only = 0,
-                                  .share_only_min = 0.5,
-                                  .share_only_margin = 0.35,
-                                  .share_only_significance = 3,
-                                  .enabled = 1};
-
 static const dk_param_t PARAMS[] = {
-    {"period_months", offsetof(params_t, period_months), 1, 3},
-    {"end_days", offsetof(params_t, end_days), 1, 20},
-    {"reversal_days", offsetof(params_t, reversal_days), 1, 60},
-    {"min_reversals", offsetof(params_t, min_reversals), 1, NEND},
-    {"reversed_share", offsetof(params_t, reversed_share), 0, 1},
-    {"reversed_end_share", offsetof(params_t, reversed_end_share), 0, 1},
-    {"share_margin", offsetof(params_t, share_margin), 0, 1},
-    {"share_only", offsetof(params_t, share_only), 0, 1},
-    {"share_only_min", offsetof(params_t, share_only_min), 0, 1},
-    {"share_only_margin", offsetof(params_t, share_only_margin), 0, 1},
-    {"share_only_significance", offsetof(params_t, share_only_significance), 0, 50},
-    {"enabled", offsetof(params_t, enabled), 0, 1},
-    {NULL, 0, 0, 0}};
+    {"period_months", offsetof(params_t, period_months), 1, 3, 1},
+    {"end_days", offsetof(params_t, end_days), 1, 20, 3},
+    {"reversal_days", offsetof(params_t, reversal_days), 1, 60, 10},
+    {"min_reversals", offsetof(params_t, min_reversals), 1, NEND, 2},
+    {"reversed_share", offsetof(params_t, reversed_share), 0, 1, 0.1},
+    {"reversed_end_share", offsetof(params_t, reversed_end_share), 0, 1, 0.3},
+    {"share_margin", offsetof(params_t, share_margin), 0, 1, 0},
+    {"share_only", offsetof(params_t, share_only), 0, 1, 0},
+    {"share_only_min", offsetof(params_t, share_only_min), 0, 1, 0.5},
+    {"share_only_margin", offsetof(params_t, share_only_margin), 0, 1, 0.35},
+    {"share_only_significance", offsetof(params_t, share_only_significance), 0, 50, 3},
+    {"enabled", offsetof(params_t, enabled), 0, 1, 1},
+    {NULL, 0, 0, 0, 0}};
 
 typedef struct {
     uint64_t order, seq;
@@ -138,6 +125,7 @@ typedef struct {
 } win_cache_t;
 
 typedef struct {
+    const dk_kit_t *kit; /* first: see dk_kit_t */
     det_env_t env;
     params_t p;
     int64_t now;
@@ -145,51 +133,6 @@ typedef struct {
     win_cache_t cache[NCACHE]; /* derived from the calendar: not saved */
     uint32_t cache_next;
 } state_t;
-
-static int
-state_init(state_t *s, const det_env_t *env, const params_t *p)
-{
-    memset(s, 0, sizeof *s);
-    s->env = *env;
-    s->p = *p;
-    s->now = INT64_MIN;
-    if (dk_table_init(&s->reps, sizeof(rep_t), 64, MAX_REPS) != 0)
-        return -1;
-    if (dk_table_init(&s->ends, sizeof(end_order_t), 256, MAX_ENDS) != 0) {
-        dk_table_free(&s->reps);
-        return -1;
-    }
-    dk_table_slack(&s->reps, DK_DAY);
-    return 0;
-}
-
-static void
-state_fini(state_t *s)
-{
-    dk_table_free(&s->reps);
-    dk_table_free(&s->ends);
-}
-
-static void *
-create(const det_env_t *env)
-{
-    state_t *s = malloc(sizeof *s);
-    if (s && state_init(s, env, &DEFAULTS) != 0) {
-        free(s);
-        s = NULL;
-    }
-    return s;
-}
-
-static void
-destroy(void **state_p)
-{
-    if (*state_p) {
-        state_fini(*state_p);
-        free(*state_p);
-        *state_p = NULL;
-    }
-}
 
 static period_kind_t
 kind_of(const state_t *s)
@@ -536,69 +479,49 @@ rep_ok(const void *rec)
     return 1;
 }
 
-static int
-save(void *state, msgpack_packer *pk)
+/* end_days or period_months may have changed: the cached windows are stale */
+static void
+drop_cache(void *state)
 {
     state_t *s = state;
-    dk_wbuf_t w = {0};
-    dk_w_params(&w, &s->p, PARAMS);
-    dk_w_i64(&w, s->now);
-    dk_w_table(&w, &s->reps);
-    dk_w_table(&w, &s->ends);
-    return dk_w_finish(&w, pk, NAME, VERSION);
+    memset(s->cache, 0, sizeof s->cache);
 }
 
-static int
-load(void *state, const msgpack_object *obj, char *err, size_t errlen)
-{
-    state_t *s = state;
-    dk_rbuf_t r;
-    if (dk_r_open(&r, obj, NAME, VERSION, err, errlen) != 0)
-        return -1;
-    params_t p = s->p;
-    dk_r_params(&r, &p, PARAMS);
-    state_t fresh;
-    if (r.failed || state_init(&fresh, &s->env, &p) != 0) {
-        snprintf(err, errlen, "detector %s: damaged snapshot or out of memory", NAME);
-        return -1;
-    }
-    fresh.now = dk_r_i64(&r);
-    dk_r_table(&r, &fresh.reps, rep_ok);
-    dk_r_table(&r, &fresh.ends, NULL);
-    if (dk_r_close(&r, NAME, err, errlen) != 0) {
-        state_fini(&fresh);
-        return -1;
-    }
-    state_fini(s);
-    *s = fresh;
-    return 0;
-}
+static const dk_field_t FIELDS[] = {{DK_F_I64, offsetof(state_t, now), 1, INT64_MIN},
+                                    {DK_F_END, 0, 0, 0}};
 
-static int
-set_param(void *state, const char *param, double value, char *err, size_t errlen)
-{
-    state_t *s = state;
-    int rc = dk_set_param(&s->p, PARAMS, NAME, param, value, err, errlen);
-    memset(s->cache, 0, sizeof s->cache); /* end_days may have changed */
-    return rc;
-}
+static const dk_tab_t TABLES[] = {
+    {offsetof(state_t, reps), sizeof(rep_t), 64, MAX_REPS, DK_DAY, rep_ok},
+    {offsetof(state_t, ends), sizeof(end_order_t), 256, MAX_ENDS, 0, NULL},
+    {0, 0, 0, 0, 0, NULL}};
 
-static size_t
-memory(void *state)
+static const dk_kit_t KIT = {
+    .name = NAME,
+    .version = VERSION,
+    .size = sizeof(state_t),
+    .env_off = offsetof(state_t, env),
+    .params_off = offsetof(state_t, p),
+    .params = PARAMS,
+    .fields = FIELDS,
+    .tables = TABLES,
+    .param_changed = drop_cache,
+};
+
+static void *
+create(const det_env_t *env)
 {
-    state_t *s = state;
-    return sizeof *s + dk_table_memory(&s->reps) + dk_table_memory(&s->ends);
+    return dk_create(&KIT, env);
 }
 
 const fold_class_t detect_period_end_stuffing = {
     .name = NAME,
     .version = VERSION,
     .create = create,
-    .destroy = destroy,
+    .destroy = dk_destroy,
     .fold = fold,
     .tick = NULL,
-    .save = save,
-    .load = load,
-    .set_param = set_param,
-    .memory = memory,
+    .save = dk_save,
+    .load = dk_load,
+    .set_param = dk_set_param,
+    .memory = dk_memory,
 };
