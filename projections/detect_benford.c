@@ -307,9 +307,7 @@ static const dk_tab_t TABLES[] = {
 static const dk_kit_t KIT = {
     .name = NAME,
     .version = VERSION,
-    .size = sizeof(state_t),
-    .env_off = offsetof(state_t, env),
-    .params_off = offsetof(state_t, p),
+    DK_KIT_LAYOUT(state_t),
     .params = PARAMS,
     .fields = FIELDS,
     .tables = TABLES,
@@ -325,12 +323,6 @@ create(const det_env_t *env)
 const fold_class_t detect_benford = {
     .name = NAME,
     .version = VERSION,
-    .create = create,
-    .destroy = dk_destroy,
     .fold = fold,
-    .tick = NULL,
-    .save = dk_save,
-    .load = dk_load,
-    .set_param = dk_set_param,
-    .memory = dk_memory,
+    DK_CLASS_ENTRIES(create),
 };

@@ -273,6 +273,16 @@ int dk_load(void *state, const msgpack_object *obj, char *err, size_t errlen);
 int dk_set_param(void *state, const char *name, double v, char *err, size_t errlen);
 size_t dk_memory(void *state);
 
+/* In a dk_kit_t's initialiser: the layout of state_type (members env and p). */
+#define DK_KIT_LAYOUT(state_type)                                                                  \
+    .size = sizeof(state_type), .env_off = offsetof(state_type, env),                              \
+    .params_off = offsetof(state_type, p)
+/* In a fold_class_t's initialiser: the kit's entries, with the detector's create (a call
+   of dk_create with its kit). */
+#define DK_CLASS_ENTRIES(create_fn)                                                                \
+    .create = (create_fn), .destroy = dk_destroy, .save = dk_save, .load = dk_load,                \
+    .set_param = dk_set_param, .memory = dk_memory
+
 /* ---- flags ---- */
 
 void dk_flag_begin(det_flag_t *f, const char *detector, int64_t at);
