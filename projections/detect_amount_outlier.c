@@ -256,24 +256,9 @@ static const dk_tab_t TABLES[] = {
     {offsetof(state_t, repeats), 0, 256, MAX_REPEATS, DK_DAY, NULL},
     {0, 0, 0, 0, 0, NULL}};
 
-static const dk_kit_t KIT = {
-    .name = NAME,
-    .version = VERSION,
-    DK_KIT_LAYOUT(state_t),
-    .params = PARAMS,
-    .fields = FIELDS,
-    .tables = TABLES,
-};
+static const dk_kit_t KIT = {DK_KIT_HEAD(NAME, VERSION, state_t, PARAMS), .fields = FIELDS,
+                             .tables = TABLES};
 
-static void *
-create(const det_env_t *env)
-{
-    return dk_create(&KIT, env);
-}
+DK_CREATE_FN(create, KIT)
 
-const fold_class_t detect_amount_outlier = {
-    .name = NAME,
-    .version = VERSION,
-    .fold = fold,
-    DK_CLASS_ENTRIES(create),
-};
+const fold_class_t detect_amount_outlier = {DK_CLASS_ENTRIES(NAME, VERSION, create), .fold = fold};

@@ -273,15 +273,24 @@ int dk_load(void *state, const msgpack_object *obj, char *err, size_t errlen);
 int dk_set_param(void *state, const char *name, double v, char *err, size_t errlen);
 size_t dk_memory(void *state);
 
-/* In a dk_kit_t's initialiser: the layout of state_type (members env and p). */
-#define DK_KIT_LAYOUT(state_type)                                                                  \
-    .size = sizeof(state_type), .env_off = offsetof(state_type, env),                              \
-    .params_off = offsetof(state_type, p)
-/* In a fold_class_t's initialiser: the kit's entries, with the detector's create (a call
-   of dk_create with its kit). */
-#define DK_CLASS_ENTRIES(create_fn)                                                                \
-    .create = (create_fn), .destroy = dk_destroy, .save = dk_save, .load = dk_load,                \
-    .set_param = dk_set_param, .memory = dk_memory
+/* In a dk_kit_t's initialiser: name, version, the layout of state_type (members env and p)
+   and the parameter table. */
+#define DK_KIT_HEAD(name_, version_, state_type, params_)                                          \
+    .name = (name_), .version = (version_), .size = sizeof(state_type),                            \
+    .env_off = offsetof(state_type, env), .params_off = offsetof(state_type, p),                   \
+    .params = (params_)
+/* Defines `static void *fn (const det_env_t *env)`, the fold_class_t's create: dk_create
+   with kit (fold_class_t's create has no other way to know it). */
+#define DK_CREATE_FN(fn, kit)                                                                      \
+    static void *fn(const det_env_t *env)                                                          \
+    {                                                                                              \
+        return dk_create(&(kit), env);                                                             \
+    }
+/* In a fold_class_t's initialiser: name, version and the kit's entries, with the create
+   DK_CREATE_FN made. */
+#define DK_CLASS_ENTRIES(name_, version_, create_fn)                                               \
+    .name = (name_), .version = (version_), .create = (create_fn), .destroy = dk_destroy,          \
+    .save = dk_save, .load = dk_load, .set_param = dk_set_param, .memory = dk_memory
 
 /* ---- flags ---- */
 

@@ -459,29 +459,15 @@ static const dk_tab_t TABLES[] = {
     {offsetof(state_t, custs), sizeof(cust_t), 256, 2 * MAX_OPEN, DK_DAY, NULL},
     {0, 0, 0, 0, 0, NULL}};
 
-static const dk_kit_t KIT = {
-    .name = NAME,
-    .version = VERSION,
-    DK_KIT_LAYOUT(state_t),
-    .params = PARAMS,
-    .fields = FIELDS,
-    .tables = TABLES,
-    .save_more = heap_save,
-    .load_more = heap_load,
-    .fini_more = heap_free,
-    .memory_more = heap_memory,
-};
+static const dk_kit_t KIT = {DK_KIT_HEAD(NAME, VERSION, state_t, PARAMS),
+                             .fields = FIELDS,
+                             .tables = TABLES,
+                             .save_more = heap_save,
+                             .load_more = heap_load,
+                             .fini_more = heap_free,
+                             .memory_more = heap_memory};
 
-static void *
-create(const det_env_t *env)
-{
-    return dk_create(&KIT, env);
-}
+DK_CREATE_FN(create, KIT)
 
-const fold_class_t detect_overdue_collection = {
-    .name = NAME,
-    .version = VERSION,
-    .fold = fold,
-    .tick = tick,
-    DK_CLASS_ENTRIES(create),
-};
+const fold_class_t detect_overdue_collection = {DK_CLASS_ENTRIES(NAME, VERSION, create),
+                                                .fold = fold, .tick = tick};

@@ -381,24 +381,9 @@ static const dk_tab_t TABLES[] = {
     {offsetof(state_t, reps), sizeof(rep_t), 64, MAX_REPS, DK_DAY, rep_ok},
     {0, 0, 0, 0, 0, NULL}};
 
-static const dk_kit_t KIT = {
-    .name = NAME,
-    .version = VERSION,
-    DK_KIT_LAYOUT(state_t),
-    .params = PARAMS,
-    .fields = FIELDS,
-    .tables = TABLES,
-};
+static const dk_kit_t KIT = {DK_KIT_HEAD(NAME, VERSION, state_t, PARAMS), .fields = FIELDS,
+                             .tables = TABLES};
 
-static void *
-create(const det_env_t *env)
-{
-    return dk_create(&KIT, env);
-}
+DK_CREATE_FN(create, KIT)
 
-const fold_class_t detect_padding = {
-    .name = NAME,
-    .version = VERSION,
-    .fold = fold,
-    DK_CLASS_ENTRIES(create),
-};
+const fold_class_t detect_padding = {DK_CLASS_ENTRIES(NAME, VERSION, create), .fold = fold};

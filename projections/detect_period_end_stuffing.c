@@ -495,25 +495,10 @@ static const dk_tab_t TABLES[] = {
     {offsetof(state_t, ends), sizeof(end_order_t), 256, MAX_ENDS, 0, NULL},
     {0, 0, 0, 0, 0, NULL}};
 
-static const dk_kit_t KIT = {
-    .name = NAME,
-    .version = VERSION,
-    DK_KIT_LAYOUT(state_t),
-    .params = PARAMS,
-    .fields = FIELDS,
-    .tables = TABLES,
-    .param_changed = drop_cache,
-};
+static const dk_kit_t KIT = {DK_KIT_HEAD(NAME, VERSION, state_t, PARAMS), .fields = FIELDS,
+                             .tables = TABLES, .param_changed = drop_cache};
 
-static void *
-create(const det_env_t *env)
-{
-    return dk_create(&KIT, env);
-}
+DK_CREATE_FN(create, KIT)
 
-const fold_class_t detect_period_end_stuffing = {
-    .name = NAME,
-    .version = VERSION,
-    .fold = fold,
-    DK_CLASS_ENTRIES(create),
-};
+const fold_class_t detect_period_end_stuffing = {DK_CLASS_ENTRIES(NAME, VERSION, create),
+                                                 .fold = fold};
