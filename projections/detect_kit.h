@@ -232,8 +232,9 @@ typedef struct {
    memory. The detector's state struct begins with `const dk_kit_t *kit;` (the generic
    functions find the description there), and holds a det_env_t at env_off and its
    parameter struct (doubles, one per dk_param_t) at params_off. A snapshot is
-   [name, version, bin] with bin: the parameters (dk_w_params), the fields, the tables,
-   then whatever save_more writes. The hooks are for what is the detector's own. */
+   [name, version, bin] with bin: the parameters (a u32 count, then each an f64,
+   range-checked on load), the fields, the tables (dk_w_table), then whatever save_more
+   writes. The hooks are for what is the detector's own. */
 typedef struct dk_kit dk_kit_t;
 struct dk_kit {
     const char *name;
