@@ -507,6 +507,10 @@ test_empty_chunk_refused(void **state)
     assert_int_equal(store_snapshot_next_chunk(s, &first, err, sizeof err), STORE_OK);
     assert_int_equal(store_put_snapshot_chunk(s, first, "", 0, err, sizeof err), STORE_ERROR);
     assert_non_null(strstr(err, "at least one byte"));
+    /* nor keep more snapshots than pruning can tell apart */
+    assert_int_equal(store_put_snapshot(s, 1, "x", 1, 9, err, sizeof err), STORE_ERROR);
+    assert_non_null(strstr(err, "1 to 8 can be kept"));
+    assert_int_equal(store_put_snapshot(s, 1, "x", 1, 0, err, sizeof err), STORE_ERROR);
     store_abort(s);
     store_destroy(&s);
 }
