@@ -96,9 +96,11 @@ event_bytes(admission_t *self, uint64_t seq, const uint8_t **event, size_t *len,
     if (!self->reader && !(self->reader = store_read_begin(self->store, err, errlen)))
         return STORE_ERROR;
     int rc = store_reader_get(self->reader, seq, &rec, err, errlen);
-    if (rc == STORE_NOT_FOUND)
-        snprintf(err, errlen, "the duplicate index names seq %llu, which is not in the log",
-                 (unsigned long long)seq);
+    if (rc == STORE_NOT_FOUND) /* the log's end tells a stale entry from a lost group */
+        snprintf(err, errlen,
+                 "the duplicate index names seq %llu, which is not in the log (it ends at seq "
+                 "%llu) nor in the groups in memory",
+                 (unsigned long long)seq, (unsigned long long)store_reader_last_seq(self->reader));
     *event = rec.event;
     *len = rec.event_len;
     return rc;

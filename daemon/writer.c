@@ -27,7 +27,11 @@
       against its bytes in memory, since its record is not readable yet.
     If a commit fails, its group is answered `internal`, every unsettled
     insert is rolled back and the projection is reloaded from the log; the
-    group applied meanwhile is applied again.
+    group applied meanwhile is applied again. Since the writer waits for the
+    job in hand before it submits the next, a group is always submitted
+    with nothing in hand: it starts right after the durable log and holds
+    the only unsettled inserts, which process_group checks before each
+    submit (tests/test_writer.c drives failures behind redone groups).
 
     What is decided per event lives elsewhere: whether it may be appended
     (duplicates, conflicts, the folds' checks) in daemon/admission; what a
@@ -191,9 +195,13 @@ in_memory(void *arg, uint64_t seq, const uint8_t **event, size_t *len)
 {
     writer_t *self = arg;
     const chain_link_t *l = NULL;
-    if (seq >= self->first_seq)
+    /* Only the links each group has filled: a seq past them is no event of
+       either group (a duplicate index entry that should not be there), and
+       is then looked for in the log, which names it as missing. */
+    if (seq >= self->first_seq && seq - self->first_seq < self->nlinks)
         l = &self->buf[self->cur].links[seq - self->first_seq];
-    else if (self->inflight && seq >= self->job.first_seq)
+    else if (seq < self->first_seq && self->inflight && seq >= self->job.first_seq &&
+             seq - self->job.first_seq < self->job.n)
         l = &self->job.links[seq - self->job.first_seq];
     if (!l)
         return false;
@@ -830,6 +838,24 @@ process_group(writer_t *self, group_t *g)
         group_reset(g);
         if (rc == APPLY_AGAIN)
             continue;
+        fail_group(self, g, err);
+        hand_back(self, g);
+        return;
+    }
+    /* No job is in hand here (the loop above waited for it): the group
+       must start right after the durable log, and its inserts be the only
+       unsettled ones. The commit step would refuse records at other seqs,
+       but the index would keep naming them: a broken invariant is answered
+       `internal` and undone here, with the figures that tell what broke. */
+    uint64_t durable = store_last_seq(self->store);
+    if (self->next_seq - self->nlinks != durable + 1 || dedup_mark(self->dedup) != self->nlinks) {
+        snprintf(err, sizeof err,
+                 "the writer left the durable log: a group of %zu events applied from seq %llu "
+                 "with %zu unsettled ids, and the log ends at seq %llu",
+                 self->nlinks, (unsigned long long)(self->next_seq - self->nlinks),
+                 dedup_mark(self->dedup), (unsigned long long)durable);
+        undo_to_durable(self);
+        group_reset(g);
         fail_group(self, g, err);
         hand_back(self, g);
         return;

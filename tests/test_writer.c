@@ -698,6 +698,117 @@ test_failed_commit_redo_and_retries(void **state)
     rig_destroy(&r);
 }
 
+/* Two failures in a row, each with a group applied behind it: a fails with
+   b behind (b redone from seq 1); the retry of a is applied behind the
+   redone b, whose commit fails too (a's retry redone from seq 1); the
+   retry of b goes behind it. After each undo the duplicate index names
+   nothing of the failed tries (the retries are appended, not duplicates
+   and not "not in the log"), the writer's next seq is the log's, and every
+   job starts right after the durable log. */
+static void
+test_failure_behind_a_redone_group(void **state)
+{
+    rig_t *r = rig_new(0);
+    fake_script(r->fake, true, false, 0);
+    rig_start(r);
+    send_append(r, 1, "a", BIG, 100);
+    fake_wait_submitted(r->fake, 1);
+    send_append(r, 2, "b", BIG, 100);
+    fake_wait_waiting(r->fake, 1); /* b applied as 301..600 behind a */
+    fake_finish(r->fake, STORE_ERROR);
+    expect_error(r, 1, "internal", NULL, 0);
+    fake_wait_submitted(r->fake, 2); /* b redone as 1..300, in hand */
+    assert_int_equal(r->fake->jobs[1].first_seq, 1);
+    send_append(r, 3, "a", BIG, 100);
+    fake_wait_waiting(r->fake, 2); /* a's retry applied as 301..600 behind b */
+    fake_finish(r->fake, STORE_ERROR);
+    expect_error(r, 2, "internal", NULL, 0);
+    fake_wait_submitted(r->fake, 3); /* a's retry redone as 1..300 */
+    assert_int_equal(r->fake->jobs[2].first_seq, 1);
+    assert_int_equal(r->fake->jobs[2].n, BIG);
+    send_append(r, 4, "b", BIG, 100);
+    fake_wait_waiting(r->fake, 3); /* b's retry applied as 301..600 behind it */
+    fake_finish(r->fake, STORE_OK);
+    assert_int_equal(expect_appended(r, 3, "a", BIG, false), 1);
+    fake_wait_submitted(r->fake, 4);
+    assert_int_equal(r->fake->jobs[3].first_seq, BIG + 1);
+    fake_finish(r->fake, STORE_OK);
+    assert_int_equal(expect_appended(r, 4, "b", BIG, false), BIG + 1);
+    assert_int_equal(store_last_seq(r->store), 2 * BIG);
+    assert_int_equal(atomic_load(&r->stats.commit_failures), 2);
+    /* the retries find what was committed, and a new group goes on */
+    fake_script(r->fake, false, false, 0);
+    send_append(r, 5, "b", BIG, 100);
+    assert_int_equal(expect_appended(r, 5, "b", BIG, true), BIG + 1);
+    send_append(r, 6, "a", BIG, 100);
+    assert_int_equal(expect_appended(r, 6, "a", BIG, true), 1);
+    send_append(r, 7, "c", 3, 1);
+    assert_int_equal(expect_appended(r, 7, "c", 3, false), 2 * BIG + 1);
+    rig_destroy(&r);
+}
+
+/* The group committed before a failing one: a commits, b (behind it)
+   fails while c is applied behind b; c is redone right after a, and the
+   retry of b after c. */
+static void
+test_failure_after_a_commit(void **state)
+{
+    rig_t *r = rig_new(0);
+    fake_script(r->fake, true, false, 0);
+    rig_start(r);
+    send_append(r, 1, "a", BIG, 100);
+    fake_wait_submitted(r->fake, 1);
+    send_append(r, 2, "b", BIG, 100);
+    fake_wait_waiting(r->fake, 1);
+    fake_finish(r->fake, STORE_OK);
+    assert_int_equal(expect_appended(r, 1, "a", BIG, false), 1);
+    fake_wait_submitted(r->fake, 2); /* b as 301..600 */
+    send_append(r, 3, "c", BIG, 100);
+    fake_wait_waiting(r->fake, 2); /* c applied as 601..900 behind b */
+    fake_finish(r->fake, STORE_ERROR);
+    expect_error(r, 2, "internal", NULL, 0);
+    fake_wait_submitted(r->fake, 3);
+    assert_int_equal(r->fake->jobs[2].first_seq, BIG + 1); /* c redone after a */
+    fake_finish(r->fake, STORE_OK);
+    assert_int_equal(expect_appended(r, 3, "c", BIG, false), BIG + 1);
+    fake_script(r->fake, false, false, 0);
+    send_append(r, 4, "b", BIG, 100);
+    assert_int_equal(expect_appended(r, 4, "b", BIG, false), 2 * BIG + 1);
+    send_append(r, 5, "c", BIG, 100);
+    assert_int_equal(expect_appended(r, 5, "c", BIG, true), BIG + 1);
+    assert_int_equal(store_last_seq(r->store), 3 * BIG);
+    rig_destroy(&r);
+}
+
+/* A group applied behind a failing one that repeats its events (a client
+   that sent its batch again before the first answer): on the first try
+   they are duplicates of the failing group's events, in memory; once that
+   group failed they are nobody's duplicates, and the redone group appends
+   them. Its reply must not point at the failed group's seqs. */
+static void
+test_duplicates_of_a_failed_group(void **state)
+{
+    rig_t *r = rig_new(0);
+    fake_script(r->fake, true, false, 0);
+    rig_start(r);
+    send_append(r, 1, "a", BIG, 100);
+    fake_wait_submitted(r->fake, 1);
+    send_append(r, 2, "a", BIG, 100); /* the same batch again */
+    fake_wait_waiting(r->fake, 1);
+    fake_finish(r->fake, STORE_ERROR);
+    expect_error(r, 1, "internal", NULL, 0);
+    fake_wait_submitted(r->fake, 2);
+    assert_int_equal(r->fake->jobs[1].first_seq, 1);
+    assert_int_equal(r->fake->jobs[1].n, BIG); /* appended this time, not duplicates */
+    fake_finish(r->fake, STORE_OK);
+    assert_int_equal(expect_appended(r, 2, "a", BIG, false), 1);
+    fake_script(r->fake, false, false, 0);
+    send_append(r, 3, "a", BIG, 100);
+    assert_int_equal(expect_appended(r, 3, "a", BIG, true), 1);
+    assert_int_equal(store_last_seq(r->store), BIG);
+    rig_destroy(&r);
+}
+
 /* A full map: the commit step grows it and puts the records again; the
    writer sees a commit that succeeded. With no headroom the writer asks
    for no room ahead, so the transactions themselves find the map full. */
@@ -844,6 +955,9 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_groups_acknowledged_in_order),
         cmocka_unit_test(test_failed_commit_redo_and_retries),
+        cmocka_unit_test(test_failure_behind_a_redone_group),
+        cmocka_unit_test(test_failure_after_a_commit),
+        cmocka_unit_test(test_duplicates_of_a_failed_group),
         cmocka_unit_test(test_map_full_grows_and_retries),
         cmocka_unit_test(test_disk_full_refuses_then_resumes),
         cmocka_unit_test(test_commands_ride_groups),
