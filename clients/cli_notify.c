@@ -13,9 +13,9 @@
     any moment resumes after the last alert the endpoint accepted. The one
     alert that can be sent twice is the one in flight when notify dies
     after the endpoint accepted it but before the rename: every request
-    carries `Idempotency-Key: <key>#<aseq>` (bytes outside printable ASCII
-    percent-encoded), the same on every attempt and after a restart, for
-    the endpoint to recognise it.
+    carries `Idempotency-Key: <key>#<aseq>@<at>` (bytes outside
+    printable ASCII percent-encoded), the same on every attempt and after a
+    restart, for the endpoint to recognise it.
 
     Failures. A network error, a timeout (--request-timeout) and any
     answer other than 2xx and 4xx are retried after a backoff that doubles
@@ -89,12 +89,14 @@ notify_usage(FILE *out)
         "\n"
         "Forward every alert to an HTTP endpoint: one POST per alert, in aseq order, the\n"
         "body the alert record as JSON plus \"text\" (the summary), with the header\n"
-        "Idempotency-Key: <key>#<aseq>. An alert is done when the endpoint answers 2xx;\n"
-        "the cursor FILE then records its aseq (atomically), so a restarted notify goes\n"
+        "Idempotency-Key: <key>#<aseq>@<at>. An alert is done when the endpoint\n"
+        "answers 2xx; the cursor FILE then records its aseq and the alert outbox's epoch\n"
+        "(atomically), so a restarted notify goes\n"
         "on after it: nothing lost, nothing repeated.\n"
         "\n"
         "  --webhook URL          where to POST (http:// or https://)\n"
-        "  --cursor FILE          the last aseq delivered; created when missing\n"
+        "  --cursor FILE          the last aseq delivered and its outbox epoch; created\n"
+        "                         when missing\n"
         "  --since ASEQ           when FILE does not exist yet: start at this aseq (1:\n"
         "                         every alert); default: alerts raised from now on\n"
         "  --header 'N: v'        an extra request header, e.g. an Authorization\n"
@@ -118,9 +120,13 @@ notify_usage(FILE *out)
 
 /* ---- the cursor file ---------------------------------------------------------- */
 
-/* *exists false (and true returned) when there is no file yet. */
+/* The file holds "<aseq> <epoch>\n": the last aseq delivered and the
+   outbox epoch it counts in (docs/PROTOCOL.md, "Alerts"). A file of one
+   aseq (written before epochs were kept, or by hand) reads with epoch 0,
+   unknown: the first epoch pacerd reports is taken as its. *exists false
+   (and true returned) when there is no file yet. */
 static bool
-cursor_read(notify_t *n, uint64_t *cursor, bool *exists)
+cursor_read(notify_t *n, uint64_t *cursor, uint64_t *epoch, bool *exists)
 {
     *exists = false;
     FILE *file = fopen(n->cursor_path, "r");
@@ -136,16 +142,23 @@ cursor_read(notify_t *n, uint64_t *cursor, bool *exists)
     text[len] = '\0';
     char *end = NULL;
     errno = 0;
-    unsigned long long value = strtoull(text, &end, 10);
-    if (len == 0 || text[0] < '0' || text[0] > '9' || errno != 0 ||
-        (*end != '\0' && strcmp(end, "\n") != 0)) {
+    unsigned long long value = strtoull(text, &end, 10), epoch_value = 0;
+    bool ok = len > 0 && text[0] >= '0' && text[0] <= '9' && errno == 0;
+    if (ok && *end == ' ') {
+        const char *start = end + 1;
+        ok = *start >= '0' && *start <= '9';
+        epoch_value = strtoull(start, &end, 10);
+        ok = ok && errno == 0;
+    }
+    if (!ok || (*end != '\0' && strcmp(end, "\n") != 0)) {
         cli_options_error(&n->common,
-                          "%s does not hold a cursor (one aseq and a newline); remove it to "
-                          "start again, or fix it",
+                          "%s does not hold a cursor (an aseq, optionally a space and the "
+                          "outbox epoch, and a newline); remove it to start again, or fix it",
                           n->cursor_path);
         return false;
     }
     *cursor = value;
+    *epoch = epoch_value;
     *exists = true;
     return true;
 }
@@ -153,7 +166,7 @@ cursor_read(notify_t *n, uint64_t *cursor, bool *exists)
 /* Replace the cursor file so that a crash leaves the old one or the new
    one, never a torn one, and the new one survives a power cut. */
 static bool
-cursor_write(notify_t *n, uint64_t cursor)
+cursor_write(notify_t *n, uint64_t cursor, uint64_t epoch)
 {
     char tmp[4096];
     snprintf(tmp, sizeof tmp, "%s.tmp", n->cursor_path);
@@ -162,8 +175,9 @@ cursor_write(notify_t *n, uint64_t cursor)
         cli_options_error(&n->common, "cannot write %s: %s", tmp, strerror(errno));
         return false;
     }
-    char text[32];
-    int len = snprintf(text, sizeof text, "%" PRIu64 "\n", cursor);
+    char text[64];
+    int len = epoch ? snprintf(text, sizeof text, "%" PRIu64 " %" PRIu64 "\n", cursor, epoch)
+                    : snprintf(text, sizeof text, "%" PRIu64 "\n", cursor);
     bool ok = write(fd, text, (size_t)len) == len && fsync(fd) == 0;
     int saved = errno;
     ok = close(fd) == 0 && ok;
@@ -220,8 +234,13 @@ check_stop(void *clientp, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultot
     return notify_stop ? 1 : 0;
 }
 
-/* "Idempotency-Key: <key>#<aseq>", bytes outside printable ASCII and '%'
-   percent-encoded so that any key is a valid header value. */
+/* "Idempotency-Key: <key>#<aseq>@<at>", bytes outside printable ASCII
+   and '%' percent-encoded so that any key is a valid header value. The
+   same on every attempt and after a restart. `at` (when the record was
+   raised, ms UTC) tells apart two records that share a key and an aseq:
+   a restore of an older backup, or a new installation, numbers its alerts
+   again from where its outbox ends, often with the same keys, and those
+   must not be taken for the ones the endpoint saw before. */
 static void
 idempotency_header(const pacer_alert_t *alert, char *out, size_t outlen)
 {
@@ -236,7 +255,7 @@ idempotency_header(const pacer_alert_t *alert, char *out, size_t outlen)
             out[o++] = hex[*p & 15];
         }
     }
-    snprintf(out + o, outlen - o, "#%" PRIu64, alert->aseq);
+    snprintf(out + o, outlen - o, "#%" PRIu64 "@%" PRId64, alert->aseq, alert->at);
 }
 
 static void
@@ -364,9 +383,11 @@ deliver(notify_t *n, const pacer_alert_t *alert)
 /* ---- the loop ------------------------------------------------------------------------ */
 
 static int
-notify_run(notify_t *n, pacer_sub_t *sub, uint64_t persisted)
+notify_run(notify_t *n, pacer_sub_t *sub, uint64_t persisted, uint64_t persisted_epoch)
 {
     char warned[1024] = "";
+    pacer_sub_stats_t seen;
+    pacer_sub_stats(sub, &seen);
     while (!notify_stop) {
         pacer_alert_t *alert = NULL;
         int rc = pacer_sub_recv(sub, &alert, 1000);
@@ -388,11 +409,27 @@ notify_run(notify_t *n, pacer_sub_t *sub, uint64_t persisted)
         }
         /* Also after alerts of other prefixes moved the cursor on, and
            once a "now" start has learnt where now is. */
-        uint64_t cursor = pacer_sub_cursor(sub);
-        if (cursor != PACER_SUB_NOW && cursor != persisted) {
-            if (!cursor_write(n, cursor))
+        uint64_t cursor = pacer_sub_cursor(sub), epoch = pacer_sub_epoch(sub);
+        pacer_sub_stats_t stats;
+        pacer_sub_stats(sub, &stats);
+        if (stats.epoch_changes != seen.epoch_changes)
+            cli_options_error(&n->common,
+                              "pacerd's alert outbox is another one (epoch %" PRIu64
+                              " after %" PRIu64 "): its state directory was replaced; "
+                              "delivering its alerts from aseq 1",
+                              epoch, persisted_epoch);
+        if (stats.rollbacks != seen.rollbacks)
+            cli_options_error(&n->common,
+                              "pacerd's alert outbox ends at aseq %" PRIu64
+                              ", before the cursor: it was restored from an older backup; "
+                              "going on from there",
+                              cursor);
+        seen = stats;
+        if (cursor != PACER_SUB_NOW && (cursor != persisted || epoch != persisted_epoch)) {
+            if (!cursor_write(n, cursor, epoch))
                 return CLI_EXIT_FAILED;
             persisted = cursor;
+            persisted_epoch = epoch;
         }
     }
     return CLI_EXIT_OK;
@@ -504,9 +541,9 @@ cli_notify_main(int argc, char **argv)
                           n.webhook);
         return CLI_EXIT_FAILED;
     }
-    uint64_t cursor = 0;
+    uint64_t cursor = 0, epoch = 0;
     bool exists = false;
-    if (!cursor_read(&n, &cursor, &exists))
+    if (!cursor_read(&n, &cursor, &epoch, &exists))
         return CLI_EXIT_FAILED;
     if (!exists)
         cursor = n.has_since ? (n.since ? n.since - 1 : 0) : PACER_SUB_NOW;
@@ -536,6 +573,7 @@ cli_notify_main(int argc, char **argv)
     }
     if (sub) {
         pacer_sub_set_cursor(sub, cursor);
+        pacer_sub_set_epoch(sub, epoch);
         if (n.common.timeout_ms != PACER_DEFAULT_TIMEOUT_MS)
             pacer_sub_set_query_timeout(sub, n.common.timeout_ms);
         struct sigaction action = {0};
@@ -543,7 +581,7 @@ cli_notify_main(int argc, char **argv)
         sigemptyset(&action.sa_mask);
         sigaction(SIGINT, &action, NULL);
         sigaction(SIGTERM, &action, NULL);
-        status = notify_run(&n, sub, exists ? cursor : PACER_SUB_NOW);
+        status = notify_run(&n, sub, exists ? cursor : PACER_SUB_NOW, epoch);
     }
     pacer_sub_destroy(&sub);
     curl_easy_cleanup(n.curl);

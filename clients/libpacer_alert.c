@@ -36,6 +36,7 @@ struct _pacer_alert_page_t {
     pacer_alert_t **alerts;
     size_t count;
     uint64_t next, last_aseq, total;
+    uint64_t epoch; /* 0: the reply had none (a pacerd older than epochs) */
     bool at_end;
 };
 
@@ -385,6 +386,13 @@ pacer_alert_page_total(pacer_alert_page_t *self)
     return self->total;
 }
 
+uint64_t
+pacer_alert_page_epoch(pacer_alert_page_t *self)
+{
+    assert(self);
+    return self->epoch;
+}
+
 bool
 pacer_alert_page_at_end(pacer_alert_page_t *self)
 {
@@ -432,6 +440,8 @@ page_decode_object(const msgpack_object *body, size_t limit, bool ordered, pacer
         return fail(err, errlen, PACER_EPROTOCOL, "alerts: expected an array, got %s",
                     alerts ? type_name(alerts) : "nothing");
     int rc = reply_uint(body, "last_aseq", true, &page->last_aseq, err, errlen);
+    if (rc == PACER_OK)
+        rc = reply_uint(body, "epoch", false, &page->epoch, err, errlen);
     if (rc == PACER_OK && ordered)
         rc = reply_uint(body, "next", true, &page->next, err, errlen);
     page->total = alerts->via.array.size;

@@ -99,6 +99,9 @@ uint64_t pacer_alert_page_next(pacer_alert_page_t *self);
 uint64_t pacer_alert_page_last_aseq(pacer_alert_page_t *self);
 /* alerts_active: how many alerts matched before the limit. alerts: count. */
 uint64_t pacer_alert_page_total(pacer_alert_page_t *self);
+/* The outbox's epoch the reply gave (docs/PROTOCOL.md, "Alerts": aseqs
+   compare only within one epoch); 0 when the reply had none. */
+uint64_t pacer_alert_page_epoch(pacer_alert_page_t *self);
 /* alerts: true when nothing is left to read (fewer records than asked for
    and next past last_aseq, or past `to`). alerts_active: always true. */
 bool pacer_alert_page_at_end(pacer_alert_page_t *self);

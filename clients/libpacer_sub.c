@@ -68,6 +68,12 @@ struct _pacer_sub_t {
     uint64_t delivered;
     uint64_t horizon;
     bool must_fetch;
+    /* The outbox epoch the numbers above belong to; 0 until pacerd (or
+       pacer_sub_set_epoch) names one. inflight_stale: the epoch changed
+       while a query was in flight, so its answer counts from a cursor of
+       the old epoch and is dropped. */
+    uint64_t epoch;
+    bool inflight_stale;
 
     pacer_alert_t **queue; /* alerts to hand over, queue[head..count) */
     size_t head, count, cap;
@@ -262,6 +268,23 @@ pacer_sub_set_cursor(pacer_sub_t *self, uint64_t cursor)
     return PACER_OK;
 }
 
+int
+pacer_sub_set_epoch(pacer_sub_t *self, uint64_t epoch)
+{
+    assert(self);
+    if (self->started)
+        return fail(self, PACER_EINVAL, "pacer_sub_set_epoch after the first pacer_sub_recv");
+    self->epoch = epoch;
+    return PACER_OK;
+}
+
+uint64_t
+pacer_sub_epoch(pacer_sub_t *self)
+{
+    assert(self);
+    return self->epoch;
+}
+
 void
 pacer_sub_set_query_timeout(pacer_sub_t *self, int timeout_ms)
 {
@@ -385,6 +408,7 @@ query_failed(pacer_sub_t *self, int rc, const char *format, ...)
     va_end(args);
     self->stall_rc = rc;
     self->inflight = false;
+    self->inflight_stale = false;
     self->stats.query_failures++;
     self->query_due = now_ms() + self->backoff_ms;
     self->backoff_ms =
@@ -509,6 +533,57 @@ map_get(const msgpack_object *map, const char *key)
     return NULL;
 }
 
+/* pacerd reports `epoch`. The first one named is taken; another one means
+   its state directory was replaced (a restore, a new installation): the
+   cursor counts alerts of an outbox that is gone, so start again from
+   aseq 1 of the new one. What is queued belongs to the old outbox and is
+   dropped: the application has its cursor in the old numbering and cannot
+   tell those alerts from the new ones with the same aseqs. Returns true
+   when the subscriber started again. */
+static bool
+epoch_seen(pacer_sub_t *self, uint64_t epoch)
+{
+    if (epoch == 0 || epoch == self->epoch)
+        return false;
+    bool known = self->epoch != 0;
+    self->epoch = epoch;
+    if (!known)
+        return false;
+    self->stats.epoch_changes++;
+    for (size_t i = self->head; i < self->count; i++)
+        pacer_alert_destroy(&self->queue[i]);
+    self->head = self->count = 0;
+    if (self->resolved) {
+        /* A subscriber started "now" goes on from the start of the new
+           outbox too: what it raised since the restore is new. */
+        self->considered = self->delivered = 0;
+        self->horizon = 0;
+        self->must_fetch = true;
+    }
+    if (self->inflight)
+        self->inflight_stale = true;
+    return true;
+}
+
+/* An `alerts` reply of the cursor's epoch says the newest aseq is `last`,
+   below what the subscriber has considered: the outbox went back in time
+   (the state directory was restored from an older backup of itself, which
+   keeps its epoch). The alerts after `last` that were handed over stay
+   handed over; the daemon numbers its next alerts from last + 1 again, so
+   the cursor moves back to `last`, and queued alerts past it, which the
+   restored outbox does not have, are dropped. */
+static void
+rolled_back(pacer_sub_t *self, uint64_t last)
+{
+    self->stats.rollbacks++;
+    while (self->count > self->head && self->queue[self->count - 1]->aseq > last)
+        pacer_alert_destroy(&self->queue[--self->count]);
+    if (self->delivered > last)
+        self->delivered = last;
+    self->considered = self->horizon = last;
+    self->must_fetch = false;
+}
+
 /* Queue what a page brings and move considered past everything the daemon
    looked at. */
 static int
@@ -629,6 +704,20 @@ query_on_reply(pacer_sub_t *self)
     }
     self->inflight = false;
     self->stats.queries++;
+    bool stale = self->inflight_stale;
+    self->inflight_stale = false;
+    if (epoch_seen(self, pacer_alert_page_epoch(page)) || stale) {
+        /* asked from a cursor of another epoch: ask again from 1 */
+        pacer_alert_page_destroy(&page);
+        goto done;
+    }
+    /* While a query is in flight considered stands still, and the daemon's
+       newest aseq never goes down: a reply below it is a rollback. */
+    if (!self->inflight_resolve && pacer_alert_page_last_aseq(page) < self->considered) {
+        rolled_back(self, pacer_alert_page_last_aseq(page));
+        pacer_alert_page_destroy(&page);
+        goto done;
+    }
     self->stall_rc = PACER_OK;
     self->stall_error[0] = '\0';
     self->backoff_ms = BACKOFF_FIRST_MS;
@@ -670,8 +759,17 @@ on_heartbeat(pacer_sub_t *self, const zmq_msg_t *body)
     size_t off = 0;
     if (msgpack_unpack_next(&unpacked, (const char *)data, size, &off) == MSGPACK_UNPACK_SUCCESS) {
         const msgpack_object *aseq = map_get(&unpacked.data, "aseq");
+        const msgpack_object *epoch = map_get(&unpacked.data, "epoch");
         if (aseq && aseq->type == MSGPACK_OBJECT_POSITIVE_INTEGER) {
             self->stats.heartbeats++;
+            if (epoch && epoch->type == MSGPACK_OBJECT_POSITIVE_INTEGER)
+                epoch_seen(self, epoch->via.u64);
+            /* Below the cursor: a heartbeat sent before alerts that a query
+               has read since (the two sockets are not ordered), or an
+               outbox restored from an older backup. A query tells which
+               (rolled_back). */
+            if (self->resolved && aseq->via.u64 < self->considered)
+                self->must_fetch = true;
             note_horizon(self, aseq->via.u64);
         }
     }

@@ -102,6 +102,12 @@ int pacer_sub_subscribe(pacer_sub_t *self, const char *prefix);
    after the first pacer_sub_recv. */
 int pacer_sub_set_cursor(pacer_sub_t *self, uint64_t cursor);
 
+/* The outbox epoch the cursor given to pacer_sub_set_cursor belongs to:
+   persist pacer_sub_epoch with the cursor and give both back. 0 (the
+   default): unknown; the first epoch pacerd reports is taken as the
+   cursor's. PACER_EINVAL after the first pacer_sub_recv. */
+int pacer_sub_set_epoch(pacer_sub_t *self, uint64_t epoch);
+
 /* How long one catch-up query may take before it is given up and sent
    again (<= 0: the default, PACER_SUB_DEFAULT_QUERY_TIMEOUT_MS). */
 void pacer_sub_set_query_timeout(pacer_sub_t *self, int timeout_ms);
@@ -143,6 +149,24 @@ int pacer_sub_recv(pacer_sub_t *self, pacer_alert_t **alert_p, int timeout_ms);
    has learnt the newest aseq. */
 uint64_t pacer_sub_cursor(pacer_sub_t *self);
 
+/* The outbox epoch pacer_sub_cursor counts in; 0 until pacerd has
+   reported one (heartbeats and alerts replies carry it). When pacerd
+   reports another epoch than the one known, its state directory was
+   replaced (a restore of an older backup, a new installation) and the
+   cursor means nothing there (docs/PROTOCOL.md, "Alerts"): the
+   subscriber starts again from aseq 1 of the new epoch (a subscriber
+   started "now" too), drops the alerts of the old epoch it had not handed
+   over yet, and counts it in pacer_sub_stats_t.epoch_changes. Persist the
+   epoch with the cursor.
+
+   A restore of an older backup of the same state directory keeps its
+   epoch but has fewer alerts than the cursor counts: when an `alerts`
+   reply shows the newest aseq below the cursor, the cursor moves back to
+   it (the daemon numbers its next alerts from there), alerts queued past
+   it are dropped, and pacer_sub_stats_t.rollbacks counts it. A heartbeat
+   below the cursor makes the subscriber ask. */
+uint64_t pacer_sub_epoch(pacer_sub_t *self);
+
 /* Why the last pacer_sub_recv did not return PACER_OK, as a sentence; ""
    after PACER_OK or PACER_EAGAIN. Valid until the next call. */
 const char *pacer_sub_error(pacer_sub_t *self);
@@ -158,6 +182,9 @@ typedef struct {
     uint64_t query_failures; /* queries timed out, refused or malformed */
     uint64_t heartbeats;     /* heartbeats received */
     uint64_t malformed;      /* alert messages or records that could not be decoded */
+    uint64_t epoch_changes;  /* times pacerd reported a new outbox epoch (pacer_sub_epoch) */
+    uint64_t rollbacks;      /* times the outbox was found behind the cursor (restored from an
+                                older backup of itself) and the cursor moved back */
 } pacer_sub_stats_t;
 
 void pacer_sub_stats(pacer_sub_t *self, pacer_sub_stats_t *stats);

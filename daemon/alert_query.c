@@ -21,7 +21,7 @@ typedef struct {
     size_t n;
 } prefixes_t;
 
-/* A key's value, nil taken as absent. */
+/* A stored record's value by key, nil taken as absent. */
 static const msgpack_object *
 get(const msgpack_object *map, const char *key)
 {
@@ -29,49 +29,55 @@ get(const msgpack_object *map, const char *key)
     return v && v->type != MSGPACK_OBJECT_NIL ? v : NULL;
 }
 
-/* An optional non-negative integer; false with a message if ill-typed. */
-static bool
-get_uint(const msgpack_object *body, const char *key, uint64_t *v, char *msg, size_t msglen)
-{
-    const msgpack_object *o = get(body, key);
-    if (!o)
-        return true;
-    if (o->type != MSGPACK_OBJECT_POSITIVE_INTEGER) {
-        snprintf(msg, msglen, "%s: expected a non-negative integer", key);
-        return false;
-    }
-    *v = o->via.u64;
-    return true;
-}
+/* The request fields (events/wire.h's readers). alerts_active takes a
+   limit of 0 as the default, as it always has. */
+static const wire_field_t f_now = {.name = "now", .type = WIRE_FIELD_U64};
+static const wire_field_t f_from = {.name = "from", .type = WIRE_FIELD_U64, .def = 1};
+static const wire_field_t f_to = {.name = "to", .type = WIRE_FIELD_U64}; /* absent: no end */
+static const wire_field_t f_limit = {
+    .name = "limit", .type = WIRE_FIELD_U64, .min = 1, .def = ALERTS_DEFAULT};
+static const wire_field_t f_active_limit = {
+    .name = "limit", .type = WIRE_FIELD_U64, .def = ALERTS_DEFAULT};
+static const wire_field_t f_prefix = {
+    .name = "prefix", .type = WIRE_FIELD_STRS, .max = PREFIXES_MAX};
+static const wire_field_t f_severity = {.name = "severity", .type = WIRE_FIELD_STR};
 
-static bool
+const wire_field_t *const alert_query_alerts_fields[] = {&f_now,   &f_from,   &f_to,
+                                                         &f_limit, &f_prefix, NULL};
+const wire_field_t *const alert_query_active_fields[] = {&f_now, &f_active_limit, &f_prefix,
+                                                         &f_severity, NULL};
+const wire_field_t *const alert_query_silences_fields[] = {&f_now, NULL};
+
+static int
 get_prefixes(const msgpack_object *body, prefixes_t *p, char *msg, size_t msglen)
 {
     p->n = 0;
-    const msgpack_object *o = get(body, "prefix");
-    if (!o)
-        return true;
+    const msgpack_object *o;
+    int rc = wire_req_obj(body, &f_prefix, &o, msg, msglen);
+    if (rc <= 0)
+        return rc;
     if (o->type == MSGPACK_OBJECT_STR) {
         p->ptr[0] = o->via.str.ptr;
         p->len[0] = o->via.str.size;
         p->n = 1;
-        return true;
+        return 1;
     }
-    if (o->type != MSGPACK_OBJECT_ARRAY || o->via.array.size > PREFIXES_MAX) {
-        snprintf(msg, msglen, "prefix: expected a string or an array of at most %d strings",
-                 PREFIXES_MAX);
-        return false;
+    for (uint32_t i = 0; i < o->via.array.size; i++) { /* strings, at most PREFIXES_MAX */
+        p->ptr[p->n] = o->via.array.ptr[i].via.str.ptr;
+        p->len[p->n++] = o->via.array.ptr[i].via.str.size;
     }
-    for (uint32_t i = 0; i < o->via.array.size; i++) {
-        const msgpack_object *e = &o->via.array.ptr[i];
-        if (e->type != MSGPACK_OBJECT_STR) {
-            snprintf(msg, msglen, "prefix: element %u is not a string", i);
-            return false;
-        }
-        p->ptr[p->n] = e->via.str.ptr;
-        p->len[p->n++] = e->via.str.size;
-    }
-    return true;
+    return 1;
+}
+
+/* The request's `now`, else the daemon's alert clock; -1 with msg. */
+static int
+get_now(const wire_request_t *req, int64_t *now, char *msg, size_t msglen)
+{
+    uint64_t at;
+    int rc = wire_req_u64(req->body, &f_now, &at, msg, msglen);
+    if (rc > 0)
+        *now = (int64_t)at;
+    return rc;
 }
 
 static bool
@@ -108,25 +114,27 @@ collect(void *arg, uint64_t aseq, const char *topic, size_t topic_len, const voi
     return 0;
 }
 
-static void
-op_alerts(store_t *store, const wire_request_t *req, msgpack_packer *pk, msgpack_sbuffer *out)
+void
+alert_query_alerts(store_t *store, projector_t *projector, const wire_request_t *req,
+                   msgpack_packer *pk, msgpack_sbuffer *out, int64_t now)
 {
+    (void)projector; /* the outbox alone */
     char msg[256];
-    uint64_t from = 1, to = UINT64_MAX, limit = ALERTS_DEFAULT;
+    uint64_t from, to, limit;
     prefixes_t prefixes;
-    if (!get_uint(req->body, "from", &from, msg, sizeof msg) ||
-        !get_uint(req->body, "to", &to, msg, sizeof msg) ||
-        !get_uint(req->body, "limit", &limit, msg, sizeof msg) ||
-        !get_prefixes(req->body, &prefixes, msg, sizeof msg)) {
+    int has_to;
+    if (get_now(req, &now, msg, sizeof msg) < 0 ||
+        wire_req_u64(req->body, &f_from, &from, msg, sizeof msg) < 0 ||
+        (has_to = wire_req_u64(req->body, &f_to, &to, msg, sizeof msg)) < 0 ||
+        wire_req_u64(req->body, &f_limit, &limit, msg, sizeof msg) < 0 ||
+        get_prefixes(req->body, &prefixes, msg, sizeof msg) < 0) {
         wire_reply_error(pk, req->corr, WIRE_BAD_REQUEST, msg);
         return;
     }
+    if (!has_to)
+        to = UINT64_MAX;
     if (from == 0)
         from = 1;
-    if (limit == 0) {
-        wire_reply_error(pk, req->corr, WIRE_BAD_REQUEST, "limit: expected 1 to 10000");
-        return;
-    }
     if (limit > ALERTS_MAX)
         limit = ALERTS_MAX;
     store_reader_t *r = store_read_begin(store, msg, sizeof msg);
@@ -296,23 +304,27 @@ done:
     return 0;
 }
 
-static void
-op_active(store_t *store, projector_t *projector, const wire_request_t *req, msgpack_packer *pk,
-          msgpack_sbuffer *out, int64_t now)
+void
+alert_query_active(store_t *store, projector_t *projector, const wire_request_t *req,
+                   msgpack_packer *pk, msgpack_sbuffer *out, int64_t now)
 {
     char msg[256];
-    uint64_t limit = ALERTS_DEFAULT;
+    uint64_t limit;
     prefixes_t prefixes;
-    if (!get_uint(req->body, "limit", &limit, msg, sizeof msg) ||
-        !get_prefixes(req->body, &prefixes, msg, sizeof msg)) {
+    const char *sev;
+    size_t sev_len;
+    int has_sev;
+    if (get_now(req, &now, msg, sizeof msg) < 0 ||
+        wire_req_u64(req->body, &f_active_limit, &limit, msg, sizeof msg) < 0 ||
+        get_prefixes(req->body, &prefixes, msg, sizeof msg) < 0 ||
+        (has_sev = wire_req_str(req->body, &f_severity, &sev, &sev_len, msg, sizeof msg)) < 0) {
         wire_reply_error(pk, req->corr, WIRE_BAD_REQUEST, msg);
         return;
     }
     int min_severity = 0;
-    const msgpack_object *sev = get(req->body, "severity");
-    if (sev && (min_severity = severity_rank(sev)) < 0) {
-        wire_reply_error(pk, req->corr, WIRE_BAD_REQUEST,
-                         "severity: expected info, warning or critical");
+    if (has_sev && (min_severity = severity_rank(wire_map_get(req->body, "severity"))) < 0) {
+        wire_req_expected("severity", "info, warning or critical", msg, sizeof msg);
+        wire_reply_error(pk, req->corr, WIRE_BAD_REQUEST, msg);
         return;
     }
     if (limit == 0 || limit > ACTIVE_MAX)
@@ -347,9 +359,17 @@ op_active(store_t *store, projector_t *projector, const wire_request_t *req, msg
     msgpack_sbuffer_destroy(&a.body);
 }
 
-static void
-op_silences(projector_t *projector, const wire_request_t *req, msgpack_packer *pk, int64_t now)
+void
+alert_query_silences(store_t *store, projector_t *projector, const wire_request_t *req,
+                     msgpack_packer *pk, msgpack_sbuffer *out, int64_t now)
 {
+    (void)store; /* the alert settings fold alone */
+    (void)out;
+    char msg[128];
+    if (get_now(req, &now, msg, sizeof msg) < 0) {
+        wire_reply_error(pk, req->corr, WIRE_BAD_REQUEST, msg);
+        return;
+    }
     projector_read_lock(projector);
     size_t n;
     const silence_t *s = alertcfg_silences(foldset_alertcfg(projector_folds(projector)), &n);
@@ -378,23 +398,4 @@ op_silences(projector_t *projector, const wire_request_t *req, msgpack_packer *p
         msgpack_pack_uint64(pk, s[i].seq);
     }
     projector_unlock(projector);
-}
-
-void
-alert_query(store_t *store, projector_t *projector, const wire_request_t *req, msgpack_packer *pk,
-            msgpack_sbuffer *out, int64_t now)
-{
-    char msg[128];
-    uint64_t at = (uint64_t)now;
-    if (!get_uint(req->body, "now", &at, msg, sizeof msg)) {
-        wire_reply_error(pk, req->corr, WIRE_BAD_REQUEST, msg);
-        return;
-    }
-    now = (int64_t)at;
-    if (req->op == OP_ALERTS)
-        op_alerts(store, req, pk, out);
-    else if (req->op == OP_ALERTS_ACTIVE)
-        op_active(store, projector, req, pk, out, now);
-    else
-        op_silences(projector, req, pk, now);
 }

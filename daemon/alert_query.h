@@ -15,9 +15,20 @@
 
 #include <msgpack.h>
 
-/* Pack the whole reply (or an error reply) for req (op OP_ALERTS,
-   OP_ALERTS_ACTIVE or OP_SILENCES) into pk, which writes to out. */
-void alert_query(store_t *store, projector_t *projector, const wire_request_t *req,
-                 msgpack_packer *pk, msgpack_sbuffer *out, int64_t now);
+/* Each packs the whole reply (or an error reply) for req into pk, which
+   writes to out, at `now` (ms UTC; the request's `now` overrides it): the
+   three operations' handlers, registered in daemon/query.c's table with
+   the request fields they read (NULL-ended). Errors are replies, never
+   returned: bad_request (a field, by events/wire.h's readers, or a
+   severity that is not one), internal (the store could not be read, out
+   of memory). */
+void alert_query_alerts(store_t *store, projector_t *projector, const wire_request_t *req,
+                        msgpack_packer *pk, msgpack_sbuffer *out, int64_t now);
+void alert_query_active(store_t *store, projector_t *projector, const wire_request_t *req,
+                        msgpack_packer *pk, msgpack_sbuffer *out, int64_t now);
+void alert_query_silences(store_t *store, projector_t *projector, const wire_request_t *req,
+                          msgpack_packer *pk, msgpack_sbuffer *out, int64_t now);
+extern const wire_field_t *const alert_query_alerts_fields[],
+    *const alert_query_active_fields[], *const alert_query_silences_fields[];
 
 #endif

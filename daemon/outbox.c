@@ -143,6 +143,8 @@ outbox_open(store_t *store, uint64_t *last_aseq, char *err, size_t errlen)
         if (getrandom(&epoch, sizeof epoch, 0) != (ssize_t)sizeof epoch)
             epoch = (uint64_t)time(NULL) * 1000003u ^ (uint64_t)getpid();
         epoch &= (UINT64_C(1) << 53) - 1; /* exact in a double, for JSON clients */
+        if (epoch == 0)
+            epoch = 1; /* clients take 0 for "no epoch known" */
         ev = (MDB_val){sizeof epoch, &epoch};
         if ((rc = mdb_put(txn, state_dbi, &ek, &ev, 0)) != 0) {
             mdb_txn_abort(txn);

@@ -1,5 +1,13 @@
 /*  query: see query.h. One request at a time: `events` reads at most
-    10,000 records from a snapshot, so no request holds the thread long. */
+    10,000 records from a snapshot, so no request holds the thread long.
+
+    Dispatch is by table: QUERY_OPS registers each operation the endpoint
+    answers itself once, with its handler and the request fields it reads;
+    the projection's queries are registered in its own table
+    (projections/report.c), reached through projection_query_find, and an
+    op neither knows is offered to the folds. The fields of an entry are
+    checked (events/wire.h's readers) before its handler runs, so a bad
+    key gets the same message whichever op it came with. */
 
 #include "daemon/query.h"
 
@@ -40,6 +48,7 @@ pack_kv_uint(msgpack_packer *pk, const char *key, uint64_t v)
 static void
 op_status(query_t *self, wire_request_t *req, msgpack_packer *pk)
 {
+    (void)req->body; /* no fields */
     char err[256];
     writer_stats_t *st = self->args->stats;
     store_reader_t *r = store_read_begin(self->args->store, err, sizeof err);
@@ -96,20 +105,38 @@ op_status(query_t *self, wire_request_t *req, msgpack_packer *pk)
     pack_kv_uint(pk, "map_resizes", atomic_load(&st->map_resizes));
 }
 
+static const wire_field_t f_from = {.name = "from", .type = WIRE_FIELD_U64, .def = 1};
+static const wire_field_t f_limit = {
+    .name = "limit", .type = WIRE_FIELD_U64, .min = 1, .def = WIRE_EVENTS_DEFAULT};
+static const wire_field_t f_raw = {.name = "raw", .type = WIRE_FIELD_BOOL};
+static const wire_field_t *const events_fields[] = {&f_from, &f_limit, &f_raw, NULL};
+static const wire_field_t *const no_fields[] = {NULL};
+
 static void
 op_events(query_t *self, wire_request_t *req, msgpack_packer *pk)
 {
     char err[256];
+    uint64_t from, limit;
+    bool raw;
+    if (wire_req_u64(req->body, &f_from, &from, err, sizeof err) < 0 ||
+        wire_req_u64(req->body, &f_limit, &limit, err, sizeof err) < 0 ||
+        wire_req_bool(req->body, &f_raw, &raw, err, sizeof err) < 0) {
+        wire_reply_error(pk, req->corr, WIRE_BAD_REQUEST, err);
+        return;
+    }
+    if (from == 0)
+        from = 1;
+    if (limit > WIRE_EVENTS_MAX)
+        limit = WIRE_EVENTS_MAX;
     store_reader_t *r = store_read_begin(self->args->store, err, sizeof err);
     if (!r) {
         wire_reply_error(pk, req->corr, WIRE_INTERNAL, err);
         return;
     }
     uint64_t last = store_reader_last_seq(r);
-    uint64_t from = req->from;
     uint64_t n = 0;
     if (from <= last)
-        n = last - from + 1 < req->limit ? last - from + 1 : req->limit;
+        n = last - from + 1 < limit ? last - from + 1 : limit;
     /* Decode all first so a corrupt record becomes an error reply, not a
        half-written one. */
     store_record_t *recs = n ? calloc(n, sizeof *recs) : NULL;
@@ -142,7 +169,7 @@ op_events(query_t *self, wire_request_t *req, msgpack_packer *pk)
         wire_pack_str(pk, "hash");
         msgpack_pack_bin_with_body(pk, recs[i].hash, STORE_HASH_BYTES);
         wire_pack_str(pk, "event");
-        if (req->raw)
+        if (raw)
             msgpack_pack_bin_with_body(pk, recs[i].event, recs[i].event_len);
         else /* the stored bytes are a msgpack map: splice them in */
             msgpack_sbuffer_write(&self->out, (const char *)recs[i].event, recs[i].event_len);
@@ -153,44 +180,37 @@ op_events(query_t *self, wire_request_t *req, msgpack_packer *pk)
     store_read_end(&r);
 }
 
-static const msgpack_object *
-body_field(const msgpack_object *body, const char *key)
-{
-    size_t n = strlen(key);
-    for (uint32_t i = 0; i < body->via.map.size; i++) {
-        const msgpack_object_kv *kv = &body->via.map.ptr[i];
-        if (kv->key.type == MSGPACK_OBJECT_STR && kv->key.via.str.size == n &&
-            !memcmp(kv->key.via.str.ptr, key, n) && kv->val.type != MSGPACK_OBJECT_NIL)
-            return &kv->val;
-    }
-    return NULL;
-}
+static const wire_field_t f_as_of = {.name = "as_of", .type = WIRE_FIELD_U64};
+static const wire_field_t f_as_of_seq = {.name = "as_of_seq", .type = WIRE_FIELD_U64};
+/* what every projection query takes besides its own fields */
+static const wire_field_t *const as_of_fields[] = {&f_as_of, &f_as_of_seq, NULL};
 
-/* progress, leaderboard, daily, target_history and allocation previews: on the
-   live projection under its read lock, or, with as_of / as_of_seq, on a
-   private projection of the log as it stood then. */
+/* The projection's queries (projection_query_find(op) is not NULL):
+   progress, leaderboard, daily, target_history, undefined_nodes and
+   allocation previews, on the live projection under its read lock, or,
+   with as_of / as_of_seq, on a private projection of the log as it stood
+   then. */
 static void
 op_projection(query_t *self, wire_request_t *req, msgpack_packer *pk)
 {
     char err[256];
-    const msgpack_object *as_of = body_field(req->body, "as_of");
-    const msgpack_object *as_of_seq = body_field(req->body, "as_of_seq");
-    if ((as_of && as_of->type != MSGPACK_OBJECT_POSITIVE_INTEGER) ||
-        (as_of_seq && as_of_seq->type != MSGPACK_OBJECT_POSITIVE_INTEGER)) {
-        wire_reply_error(pk, req->corr, WIRE_BAD_REQUEST,
-                         "as_of, as_of_seq: expected non-negative integers");
+    uint64_t as_of, as_of_seq;
+    int has_as_of, has_as_of_seq;
+    if ((has_as_of = wire_req_u64(req->body, &f_as_of, &as_of, err, sizeof err)) < 0 ||
+        (has_as_of_seq = wire_req_u64(req->body, &f_as_of_seq, &as_of_seq, err, sizeof err)) < 0) {
+        wire_reply_error(pk, req->corr, WIRE_BAD_REQUEST, err);
         return;
     }
     projection_t *proj = NULL;
-    if (as_of || as_of_seq) {
-        uint64_t upto = as_of_seq ? as_of_seq->via.u64 : UINT64_MAX;
-        if (as_of) {
+    if (has_as_of || has_as_of_seq) {
+        uint64_t upto = has_as_of_seq ? as_of_seq : UINT64_MAX;
+        if (has_as_of) {
             store_reader_t *r = store_read_begin(self->args->store, err, sizeof err);
             if (!r) {
                 wire_reply_error(pk, req->corr, WIRE_INTERNAL, err);
                 return;
             }
-            uint64_t at = store_reader_seq_at(r, (int64_t)as_of->via.u64);
+            uint64_t at = store_reader_seq_at(r, (int64_t)as_of);
             store_read_end(&r);
             if (at < upto)
                 upto = at;
@@ -206,20 +226,7 @@ op_projection(query_t *self, wire_request_t *req, msgpack_packer *pk)
 
     pq_result_t res;
     msgpack_sbuffer_init(&res.body);
-    pq_rc_t rc;
-    if (req->op == OP_ALLOCATE) {
-        msgpack_sbuffer *events = NULL;
-        uint32_t n;
-        rc = projection_allocate(p, req->body, &res, &events, &n);
-        if (events) {
-            msgpack_sbuffer_destroy(events);
-            free(events);
-        }
-    } else {
-        char op[32];
-        snprintf(op, sizeof op, "%.*s", (int)req->op_len, req->op_name);
-        rc = projection_query(p, op, req->body, zclock_time(), &res);
-    }
+    pq_rc_t rc = projection_query(p, req->op, req->body, zclock_time(), &res);
     if (proj)
         projector_release(self->args->projector, &proj);
     else {
@@ -258,6 +265,68 @@ op_of_fold(query_t *self, wire_request_t *req, msgpack_packer *pk)
     return rc != 0;
 }
 
+/* The alert queries run at the alert clock (the newest `tick`), or the
+   daemon's when none has come. */
+static int64_t
+alert_now(query_t *self)
+{
+    int64_t clock = atomic_load(&self->args->stats->alert_clock);
+    return clock ? clock : zclock_time();
+}
+
+static void
+op_alerts(query_t *self, wire_request_t *req, msgpack_packer *pk)
+{
+    alert_query_alerts(self->args->store, self->args->projector, req, pk, &self->out,
+                       alert_now(self));
+}
+
+static void
+op_alerts_active(query_t *self, wire_request_t *req, msgpack_packer *pk)
+{
+    alert_query_active(self->args->store, self->args->projector, req, pk, &self->out,
+                       alert_now(self));
+}
+
+static void
+op_silences(query_t *self, wire_request_t *req, msgpack_packer *pk)
+{
+    alert_query_silences(self->args->store, self->args->projector, req, pk, &self->out,
+                         alert_now(self));
+}
+
+typedef struct {
+    wire_op_t op;
+    void (*run)(query_t *self, wire_request_t *req, msgpack_packer *pk);
+    const wire_field_t *const *fields;
+} query_op_t;
+
+static const query_op_t QUERY_OPS[] = {
+    {OP_STATUS, op_status, no_fields},
+    {OP_EVENTS, op_events, events_fields},
+    {OP_ALERTS, op_alerts, alert_query_alerts_fields},
+    {OP_ALERTS_ACTIVE, op_alerts_active, alert_query_active_fields},
+    {OP_SILENCES, op_silences, alert_query_silences_fields},
+};
+
+static const query_op_t *
+query_op_find(wire_op_t op)
+{
+    for (size_t i = 0; i < sizeof QUERY_OPS / sizeof QUERY_OPS[0]; i++)
+        if (QUERY_OPS[i].op == op)
+            return &QUERY_OPS[i];
+    return NULL;
+}
+
+int
+query_op_handlers(wire_op_t op)
+{
+    int n = projection_query_find(op) != NULL;
+    for (size_t i = 0; i < sizeof QUERY_OPS / sizeof QUERY_OPS[0]; i++)
+        n += QUERY_OPS[i].op == op;
+    return n;
+}
+
 static void
 handle(query_t *self, zmq_msg_t *body)
 {
@@ -266,6 +335,8 @@ handle(query_t *self, zmq_msg_t *body)
     msgpack_packer pk;
     msgpack_sbuffer_clear(&self->out);
     msgpack_packer_init(&pk, &self->out, msgpack_sbuffer_write);
+    const query_op_t *q;
+    const pq_query_t *pq;
     wire_rc_t rc =
         wire_request_parse(&req, zmq_msg_data(body), zmq_msg_size(body), msg, sizeof msg);
     if (rc != WIRE_OK)
@@ -277,19 +348,19 @@ handle(query_t *self, zmq_msg_t *body)
         auth_forbidden(self->role, self->principal, what, auth_op_needs(req.op, WIRE_ON_QUERY), why,
                        sizeof why);
         wire_reply_error(&pk, req.corr, WIRE_FORBIDDEN, why);
-    } else if (req.op == OP_STATUS)
-        op_status(self, &req, &pk);
-    else if (req.op == OP_EVENTS)
-        op_events(self, &req, &pk);
-    else if (req.op == OP_PROGRESS || req.op == OP_LEADERBOARD || req.op == OP_TARGET_HISTORY ||
-             req.op == OP_ALLOCATE || req.op == OP_UNDEFINED_NODES || req.op == OP_DAILY)
-        op_projection(self, &req, &pk);
-    else if (req.op == OP_ALERTS || req.op == OP_ALERTS_ACTIVE || req.op == OP_SILENCES)
-        alert_query(self->args->store, self->args->projector, &req, &pk, &self->out,
-                    atomic_load(&self->args->stats->alert_clock)
-                        ? atomic_load(&self->args->stats->alert_clock)
-                        : zclock_time());
-    else if (req.op != OP_OTHER || !op_of_fold(self, &req, &pk)) {
+    } else if ((q = query_op_find(req.op))) {
+        if (wire_req_check(req.body, q->fields, msg, sizeof msg) < 0)
+            wire_reply_error(&pk, req.corr, WIRE_BAD_REQUEST, msg);
+        else
+            q->run(self, &req, &pk);
+    } else if ((pq = projection_query_find(req.op))) {
+        /* before an as_of replay, which a bad key would waste */
+        if (wire_req_check(req.body, as_of_fields, msg, sizeof msg) < 0 ||
+            wire_req_check(req.body, pq->fields, msg, sizeof msg) < 0)
+            wire_reply_error(&pk, req.corr, WIRE_BAD_REQUEST, msg);
+        else
+            op_projection(self, &req, &pk);
+    } else if (req.op != OP_OTHER || !op_of_fold(self, &req, &pk)) {
         char served[300], elsewhere[100], folds[100] = "";
         projector_read_lock(self->args->projector);
         foldset_ops(projector_folds(self->args->projector), folds, sizeof folds);

@@ -37,4 +37,9 @@ typedef struct {
    if it cannot bind. The args must outlive the actor. zactor_destroy stops it. */
 zactor_t *query_start(query_args_t *args, char *err, size_t errlen);
 
+/* How many handlers the query endpoint has for op, its own table's and the
+   projection's (projection_query_find): 1 for every op WIRE_OP_LIST puts
+   on the query endpoint, 0 for every other (tests/test_query_table.c). */
+int query_op_handlers(wire_op_t op);
+
 #endif

@@ -423,27 +423,6 @@ wire_request_parse(wire_request_t *req, const void *data, size_t len, char *msg,
                 return bad(msg, msglen, WIRE_BAD_REQUEST, "atomic: expected boolean");
             req->atomic = atomic->via.boolean;
         }
-    } else if (req->op == OP_EVENTS) {
-        const msgpack_object *from = wire_map_get(body, "from");
-        const msgpack_object *limit = wire_map_get(body, "limit");
-        const msgpack_object *raw = wire_map_get(body, "raw");
-        req->from = 1;
-        req->limit = WIRE_EVENTS_DEFAULT;
-        if (from && from->type != MSGPACK_OBJECT_NIL && !get_uint(from, &req->from))
-            return bad(msg, msglen, WIRE_BAD_REQUEST, "from: expected non-negative integer");
-        if (limit && limit->type != MSGPACK_OBJECT_NIL && !get_uint(limit, &req->limit))
-            return bad(msg, msglen, WIRE_BAD_REQUEST, "limit: expected non-negative integer");
-        if (raw && raw->type != MSGPACK_OBJECT_NIL) {
-            if (raw->type != MSGPACK_OBJECT_BOOLEAN)
-                return bad(msg, msglen, WIRE_BAD_REQUEST, "raw: expected boolean");
-            req->raw = raw->via.boolean;
-        }
-        if (req->from == 0)
-            req->from = 1;
-        if (req->limit == 0)
-            return bad(msg, msglen, WIRE_BAD_REQUEST, "limit: must be at least 1");
-        if (req->limit > WIRE_EVENTS_MAX)
-            req->limit = WIRE_EVENTS_MAX;
     }
     return WIRE_OK;
 }
@@ -502,4 +481,235 @@ wire_reply_error_named(msgpack_packer *pk, const msgpack_object *corr, const cha
     rc |= wire_pack_str(pk, "message");
     rc |= wire_pack_text(pk, message);
     return rc;
+}
+
+/* ---------------------------------------------------------------------
+   Request fields: every message is made here, from the field. */
+
+/* What f takes, for "<key>: expected <what>" and "<key>: required (<what>)". */
+static const char *
+field_what(const wire_field_t *f, char *buf, size_t len)
+{
+    switch (f->type) {
+    case WIRE_FIELD_STR:
+        if (!f->max)
+            return "a string";
+        snprintf(buf, len, "a string of at most %lld bytes", (long long)f->max);
+        return buf;
+    case WIRE_FIELD_U64:
+        if (f->max)
+            snprintf(buf, len, "an integer from %lld to %lld", (long long)f->min,
+                     (long long)f->max);
+        else if (f->min > 1)
+            snprintf(buf, len, "an integer of at least %lld", (long long)f->min);
+        else
+            return f->min ? "a positive integer" : "a non-negative integer";
+        return buf;
+    case WIRE_FIELD_I64:
+        if (!f->min && !f->max)
+            return "an integer";
+        snprintf(buf, len, "an integer from %lld to %lld", (long long)f->min, (long long)f->max);
+        return buf;
+    case WIRE_FIELD_BOOL:
+        return "a boolean";
+    case WIRE_FIELD_MAP:
+        return "a map";
+    case WIRE_FIELD_STRS:
+        if (!f->max)
+            return "a string or an array of strings";
+        snprintf(buf, len, "a string or an array of at most %lld strings", (long long)f->max);
+        return buf;
+    }
+    return "a value";
+}
+
+int
+wire_req_expected(const char *key, const char *what, char *msg, size_t msglen)
+{
+    snprintf(msg, msglen, "%s: expected %s", key, what);
+    return -1;
+}
+
+int
+wire_req_required(const char *key, const char *what, char *msg, size_t msglen)
+{
+    snprintf(msg, msglen, "%s: required (%s)", key, what);
+    return -1;
+}
+
+/* f's value in body, NULL when absent or nil; -1 (with the message) when
+   that is an error, 0 otherwise. */
+static int
+field_value(const msgpack_object *body, const wire_field_t *f, const msgpack_object **v, char *msg,
+            size_t msglen)
+{
+    *v = wire_map_get(body, f->name);
+    if (*v && (*v)->type == MSGPACK_OBJECT_NIL)
+        *v = NULL;
+    if (!*v && f->required) {
+        char buf[80];
+        return wire_req_required(f->name, field_what(f, buf, sizeof buf), msg, msglen);
+    }
+    return 0;
+}
+
+static int
+field_wrong(const wire_field_t *f, char *msg, size_t msglen)
+{
+    char buf[80];
+    return wire_req_expected(f->name, field_what(f, buf, sizeof buf), msg, msglen);
+}
+
+int
+wire_req_str(const msgpack_object *body, const wire_field_t *f, const char **s, size_t *len,
+             char *msg, size_t msglen)
+{
+    const msgpack_object *v;
+    *s = NULL;
+    *len = 0;
+    if (field_value(body, f, &v, msg, msglen) < 0)
+        return -1;
+    if (!v)
+        return 0;
+    if (v->type != MSGPACK_OBJECT_STR || (f->max && v->via.str.size > (uint64_t)f->max))
+        return field_wrong(f, msg, msglen);
+    *s = v->via.str.ptr;
+    *len = v->via.str.size;
+    return 1;
+}
+
+int
+wire_req_strcpy(const msgpack_object *body, const wire_field_t *f, char *buf, size_t buflen,
+                char *msg, size_t msglen)
+{
+    const char *s;
+    size_t len;
+    int rc = wire_req_str(body, f, &s, &len, msg, msglen);
+    buf[0] = 0;
+    if (rc <= 0)
+        return rc;
+    if (len >= buflen) /* f->max too large for buf: the caller's mistake, still no overflow */
+        return field_wrong(f, msg, msglen);
+    memcpy(buf, s, len);
+    buf[len] = 0;
+    return 1;
+}
+
+int
+wire_req_u64(const msgpack_object *body, const wire_field_t *f, uint64_t *out, char *msg,
+             size_t msglen)
+{
+    const msgpack_object *v;
+    *out = (uint64_t)f->def;
+    if (field_value(body, f, &v, msg, msglen) < 0)
+        return -1;
+    if (!v)
+        return 0;
+    if (v->type != MSGPACK_OBJECT_POSITIVE_INTEGER || v->via.u64 < (uint64_t)f->min ||
+        (f->max && v->via.u64 > (uint64_t)f->max))
+        return field_wrong(f, msg, msglen);
+    *out = v->via.u64;
+    return 1;
+}
+
+int
+wire_req_i64(const msgpack_object *body, const wire_field_t *f, int64_t *out, char *msg,
+             size_t msglen)
+{
+    const msgpack_object *v;
+    *out = f->def;
+    if (field_value(body, f, &v, msg, msglen) < 0)
+        return -1;
+    if (!v)
+        return 0;
+    int64_t x;
+    if (v->type == MSGPACK_OBJECT_POSITIVE_INTEGER && v->via.u64 <= INT64_MAX)
+        x = (int64_t)v->via.u64;
+    else if (v->type == MSGPACK_OBJECT_NEGATIVE_INTEGER)
+        x = v->via.i64;
+    else
+        return field_wrong(f, msg, msglen);
+    if ((f->min || f->max) && (x < f->min || x > f->max))
+        return field_wrong(f, msg, msglen);
+    *out = x;
+    return 1;
+}
+
+int
+wire_req_bool(const msgpack_object *body, const wire_field_t *f, bool *out, char *msg,
+              size_t msglen)
+{
+    const msgpack_object *v;
+    *out = f->def != 0;
+    if (field_value(body, f, &v, msg, msglen) < 0)
+        return -1;
+    if (!v)
+        return 0;
+    if (v->type != MSGPACK_OBJECT_BOOLEAN)
+        return field_wrong(f, msg, msglen);
+    *out = v->via.boolean;
+    return 1;
+}
+
+int
+wire_req_obj(const msgpack_object *body, const wire_field_t *f, const msgpack_object **out,
+             char *msg, size_t msglen)
+{
+    const msgpack_object *v;
+    *out = NULL;
+    if (field_value(body, f, &v, msg, msglen) < 0)
+        return -1;
+    if (!v)
+        return 0;
+    bool ok = false;
+    if (f->type == WIRE_FIELD_MAP)
+        ok = v->type == MSGPACK_OBJECT_MAP;
+    else if (f->type == WIRE_FIELD_STRS && v->type == MSGPACK_OBJECT_STR)
+        ok = true;
+    else if (f->type == WIRE_FIELD_STRS && v->type == MSGPACK_OBJECT_ARRAY &&
+             (!f->max || v->via.array.size <= (uint64_t)f->max)) {
+        ok = true;
+        for (uint32_t i = 0; i < v->via.array.size; i++)
+            ok &= v->via.array.ptr[i].type == MSGPACK_OBJECT_STR;
+    }
+    if (!ok)
+        return field_wrong(f, msg, msglen);
+    *out = v;
+    return 1;
+}
+
+int
+wire_req_check(const msgpack_object *body, const wire_field_t *const *fields, char *msg,
+               size_t msglen)
+{
+    for (size_t i = 0; fields[i]; i++) {
+        const wire_field_t *f = fields[i];
+        const char *s;
+        size_t len;
+        uint64_t u;
+        int64_t x;
+        bool b;
+        const msgpack_object *o;
+        int rc;
+        switch (f->type) {
+        case WIRE_FIELD_STR:
+            rc = wire_req_str(body, f, &s, &len, msg, msglen);
+            break;
+        case WIRE_FIELD_U64:
+            rc = wire_req_u64(body, f, &u, msg, msglen);
+            break;
+        case WIRE_FIELD_I64:
+            rc = wire_req_i64(body, f, &x, msg, msglen);
+            break;
+        case WIRE_FIELD_BOOL:
+            rc = wire_req_bool(body, f, &b, msg, msglen);
+            break;
+        default:
+            rc = wire_req_obj(body, f, &o, msg, msglen);
+            break;
+        }
+        if (rc < 0)
+            return -1;
+    }
+    return 0;
 }

@@ -80,10 +80,6 @@ typedef struct {
     /* tick: the `now` given (has_now false: the daemon's clock) */
     bool has_now;
     int64_t now;
-    /* events */
-    uint64_t from;
-    uint64_t limit;
-    bool raw;
 } wire_request_t;
 
 /* Structural check of untrusted msgpack: exactly one value filling len
@@ -126,5 +122,76 @@ const msgpack_object *wire_map_get(const msgpack_object *map, const char *key);
 /* Pack a human-readable message, escaping anything that is not printable
    UTF-8 (it may quote producer bytes), so every reply is valid msgpack str. */
 int wire_pack_text(msgpack_packer *pk, const char *s);
+
+/* Request fields: the one way a handler reads a key of a request body, so
+   that a key missing, of the wrong type or out of its range gets the same
+   bad_request message wherever it is read, in one format naming the key
+   and what it takes:
+
+       "<key>: required (<what>)"      required and absent (or nil)
+       "<key>: expected <what>"        present, but not what it takes
+
+   where <what> comes from the field's type and range ("a string of at
+   most 64 bytes", "a positive integer", "an integer from 1 to 12").
+   A nil value counts as absent: it is how a client leaves an optional key
+   out. A handler declares each key it reads once, as a wire_field_t, and
+   lists them for its operation's table entry (daemon/query.c,
+   projections/report.c), which checks a request against the list before
+   the handler runs. Keys no field names are ignored (docs/PROTOCOL.md).
+   wire_request_parse reads only what every request has (v, op, corr) and
+   the append endpoint's keys; a query's keys are its handler's. */
+typedef enum {
+    WIRE_FIELD_STR,  /* a string */
+    WIRE_FIELD_U64,  /* a non-negative integer */
+    WIRE_FIELD_I64,  /* an integer */
+    WIRE_FIELD_BOOL, /* true or false */
+    WIRE_FIELD_MAP,  /* a map (the handler reads its entries) */
+    WIRE_FIELD_STRS  /* a string or an array of strings */
+} wire_field_type_t;
+
+typedef struct {
+    const char *name;
+    wire_field_type_t type;
+    bool required;
+    /* I64: the range, both 0 for any int64. U64: the range, max 0 for no
+       bound (up to UINT64_MAX). STR, STRS: max, the most bytes or strings
+       (0: any). */
+    int64_t min, max;
+    int64_t def; /* U64, I64, BOOL: the value when absent */
+} wire_field_t;
+
+/* A wire_field_t list ends with a NULL. */
+typedef const wire_field_t *const wire_fields_t[];
+
+/* The readers. Each returns 1 (present: the value written to its out
+   arguments), 0 (absent or nil, and not required: a number or boolean
+   gets f->def, a string or map NULL) or -1 (required and absent, wrong
+   type or out of range: msg holds the message above). f's type must be the
+   reader's. A string's bytes are not copied: they live in body's zone. */
+int wire_req_str(const msgpack_object *body, const wire_field_t *f, const char **s, size_t *len,
+                 char *msg, size_t msglen);
+/* The same, copied into buf with a NUL; f->max must be < buflen. */
+int wire_req_strcpy(const msgpack_object *body, const wire_field_t *f, char *buf, size_t buflen,
+                    char *msg, size_t msglen);
+int wire_req_u64(const msgpack_object *body, const wire_field_t *f, uint64_t *v, char *msg,
+                 size_t msglen);
+int wire_req_i64(const msgpack_object *body, const wire_field_t *f, int64_t *v, char *msg,
+                 size_t msglen);
+int wire_req_bool(const msgpack_object *body, const wire_field_t *f, bool *v, char *msg,
+                  size_t msglen);
+/* MAP and STRS fields: *v is the value (a STRS string or array, checked). */
+int wire_req_obj(const msgpack_object *body, const wire_field_t *f, const msgpack_object **v,
+                 char *msg, size_t msglen);
+/* Check every field of a NULL-ended list, in order: 0, or -1 with the
+   first one's message. */
+int wire_req_check(const msgpack_object *body, const wire_field_t *const *fields, char *msg,
+                   size_t msglen);
+/* A handler's own check of a value the type allows ("curve: expected
+   linear, working or profile"), in the same format: writes
+   "<key>: expected <what>" and returns -1. */
+int wire_req_expected(const char *key, const char *what, char *msg, size_t msglen);
+/* "<key>: required (<what>)", -1: a key required only with another's
+   value (weights with method weights). */
+int wire_req_required(const char *key, const char *what, char *msg, size_t msglen);
 
 #endif

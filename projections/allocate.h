@@ -26,6 +26,10 @@
     any parent from 0 to INT64_MAX is split without overflow or rounding
     drift.
 
+    The allocate operation built on these splits (a parent target's
+    children, their events) is projections/allocate_query.c, reached
+    through projection_allocate (projection.h).
+
     Errors: functions return 0 or an errno value, with a message in err:
         EINVAL  no children, a negative parent, a negative, NaN or
                 infinite weight (the message gives its index), all

@@ -26,6 +26,7 @@
 #define PACER_PROJECTION_H
 
 #include "events/schema.h"
+#include "events/wire.h"
 #include "projections/calendar.h"
 #include "projections/pace.h"
 
@@ -108,10 +109,22 @@ int projection_save(projection_t *self, msgpack_sbuffer *out);
    projection is then in an unspecified state and must be destroyed. */
 int projection_load(projection_t *self, const void *data, size_t len, char *err, size_t errlen);
 
-/* Queries. Each packs the operation's reply fields (see docs/PROTOCOL.md,
-   "Targets and progress") as `n` key/value pairs into pk, after the caller
-   packed the reply header; or returns an error code naming the problem.
-   request is the request body map. */
+/* Queries (projections/report.c, one file a query: query_*.c,
+   allocate_query.c). Each packs the operation's reply fields (see
+   docs/PROTOCOL.md, "Targets and progress") as `pairs` key/value pairs into
+   out->body, for the caller to put after its reply header; or returns an
+   error code with out->message naming the problem and nothing packed.
+   request is the request body map.
+
+   pq_rc_t is this layer's one vocabulary of errors; pq_rc_name gives each
+   its protocol error code:
+       PQ_BAD_REQUEST    "bad_request": a key missing, of the wrong type or
+                         out of range (the message from events/wire.h's
+                         readers), or a combination not allowed; also
+                         "out of memory", which the request may not repeat
+       PQ_NOT_FOUND      "not_found": an unknown scope, target key or node
+       PQ_INVALID_VALUE  "invalid_value": a period, metric or curve that
+                         is not one, with the reason */
 typedef enum { PQ_OK = 0, PQ_BAD_REQUEST, PQ_NOT_FOUND, PQ_INVALID_VALUE } pq_rc_t;
 
 typedef struct {
@@ -120,16 +133,40 @@ typedef struct {
     char message[512];    /* when the result is not PQ_OK */
 } pq_result_t;
 
-pq_rc_t projection_query(projection_t *self, const char *op, const msgpack_object *request,
+/* A query of the projection, registered once in report.c's table with
+   its op (events/wire.h's WIRE_OP_LIST), its handler and the request
+   fields it reads (NULL-ended). */
+typedef pq_rc_t (*pq_fn_t)(projection_t *self, const msgpack_object *request, int64_t now,
+                           pq_result_t *out);
+typedef struct {
+    wire_op_t op;
+    pq_fn_t run;
+    const wire_field_t *const *fields;
+} pq_query_t;
+
+/* op's entry, or NULL if the projection does not answer op. */
+const pq_query_t *projection_query_find(wire_op_t op);
+
+/* Answer query op at `now` (ms UTC; the request's `now` overrides it):
+   checks the request against op's fields, then runs its handler. Returns
+   any pq_rc_t; PQ_BAD_REQUEST too for an op not in the table. out->body
+   must be initialised; it is written only on PQ_OK. */
+pq_rc_t projection_query(projection_t *self, wire_op_t op, const msgpack_object *request,
                          int64_t now, pq_result_t *out);
 
-/* Allocation: compute the children's target_set events for an allocate
-   request. On PQ_OK, out->body holds the reply pairs for the split and
-   *events (caller frees with msgpack_sbuffer_free) a msgpack array of the
-   generated events, ready to append as an atomic batch. */
+/* Allocation (projections/allocate_query.c): compute the children's
+   target_set events for an allocate request. On PQ_OK, out->body holds
+   the reply pairs for the split and *events (caller frees with
+   msgpack_sbuffer_free) a msgpack array of the *nevents generated events,
+   ready to append as an atomic batch. Otherwise *events is NULL and
+   *nevents 0: PQ_BAD_REQUEST (a key, the weights, an id too long for a
+   child's, out of memory), PQ_NOT_FOUND (unknown scope, no parent
+   target, no children), PQ_INVALID_VALUE (period, metric). */
 pq_rc_t projection_allocate(projection_t *self, const msgpack_object *request, pq_result_t *out,
                             msgpack_sbuffer **events, uint32_t *nevents);
 
+/* "ok", "bad_request", "not_found", "invalid_value"; "internal" for a
+   value that is none of them. Never NULL. */
 const char *pq_rc_name(pq_rc_t rc);
 
 /* Change tracking and per-key evaluation, for the alert rules

@@ -349,8 +349,16 @@ class Notify:
 
 
 def read_cursor(path):
+    """The aseq of pacer notify's cursor file ("<aseq> <epoch>\n")."""
     with open(path) as f:
-        return int(f.read())
+        return int(f.read().split()[0])
+
+
+def read_cursor_epoch(path):
+    """The outbox epoch of pacer notify's cursor file; 0 when it holds none."""
+    with open(path) as f:
+        fields = f.read().split()
+    return int(fields[1]) if len(fields) > 1 else 0
 
 
 def cursor_exists(path):

@@ -34,7 +34,7 @@ read_back(projection_t *p)
     FUZZ_CHECK(fuzz_unpack((const uint8_t *)progress, sizeof progress - 1, &u));
     pq_result_t res;
     msgpack_sbuffer_init(&res.body);
-    FUZZ_CHECK(projection_query(p, "progress", &u.data, FUZZ_NOW, &res) == PQ_OK);
+    FUZZ_CHECK(projection_query(p, OP_PROGRESS, &u.data, FUZZ_NOW, &res) == PQ_OK);
     msgpack_sbuffer_destroy(&res.body);
     msgpack_unpacked_destroy(&u);
 

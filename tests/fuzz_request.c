@@ -83,9 +83,7 @@ query(const fuzz_fixture_t *fx, const wire_request_t *req)
             msgpack_sbuffer_free(events);
         }
     } else {
-        char op[32];
-        snprintf(op, sizeof op, "%.*s", (int)req->op_len, req->op_name);
-        rc = projection_query(fx->projection, op, req->body, FUZZ_NOW, &res);
+        rc = projection_query(fx->projection, req->op, req->body, FUZZ_NOW, &res);
     }
     if (rc == PQ_OK)
         check_pairs(&res);

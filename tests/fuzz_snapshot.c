@@ -89,7 +89,7 @@ read_back(state_t *s)
     FUZZ_CHECK(fuzz_unpack((const uint8_t *)progress, sizeof progress - 1, &u));
     pq_result_t res;
     msgpack_sbuffer_init(&res.body);
-    FUZZ_CHECK(projection_query(s->p, "progress", &u.data, FUZZ_NOW, &res) == PQ_OK);
+    FUZZ_CHECK(projection_query(s->p, OP_PROGRESS, &u.data, FUZZ_NOW, &res) == PQ_OK);
     msgpack_sbuffer_destroy(&res.body);
     msgpack_unpacked_destroy(&u);
     for (uint32_t i = 0; i < projection_target_count(s->p); i++) {

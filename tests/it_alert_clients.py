@@ -177,6 +177,9 @@ class AlertClients(pt.PacerTestCase):
         mine.wait_for(ours[-1]["aseq"])
         hook.wait_delivered(last)
         pt.wait_until(lambda: at.read_cursor(cursor) == last, 30, "notify's cursor at the end")
+        with d.client("query") as c:
+            epoch = expect_ok(c.call("alerts", limit=1))["epoch"]
+        self.assertEqual(at.read_cursor_epoch(cursor), epoch)
         self.assertEqual(live.stop(), 0)
         self.assertEqual(mine.stop(), 0)
         notify.send_signal(signal.SIGTERM)
@@ -191,7 +194,86 @@ class AlertClients(pt.PacerTestCase):
             self.assertEqual(hook.bodies[a["aseq"]], dict(a, text=a["summary"]))
         with_key = dict(hook.delivered)
         self.assertEqual(with_key[everything[0]["aseq"]],
-                         "%s#%d" % (everything[0]["key"], everything[0]["aseq"]))
+                         "%s#%d@%d" % (everything[0]["key"], everything[0]["aseq"],
+                                       everything[0]["at"]))
+
+    def test_notify_follows_a_restored_and_a_replaced_state(self):
+        """pacerd restored from an older backup of its state (the same outbox epoch, fewer
+        alerts than notify's cursor), then started on a new state directory (another epoch):
+        notify goes on from the restored outbox's last alert, then forwards the new outbox's
+        alerts from aseq 1; its cursor file follows with the epoch; no alert is taken for an
+        earlier one with the same key and aseq."""
+        d = self.daemon()
+        with d.client() as c:
+            self.assertEqual(expect_ok(c.append(org()))["rejected"], 0)
+        rule = ["rule", "set", "lag", "repeat_hours", "1", "--author", "ops", "--reason", "test"]
+        r = pt.run_cli(rule + pt.cli_append_args(d))
+        self.assertEqual(r.returncode, 0, r.stderr)
+        hook = at.Webhook()
+        self.addCleanup(hook.close)
+        base = pt.make_temp_dir("notify")
+        cursor = os.path.join(base, "cursor")
+        with open(os.path.join(base, "stderr"), "wb") as err:
+            notify = subprocess.Popen(
+                [pt.PACER, "notify", "--webhook", hook.url, "--cursor", cursor, "--since", "1",
+                 "--timeout", "0.5", "--publish", d.publish_ep, "--query", d.query_ep],
+                stdout=subprocess.DEVNULL, stderr=err, preexec_fn=pt._die_with_parent)
+        self.addCleanup(lambda: notify.poll() is None and notify.kill())
+
+        def cursor_at(aseq):
+            pt.wait_until(lambda: os.path.exists(cursor) and at.read_cursor(cursor) == aseq, 30,
+                          "notify's cursor at %d" % aseq)
+
+        now = NOV2 + 14 * DAY + 12 * H
+        first = self.tick(d, now)["last_aseq"]
+        cursor_at(first)
+        epoch = at.read_cursor_epoch(cursor)
+        with d.client("query") as c:
+            self.assertEqual(expect_ok(c.call("alerts", limit=1))["epoch"], epoch)
+        copy = os.path.join(pt.make_temp_dir("backup"), "copy")
+        r = pt.run_cli(["backup", copy] + pt.cli_query_args(d))
+        self.assertEqual(r.returncode, 0, r.stderr)
+        for _ in range(3):
+            now += H
+            last = self.tick(d, now)["last_aseq"]
+        self.assertGreater(last, first)
+        cursor_at(last)
+        d.stop()
+
+        # Restored: the cursor moves back to the copy's last alert, and what the restored
+        # pacerd raises next (numbered from there) is forwarded.
+        restored = self.daemon(state_dir=copy, ports=d.ports)
+        cursor_at(first)
+        self.assertEqual(at.read_cursor_epoch(cursor), epoch)
+        after = self.tick(restored, now + H)["last_aseq"]
+        self.assertGreater(after, first)
+        cursor_at(after)
+        hook.wait_delivered(last + (after - first))
+        restored.stop()
+
+        # Replaced: a new state directory, another epoch; its alerts from aseq 1.
+        fresh = self.daemon(ports=d.ports)
+        with fresh.client() as c:
+            self.assertEqual(expect_ok(c.append(org()))["rejected"], 0)
+        # Another hour than the first tick's: the same keys and aseqs, raised at another time,
+        # so new to the endpoint (the first tick's hour would raise the very same records).
+        again = self.tick(fresh, NOV2 + 14 * DAY + 13 * H)["last_aseq"]
+        self.assertGreater(again, 0)
+        hook.wait_delivered(last + (after - first) + again)
+        # The cursor file is written after the endpoint's answer, so it may lag the hook.
+        pt.wait_until(lambda: at.read_cursor_epoch(cursor) not in (0, epoch)
+                      and at.read_cursor(cursor) == again, 30,
+                      "the new epoch and aseq %d in the cursor file" % again)
+        self.assertEqual(hook.delivered_aseqs(),
+                         list(range(1, last + 1)) + list(range(first + 1, after + 1))
+                         + list(range(1, again + 1)))
+        self.assertEqual(hook.replays, 0)
+        notify.send_signal(signal.SIGTERM)
+        self.assertEqual(notify.wait(30), 0)
+        with open(os.path.join(base, "stderr")) as f:
+            text = f.read()
+        self.assertIn("restored from an older backup", text)
+        self.assertIn("its state directory was replaced", text)
 
     def test_cli_against_pacerd(self):
         """pacer alerts, alerts --active, silence, silences, unsilence, tick on a real pacerd."""

@@ -40,7 +40,7 @@ class NotifyTest(pt.PacerTestCase):
         self.assertEqual(hook.delivered_aseqs(), aseqs)
         for aseq, key in hook.delivered:
             record = self.fake.records[aseq - 1]
-            self.assertEqual(key, "%s#%d" % (record["key"], aseq))
+            self.assertEqual(key, "%s#%d@%d" % (record["key"], aseq, record["at"]))
             body = hook.bodies[aseq]
             self.assertEqual(body["text"], record["summary"])
             self.assertEqual({k: v for k, v in body.items() if k != "text"}, record)

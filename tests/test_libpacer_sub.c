@@ -59,6 +59,7 @@ typedef struct {
     uint64_t last_from;
     int last_prefixes; /* prefixes in the last query, -1: none */
     char last_prefix[128];
+    uint64_t epoch; /* the outbox epoch heartbeats and replies carry; 0: none (an old pacerd) */
 } fake_t;
 
 static int64_t
@@ -214,7 +215,11 @@ fake_heartbeat(fake_t *fake)
     msgpack_sbuffer_init(&buf);
     msgpack_packer pk;
     msgpack_packer_init(&pk, &buf, msgpack_sbuffer_write);
-    msgpack_pack_map(&pk, 3);
+    msgpack_pack_map(&pk, fake->epoch ? 4 : 3);
+    if (fake->epoch) {
+        pack_str(&pk, "epoch");
+        msgpack_pack_uint64(&pk, fake->epoch);
+    }
     pack_str(&pk, "aseq");
     msgpack_pack_uint64(&pk, fake->last);
     pack_str(&pk, "seq");
@@ -297,7 +302,7 @@ fake_answer(fake_t *fake, zmq_msg_t *identity, const msgpack_object *request)
     msgpack_packer pk;
     msgpack_packer_init(&pk, &reply, msgpack_sbuffer_write);
     bool ok = !fake->refuse && op->via.str.size == 6 && memcmp(op->via.str.ptr, "alerts", 6) == 0;
-    msgpack_pack_map(&pk, ok ? 6 : 5);
+    msgpack_pack_map(&pk, ok ? 6 + (fake->epoch != 0) : 5);
     pack_str(&pk, "v");
     msgpack_pack_int(&pk, 1);
     pack_str(&pk, "corr");
@@ -312,6 +317,10 @@ fake_answer(fake_t *fake, zmq_msg_t *identity, const msgpack_object *request)
         msgpack_pack_uint64(&pk, next);
         pack_str(&pk, "last_aseq");
         msgpack_pack_uint64(&pk, fake->last);
+        if (fake->epoch) {
+            pack_str(&pk, "epoch");
+            msgpack_pack_uint64(&pk, fake->epoch);
+        }
     } else {
         msgpack_pack_false(&pk);
         pack_str(&pk, "error");
@@ -383,6 +392,19 @@ fake_restart_up(fake_t *fake)
 {
     fake->xpub = bind_socket(fake->ctx, ZMQ_XPUB, fake->pub_ep, NULL, 0);
     fake->router = bind_socket(fake->ctx, ZMQ_ROUTER, fake->query_ep, NULL, 0);
+}
+
+/* The state directory replaced while down (a restore, a new installation):
+   a new outbox with a new epoch and no alerts yet. */
+static void
+fake_replace(fake_t *fake, uint64_t epoch)
+{
+    for (uint64_t i = 1; i <= fake->last; i++) {
+        free(fake->records[i].bytes);
+        fake->records[i].bytes = NULL;
+    }
+    fake->last = 0;
+    fake->epoch = epoch;
 }
 
 /* ---- the subscriber side ------------------------------------------------------------ */
@@ -642,6 +664,123 @@ test_resume_from_cursor(void **state)
     got_t again = {0};
     pump_for(sub, fake, &again, 0, 100);
     assert_int_equal(again.count, 0);
+    pacer_sub_destroy(&sub);
+}
+
+/* pacerd comes back with another outbox (a restore): the cursor counted
+   the old one's alerts, so the subscriber starts again from aseq 1 of the
+   new one, even though the new outbox's aseqs are below the cursor. */
+static void
+test_replaced_state_starts_again(void **state)
+{
+    fake_t *fake = *state;
+    fake->epoch = 7;
+    pacer_sub_t *sub = sub_new(fake, 0);
+    got_t got = {0};
+    wait_subscribed(sub, fake, &got, 2);
+    fake_heartbeat(fake);
+    wait_cursor(sub, fake, &got, 0);
+    for (int i = 0; i < 5; i++)
+        fake_send(fake, "alert/behind/acme/");
+    pump(sub, fake, &got, 5);
+    assert_int_equal(pacer_sub_epoch(sub), 7);
+
+    fake_restart_down(fake);
+    fake_replace(fake, 9);
+    pump_for(sub, fake, &got, 0, 50);
+    fake_restart_up(fake);
+    for (int i = 0; i < 3; i++)
+        fake_raise(fake, "alert/behind/acme/");
+    wait_subscribed(sub, fake, &got, 2);
+    fake_heartbeat(fake); /* aseq 3, below the cursor: only the epoch tells */
+    pump(sub, fake, &got, 3);
+    fake_send(fake, "alert/behind/acme/"); /* 4 of the new outbox, live */
+    pump(sub, fake, &got, 1);
+    pump_for(sub, fake, &got, 0, 50);
+    assert_int_equal(got.count, 9);
+    for (size_t i = 0; i < 5; i++)
+        assert_int_equal(got.aseqs[i], i + 1);
+    for (size_t i = 5; i < 9; i++)
+        assert_int_equal(got.aseqs[i], i - 4);
+    assert_int_equal(pacer_sub_epoch(sub), 9);
+    assert_int_equal(pacer_sub_cursor(sub), 4);
+    pacer_sub_stats_t stats;
+    pacer_sub_stats(sub, &stats);
+    assert_int_equal(stats.epoch_changes, 1);
+    pacer_sub_destroy(&sub);
+}
+
+/* The state directory restored from an older backup of itself: the same
+   epoch, fewer alerts than the cursor counts. The cursor moves back to the
+   restored outbox's newest aseq, so the alerts it raises next (numbered
+   from there) are handed over, not dropped as duplicates. */
+static void
+test_restored_older_backup_moves_the_cursor_back(void **state)
+{
+    fake_t *fake = *state;
+    fake->epoch = 7;
+    pacer_sub_t *sub = sub_new(fake, 0);
+    got_t got = {0};
+    wait_subscribed(sub, fake, &got, 2);
+    fake_heartbeat(fake);
+    wait_cursor(sub, fake, &got, 0);
+    for (int i = 0; i < 6; i++)
+        fake_send(fake, "alert/behind/acme/");
+    pump(sub, fake, &got, 6);
+
+    fake_restart_down(fake);
+    for (uint64_t a = 4; a <= 6; a++) {
+        free(fake->records[a].bytes);
+        fake->records[a].bytes = NULL;
+    }
+    fake->last = 3; /* the backup was taken after alert 3 */
+    pump_for(sub, fake, &got, 0, 50);
+    fake_restart_up(fake);
+    wait_subscribed(sub, fake, &got, 2);
+    fake_heartbeat(fake);
+    wait_cursor(sub, fake, &got, 3);
+    fake_send(fake, "alert/behind/acme/"); /* the restored outbox's 4 */
+    pump(sub, fake, &got, 1);
+    pump_for(sub, fake, &got, 0, 50);
+    assert_int_equal(got.count, 7);
+    assert_int_equal(got.aseqs[6], 4);
+    pacer_sub_stats_t stats;
+    pacer_sub_stats(sub, &stats);
+    assert_int_equal(stats.rollbacks, 1);
+    assert_int_equal(stats.epoch_changes, 0);
+    pacer_sub_destroy(&sub);
+}
+
+/* An application resumes with a cursor and epoch persisted against an
+   outbox that has since been replaced: the first reply names another
+   epoch, and every alert of the new outbox is handed over. With the right
+   epoch, resuming is as before. */
+static void
+test_persisted_epoch_of_another_outbox(void **state)
+{
+    fake_t *fake = *state;
+    fake->epoch = 9;
+    for (int i = 0; i < 3; i++)
+        fake_raise(fake, "alert/behind/acme/");
+    pacer_sub_t *sub = sub_new(fake, 5);
+    assert_int_equal(pacer_sub_set_epoch(sub, 7), PACER_OK);
+    got_t got = {0};
+    pump(sub, fake, &got, 3);
+    pump_for(sub, fake, &got, 0, 50);
+    assert_exactly(&got, 1, 3);
+    assert_int_equal(pacer_sub_epoch(sub), 9);
+    assert_int_equal(pacer_sub_set_epoch(sub, 7), PACER_EINVAL); /* started */
+    pacer_sub_destroy(&sub);
+
+    sub = sub_new(fake, 2);
+    assert_int_equal(pacer_sub_set_epoch(sub, 9), PACER_OK);
+    got_t again = {0};
+    pump(sub, fake, &again, 1);
+    pump_for(sub, fake, &again, 0, 50);
+    assert_exactly(&again, 3, 3);
+    pacer_sub_stats_t stats;
+    pacer_sub_stats(sub, &stats);
+    assert_int_equal(stats.epoch_changes, 0);
     pacer_sub_destroy(&sub);
 }
 
@@ -981,6 +1120,12 @@ main(void)
         cmocka_unit_test_setup_teardown(test_prefixes_and_jumps_over_other_alerts, fake_setup,
                                         fake_teardown),
         cmocka_unit_test_setup_teardown(test_catch_up_pages, fake_setup, fake_teardown),
+        cmocka_unit_test_setup_teardown(test_replaced_state_starts_again, fake_setup,
+                                        fake_teardown),
+        cmocka_unit_test_setup_teardown(test_persisted_epoch_of_another_outbox, fake_setup,
+                                        fake_teardown),
+        cmocka_unit_test_setup_teardown(test_restored_older_backup_moves_the_cursor_back,
+                                        fake_setup, fake_teardown),
         cmocka_unit_test_setup_teardown(test_now_starts_after_the_newest, fake_setup,
                                         fake_teardown),
         cmocka_unit_test_setup_teardown(test_malformed_live_alert_is_read_again, fake_setup,

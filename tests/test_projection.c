@@ -151,7 +151,7 @@ progress_row_pl(projection_t *p, const char *scope, const char *metric, const ch
     msgpack_unpack_next(&u, req.data, req.size, &off);
     pq_result_t res;
     msgpack_sbuffer_init(&res.body);
-    assert_int_equal(projection_query(p, "progress", &u.data, now, &res), PQ_OK);
+    assert_int_equal(projection_query(p, OP_PROGRESS, &u.data, now, &res), PQ_OK);
     /* the reply pairs as a map */
     msgpack_unpacked_destroy(&progress_u);
     msgpack_sbuffer_destroy(&progress_buf);

@@ -293,7 +293,7 @@ query_latency(projection_t *p, int reps, int n, double *p50, double *p99)
         pq_result_t res;
         msgpack_sbuffer_init(&res.body);
         double t0 = now_s();
-        pq_rc_t rc = projection_query(p, "progress", &u.data, OCT1 + 45 * DAY, &res);
+        pq_rc_t rc = projection_query(p, OP_PROGRESS, &u.data, OCT1 + 45 * DAY, &res);
         lat[i] = (now_s() - t0) * 1e3;
         if (rc != PQ_OK)
             fprintf(stderr, "query failed: %s\n", res.message);
