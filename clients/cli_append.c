@@ -39,6 +39,8 @@
 #include "clients/cli_options.h"
 #include "clients/cli_progress.h"
 #include "clients/libpacer.h"
+#include "events/schema.h"
+#include "events/wire.h"
 
 #define APPEND_DEFAULT_BATCH    1000
 #define APPEND_DEFAULT_INFLIGHT 2
@@ -222,7 +224,7 @@ append_account(append_t *self, append_flight_t *flight, pacer_append_result_t *r
                 self->duplicates++;
             else
                 self->appended++;
-        } else if (strcmp(event->error, "aborted") == 0) {
+        } else if (strcmp(event->error, ev_errcode_name(EVE_ABORTED)) == 0) {
             /* Listed as one line at the end, not once per event. */
             self->rejected++;
             self->aborted++;
@@ -356,7 +358,7 @@ append_line(append_t *self, char *line, size_t len)
     if (rc == PACER_EFULL) {
         snprintf(err, sizeof err, "the event's %zu bytes do not fit in one request",
                  self->event.size);
-        append_reject_local(self, "too_large", err);
+        append_reject_local(self, wire_rc_name(WIRE_TOO_LARGE), err);
         return 0;
     }
     if (rc != PACER_OK) {

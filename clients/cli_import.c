@@ -776,8 +776,8 @@ import_row(import_t *self, char **fields, size_t count, uint64_t line)
         if (!type_by_name(name, &t)) {
             char message[200];
             snprintf(message, sizeof message, "type: \"%s\" is not an event type", name);
-            problem(self, line, self->maps[self->type_column].column, "type", "invalid_value",
-                    message);
+            problem(self, line, self->maps[self->type_column].column, "type",
+                    ev_errcode_name(EVE_INVALID_VALUE), message);
             self->bad_rows++;
             return;
         }
@@ -810,7 +810,8 @@ import_row(import_t *self, char **fields, size_t count, uint64_t line)
                                    err, sizeof err)) {
                 char message[IMPORT_CELL_ERR_MAX + 64];
                 snprintf(message, sizeof message, "%s: %s", ev_field_name(m->field), err);
-                problem(self, line, m->column, ev_field_name(m->field), "invalid_value", message);
+                problem(self, line, m->column, ev_field_name(m->field),
+                        ev_errcode_name(EVE_INVALID_VALUE), message);
                 bad = true;
             }
         }
@@ -831,7 +832,8 @@ import_row(import_t *self, char **fields, size_t count, uint64_t line)
                                err, sizeof err)) {
             char message[IMPORT_CELL_ERR_MAX + 64];
             snprintf(message, sizeof message, "--set %s: %s", ev_field_name(s->field), err);
-            problem(self, line, NULL, ev_field_name(s->field), "invalid_value", message);
+            problem(self, line, NULL, ev_field_name(s->field), ev_errcode_name(EVE_INVALID_VALUE),
+                    message);
             bad = true;
         }
     }
@@ -883,8 +885,8 @@ import_row(import_t *self, char **fields, size_t count, uint64_t line)
             if (rc == EVE_MISSING_FIELD && !column[0] && !set && !self->unfilled[0])
                 snprintf(self->unfilled, sizeof self->unfilled, "%s", field);
         }
-        problem(self, line, column[0] ? column : NULL, field[0] ? field : NULL,
-                rc == EVE_INTERNAL ? "internal" : ev_errcode_name(rc), err.message);
+        problem(self, line, column[0] ? column : NULL, field[0] ? field : NULL, ev_errcode_name(rc),
+                err.message);
         self->bad_rows++;
         free(bytes);
     } else {
@@ -899,7 +901,7 @@ import_row(import_t *self, char **fields, size_t count, uint64_t line)
         if (self->nrows < self->rows_cap)
             self->rows[self->nrows++] = (import_row_t){line, (char *)bytes, len};
         else {
-            problem(self, line, NULL, NULL, "internal", "out of memory");
+            problem(self, line, NULL, NULL, ev_errcode_name(EVE_INTERNAL), "out of memory");
             self->bad_rows++;
             free(bytes);
         }

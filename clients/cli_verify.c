@@ -1,6 +1,6 @@
 /*  cli_verify: `pacer verify --state-dir DIR`, walk the log's hash chain.
 
-    Runs store_verify (daemon/store.h) on the state directory directly, not
+    Runs store_verify (daemon/store_verify.h) on the state directory directly, not
     through pacerd: verification must not trust the process whose output it
     checks, and works on a copy of a state directory with no daemon at all.
     A running pacerd may keep appending; the check covers the records that
@@ -18,7 +18,8 @@
 
 #include "clients/cli_json.h"
 #include "clients/cli_options.h"
-#include "daemon/store.h"
+#include "daemon/store_log.h"
+#include "daemon/store_verify.h"
 
 static void
 verify_usage(FILE *out)

@@ -14,9 +14,24 @@
     so a dead daemon gives PACER_ETIMEOUT, never a hang; a shorter connect
     timeout reports a daemon that is not there sooner.
 
-    Every function that can fail returns 0 or one of the negative pacer_rc_t
-    codes below, and pacer_client_error says in a sentence what failed. A
-    client is used by one thread at a time; give each thread its own.
+    Errors. Every function that can fail returns PACER_OK (0) or one of the
+    negative pacer_rc_t codes below: libpacer's one vocabulary, the same in
+    libpacer_alert.h and libpacer_sub.h; pacer_strerror names a code.
+    After a failure of a call on a client, pacer_client_error says in a
+    sentence what failed, and after PACER_EREFUSED pacer_client_error_code
+    holds the daemon's own code: a wire code of docs/PROTOCOL.md
+    ("bad_request", "internal", ...) or an operation's ("not_found"),
+    passed through as a string, never mapped to a pacer_rc_t. A call that
+    talks to pacerd may return, besides the codes its comment lists:
+      PACER_ETRANSPORT  ZeroMQ failed, or the client has no such endpoint;
+      PACER_ETIMEOUT    no connection or no reply within the timeouts;
+      PACER_EAUTH       pacerd refused the key (pacer_curve_t);
+      PACER_EPROTOCOL   the reply does not follow docs/PROTOCOL.md;
+      PACER_EREFUSED    pacerd answered ok:false;
+      PACER_EINVAL      the keys in PACER_KEY / PACER_SERVER_KEY do not
+                        load (pacer_client_new), or a NULL out-argument;
+      PACER_ENOMEM.
+    A client is used by one thread at a time; give each thread its own.
 
     Acknowledged means durable: a result with a seq is on disk. After a
     timeout or a lost connection a batch may or may not be in the log;
@@ -62,7 +77,10 @@ typedef enum {
                               settings differ (a key on one side only, the wrong server key) */
 } pacer_rc_t;
 
-/* A short fixed description of a return code ("no reply within the timeout"). */
+/* A short fixed description of a return code ("no reply within the timeout");
+   "unknown error" for a value that is not a pacer_rc_t. Static storage;
+   the one place a code becomes words (the sentence of the failure itself
+   is pacer_client_error's). */
 const char *pacer_strerror(int rc);
 
 /* ---- authentication ------------------------------------------------------
@@ -91,7 +109,8 @@ int pacer_curve_load(pacer_curve_t *curve, const char *key_file, const char *ser
 /* The same from the environment: PACER_KEY (the key file) and
    PACER_SERVER_KEY (pacerd's key). 1: *curve filled; 0: neither is set
    (no authentication); PACER_EINVAL with a sentence in err: only one is
-   set, or they do not load. */
+   set, or they do not load. (The one function whose success is not 0:
+   both 1 and 0 are successes.) */
 int pacer_curve_from_env(pacer_curve_t *curve, char *err, size_t errlen);
 
 /* ---- client ------------------------------------------------------------ */
@@ -140,7 +159,7 @@ int pacer_client_connect_timeout(pacer_client_t *self);
 
 /* The last failure as a sentence ("no reply from tcp://127.0.0.1:7700 within
    30 s: is pacerd running?"); "" when the last call succeeded. Valid until
-   the next call on this client. */
+   the next call on this client. Never NULL. */
 const char *pacer_client_error(pacer_client_t *self);
 
 /* After PACER_EREFUSED: the daemon's request-level code ("too_large",
@@ -151,7 +170,8 @@ const char *pacer_client_error_code(pacer_client_t *self);
 
 typedef struct _pacer_batch_t pacer_batch_t;
 
-/* An empty, non-atomic batch. NULL when out of memory. */
+/* An empty, non-atomic batch. NULL when out of memory. A batch has no
+   error sentence: its one failing call says all with its code. */
 pacer_batch_t *pacer_batch_new(void);
 void pacer_batch_destroy(pacer_batch_t **self_p);
 
@@ -159,7 +179,8 @@ void pacer_batch_destroy(pacer_batch_t **self_p);
    PACER_EINVAL: the bytes are not one complete msgpack map (truncated,
    trailing bytes, another type, or nested deeper than 32). PACER_EFULL: the
    batch already holds PACER_BATCH_MAX_EVENTS events or the request would pass
-   16 MiB; send it and add the event to the next one. PACER_ENOMEM. */
+   16 MiB; send it and add the event to the next one. PACER_ENOMEM. On any
+   failure the batch is as it was. */
 int pacer_batch_add_msgpack(pacer_batch_t *self, const void *event, size_t len);
 
 size_t pacer_batch_count(pacer_batch_t *self);
@@ -200,23 +221,30 @@ void pacer_append_result_destroy(pacer_append_result_t **self_p);
 
 /* Send a batch (1 or more events) on the append socket without waiting;
    *corr_p (may be NULL) gets the request's correlation number. The batch may
-   be reset and reused at once. PACER_EINVAL (empty batch), PACER_ETRANSPORT,
-   PACER_ETIMEOUT (no room to queue within the timeout), PACER_ENOMEM. */
+   be reset and reused at once. PACER_OK; PACER_EINVAL (empty batch, or
+   the environment's keys do not load), PACER_ETRANSPORT (no append
+   endpoint, or ZeroMQ failed), PACER_ETIMEOUT (no connection, or no room
+   to queue, within the timeouts), PACER_EAUTH, PACER_ENOMEM. Nothing is
+   in flight after a failure. */
 int pacer_append_send(pacer_client_t *self, pacer_batch_t *batch, uint64_t *corr_p);
 
 /* Wait for the next append reply. PACER_OK: *result_p is the caller's to
    destroy. *corr_p (may be NULL) gets the correlation number of the batch the
    reply belongs to, also on PACER_EREFUSED (the whole batch was refused; see
-   pacer_client_error_code) and on PACER_EPROTOCOL. PACER_EIDLE: nothing in
-   flight. PACER_ETIMEOUT: no reply in time; every batch in flight is then in
-   doubt and forgotten (late replies to them are discarded): resend them. */
+   pacer_client_error_code), on PACER_EPROTOCOL and on PACER_ENOMEM (a reply
+   that arrived but could not be read: that batch is in doubt). PACER_EIDLE:
+   nothing in flight. PACER_ETIMEOUT or PACER_EAUTH: every batch in flight
+   is then in doubt and forgotten (late replies to them are discarded):
+   resend them. PACER_ETRANSPORT: ZeroMQ failed (or no append endpoint);
+   the batches stay in flight. PACER_EINVAL: result_p NULL. */
 int pacer_append_recv(pacer_client_t *self, pacer_append_result_t **result_p, uint64_t *corr_p);
 
 /* Batches sent and not yet answered. */
 size_t pacer_append_inflight(pacer_client_t *self);
 
-/* Send one batch and wait for its reply: pacer_append_send + pacer_append_recv.
-   PACER_EBUSY when pipelined batches are in flight on this client. */
+/* Send one batch and wait for its reply: pacer_append_send + pacer_append_recv,
+   with the codes of both. PACER_EBUSY when pipelined batches are in flight on
+   this client (nothing is sent). */
 int pacer_append(pacer_client_t *self, pacer_batch_t *batch, pacer_append_result_t **result_p);
 
 /* ---- queries ----------------------------------------------------------- */
@@ -239,8 +267,10 @@ typedef struct {
 } pacer_status_t;
 
 /* Ask the query endpoint for the daemon's status. Fields the daemon does not
-   send are left 0. PACER_ETIMEOUT, PACER_EREFUSED, PACER_EPROTOCOL,
-   PACER_ETRANSPORT, PACER_ENOMEM. */
+   send are left 0. PACER_OK; PACER_EINVAL (status NULL, or the
+   environment's keys), PACER_ETIMEOUT, PACER_EREFUSED, PACER_EPROTOCOL (also
+   a field of the wrong type), PACER_ETRANSPORT, PACER_EAUTH, PACER_ENOMEM.
+   After PACER_EPROTOCOL *status may be partly filled. */
 int pacer_status(pacer_client_t *self, pacer_status_t *status);
 
 /* One record of the log. */
@@ -258,7 +288,8 @@ typedef struct _pacer_page_t pacer_page_t;
 
 /* Read up to `limit` records from seq `from` (0 counts as 1). limit 0 means the
    daemon's default (1000); above PACER_EVENTS_MAX_LIMIT it is clamped.
-   PACER_OK: *page_p is the caller's to destroy. Errors as pacer_status. */
+   PACER_OK: *page_p is the caller's to destroy. Errors as pacer_status
+   (PACER_EINVAL: page_p NULL); *page_p is NULL after any of them. */
 int pacer_events(pacer_client_t *self, uint64_t from, size_t limit, pacer_page_t **page_p);
 
 size_t pacer_page_count(pacer_page_t *self);
@@ -290,8 +321,9 @@ typedef struct _pacer_reply_t pacer_reply_t;
    PACER_EINVAL: not one map, a non-string key, no "op", a "v" or "corr", or
    over 16 MiB. PACER_EBUSY: pipelined appends are in flight on the append
    socket. PACER_EREFUSED: the daemon answered ok:false (see
-   pacer_client_error_code). PACER_ETIMEOUT, PACER_ETRANSPORT,
-   PACER_EPROTOCOL, PACER_ENOMEM as for the other calls. */
+   pacer_client_error_code). PACER_ETIMEOUT, PACER_ETRANSPORT, PACER_EAUTH,
+   PACER_EPROTOCOL, PACER_ENOMEM as for the other calls; *reply_p is NULL
+   after any of them. */
 int pacer_request(pacer_client_t *self, pacer_endpoint_t endpoint, const void *request, size_t len,
                   pacer_reply_t **reply_p);
 

@@ -318,8 +318,10 @@ pacer_alert_t *
 pacer_alert_dup(const pacer_alert_t *alert)
 {
     assert(alert);
+    /* raw decoded once already, so only memory can fail */
     pacer_alert_t *copy = NULL;
-    pacer_alert_decode(alert->raw, alert->raw_len, &copy, NULL, 0);
+    if (pacer_alert_decode(alert->raw, alert->raw_len, &copy, NULL, 0) != PACER_OK)
+        return NULL;
     return copy;
 }
 

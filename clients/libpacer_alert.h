@@ -14,7 +14,11 @@
     Ownership: a pacer_alert_t is one allocation holding its strings and
     its raw bytes; whoever is handed one destroys it with
     pacer_alert_destroy. A page owns its records: pacer_alert_page_get
-    lends one for as long as the page lives. */
+    lends one for as long as the page lives.
+
+    Errors: pacer_rc_t, as libpacer.h says. The decoders have no client,
+    so they write their sentence into the err they are given (may be
+    NULL); the queries leave it in pacer_client_error. */
 
 #ifndef PACER_LIBPACER_ALERT_H
 #define PACER_LIBPACER_ALERT_H
@@ -73,7 +77,8 @@ typedef struct {
 int pacer_alert_decode(const void *data, size_t len, pacer_alert_t **alert_p, char *err,
                        size_t errlen);
 
-/* A copy of an alert (its own allocation). NULL when out of memory. */
+/* A copy of an alert (its own allocation). NULL when out of memory (the
+   only failure: the original was decoded once already). */
 pacer_alert_t *pacer_alert_dup(const pacer_alert_t *alert);
 
 /* Free an alert; sets *self_p to NULL, harmless on NULL. */
@@ -128,10 +133,11 @@ typedef struct {
 
 /* The `alerts` query: records from `from` on, in aseq order. Page through
    with pacer_alert_page_next until pacer_alert_page_at_end. PACER_OK:
-   *page_p is the caller's. PACER_EINVAL (NULL, too many prefixes),
-   PACER_ETIMEOUT, PACER_ETRANSPORT, PACER_EREFUSED (see
-   pacer_client_error_code; an older pacerd says unknown_op),
-   PACER_EPROTOCOL, PACER_ENOMEM; pacer_client_error says why. */
+   *page_p is the caller's. PACER_EINVAL (NULL, too many prefixes, or
+   the environment's keys), PACER_ETIMEOUT, PACER_ETRANSPORT, PACER_EAUTH,
+   PACER_EREFUSED (see pacer_client_error_code; an older pacerd says
+   unknown_op), PACER_EPROTOCOL, PACER_ENOMEM; pacer_client_error says
+   why. *page_p is NULL after any of them. */
 int pacer_alerts(pacer_client_t *client, const pacer_alerts_query_t *query,
                  pacer_alert_page_t **page_p);
 

@@ -42,7 +42,12 @@
     Ownership: pacer_sub_new returns a subscriber the caller destroys with
     pacer_sub_destroy(&sub), which sets the pointer to NULL. Each alert that
     pacer_sub_recv hands over is the caller's to free with
-    pacer_alert_destroy. */
+    pacer_alert_destroy.
+
+    Errors: pacer_rc_t, libpacer's one vocabulary (libpacer.h), with the
+    sentence in pacer_sub_error; the set-up calls fail only on their
+    arguments (PACER_EINVAL), memory (PACER_ENOMEM) or, subscribing, a
+    SUB socket that refuses the subscription (PACER_ETRANSPORT). */
 
 #ifndef PACER_LIBPACER_SUB_H
 #define PACER_LIBPACER_SUB_H
@@ -92,20 +97,21 @@ void pacer_sub_destroy(pacer_sub_t **self_p);
    before the first pacer_sub_recv, once per prefix; with none, the
    subscriber takes "alert/". PACER_EINVAL: NULL, not starting with
    "alert/", longer than PACER_SUB_PREFIX_MAX_BYTES, more than
-   PACER_SUB_MAX_PREFIXES, or called after pacer_sub_recv. PACER_ENOMEM. */
+   PACER_SUB_MAX_PREFIXES, or called after pacer_sub_recv. PACER_ENOMEM.
+   PACER_ETRANSPORT: ZeroMQ refused the subscription. PACER_OK otherwise. */
 int pacer_sub_subscribe(pacer_sub_t *self, const char *prefix);
 
 /* Hand over the alerts after `cursor`: 0 for every alert from aseq 1, the
    value pacer_sub_cursor gave before a restart to resume, or PACER_SUB_NOW
    (the default) for the alerts raised after the subscriber starts (the
-   newest aseq is asked for on the first pacer_sub_recv). PACER_EINVAL
-   after the first pacer_sub_recv. */
+   newest aseq is asked for on the first pacer_sub_recv). PACER_OK, or
+   PACER_EINVAL after the first pacer_sub_recv. */
 int pacer_sub_set_cursor(pacer_sub_t *self, uint64_t cursor);
 
 /* The outbox epoch the cursor given to pacer_sub_set_cursor belongs to:
    persist pacer_sub_epoch with the cursor and give both back. 0 (the
    default): unknown; the first epoch pacerd reports is taken as the
-   cursor's. PACER_EINVAL after the first pacer_sub_recv. */
+   cursor's. PACER_OK, or PACER_EINVAL after the first pacer_sub_recv. */
 int pacer_sub_set_epoch(pacer_sub_t *self, uint64_t epoch);
 
 /* How long one catch-up query may take before it is given up and sent
@@ -167,8 +173,9 @@ uint64_t pacer_sub_cursor(pacer_sub_t *self);
    below the cursor makes the subscriber ask. */
 uint64_t pacer_sub_epoch(pacer_sub_t *self);
 
-/* Why the last pacer_sub_recv did not return PACER_OK, as a sentence; ""
-   after PACER_OK or PACER_EAGAIN. Valid until the next call. */
+/* Why the last failed call failed, as a sentence: pacer_sub_recv clears
+   it, so it is "" after a pacer_sub_recv that returned PACER_OK or
+   PACER_EAGAIN. Never NULL. Valid until the next call. */
 const char *pacer_sub_error(pacer_sub_t *self);
 
 /* What the subscriber did since it was created, for logs and tests. */

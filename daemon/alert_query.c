@@ -142,7 +142,12 @@ alert_query_alerts(store_t *store, projector_t *projector, const wire_request_t 
         wire_reply_error(pk, req->corr, WIRE_INTERNAL, msg);
         return;
     }
-    uint64_t last = outbox_reader_last_aseq(r);
+    uint64_t last;
+    if (outbox_reader_last_aseq(r, &last, msg, sizeof msg) != STORE_OK) {
+        store_read_end(&r);
+        wire_reply_error(pk, req->corr, WIRE_INTERNAL, msg);
+        return;
+    }
     uint64_t end = to < last ? to : last;
     collect_t c = {
         &prefixes, calloc(limit, sizeof(void *)), calloc(limit, sizeof(size_t)), 0, limit, 0};
@@ -342,7 +347,9 @@ alert_query_active(store_t *store, projector_t *projector, const wire_request_t 
     a.cfg = foldset_alertcfg(projector_folds(projector));
     int rc = outbox_scan_states(r, active_one, &a, msg, sizeof msg);
     projector_unlock(projector);
-    uint64_t last = outbox_reader_last_aseq(r);
+    uint64_t last = 0;
+    if (rc == STORE_OK)
+        rc = outbox_reader_last_aseq(r, &last, msg, sizeof msg);
     store_read_end(&r);
     if (rc != STORE_OK)
         wire_reply_error(pk, req->corr, WIRE_INTERNAL, msg);

@@ -52,6 +52,31 @@ typedef struct {
     uint64_t aseq;
 } anomaly_t;
 
+/* A buffer records are packed into, with whether a write failed (out of
+   memory): one check before the record goes into the batch, rather than
+   one per pack call, and never a truncated record in the outbox. */
+typedef struct {
+    msgpack_sbuffer sb;
+    bool failed;
+} sink_t;
+
+static int
+sink_write(void *data, const char *buf, size_t len)
+{
+    sink_t *s = data;
+    if (msgpack_sbuffer_write(&s->sb, buf, len) == 0)
+        return 0;
+    s->failed = true;
+    return -1;
+}
+
+static void
+sink_clear(sink_t *s)
+{
+    msgpack_sbuffer_clear(&s->sb);
+    s->failed = false;
+}
+
 struct _alerter_t {
     uint64_t aseq; /* last given out */
     kstate_t *keys;
@@ -71,7 +96,7 @@ struct _alerter_t {
     int window_days;
     uint64_t silence_gen;
     size_t active;
-    msgpack_sbuffer rec, st, row;
+    sink_t rec, st, row;      /* an alert record, an alert state, a progress row */
     outbox_batch_t *progress; /* alerter_progress_to */
     uint32_t *pending;        /* keys whose progress row waits for the next second */
     size_t npending, cappending;
@@ -88,9 +113,9 @@ alerter_new(void)
     if (!self)
         return NULL;
     u64map_init(&self->anomaly_index);
-    msgpack_sbuffer_init(&self->rec);
-    msgpack_sbuffer_init(&self->st);
-    msgpack_sbuffer_init(&self->row);
+    msgpack_sbuffer_init(&self->rec.sb);
+    msgpack_sbuffer_init(&self->st.sb);
+    msgpack_sbuffer_init(&self->row.sb);
     self->window_days = (int)RULE_WINDOW_DAYS_DEFAULT;
     return self;
 }
@@ -120,9 +145,9 @@ alerter_destroy(alerter_t **self_p)
     free(self->sum_last);
     free(self->pending);
     u64map_free(&self->anomaly_index);
-    msgpack_sbuffer_destroy(&self->rec);
-    msgpack_sbuffer_destroy(&self->st);
-    msgpack_sbuffer_destroy(&self->row);
+    msgpack_sbuffer_destroy(&self->rec.sb);
+    msgpack_sbuffer_destroy(&self->st.sb);
+    msgpack_sbuffer_destroy(&self->row.sb);
     free(self);
     *self_p = NULL;
 }
@@ -299,9 +324,9 @@ put_lag_state(alerter_t *self, const rule_class_t *r, int ri, const tprog_t *p, 
               outbox_batch_t *out)
 {
     kstate_t *k = &self->keys[p->idx];
-    msgpack_sbuffer_clear(&self->st);
+    sink_clear(&self->st);
     msgpack_packer pk;
-    msgpack_packer_init(&pk, &self->st, msgpack_sbuffer_write);
+    msgpack_packer_init(&pk, &self->st, sink_write);
     char topic[700];
     lag_topic(r, p, topic, sizeof topic);
     msgpack_pack_map(&pk, 12);
@@ -333,7 +358,9 @@ put_lag_state(alerter_t *self, const rule_class_t *r, int ri, const tprog_t *p, 
         msgpack_pack_false(&pk);
     pstr(&pk, "spent");
     msgpack_pack_uint64(&pk, k->spent[ri]);
-    return outbox_batch_state(out, key, strlen(key), self->st.data, self->st.size);
+    if (self->st.failed)
+        return -1;
+    return outbox_batch_state(out, key, strlen(key), self->st.sb.data, self->st.sb.size);
 }
 
 static void
@@ -400,9 +427,9 @@ pack_progress(alerter_t *self, const tprog_t *p, const emit_ctx_t *c)
                : p->actual >= p->target                 ? 2
                : (p->mask & 1) && p->actual >= p->floor ? 1
                                                         : 0;
-    msgpack_sbuffer_clear(&self->row);
+    sink_clear(&self->row);
     msgpack_packer pk;
-    msgpack_packer_init(&pk, &self->row, msgpack_sbuffer_write);
+    msgpack_packer_init(&pk, &self->row, sink_write);
     msgpack_pack_map(&pk, 28);
     pstr(&pk, "seq");
     msgpack_pack_uint64(&pk, c->log_seq);
@@ -448,7 +475,10 @@ pack_progress(alerter_t *self, const tprog_t *p, const emit_ctx_t *c)
     pstr(&pk, pace_status_name(p->status));
     char topic[600];
     int n = snprintf(topic, sizeof topic, "progress/%s/", p->path);
-    return outbox_batch_add(c->progress, p->idx, topic, (size_t)n, self->row.data, self->row.size);
+    if (self->row.failed)
+        return -1;
+    return outbox_batch_add(c->progress, p->idx, topic, (size_t)n, self->row.sb.data,
+                            self->row.sb.size);
 }
 
 /* The head every alert record starts with, into self->rec (cleared):
@@ -460,8 +490,8 @@ record_head(alerter_t *self, msgpack_packer *pk, size_t pairs, const char *key, 
             const char *rule, size_t rule_len, const char *state, const char *severity, int64_t at,
             int64_t since)
 {
-    msgpack_sbuffer_clear(&self->rec);
-    msgpack_packer_init(pk, &self->rec, msgpack_sbuffer_write);
+    sink_clear(&self->rec);
+    msgpack_packer_init(pk, &self->rec, sink_write);
     uint64_t aseq = self->aseq + 1;
     msgpack_pack_map(pk, pairs);
     pstr(pk, "aseq");
@@ -529,7 +559,8 @@ emit_lag(alerter_t *self, const emit_ctx_t *c, const rule_class_t *r, int ri, co
     msgpack_pack_uint64(&pk, c->log_seq);
     pstr(&pk, "silenced");
     msgpack_pack_false(&pk);
-    if (outbox_batch_add(out, aseq, topic, strlen(topic), self->rec.data, self->rec.size) != 0)
+    if (self->rec.failed || outbox_batch_add(out, aseq, topic, strlen(topic), self->rec.sb.data,
+                                             self->rec.sb.size) != 0)
         return -1;
     self->aseq = aseq;
     k->aseq[ri] = aseq;
@@ -770,9 +801,9 @@ static int
 put_anomaly_state(alerter_t *self, const anomaly_t *a, outbox_batch_t *out)
 {
     static const char *const states[] = {"firing", "confirmed", "dismissed"};
-    msgpack_sbuffer_clear(&self->st);
+    sink_clear(&self->st);
     msgpack_packer pk;
-    msgpack_packer_init(&pk, &self->st, msgpack_sbuffer_write);
+    msgpack_packer_init(&pk, &self->st, sink_write);
     msgpack_pack_map(&pk, 5);
     pstr(&pk, "aseq");
     msgpack_pack_uint64(&pk, a->aseq);
@@ -784,7 +815,9 @@ put_anomaly_state(alerter_t *self, const anomaly_t *a, outbox_batch_t *out)
     msgpack_pack_int64(&pk, a->since);
     pstr(&pk, "topic");
     pstr(&pk, a->topic);
-    return outbox_batch_state(out, a->key, strlen(a->key), self->st.data, self->st.size);
+    if (self->st.failed)
+        return -1;
+    return outbox_batch_state(out, a->key, strlen(a->key), self->st.sb.data, self->st.sb.size);
 }
 
 static int
@@ -864,7 +897,8 @@ emit_anomaly(alerter_t *self, projection_t *proj, const alertcfg_t *cfg, const d
     msgpack_pack_uint64(&pk, log_seq);
     pstr(&pk, "silenced");
     msgpack_pack_false(&pk);
-    if (outbox_batch_add(out, aseq, topic, strlen(topic), self->rec.data, self->rec.size) != 0)
+    if (self->rec.failed || outbox_batch_add(out, aseq, topic, strlen(topic), self->rec.sb.data,
+                                             self->rec.sb.size) != 0)
         return -1;
     self->aseq = aseq;
     a->aseq = aseq;
@@ -898,8 +932,8 @@ review(alerter_t *self, const review_t *rv, int64_t now, uint64_t log_seq, outbo
     msgpack_pack_uint64(&pk, rv->seq);
     pstr(&pk, "log_seq");
     msgpack_pack_uint64(&pk, log_seq);
-    if (outbox_batch_add(out, aseq, a->topic, strlen(a->topic), self->rec.data, self->rec.size) !=
-        0)
+    if (self->rec.failed || outbox_batch_add(out, aseq, a->topic, strlen(a->topic),
+                                             self->rec.sb.data, self->rec.sb.size) != 0)
         return -1;
     self->aseq = aseq;
     a->aseq = aseq;
@@ -1032,9 +1066,10 @@ alerter_load(alerter_t *self, store_t *store, projection_t *proj, char *err, siz
     store_reader_t *r = store_read_begin(store, err, errlen);
     if (!r)
         return -1;
-    self->aseq = outbox_reader_last_aseq(r);
     load_t l = {self, proj, 0};
-    int rc = outbox_scan_states(r, load_one, &l, err, errlen);
+    int rc = outbox_reader_last_aseq(r, &self->aseq, err, errlen);
+    if (rc == STORE_OK)
+        rc = outbox_scan_states(r, load_one, &l, err, errlen);
     store_read_end(&r);
     if (rc != STORE_OK)
         return -1;

@@ -25,9 +25,14 @@
     due. Run rates move at day boundaries: the first tick of a new day
     recomputes them for every key at once and evaluates every key.
 
-    Threads: the writer's only, under the projector's write lock. Return
-    codes: 0, or -1 when out of memory or the store fails (with a
-    message); the check returns an ev_errcode_t. */
+    Threads: the writer's only, under the projector's write lock.
+
+    Errors: the functions that change state return 0, or -1 with a message
+    in err: out of memory, or (alerter_load) a store_rc_t failure of the
+    outbox, whose message is the store's; the writer answers the group's
+    requests with WIRE_INTERNAL and that message. alerter_check speaks
+    the validation vocabulary (ev_errcode_t), since its refusal is an
+    event's result. */
 
 #ifndef PACER_ALERTER_H
 #define PACER_ALERTER_H
@@ -44,12 +49,14 @@
 
 typedef struct _alerter_t alerter_t;
 
+/* NULL when out of memory. */
 alerter_t *alerter_new(void);
 void alerter_destroy(alerter_t **self_p);
 
 /* Forget everything and take the state of the durable outbox: start-up,
    and after a failed commit (with the projection reloaded first). Every
-   target key is then due at the next tick. */
+   target key is then due at the next tick. 0; -1 with err: out of memory,
+   or the outbox could not be read (the store's message). */
 int alerter_load(alerter_t *self, store_t *store, projection_t *proj, char *err, size_t errlen);
 
 /* The detectors' emit function (arg: the alerter): queue a flag raised
@@ -61,7 +68,9 @@ void alerter_flag(void *self, const det_flag_t *flag);
 typedef bool(alerter_id_fn)(void *arg, uint64_t seq, char *id, size_t cap);
 
 /* After a group was folded: evaluate the keys it changed, resolve reviewed
-   flags, raise queued flags. log_seq: the log's last seq with the group. */
+   flags, raise queued flags. log_seq: the log's last seq with the group.
+   0; -1 with err when out of memory (what was added to out is then to be
+   discarded with the group). */
 int alerter_group(alerter_t *self, projection_t *proj, foldset_t *folds, int64_t now,
                   uint64_t log_seq, alerter_id_fn *id_of, void *id_arg, outbox_batch_t *out,
                   char *err, size_t errlen);
@@ -70,17 +79,20 @@ int alerter_group(alerter_t *self, projection_t *proj, foldset_t *folds, int64_t
 void alerter_progress_to(alerter_t *self, outbox_batch_t *progress);
 /* Progress rows go out at most once a second per key; a key changed again
    within its second waits here. Pack the rows of the waiting keys whose
-   second is up (progress NULL: forget them, nobody listens). */
+   second is up (progress NULL: forget them, nobody listens). 0; -1 when
+   out of memory, with no message (there is no err: the caller words it). */
 int alerter_flush_progress(alerter_t *self, projection_t *proj, int64_t now, uint64_t log_seq,
                            outbox_batch_t *progress);
 size_t alerter_progress_pending(const alerter_t *self);
 
 /* Time passes: the keys due by now, a new day's run rates, silences that
-   ended, the detectors' ticks. */
+   ended, the detectors' ticks. 0; -1 with err when out of memory. */
 int alerter_tick(alerter_t *self, projection_t *proj, foldset_t *folds, int64_t now,
                  uint64_t log_seq, outbox_batch_t *out, char *err, size_t errlen);
 
-/* anomaly_reviewed must name an anomaly alert that was raised. */
+/* anomaly_reviewed must name an anomaly alert that was raised: EVE_OK, or
+   EVE_INVALID_VALUE with err filled (code and a message naming the key).
+   Other event types: EVE_OK. */
 ev_errcode_t alerter_check(alerter_t *self, const event_t *ev, ev_error_t *err);
 
 /* The last aseq given out (committed or about to be). */

@@ -36,7 +36,13 @@
     subscriptions until it reconnects.
 
     Threads: auth_identify and auth_reload may be called from any thread;
-    the keys are swapped under a read-write lock. */
+    the keys are swapped under a read-write lock.
+
+    Errors: auth has no codes of its own. Its functions that can fail
+    return NULL or -1 with a message in err naming the file, line and
+    field; what a client sees of a refusal is WIRE_FORBIDDEN
+    (events/wire.h) with the sentence auth_forbidden writes, sent by the
+    endpoint that asked auth_may. The policy functions cannot fail. */
 
 #ifndef PACER_AUTH_H
 #define PACER_AUTH_H
@@ -58,7 +64,8 @@
 
 typedef enum { AUTH_NONE = 0, AUTH_PRODUCER, AUTH_READER, AUTH_ADMIN } auth_role_t;
 
-/* "producer", "reader", "admin"; "none" for AUTH_NONE. */
+/* "producer", "reader", "admin"; "none" for AUTH_NONE and any other value.
+   The one place a role becomes a word (the keys file, messages, logs). */
 const char *auth_role_name(auth_role_t role);
 
 /* The role `op` needs on `endpoint` (WIRE_ON_APPEND or WIRE_ON_QUERY):
@@ -73,7 +80,8 @@ bool auth_role_has(auth_role_t role, auth_role_t needs);
 /* Shorthands of the three above. */
 bool auth_may(auth_role_t role, wire_op_t op, unsigned endpoint);
 bool auth_may_append(auth_role_t role, ev_type_t type);
-/* The role a ZAP domain requires of a connection (AUTH_NONE: any key). */
+/* The role a ZAP domain requires of a connection (AUTH_NONE: any key, and
+   an unknown domain, which no pacerd socket uses). */
 auth_role_t auth_domain_needs(const char *domain);
 
 /* ---- the keys file --------------------------------------------------- */
@@ -90,9 +98,11 @@ typedef struct _auth_keys_t auth_keys_t;
    NULL with a message naming the line ("line 3: role \"writer\": expected
    producer, reader or admin"); a malformed key, an unknown role, a bad
    name, extra fields and a key listed twice are errors. An empty file is
-   no error (no client is admitted). */
+   no error (no client is admitted). Out of memory: NULL with "out of
+   memory". */
 auth_keys_t *auth_keys_parse(const char *text, size_t len, char *err, size_t errlen);
-/* Read and parse a keys file. NULL with a message naming the file. */
+/* Read and parse a keys file. NULL with a message naming the file: it
+   cannot be read (strerror), or auth_keys_parse's message after its name. */
 auth_keys_t *auth_keys_load(const char *path, char *err, size_t errlen);
 void auth_keys_destroy(auth_keys_t **self_p);
 size_t auth_keys_count(const auth_keys_t *self);
@@ -109,18 +119,24 @@ typedef struct _auth_t auth_t;
    CURVE, that server_cert (a secret certificate in zcert's format, as
    `pacer keygen --out FILE` writes FILE_secret; FILE is tried as
    FILE_secret first, as zcert_load does) holds a secret key, and that the
-   keys file parses. 0, or -1 with a message. */
+   keys file parses. 0, or -1 with a message naming what failed (the
+   certificate file, its missing secret key, the keys file's line, or a
+   libzmq without CURVE). */
 int auth_check(const char *server_cert, const char *keys_path, char *err, size_t errlen);
 
 /* Load the server's certificate and the keys file and start the ZAP
    handler. Call before any socket of czmq's context binds. NULL with a
-   message on failure. */
+   message on failure: the certificate's or the keys file's (as
+   auth_check words them), out of memory, or the ZAP handler could not
+   bind its endpoint. */
 auth_t *auth_new(const char *server_cert, const char *keys_path, char *err, size_t errlen);
 /* Stop the ZAP handler and free it; after every socket it served closed. */
 void auth_destroy(auth_t **self_p);
 
 /* Make `sock` a CURVE server with the server's keys, in ZAP domain
-   `domain` (AUTH_DOMAIN_x). Before it binds. */
+   `domain` (AUTH_DOMAIN_x). Before it binds. Cannot fail: czmq's setters
+   assert on a failed zmq_setsockopt, which with a valid socket and
+   auth_check passed (CURVE present) does not happen. */
 void auth_apply(auth_t *self, zsock_t *sock, const char *domain);
 
 /* Read the keys file again now (SIGHUP). 0 when the keys in force are the

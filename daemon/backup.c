@@ -16,6 +16,15 @@
    transaction; each time, adopt its size and start over. */
 #define BACKUP_TRIES 4
 
+/* A failed write into dest as a store_rc_t: a full disk or quota is
+   STORE_DISK_FULL, as the store says of its own writes, so a caller can
+   tell "make room and run it again" from the rest. */
+static int
+write_rc(int e)
+{
+    return e == ENOSPC || e == EDQUOT ? STORE_DISK_FULL : STORE_ERROR;
+}
+
 /* 0: dest is a new or empty directory (*created: made here); -1 with a
    message otherwise. */
 static int
@@ -58,7 +67,8 @@ sync_path(const char *path, int flags)
     return rc;
 }
 
-/* The compacting copy into fd, retried when the map was resized. */
+/* The compacting copy into fd, retried when the map was resized.
+   STORE_OK, or STORE_DISK_FULL or STORE_ERROR with a message. */
 static int
 copy_env(MDB_env *env, int fd, char *err, size_t errlen)
 {
@@ -73,9 +83,10 @@ copy_env(MDB_env *env, int fd, char *err, size_t errlen)
             break;
         }
     }
-    if (rc != 0)
-        snprintf(err, errlen, "copying the environment: %s", mdb_strerror(rc));
-    return rc == 0 ? 0 : -1;
+    if (rc == 0)
+        return STORE_OK;
+    snprintf(err, errlen, "copying the environment: %s", mdb_strerror(rc));
+    return write_rc(rc);
 }
 
 /* What the copy holds: its last seq and hash, read back from the copy. */
@@ -116,7 +127,9 @@ backup_copy(const char *state_dir, const char *dest, backup_result_t *out, char 
         return STORE_ERROR;
     MDB_env *env = store_env(store);
     int dead = 0;
-    mdb_reader_check(env, &dead); /* slots of backups killed midway pin old pages */
+    /* slots of backups killed midway pin old pages; best effort: a failure
+       only leaves them pinned, and the copy is as good */
+    (void)mdb_reader_check(env, &dead);
     bool created;
     if (prepare_dest(dest, &created, err, errlen) != 0) {
         store_destroy(&store);
@@ -124,12 +137,15 @@ backup_copy(const char *state_dir, const char *dest, backup_result_t *out, char 
     }
     int rc = STORE_ERROR;
     int fd = open(partial, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
-    if (fd < 0)
+    if (fd < 0) {
+        rc = write_rc(errno);
         snprintf(err, errlen, "cannot create %s: %s", partial, strerror(errno));
-    else if (copy_env(env, fd, err, errlen) == 0) {
-        if (fsync(fd) != 0 || fstat(fd, &st) != 0)
+    } else if ((rc = copy_env(env, fd, err, errlen)) == STORE_OK) {
+        rc = STORE_ERROR;
+        if (fsync(fd) != 0 || fstat(fd, &st) != 0) {
+            rc = write_rc(errno);
             snprintf(err, errlen, "syncing %s: %s", partial, strerror(errno));
-        else if (rename(partial, final) != 0)
+        } else if (rename(partial, final) != 0)
             snprintf(err, errlen, "renaming %s: %s", partial, strerror(errno));
         else {
             out->bytes = (uint64_t)st.st_size;

@@ -21,7 +21,7 @@
 #ifndef PACER_BACKUP_H
 #define PACER_BACKUP_H
 
-#include "daemon/store.h"
+#include "daemon/store_log.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -34,9 +34,17 @@ typedef struct {
 } backup_result_t;
 
 /* Copy the state directory `state_dir` into `dest`, which must not exist
-   or be an empty directory. STORE_OK with *out filled in; otherwise a
-   STORE_ code with a message (nothing is left in dest but what was there,
-   and dest itself if this created it). */
+   or be an empty directory. Returns a store_rc_t (daemon/store.h), the
+   vocabulary of the environment it copies, with a message in err naming
+   the file or directory at fault:
+     STORE_OK         *out filled in;
+     STORE_NOT_FOUND  state_dir has no data.mdb;
+     STORE_DISK_FULL  writing dest ran out of space or quota;
+     STORE_CORRUPT    the copy does not open as a state directory;
+     STORE_ERROR      anything else: state_dir does not open, dest is not
+                      new or empty, an I/O or LMDB failure.
+   On failure nothing is left in dest but what was there, and dest itself
+   only if it was there before. */
 int backup_copy(const char *state_dir, const char *dest, backup_result_t *out, char *err,
                 size_t errlen);
 

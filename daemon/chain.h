@@ -18,7 +18,7 @@
 #ifndef PACER_CHAIN_H
 #define PACER_CHAIN_H
 
-#include "daemon/store.h"
+#include "daemon/store_log.h"
 
 #include <stddef.h>
 #include <stdint.h>

@@ -13,6 +13,7 @@
 #include "daemon/web_assets.h"
 #include "daemon/webjson.h"
 #include "events/wire.h"
+#include "projections/projection.h"
 
 #include <czmq.h>
 #include <errno.h>
@@ -230,6 +231,23 @@ ask(dashboard_t *self, msgpack_sbuffer *reqs, size_t n, uint64_t corr0, answer_t
     return -1;
 }
 
+/* Requests are packed into sbuffers, whose write fails only when out of
+   memory; rather than check each of the many pack calls, the handlers
+   (all on libmicrohttpd's one thread) pack through pack_write, which
+   notes a failure here: a handler clears it first and checks it before
+   it sends what it packed, and then answers 500 (reply->failed) instead
+   of sending a truncated request that would come back as `malformed`. */
+static _Thread_local bool pack_failed;
+
+static int
+pack_write(void *data, const char *buf, size_t len)
+{
+    if (msgpack_sbuffer_write(data, buf, len) == 0)
+        return 0;
+    pack_failed = true;
+    return -1;
+}
+
 /* The next request's header: {v, op, corr, ...}, nfields more to come. */
 static uint64_t
 request_begin(dashboard_t *self, msgpack_packer *pk, const char *op, size_t nfields)
@@ -295,9 +313,9 @@ reply_status(const msgpack_object *body)
         return 200;
     char code[32];
     get_str(body, "error", code, sizeof code);
-    if (!strcmp(code, "not_found"))
+    if (!strcmp(code, pq_rc_name(PQ_NOT_FOUND)))
         return 404;
-    if (!strcmp(code, "internal"))
+    if (!strcmp(code, wire_rc_name(WIRE_INTERNAL)))
         return 500;
     return 400;
 }
@@ -398,7 +416,7 @@ api_query(void *arg, const http_request_t *req, http_reply_t *reply)
         if (why) {
             char msg[128];
             snprintf(msg, sizeof msg, "%s: %s", op->args[k].name, why);
-            api_error(reply, 400, "bad_request", msg);
+            api_error(reply, 400, wire_rc_name(WIRE_BAD_REQUEST), msg);
             return;
         }
         has_now |= !strcmp(op->args[k].name, "now");
@@ -410,7 +428,8 @@ api_query(void *arg, const http_request_t *req, http_reply_t *reply)
     msgpack_sbuffer buf;
     msgpack_sbuffer_init(&buf);
     msgpack_packer pk;
-    msgpack_packer_init(&pk, &buf, msgpack_sbuffer_write);
+    msgpack_packer_init(&pk, &buf, pack_write);
+    pack_failed = false;
     uint64_t corr = request_begin(self, &pk, op->op, nfields + add_now);
     for (size_t k = 0; k < 12 && op->args[k].name; k++)
         if (values[k]) {
@@ -419,6 +438,11 @@ api_query(void *arg, const http_request_t *req, http_reply_t *reply)
         }
     if (add_now)
         pack_kv_int(&pk, "now", now);
+    if (pack_failed) {
+        msgpack_sbuffer_destroy(&buf);
+        reply->failed = true;
+        return;
+    }
     answer_t a;
     int rc = ask(self, &buf, 1, corr, &a);
     msgpack_sbuffer_destroy(&buf);
@@ -443,8 +467,14 @@ api_status(void *arg, const http_request_t *req, http_reply_t *reply)
     msgpack_sbuffer buf;
     msgpack_sbuffer_init(&buf);
     msgpack_packer pk;
-    msgpack_packer_init(&pk, &buf, msgpack_sbuffer_write);
+    msgpack_packer_init(&pk, &buf, pack_write);
+    pack_failed = false;
     uint64_t corr = request_begin(self, &pk, "status", 0);
+    if (pack_failed) {
+        msgpack_sbuffer_destroy(&buf);
+        reply->failed = true;
+        return;
+    }
     answer_t a;
     int rc = ask(self, &buf, 1, corr, &a);
     msgpack_sbuffer_destroy(&buf);
@@ -517,7 +547,7 @@ pack_key_query(dashboard_t *self, msgpack_sbuffer *buf, const char *scope, const
 {
     msgpack_sbuffer_init(buf);
     msgpack_packer pk;
-    msgpack_packer_init(&pk, buf, msgpack_sbuffer_write);
+    msgpack_packer_init(&pk, buf, pack_write);
     uint64_t corr = request_begin(self, &pk, "progress", 4 + (*pl != 0) + has_now);
     pack_kv_str(&pk, "scope", scope);
     pack_kv_str(&pk, "metric", metric);
@@ -596,19 +626,26 @@ api_burnup(void *arg, const http_request_t *req, http_reply_t *reply)
     const char *pl = http_request_arg(req, "product_line");
     const char *now_arg = http_request_arg(req, "now");
     if (!scope || !metric || !period) {
-        api_error(reply, 400, "bad_request", "scope, metric and period are required");
+        api_error(reply, 400, wire_rc_name(WIRE_BAD_REQUEST),
+                  "scope, metric and period are required");
         return;
     }
     pl = pl ? pl : "";
     int64_t now = default_now(self, NULL);
     if (now_arg && arg_check(ARG_INT, now_arg, &now)) {
-        api_error(reply, 400, "bad_request", "now: expected an integer");
+        api_error(reply, 400, wire_rc_name(WIRE_BAD_REQUEST), "now: expected an integer");
         return;
     }
     /* the key itself */
     msgpack_sbuffer one;
     answer_t key;
+    pack_failed = false;
     uint64_t corr = pack_key_query(self, &one, scope, metric, period, pl, true, now);
+    if (pack_failed) {
+        msgpack_sbuffer_destroy(&one);
+        reply->failed = true;
+        return;
+    }
     if (ask_all(self, &one, 1, corr, &key) != 0) {
         api_unavailable(reply);
         return;
@@ -656,6 +693,12 @@ api_burnup(void *arg, const http_request_t *req, http_reply_t *reply)
         }
         if (m == 0)
             break;
+        if (pack_failed) {
+            for (size_t i = 0; i < m; i++)
+                msgpack_sbuffer_destroy(&reqs[i]);
+            rc = -1;
+            break;
+        }
         if (ask_all(self, reqs, m, corr0, answers) != 0) {
             rc = -2;
             break;

@@ -22,8 +22,16 @@
     string arguments become the request's fields (integers for now, limit,
     from, to, as_of, as_of_seq; a comma-separated prefix becomes an array);
     `now` defaults to the alert clock of a --manual-clock pacerd. The
-    reply is the operation's reply as JSON (daemon/webjson), with HTTP 400,
-    404 or 503 when it is not ok.
+    reply is the operation's reply as JSON (daemon/webjson).
+
+    Errors: a reply that is not ok is {"ok": false, "error", "message"}
+    with the query's own code (docs/PROTOCOL.md: wire_rc_t and pq_rc_t
+    names, passed through as the query endpoint gave them) and an HTTP
+    status from it: 404 for not_found, 500 for internal, 400 for the
+    rest; the dashboard's own argument checks answer bad_request (400).
+    One code is the dashboard's: `unavailable` (503), when the query
+    thread did not answer within its wait (a rebuild holds it), as a
+    client's PACER_ETIMEOUT. Out of memory is a bare 500 (daemon/http).
 
     Events: a thread (a czmq actor) SUBscribes to pacerd's own publish
     socket over an in-process endpoint, only while a browser has the

@@ -21,7 +21,11 @@
     once, so that no group waits for the whole index to be rehashed.
 
     16 bytes a slot, at most 70% full: about 23 bytes per event in the log
-    (up to three times that while a growth is under way). */
+    (up to three times that while a growth is under way).
+
+    Errors: only memory can fail, so the two functions that allocate say
+    so by NULL or -1 and nothing else; every other function cannot fail
+    (dedup_insert relies on the room reserved before). */
 
 #ifndef PACER_DEDUP_H
 #define PACER_DEDUP_H
@@ -43,7 +47,8 @@ dedup_t *dedup_new(size_t expected);
 void dedup_destroy(dedup_t **self_p);
 
 /* Make room for n more inserts (and move a slice of a growing table);
-   nothing moves from here to the next dedup_reserve. -1 on out of memory. */
+   nothing moves from here to the next dedup_reserve. 0; -1 when out of
+   memory (the table is as it was, and still usable). */
 int dedup_reserve(dedup_t *self, size_t n);
 /* Insert (hash, seq). Room must have been reserved. Remembered for rollback
    until dedup_settle. */

@@ -382,9 +382,14 @@ answer_static(struct MHD_Connection *connection, unsigned status, const char *te
         MHD_create_response_from_buffer(strlen(text), (void *)text, MHD_RESPMEM_PERSISTENT);
     if (!resp)
         return MHD_NO;
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "text/plain; charset=utf-8");
-    if (allow)
-        MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, allow);
+    /* MHD_NO (out of memory) closes the connection: the client sees an
+       error rather than a reply without its headers */
+    if (MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "text/plain; charset=utf-8") !=
+            MHD_YES ||
+        (allow && MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, allow) != MHD_YES)) {
+        MHD_destroy_response(resp);
+        return MHD_NO;
+    }
     enum MHD_Result rc = MHD_queue_response(connection, status, resp);
     MHD_destroy_response(resp);
     return rc;
@@ -430,9 +435,14 @@ answer(void *cls, struct MHD_Connection *connection, const char *url, const char
         free(reply.body);
         return MHD_NO;
     }
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, reply.content_type);
-    for (int i = 0; i < reply.nheaders; i++)
-        MHD_add_response_header(resp, reply.headers[i][0], reply.headers[i][1]);
+    bool headed =
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, reply.content_type) == MHD_YES;
+    for (int i = 0; i < reply.nheaders && headed; i++)
+        headed = MHD_add_response_header(resp, reply.headers[i][0], reply.headers[i][1]) == MHD_YES;
+    if (!headed) { /* out of memory: a reply without its headers could mislead */
+        MHD_destroy_response(resp);
+        return answer_static(connection, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory\n", NULL);
+    }
     enum MHD_Result rc = MHD_queue_response(connection, (unsigned)reply.status, resp);
     MHD_destroy_response(resp);
     return rc;
@@ -491,7 +501,11 @@ int
 http_start(http_t *self, const char *address, char *err, size_t errlen)
 {
     struct addrinfo *ai;
-    if (self->daemon || resolve(address, &ai, err, errlen) != 0)
+    if (self->daemon) {
+        snprintf(err, errlen, "cannot serve HTTP on %s: this server already serves", address);
+        return -1;
+    }
+    if (resolve(address, &ai, err, errlen) != 0)
         return -1;
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ERROR_LOG |
                      MHD_ALLOW_SUSPEND_RESUME;

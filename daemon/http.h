@@ -17,7 +17,14 @@
 
     Address: "HOST:PORT" or "[IPV6]:PORT"; HOST a numeric address or a
     name that resolves (the first address is bound); PORT 0 picks a free
-    port (see http_port). */
+    port (see http_port).
+
+    Errors: http has no codes of its own. Set-up functions return 0 or -1
+    (NULL for constructors), with a message where they take err; a
+    handler that runs out of memory while writing its reply sets
+    reply->failed (http_reply_write does) and the client gets a 500 "out
+    of memory"; what a handler's body says on failure is the handler's
+    (the dashboard's JSON carries the wire protocol's codes). */
 
 #ifndef PACER_HTTP_H
 #define PACER_HTTP_H
@@ -56,31 +63,35 @@ typedef struct {
     http_hub_t *stream; /* set by http_reply_stream */
 } http_reply_t;
 
-/* Append to the reply's body. */
+/* Append to the reply's body. Out of memory sets reply->failed (the
+   reply becomes a 500) and later writes do nothing. */
 void http_reply_write(http_reply_t *reply, const void *data, size_t len);
 void http_reply_printf(http_reply_t *reply, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 /* Add a header (name and value static strings); past HTTP_MAX_HEADERS it
-   is dropped. */
+   is dropped (a fixed set of handlers stays far below it). */
 void http_reply_header(http_reply_t *reply, const char *name, const char *value);
 
 typedef void(http_handler_fn)(void *arg, const http_request_t *req, http_reply_t *reply);
 
+/* NULL when out of memory. */
 http_t *http_new(void);
 /* Stops the server (waiting for a handler that runs) and frees it. */
 void http_destroy(http_t **self_p);
 
-/* Serve `path` (exact match) with fn; before http_start. -1 when out of
-   memory or the path is taken. */
+/* Serve `path` (exact match) with fn; before http_start. 0; -1 when the
+   server has started, the path is taken, HTTP_MAX_ROUTES are registered,
+   or out of memory (no message: the caller names what it registered). */
 int http_route(http_t *self, const char *path, http_handler_fn *fn, void *arg);
 
 /* Check an address's form and resolve it, without binding (for settings
    checked at start-up before anything else happens). 0, or -1 with a
-   message. */
+   message naming the address (its form, or getaddrinfo's reason). */
 int http_check_address(const char *address, char *err, size_t errlen);
 
-/* Bind the address and start serving. 0, or -1 with a message (bad
-   address, in use, ...). */
+/* Bind the address and start serving. 0, or -1 with a message naming the
+   address: as http_check_address, already started, or it cannot be bound
+   (in use, not an address of this host). */
 int http_start(http_t *self, const char *address, char *err, size_t errlen);
 
 /* The port it listens on (useful after binding port 0); 0 before start. */
@@ -99,12 +110,15 @@ unsigned http_port(http_t *self);
     server stops; an EventSource reconnects by itself. */
 
 /* A hub of at most max_streams streams (more are answered 503) on server,
-   before http_start. NULL when out of memory. Destroy it after the server
-   (http_destroy ends its streams). */
+   before http_start. NULL when out of memory, after http_start, or past
+   the server's hub limit. Destroy it after the server (http_destroy ends
+   its streams). */
 http_hub_t *http_hub_new(http_t *server, size_t max_streams, size_t max_queued);
 void http_hub_destroy(http_hub_t **self_p);
 
-/* Queue len bytes to every open stream of the hub; any thread. */
+/* Queue len bytes to every open stream of the hub; any thread. Cannot
+   fail: a stream that cannot take them (over max_queued, or out of
+   memory) is ended, and its EventSource reconnects. */
 void http_hub_send(http_hub_t *self, const void *data, size_t len);
 
 /* Streams open now; any thread. */

@@ -217,19 +217,21 @@ publish_all(intake_t *self, group_t *g)
                 continue;
             int tn = snprintf(topic, sizeof topic, "event/%s/", ev_type_name(r->type));
             msgpack_sbuffer_clear(&self->out);
-            msgpack_pack_map(&pk, p->principal_len ? 4 : 3);
+            int rc = msgpack_pack_map(&pk, p->principal_len ? 4 : 3);
             if (p->principal_len) {
-                wire_pack_str(&pk, "principal");
-                msgpack_pack_str_with_body(&pk, p->principal, p->principal_len);
+                rc |= wire_pack_str(&pk, "principal");
+                rc |= msgpack_pack_str_with_body(&pk, p->principal, p->principal_len);
             }
-            wire_pack_str(&pk, "seq");
-            msgpack_pack_uint64(&pk, r->seq);
-            wire_pack_str(&pk, "recorded_at");
-            msgpack_pack_int64(&pk, g->recorded_at);
-            wire_pack_str(&pk, "event");
-            msgpack_sbuffer_write(&self->out, (const char *)group_canon(g, r), r->canon_len);
-            if (zmq_send(self->pub, topic, (size_t)tn, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0 ||
-                zmq_send(self->pub, self->out.data, self->out.size, ZMQ_DONTWAIT) < 0)
+            rc |= wire_pack_str(&pk, "seq");
+            rc |= msgpack_pack_uint64(&pk, r->seq);
+            rc |= wire_pack_str(&pk, "recorded_at");
+            rc |= msgpack_pack_int64(&pk, g->recorded_at);
+            rc |= wire_pack_str(&pk, "event");
+            rc |= msgpack_sbuffer_write(&self->out, (const char *)group_canon(g, r), r->canon_len);
+            if (rc != 0) /* a truncated record would reach subscribers as malformed */
+                log_warn("publish of seq %llu dropped: out of memory", (unsigned long long)r->seq);
+            else if (zmq_send(self->pub, topic, (size_t)tn, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0 ||
+                     zmq_send(self->pub, self->out.data, self->out.size, ZMQ_DONTWAIT) < 0)
                 log_debug("publish of seq %llu dropped: %s", (unsigned long long)r->seq,
                           zmq_strerror(errno));
         }
@@ -247,17 +249,19 @@ publish_heartbeat(intake_t *self)
     msgpack_packer pk;
     msgpack_sbuffer_clear(&self->out);
     msgpack_packer_init(&pk, &self->out, msgpack_sbuffer_write);
-    msgpack_pack_map(&pk, 4);
-    wire_pack_str(&pk, "epoch");
-    msgpack_pack_uint64(&pk, outbox_epoch());
-    wire_pack_str(&pk, "aseq");
-    msgpack_pack_uint64(&pk, self->last_aseq);
-    wire_pack_str(&pk, "seq");
-    msgpack_pack_uint64(&pk, self->last_seq);
-    wire_pack_str(&pk, "at");
-    msgpack_pack_int64(&pk, wall_ms());
-    if (zmq_send(self->pub, "heartbeat/", 10, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0 ||
-        zmq_send(self->pub, self->out.data, self->out.size, ZMQ_DONTWAIT) < 0)
+    int rc = msgpack_pack_map(&pk, 4);
+    rc |= wire_pack_str(&pk, "epoch");
+    rc |= msgpack_pack_uint64(&pk, outbox_epoch());
+    rc |= wire_pack_str(&pk, "aseq");
+    rc |= msgpack_pack_uint64(&pk, self->last_aseq);
+    rc |= wire_pack_str(&pk, "seq");
+    rc |= msgpack_pack_uint64(&pk, self->last_seq);
+    rc |= wire_pack_str(&pk, "at");
+    rc |= msgpack_pack_int64(&pk, wall_ms());
+    if (rc != 0)
+        log_warn("heartbeat dropped: out of memory");
+    else if (zmq_send(self->pub, "heartbeat/", 10, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0 ||
+             zmq_send(self->pub, self->out.data, self->out.size, ZMQ_DONTWAIT) < 0)
         log_debug("heartbeat dropped: %s", zmq_strerror(errno));
 }
 

@@ -46,12 +46,18 @@ typedef struct {
    pipe to the writer. Besides answering and publishing committed groups,
    it publishes a heartbeat every second and, every tick_ms, puts a tick
    request of its own into the group it fills (the alerts time raises are
-   committed and published like any group's). NULL with a message on
-   failure. */
+   committed and published like any group's). NULL with a message in err
+   when out of memory or the thread cannot start (strerror of
+   pthread_create's code).
+
+   Errors once running: the thread has no caller to return to. A request
+   it cannot take is answered (wire_rc_t, daemon/group); a reply or a
+   publication it cannot send is dropped with a log line (a reply's
+   client retries; a subscriber notices the gap by the heartbeat). */
 intake_t *intake_start(void *router, void *pub, void *pipe, writer_stats_t *stats,
                        const intake_options_t *options, char *err, size_t errlen);
 /* Wait for the thread to end (after the writer sent NULL and received it
-   back) and free it. */
+   back) and free it. Cannot fail; harmless on NULL. */
 void intake_join(intake_t **self_p);
 
 #endif

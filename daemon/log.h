@@ -10,7 +10,12 @@
 
     The level may change at any time from any thread (SIGHUP reloads it);
     lines below it cost one relaxed load and a comparison. Each line goes
-    out in one write, so lines of different threads never interleave. */
+    out in one write, so lines of different threads never interleave.
+
+    Errors: logging cannot fail in a way anyone could act on, so nothing
+    here returns a failure: a line that cannot be written (stderr closed,
+    a full pipe) is lost. The one parse returns -1 for a name it does not
+    know. */
 
 #ifndef PACER_LOG_H
 #define PACER_LOG_H
@@ -19,8 +24,10 @@
 
 typedef enum { PLOG_DEBUG, PLOG_INFO, PLOG_WARN, PLOG_ERROR } log_level_t;
 
-/* Parse "debug", "info", "warn", "error"; -1 if none of those. */
+/* Parse "debug", "info", "warn", "error": the log_level_t; -1 if none of
+   those (the caller names the option). */
 int log_level_parse(const char *name);
+/* "debug", "info", "warn", "error"; the one place a level becomes a word. */
 const char *log_level_name(log_level_t level);
 void log_set_level(log_level_t level);
 log_level_t log_get_level(void);

@@ -7,6 +7,8 @@
 
 #include "daemon/metrics.h"
 
+#include "daemon/store_log.h"
+
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>

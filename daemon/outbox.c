@@ -5,6 +5,7 @@
 
 #include "daemon/outbox.h"
 
+#include <errno.h>
 #include <lmdb.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,10 +23,15 @@ static uint64_t epoch;
 static const char EPOCH_KEY[] = "\0epoch";
 #define EPOCH_KEY_LEN (sizeof EPOCH_KEY - 1)
 
+/* An LMDB failure as a store_rc_t, mapped as daemon/store.c maps its own:
+   the outbox writes in the store's transaction, so its caller must be able
+   to tell a full map (grow and retry) and a full disk (wait) from the rest. */
 static int
 fail(char *err, size_t errlen, const char *what, int rc)
 {
     snprintf(err, errlen, "%s: %s", what, mdb_strerror(rc));
+    if (rc == ENOSPC || rc == EDQUOT)
+        return STORE_DISK_FULL;
     return rc == MDB_MAP_FULL ? STORE_MAP_FULL : STORE_ERROR;
 }
 
@@ -111,6 +117,31 @@ outbox_batch_state(outbox_batch_t *b, const char *key, size_t key_len, const voi
     return 0;
 }
 
+/* The newest aseq in the alerts database of txn (0: none). */
+static int
+last_key(MDB_txn *txn, uint64_t *last_aseq, char *err, size_t errlen)
+{
+    *last_aseq = 0;
+    MDB_cursor *c;
+    MDB_val k, v;
+    int rc = mdb_cursor_open(txn, alerts_dbi, &c);
+    if (rc != 0)
+        return fail(err, errlen, "reading the alert outbox", rc);
+    rc = mdb_cursor_get(c, &k, &v, MDB_LAST);
+    mdb_cursor_close(c);
+    if (rc == MDB_NOTFOUND)
+        return STORE_OK;
+    if (rc != 0)
+        return fail(err, errlen, "reading the alert outbox's newest alert", rc);
+    if (k.mv_size != sizeof *last_aseq) {
+        snprintf(err, errlen, "the alert outbox's newest key is %zu bytes, expected %zu: damaged",
+                 k.mv_size, sizeof *last_aseq);
+        return STORE_CORRUPT;
+    }
+    memcpy(last_aseq, k.mv_data, sizeof *last_aseq);
+    return STORE_OK;
+}
+
 int
 outbox_open(store_t *store, uint64_t *last_aseq, char *err, size_t errlen)
 {
@@ -123,20 +154,22 @@ outbox_open(store_t *store, uint64_t *last_aseq, char *err, size_t errlen)
         mdb_txn_abort(txn);
         return fail(err, errlen, "opening the alert outbox", rc);
     }
-    *last_aseq = 0;
-    MDB_cursor *c;
-    MDB_val k, v;
-    if ((rc = mdb_cursor_open(txn, alerts_dbi, &c)) != 0) {
+    if ((rc = last_key(txn, last_aseq, err, errlen)) != STORE_OK) {
         mdb_txn_abort(txn);
-        return fail(err, errlen, "reading the alert outbox", rc);
+        return rc;
     }
-    if (mdb_cursor_get(c, &k, &v, MDB_LAST) == 0 && k.mv_size == sizeof(uint64_t))
-        memcpy(last_aseq, k.mv_data, sizeof *last_aseq);
-    mdb_cursor_close(c);
     MDB_val ek = {EPOCH_KEY_LEN, (void *)EPOCH_KEY}, ev;
-    if ((rc = mdb_get(txn, state_dbi, &ek, &ev)) == 0 && ev.mv_size == sizeof epoch)
+    rc = mdb_get(txn, state_dbi, &ek, &ev);
+    if (rc == 0 && ev.mv_size == sizeof epoch)
         memcpy(&epoch, ev.mv_data, sizeof epoch);
-    else {
+    else if (rc == 0) {
+        /* never replaced: a new epoch would make every subscriber's cursor
+           look like one of another outbox */
+        mdb_txn_abort(txn);
+        snprintf(err, errlen, "the alert outbox's epoch is %zu bytes, expected %zu: damaged",
+                 ev.mv_size, sizeof epoch);
+        return STORE_CORRUPT;
+    } else if (rc == MDB_NOTFOUND) {
         /* a new outbox: a random epoch, so that a subscriber's cursor from
            another outbox (a state directory replaced) is not taken for
            one of this */
@@ -150,6 +183,9 @@ outbox_open(store_t *store, uint64_t *last_aseq, char *err, size_t errlen)
             mdb_txn_abort(txn);
             return fail(err, errlen, "writing the alert outbox's epoch", rc);
         }
+    } else {
+        mdb_txn_abort(txn);
+        return fail(err, errlen, "reading the alert outbox's epoch", rc);
     }
     if ((rc = mdb_txn_commit(txn)) != 0)
         return fail(err, errlen, "opening the alert outbox", rc);
@@ -296,16 +332,8 @@ outbox_get(store_reader_t *r, uint64_t aseq, const char **topic, size_t *topic_l
     return STORE_OK;
 }
 
-uint64_t
-outbox_reader_last_aseq(store_reader_t *r)
+int
+outbox_reader_last_aseq(store_reader_t *r, uint64_t *last_aseq, char *err, size_t errlen)
 {
-    MDB_cursor *c;
-    uint64_t last = 0;
-    if (mdb_cursor_open(store_reader_txn(r), alerts_dbi, &c) != 0)
-        return 0;
-    MDB_val k, v;
-    if (mdb_cursor_get(c, &k, &v, MDB_LAST) == 0 && k.mv_size == sizeof last)
-        memcpy(&last, k.mv_data, sizeof last);
-    mdb_cursor_close(c);
-    return last;
+    return last_key(store_reader_txn(r), last_aseq, err, errlen);
 }

@@ -17,6 +17,7 @@
 #include "daemon/query.h"
 #include "daemon/service.h"
 #include "daemon/store.h"
+#include "daemon/store_log.h"
 #include "daemon/outbox.h"
 #include "daemon/writer.h"
 #include "projections/calendar.h"

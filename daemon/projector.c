@@ -16,7 +16,7 @@
 
 #include "daemon/log.h"
 #include "daemon/replay.h"
-#include "events/wire.h"
+#include "daemon/store_snapshot.h"
 #include "projections/foldset.h"
 
 #include <errno.h>
@@ -45,8 +45,8 @@ struct _projector_t {
     uint64_t snapshot_every;
     _Atomic uint64_t snapshot_seq; /* the newest snapshot written or loaded */
     calendar_t *cal;
-    projection_t *live;
-    foldset_t *folds; /* the live projection's other folds */
+    foldset_t *folds;   /* every fold pacerd runs (projections/foldset.h) */
+    projection_t *live; /* the projection of folds, a typed view */
     pthread_rwlock_t lock;
     _Atomic int readers_waiting; /* queries blocked on the lock */
     /* The snapshot a child process is serialising (child != 0), then the
@@ -84,96 +84,41 @@ calendar_drop(calendar_t **cal)
     pthread_mutex_unlock(&calendar_mutex);
 }
 
-/* A snapshot is the projection's section (projection_save: its magic,
-   its version, its body) followed by the other folds' sections
-   (foldset_save). Snapshots written before the folds existed hold the
-   first alone: every fold then starts from the first event. */
-int
-projector_pack_snapshot(projection_t *p, foldset_t *folds, msgpack_sbuffer *sb)
-{
-    if (projection_save(p, sb) != 0)
-        return -1;
-    msgpack_packer pk;
-    msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
-    return folds ? foldset_save(folds, &pk) : 0;
-}
-
-/* Nesting a snapshot's values may have (the folds' states are nested a
-   few levels deep). */
-#define SNAPSHOT_MAX_DEPTH 64
-
-/* Load a snapshot at snap_seq into p and (if not NULL) folds. */
-int
-projector_unpack_snapshot(const void *data, size_t len, uint64_t snap_seq, projection_t *p,
-                          foldset_t *folds, char *why, size_t whylen)
-{
-    /* bytes from disk: each value is scanned before msgpack-c reads it,
-       which would otherwise allocate for whatever count a damaged header
-       claims (the projection's section is [magic, version, bin]: its scan
-       costs nothing) */
-    msgpack_unpacked u;
-    msgpack_unpacked_init(&u);
-    size_t off = 0, first, second;
-    if (!mp_scan_first(data, len, SNAPSHOT_MAX_DEPTH, &first) ||
-        msgpack_unpack_next(&u, data, first, &off) != MSGPACK_UNPACK_SUCCESS) {
-        msgpack_unpacked_destroy(&u);
-        snprintf(why, whylen, "snapshot: not a projection snapshot");
-        return -1;
-    }
-    int rc = projection_load(p, data, off, why, whylen);
-    if (rc == 0 && folds) {
-        msgpack_object none = {.type = MSGPACK_OBJECT_ARRAY};
-        size_t at = off;
-        bool more =
-            off < len &&
-            mp_scan_first((const uint8_t *)data + off, len - off, SNAPSHOT_MAX_DEPTH, &second) &&
-            msgpack_unpack_next(&u, data, off + second, &at) == MSGPACK_UNPACK_SUCCESS;
-        rc = foldset_load(folds, more ? &u.data : &none, snap_seq, why, whylen);
-    }
-    msgpack_unpacked_destroy(&u);
-    return rc;
-}
-
-typedef struct {
-    foldset_t *folds;
-    uint64_t skipped;
-} fold_hook_t;
-
-/* The replay's hook: the other folds, on the replay's folding thread. */
+/* The replay's fold: every fold of the set, on the replay's folding
+   thread. */
 static int
-fold_others(void *arg, const projection_decoded_t *d, size_t n)
+fold_batch(void *arg, const fold_event_t *d, size_t n)
 {
-    fold_hook_t *h = arg;
-    for (size_t i = 0; i < n; i++) {
-        if (!d[i].ok) {
-            h->skipped++;
-            continue;
-        }
-        if (foldset_fold(h->folds, d[i].seq, d[i].recorded_at, &d[i].ev, NULL, NULL) != 0)
-            return -1;
-    }
-    return 0;
+    return foldset_fold_batch(arg, d, n);
 }
 
-/* Build a projection of the log up to `upto` from the newest usable
-   snapshot at or before it, and with folds_out, the other folds too.
-   *from_snapshot says where it started. */
-static projection_t *
-build(projector_t *self, uint64_t upto, bool use_snapshot, uint64_t *from_snapshot,
-      foldset_t **folds_out, char *err, size_t errlen)
+static double
+seconds_since(const struct timespec *t0)
 {
+    struct timespec t1;
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    return (double)(t1.tv_sec - t0->tv_sec) + (double)(t1.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
+/* Build the folds of mode over the log up to `upto` from the newest
+   usable snapshot at or before it (use_snapshot), the folds that are not
+   in it folded from the first event first. *from_snapshot says where the
+   others started; *refolded (may be NULL) how many events the folds
+   started afresh took alone. */
+static foldset_t *
+build(projector_t *self, uint64_t upto, bool use_snapshot, foldset_mode_t mode,
+      uint64_t *from_snapshot, uint64_t *refolded, char *err, size_t errlen)
+{
+    bool live = mode != FOLDSET_PROJECTION;
     calendar_t *cal = calendar_make(self, err, errlen);
     if (!cal)
         return NULL;
-    projection_t *p = projection_new(cal);
-    foldset_t *folds = folds_out && p ? foldset_new(cal, self->detectors) : NULL;
-    store_reader_t *r =
-        p && (folds || !folds_out) ? store_read_begin(self->store, err, errlen) : NULL;
+    foldset_t *folds = foldset_new(cal, mode);
+    store_reader_t *r = folds ? store_read_begin(self->store, err, errlen) : NULL;
     if (!r) {
-        if (!p || (folds_out && !folds))
+        if (!folds)
             snprintf(err, errlen, "out of memory");
         foldset_destroy(&folds);
-        projection_destroy(&p);
         calendar_drop(&cal);
         return NULL;
     }
@@ -190,63 +135,52 @@ build(projector_t *self, uint64_t upto, bool use_snapshot, uint64_t *from_snapsh
     if (found != STORE_OK && found != STORE_NOT_FOUND)
         log_warn("ignoring the snapshot (%s): folding the log from the start", why);
     if (found == STORE_OK) {
-        int loaded = projector_unpack_snapshot(data, len, snap_seq, p, folds, why, sizeof why);
+        int loaded = foldset_load(folds, data, len, snap_seq, why, sizeof why);
         store_reader_snapshot_release(r);
         if (loaded != 0) {
             log_warn("ignoring the snapshot at seq %llu (%s): folding the log from the start",
                      (unsigned long long)snap_seq, why);
+            /* loading may have added day overrides to the calendar */
             foldset_destroy(&folds);
-            projection_destroy(&p);
             calendar_drop(&cal);
             cal = calendar_make(self, err, errlen);
-            p = cal ? projection_new(cal) : NULL;
-            folds = p && folds_out ? foldset_new(cal, self->detectors) : NULL;
+            folds = cal ? foldset_new(cal, mode) : NULL;
             snap_seq = 0;
         }
     } else
         snap_seq = 0;
     int rc = -1;
-    fold_hook_t hook = {folds, 0};
-    if (p && (folds || !folds_out)) {
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    if (folds) {
         rc = 0;
-        if (folds) {
+        /* folds that start before the snapshot catch up alone first */
+        uint64_t from = foldset_from(folds);
+        if (from <= snap_seq) {
             char names[256];
-            if (snap_seq && foldset_rebuilt(folds, names, sizeof names))
+            foldset_rebuilt(folds, names, sizeof names);
+            rc = replay_run(r, from, snap_seq, fold_batch, folds, NULL, err, errlen);
+            if (live && rc == 0)
                 log_info("folds not in the snapshot at seq %llu, or of another version, folded "
-                         "from the first event: %s",
-                         (unsigned long long)snap_seq, names);
-            /* folds that start before the snapshot catch up alone first */
-            uint64_t from = foldset_from(folds);
-            if (from <= snap_seq)
-                rc = replay_fold_hooked(r, NULL, from, snap_seq, fold_others, &hook, NULL, err,
-                                        errlen);
-            foldset_set_from(folds, 1);
+                         "from the first event: %s (%llu events in %.3f s)",
+                         (unsigned long long)snap_seq, names,
+                         (unsigned long long)(snap_seq - from + 1), seconds_since(&t0));
         }
+        if (refolded)
+            *refolded = from <= snap_seq ? snap_seq - from + 1 : 0;
         if (rc == 0)
-            rc = replay_fold_hooked(r, p, snap_seq + 1, upto, folds ? fold_others : NULL, &hook,
-                                    NULL, err, errlen);
+            rc = replay_run(r, snap_seq + 1, upto, fold_batch, folds, NULL, err, errlen);
     } else if (cal)
         snprintf(err, errlen, "out of memory");
     store_read_end(&r);
     if (rc != 0) {
         foldset_destroy(&folds);
-        projection_destroy(&p);
         calendar_drop(&cal);
         return NULL;
     }
     if (from_snapshot)
         *from_snapshot = snap_seq;
-    if (folds_out)
-        *folds_out = folds;
-    return p;
-}
-
-static double
-seconds_since(const struct timespec *t0)
-{
-    struct timespec t1;
-    clock_gettime(CLOCK_MONOTONIC, &t1);
-    return (double)(t1.tv_sec - t0->tv_sec) + (double)(t1.tv_nsec - t0->tv_nsec) / 1e9;
+    return folds;
 }
 
 projector_t *
@@ -267,16 +201,19 @@ projector_open(store_t *store, const projector_options_t *options, char *err, si
     pthread_rwlock_init(&self->lock, NULL);
     struct timespec t0;
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    uint64_t from = 0;
-    self->live = build(self, UINT64_MAX, true, &from, &self->folds, err, errlen);
-    if (!self->live) {
+    uint64_t from = 0, refolded = 0;
+    self->folds =
+        build(self, UINT64_MAX, true, self->detectors ? FOLDSET_ALL : FOLDSET_NO_DETECTORS, &from,
+              &refolded, err, errlen);
+    if (!self->folds) {
         projector_destroy(&self);
         return NULL;
     }
-    self->cal = projection_calendar(self->live);
+    self->cal = foldset_calendar(self->folds);
+    self->live = foldset_projection(self->folds);
     projection_track_changes(self->live, true);
     atomic_store(&self->snapshot_seq, from);
-    uint64_t seq = projection_seq(self->live);
+    uint64_t seq = foldset_seq(self->folds);
     log_info("projection at seq %llu: snapshot %llu + %llu events folded in %.3f s",
              (unsigned long long)seq, (unsigned long long)from, (unsigned long long)(seq - from),
              seconds_since(&t0));
@@ -284,7 +221,7 @@ projector_open(store_t *store, const projector_options_t *options, char *err, si
         log_warn("projection: %llu logged events did not apply (see docs/EVENTS.md)",
                  (unsigned long long)projection_skipped(self->live));
     /* A long replay is worth keeping: snapshot now rather than at stop. */
-    if (seq - from > 100000)
+    if (seq - from > 100000 || refolded > 100000)
         projector_snapshot_start(self, true);
     return self;
 }
@@ -321,7 +258,7 @@ static int
 put_whole(projector_t *self, const void *arg, char *err, size_t errlen)
 {
     const msgpack_sbuffer *sb = arg;
-    return store_put_snapshot(self->store, projection_seq(self->live), sb->data, sb->size,
+    return store_put_snapshot(self->store, foldset_seq(self->folds), sb->data, sb->size,
                               SNAPSHOTS_KEPT, err, errlen);
 }
 
@@ -329,13 +266,13 @@ int
 projector_write_snapshot(projector_t *self, char *err, size_t errlen)
 {
     projector_snapshot_cancel(self); /* it would be older than this one */
-    uint64_t seq = projection_seq(self->live);
+    uint64_t seq = foldset_seq(self->folds);
     if (seq == atomic_load(&self->snapshot_seq))
         return STORE_OK;
     msgpack_sbuffer sb;
     msgpack_sbuffer_init(&sb);
     int rc;
-    if (projector_pack_snapshot(self->live, self->folds, &sb) != 0) {
+    if (foldset_save(self->folds, &sb) != 0) {
         snprintf(err, errlen, "out of memory serialising the projection");
         rc = STORE_ERROR;
     } else
@@ -353,7 +290,7 @@ projector_write_snapshot(projector_t *self, char *err, size_t errlen)
    eight bytes, so that the parent can tell a complete file from a cut
    one even if it cannot learn the child's exit status. */
 static void
-snapshot_child(projection_t *p, foldset_t *folds, int fd)
+snapshot_child(foldset_t *folds, int fd)
 {
     /* Keep only the memfd (as fd 3). A child that outlived a killed
        pacerd must not hold its listening ports or the state directory's
@@ -372,7 +309,7 @@ snapshot_child(projection_t *p, foldset_t *folds, int fd)
     (void)setpriority(PRIO_PROCESS, 0, 10);
     msgpack_sbuffer sb;
     msgpack_sbuffer_init(&sb);
-    if (projector_pack_snapshot(p, folds, &sb) != 0)
+    if (foldset_save(folds, &sb) != 0)
         _exit(2);
     uint64_t len = sb.size;
     if (msgpack_sbuffer_write(&sb, (const char *)&len, sizeof len) != 0)
@@ -390,7 +327,7 @@ snapshot_child(projection_t *p, foldset_t *folds, int fd)
 static bool
 snapshot_due(projector_t *self, bool force)
 {
-    uint64_t seq = projection_seq(self->live), last = atomic_load(&self->snapshot_seq);
+    uint64_t seq = foldset_seq(self->folds), last = atomic_load(&self->snapshot_seq);
     if (self->tried_seq > last)
         last = self->tried_seq;
     return !self->child && !self->pending && seq != last &&
@@ -408,14 +345,14 @@ projector_snapshot_start(projector_t *self, bool force)
 {
     if (!snapshot_due(self, force))
         return;
-    uint64_t seq = projection_seq(self->live);
+    uint64_t seq = foldset_seq(self->folds);
     char err[256];
     int fd = memfd_create("pacer-snapshot", MFD_CLOEXEC);
     struct timespec t0;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     pid_t pid = fd >= 0 ? fork() : -1;
     if (pid == 0)
-        snapshot_child(self->live, self->folds, fd);
+        snapshot_child(self->folds, fd);
     if (pid < 0) {
         /* Without a child (memory or process limits), write it here. */
         log_warn("cannot serialise the snapshot in a child process (%s): writing it inline",
@@ -599,7 +536,6 @@ projector_destroy(projector_t **self_p)
         return;
     projector_snapshot_cancel(self);
     foldset_destroy(&self->folds);
-    projection_destroy(&self->live);
     calendar_drop(&self->cal);
     pthread_rwlock_destroy(&self->lock);
     free(self->zone);
@@ -675,10 +611,10 @@ projector_unlock(projector_t *self)
 static int
 snapshot_in_txn(projector_t *self, char *err, size_t errlen)
 {
-    uint64_t seq = projection_seq(self->live);
+    uint64_t seq = foldset_seq(self->folds);
     msgpack_sbuffer sb;
     msgpack_sbuffer_init(&sb);
-    int rc = projector_pack_snapshot(self->live, self->folds, &sb);
+    int rc = foldset_save(self->folds, &sb);
     if (rc != 0)
         snprintf(err, errlen, "out of memory serialising the projection");
     else
@@ -696,19 +632,19 @@ static int
 replace_live(projector_t *self, bool use_snapshot, uint64_t *events, char *err, size_t errlen)
 {
     uint64_t from = 0;
-    foldset_t *folds = NULL;
-    projection_t *p = build(self, UINT64_MAX, use_snapshot, &from, &folds, err, errlen);
-    if (!p)
+    foldset_t *folds =
+        build(self, UINT64_MAX, use_snapshot, self->detectors ? FOLDSET_ALL : FOLDSET_NO_DETECTORS,
+              &from, NULL, err, errlen);
+    if (!folds)
         return STORE_ERROR;
     foldset_destroy(&self->folds);
-    projection_destroy(&self->live);
     calendar_drop(&self->cal);
-    self->live = p;
     self->folds = folds;
-    self->cal = projection_calendar(p);
-    projection_track_changes(p, true);
+    self->cal = foldset_calendar(folds);
+    self->live = foldset_projection(folds);
+    projection_track_changes(self->live, true);
     if (events)
-        *events = projection_seq(p) - from;
+        *events = foldset_seq(folds) - from;
     if (!use_snapshot)
         atomic_store(&self->snapshot_seq, 0);
     return STORE_OK;
@@ -735,7 +671,12 @@ projector_rebuild(projector_t *self, uint64_t *events, char *err, size_t errlen)
 projection_t *
 projector_as_of(projector_t *self, uint64_t upto, char *err, size_t errlen)
 {
-    return build(self, upto, true, NULL, NULL, err, errlen);
+    foldset_t *folds = build(self, upto, true, FOLDSET_PROJECTION, NULL, NULL, err, errlen);
+    if (!folds)
+        return NULL;
+    projection_t *p = foldset_take_projection(folds);
+    foldset_destroy(&folds); /* the calendar goes with p: projector_release */
+    return p;
 }
 
 void

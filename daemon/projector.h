@@ -1,16 +1,25 @@
-/*  projector: the live projection inside pacerd, and the ways it is built.
+/*  projector: the live folds inside pacerd, and the ways they are built.
 
-    Owns the projection the writer folds into and the query thread reads,
-    guarded by a reader-writer lock (the writer holds it for writing for the
-    span of one group; a query holds it for reading for one answer). Builds
-    it at start-up from the newest snapshot plus the log's tail, rebuilds it
-    from the first event on demand or when the snapshot is of another
-    projection version, writes snapshots, and builds private projections of
-    the log as it stood at an earlier seq for as-of queries.
+    Owns the fold set (projections/foldset.h: the targets-and-progress
+    projection, the alert settings, the detectors) the writer folds into
+    and the query thread reads, guarded by a reader-writer lock (the writer
+    holds it for writing for the span of one group; a query holds it for
+    reading for one answer). Builds it at start-up from the newest snapshot
+    plus the log's tail (a fold not in the snapshot, or of another version,
+    is first folded alone from the first event), rebuilds it from the first
+    event on demand, writes snapshots, and builds private projections of the
+    log as it stood at an earlier seq for as-of queries.
 
     Calendars are created and destroyed only here, under one mutex, because
     the calendar module sets the process time zone when the first calendar
-    of a zone is created. */
+    of a zone is created.
+
+    Errors: functions returning int give STORE_OK, or a code of
+    daemon/store.h with a message in err: STORE_ERROR (an LMDB or I/O
+    failure, or out of memory folding or serialising), STORE_MAP_FULL (a
+    snapshot did not fit the map even after growing it), STORE_DISK_FULL
+    (the filesystem is full). Functions returning a pointer give NULL with
+    a message on failure. */
 
 #ifndef PACER_PROJECTOR_H
 #define PACER_PROJECTOR_H
@@ -29,15 +38,15 @@ typedef struct {
     bool no_detectors;         /* fold no anomaly detectors (pacerd --detectors off) */
 } projector_options_t;
 
-/* Load or build the projection of the store's whole log. NULL with a
-   message on failure (an unknown time zone, an unreadable log). */
+/* Load or build the folds of the store's whole log. NULL with a message
+   on failure (an unknown time zone, an unreadable log, out of memory). */
 projector_t *projector_open(store_t *store, const projector_options_t *options, char *err,
                             size_t errlen);
 void projector_destroy(projector_t **self_p);
 
-/* The live projection, and its other folds (alert settings, detectors:
-   projections/foldset), built, snapshotted, reloaded and rebuilt with it;
-   hold the matching lock while using them. */
+/* The live projection (the fold set's, for what is the projection's own:
+   queries, the alerter's evaluation) and the live fold set; both change
+   on a reload or rebuild. Hold the matching lock while using them. */
 projection_t *projector_live(projector_t *self);
 foldset_t *projector_folds(projector_t *self);
 /* The IANA zone of its calendars (set at open, never changed). Any thread. */
@@ -90,30 +99,22 @@ void projector_snapshot_cancel(projector_t *self);
 uint64_t projector_snapshot_seq(projector_t *self);
 
 /* Outside any transaction (stop), with the write lock held or no writer
-   running: write a snapshot of the live projection now, in a transaction
-   of its own, growing the map if it does not fit. */
+   running: write a snapshot of the live folds now, in a transaction of its
+   own, growing the map if it does not fit. */
 int projector_write_snapshot(projector_t *self, char *err, size_t errlen);
 
-/* After an aborted transaction: the live projection may hold events that
-   were not committed; rebuild it from the committed log. Write lock held. */
+/* After an aborted transaction: the live folds may hold events that were
+   not committed; rebuild them from the committed log. Write lock held. */
 int projector_reload(projector_t *self, char *err, size_t errlen);
-/* Drop snapshots and fold the whole log again (inside the writer's open
-   transaction, write lock held). *events = events folded. */
+/* Drop snapshots and fold the whole log again into every fold (inside the
+   writer's open transaction, write lock held). *events = events folded. */
 int projector_rebuild(projector_t *self, uint64_t *events, char *err, size_t errlen);
 
 /* A private projection of the log up to and including seq `upto`, from the
-   newest snapshot at or before it plus the log. Caller destroys it with
+   newest snapshot at or before it plus the log (NULL with a message: an
+   unreadable log, out of memory). Caller destroys it with
    projector_release. Any thread. */
 projection_t *projector_as_of(projector_t *self, uint64_t upto, char *err, size_t errlen);
 void projector_release(projector_t *self, projection_t **proj_p);
-
-/* A snapshot's bytes, as the projector writes and reads them: the
-   projection's section, then the folds' sections (folds may be NULL).
-   Unpacking loads into an empty projection and a fresh foldset; on failure
-   (-1 with a message: damaged, another version) both must be discarded.
-   Public for tests/fuzz_snapshot.c and its seeds. */
-int projector_pack_snapshot(projection_t *p, foldset_t *folds, msgpack_sbuffer *sb);
-int projector_unpack_snapshot(const void *data, size_t len, uint64_t snap_seq, projection_t *p,
-                              foldset_t *folds, char *why, size_t whylen);
 
 #endif

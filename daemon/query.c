@@ -14,6 +14,7 @@
 #include "daemon/alert_query.h"
 
 #include "daemon/log.h"
+#include "daemon/store_log.h"
 #include "events/wire.h"
 
 #include <string.h>

@@ -20,15 +20,14 @@
 
 typedef struct {
     projection_item_t items[PROJECTION_BATCH];
-    projection_decoded_t decoded[PROJECTION_BATCH];
+    fold_event_t decoded[PROJECTION_BATCH];
     size_t n;
     msgpack_zone zone;
 } slot_t;
 
 typedef struct {
-    projection_t *p;
-    replay_hook_fn *hook;
-    void *hook_arg;
+    replay_fold_fn *fold;
+    void *arg;
     slot_t *slots;
     size_t head, tail; /* batches filled and folded, counted from 0 */
     bool done;         /* the walker has filled its last batch */
@@ -62,9 +61,7 @@ folder(void *arg)
             return NULL;                    /* done and drained, or stopped */
         }
         slot_t *s = &g->slots[g->tail % RING];
-        int rc = g->p ? projection_fold_decoded(g->p, s->decoded, s->n) : 0;
-        if (rc == 0 && g->hook)
-            rc = g->hook(g->hook_arg, s->decoded, s->n);
+        int rc = g->fold(g->arg, s->decoded, s->n);
         pthread_mutex_lock(&g->mu);
         g->tail++;
         if (rc != 0) {
@@ -109,20 +106,25 @@ on_record(void *arg, const store_record_t *rec)
     return w->cur->n == PROJECTION_BATCH ? publish(w) : 0;
 }
 
+static int
+fold_projection_only(void *arg, const fold_event_t *d, size_t n)
+{
+    return projection_fold_decoded(arg, d, n);
+}
+
 int
 replay_fold(store_reader_t *r, projection_t *p, uint64_t from, uint64_t to, replay_stats_t *stats,
             char *err, size_t errlen)
 {
-    return replay_fold_hooked(r, p, from, to, NULL, NULL, stats, err, errlen);
+    return replay_run(r, from, to, fold_projection_only, p, stats, err, errlen);
 }
 
 int
-replay_fold_hooked(store_reader_t *r, projection_t *p, uint64_t from, uint64_t to,
-                   replay_hook_fn *hook, void *hook_arg, replay_stats_t *stats, char *err,
-                   size_t errlen)
+replay_run(store_reader_t *r, uint64_t from, uint64_t to, replay_fold_fn *fold, void *arg,
+           replay_stats_t *stats, char *err, size_t errlen)
 {
     double cpu0 = thread_cpu_s();
-    ring_t g = {.p = p, .hook = hook, .hook_arg = hook_arg};
+    ring_t g = {.fold = fold, .arg = arg};
     g.slots = calloc(RING, sizeof *g.slots);
     if (!g.slots) {
         snprintf(err, errlen, "out of memory for the replay");

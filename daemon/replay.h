@@ -13,7 +13,7 @@
 #ifndef PACER_REPLAY_H
 #define PACER_REPLAY_H
 
-#include "daemon/store.h"
+#include "daemon/store_log.h"
 #include "projections/projection.h"
 
 /* CPU seconds each side used: the larger bounds the replay. */
@@ -21,21 +21,19 @@ typedef struct {
     double walk_cpu_s, fold_cpu_s;
 } replay_stats_t;
 
-/* Fold records [from, to] of the reader's log into p. 0 on success; a
-   STORE_ code with a message for a store failure; -1 with a message when
-   the fold ran out of memory or a thread could not start. stats may be
-   NULL. */
+/* Fold records [from, to] of the reader's log with fold, called on the
+   folding thread with each batch of up to PROJECTION_BATCH decoded events,
+   in log order (pacerd's: foldset_fold_batch, every fold). A non-zero
+   return from fold stops the replay. 0 on success; a STORE_ code with a
+   message for a store failure; -1 with a message when the fold failed
+   ("out of memory folding the log") or a thread could not start. stats
+   may be NULL. */
+typedef int(replay_fold_fn)(void *arg, const fold_event_t *d, size_t n);
+int replay_run(store_reader_t *r, uint64_t from, uint64_t to, replay_fold_fn *fold, void *arg,
+               replay_stats_t *stats, char *err, size_t errlen);
+
+/* The same into the projection p alone (benchmarks, tests). */
 int replay_fold(store_reader_t *r, projection_t *p, uint64_t from, uint64_t to,
                 replay_stats_t *stats, char *err, size_t errlen);
-
-/* The same, with hook called on the folding thread after each batch is
-   folded into p (p may be NULL: the hook alone), with the batch's decoded
-   events: the other folds of pacerd (projections/foldset) replay there.
-   A non-zero return from the hook stops the replay (-1, "out of memory
-   folding the log"). */
-typedef int(replay_hook_fn)(void *arg, const projection_decoded_t *d, size_t n);
-int replay_fold_hooked(store_reader_t *r, projection_t *p, uint64_t from, uint64_t to,
-                       replay_hook_fn *hook, void *hook_arg, replay_stats_t *stats, char *err,
-                       size_t errlen);
 
 #endif

@@ -21,7 +21,12 @@
       every thread first), it calls the reload function on this thread.
 
     Threads: service_notify and the status functions may be called from
-    any thread. */
+    any thread.
+
+    Errors: only service_start can fail (NULL with a message). The
+    notifications are best effort and return nothing: a service manager
+    that cannot be told is logged at debug level, never a reason to stop
+    pacerd (systemd's own timeouts notice a pacerd that never says READY). */
 
 #ifndef PACER_SERVICE_H
 #define PACER_SERVICE_H
@@ -43,7 +48,10 @@ void service_notify(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Reload what can be reloaded; runs on the service thread. */
 typedef void(service_reload_fn)(void *arg);
 
-/* Start the thread. NULL with a message when it cannot start. */
+/* Start the thread. NULL with a message when it cannot start: out of
+   memory, or the eventfd or the thread cannot be made (strerror). A
+   signalfd that cannot be made is a warning, not a failure: pacerd runs
+   without SIGHUP reloads. */
 service_t *service_start(service_reload_fn *reload, void *arg, char *err, size_t errlen);
 /* Stop the thread and free it. */
 void service_destroy(service_t **self_p);

@@ -13,7 +13,11 @@
     One addition: a map with a string "currency" also gets
     "currency_digits", the currency's minor-unit digits (events/money), so
     that the page shows money in major units exactly as the alerts'
-    summaries and the CLI do, from one table. */
+    summaries and the CLI do, from one table.
+
+    Errors: none returned. Every msgpack value has a JSON form (above);
+    out of memory is the reply's (http_reply_write sets reply->failed and
+    the client gets a 500). */
 
 #ifndef PACER_WEBJSON_H
 #define PACER_WEBJSON_H

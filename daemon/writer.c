@@ -38,6 +38,7 @@
 #include "daemon/intake.h"
 #include "daemon/log.h"
 #include "daemon/projector.h"
+#include "daemon/store_ids.h"
 #include "events/schema.h"
 #include "events/wire.h"
 
@@ -362,8 +363,7 @@ admit_event(writer_t *self, group_t *g, ev_result_t *r, uint32_t i, const event_
         return false;
     }
     ev_error_t perr;
-    if (projection_check(projector_live(self->projector), ev, &perr) != EVE_OK ||
-        foldset_check(projector_folds(self->projector), ev, &perr) != EVE_OK ||
+    if (foldset_check(projector_folds(self->projector), ev, &perr) != EVE_OK ||
         alerter_check(self->alerter, ev, &perr) != EVE_OK) {
         group_refuse(r, perr.code, i, perr.message);
         return false;
@@ -392,10 +392,8 @@ append_event(writer_t *self, group_t *g, const pending_t *p, ev_result_t *r, con
     r->seq = self->first_seq + n;
     r->status = R_APPENDED;
     dedup_insert(self->dedup, r->id_hash, r->seq);
-    if (projection_fold_checked(projector_live(self->projector), r->seq, self->recorded_at, ev) !=
-            0 ||
-        foldset_fold(projector_folds(self->projector), r->seq, self->recorded_at, ev, alerter_flag,
-                     self->alerter) != 0) {
+    if (foldset_fold_checked(projector_folds(self->projector), r->seq, self->recorded_at, ev,
+                             alerter_flag, self->alerter) != 0) {
         snprintf(err, errlen, "out of memory folding event %llu into the projection",
                  (unsigned long long)r->seq);
         return STORE_ERROR;

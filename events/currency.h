@@ -10,7 +10,10 @@
 
     The codes are those of Debian's iso-codes package (iso_4217.json),
     compiled in at build time by cmake/iso4217.cmake: pacerd does not need
-    the file at run time. */
+    the file at run time.
+
+    Errors: none; both functions are total (code must point at len bytes;
+    a length other than 3 is simply not a current code). */
 
 #ifndef PACER_EVENTS_CURRENCY_H
 #define PACER_EVENTS_CURRENCY_H

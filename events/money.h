@@ -8,7 +8,10 @@
     unknown code gets 2, which is right for nearly every currency.
 
     Every alert and anomaly explanation formats money with money_format,
-    so the CLI, the alerts and the reports agree on how an amount reads. */
+    so the CLI, the alerts and the reports agree on how an amount reads.
+
+    Errors: none. Every function is total: an unknown currency gets 2
+    digits, a short buffer a truncated (still NUL-terminated) string. */
 
 #ifndef PACER_EVENTS_MONEY_H
 #define PACER_EVENTS_MONEY_H
@@ -21,7 +24,8 @@ int money_digits(const char *currency);
 
 /* "18,400.00 CNY", "-9,100.50 USD", "5,000 JPY"; with currency NULL or
    empty, the number alone with 2 decimals ("18,400.00"). Always
-   NUL-terminated; truncated only when outlen is under 32. Returns out. */
+   NUL-terminated when outlen > 0; truncated only when outlen is under 32.
+   Returns out. */
 char *money_format(int64_t minor, const char *currency, char *out, size_t outlen);
 
 /* The same for a rate that need not be a whole number of minor units

@@ -6,7 +6,18 @@
     count before reading them, so a five-byte body claiming four billion
     elements would otherwise ask for ~100 GB. The scanner proves every
     count fits the bytes that follow, bounds nesting, and refuses trailing
-    bytes; only then is the body unpacked, into a zone owned by the request. */
+    bytes; only then is the body unpacked, into a zone owned by the request.
+
+    Errors: wire_rc_t is the protocol's request-level vocabulary, the
+    codes a client reads in a reply's `error` (docs/PROTOCOL.md lists
+    them), and wire_rc_name the one place a wire_rc_t becomes that name.
+    Lower layers keep their own codes (store_rc_t, ev_errcode_t, pq_rc_t,
+    errno values); the endpoint that answers maps them: a store failure
+    is WIRE_INTERNAL with the store's message, an event's validation code
+    is sent by ev_errcode_name in its result, a query's pq_rc_t by
+    pq_rc_name through wire_reply_error_named (docs/DESIGN.md, "Errors").
+    The pack functions return msgpack-c's code: 0, or non-zero when the
+    packer's write failed (out of memory, for an sbuffer). */
 
 #ifndef PACER_EVENTS_WIRE_H
 #define PACER_EVENTS_WIRE_H
@@ -23,6 +34,8 @@
 #define WIRE_EVENTS_DEFAULT 1000
 #define WIRE_EVENTS_MAX     10000
 
+/* The request-level error codes (docs/PROTOCOL.md, "Request-level error
+   codes"); a new code is a line here, in wire_rc_name and in PROTOCOL.md. */
 typedef enum {
     WIRE_OK = 0,
     WIRE_MALFORMED,
@@ -33,6 +46,7 @@ typedef enum {
     WIRE_INTERNAL,
     WIRE_FORBIDDEN /* the caller's role may not do this (daemon/auth) */
 } wire_rc_t;
+#define WIRE_RC_LAST WIRE_FORBIDDEN /* tests/test_errors.c walks the codes up to it */
 
 /* Every operation of the protocol, once: its name and the endpoints that
    serve it (docs/PROTOCOL.md). wire_request_parse resolves a request's
@@ -83,19 +97,30 @@ typedef struct {
 } wire_request_t;
 
 /* Structural check of untrusted msgpack: exactly one value filling len
-   bytes, nesting at most max_depth, every count backed by bytes. */
+   bytes, nesting at most max_depth, every count backed by bytes. True if
+   so; false says nothing more (wire_request_parse words it). */
 bool mp_scan(const uint8_t *data, size_t len, int max_depth);
 /* The same for the first of several values: true with *used, the bytes
-   it takes, if one well-formed value starts the len bytes. */
+   it takes, if one well-formed value starts the len bytes; false (*used
+   unspecified) otherwise. */
 bool mp_scan_first(const uint8_t *data, size_t len, int max_depth, size_t *used);
 
-/* Parse a request body. On failure returns the code and writes a message;
-   req->corr is still set if the body got far enough to have one. Always
-   call wire_request_free afterwards. */
+/* Parse a request body. WIRE_OK; or, with a message in msg naming the key
+   at fault: WIRE_TOO_LARGE (body over WIRE_MAX_BODY, a batch over
+   WIRE_MAX_EVENTS), WIRE_MALFORMED (not one complete msgpack value),
+   WIRE_BAD_REQUEST (not a map, a key not a string, v or op missing or
+   ill-typed, append's events or atomic or tick's now missing, ill-typed
+   or out of range; a query's own keys are its handler's, below),
+   WIRE_UNSUPPORTED_VERSION. An op not in WIRE_OP_LIST is not an error
+   here (req->op is OP_OTHER: the endpoint decides). req->corr is still
+   set if the body got far enough to have one. Always call
+   wire_request_free afterwards. */
 wire_rc_t wire_request_parse(wire_request_t *req, const void *data, size_t len, char *msg,
                              size_t msglen);
 void wire_request_free(wire_request_t *req);
 
+/* The code's name on the wire ("bad_request"); "internal" for a value
+   outside the enum. Static storage. */
 const char *wire_rc_name(wire_rc_t rc);
 
 /* An op's name ("append") and the endpoints serving it (WIRE_ON_x); NULL
@@ -107,20 +132,25 @@ unsigned wire_op_endpoints(wire_op_t op);
 char *wire_ops_served(unsigned endpoint, char *out, size_t outlen);
 
 /* Start a reply map of 3 + extra entries: v, corr, ok. The caller packs the
-   extra key/value pairs. */
+   extra key/value pairs. 0, or non-zero when the packer's write failed. */
 int wire_reply_begin(msgpack_packer *pk, const msgpack_object *corr, bool ok, size_t extra);
-/* A complete error reply: v, corr, ok=false, error, message. */
+/* A complete error reply: v, corr, ok=false, error (wire_rc_name (rc)),
+   message. 0, or non-zero when the packer's write failed. */
 int wire_reply_error(msgpack_packer *pk, const msgpack_object *corr, wire_rc_t rc,
                      const char *message);
-/* The same with an error code given by name (operation-specific codes). */
+/* The same with the code given by name: the name function of the layer
+   that refused (pq_rc_name for a query's not_found or invalid_value),
+   never a string literal. 0, or non-zero as above. */
 int wire_reply_error_named(msgpack_packer *pk, const msgpack_object *corr, const char *code,
                            const char *message);
+/* Pack s as a msgpack str. 0, or non-zero when the write failed. */
 int wire_pack_str(msgpack_packer *pk, const char *s);
 /* The value of a msgpack map's string key, or NULL (no such key, or not a
    map): the one way request bodies and records are read by key. */
 const msgpack_object *wire_map_get(const msgpack_object *map, const char *key);
 /* Pack a human-readable message, escaping anything that is not printable
-   UTF-8 (it may quote producer bytes), so every reply is valid msgpack str. */
+   UTF-8 (it may quote producer bytes), so every reply is valid msgpack str.
+   0, or non-zero when the write failed. */
 int wire_pack_text(msgpack_packer *pk, const char *s);
 
 /* Request fields: the one way a handler reads a key of a request body, so

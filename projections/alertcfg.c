@@ -322,37 +322,39 @@ alertcfg_take_changed(alertcfg_t *self)
     return c;
 }
 
-static void
+static int
 pack_str(msgpack_packer *pk, const char *s)
 {
-    msgpack_pack_str_with_body(pk, s, strlen(s));
+    return msgpack_pack_str_with_body(pk, s, strlen(s));
 }
 
+/* 0, or -1 when the packer's write failed (the snapshot is then not
+   written: foldset_save reports it). */
 int
 alertcfg_save(const alertcfg_t *self, msgpack_packer *pk)
 {
-    msgpack_pack_array(pk, 2);
-    msgpack_pack_array(pk, self->nsilences);
-    for (size_t i = 0; i < self->nsilences; i++) {
+    int rc = msgpack_pack_array(pk, 2);
+    rc |= msgpack_pack_array(pk, self->nsilences);
+    for (size_t i = 0; i < self->nsilences && rc == 0; i++) {
         const silence_t *s = &self->silences[i];
-        msgpack_pack_array(pk, 5);
-        pack_str(pk, s->alert);
-        pack_str(pk, s->author);
-        pack_str(pk, s->reason);
-        msgpack_pack_int64(pk, s->until);
-        msgpack_pack_uint64(pk, s->seq);
+        rc |= msgpack_pack_array(pk, 5);
+        rc |= pack_str(pk, s->alert);
+        rc |= pack_str(pk, s->author);
+        rc |= pack_str(pk, s->reason);
+        rc |= msgpack_pack_int64(pk, s->until);
+        rc |= msgpack_pack_uint64(pk, s->seq);
     }
-    msgpack_pack_array(pk, self->nsettings);
-    for (size_t i = 0; i < self->nsettings; i++) {
+    rc |= msgpack_pack_array(pk, self->nsettings);
+    for (size_t i = 0; i < self->nsettings && rc == 0; i++) {
         const setting_t *s = &self->settings[i];
-        msgpack_pack_array(pk, 5);
-        pack_str(pk, s->rule);
-        pack_str(pk, s->param);
-        pack_str(pk, s->metric);
-        msgpack_pack_int(pk, s->kind);
-        msgpack_pack_double(pk, s->value);
+        rc |= msgpack_pack_array(pk, 5);
+        rc |= pack_str(pk, s->rule);
+        rc |= pack_str(pk, s->param);
+        rc |= pack_str(pk, s->metric);
+        rc |= msgpack_pack_int(pk, s->kind);
+        rc |= msgpack_pack_double(pk, s->value);
     }
-    return 0;
+    return rc == 0 ? 0 : -1;
 }
 
 static bool
@@ -388,7 +390,7 @@ alertcfg_load(alertcfg_t *self, const msgpack_object *obj, char *err, size_t err
     const msgpack_object_array *set = &obj->via.array.ptr[1].via.array;
     if (grow((void **)&self->silences, &self->capsilences, sil->size, sizeof(silence_t)) != 0 ||
         grow((void **)&self->settings, &self->capsettings, set->size, sizeof(setting_t)) != 0) {
-        snprintf(err, errlen, "out of memory");
+        snprintf(err, errlen, "alert settings section: out of memory");
         return -1;
     }
     for (uint32_t i = 0; i < sil->size; i++) {
@@ -425,3 +427,55 @@ bad:
     snprintf(err, errlen, "alert settings section: damaged");
     return -1;
 }
+
+/* The alert settings as a fold (alertcfg.h). */
+
+static void *
+fold_create(const det_env_t *env)
+{
+    (void)env; /* no calendar: silences and settings are by instant */
+    return alertcfg_new();
+}
+
+static void
+fold_destroy(void **state_p)
+{
+    alertcfg_t *self = *state_p;
+    alertcfg_destroy(&self);
+    *state_p = NULL;
+}
+
+static ev_errcode_t
+fold_check(void *state, const event_t *ev, ev_error_t *err)
+{
+    return alertcfg_check(state, ev, err);
+}
+
+static int
+fold_one(void *state, uint64_t seq, int64_t recorded_at, const event_t *ev, det_emit_fn *emit,
+         void *arg)
+{
+    (void)recorded_at, (void)emit, (void)arg; /* it raises nothing */
+    return alertcfg_fold(state, seq, ev);
+}
+
+static int
+fold_save(void *state, msgpack_packer *pk)
+{
+    return alertcfg_save(state, pk);
+}
+
+static int
+fold_load(void *state, const msgpack_object *obj, char *err, size_t errlen)
+{
+    return alertcfg_load(state, obj, err, errlen);
+}
+
+const fold_class_t fold_alertcfg = {.name = "alert_settings",
+                                    .version = ALERTCFG_VERSION,
+                                    .create = fold_create,
+                                    .destroy = fold_destroy,
+                                    .check = fold_check,
+                                    .fold = fold_one,
+                                    .save = fold_save,
+                                    .load = fold_load};

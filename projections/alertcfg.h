@@ -14,14 +14,19 @@
     replaces the first. (Which silences an alert has used up is the
     alerter's to remember: it is not in the log.)
 
-    Errors: alertcfg_check returns EVE_OK or EVE_INVALID_VALUE with a
-    message naming the field; alertcfg_fold and alertcfg_load return 0 or
-    -1 (out of memory, or a damaged snapshot with a message). */
+    Errors: alertcfg_check speaks the validation vocabulary, since its
+    refusal is an event's result: EVE_OK, or EVE_INVALID_VALUE with err
+    filled and a message naming the field. alertcfg_fold, alertcfg_save
+    and alertcfg_load return 0 or -1: out of memory (fold, load), a write
+    the packer could not make (save), a damaged section (load); only
+    alertcfg_load takes err, "alert settings section: damaged" or ": out
+    of memory". */
 
 #ifndef PACER_ALERTCFG_H
 #define PACER_ALERTCFG_H
 
 #include "events/schema.h"
+#include "projections/fold.h"
 
 #include <msgpack.h>
 #include <stdbool.h>
@@ -49,12 +54,21 @@ typedef struct {
 
 typedef struct _alertcfg_t alertcfg_t;
 
+/* The alert settings as a fold (projections/fold.h: create alertcfg_new,
+   check alertcfg_check, fold alertcfg_fold, save and load alertcfg_save
+   and alertcfg_load), run by every pacerd (projections/folds.c). */
+extern const fold_class_t fold_alertcfg;
+
+/* NULL when out of memory. */
 alertcfg_t *alertcfg_new(void);
 void alertcfg_destroy(alertcfg_t **self_p);
 
 /* Would folding ev next be consistent (an existing silence to lift, a
-   known rule and setting with a value in range)? Other event types: OK. */
+   known rule and setting with a value in range)? EVE_OK, or
+   EVE_INVALID_VALUE with err. Other event types: EVE_OK. */
 ev_errcode_t alertcfg_check(alertcfg_t *self, const event_t *ev, ev_error_t *err);
+/* Fold ev (other event types are ignored). 0, or -1 when out of memory
+   (then nothing of ev is folded). */
 int alertcfg_fold(alertcfg_t *self, uint64_t seq, const event_t *ev);
 
 /* A setting of `rule` for a key of `metric` at level `kind` (NODE_x, or
@@ -84,6 +98,9 @@ const review_t *alertcfg_take_reviews(alertcfg_t *self, size_t *n);
 /* The settings changed since the last call (the alerter re-evaluates). */
 bool alertcfg_take_changed(alertcfg_t *self);
 
+/* The snapshot section. save: 0, or -1 when the packer's write failed.
+   load, into a new alertcfg: 0, or -1 with a message (damaged, or out of
+   memory). */
 int alertcfg_save(const alertcfg_t *self, msgpack_packer *pk);
 int alertcfg_load(alertcfg_t *self, const msgpack_object *obj, char *err, size_t errlen);
 

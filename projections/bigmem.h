@@ -7,7 +7,11 @@
     (madvise MADV_HUGEPAGE: Debian's default THP mode honours it), which cut
     start-up on a 10M-event log by about half. Memory comes from calloc and
     realloc and is freed with free() (small blocks are left alone), except
-    for the arrays of bigmem_map. */
+    for the arrays of bigmem_map.
+
+    Errors: as malloc's. Out of memory is NULL (errno ENOMEM), and the
+    caller says what it was allocating; the huge-page advice is best
+    effort (a kernel that refuses it costs speed, not correctness). */
 
 #ifndef PACER_BIGMEM_H
 #define PACER_BIGMEM_H

@@ -59,6 +59,11 @@
         EINVAL  malformed input (bad name, date, month, mask, kind)
         ERANGE  a period outside the years 1900..9999
         ENOMEM  out of memory
+    The counting functions (calendar_days, calendar_working_days, the
+    _elapsed ones) cannot fail: an empty or reversed range counts 0.
+    Callers above keep the errno: a query that gets EINVAL or ERANGE for
+    a period a client named answers pq_rc_t's invalid_value with this
+    message (projections/projection.h).
     =========================================================================
 */
 
@@ -121,32 +126,36 @@ const char *calendar_zone(calendar_t *self);
 //  The month (1..12) in which fiscal years start.
 int calendar_fiscal_start_month(calendar_t *self);
 
-//  A lower-case word for a kind ("year", "fiscal quarter"), for messages.
+//  A lower-case word for a kind ("year", "fiscal quarter"), for messages;
+//  "unknown" for a value outside period_kind_t.
 const char *calendar_kind_name(period_kind_t kind);
 
-//  Parse a period name into *out. EINVAL with a message that says what is
-//  wrong ("2026-13: month must be 01..12", "2027-W53: 2027 has 52 ISO
-//  weeks"); ERANGE for a year outside 1900..9999.
+//  Parse a period name into *out. 0; EINVAL with a message that says what
+//  is wrong ("2026-13: month must be 01..12", "2027-W53: 2027 has 52 ISO
+//  weeks"); ERANGE, with a message, for a year outside 1900..9999.
 int calendar_period_parse(calendar_t *self, const char *name, period_t *out, char *err,
                           size_t errlen);
 
 //  The period of the given kind that contains the instant t_ms, so that
 //  out->start_ms <= t_ms < out->end_ms. Meant to be called per event: the
 //  last answer for each kind is cached and returned while instants stay
-//  inside it. EINVAL for an unknown kind, ERANGE outside 1900..9999.
+//  inside it. 0; EINVAL for an unknown kind, ERANGE outside 1900..9999
+//  (no err: the instant is the caller's to name; *out is then unspecified).
 int calendar_period_containing(calendar_t *self, period_kind_t kind, int64_t t_ms, period_t *out);
 
 //  The period of the same kind n periods before p (n < 0: after), e.g.
-//  n = 12 for the same month a year earlier. ERANGE outside 1900..9999.
+//  n = 12 for the same month a year earlier. 0, or ERANGE outside
+//  1900..9999 (no err; *out is then unspecified).
 int calendar_period_previous(calendar_t *self, const period_t *p, int n, period_t *out);
 
-//  Set which weekdays are worked: bit 0 Monday .. bit 6 Sunday. EINVAL if
-//  the mask has bits above bit 6.
+//  Set which weekdays are worked: bit 0 Monday .. bit 6 Sunday. 0, or
+//  EINVAL with a message if the mask has bits above bit 6.
 int calendar_set_weekdays(calendar_t *self, unsigned mask, char *err, size_t errlen);
 
 //  Override one local date: a holiday, a make-up working day, or
-//  CALENDAR_DAY_DEFAULT to remove an override. EINVAL for an invalid date,
-//  a year outside 1900..9999 or an unknown kind; ENOMEM.
+//  CALENDAR_DAY_DEFAULT to remove an override. 0; EINVAL (with a message
+//  naming the date) for an invalid date, a year outside 1900..9999 or an
+//  unknown kind; ENOMEM with a message.
 int calendar_set_day(calendar_t *self, int year, int month, int day, calendar_day_t kind, char *err,
                      size_t errlen);
 

@@ -361,7 +361,7 @@ memory(void *state)
            dk_table_memory(&s->repeats);
 }
 
-const detector_class_t detect_amount_outlier = {
+const fold_class_t detect_amount_outlier = {
     .name = NAME,
     .version = VERSION,
     .create = create,

@@ -389,7 +389,7 @@ memory(void *state)
     return sizeof *s + dk_table_memory(&s->reps);
 }
 
-const detector_class_t detect_benford = {
+const fold_class_t detect_benford = {
     .name = NAME,
     .version = VERSION,
     .create = create,

@@ -319,7 +319,7 @@ memory(void *state)
     return sizeof *s + dk_table_memory(&s->reps);
 }
 
-const detector_class_t detect_customer_burst = {
+const fold_class_t detect_customer_burst = {
     .name = NAME,
     .version = VERSION,
     .create = create,

@@ -305,7 +305,7 @@ memory(void *state)
     return sizeof *s + dk_table_memory(&s->deals) + dk_table_memory(&s->orders);
 }
 
-const detector_class_t detect_duplicate_order = {
+const fold_class_t detect_duplicate_order = {
     .name = NAME,
     .version = VERSION,
     .create = create,

@@ -679,11 +679,19 @@ dk_r_open(dk_rbuf_t *r, const msgpack_object *obj, const char *name, uint32_t ve
     return 0;
 }
 
+/* The first failure is the one reported (dk_r_close). */
+static void
+r_damaged(dk_rbuf_t *r)
+{
+    if (!r->failed)
+        r->failed = DK_R_DAMAGED;
+}
+
 void
 dk_r_bytes(dk_rbuf_t *r, void *p, size_t n)
 {
     if (r->failed || r->left < n) {
-        r->failed = 1;
+        r_damaged(r);
         memset(p, 0, n);
         return;
     }
@@ -711,7 +719,7 @@ dk_r_u32(dk_rbuf_t *r)
 {
     uint64_t v = dk_r_u64(r);
     if (v > UINT32_MAX)
-        r->failed = 1;
+        r_damaged(r);
     return (uint32_t)v;
 }
 
@@ -737,7 +745,7 @@ dk_r_table(dk_rbuf_t *r, dk_table_t *t, int (*valid)(const void *rec))
     uint64_t recsize = dk_r_u64(r);
     if (r->failed || recsize != t->recsize || n > t->max_cap ||
         (uint64_t)n * (16 + recsize) > r->left) {
-        r->failed = 1;
+        r_damaged(r);
         return -1;
     }
     for (uint32_t i = 0; i < n; i++) {
@@ -745,13 +753,15 @@ dk_r_table(dk_rbuf_t *r, dk_table_t *t, int (*valid)(const void *rec))
         int64_t tm = dk_r_i64(r);
         int added = 0;
         if (r->failed || key == 0)
-            return r->failed = 1, -1;
+            return r_damaged(r), -1;
         void *rec = dk_put(t, key, tm, &added);
-        if (!rec || !added)
-            return r->failed = 1, -1;
+        if (!rec) /* dk_put fails only out of memory */
+            return r->failed = r->failed ? r->failed : DK_R_NOMEM, -1;
+        if (!added) /* a key twice */
+            return r_damaged(r), -1;
         dk_r_bytes(r, rec, t->recsize);
         if (!r->failed && valid && !valid(rec))
-            return r->failed = 1, -1;
+            return r_damaged(r), -1;
     }
     return r->failed ? -1 : 0;
 }
@@ -759,6 +769,10 @@ dk_r_table(dk_rbuf_t *r, dk_table_t *t, int (*valid)(const void *rec))
 int
 dk_r_close(dk_rbuf_t *r, const char *name, char *err, size_t errlen)
 {
+    if (r->failed == DK_R_NOMEM) {
+        snprintf(err, errlen, "detector %s: out of memory loading its snapshot", name);
+        return -1;
+    }
     if (r->failed || r->left) {
         snprintf(err, errlen, "detector %s: damaged snapshot (%s)", name,
                  r->failed ? "truncated or out of range" : "bytes left over");
@@ -809,13 +823,13 @@ dk_r_params(dk_rbuf_t *r, void *params, const dk_param_t *table)
     for (const dk_param_t *p = table; p->name; p++)
         n++;
     if (dk_r_u32(r) != n) {
-        r->failed = 1;
+        r_damaged(r);
         return;
     }
     for (const dk_param_t *p = table; p->name; p++) {
         double v = dk_r_f64(r);
         if (!(v >= p->min && v <= p->max)) {
-            r->failed = 1;
+            r_damaged(r);
             return;
         }
         memcpy((char *)params + p->off, &v, sizeof v);

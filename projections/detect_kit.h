@@ -19,13 +19,21 @@
       every detector's set_param uses, and flag helpers.
 
     Pointers to table records stay valid until the next dk_put or dk_del on
-    the same table (a put may grow the table or evict). */
+    the same table (a put may grow the table or evict).
+
+    Errors: the kit has no codes of its own. A function that can fail
+    returns 0 or -1 (out of memory, or input it refuses) and, where it
+    takes err, writes a message naming the detector; dk_put returns NULL
+    only when out of memory. The snapshot buffers keep a sticky `failed`
+    flag instead, so a detector reads or writes a whole snapshot and
+    checks once: dk_w_finish and dk_r_close turn it into -1 and a
+    message. */
 
 #ifndef PACER_DETECT_KIT_H
 #define PACER_DETECT_KIT_H
 
 #include "events/schema.h"
-#include "projections/detector.h"
+#include "projections/fold.h"
 
 #include <msgpack.h>
 #include <stddef.h>
@@ -76,7 +84,7 @@ typedef struct {
 } dk_table_t;
 
 /* recsize: the payload's size; init_cap and max_cap are rounded up to powers of two.
-   0 or -1 (out of memory). */
+   0; -1 when out of memory (t is then empty and needs no dk_table_free). */
 int dk_table_init(dk_table_t *t, size_t recsize, uint32_t init_cap, uint32_t max_cap);
 void dk_table_free(dk_table_t *t);
 /* Let a record put again within slack ms of its time keep its place and time (a put then
@@ -115,8 +123,8 @@ typedef struct {
 } dk_win_t;
 
 void dk_win_push(dk_win_t *w, float *ring, float *sorted, uint32_t k, float v);
-/* A window read from a snapshot is whole: n and pos in range, the sorted copy sorted, finite,
-   and holding the same values as the ring (a push looks each old value up in it). */
+/* 1 if a window read from a snapshot is whole, else 0: n and pos in range, the sorted copy sorted,
+   finite, and holding the same values as the ring (a push looks each old value up in it). */
 int dk_win_ok(const dk_win_t *w, const float *ring, const float *sorted, uint32_t k);
 /* Of a sorted array of n > 0 values. */
 float dk_median(const float *sorted, uint32_t n);
@@ -138,8 +146,11 @@ double dk_binomial_score(uint32_t k, uint32_t n, double p);
 typedef struct {
     char *buf;
     size_t len, cap;
-    int failed;
+    int failed; /* sticky: a write ran out of memory */
 } dk_wbuf_t;
+
+/* The writers never fail on their own: out of memory sets w->failed and
+   later writes do nothing. */
 
 void dk_w_bytes(dk_wbuf_t *w, const void *p, size_t n);
 void dk_w_u64(dk_wbuf_t *w, uint64_t v);
@@ -147,8 +158,14 @@ void dk_w_i64(dk_wbuf_t *w, int64_t v);
 void dk_w_u32(dk_wbuf_t *w, uint32_t v);
 void dk_w_f64(dk_wbuf_t *w, double v);
 void dk_w_table(dk_wbuf_t *w, const dk_table_t *t);
-/* Pack [name, version, bin] and free the buffer; -1 if anything failed. */
+/* Pack [name, version, bin] and free the buffer. 0; -1 if a write ran out
+   of memory or packing failed (nothing is said: the caller names the
+   detector). */
 int dk_w_finish(dk_wbuf_t *w, msgpack_packer *pk, const char *name, uint32_t version);
+
+/* Why a read failed: r->failed is 0, DK_R_DAMAGED or DK_R_NOMEM, and
+   sticky (every later read gives zeroes). */
+enum { DK_R_DAMAGED = 1, DK_R_NOMEM = 2 };
 
 typedef struct {
     const char *p;
@@ -156,7 +173,8 @@ typedef struct {
     int failed;
 } dk_rbuf_t;
 
-/* Open [name, version, bin]; -1 with a message if obj is not that. */
+/* Open [name, version, bin]. 0; -1 with a message if obj is not that or
+   its version is not `version`. */
 int dk_r_open(dk_rbuf_t *r, const msgpack_object *obj, const char *name, uint32_t version,
               char *err, size_t errlen);
 void dk_r_bytes(dk_rbuf_t *r, void *p, size_t n);
@@ -164,12 +182,17 @@ uint64_t dk_r_u64(dk_rbuf_t *r);
 int64_t dk_r_i64(dk_rbuf_t *r);
 uint32_t dk_r_u32(dk_rbuf_t *r);
 double dk_r_f64(dk_rbuf_t *r);
-/* Read into a table initialised beforehand (empty): -1 if damaged or out of memory. valid, if
-   not NULL, checks each record's payload (a damaged snapshot must not be trusted). */
+/* Read into a table initialised beforehand (empty). 0; -1 with r->failed
+   set: DK_R_DAMAGED (a count or size out of range, a key 0 or twice, a
+   record `valid` refuses) or DK_R_NOMEM. valid, if not NULL, checks each
+   record's payload (a damaged snapshot must not be trusted). Callers may
+   leave the result to dk_r_close. */
 int dk_r_table(dk_rbuf_t *r, dk_table_t *t, int (*valid)(const void *rec));
-/* 1 if the char array of size n holds a NUL. */
+/* 1 if the char array of size n holds a NUL, else 0. */
 int dk_str_ok(const char *s, size_t n);
-/* 0 if everything was read and nothing is left over, else -1 with a message. */
+/* 0 if everything was read and nothing is left over; else -1 with a
+   message naming the detector and saying which: out of memory, damaged
+   (truncated or out of range), or bytes left over. */
 int dk_r_close(dk_rbuf_t *r, const char *name, char *err, size_t errlen);
 
 /* ---- parameters ---- */
@@ -180,12 +203,13 @@ typedef struct {
     double min, max;
 } dk_param_t;
 
-/* Set one parameter from a NULL-name-terminated table; -1 with a message naming the detector
-   for an unknown name or a value outside [min, max]. */
+/* Set one parameter from a NULL-name-terminated table. 0; -1 with a message naming the
+   detector for an unknown name or a value outside [min, max] (or NaN). */
 int dk_set_param(void *params, const dk_param_t *table, const char *detector, const char *name,
                  double v, char *err, size_t errlen);
 void dk_w_params(dk_wbuf_t *w, const void *params, const dk_param_t *table);
-/* Read parameters written by dk_w_params, checking each against its range. */
+/* Read parameters written by dk_w_params, checking each against its range: a count or
+   value out of range sets r->failed (DK_R_DAMAGED). */
 void dk_r_params(dk_rbuf_t *r, void *params, const dk_param_t *table);
 
 /* ---- flags ---- */

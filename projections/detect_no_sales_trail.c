@@ -424,7 +424,7 @@ memory(void *state)
            dk_table_memory(&s->pending);
 }
 
-const detector_class_t detect_no_sales_trail = {
+const fold_class_t detect_no_sales_trail = {
     .name = NAME,
     .version = VERSION,
     .create = create,

@@ -494,7 +494,7 @@ load(void *state, const msgpack_object *obj, char *err, size_t errlen)
     } else if (n) {
         fresh.heap = malloc(n * sizeof *fresh.heap);
         if (!fresh.heap)
-            r.failed = 1;
+            r.failed = DK_R_NOMEM;
         for (uint64_t i = 0; fresh.heap && i < n; i++) {
             fresh.heap[i].deadline = dk_r_i64(&r);
             fresh.heap[i].order = dk_r_u64(&r);
@@ -525,7 +525,7 @@ memory(void *state)
            s->capheap * sizeof *s->heap;
 }
 
-const detector_class_t detect_overdue_collection = {
+const fold_class_t detect_overdue_collection = {
     .name = NAME,
     .version = VERSION,
     .create = create,

@@ -484,7 +484,7 @@ memory(void *state)
            dk_table_memory(&s->reps);
 }
 
-const detector_class_t detect_padding = {
+const fold_class_t detect_padding = {
     .name = NAME,
     .version = VERSION,
     .create = create,

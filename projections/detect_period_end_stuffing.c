@@ -590,7 +590,7 @@ memory(void *state)
     return sizeof *s + dk_table_memory(&s->reps) + dk_table_memory(&s->ends);
 }
 
-const detector_class_t detect_period_end_stuffing = {
+const fold_class_t detect_period_end_stuffing = {
     .name = NAME,
     .version = VERSION,
     .create = create,

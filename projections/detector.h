@@ -1,4 +1,7 @@
-/*  detector: the interface every anomaly detector implements.
+/*  detector: what an anomaly detector raises, and what every fold is
+    created with. The detector's class is a fold class (projections/fold.h)
+    with set_param, listed in the registry (projections/folds.c) from
+    DETECTORS on.
 
     A detector is a pure, deterministic fold over the validated event log
     (docs/DETECTORS.md describes each one). It sees every event once, in log
@@ -19,14 +22,7 @@
     evict by stream time and a cap on each table (docs/DETECTORS.md gives
     each bound); it never grows with the number of events.
 
-    Return codes (every function that returns int):
-         0  done
-        -1  out of memory (fold, tick), a damaged or foreign snapshot (load,
-            with a message in err), an unknown parameter or a value out of
-            its range (set_param, with a message in err)
-    A fold or tick that returns -1 has left the state consistent but may
-    have dropped what that event would have added; the daemon treats it as
-    fatal for the projection and rebuilds. */
+    Return codes: those of the fold class (projections/fold.h). */
 
 #ifndef PACER_DETECTOR_H
 #define PACER_DETECTOR_H
@@ -73,56 +69,10 @@ typedef struct {
 /* Called once per flag; the flag is only valid during the call. */
 typedef void det_emit_fn(void *arg, const det_flag_t *flag);
 
+/* What every fold is created with (fold_class_t.create). */
 typedef struct {
     calendar_t *cal; /* working days and periods, in the daemon's zone; the daemon keeps its
                         holidays up to date (calendar_day_set) */
 } det_env_t;
-
-/* An operation a fold answers on the query endpoint, by name (a request
-   whose op is no core operation is offered to the folds). answer packs the
-   reply's fields (after v, corr and ok) as key/value pairs into pk and
-   returns how many, or -1 with a message (answered bad_request). Runs on
-   the query thread under the projector's read lock: it must only read. */
-typedef struct {
-    const char *name;
-    int (*answer)(void *state, const msgpack_object *request, int64_t now, msgpack_packer *pk,
-                  char *err, size_t errlen);
-} fold_op_t;
-
-typedef struct detector_class {
-    const char *name;
-    uint32_t version; /* bumped when the fold or the state layout changes: a snapshot of
-                         another version is refused by load and the detector refolded */
-    /* A fresh state with the default parameters; NULL when out of memory. The
-       env (and its calendar) must outlive the state. */
-    void *(*create)(const det_env_t *env);
-    /* Free the state and set *state_p to NULL; harmless on NULL. */
-    void (*destroy)(void **state_p);
-    /* Fold one validated event at log position seq. emit may be NULL (replay: fold the state,
-       raise nothing). recorded_at is given for completeness; no detector reads it. */
-    int (*fold)(void *state, uint64_t seq, int64_t recorded_at, const event_t *ev,
-                det_emit_fn *emit, void *arg);
-    /* Time passes (the alert clock, ms UTC); NULL for detectors that need no clock. */
-    int (*tick)(void *state, int64_t now, det_emit_fn *emit, void *arg);
-    /* Write the whole state (parameters included) as one msgpack object. */
-    int (*save)(void *state, msgpack_packer *pk);
-    /* Replace the state by a snapshot written by save; -1 with a message for a snapshot of
-       another detector or version, a damaged one, or out of memory (the state is then left as
-       it was). */
-    int (*load)(void *state, const msgpack_object *obj, char *err, size_t errlen);
-    /* Configurable thresholds (docs/DETECTORS.md lists them): name -> value; -1 with a message
-       for an unknown name or a value out of range. Parameters are part of the state. */
-    int (*set_param)(void *state, const char *param, double value, char *err, size_t errlen);
-    /* Bytes held now. */
-    size_t (*memory)(void *state);
-    /* The operations it answers, ended by an entry with a NULL name; NULL: none. */
-    const fold_op_t *ops;
-} detector_class_t;
-
-/* projections/detectors.c: the one registry; a detector is one file + one line there */
-extern const detector_class_t *const DETECTORS[]; /* NULL-terminated */
-
-/* The class called name, or NULL. */
-const detector_class_t *detector_find(const char *name);
 
 #endif

@@ -1,59 +1,70 @@
-/*  foldset: see foldset.h. Fold 0 is the alert settings; folds 1.. are
-    the detectors of DETECTORS, in registry order. */
+/*  foldset: see foldset.h. folds[i] runs the class FOLDS[i] (the set is a
+    prefix of the registry: the projection alone, the folds before the
+    detectors, or all); folds[0] is the projection, whose snapshot section
+    leads the snapshot. */
 
 #include "projections/foldset.h"
 
+#include "events/wire.h"
+
+#include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+/* Nesting a snapshot's values may have (the folds' states are nested a
+   few levels deep). */
+#define SNAPSHOT_MAX_DEPTH 64
+
 typedef struct {
-    const char *name;
-    uint32_t version;
-    const detector_class_t *cls; /* NULL: the alert settings */
+    const fold_class_t *cls;
     void *state;
     uint64_t from; /* the first seq this fold wants */
     bool reset;    /* foldset_load started it afresh */
+    bool detector; /* takes settings anomaly/<name> */
 } fold_t;
 
 struct _foldset_t {
     calendar_t *cal;
-    alertcfg_t *cfg;
     fold_t *folds;
     size_t n;
+    uint64_t seq;
+    alertcfg_t *cfg; /* the alert settings' state, a typed view of its fold's */
 };
 
 foldset_t *
-foldset_new(calendar_t *cal, bool detectors)
+foldset_new(calendar_t *cal, foldset_mode_t mode)
 {
+    assert(FOLDS[0] == &fold_projection && FOLDS[1] == &fold_alertcfg);
     foldset_t *self = calloc(1, sizeof *self);
     if (!self)
         return NULL;
     self->cal = cal;
-    size_t n = 1;
-    while (DETECTORS[n - 1])
+    size_t n = 0;
+    while (FOLDS[n])
         n++;
-    self->folds = calloc(n, sizeof *self->folds);
-    self->cfg = alertcfg_new();
-    if (!self->folds || !self->cfg) {
-        foldset_destroy(&self);
+    if (mode == FOLDSET_NO_DETECTORS)
+        n = (size_t)(DETECTORS - FOLDS);
+    else if (mode == FOLDSET_PROJECTION)
+        n = 1;
+    if (!(self->folds = calloc(n, sizeof *self->folds))) {
+        free(self);
         return NULL;
     }
-    self->folds[0] = (fold_t){"alert_settings", ALERTCFG_VERSION, NULL, self->cfg, 1, false};
-    self->n = 1;
     det_env_t env = {cal};
-    for (size_t i = 0; detectors && DETECTORS[i]; i++) {
+    for (; self->n < n; self->n++) {
         fold_t *f = &self->folds[self->n];
-        f->name = DETECTORS[i]->name;
-        f->version = DETECTORS[i]->version;
-        f->cls = DETECTORS[i];
+        f->cls = FOLDS[self->n];
+        /* the lead section, and only it, is written whole by its fold */
+        assert((self->n == 0) == (f->cls->save_section && f->cls->load_section));
         f->from = 1;
+        f->detector = FOLDS + self->n >= DETECTORS && f->cls->set_param;
         if (!(f->state = f->cls->create(&env))) {
             foldset_destroy(&self);
             return NULL;
         }
-        self->n++;
     }
+    self->cfg = n > 1 ? self->folds[1].state : NULL;
     return self;
 }
 
@@ -63,12 +74,18 @@ foldset_destroy(foldset_t **self_p)
     foldset_t *self = *self_p;
     if (!self)
         return;
-    for (size_t i = 1; i < self->n; i++)
-        self->folds[i].cls->destroy(&self->folds[i].state);
-    alertcfg_destroy(&self->cfg);
+    for (size_t i = 0; i < self->n; i++)
+        if (self->folds[i].state)
+            self->folds[i].cls->destroy(&self->folds[i].state);
     free(self->folds);
     free(self);
     *self_p = NULL;
+}
+
+projection_t *
+foldset_projection(foldset_t *self)
+{
+    return self->folds[0].state;
 }
 
 alertcfg_t *
@@ -77,14 +94,34 @@ foldset_alertcfg(foldset_t *self)
     return self->cfg;
 }
 
+projection_t *
+foldset_take_projection(foldset_t *self)
+{
+    projection_t *p = self->folds[0].state;
+    self->folds[0].state = NULL;
+    return p;
+}
+
+calendar_t *
+foldset_calendar(foldset_t *self)
+{
+    return self->cal;
+}
+
+/* Whether rule is anomaly/<f's name>. */
+static bool
+names(const fold_t *f, ev_str_t rule)
+{
+    size_t len = strlen(f->cls->name);
+    return f->detector && rule.len == len + 8 && memcmp(rule.ptr, "anomaly/", 8) == 0 &&
+           memcmp(rule.ptr + 8, f->cls->name, len) == 0;
+}
+
 static fold_t *
 detector_named(foldset_t *self, ev_str_t rule)
 {
-    if (rule.len <= 8 || memcmp(rule.ptr, "anomaly/", 8) != 0)
-        return NULL;
-    for (size_t i = 1; i < self->n; i++)
-        if (strlen(self->folds[i].name) == rule.len - 8 &&
-            memcmp(self->folds[i].name, rule.ptr + 8, rule.len - 8) == 0)
+    for (size_t i = 0; i < self->n; i++)
+        if (names(&self->folds[i], rule))
             return &self->folds[i];
     return NULL;
 }
@@ -101,8 +138,11 @@ param_name(const event_t *ev, char *out, size_t cap)
 ev_errcode_t
 foldset_check(foldset_t *self, const event_t *ev, ev_error_t *err)
 {
-    if (alertcfg_check(self->cfg, ev, err) != EVE_OK)
-        return err->code;
+    for (size_t i = 0; i < self->n; i++) {
+        fold_t *f = &self->folds[i];
+        if (f->cls->check && f->cls->check(f->state, ev, err) != EVE_OK)
+            return err->code;
+    }
     if (ev->type != EV_ALERT_RULE_SET)
         return EVE_OK;
     ev_str_t rule = ev->v[F_RULE].s;
@@ -126,41 +166,107 @@ foldset_check(foldset_t *self, const event_t *ev, ev_error_t *err)
     if (rc != 0) {
         err->code = EVE_INVALID_VALUE;
         snprintf(err->message, sizeof err->message, "param: %s", why[0] ? why : "out of memory");
+        return err->code;
     }
-    return err->code;
+    return EVE_OK;
+}
+
+/* A detector's setting, before it folds the event that sets it (checked
+   at admission; from the log, one it refuses is ignored). */
+static void
+apply_setting(fold_t *f, const event_t *ev)
+{
+    char param[65], why[200];
+    param_name(ev, param, sizeof param);
+    (void)f->cls->set_param(f->state, param, ev->v[F_VALUE].d, why, sizeof why);
+}
+
+static int
+fold_one(foldset_t *self, uint64_t seq, int64_t recorded_at, const event_t *ev, det_emit_fn *emit,
+         void *arg, bool checked)
+{
+    bool setting = ev->type == EV_ALERT_RULE_SET;
+    for (size_t i = 0; i < self->n; i++) {
+        fold_t *f = &self->folds[i];
+        if (f->from > seq)
+            continue;
+        if (setting && names(f, ev->v[F_RULE].s))
+            apply_setting(f, ev);
+        int rc = checked && f->cls->fold_checked
+                     ? f->cls->fold_checked(f->state, seq, recorded_at, ev, emit, arg)
+                     : f->cls->fold(f->state, seq, recorded_at, ev, emit, arg);
+        if (rc != 0)
+            return -1;
+    }
+    if (seq > self->seq)
+        self->seq = seq;
+    return 0;
 }
 
 int
 foldset_fold(foldset_t *self, uint64_t seq, int64_t recorded_at, const event_t *ev,
              det_emit_fn *emit, void *arg)
 {
-    if (self->folds[0].from <= seq && alertcfg_fold(self->cfg, seq, ev) != 0)
-        return -1;
-    if (ev->type == EV_ALERT_RULE_SET) {
-        fold_t *f = detector_named(self, ev->v[F_RULE].s);
-        if (f && f->from <= seq) {
-            char param[65], why[200];
-            param_name(ev, param, sizeof param);
-            (void)f->cls->set_param(f->state, param, ev->v[F_VALUE].d, why, sizeof why);
+    return fold_one(self, seq, recorded_at, ev, emit, arg, false);
+}
+
+int
+foldset_fold_checked(foldset_t *self, uint64_t seq, int64_t recorded_at, const event_t *ev,
+                     det_emit_fn *emit, void *arg)
+{
+    return fold_one(self, seq, recorded_at, ev, emit, arg, true);
+}
+
+/* A batch fold by fold rather than event by event: each fold's code and
+   tables stay warm over the batch, and the projection gets the batch
+   whole to prefetch what it will touch. The folds are independent, so the
+   order across folds does not matter. */
+int
+foldset_fold_batch(foldset_t *self, const fold_event_t *d, size_t n)
+{
+    if (n == 0)
+        return 0;
+    for (size_t i = 0; i < self->n; i++) {
+        fold_t *f = &self->folds[i];
+        size_t k = 0;
+        while (k < n && d[k].seq < f->from)
+            k++;
+        if (k == n)
+            continue;
+        if (f->cls->fold_batch) {
+            if (f->cls->fold_batch(f->state, d + k, n - k) != 0)
+                return -1;
+            continue;
+        }
+        for (; k < n; k++) {
+            if (!d[k].ok)
+                continue;
+            if (d[k].ev.type == EV_ALERT_RULE_SET && names(f, d[k].ev.v[F_RULE].s))
+                apply_setting(f, &d[k].ev);
+            if (f->cls->fold(f->state, d[k].seq, d[k].recorded_at, &d[k].ev, NULL, NULL) != 0)
+                return -1;
         }
     }
-    for (size_t i = 1; i < self->n; i++) {
-        fold_t *f = &self->folds[i];
-        if (f->from <= seq && f->cls->fold(f->state, seq, recorded_at, ev, emit, arg) != 0)
-            return -1;
-    }
+    if (d[n - 1].seq > self->seq)
+        self->seq = d[n - 1].seq;
     return 0;
 }
 
 int
 foldset_tick(foldset_t *self, int64_t now, det_emit_fn *emit, void *arg)
 {
-    for (size_t i = 1; i < self->n; i++) {
+    for (size_t i = 0; i < self->n; i++) {
         fold_t *f = &self->folds[i];
         if (f->cls->tick && f->cls->tick(f->state, now, emit, arg) != 0)
             return -1;
     }
     return 0;
+}
+
+uint64_t
+foldset_seq(const foldset_t *self)
+{
+    return self->seq;
 }
 
 uint64_t
@@ -173,62 +279,88 @@ foldset_from(const foldset_t *self)
     return from;
 }
 
-void
-foldset_set_from(foldset_t *self, uint64_t from)
-{
-    for (size_t i = 0; i < self->n; i++)
-        self->folds[i].from = from;
-}
-
-static void
+static int
 pack_str(msgpack_packer *pk, const char *s)
 {
-    msgpack_pack_str_with_body(pk, s, strlen(s));
+    size_t n = strlen(s);
+    return msgpack_pack_str(pk, n) || msgpack_pack_str_body(pk, s, n) ? -1 : 0;
+}
+
+/* [name, version, state], state by the fold's save. */
+static int
+save_section(const fold_t *f, msgpack_packer *pk)
+{
+    if (msgpack_pack_array(pk, 3) != 0 || pack_str(pk, f->cls->name) != 0 ||
+        msgpack_pack_uint32(pk, f->cls->version) != 0)
+        return -1;
+    return f->cls->save(f->state, pk);
 }
 
 int
-foldset_save(foldset_t *self, msgpack_packer *pk)
+foldset_save(foldset_t *self, msgpack_sbuffer *out)
 {
-    msgpack_pack_array(pk, self->n);
-    for (size_t i = 0; i < self->n; i++) {
-        fold_t *f = &self->folds[i];
-        msgpack_pack_array(pk, 3);
-        pack_str(pk, f->name);
-        msgpack_pack_uint32(pk, f->version);
-        int rc = f->cls ? f->cls->save(f->state, pk) : alertcfg_save(self->cfg, pk);
-        if (rc != 0)
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, out, msgpack_sbuffer_write);
+    const fold_t *lead = &self->folds[0];
+    if (lead->cls->save_section(lead->state, out) != 0 ||
+        msgpack_pack_array(&pk, (uint32_t)(self->n - 1)) != 0)
+        return -1;
+    for (size_t i = 1; i < self->n; i++)
+        if (save_section(&self->folds[i], &pk) != 0)
             return -1;
-    }
     return 0;
 }
 
-int
-foldset_load(foldset_t *self, const msgpack_object *sections, uint64_t snap_seq, char *err,
-             size_t errlen)
+/* Whether s is a section [name, version, state] of f's current version. */
+static bool
+section_of(const fold_t *f, const msgpack_object *s)
 {
-    if (sections->type != MSGPACK_OBJECT_ARRAY) {
-        snprintf(err, errlen, "fold sections: not an array");
+    if (s->type != MSGPACK_OBJECT_ARRAY || s->via.array.size != 3 ||
+        s->via.array.ptr[0].type != MSGPACK_OBJECT_STR ||
+        s->via.array.ptr[1].type != MSGPACK_OBJECT_POSITIVE_INTEGER)
+        return false;
+    const msgpack_object_str *name = &s->via.array.ptr[0].via.str;
+    return name->size == strlen(f->cls->name) && memcmp(name->ptr, f->cls->name, name->size) == 0 &&
+           s->via.array.ptr[1].via.u64 == f->cls->version;
+}
+
+/* The lead section, data[0..len): [tag, version, state]. Loaded when of
+   the lead fold's version (its load_section checks the tag and the rest),
+   started afresh when of another. */
+static int
+load_lead(foldset_t *self, const void *data, size_t len, const msgpack_object *sec,
+          uint64_t snap_seq, char *err, size_t errlen)
+{
+    fold_t *f = &self->folds[0];
+    if (sec->type != MSGPACK_OBJECT_ARRAY || sec->via.array.size != 3 ||
+        sec->via.array.ptr[0].type != MSGPACK_OBJECT_STR ||
+        sec->via.array.ptr[1].type != MSGPACK_OBJECT_POSITIVE_INTEGER) {
+        snprintf(err, errlen, "snapshot: not a projection snapshot");
         return -1;
     }
-    for (size_t i = 0; i < self->n; i++) {
+    if (sec->via.array.ptr[1].via.u64 != f->cls->version)
+        return 0; /* stays reset: refolded from the first event */
+    if (f->cls->load_section(f->state, data, len, err, errlen) != 0)
+        return -1;
+    f->from = snap_seq + 1;
+    f->reset = false;
+    return 0;
+}
+
+/* The other sections: the array sections (or none). */
+static int
+load_others(foldset_t *self, const msgpack_object *sections, uint64_t snap_seq, char *err,
+            size_t errlen)
+{
+    for (size_t i = 1; i < self->n; i++) {
         fold_t *f = &self->folds[i];
-        f->from = 1;
-        f->reset = true;
-        for (uint32_t k = 0; k < sections->via.array.size; k++) {
+        for (uint32_t k = 0; sections && k < sections->via.array.size; k++) {
             const msgpack_object *s = &sections->via.array.ptr[k];
-            if (s->type != MSGPACK_OBJECT_ARRAY || s->via.array.size != 3 ||
-                s->via.array.ptr[0].type != MSGPACK_OBJECT_STR ||
-                s->via.array.ptr[1].type != MSGPACK_OBJECT_POSITIVE_INTEGER)
-                continue;
-            const msgpack_object_str *name = &s->via.array.ptr[0].via.str;
-            if (name->size != strlen(f->name) || memcmp(name->ptr, f->name, name->size) != 0 ||
-                s->via.array.ptr[1].via.u64 != f->version)
+            if (!section_of(f, s))
                 continue;
             char why[200] = "";
-            int rc = f->cls ? f->cls->load(f->state, &s->via.array.ptr[2], why, sizeof why)
-                            : alertcfg_load(self->cfg, &s->via.array.ptr[2], why, sizeof why);
-            if (rc != 0) {
-                snprintf(err, errlen, "fold %s: %s", f->name, why);
+            if (f->cls->load(f->state, &s->via.array.ptr[2], why, sizeof why) != 0) {
+                snprintf(err, errlen, "fold %s: %s", f->cls->name, why);
                 return -1;
             }
             f->from = snap_seq + 1;
@@ -237,6 +369,47 @@ foldset_load(foldset_t *self, const msgpack_object *sections, uint64_t snap_seq,
         }
     }
     return 0;
+}
+
+int
+foldset_load(foldset_t *self, const void *data, size_t len, uint64_t snap_seq, char *err,
+             size_t errlen)
+{
+    for (size_t i = 0; i < self->n; i++) {
+        self->folds[i].from = 1;
+        self->folds[i].reset = true;
+    }
+    self->seq = snap_seq;
+    /* bytes from disk: each value is scanned before msgpack-c reads it,
+       which would otherwise allocate for whatever count a damaged header
+       claims (the lead section is [tag, version, bin]: its scan costs
+       nothing, and its bin is not copied) */
+    msgpack_unpacked lead, rest;
+    msgpack_unpacked_init(&lead);
+    msgpack_unpacked_init(&rest);
+    size_t first = 0, second = 0, off = 0, at = 0;
+    int rc = -1;
+    if (!mp_scan_first(data, len, SNAPSHOT_MAX_DEPTH, &first) ||
+        msgpack_unpack_next(&lead, data, first, &off) != MSGPACK_UNPACK_SUCCESS) {
+        snprintf(err, errlen, "snapshot: not a projection snapshot");
+        goto done;
+    }
+    if (load_lead(self, data, off, &lead.data, snap_seq, err, errlen) != 0)
+        goto done;
+    /* A snapshot from before the other folds has none of their sections;
+       damaged ones are not loaded either: those folds start afresh. (The
+       projection alone, for an as-of answer, need not read them.) */
+    at = off;
+    bool more =
+        self->n > 1 && off < len &&
+        mp_scan_first((const uint8_t *)data + off, len - off, SNAPSHOT_MAX_DEPTH, &second) &&
+        msgpack_unpack_next(&rest, data, off + second, &at) == MSGPACK_UNPACK_SUCCESS &&
+        rest.data.type == MSGPACK_OBJECT_ARRAY;
+    rc = load_others(self, more ? &rest.data : NULL, snap_seq, err, errlen);
+done:
+    msgpack_unpacked_destroy(&rest);
+    msgpack_unpacked_destroy(&lead);
+    return rc;
 }
 
 size_t
@@ -249,7 +422,7 @@ foldset_rebuilt(const foldset_t *self, char *names, size_t len)
         if (self->folds[i].reset) {
             if (o < len)
                 o += (size_t)snprintf(names + o, len - o, "%s%s", n ? ", " : "",
-                                      self->folds[i].name);
+                                      self->folds[i].cls->name);
             n++;
         }
     return n;
@@ -259,7 +432,7 @@ int
 foldset_query(foldset_t *self, const char *name, size_t len, const msgpack_object *request,
               int64_t now, msgpack_sbuffer *pairs, size_t *npairs, char *err, size_t errlen)
 {
-    for (size_t i = 1; i < self->n; i++) {
+    for (size_t i = 0; i < self->n; i++) {
         const fold_op_t *op = self->folds[i].cls->ops;
         for (; op && op->name; op++) {
             if (strlen(op->name) != len || memcmp(op->name, name, len) != 0)
@@ -283,30 +456,8 @@ foldset_ops(const foldset_t *self, char *out, size_t outlen)
     size_t o = 0;
     if (outlen)
         out[0] = 0;
-    for (size_t i = 1; i < self->n; i++)
+    for (size_t i = 0; i < self->n; i++)
         for (const fold_op_t *op = self->folds[i].cls->ops; op && op->name && o < outlen; op++)
             o += (size_t)snprintf(out + o, outlen - o, ", %s", op->name);
     return out;
-}
-
-size_t
-foldset_memory(foldset_t *self)
-{
-    size_t m = 0;
-    for (size_t i = 1; i < self->n; i++)
-        if (self->folds[i].cls->memory)
-            m += self->folds[i].cls->memory(self->folds[i].state);
-    return m;
-}
-
-size_t
-foldset_count(const foldset_t *self)
-{
-    return self->n;
-}
-
-const char *
-foldset_name(const foldset_t *self, size_t i)
-{
-    return i < self->n ? self->folds[i].name : NULL;
 }

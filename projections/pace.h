@@ -44,8 +44,11 @@
     The defaults allow a 5% wobble before warning, and call a gap of 20%
     of what was expected by now a real lag.
 
-    Errors: pace_progress returns 0 or EINVAL, with a message naming the
-    field that is out of range.
+    Errors: errno values, as calendar's. pace_progress is the one function
+    that can fail: 0, or EINVAL with a message in err naming the field
+    that is out of range. Everything else is total (a curve that cannot be
+    evaluated falls back and says so in *used); pace_ratio's den > 0 is
+    the caller's promise (asserted), not a runtime check.
     =========================================================================
 */
 
@@ -132,7 +135,7 @@ double pace_fraction(pace_curve_t curve, const pace_clock_t *clock, pace_curve_t
 //  (or NaN), target at fraction >= 1.
 int64_t pace_expected(int64_t target, double fraction);
 
-//  Fill *config with the default thresholds.
+//  Fill *config with the default thresholds. Cannot fail.
 void pace_config_defaults(pace_config_t *config);
 
 //  Derive progress from *input. EINVAL if target or expected is negative,
@@ -142,7 +145,8 @@ void pace_config_defaults(pace_config_t *config);
 int pace_progress(const pace_input_t *input, const pace_config_t *config, pace_progress_t *out,
                   char *err, size_t errlen);
 
-//  Lower-case names for messages and the wire: "on_track", "stretch".
+//  Lower-case names for messages and the wire: "on_track", "stretch"; the
+//  one place each enum becomes a word; "unknown" for a value outside it.
 const char *pace_status_name(pace_status_t status);
 const char *pace_tier_name(pace_tier_t tier);
 const char *pace_curve_name(pace_curve_t curve);

@@ -215,7 +215,7 @@ prefetch(projection_t *self, const event_t *const *evp, size_t n)
 
 void
 projection_decode_batch(const projection_item_t *items, size_t n, msgpack_zone *zone,
-                        projection_decoded_t *out)
+                        fold_event_t *out)
 {
     for (size_t i = 0; i < n; i++) {
         msgpack_object obj;
@@ -234,7 +234,7 @@ projection_decode_batch(const projection_item_t *items, size_t n, msgpack_zone *
 }
 
 int
-projection_fold_decoded(projection_t *self, const projection_decoded_t *d, size_t n)
+projection_fold_decoded(projection_t *self, const fold_event_t *d, size_t n)
 {
     int rc = 0;
     while (n > 0 && rc == 0) {
@@ -264,7 +264,7 @@ projection_fold_decoded(projection_t *self, const projection_decoded_t *d, size_
 int
 projection_fold_batch(projection_t *self, const projection_item_t *items, size_t n)
 {
-    projection_decoded_t d[PROJECTION_BATCH];
+    fold_event_t d[PROJECTION_BATCH];
     int rc = 0;
     while (n > 0 && rc == 0) {
         size_t k = n < PROJECTION_BATCH ? n : PROJECTION_BATCH;

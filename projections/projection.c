@@ -1302,7 +1302,7 @@ projection_fold_bytes(projection_t *self, uint64_t seq, int64_t recorded_at, con
     /* one event, decoded as a batch is, but folded without the prefetch
        passes: tests compare the two ways */
     projection_item_t item = {seq, recorded_at, event, len};
-    projection_decoded_t d;
+    fold_event_t d;
     projection_decode_batch(&item, 1, &self->zone, &d);
     int rc = 0;
     if (!d.ok) {
@@ -1313,3 +1313,70 @@ projection_fold_bytes(projection_t *self, uint64_t seq, int64_t recorded_at, con
     msgpack_zone_clear(&self->zone); /* kept: one allocation for the whole replay */
     return rc;
 }
+
+/* The projection as a fold (projection.h). */
+
+static void *
+fold_create(const det_env_t *env)
+{
+    return projection_new(env->cal);
+}
+
+static void
+fold_destroy(void **state_p)
+{
+    projection_t *self = *state_p;
+    projection_destroy(&self);
+    *state_p = NULL;
+}
+
+static ev_errcode_t
+fold_check(void *state, const event_t *ev, ev_error_t *err)
+{
+    return projection_check(state, ev, err);
+}
+
+static int
+fold_one(void *state, uint64_t seq, int64_t recorded_at, const event_t *ev, det_emit_fn *emit,
+         void *arg)
+{
+    (void)emit, (void)arg; /* the projection raises no flags */
+    return projection_fold(state, seq, recorded_at, ev);
+}
+
+static int
+fold_one_checked(void *state, uint64_t seq, int64_t recorded_at, const event_t *ev,
+                 det_emit_fn *emit, void *arg)
+{
+    (void)emit, (void)arg;
+    return projection_fold_checked(state, seq, recorded_at, ev);
+}
+
+static int
+fold_batch(void *state, const fold_event_t *d, size_t n)
+{
+    return projection_fold_decoded(state, d, n);
+}
+
+static int
+save_section(void *state, msgpack_sbuffer *out)
+{
+    return projection_save(state, out);
+}
+
+static int
+load_section(void *state, const void *data, size_t len, char *err, size_t errlen)
+{
+    return projection_load(state, data, len, err, errlen);
+}
+
+const fold_class_t fold_projection = {.name = "projection",
+                                      .version = PROJECTION_VERSION,
+                                      .create = fold_create,
+                                      .destroy = fold_destroy,
+                                      .check = fold_check,
+                                      .fold = fold_one,
+                                      .fold_checked = fold_one_checked,
+                                      .fold_batch = fold_batch,
+                                      .save_section = save_section,
+                                      .load_section = load_section};

@@ -28,6 +28,7 @@
 #include "events/schema.h"
 #include "events/wire.h"
 #include "projections/calendar.h"
+#include "projections/fold.h"
 #include "projections/pace.h"
 
 #include <msgpack.h>
@@ -39,6 +40,14 @@
 #define PROJECTION_VERSION 4
 
 typedef struct _projection_t projection_t;
+
+/* The projection as a fold (projections/fold.h), the registry's first:
+   create is projection_new, check projection_check, fold projection_fold,
+   fold_checked projection_fold_checked, fold_batch
+   projection_fold_decoded, save_section projection_save and load_section
+   projection_load. pacerd builds, snapshots and reloads it through the
+   fold set (projections/foldset.h), as every fold. */
+extern const fold_class_t fold_projection;
 
 /* The calendar is borrowed (the caller keeps it alive and owns it); the
    projection adds calendar_day_set overrides to it as they fold. */
@@ -81,16 +90,11 @@ int projection_fold_batch(projection_t *self, const projection_item_t *items, si
 /* The two halves of projection_fold_batch, for a replay that decodes on
    one thread and folds on another (daemon/replay.c). Decoding touches no
    projection: out[i].ev's strings point into the items' bytes, the rest
-   into zone; both must outlive the fold. */
-typedef struct {
-    uint64_t seq;
-    int64_t recorded_at;
-    bool ok; /* decoded; if not, the fold counts it as skipped */
-    event_t ev;
-} projection_decoded_t;
+   into zone; both must outlive the fold. An event that does not decode
+   has ok false and is counted as skipped by the fold. */
 void projection_decode_batch(const projection_item_t *items, size_t n, msgpack_zone *zone,
-                             projection_decoded_t *out);
-int projection_fold_decoded(projection_t *self, const projection_decoded_t *d, size_t n);
+                             fold_event_t *out);
+int projection_fold_decoded(projection_t *self, const fold_event_t *d, size_t n);
 
 uint64_t projection_seq(projection_t *self);
 /* How many credited ids no node_defined defines (yet): a sale for a typo

@@ -14,7 +14,12 @@
     Each rule is one file (rule_lag.c, rule_momentum.c, rule_forecast.c,
     rule_achieved.c) and one line in rules.c. Settings and defaults are in
     docs/PROTOCOL.md, "Alert rules"; events alert_rule_set change them per
-    metric and level (projections/alertcfg). */
+    metric and level (projections/alertcfg).
+
+    Errors: none. Rules are total functions of numbers (a ratio that is
+    absent, has_pace false, is a verdict of its own), and the sentence
+    helpers truncate as snprintf does. Settings are checked where they
+    enter, by alertcfg_check, not here. */
 
 #ifndef PACER_RULES_H
 #define PACER_RULES_H
@@ -77,12 +82,15 @@ extern const rule_class_t *const RULES[];
 
 /* Helpers for the rule files. */
 
-/* "acme/east/zhang revenue 2026-11" (and " cloud" for a product line). */
+/* "acme/east/zhang revenue 2026-11" (and " cloud" for a product line).
+   Returns what snprintf returns: the length it needed (out truncated to
+   fit when that is outlen or more). */
 int rule_subject(const tprog_t *p, char *out, size_t outlen);
 /* An amount of the key's metric: money in major units with the target's
    currency ("18,400.00 CNY"), counts as numbers ("3.5"). */
 void rule_amount(const tprog_t *p, double v, char *out, size_t outlen);
-/* "41% of target with 63% of working days gone (pace 0.65, behind)" */
+/* "41% of target with 63% of working days gone (pace 0.65, behind)".
+   Returns the length needed, as rule_subject. */
 int rule_pace_phrase(const tprog_t *p, char *out, size_t outlen);
 /* The first instant lag rules may fire: min_elapsed of the working days. */
 int64_t rule_earliest(projection_t *proj, const tprog_t *p, const rule_params_t *rp);

@@ -9,7 +9,13 @@
 
     u64map is the same idea for integer keys: entries live in an array in
     insertion order, with an open-addressing index over it. Entries are
-    never removed (a projection only grows). */
+    never removed (a projection only grows).
+
+    Errors: only memory can fail, and nothing here writes a message (the
+    fold that called names what it was interning): the id 0 and a NULL
+    pointer mean out of memory where an id or a pointer is returned, -1
+    where an int is. The table is then as it was and still usable.
+    Lookups cannot fail. */
 
 #ifndef PACER_SYMTAB_H
 #define PACER_SYMTAB_H
@@ -20,13 +26,15 @@
 
 typedef struct _symtab_t symtab_t;
 
+/* NULL when out of memory. */
 symtab_t *symtab_new(void);
 void symtab_destroy(symtab_t **self_p);
 /* The id of s, adding it if new; 0 only when out of memory. */
 uint32_t symtab_intern(symtab_t *self, const char *s, size_t len);
 /* Snapshot loading: make room for n more strings, then add strings known
    to be new (no comparison is made; a repeat would get a second id).
-   symtab_add_new returns the id, or 0 when out of memory. */
+   symtab_reserve: 0, or -1 when out of memory. symtab_add_new returns the
+   id, or 0 when out of memory. */
 int symtab_reserve(symtab_t *self, uint32_t n);
 uint32_t symtab_add_new(symtab_t *self, const char *s, size_t len);
 /* The same for n strings at once (their slots are prefetched first); returns
@@ -46,10 +54,12 @@ void symtab_prefetch_slot(const symtab_t *self, uint64_t h);
 uint32_t symtab_peek(const symtab_t *self, uint64_t h);
 /* Step 3: the candidate's bytes. */
 void symtab_prefetch_str(const symtab_t *self, uint32_t id);
-/* symtab_find and symtab_intern with the hash already computed. */
+/* symtab_find and symtab_intern with the hash already computed (the same
+   returns: 0 is never seen, or out of memory for the intern). */
 uint32_t symtab_find_hashed(symtab_t *self, const char *s, size_t len, uint64_t h);
 uint32_t symtab_intern_hashed(symtab_t *self, const char *s, size_t len, uint64_t h);
-/* The string of id (NUL-terminated; valid until the symtab is destroyed). */
+/* The string of id (NUL-terminated; valid until the symtab is destroyed).
+   An id outside 1..count gives "" (and symtab_len 0). */
 const char *symtab_str(symtab_t *self, uint32_t id);
 uint32_t symtab_len(symtab_t *self, uint32_t id);
 /* Number of strings; valid ids are 1..count. */

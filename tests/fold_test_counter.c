@@ -1,12 +1,12 @@
 /*  fold_test_counter: a fold that exists only in the test build
     (pacerd-testfold), to show that a fold and its operation are one file
-    plus one registration line (projections/detectors.c) and work end to
+    plus one registration line (projections/folds.c) and work end to
     end: it counts the events it folds and answers the operation
     `test_counter` with that count and the first seq it saw. A fold new to
     a snapshot is folded from the first event while the projection loads
     from the snapshot (tests/it_folds.py). */
 
-#include "projections/detector.h"
+#include "projections/fold.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -104,13 +104,13 @@ answer(void *state, const msgpack_object *request, int64_t now, msgpack_packer *
 
 static const fold_op_t ops[] = {{"test_counter", answer}, {NULL, NULL}};
 
-const detector_class_t fold_test_counter = {.name = "test_counter",
-                                            .version = 1,
-                                            .create = create,
-                                            .destroy = destroy,
-                                            .fold = fold,
-                                            .save = save,
-                                            .load = load,
-                                            .set_param = set_param,
-                                            .memory = memory,
-                                            .ops = ops};
+const fold_class_t fold_test_counter = {.name = "test_counter",
+                                        .version = 1,
+                                        .create = create,
+                                        .destroy = destroy,
+                                        .fold = fold,
+                                        .save = save,
+                                        .load = load,
+                                        .set_param = set_param,
+                                        .memory = memory,
+                                        .ops = ops};

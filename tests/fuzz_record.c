@@ -1,4 +1,4 @@
-/*  libFuzzer target: a log record as read from disk (daemon/store.c
+/*  libFuzzer target: a log record as read from disk (daemon/store_log.c
     store_record_decode), then its event as the replay and pacer verify
     read it.
 
@@ -16,7 +16,7 @@
     Build: cmake -DPACER_FUZZ=ON -DCMAKE_C_COMPILER=clang; run:
     ./fuzz_record -dict=tests/corpus/pacer.dict corpus/ tests/corpus/fuzz_record */
 
-#include "daemon/store.h"
+#include "daemon/store_log.h"
 #include "tests/fuzz_fixture.h"
 
 #include <stdint.h>
@@ -57,7 +57,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     /* the replay */
     projection_item_t item = {rec.seq, rec.recorded_at, rec.event, rec.event_len};
-    projection_decoded_t d;
+    fold_event_t d;
     msgpack_zone zone;
     FUZZ_CHECK(msgpack_zone_init(&zone, 4096));
     projection_decode_batch(&item, 1, &zone, &d);

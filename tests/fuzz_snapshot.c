@@ -1,8 +1,8 @@
 /*  libFuzzer target: a projection snapshot as read from disk, through the
-    loader pacerd uses (daemon/projector.c projector_unpack_snapshot):
-    projection_load (projections/snapshot.c), then the fold sections
-    (foldset_load in projections/foldset.c: each detector's load and the
-    alert settings' alertcfg_load).
+    loader pacerd uses (foldset_load in projections/foldset.c): the
+    projection's section (projection_load, projections/snapshot.c), then
+    the other folds' sections (each detector's load and the alert settings'
+    alertcfg_load).
 
     The input is a snapshot's bytes, as store_reader_snapshot returns them.
     A refusal must say why. What loads goes into a fresh calendar,
@@ -19,7 +19,7 @@
     Build: cmake -DPACER_FUZZ=ON -DCMAKE_C_COMPILER=clang; run:
     ./fuzz_snapshot -dict=tests/corpus/pacer.dict corpus/ tests/corpus/fuzz_snapshot */
 
-#include "daemon/projector.h"
+#include "projections/foldset.h"
 #include "tests/fuzz_fixture.h"
 
 #include <stdint.h>
@@ -31,29 +31,27 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 typedef struct {
     calendar_t *cal;
-    projection_t *p;
     foldset_t *folds;
+    projection_t *p; /* the folds' */
 } state_t;
 
 static void
 state_new(state_t *s)
 {
     s->cal = fuzz_calendar();
-    s->p = projection_new(s->cal);
-    FUZZ_CHECK(s->p);
-    s->folds = foldset_new(s->cal, true);
+    s->folds = foldset_new(s->cal, FOLDSET_ALL);
     FUZZ_CHECK(s->folds);
+    s->p = foldset_projection(s->folds);
 }
 
 static void
 state_destroy(state_t *s)
 {
     foldset_destroy(&s->folds);
-    projection_destroy(&s->p);
     calendar_destroy(&s->cal);
 }
 
-/* Fold the fixture's events that both folds admit, after seq. */
+/* Fold the fixture's events that every fold admits, after seq. */
 static void
 fold_fixture(const fuzz_fixture_t *fx, state_t *s, uint64_t seq)
 {
@@ -62,20 +60,17 @@ fold_fixture(const fuzz_fixture_t *fx, state_t *s, uint64_t seq)
         event_t ev;
         ev_error_t err;
         FUZZ_CHECK(event_decode(&evs->via.array.ptr[i], &ev, &err) == EVE_OK);
-        ev_errcode_t rc = projection_check(s->p, &ev, &err);
-        if (rc == EVE_OK)
-            rc = foldset_check(s->folds, &ev, &err);
+        ev_errcode_t rc = foldset_check(s->folds, &ev, &err);
         if (rc != EVE_OK) {
             fuzz_check_refusal(rc, &err);
             continue;
         }
         seq++;
-        if (projection_fold_checked(s->p, seq, FUZZ_NOW, &ev) != 0) {
+        if (foldset_fold_checked(s->folds, seq, FUZZ_NOW, &ev, NULL, NULL) != 0) {
             fprintf(stderr, "fixture event %u (%s) admitted, then not folded\n", i,
                     ev_type_name(ev.type));
             abort();
         }
-        FUZZ_CHECK(foldset_fold(s->folds, seq, FUZZ_NOW, &ev, NULL, NULL) == 0);
     }
 }
 
@@ -106,7 +101,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     state_t s;
     state_new(&s);
     char why[256] = "";
-    if (projector_unpack_snapshot(data, size, SNAP_SEQ, s.p, s.folds, why, sizeof why) != 0) {
+    if (foldset_load(s.folds, data, size, SNAP_SEQ, why, sizeof why) != 0) {
         FUZZ_CHECK(why[0] != '\0' && memchr(why, '\0', sizeof why));
         state_destroy(&s);
         return 0;
@@ -121,15 +116,14 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     msgpack_sbuffer saved, again;
     msgpack_sbuffer_init(&saved);
     msgpack_sbuffer_init(&again);
-    FUZZ_CHECK(projector_pack_snapshot(s.p, s.folds, &saved) == 0);
+    FUZZ_CHECK(foldset_save(s.folds, &saved) == 0);
     state_t t;
     state_new(&t);
-    if (projector_unpack_snapshot(saved.data, saved.size, SNAP_SEQ, t.p, t.folds, why,
-                                  sizeof why) != 0) {
+    if (foldset_load(t.folds, saved.data, saved.size, SNAP_SEQ, why, sizeof why) != 0) {
         fprintf(stderr, "the state's own snapshot does not load: %s\n", why);
         abort();
     }
-    FUZZ_CHECK(projector_pack_snapshot(t.p, t.folds, &again) == 0);
+    FUZZ_CHECK(foldset_save(t.folds, &again) == 0);
     FUZZ_CHECK(again.size == saved.size && memcmp(again.data, saved.data, saved.size) == 0);
     state_destroy(&t);
     state_destroy(&s);

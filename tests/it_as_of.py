@@ -162,7 +162,7 @@ class AsOf(ProgressCase):
         for stage in self.stages():
             self.load(d, stage)
         last = d.status()["last_seq"]
-        deadline = time.time() + 20
+        deadline = time.time() + 120
         while d.status()["snapshot_seq"] == 0 and time.time() < deadline:
             time.sleep(0.05)  # the child is serialising; an idle writer stores it within 1 s
         snap = d.status()["snapshot_seq"]

@@ -1,5 +1,5 @@
 """The fold seam end to end: pacerd-testfold is pacerd plus one fold (tests/fold_test_counter.c,
-one file, registered by one line of projections/detectors.c) that answers one operation of its
+one file, registered by one line of projections/folds.c) that answers one operation of its
 own. On a state directory whose snapshot was written by plain pacerd, it folds only the new fold
 from the first event while the projection and the other folds load from the snapshot; on its own
 snapshot it folds nothing again; plain pacerd ignores the section it does not know."""
@@ -32,7 +32,8 @@ class Folds(pt.PacerTestCase):
         d.argv = lambda: [TESTFOLD] + plain()[1:]
         self.restart(d)
         log = d.log_text()
-        self.assertIn("folded from the first event: test_counter", log)
+        # test_counter alone, over the snapshot's events
+        self.assertIn("folded from the first event: test_counter (%d events" % n, log)
         self.assertIn("projection at seq %d: snapshot %d + 0 events" % (n, n), log)
         r = expect_ok(self.counter(d))
         self.assertEqual((r["events"], r["first_seq"], r["sales"]),

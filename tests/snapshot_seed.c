@@ -9,20 +9,20 @@
     (a snapshot from before the folds existed) and DIR/empty.snap (nothing
     folded). Deterministic: running it again writes the same bytes. */
 
-#include "daemon/projector.h"
+#include "projections/foldset.h"
 /* the fixture header's checks are for the harnesses */
 #pragma GCC diagnostic ignored "-Wunused-function"
 #include "tests/fuzz_fixture.h"
 
 #include <stdio.h>
 
+/* folds false: the projection's section alone, as before the other folds */
 static void
 write_seed(const char *dir, const char *name, bool fold, bool folds, bool detectors)
 {
     calendar_t *cal = fuzz_calendar();
-    projection_t *p = projection_new(cal);
-    foldset_t *fs = folds ? foldset_new(cal, detectors) : NULL;
-    FUZZ_CHECK(p && (fs || !folds));
+    foldset_t *fs = foldset_new(cal, detectors ? FOLDSET_ALL : FOLDSET_NO_DETECTORS);
+    FUZZ_CHECK(fs);
     if (fold) {
         const msgpack_object *evs = &fuzz_fixture()->u.data;
         uint64_t seq = 0;
@@ -30,20 +30,16 @@ write_seed(const char *dir, const char *name, bool fold, bool folds, bool detect
             event_t ev;
             ev_error_t err;
             if (event_decode(&evs->via.array.ptr[i], &ev, &err) != EVE_OK ||
-                projection_check(p, &ev, &err) != EVE_OK ||
-                (fs && foldset_check(fs, &ev, &err) != EVE_OK))
+                foldset_check(fs, &ev, &err) != EVE_OK)
                 continue;
             seq++;
-            FUZZ_CHECK(projection_fold_checked(p, seq, FUZZ_NOW - 1000, &ev) == 0);
-            if (fs)
-                FUZZ_CHECK(foldset_fold(fs, seq, FUZZ_NOW - 1000, &ev, NULL, NULL) == 0);
+            FUZZ_CHECK(foldset_fold_checked(fs, seq, FUZZ_NOW - 1000, &ev, NULL, NULL) == 0);
         }
-        if (fs)
-            FUZZ_CHECK(foldset_tick(fs, FUZZ_NOW, NULL, NULL) == 0);
+        FUZZ_CHECK(foldset_tick(fs, FUZZ_NOW, NULL, NULL) == 0);
     }
     msgpack_sbuffer sb;
     msgpack_sbuffer_init(&sb);
-    FUZZ_CHECK(projector_pack_snapshot(p, fs, &sb) == 0);
+    FUZZ_CHECK((folds ? foldset_save(fs, &sb) : projection_save(foldset_projection(fs), &sb)) == 0);
     char path[4096];
     snprintf(path, sizeof path, "%s/%s", dir, name);
     FILE *f = fopen(path, "wb");
@@ -51,7 +47,6 @@ write_seed(const char *dir, const char *name, bool fold, bool folds, bool detect
     printf("%s: %zu bytes\n", path, sb.size);
     msgpack_sbuffer_destroy(&sb);
     foldset_destroy(&fs);
-    projection_destroy(&p);
     calendar_destroy(&cal);
 }
 

@@ -1,4 +1,4 @@
-/*  Unit tests for the anomaly detectors (projections/detector.h,
+/*  Unit tests for the anomaly detectors (projections/fold.h,
     projections/detect_*.c): per detector a crafted stream that must fire
     and a near miss that must not; the kit's robust statistics against brute
     force; determinism (fold all = fold half, save, load into a fresh state,
@@ -13,7 +13,7 @@
 #include "events/schema.h"
 #include "projections/calendar.h"
 #include "projections/detect_kit.h"
-#include "projections/detector.h"
+#include "projections/fold.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -211,7 +211,7 @@ flags_free(flags_t *fl)
 
 /* Fold log[from, to) into state (seq = index + 1). */
 static void
-fold_range(const detector_class_t *dc, void *state, const tlog_t *log, size_t from, size_t to,
+fold_range(const fold_class_t *dc, void *state, const tlog_t *log, size_t from, size_t to,
            flags_t *fl)
 {
     event_t ev;
@@ -222,7 +222,7 @@ fold_range(const detector_class_t *dc, void *state, const tlog_t *log, size_t fr
 }
 
 static void
-run(const detector_class_t *dc, const tlog_t *log, flags_t *fl)
+run(const fold_class_t *dc, const tlog_t *log, flags_t *fl)
 {
     void *st = dc->create(&env);
     assert_non_null(st);
@@ -359,10 +359,10 @@ test_kit_table(void **unused)
 
 /* ---- amount_outlier ---- */
 
-static const detector_class_t *
+static const fold_class_t *
 cls(const char *name)
 {
-    const detector_class_t *dc = detector_find(name);
+    const fold_class_t *dc = fold_find(name);
     assert_non_null(dc);
     return dc;
 }
@@ -503,7 +503,7 @@ weekday_of(int64_t ms) /* 0 Monday .. 6 Sunday, local */
 }
 
 static void
-run_tick(const detector_class_t *dc, const tlog_t *log, int64_t now, flags_t *fl)
+run_tick(const fold_class_t *dc, const tlog_t *log, int64_t now, flags_t *fl)
 {
     void *st = dc->create(&env);
     assert_non_null(st);
@@ -1324,7 +1324,7 @@ flags_equal(const flags_t *a, const flags_t *b)
 }
 
 static void
-save_state(const detector_class_t *dc, void *st, msgpack_sbuffer *sb)
+save_state(const fold_class_t *dc, void *st, msgpack_sbuffer *sb)
 {
     msgpack_sbuffer_init(sb);
     msgpack_packer pk;
@@ -1345,8 +1345,8 @@ test_determinism(void **unused)
         tlog_push_event(&log, syn_next(y));
     free(y);
     size_t half = log.n / 2;
-    for (const detector_class_t *const *d = DETECTORS; *d; d++) {
-        const detector_class_t *dc = *d;
+    for (const fold_class_t *const *d = DETECTORS; *d; d++) {
+        const fold_class_t *dc = *d;
         flags_t all = {0}, split = {0};
         void *one = dc->create(&env);
         fold_range(dc, one, &log, 0, log.n, &all);
@@ -1412,7 +1412,7 @@ test_memory_flat(void **unused)
 {
     void *st[16];
     int nd = 0;
-    for (const detector_class_t *const *d = DETECTORS; *d; d++)
+    for (const fold_class_t *const *d = DETECTORS; *d; d++)
         st[nd++] = (*d)->create(&env);
     synth_t *y = malloc(sizeof *y);
     assert_non_null(y);
@@ -1456,7 +1456,7 @@ static void
 test_params(void **unused)
 {
     char err[256];
-    for (const detector_class_t *const *d = DETECTORS; *d; d++) {
+    for (const fold_class_t *const *d = DETECTORS; *d; d++) {
         void *st = (*d)->create(&env);
         err[0] = 0;
         assert_int_equal((*d)->set_param(st, "no_such_setting", 1, err, sizeof err), -1);
@@ -1468,7 +1468,7 @@ test_params(void **unused)
     tlog_t log = {0};
     sale(&log, "s1", OCT1, "o1", "zhang", "c1", "cloud", 1234500);
     sale(&log, "s3", OCT1 + HOUR, "o3", "wang", "c1", "cloud", 1234500);
-    const detector_class_t *dc = cls("duplicate_order");
+    const fold_class_t *dc = cls("duplicate_order");
     flags_t fl = {0};
     void *st = dc->create(&env);
     assert_int_equal(dc->set_param(st, "enabled", 0, err, sizeof err), 0);

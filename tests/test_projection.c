@@ -10,7 +10,7 @@
 #include <cmocka.h>
 
 #include "daemon/replay.h"
-#include "daemon/store.h"
+#include "daemon/store_log.h"
 #include "events/schema.h"
 #include "projections/projection.h"
 

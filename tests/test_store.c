@@ -1,6 +1,9 @@
-/*  Unit tests for daemon/store and daemon/dedup: append and commit, the
-    hash chain and its verification, the id index, map growth, the daemon
-    lock, and the duplicate index's rollback. Real LMDB files in a temp dir. */
+/*  Unit tests for the store (daemon/store, store_log, store_ids,
+    store_snapshot, store_verify) and daemon/dedup: append and commit, the
+    hash chain and its verification, the id index, snapshots in LMDB, map
+    growth, the daemon lock, the codes' names, and the duplicate index's
+    rollback. Real LMDB files in a temp dir. The manifest on bytes is in
+    tests/test_store_snapshot.c. */
 
 #include <setjmp.h>
 #include <stdarg.h>
@@ -10,6 +13,10 @@
 
 #include "daemon/dedup.h"
 #include "daemon/store.h"
+#include "daemon/store_ids.h"
+#include "daemon/store_log.h"
+#include "daemon/store_snapshot.h"
+#include "daemon/store_verify.h"
 
 #include <lmdb.h>
 #include <stdio.h>
@@ -260,6 +267,78 @@ test_verify_names_altered_record(void **state)
     assert_non_null(strstr(err, "record 42"));
 }
 
+/* Replace record seq's first byte behind the store's back. */
+static void
+damage_record_head(size_t seq)
+{
+    MDB_env *env;
+    MDB_txn *txn;
+    MDB_dbi dbi;
+    assert_int_equal(mdb_env_create(&env), 0);
+    assert_int_equal(mdb_env_set_maxdbs(env, 8), 0);
+    assert_int_equal(mdb_env_open(env, dir, 0, 0640), 0);
+    assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), 0);
+    assert_int_equal(mdb_dbi_open(txn, "log", MDB_INTEGERKEY, &dbi), 0);
+    MDB_val k = {sizeof seq, &seq}, v;
+    assert_int_equal(mdb_get(txn, dbi, &k, &v), 0);
+    char copy[256];
+    assert_true(v.mv_size <= sizeof copy);
+    memcpy(copy, v.mv_data, v.mv_size);
+    copy[0] = 0;
+    MDB_val nv = {v.mv_size, copy};
+    assert_int_equal(mdb_put(txn, dbi, &k, &nv, 0), 0);
+    assert_int_equal(mdb_txn_commit(txn), 0);
+    mdb_env_close(env);
+}
+
+/* The newest record is the one store_open reads to learn the last seq and
+   hash: verify still names it as the corrupt one, and a store refuses to
+   open on it. */
+static void
+test_verify_names_damaged_newest_record(void **state)
+{
+    store_options_t opts = {0};
+    store_t *s = store_open(dir, &opts, err, sizeof err);
+    append_n(s, 30, 5);
+    store_destroy(&s);
+    damage_record_head(30);
+
+    uint64_t checked, bad;
+    assert_int_equal(store_verify(dir, &checked, &bad, err, sizeof err), STORE_CORRUPT);
+    assert_int_equal(bad, 30);
+    assert_int_equal(checked, 29);
+    assert_non_null(strstr(err, "record 30: not a version 1 or 2 record"));
+    assert_null(store_open(dir, &opts, err, sizeof err));
+    assert_non_null(strstr(err, "record 30"));
+}
+
+/* A directory with no environment is an error, not corruption. */
+static void
+test_verify_without_a_log(void **state)
+{
+    uint64_t checked, bad;
+    char missing[300];
+    snprintf(missing, sizeof missing, "%s/none", dir);
+    err[0] = '\0';
+    assert_int_equal(store_verify(missing, &checked, &bad, err, sizeof err), STORE_ERROR);
+    assert_true(err[0] != '\0');
+    assert_int_equal(checked, 0);
+}
+
+static void
+test_rc_names(void **state)
+{
+    assert_string_equal(store_rc_name(STORE_OK), "ok");
+    assert_string_equal(store_rc_name(STORE_ERROR), "error");
+    assert_string_equal(store_rc_name(STORE_MAP_FULL), "map_full");
+    assert_string_equal(store_rc_name(STORE_LOCKED), "locked");
+    assert_string_equal(store_rc_name(STORE_CORRUPT), "corrupt");
+    assert_string_equal(store_rc_name(STORE_NOT_FOUND), "not_found");
+    assert_string_equal(store_rc_name(STORE_DISK_FULL), "disk_full");
+    assert_string_equal(store_rc_name((store_rc_t)-100), "unknown");
+    assert_string_equal(store_rc_name((store_rc_t)1), "unknown");
+}
+
 /* Raw LMDB access to the state dir, with the store closed. */
 static MDB_env *
 raw_open(MDB_txn **txn, const char *db, MDB_dbi *dbi)
@@ -406,6 +485,22 @@ test_snapshots_in_chunks(void **state)
     assert_int_equal(raw_count("snapchunk"), 4); /* seq 11's three and seq 12's one */
     free(a);
     free(c);
+}
+
+/* No writer may store an empty chunk: readers refuse one as corrupt. */
+static void
+test_empty_chunk_refused(void **state)
+{
+    store_options_t opts = {0};
+    store_t *s = store_open(dir, &opts, err, sizeof err);
+    assert_non_null(s);
+    uint64_t first;
+    assert_int_equal(store_begin(s, err, sizeof err), STORE_OK);
+    assert_int_equal(store_snapshot_next_chunk(s, &first, err, sizeof err), STORE_OK);
+    assert_int_equal(store_put_snapshot_chunk(s, first, "", 0, err, sizeof err), STORE_ERROR);
+    assert_non_null(strstr(err, "at least one byte"));
+    store_abort(s);
+    store_destroy(&s);
 }
 
 static void
@@ -652,11 +747,15 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_append_reopen_verify, setup, teardown),
         cmocka_unit_test_setup_teardown(test_verify_names_altered_record, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_verify_names_damaged_newest_record, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_verify_without_a_log, setup, teardown),
+        cmocka_unit_test(test_rc_names),
         cmocka_unit_test_setup_teardown(test_records_with_principals, setup, teardown),
         cmocka_unit_test(test_principal_hash_is_unambiguous),
         cmocka_unit_test_setup_teardown(test_map_full_grows, setup, teardown),
         cmocka_unit_test_setup_teardown(test_snapshots_in_chunks, setup, teardown),
         cmocka_unit_test_setup_teardown(test_snapshot_formats, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_empty_chunk_refused, setup, teardown),
         cmocka_unit_test(test_dedup_settles_up_to_a_mark),
         cmocka_unit_test(test_dedup),
         cmocka_unit_test(test_dedup_grows_a_slice_at_a_time),

@@ -18,7 +18,8 @@
 
 #include "daemon/projector.h"
 #include "daemon/replay.h"
-#include "daemon/store.h"
+#include "daemon/store_log.h"
+#include "daemon/store_snapshot.h"
 #include "events/schema.h"
 #include "projections/projection.h"
 
@@ -256,7 +257,7 @@ decode_record(void *arg, const store_record_t *rec)
 {
     msgpack_zone *zone = arg;
     projection_item_t item = {rec->seq, rec->recorded_at, rec->event, rec->event_len};
-    projection_decoded_t d;
+    fold_event_t d;
     projection_decode_batch(&item, 1, zone, &d);
     msgpack_zone_clear(zone);
     return d.ok ? 0 : -1;

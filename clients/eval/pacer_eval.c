@@ -18,7 +18,7 @@
 #include "clients/eval/eval_score.h"
 #include "events/schema.h"
 #include "projections/calendar.h"
-#include "projections/detector.h"
+#include "projections/fold.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -137,7 +137,7 @@ read_labels(eval_t *eval, const char *path)
 }
 
 typedef struct {
-    const detector_class_t *dc;
+    const fold_class_t *dc;
     void *state;
     double seconds;
 } det_run_t;
@@ -256,7 +256,7 @@ main_online(const char *argv0, const char *events, const char *labels, int markd
 {
     static const char *names[MAX_DETECTORS + 1];
     int n = 0;
-    for (const detector_class_t *const *dc = DETECTORS; *dc && n < MAX_DETECTORS; dc++)
+    for (const fold_class_t *const *dc = DETECTORS; *dc && n < MAX_DETECTORS; dc++)
         names[n++] = (*dc)->name;
     eval_t *eval = eval_new(names);
     if (!eval)
@@ -346,7 +346,7 @@ main(int argc, char **argv)
     }
     det_env_t env = {.cal = r.cal};
     static const char *names[MAX_DETECTORS + 1];
-    for (const detector_class_t *const *dc = DETECTORS; *dc && r.ndet < MAX_DETECTORS; dc++) {
+    for (const fold_class_t *const *dc = DETECTORS; *dc && r.ndet < MAX_DETECTORS; dc++) {
         if (only && strcmp(only, (*dc)->name) != 0)
             continue;
         r.det[r.ndet].dc = *dc;

@@ -186,7 +186,7 @@ WORDS = sorted(set(
 
 
 def record(event, recorded_at, principal=None):
-    """A log record's bytes as daemon/store.c writes them (fixed-width header; hash not checked
+    """A log record's bytes as daemon/store_log.c writes them (fixed-width header; hash not checked
     by the decoder, so a fixed one)."""
     head = b"\x95\x02" if principal else b"\x94\x01"
     head += b"\xcf" + struct.pack(">Q", recorded_at) + b"\xc4\x20" + bytes(range(32))
