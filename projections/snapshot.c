@@ -598,6 +598,13 @@ load_body(projection_t *self, rbuf_t *r)
         self->metrics[i].num = get_u32(r);
         self->metrics[i].den = get_u32(r);
         self->metrics[i].kind = get_u8(r);
+        /* an id without a definition (M_NONE) is defined when an event
+           first names it (proj_metric): it holds nothing before, and no
+           target uses it, or its running actuals would change base */
+        const metric_t *m = &self->metrics[i];
+        if (!r->failed && (m->kind > M_AVG || (m->kind == M_NONE && (m->num || m->den))))
+            damaged(r, "metric %" PRIu32 ": kind %u with bases %" PRIu32 " and %" PRIu32, i,
+                    m->kind, m->num, m->den);
     }
     n = get_count(r, 32);
     if (n && !(self->orders = bigmem_map((size_t)n * sizeof(order_t))))
@@ -688,6 +695,9 @@ load_body(projection_t *self, rbuf_t *r)
         }
         if (t->scope >= self->nnodes || t->metric >= self->nmetrics)
             r->failed = 1;
+        else if (self->metrics[t->metric].kind == M_NONE && !r->failed)
+            damaged(r, "target %" PRIu32 ": of metric %" PRIu32 ", which is not defined", i,
+                    t->metric);
         char key[PROJ_KEY_LEN];
         proj_key(key, t->scope, t->metric, t->pl, t->period_sym);
         uint32_t id = r->failed ? 0 : symtab_intern(self->target_keys, key, sizeof key);
