@@ -18,6 +18,7 @@
 
 #include "events/money.h"
 #include "events/schema.h"
+#include "events/utf8.h"
 
 #define DIGITS_MAX 40 /* more digits than any int64 needs, with room for zeros */
 

@@ -7,7 +7,7 @@
     converted by the kind of field it fills (cli_cell: amounts to minor
     units exactly, times in the daemon's zone unless they carry an offset,
     counts, numbers, dates), --set adds constant fields, and the event is
-    validated here with the daemon's own schema code (events/schema.c).
+    validated here with the daemon's own schema code (events/codec.c).
 
     Nothing is appended until every row has been converted and validated:
     a bad row is reported with its line number and the column it came
@@ -46,7 +46,8 @@
 #include "clients/cli_progress.h"
 #include "clients/cli_request.h"
 #include "clients/libpacer.h"
-#include "events/schema.h"
+#include "events/codec.h"
+#include "events/utf8.h"
 #include "projections/calendar.h"
 
 #define IMPORT_BATCH        1000

@@ -126,10 +126,10 @@ rebuild_usage(FILE *out)
 {
     fputs("usage: pacer rebuild [--json]\n"
           "\n"
-          "Discard pacerd's targets-and-progress projection and its snapshots and fold the\n"
-          "whole log again; appends wait meanwhile. Prints the events folded and the time\n"
-          "taken. Progress afterwards is the same as before: the projection is a pure fold\n"
-          "of the log.\n"
+          "Discard pacerd's folds (the targets-and-progress projection, the alert settings,\n"
+          "the detectors) and their snapshots and fold the whole log again; appends wait\n"
+          "meanwhile. Prints the events folded and the time taken. Answers afterwards are\n"
+          "the same as before: every fold is a pure fold of the log.\n"
           "\n"
           "  --json              print the reply as one JSON object\n"
           "\n" CLI_OPTIONS_COMMON_HELP,

@@ -2,44 +2,19 @@
 
     Parsing is by hand rather than strptime: strptime ignores the offset
     (%z fills tm_gmtoff, which mktime and timegm then disregard) and accepts
-    loose input. Dates become days with the civil-from-days arithmetic of
-    Howard Hinnant's date algorithms, which is exact for the whole proleptic
-    Gregorian calendar and needs no time zone. */
+    loose input. Dates become day numbers with events/civil.h, pacer's one
+    implementation of calendar arithmetic, which needs no time zone. */
 
 #include "clients/cli_time.h"
+
+#include "events/civil.h"
+#include "events/schema.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
-
-/* EVENTS.md: a `time` is 0 to 253402300799999 (the end of year 9999). */
-#define TIME_MAX_MS INT64_C(253402300799999)
-
-static int64_t
-days_from_civil(int64_t y, int m, int d)
-{
-    y -= m <= 2;
-    int64_t era = (y >= 0 ? y : y - 399) / 400;
-    int64_t yoe = y - era * 400;
-    int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + doe - 719468;
-}
-
-static bool
-is_leap(int64_t y)
-{
-    return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-}
-
-static int
-days_in_month(int64_t y, int m)
-{
-    static const int days[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    return m == 2 && is_leap(y) ? 29 : days[m - 1];
-}
 
 /* Read exactly n digits at *p into *out and advance. */
 static bool
@@ -103,7 +78,7 @@ cli_time_parse(const char *text, int64_t *out_ms, char *err, size_t errlen)
         int64_t ms = 0;
         for (size_t i = 0; i < len; i++)
             ms = ms * 10 + (text[i] - '0');
-        if (ms > TIME_MAX_MS)
+        if (ms > EV_TIME_MAX)
             return fail(err, errlen, text, "milliseconds past the year 9999");
         *out_ms = ms;
         return true;
@@ -114,9 +89,9 @@ cli_time_parse(const char *text, int64_t *out_ms, char *err, size_t errlen)
         return fail(err, errlen, text,
                     "expected milliseconds or ISO 8601 (2026-10-01, 2026-10-01T09:30Z, "
                     "2026-10-01T17:30+08:00)");
-    if (year < 1970 || month < 1 || month > 12 || day < 1 || day > days_in_month(year, month))
+    if (year < 1970 || !civil_valid(year, month, day))
         return fail(err, errlen, text, "not a real date from 1970 on");
-    int64_t ms = days_from_civil(year, month, day) * 86400000;
+    int64_t ms = civil_to_days(year, month, day) * 86400000;
     if (*p == '\0') {
         *out_ms = ms;
         return true;
@@ -152,7 +127,7 @@ cli_time_parse(const char *text, int64_t *out_ms, char *err, size_t errlen)
     if (!parse_offset(p, &offset))
         return fail(err, errlen, text, "expected Z or an offset such as +08:00 after the time");
     ms += ((int64_t)hh * 3600 + mm * 60 + ss) * 1000 + frac - offset;
-    if (ms < 0 || ms > TIME_MAX_MS)
+    if (ms < 0 || ms > EV_TIME_MAX)
         return fail(err, errlen, text, "before 1970 or after 9999 in UTC");
     *out_ms = ms;
     return true;

@@ -35,14 +35,17 @@
     "midnight UTC.\n"
 
 /* Parse a TIME argument into ms UTC (0 to year 9999, as EVENTS.md's `time`).
-   False, with the reason in err, when it is not one. */
+   False, with the reason in err quoting the text, when it is not one: not
+   a number or ISO 8601 date, not a real date from 1970 on, a time without
+   Z or an offset, or outside 0..EV_TIME_MAX once the offset is applied. */
 bool cli_time_parse(const char *text, int64_t *out_ms, char *err, size_t errlen);
 
 /* The clock, ms UTC. */
 int64_t cli_time_now(void);
 
 /* "2026-10-16 12:00+08:00" in the zone in use (cli_time_use_zone); seconds
-   and milliseconds are shown only when they are not zero. */
+   and milliseconds are shown only when they are not zero. Never fails: a
+   time the C library cannot convert is shown as "<ms> ms". */
 void cli_time_format(int64_t ms, char *out, size_t outlen);
 
 /* True when `zone` names a zone of this machine's tz database
@@ -53,7 +56,8 @@ bool cli_time_zone_known(const char *zone);
    (the TZ environment variable, else /etc/localtime). */
 void cli_time_use_zone(const char *zone);
 
-/* The UTC offset of the zone in use at `ms`: "+08:00", or "Z". */
+/* The UTC offset of the zone in use at `ms`: "+08:00", or "Z"; "?" for a
+   time the C library cannot convert. */
 void cli_time_offset(int64_t ms, char *out, size_t outlen);
 
 #endif

@@ -13,6 +13,7 @@
 #include "daemon/alerter.h"
 
 #include "daemon/log.h"
+#include "events/codec.h"
 #include "events/money.h"
 #include "events/wire.h"
 #include "projections/rules.h"

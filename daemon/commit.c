@@ -87,10 +87,10 @@ fault_injected(committer_t *self, commit_job_t *j)
 #endif
 
 static void
-count_growth(committer_t *self, int grown)
+count_growth(store_t *store, writer_stats_t *stats, int grown)
 {
-    atomic_fetch_add_explicit(&self->stats->map_resizes, (uint64_t)grown, memory_order_relaxed);
-    atomic_store(&self->stats->map_size, store_map_size(self->store));
+    atomic_fetch_add_explicit(&stats->map_resizes, (uint64_t)grown, memory_order_relaxed);
+    atomic_store(&stats->map_size, store_map_size(store));
 }
 
 typedef struct {
@@ -126,10 +126,10 @@ put_records(void *arg, char *err, size_t errlen)
 /* A failed commit on a filesystem with less room left than the job
    wanted is a full disk, whatever LMDB made of it (see commit.h). */
 static void
-classify_failure(committer_t *self, commit_job_t *j)
+classify_failure(store_t *store, commit_job_t *j)
 {
     struct statvfs fs;
-    if (j->rc != STORE_ERROR || statvfs(store_dir(self->store), &fs) != 0)
+    if (j->rc != STORE_ERROR || statvfs(store_dir(store), &fs) != 0)
         return;
     uint64_t free_bytes = (uint64_t)fs.f_bavail * fs.f_frsize;
     uint64_t wanted = j->room ? j->room : (uint64_t)1 << 20;
@@ -143,27 +143,28 @@ classify_failure(committer_t *self, commit_job_t *j)
 }
 
 /* Put every record and commit (store_in_txn grows a full map and starts
-   again), then run the job's `after`. */
+   again), then run the job's `after`. With self (the commit thread's),
+   the fault hooks first. */
 static void
-run_job(committer_t *self, commit_job_t *j)
+run_job(store_t *store, writer_stats_t *stats, committer_t *self, commit_job_t *j)
 {
     double t = log_clock_ms();
     int grown = 0;
     if (j->room) {
-        if (store_ensure_room(self->store, j->room, &grown, j->err, sizeof j->err) != STORE_OK)
+        if (store_ensure_room(store, j->room, &grown, j->err, sizeof j->err) != STORE_OK)
             log_warn("growing the LMDB map ahead of a group: %s", j->err);
         if (grown) {
-            count_growth(self, grown);
-            log_info("LMDB map nearly full: grew it to %zu MiB", store_map_size(self->store) >> 20);
+            count_growth(store, stats, grown);
+            log_info("LMDB map nearly full: grew it to %zu MiB", store_map_size(store) >> 20);
         }
     }
     j->ms_room = log_clock_ms() - t;
     j->ms_put = j->ms_after = 0;
     j->after_rc = STORE_OK;
-    if (fault_injected(self, j))
+    if (self && fault_injected(self, j))
         return;
 #ifdef PACER_FAULT_INJECTION
-    if (self->disk_full_flag && access(self->disk_full_flag, F_OK) == 0) {
+    if (self && self->disk_full_flag && access(self->disk_full_flag, F_OK) == 0) {
         snprintf(j->err, sizeof j->err,
                  "committing the log: No space left on device (injected: "
                  "PACERD_TEST_DISK_FULL exists)");
@@ -173,13 +174,13 @@ run_job(committer_t *self, commit_job_t *j)
 #endif
     t = log_clock_ms();
     grown = 0;
-    put_call_t call = {self->store, j};
-    j->rc = store_in_txn(self->store, put_records, &call, &grown, j->err, sizeof j->err);
-    classify_failure(self, j);
+    put_call_t call = {store, j};
+    j->rc = store_in_txn(store, put_records, &call, &grown, j->err, sizeof j->err);
+    classify_failure(store, j);
     j->ms_commit = log_clock_ms() - t - j->ms_put;
     if (grown) {
-        count_growth(self, grown);
-        log_info("LMDB map full: grew it to %zu MiB", store_map_size(self->store) >> 20);
+        count_growth(store, stats, grown);
+        log_info("LMDB map full: grew it to %zu MiB", store_map_size(store) >> 20);
     }
     if (j->rc == STORE_OK && j->after) {
         t = log_clock_ms();
@@ -201,7 +202,7 @@ commit_run(void *arg)
             break;
         commit_job_t *j = self->job;
         pthread_mutex_unlock(&self->lock);
-        run_job(self, j);
+        run_job(self->store, self->stats, self, j);
         pthread_mutex_lock(&self->lock);
         self->running = false;
         self->finished = true;
@@ -308,3 +309,37 @@ committer_fd(const committer_t *self)
 {
     return self->efd;
 }
+
+void
+commit_job_run(store_t *store, writer_stats_t *stats, commit_job_t *job)
+{
+    run_job(store, stats, NULL, job);
+}
+
+static void
+ops_submit(void *self, commit_job_t *job)
+{
+    committer_submit(self, job);
+}
+
+static commit_job_t *
+ops_reap(void *self, bool wait)
+{
+    return committer_reap(self, wait);
+}
+
+static int
+ops_fd(const void *self)
+{
+    return committer_fd(self);
+}
+
+static void
+ops_destroy(void **self_p)
+{
+    committer_t *self = *self_p;
+    committer_destroy(&self);
+    *self_p = NULL;
+}
+
+const committer_ops_t committer_thread_ops = {ops_submit, ops_reap, ops_fd, ops_destroy};

@@ -62,23 +62,52 @@ typedef struct {
     double ms_room, ms_put, ms_commit, ms_after; /* where the time went */
 } commit_job_t;
 
+/* The commit step as the writer sees it: submit a job, reap it, an fd to
+   poll for its end. One job at a time (see above). The commit thread below
+   is the one pacerd uses; tests/test_writer.c puts a fake in its place
+   (writer_set_committer) to drive the writer through failures. */
+typedef struct committer_ops {
+    /* Start a job; none may be in hand (submitted and not reaped). The
+       links and the events they point to must stay put until it is reaped.
+       The job's rc says how it went once reaped: STORE_OK (committed and
+       durable), STORE_DISK_FULL, or another store code (STORE_ERROR;
+       STORE_MAP_FULL if growing the map did not make room): nothing of the
+       job was committed. */
+    void (*submit)(void *committer, commit_job_t *job);
+    /* The job in hand once it is finished (with wait: once it finishes);
+       NULL if none is in hand or, without wait, it is still running. */
+    commit_job_t *(*reap)(void *committer, bool wait);
+    /* A file descriptor that polls readable while a finished job waits to
+       be reaped (for zmq_poll beside the writer's pipe). */
+    int (*fd)(const void *committer);
+    /* Reap the job in hand (waiting), stop and free. */
+    void (*destroy)(void **committer_p);
+} committer_ops_t;
+
 typedef struct _committer_t committer_t;
 
-/* Start the thread. Map growth is counted in stats. NULL with a message. */
+/* The commit thread's operations, on a committer_t. */
+extern const committer_ops_t committer_thread_ops;
+
+/* Start the thread. Map growth is counted in stats. NULL with a message
+   (out of memory, no eventfd, no thread). */
 committer_t *committer_new(store_t *store, writer_stats_t *stats, char *err, size_t errlen);
 /* Stop the thread (after the job in hand) and free it. */
 void committer_destroy(committer_t **self_p);
 
-/* Start a job; none may be in hand (submitted and not reaped). The links
-   and the events they point to must stay put until it is reaped. */
+/* As committer_thread_ops. */
 void committer_submit(committer_t *self, commit_job_t *job);
-/* The job in hand once it is finished (with wait: once it finishes); NULL
-   if none is in hand or, without wait, it is still running. */
 commit_job_t *committer_reap(committer_t *self, bool wait);
 /* True from submit to reap. */
 bool committer_busy(const committer_t *self);
-/* A file descriptor that polls readable while a finished job waits to be
-   reaped (for zmq_poll beside the writer's pipe). */
 int committer_fd(const committer_t *self);
+
+/* Run a job on the calling thread, as the commit thread runs each (without
+   the fault hooks): grow the map for job->room, put and commit, run
+   `after`. Sets job->rc as committer_ops_t's submit says, with job->err;
+   a full map is grown and the transaction redone (STORE_MAP_FULL only
+   when eight growths did not make room). No other write transaction may
+   be open. */
+void commit_job_run(store_t *store, writer_stats_t *stats, commit_job_t *job);
 
 #endif

@@ -2,7 +2,10 @@
 
 #include "daemon/group.h"
 
+#include "daemon/command.h"
+#include "events/codec.h"
 #include "events/currency.h"
+#include "events/utf8.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -46,16 +49,13 @@ group_destroy(group_t **self_p)
 }
 
 bool
-group_is_tick(const pending_t *p)
-{
-    return p->rc == WIRE_OK && p->req.op == OP_TICK;
-}
-
-bool
 group_appends_events(const pending_t *p)
 {
-    return p->rc == WIRE_OK && (p->req.op == OP_APPEND ||
-                                (p->req.op == OP_ALLOCATE && p->alloc_rc == PQ_OK && !p->preview));
+    if (p->rc != WIRE_OK)
+        return false;
+    if (!p->cmd_class)
+        return p->req.op == OP_APPEND;
+    return p->cmd_class->appends && p->cmd_class->appends(p->cmd);
 }
 
 /* "event 3 (id "ord-17"): what", malloc'd into *message. */
@@ -232,11 +232,12 @@ group_fail(group_t *self, const char *why)
 {
     for (size_t k = 0; k < self->npending; k++) {
         pending_t *p = &self->pending[k];
-        if (group_appends_events(p) || group_is_tick(p)) {
+        bool appends = group_appends_events(p);
+        if (appends || (command_flags(p) & CMD_COMMITS)) {
             p->rc = WIRE_INTERNAL;
             snprintf(p->message, sizeof p->message,
                      "nothing in this request was %s: %s; retry later",
-                     group_is_tick(p) ? "committed" : "appended", why);
+                     appends ? "appended" : "committed", why);
         }
     }
 }
@@ -259,8 +260,9 @@ put_seq_dup(uint8_t *p, uint64_t seq, bool dup)
     return p;
 }
 
-static void
-pack_results(group_t *self, pending_t *p, msgpack_packer *pk, uint64_t counts[3], size_t extra)
+void
+group_pack_results(group_t *self, pending_t *p, msgpack_packer *pk, uint64_t counts[3],
+                   size_t extra)
 {
     wire_reply_begin(pk, p->req.corr, true, 5 + extra);
     wire_pack_str(pk, "results");
@@ -309,42 +311,10 @@ group_pack_reply(group_t *self, pending_t *p, msgpack_sbuffer *out, uint64_t cou
     msgpack_sbuffer_clear(out);
     msgpack_packer_init(&pk, out, msgpack_sbuffer_write);
     counts[0] = counts[1] = counts[2] = 0;
-    if (p->rc == WIRE_OK && p->req.op == OP_ALLOCATE && p->alloc_rc != PQ_OK) {
-        wire_reply_error_named(&pk, p->req.corr, pq_rc_name(p->alloc_rc), p->alloc.message);
-        return false;
-    }
-    if (p->rc == WIRE_OK && p->req.op == OP_ALLOCATE && p->preview) {
-        wire_reply_begin(&pk, p->req.corr, true, p->alloc.pairs);
-        msgpack_sbuffer_write(out, p->alloc.body.data, p->alloc.body.size);
-        return true;
-    }
-    if (group_appends_events(p)) {
-        size_t extra = p->req.op == OP_ALLOCATE ? p->alloc.pairs : 0;
-        pack_results(self, p, &pk, counts, extra);
-        if (extra)
-            msgpack_sbuffer_write(out, p->alloc.body.data, p->alloc.body.size);
-        return true;
-    }
-    if (group_is_tick(p)) {
-        if (p->tick_clock < 0) {
-            wire_reply_error(&pk, p->req.corr, WIRE_BAD_REQUEST, p->message);
-            return false;
-        }
-        wire_reply_begin(&pk, p->req.corr, true, 3);
-        wire_pack_str(&pk, "raised");
-        msgpack_pack_uint64(&pk, p->tick_raised);
-        wire_pack_str(&pk, "last_aseq");
-        msgpack_pack_uint64(&pk, self->last_aseq);
-        wire_pack_str(&pk, "now");
-        msgpack_pack_int64(&pk, p->tick_clock);
-        return true;
-    }
-    if (p->rc == WIRE_OK && p->req.op == OP_REBUILD) {
-        wire_reply_begin(&pk, p->req.corr, true, 2);
-        wire_pack_str(&pk, "events");
-        msgpack_pack_uint64(&pk, p->rebuilt_events);
-        wire_pack_str(&pk, "ms");
-        msgpack_pack_uint64(&pk, (uint64_t)(p->rebuild_ms + 0.5));
+    if (p->rc == WIRE_OK && p->cmd_class)
+        return p->cmd_class->pack(p->cmd, self, p, out, counts);
+    if (p->rc == WIRE_OK && p->req.op == OP_APPEND) {
+        group_pack_results(self, p, &pk, counts, 0);
         return true;
     }
     if (p->rc == WIRE_OK) {
@@ -370,15 +340,8 @@ group_release(group_t *self)
             free(p->results[i].prep_message);
         }
         free(p->results);
-        if (p->alloc_ready) {
-            msgpack_sbuffer_destroy(&p->alloc.body);
-            if (p->alloc_events) {
-                msgpack_sbuffer_destroy(p->alloc_events);
-                free(p->alloc_events);
-            }
-            if (p->alloc_rc == PQ_OK && !p->preview)
-                msgpack_unpacked_destroy(&p->alloc_unpacked);
-        }
+        if (p->cmd)
+            p->cmd_class->destroy(&p->cmd);
         wire_request_free(&p->req);
         zmq_msg_close(&p->ident);
         zmq_msg_close(&p->body);

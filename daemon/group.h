@@ -31,7 +31,6 @@
 #include "daemon/outbox.h"
 #include "events/schema.h"
 #include "events/wire.h"
-#include "projections/projection.h"
 
 #include <msgpack.h>
 #include <stdbool.h>
@@ -63,6 +62,10 @@ typedef struct {
     char *message; /* a refusal by the writer; malloc'd */
 } ev_result_t;
 
+/* Who sent a request: a client, or the intake thread itself (an alert
+   tick every --tick seconds; a flush of the progress rows that waited). */
+typedef enum { PENDING_CLIENT = 0, PENDING_TICK, PENDING_FLUSH } pending_from_t;
+
 typedef struct {
     zmq_msg_t ident, body;
     int64_t received_us; /* monotonic, when the intake thread read it */
@@ -77,26 +80,17 @@ typedef struct {
     ev_result_t *results; /* req.nevents of them once prepared */
     uint32_t nresults;
     bool prepared;
-    /* allocate requests */
-    bool alloc_ready, preview;
-    pq_rc_t alloc_rc;
-    pq_result_t alloc;
-    msgpack_sbuffer *alloc_events;
-    msgpack_unpacked alloc_unpacked;
     /* an atomic request refused on a try of its group */
     bool atomic_refused;
     uint32_t refused_index;
     ev_errcode_t refused_code;
     char refused_message[320];
-    /* rebuild requests */
-    uint64_t rebuilt_events;
-    double rebuild_ms;
-    /* tick requests; internal: the intake thread's own timer, answered to
-       nobody */
-    bool internal;
-    bool flush_only; /* internal: only send the progress rows that waited */
-    uint64_t tick_raised;
-    int64_t tick_clock;
+    /* Not an append: the command class of its op (daemon/command) and
+       its state, which only the class reads; NULL for an append. */
+    const struct command_class *cmd_class;
+    void *cmd;
+    /* The intake thread's own requests, answered to nobody. */
+    pending_from_t from;
 } pending_t;
 
 typedef struct {
@@ -120,18 +114,23 @@ typedef struct {
     outbox_batch_t progress;
 } group_t;
 
+/* Error contract: functions that can fail return 0 or -1 (out of
+   memory, or a socket's failure with errno), and answer the request
+   concerned with a wire code (events/wire.h: WIRE_INTERNAL) where there
+   is one; an event's refusal is an ev_errcode_t (events/schema.h) in its
+   status, R_ERROR_BASE + code. */
+
 /* NULL when out of memory. */
 group_t *group_new(void);
 void group_destroy(group_t **self_p);
 
-/* Whether p appends events (an append, or an allocate that is not a
-   preview and has its events). */
+/* Whether p appends events: an append, or a command whose class says so
+   (an allocate that is not a preview and has its events). */
 bool group_appends_events(const pending_t *p);
-/* Whether p is a tick (a request, or the intake thread's own). */
-bool group_is_tick(const pending_t *p);
 
 /* Decode, validate, encode and hash every event of p (once; later calls
-   do nothing). -1 when out of memory, with p answered `internal`. */
+   do nothing). 0, or -1 when out of memory, with p answered
+   WIRE_INTERNAL. */
 int group_prepare(group_t *self, pending_t *p);
 
 /* The event of a prepared, valid result, as event_decode gave it. */
@@ -139,21 +138,29 @@ void group_event(const group_t *self, const ev_result_t *r, event_t *ev);
 /* Its canonical encoding, r->canon_len bytes. */
 const uint8_t *group_canon(const group_t *self, const ev_result_t *r);
 
-/* The writer refuses event `index` (of a request) with code and what. */
+/* The writer refuses event `index` (of a request) with code (an
+   ev_errcode_t) and what. */
 void group_refuse(ev_result_t *r, int code, uint32_t index, const char *what);
 
 /* Before a retry of the group: every result back to its prepared state. */
 void group_reset(group_t *self);
-/* Nothing was appended: every append request is answered `internal`. */
+/* Nothing was appended: every request that appends events or whose
+   command commits with the group (daemon/command: CMD_COMMITS) is
+   answered WIRE_INTERNAL, saying why. */
 void group_fail(group_t *self, const char *why);
 
 /* The reply body of p into out (cleared first); counts[3] is set to p's
    appended, duplicate and refused events; returns false for a request
-   answered with an error (a bad request). */
+   answered with an error (its wire code, or a command's own named code). */
 bool group_pack_reply(group_t *self, pending_t *p, msgpack_sbuffer *out, uint64_t counts[3]);
+/* The reply of an append into pk: the results of p's events, the counts
+   (added to counts[3]) and last_seq, in a map with `extra` more pairs that
+   the caller packs after (a command that appends events). */
+void group_pack_results(group_t *self, pending_t *p, msgpack_packer *pk, uint64_t counts[3],
+                        size_t extra);
 
-/* Close every request's frames and free what it holds; the group is empty
-   and ready to be filled again. */
+/* Close every request's frames and free what it holds (commands' state
+   too); the group is empty and ready to be filled again. */
 void group_release(group_t *self);
 
 /* Hand a group (or NULL, meaning stop) to the other thread over their

@@ -10,8 +10,10 @@
 #define _GNU_SOURCE /* pthread_setname_np */
 #include "daemon/intake.h"
 
+#include "daemon/command.h"
 #include "daemon/group.h"
 #include "daemon/log.h"
+#include "events/utf8.h"
 #include "events/wire.h"
 
 #include <errno.h>
@@ -122,17 +124,17 @@ reply_all(intake_t *self, group_t *g)
 {
     for (size_t k = 0; k < g->npending; k++) {
         pending_t *p = &g->pending[k];
-        if (p->internal) {
-            if (p->flush_only)
+        uint64_t counts[3];
+        bool ok = group_pack_reply(g, p, &self->out, counts);
+        if (p->from != PENDING_CLIENT) { /* answered to nobody */
+            if (p->from == PENDING_FLUSH)
                 self->flush_queued = false;
             else
                 self->tick_queued = false;
-            if (p->rc != WIRE_OK || p->tick_clock < 0)
+            if (!ok)
                 log_warn("alert tick not committed: %s", p->message);
             continue;
         }
-        uint64_t counts[3];
-        bool ok = group_pack_reply(g, p, &self->out, counts);
         /* counted before the reply goes out: a client that asks for the
            status after its reply must see its request counted */
         atomic_fetch_add_explicit(&self->stats->requests, 1, memory_order_relaxed);
@@ -305,7 +307,8 @@ queue_tick(intake_t *self)
     zmq_msg_init(&p->body);
     p->rc = WIRE_OK;
     p->req.op = OP_TICK;
-    p->internal = true;
+    p->from = PENDING_TICK;
+    command_attach(p);
     self->tick_queued = true;
     hand_off(self);
 }
@@ -324,8 +327,8 @@ queue_flush(intake_t *self)
     zmq_msg_init(&p->body);
     p->rc = WIRE_OK;
     p->req.op = OP_TICK;
-    p->internal = true;
-    p->flush_only = true;
+    p->from = PENDING_FLUSH;
+    command_attach(p);
     self->flush_queued = true;
     hand_off(self);
 }
@@ -463,7 +466,8 @@ receive_all(intake_t *self)
             if (self->auth && p->role != AUTH_ADMIN)
                 authorize_events(p);
             g->nevents += p->req.nevents;
-        }
+        } else if (p->rc == WIRE_OK)
+            command_attach(p); /* allocate, rebuild, tick (daemon/command) */
         g->npending++;
         if (self->held)
             read_pipe(self);

@@ -27,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -290,7 +291,7 @@ projector_write_snapshot(projector_t *self, char *err, size_t errlen)
    eight bytes, so that the parent can tell a complete file from a cut
    one even if it cannot learn the child's exit status. */
 static void
-snapshot_child(foldset_t *folds, int fd)
+snapshot_child(foldset_t *folds, int fd, pid_t parent)
 {
     /* Keep only the memfd (as fd 3). A child that outlived a killed
        pacerd must not hold its listening ports or the state directory's
@@ -305,6 +306,10 @@ snapshot_child(foldset_t *folds, int fd)
         for (int i = 4; i < max; i++)
             close(i);
     }
+    /* A snapshot for a pacerd that is gone is of no use: die with it. The
+       parent may have died before this line ran; then getppid says so. */
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent)
+        _exit(5);
     /* Best effort: the daemon's own threads come first. */
     (void)setpriority(PRIO_PROCESS, 0, 10);
     msgpack_sbuffer sb;
@@ -350,9 +355,10 @@ projector_snapshot_start(projector_t *self, bool force)
     int fd = memfd_create("pacer-snapshot", MFD_CLOEXEC);
     struct timespec t0;
     clock_gettime(CLOCK_MONOTONIC, &t0);
+    pid_t parent = getpid();
     pid_t pid = fd >= 0 ? fork() : -1;
     if (pid == 0)
-        snapshot_child(self->folds, fd);
+        snapshot_child(self->folds, fd, parent);
     if (pid < 0) {
         /* Without a child (memory or process limits), write it here. */
         log_warn("cannot serialise the snapshot in a child process (%s): writing it inline",

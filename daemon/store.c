@@ -14,7 +14,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -62,8 +61,14 @@ store_key_u64(const MDB_val *k)
     return v;
 }
 
-/* Take the daemon lock: an flock on <dir>/pacerd.lock, released by the
-   kernel when the process dies, so a kill -9 never leaves a stale lock. */
+/* Take the daemon lock: a POSIX record lock on <dir>/pacerd.lock, released
+   by the kernel when the process dies, so a kill -9 never leaves a stale
+   lock. Not flock: a flock belongs to the open file, which the projector's
+   snapshot child shares from fork() until it closes its copy, and a child
+   not yet scheduled when pacerd was killed kept a restart out ("in use").
+   A record lock belongs to the process and is never inherited. The one
+   rule that comes with it: nothing else in pacerd may open and close
+   pacerd.lock, since closing any descriptor of the file drops the lock. */
 static int
 take_lock(store_t *self, char *err, size_t errlen)
 {
@@ -74,7 +79,13 @@ take_lock(store_t *self, char *err, size_t errlen)
         snprintf(err, errlen, "cannot open %s: %s", path, strerror(errno));
         return STORE_ERROR;
     }
-    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    struct flock lk = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 0};
+    if (fcntl(fd, F_SETLK, &lk) != 0) {
+        if (errno != EACCES && errno != EAGAIN) {
+            snprintf(err, errlen, "cannot lock %s: %s", path, strerror(errno));
+            close(fd);
+            return STORE_ERROR;
+        }
         char pid[32] = "";
         ssize_t n = pread(fd, pid, sizeof pid - 1, 0);
         if (n > 0)
@@ -226,7 +237,7 @@ store_destroy(store_t **self_p)
     if (self->env)
         mdb_env_close(self->env);
     if (self->lock_fd >= 0)
-        close(self->lock_fd); /* releases the flock */
+        close(self->lock_fd); /* releases the lock */
     pthread_rwlock_destroy(&self->resize_lock);
     free(self->dir);
     free(self);

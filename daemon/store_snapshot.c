@@ -154,6 +154,11 @@ static int
 prune_snapshots(store_t *self, int keep, char *err, size_t errlen)
 {
     enum { KEEP_MAX = 8 };
+    if (keep < 1 || keep > KEEP_MAX) {
+        /* more would delete the chunks of kept snapshots past the eighth */
+        snprintf(err, errlen, "keeping %d snapshots: 1 to %d can be kept", keep, KEEP_MAX);
+        return STORE_ERROR;
+    }
     uint64_t first[KEEP_MAX], count[KEEP_MAX];
     int kept = 0, seen = 0;
     MDB_cursor *cur;

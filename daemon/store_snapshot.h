@@ -38,7 +38,8 @@
 /* Write a whole snapshot (len bytes, any length) in the open transaction,
    in chunks of STORE_SNAPSHOT_CHUNK, then its manifest; the newest `keep`
    snapshots (1 to 8) are kept and older ones deleted. STORE_OK;
-   STORE_MAP_FULL, STORE_DISK_FULL or STORE_ERROR from LMDB. */
+   STORE_MAP_FULL, STORE_DISK_FULL or STORE_ERROR from LMDB; STORE_ERROR
+   for a `keep` outside 1 to 8. */
 int store_put_snapshot(store_t *self, uint64_t seq, const void *data, size_t len, int keep,
                        char *err, size_t errlen);
 /* Piece by piece: the first chunk number of a new snapshot; then each

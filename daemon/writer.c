@@ -27,19 +27,29 @@
       against its bytes in memory, since its record is not readable yet.
     If a commit fails, its group is answered `internal`, every unsettled
     insert is rolled back and the projection is reloaded from the log; the
-    group applied meanwhile is applied again. */
+    group applied meanwhile is applied again.
+
+    What is decided per event lives elsewhere: whether it may be appended
+    (duplicates, conflicts, the folds' checks) in daemon/admission; what a
+    request that is not an append does (allocate, rebuild, tick) in its
+    command class (daemon/command), whose hooks this file calls at fixed
+    points of a group's life without knowing the commands. The commit step
+    is reached through committer_ops_t (daemon/commit), so that a test can
+    put a fake in its place (tests/test_writer.c). */
 
 #include "daemon/writer.h"
 
+#include "daemon/admission.h"
 #include "daemon/alerter.h"
 #include "daemon/chain.h"
+#include "daemon/command.h"
 #include "daemon/commit.h"
 #include "daemon/group.h"
 #include "daemon/intake.h"
 #include "daemon/log.h"
 #include "daemon/projector.h"
 #include "daemon/store_ids.h"
-#include "events/schema.h"
+#include "events/codec.h"
 #include "events/wire.h"
 
 #include <assert.h>
@@ -50,8 +60,7 @@
 #include <time.h>
 #include <zmq.h>
 
-#define STORE_RETRY   (-100) /* apply_group: abort and try the group again */
-#define SLOW_GROUP_MS 250    /* a group that took longer is logged, with where the time went */
+#define SLOW_GROUP_MS 250 /* a group that took longer is logged, with where the time went */
 /* Test hook: PACERD_SLOW_GROUP_MS=N in the environment logs groups over N
    ms instead (0: every group). */
 #define SLOW_GROUP_ENV "PACERD_SLOW_GROUP_MS"
@@ -66,9 +75,11 @@ struct _writer_t {
     void *ctx;          /* private, inproc only: the pipe to the intake thread */
     void *pipe, *intake_pipe;
     writer_stats_t *stats;
-    msgpack_zone zone; /* for decoding stored events on a duplicate check */
+    admission_t *admission; /* the checks before a seq (daemon/admission) */
     chain_t *chain;
-    committer_t *committer;
+    /* The commit step (daemon/commit): the commit thread, or a test's. */
+    const committer_ops_t *commit_ops;
+    void *committer;
     /* Two link arrays: the group being applied fills buf[cur]; the group
        in the commit thread's hands owns the other. */
     struct {
@@ -85,7 +96,6 @@ struct _writer_t {
        the record before it (applied, not necessarily committed yet). */
     uint64_t next_seq;
     uint8_t last_hash[STORE_HASH_BYTES];
-    store_reader_t *reader; /* for duplicate checks, during one apply */
     /* The group in the commit thread's hands, its job, the duplicate
        index's mark after its inserts, and when its processing began. */
     group_t *inflight;
@@ -101,14 +111,13 @@ struct _writer_t {
        about a slow one: snapshot store, index growth, apply. */
     double ms[3];
     /* Alerts: the alerter (its memory runs with the projection, ahead of
-       the durable outbox by the groups in flight), and the alert clock:
-       the wall clock, or with a manual clock the last tick's now. */
+       the durable outbox by the groups in flight). What the commands
+       (daemon/command) may use, with the alert clock (the wall clock, or
+       with a manual clock the last tick's now) and --alerts off. */
     alerter_t *alerter;
-    bool manual_clock;
-    int64_t alert_clock;
+    command_env_t env;
     int64_t tick_ms;
-    auth_t *auth;   /* for the intake thread; NULL: authentication off */
-    bool no_alerts; /* --alerts off: evaluate no rule, raise no flag */
+    auth_t *auth; /* for the intake thread; NULL: authentication off */
     /* The disk is full: groups of appends are refused without being
        applied, except one a second (a probe) while space may have come
        back; the first commit that succeeds ends it. */
@@ -174,6 +183,25 @@ writer_load_ids(store_t *store, char *err, size_t errlen)
     return d;
 }
 
+/* The canonical bytes of event seq if the group being applied or the one
+   being committed appended it (admission_memory_fn): their records are
+   not readable from the log yet. */
+static bool
+in_memory(void *arg, uint64_t seq, const uint8_t **event, size_t *len)
+{
+    writer_t *self = arg;
+    const chain_link_t *l = NULL;
+    if (seq >= self->first_seq)
+        l = &self->buf[self->cur].links[seq - self->first_seq];
+    else if (self->inflight && seq >= self->job.first_seq)
+        l = &self->job.links[seq - self->job.first_seq];
+    if (!l)
+        return false;
+    *event = l->event;
+    *len = l->len;
+    return true;
+}
+
 /* The private context and its PAIR pipe to the intake thread. */
 static int
 open_pipe(writer_t *self, char *err, size_t errlen)
@@ -208,13 +236,13 @@ writer_new(store_t *store, projector_t *projector, dedup_t **dedup_p, void *rout
     self->pub = pub;
     self->stats = stats;
     self->headroom = WRITER_MAP_HEADROOM;
+    self->commit_ops = &committer_thread_ops;
     self->tick_ms = WRITER_TICK_MS;
     const char *slow = getenv(SLOW_GROUP_ENV);
     self->slow_ms = slow ? atof(slow) : SLOW_GROUP_MS;
     self->dedup = *dedup_p;
     *dedup_p = NULL;
     self->first_seq = UINT64_MAX;
-    msgpack_zone_init(&self->zone, 4096);
     if (!self->dedup) {
         snprintf(err, errlen, "out of memory");
         writer_destroy(&self);
@@ -225,11 +253,15 @@ writer_new(store_t *store, projector_t *projector, dedup_t **dedup_p, void *rout
         writer_destroy(&self);
         return NULL;
     }
-    if (!(self->alerter = alerter_new())) {
+    if (!(self->alerter = alerter_new()) ||
+        !(self->admission =
+              admission_new(store, self->dedup, projector, self->alerter, in_memory, self))) {
         snprintf(err, errlen, "out of memory");
         writer_destroy(&self);
         return NULL;
     }
+    self->env = (command_env_t){
+        .store = store, .projector = projector, .alerter = self->alerter, .stats = stats};
     if (alerter_load(self->alerter, store, projector_live(projector), err, errlen) != 0) {
         writer_destroy(&self);
         return NULL;
@@ -256,10 +288,11 @@ writer_destroy(writer_t **self_p)
     writer_t *self = *self_p;
     if (!self)
         return;
-    committer_destroy(&self->committer);
+    if (self->committer)
+        self->commit_ops->destroy(&self->committer);
+    admission_destroy(&self->admission);
     alerter_destroy(&self->alerter);
     dedup_destroy(&self->dedup);
-    msgpack_zone_destroy(&self->zone);
     chain_destroy(&self->chain);
     free(self->buf[0].links);
     free(self->buf[1].links);
@@ -271,104 +304,6 @@ writer_destroy(writer_t **self_p)
         zmq_ctx_term(self->ctx);
     free(self);
     *self_p = NULL;
-}
-
-/* The id of a stored canonical event (decoded on the rare hash hit). */
-static ev_str_t
-stored_id(writer_t *self, const uint8_t *event, size_t len)
-{
-    msgpack_object obj;
-    size_t off = 0;
-    ev_str_t none = {NULL, 0};
-    if (msgpack_unpack((const char *)event, len, &off, &self->zone, &obj) != MSGPACK_UNPACK_SUCCESS)
-        return none;
-    return event_peek_id(&obj);
-}
-
-typedef enum { FOUND_NONE, FOUND_SAME, FOUND_CONFLICT, FOUND_ERROR } found_t;
-
-/* The canonical bytes of event seq: in memory if the group being applied
-   or the one being committed appended it, else from the log. */
-static int
-event_bytes(writer_t *self, uint64_t seq, const uint8_t **event, size_t *len, char *err,
-            size_t errlen)
-{
-    const chain_link_t *l = NULL;
-    if (seq >= self->first_seq)
-        l = &self->buf[self->cur].links[seq - self->first_seq];
-    else if (self->inflight && seq >= self->job.first_seq)
-        l = &self->job.links[seq - self->job.first_seq];
-    if (l) {
-        *event = l->event;
-        *len = l->len;
-        return STORE_OK;
-    }
-    /* Everything before the job in hand is committed; the reader is
-       closed before the writer ever waits for that job (a map growth in
-       the commit thread waits for every reader). */
-    store_record_t rec;
-    if (!self->reader && !(self->reader = store_read_begin(self->store, err, errlen)))
-        return STORE_ERROR;
-    int rc = store_reader_get(self->reader, seq, &rec, err, errlen);
-    if (rc == STORE_NOT_FOUND)
-        snprintf(err, errlen, "the duplicate index names seq %llu, which is not in the log",
-                 (unsigned long long)seq);
-    *event = rec.event;
-    *len = rec.event_len;
-    return rc;
-}
-
-/* Look an event up in the log, including the appends not yet committed. */
-static found_t
-find_existing(writer_t *self, group_t *g, const ev_result_t *r, uint64_t *seq_out, char *err,
-              size_t errlen)
-{
-    dedup_iter_t it;
-    const uint8_t *canon = group_canon(g, r);
-    for (uint64_t seq = dedup_first(self->dedup, r->id_hash, &it); seq;
-         seq = dedup_next(self->dedup, &it)) {
-        const uint8_t *event;
-        size_t len;
-        if (event_bytes(self, seq, &event, &len, err, errlen) != STORE_OK)
-            return FOUND_ERROR;
-        *seq_out = seq;
-        if (len == r->canon_len && memcmp(event, canon, r->canon_len) == 0)
-            return FOUND_SAME;
-        ev_str_t id = stored_id(self, event, len);
-        msgpack_zone_clear(&self->zone);
-        if (id.len == r->id_len && memcmp(id.ptr, r->id, r->id_len) == 0)
-            return FOUND_CONFLICT;
-    }
-    return FOUND_NONE;
-}
-
-/* Duplicate, conflict and projection checks of a prepared event. Returns
-   false with the result set when the event is not to be appended (a
-   duplicate is not an error), or sets *failed on a store failure. */
-static bool
-admit_event(writer_t *self, group_t *g, ev_result_t *r, uint32_t i, const event_t *ev, bool *failed,
-            char *err, size_t errlen)
-{
-    found_t f = find_existing(self, g, r, &r->seq, err, errlen);
-    if (f == FOUND_ERROR) {
-        *failed = true;
-        return false;
-    }
-    if (f == FOUND_SAME) {
-        r->status = R_DUP;
-        return false;
-    }
-    if (f == FOUND_CONFLICT) {
-        group_refuse(r, EVE_CONFLICT, i, "id: already in the log with different content");
-        return false;
-    }
-    ev_error_t perr;
-    if (foldset_check(projector_folds(self->projector), ev, &perr) != EVE_OK ||
-        alerter_check(self->alerter, ev, &perr) != EVE_OK) {
-        group_refuse(r, perr.code, i, perr.message);
-        return false;
-    }
-    return true;
 }
 
 /* Links pushed to the chain thread at a time. */
@@ -403,90 +338,47 @@ append_event(writer_t *self, group_t *g, const pending_t *p, ev_result_t *r, con
     return STORE_OK;
 }
 
-static void
-abort_rest(pending_t *p, uint32_t except)
-{
-    for (uint32_t i = 0; i < p->nresults; i++)
-        if (i != except && (p->results[i].status == R_VALID || p->results[i].status == R_DUP))
-            group_refuse(&p->results[i], EVE_ABORTED, i,
-                         "not appended: another event of this atomic batch was refused");
-}
+/* What applying a request or a group came to. */
+typedef enum {
+    APPLIED,
+    APPLY_AGAIN, /* an atomic request clashed: apply the group again without it */
+    APPLY_FAILED /* a store failure or out of memory: the message says which */
+} apply_t;
 
 /* An atomic request is appended whole or not at all: every event is
    checked (against the state before the request) first. */
-static int
+static apply_t
 apply_atomic(writer_t *self, group_t *g, pending_t *p, char *err, size_t errlen)
 {
     event_t ev;
-    bool ok = true, failed = false;
-    if (p->atomic_refused) { /* found on an earlier try of this group */
-        group_refuse(&p->results[p->refused_index], p->refused_code, p->refused_index,
-                     p->refused_message);
-        abort_rest(p, p->refused_index);
-        return STORE_OK;
-    }
-    for (uint32_t i = 0; i < p->nresults; i++) {
-        ev_result_t *r = &p->results[i];
-        if (r->status != R_VALID) {
-            ok = false;
-            continue;
-        }
-        group_event(g, r, &ev);
-        if (!admit_event(self, g, r, i, &ev, &failed, err, errlen) && r->status != R_DUP)
-            ok = false;
-        if (failed)
-            return STORE_ERROR;
-        for (uint32_t j = 0; j < i && r->status != R_ERROR_BASE + EVE_CONFLICT; j++) {
-            ev_result_t *q = &p->results[j];
-            if (q->id && q->id_len == r->id_len && memcmp(q->id, r->id, r->id_len) == 0 &&
-                (q->canon_len != r->canon_len ||
-                 memcmp(group_canon(g, q), group_canon(g, r), r->canon_len) != 0)) {
-                group_refuse(r, EVE_CONFLICT, i,
-                             "id: used earlier in this batch with different content");
-                ok = false;
-            }
-        }
-    }
-    if (!ok) {
-        abort_rest(p, UINT32_MAX);
-        return STORE_OK;
-    }
+    admission_verdict_t v = admission_batch(self->admission, g, p, err, errlen);
+    if (v == ADMIT_FAILED)
+        return APPLY_FAILED;
+    if (v != ADMIT_NEW)
+        return APPLIED;
     for (uint32_t i = 0; i < p->nresults; i++) {
         ev_result_t *r = &p->results[i];
         if (r->status != R_VALID)
             continue;
-        /* a repeat of an earlier event of this batch is a duplicate of it */
-        uint64_t seq;
-        if (find_existing(self, g, r, &seq, err, errlen) == FOUND_SAME) {
-            r->seq = seq;
-            r->status = R_DUP;
-            continue;
-        }
-        ev_error_t e;
         group_event(g, r, &ev);
-        /* Checked against the state before the batch, an event may still
-           clash with one appended just before it (two refunds that each
-           fit, but not both). Then the whole group is redone without this
-           request, which is refused whole. */
-        if (projection_check(projector_live(self->projector), &ev, &e) != EVE_OK) {
-            p->atomic_refused = true;
-            p->refused_index = i;
-            p->refused_code = e.code;
-            snprintf(p->refused_message, sizeof p->refused_message, "%s", e.message);
-            return STORE_RETRY;
-        }
-        int rc = append_event(self, g, p, r, &ev, err, errlen);
-        if (rc != STORE_OK)
-            return rc;
+        v = admission_batch_event(self->admission, g, p, i, &ev, err, errlen);
+        if (v == ADMIT_FAILED)
+            return APPLY_FAILED;
+        if (v == ADMIT_AGAIN)
+            return APPLY_AGAIN;
+        if (v == ADMIT_DUPLICATE)
+            continue;
+        if (append_event(self, g, p, r, &ev, err, errlen) != STORE_OK)
+            return APPLY_FAILED;
     }
-    return STORE_OK;
+    return APPLIED;
 }
 
 /* How far ahead of the event being checked its successors' duplicate
    index slots are prefetched. */
 #define DEDUP_PREFETCH 8
 
-static int
+static apply_t
 apply_request(writer_t *self, group_t *g, pending_t *p, char *err, size_t errlen)
 {
     if (p->req.atomic)
@@ -498,55 +390,18 @@ apply_request(writer_t *self, group_t *g, pending_t *p, char *err, size_t errlen
         ev_result_t *r = &p->results[i];
         if (i + DEDUP_PREFETCH < p->nresults)
             dedup_prefetch(self->dedup, p->results[i + DEDUP_PREFETCH].id_hash);
-        bool failed = false;
         if (r->status != R_VALID)
             continue;
         group_event(g, r, &ev);
-        if (!admit_event(self, g, r, i, &ev, &failed, err, errlen)) {
-            if (failed)
-                return STORE_ERROR;
+        admission_verdict_t v = admission_event(self->admission, g, r, i, &ev, err, errlen);
+        if (v == ADMIT_FAILED)
+            return APPLY_FAILED;
+        if (v != ADMIT_NEW)
             continue;
-        }
-        int rc = append_event(self, g, p, r, &ev, err, errlen);
-        if (rc != STORE_OK)
-            return rc;
+        if (append_event(self, g, p, r, &ev, err, errlen) != STORE_OK)
+            return APPLY_FAILED;
     }
-    return STORE_OK;
-}
-
-/* An allocation becomes an atomic batch of target_set events computed from
-   the projection; a preview only computes. */
-static void
-prepare_allocation(writer_t *self, group_t *g, pending_t *p)
-{
-    pq_result_t *q = &p->alloc;
-    msgpack_sbuffer_init(&q->body);
-    p->alloc_ready = true;
-    const msgpack_object *preview = NULL;
-    for (uint32_t i = 0; i < p->req.body->via.map.size; i++) {
-        const msgpack_object_kv *kv = &p->req.body->via.map.ptr[i];
-        if (kv->key.type == MSGPACK_OBJECT_STR && kv->key.via.str.size == 7 &&
-            !memcmp(kv->key.via.str.ptr, "preview", 7))
-            preview = &kv->val;
-    }
-    p->preview = preview && preview->type == MSGPACK_OBJECT_BOOLEAN && preview->via.boolean;
-    uint32_t n;
-    p->alloc_rc =
-        projection_allocate(projector_live(self->projector), p->req.body, q, &p->alloc_events, &n);
-    if (p->alloc_rc != PQ_OK || p->preview)
-        return;
-    size_t off = 0;
-    msgpack_unpacked_init(&p->alloc_unpacked);
-    if (msgpack_unpack_next(&p->alloc_unpacked, p->alloc_events->data, p->alloc_events->size,
-                            &off) != MSGPACK_UNPACK_SUCCESS) {
-        p->alloc_rc = PQ_BAD_REQUEST;
-        snprintf(q->message, sizeof q->message, "could not build the allocation's events");
-        return;
-    }
-    p->req.events = p->alloc_unpacked.data.via.array.ptr;
-    p->req.nevents = p->alloc_unpacked.data.via.array.size;
-    p->req.atomic = true;
-    group_prepare(g, p);
+    return APPLIED;
 }
 
 static int
@@ -571,73 +426,43 @@ id_in_group(void *arg, uint64_t seq, char *id, size_t cap)
         seq >= self->first_seq + self->nlinks)
         return false;
     const chain_link_t *l = &self->buf[self->cur].links[seq - self->first_seq];
-    ev_str_t s = stored_id(self, l->event, l->len);
-    bool ok = s.ptr && s.len < cap;
-    if (ok) {
-        memcpy(id, s.ptr, s.len);
-        id[s.len] = 0;
-    }
-    msgpack_zone_clear(&self->zone);
-    return ok;
+    return admission_event_id(self->admission, l->event, l->len, id, cap);
 }
 
-/* After the group's events are folded: its tick requests move the alert
-   clock, then the alerter evaluates what the events changed at the alert
-   clock, and each tick what time made due. The records go into the
-   group's outbox batch, committed with it. */
+/* After the group's events are folded: its commands' before_alerts (a
+   tick moves the alert clock), then the alerter evaluates what the events
+   changed at the alert clock, then the commands' after_alerts (each tick
+   what time made due). The records go into the group's outbox batch,
+   committed with it. STORE_OK or STORE_ERROR (out of memory). */
 static int
 raise_alerts(writer_t *self, group_t *g, char *err, size_t errlen)
 {
-    projection_t *proj = projector_live(self->projector);
-    foldset_t *folds = projector_folds(self->projector);
-    uint64_t log_seq = self->first_seq + self->nlinks - 1;
-    int64_t wall = self->recorded_at;
+    command_env_t *env = &self->env;
+    env->wall = self->recorded_at;
+    env->log_seq = self->first_seq + self->nlinks - 1;
     for (size_t k = 0; k < g->npending; k++) {
         pending_t *p = &g->pending[k];
-        if (!group_is_tick(p) || p->flush_only)
-            continue;
-        int64_t t = p->req.has_now ? p->req.now : wall;
-        if (self->manual_clock && !p->req.has_now)
-            t = self->alert_clock;
-        if (self->manual_clock && t < self->alert_clock) {
-            p->tick_clock = -1;
-            snprintf(p->message, sizeof p->message,
-                     "now: %lld is earlier than the alert clock (%lld); time only moves forward",
-                     (long long)t, (long long)self->alert_clock);
-            continue;
-        }
-        p->tick_clock = t;
-        if (self->manual_clock) {
-            self->alert_clock = t;
-            atomic_store(&self->stats->alert_clock, t);
-        }
+        if (command_of(p) && p->cmd_class->before_alerts)
+            p->cmd_class->before_alerts(p->cmd, env, g, p);
     }
-    int64_t now = self->manual_clock ? self->alert_clock : wall;
-    if (self->no_alerts) {
+    int64_t now = env->manual_clock ? env->alert_clock : env->wall;
+    if (env->alerts_off) {
         g->last_aseq = alerter_last_aseq(self->alerter);
         return STORE_OK;
     }
     bool progress =
         atomic_load_explicit(&self->stats->progress_subscribers, memory_order_relaxed) > 0;
-    alerter_progress_to(self->alerter, progress ? &g->progress : NULL);
-    if (alerter_group(self->alerter, proj, folds, now, log_seq, id_in_group, self, &g->outbox, err,
-                      errlen) != 0)
+    env->progress = progress ? &g->progress : NULL;
+    alerter_progress_to(self->alerter, env->progress);
+    if (alerter_group(self->alerter, projector_live(self->projector),
+                      projector_folds(self->projector), now, env->log_seq, id_in_group, self,
+                      &g->outbox, err, errlen) != 0)
         return STORE_ERROR;
     for (size_t k = 0; k < g->npending; k++) {
         pending_t *p = &g->pending[k];
-        if (!group_is_tick(p) || p->tick_clock < 0)
-            continue;
-        if (p->flush_only) {
-            if (alerter_flush_progress(self->alerter, proj, now, log_seq,
-                                       progress ? &g->progress : NULL) != 0)
-                return STORE_ERROR;
-            continue;
-        }
-        size_t before = g->outbox.nrecs;
-        if (alerter_tick(self->alerter, proj, folds, p->tick_clock, log_seq, &g->outbox, err,
-                         errlen) != 0)
+        if (command_of(p) && p->cmd_class->after_alerts &&
+            p->cmd_class->after_alerts(p->cmd, env, g, p, err, errlen) != STORE_OK)
             return STORE_ERROR;
-        p->tick_raised = g->outbox.nrecs - before;
     }
     g->last_aseq = alerter_last_aseq(self->alerter);
     return STORE_OK;
@@ -645,23 +470,22 @@ raise_alerts(writer_t *self, group_t *g, char *err, size_t errlen)
 
 /* Check every valid, new event of the group, give it its seq, fold it
    and have its record hashed; nothing is written to the store here.
-   Returns STORE_OK, STORE_RETRY (an atomic request clashed: apply the
-   group again without it) or STORE_ERROR. */
-static int
+   Returns APPLIED, APPLY_AGAIN or APPLY_FAILED. */
+static apply_t
 apply_group(writer_t *self, group_t *g, int64_t recorded_at, char *err, size_t errlen)
 {
     size_t total = 0;
     for (size_t k = 0; k < g->npending; k++) {
         pending_t *p = &g->pending[k];
-        if (p->rc == WIRE_OK && p->req.op == OP_ALLOCATE && !p->alloc_ready)
-            prepare_allocation(self, g, p);
+        if (command_of(p) && p->cmd_class->prepare)
+            p->cmd_class->prepare(p->cmd, &self->env, g, p);
         if (group_appends_events(p))
             total += p->req.nevents;
     }
     double t = log_clock_ms();
     if (dedup_reserve(self->dedup, total) != 0 || reserve_links(self, total) != 0) {
         snprintf(err, errlen, "out of memory for %zu events", total);
-        return STORE_ERROR;
+        return APPLY_FAILED;
     }
     self->ms[T_RESERVE] += log_clock_ms() - t;
     t = log_clock_ms();
@@ -670,18 +494,18 @@ apply_group(writer_t *self, group_t *g, int64_t recorded_at, char *err, size_t e
     self->first_seq = self->next_seq;
     self->nlinks = 0;
     chain_begin(self->chain, self->last_hash, self->first_seq, recorded_at, links);
-    int rc = STORE_OK;
+    apply_t rc = APPLIED;
     outbox_batch_clear(&g->outbox);
     outbox_batch_clear(&g->progress);
-    for (size_t k = 0; k < g->npending && rc == STORE_OK; k++)
+    for (size_t k = 0; k < g->npending && rc == APPLIED; k++)
         if (group_appends_events(&g->pending[k]))
             rc = apply_request(self, g, &g->pending[k], err, errlen);
-    if (rc == STORE_OK)
-        rc = raise_alerts(self, g, err, errlen);
+    if (rc == APPLIED && raise_alerts(self, g, err, errlen) != STORE_OK)
+        rc = APPLY_FAILED;
     chain_finish(self->chain, self->nlinks); /* before the links are handed on or reused */
-    store_read_end(&self->reader);
+    admission_end(self->admission);
     self->first_seq = UINT64_MAX;
-    if (rc == STORE_OK) {
+    if (rc == APPLIED) {
         self->next_seq += self->nlinks;
         if (self->nlinks)
             memcpy(self->last_hash, links[self->nlinks - 1].hash, STORE_HASH_BYTES);
@@ -690,43 +514,25 @@ apply_group(writer_t *self, group_t *g, int64_t recorded_at, char *err, size_t e
     return rc;
 }
 
-/* rebuild requests run after the group's commit, with the projection
-   still locked, each in a transaction of its own (for the snapshots). */
+/* After the group's commit, with the projection still locked: the
+   commands that run on the durable log (rebuild). */
 static void
-run_rebuilds(writer_t *self, group_t *g)
+run_after_commit(writer_t *self, group_t *g)
 {
-    char err[512];
     for (size_t k = 0; k < g->npending; k++) {
         pending_t *p = &g->pending[k];
-        if (p->rc != WIRE_OK || p->req.op != OP_REBUILD)
-            continue;
-        double t0 = log_clock_ms();
-        int rc = store_begin(self->store, err, sizeof err);
-        if (rc == STORE_OK)
-            rc = projector_rebuild(self->projector, &p->rebuilt_events, err, sizeof err);
-        if (rc == STORE_OK)
-            rc = store_commit(self->store, err, sizeof err);
-        else
-            store_abort(self->store);
-        p->rebuild_ms = log_clock_ms() - t0;
-        if (rc != STORE_OK) {
-            p->rc = WIRE_INTERNAL;
-            snprintf(p->message, sizeof p->message, "rebuild failed: %s", err);
-            log_error("rebuild failed: %s", err);
-        } else
-            log_info("projection rebuilt: %llu events in %.0f ms",
-                     (unsigned long long)p->rebuilt_events, p->rebuild_ms);
-        if (rc == STORE_OK && alerter_load(self->alerter, self->store,
-                                           projector_live(self->projector), err, sizeof err) != 0)
-            log_error("alert state reload failed: %s", err);
+        if (command_of(p) && p->cmd_class->after_commit)
+            p->cmd_class->after_commit(p->cmd, &self->env, p);
     }
 }
 
+/* Whether the group holds a command that works on the durable log alone
+   (CMD_DRAINS: a rebuild). */
 static bool
-has_rebuild(const group_t *g)
+drains(const group_t *g)
 {
     for (size_t k = 0; k < g->npending; k++)
-        if (g->pending[k].rc == WIRE_OK && g->pending[k].req.op == OP_REBUILD)
+        if (command_flags(&g->pending[k]) & CMD_DRAINS)
             return true;
     return false;
 }
@@ -737,7 +543,7 @@ static void
 undo_to_durable(writer_t *self)
 {
     char err[512];
-    assert(!committer_busy(self->committer));
+    assert(!self->inflight);
     dedup_rollback(self->dedup);
     if (projector_reload(self->projector, err, sizeof err) != STORE_OK)
         log_error("projection reload failed: %s", err);
@@ -761,13 +567,13 @@ collect_snapshot(writer_t *self)
 void
 writer_set_manual_clock(writer_t *self, bool manual)
 {
-    self->manual_clock = manual;
+    self->env.manual_clock = manual;
 }
 
 void
 writer_set_alerts(writer_t *self, bool on)
 {
-    self->no_alerts = !on;
+    self->env.alerts_off = !on;
 }
 
 void
@@ -780,6 +586,16 @@ void
 writer_set_auth(writer_t *self, auth_t *auth)
 {
     self->auth = auth;
+}
+
+void
+writer_set_committer(writer_t *self, const committer_ops_t *ops, void *committer)
+{
+    assert(!self->inflight);
+    if (self->committer)
+        self->commit_ops->destroy(&self->committer);
+    self->commit_ops = ops;
+    self->committer = committer;
 }
 
 void
@@ -853,13 +669,14 @@ disk_full_leave(writer_t *self)
 }
 
 /* Whether a group can be refused whole without being applied: nothing in
-   it but appends, ticks and requests already answered with an error. */
+   it but appends, commands that allow it (ticks: CMD_REFUSABLE) and
+   requests already answered with an error. */
 static bool
 refusable(const group_t *g)
 {
     for (size_t k = 0; k < g->npending; k++) {
         const pending_t *p = &g->pending[k];
-        if (p->rc == WIRE_OK && p->req.op != OP_APPEND && !group_is_tick(p))
+        if (p->rc == WIRE_OK && p->req.op != OP_APPEND && !(command_flags(p) & CMD_REFUSABLE))
             return false;
     }
     return true;
@@ -885,7 +702,7 @@ finish_inflight(writer_t *self, bool wait)
 {
     if (!self->inflight)
         return 0;
-    commit_job_t *j = committer_reap(self->committer, wait);
+    commit_job_t *j = self->commit_ops->reap(self->committer, wait);
     if (!j)
         return 0;
     group_t *g = self->inflight;
@@ -906,8 +723,7 @@ finish_inflight(writer_t *self, bool wait)
         g->committed = true;
         g->recorded_at = j->recorded_at;
         g->last_seq = j->first_seq + j->n - 1;
-        if (has_rebuild(g))
-            run_rebuilds(self, g);
+        run_after_commit(self, g);
     } else {
         atomic_fetch_add_explicit(&self->stats->commit_failures, 1, memory_order_relaxed);
         undo_to_durable(self);
@@ -919,7 +735,7 @@ finish_inflight(writer_t *self, bool wait)
     }
     double took = log_clock_ms() - self->inflight_t0;
     /* a rebuild is slow by nature and logs its own time */
-    if (took > self->slow_ms && !has_rebuild(g))
+    if (took > self->slow_ms && !drains(g))
         log_info("slow group: %zu events in %.0f ms (snapshot %.0f, index growth %.0f, apply "
                  "%.0f, map growth %.0f, put %.0f, commit %.0f, snapshot chunk %.0f; the rest "
                  "waiting for the group before)",
@@ -974,7 +790,7 @@ process_group(writer_t *self, group_t *g)
     char err[512];
     memset(self->ms, 0, sizeof self->ms);
     double t0 = log_clock_ms();
-    bool rebuild = has_rebuild(g);
+    bool rebuild = drains(g);
     if (self->inflight && must_drain(self, rebuild))
         finish_inflight(self, true);
     if (!self->inflight)
@@ -993,8 +809,8 @@ process_group(writer_t *self, group_t *g)
     if (recorded_at < self->last_recorded_at)
         recorded_at = self->last_recorded_at;
     for (;;) {
-        int rc = apply_group(self, g, recorded_at, err, sizeof err);
-        if (rc == STORE_OK && finish_inflight(self, true) < 0) {
+        apply_t rc = apply_group(self, g, recorded_at, err, sizeof err);
+        if (rc == APPLIED && finish_inflight(self, true) < 0) {
             /* applied on top of a group that failed, and undone with it */
             if (self->disk_full && refusable(g)) {
                 group_reset(g);
@@ -1006,13 +822,13 @@ process_group(writer_t *self, group_t *g)
             group_reset(g);
             continue;
         }
-        if (rc == STORE_OK)
+        if (rc == APPLIED)
             break;
-        /* Retry or failure: back to the durable log first. */
+        /* Again or failure: back to the durable log first. */
         finish_inflight(self, true);
         undo_to_durable(self);
         group_reset(g);
-        if (rc == STORE_RETRY)
+        if (rc == APPLY_AGAIN)
             continue;
         fail_group(self, g, err);
         hand_back(self, g);
@@ -1043,7 +859,7 @@ process_group(writer_t *self, group_t *g)
     self->inflight_t0 = t0;
     memcpy(self->inflight_ms, self->ms, sizeof self->ms);
     self->cur ^= 1;
-    committer_submit(self->committer, j);
+    self->commit_ops->submit(self->committer, j);
     /* A rebuild folds the log again: nothing may be applied past it. */
     if (rebuild)
         finish_inflight(self, true);
@@ -1093,7 +909,7 @@ writer_run(writer_t *self, volatile int *stop)
         if (!self->inflight && self->locked)
             at_durable_point(self);
         zmq_pollitem_t items[2] = {{self->pipe, 0, ZMQ_POLLIN, 0},
-                                   {NULL, committer_fd(self->committer), ZMQ_POLLIN, 0}};
+                                   {NULL, self->commit_ops->fd(self->committer), ZMQ_POLLIN, 0}};
         /* While a snapshot is being stored, idle time goes to its chunks. */
         static const long timeout[] = {1000, 50, 0};
         long wait = self->inflight ? 1000 : timeout[projector_snapshot_busy(self->projector)];

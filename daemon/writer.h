@@ -12,11 +12,13 @@
          and decode, validate, encode canonically and hash the id of every
          event;
       2. for each event in order: look it up in the duplicate index, check
-         it against the projection, give it the next seq and fold it into
-         the projection (its chained hash computed beside the writer by
-         daemon/chain); allocate requests become atomic batches of
-         target_set events here, computed from the projection as it stood
-         before the group;
+         it against the projection (daemon/admission), give it the next
+         seq and fold it into the projection (its chained hash computed
+         beside the writer by daemon/chain); the group's other requests
+         run as commands (daemon/command): an allocate becomes an atomic
+         batch of target_set events here, computed from the projection as
+         it stood before the group, a tick evaluates the alerts time made
+         due, a rebuild runs after the group's commit;
       3. (commit thread, daemon/commit) put the group's records into one
          write transaction and commit it (LMDB syncs to disk), while the
          writer goes on with step 2 of the next group;
@@ -83,10 +85,19 @@ typedef struct {
 } writer_stats_t;
 
 typedef struct _writer_t writer_t;
+struct committer_ops; /* daemon/commit.h */
+
+/* Error contract: writer_new and writer_load_ids return NULL with a
+   message (out of memory, a socket or thread that could not be made, an
+   unreadable log or outbox); writer_run returns 0 or -1; writer_snapshot
+   a store code (daemon/store.h: STORE_OK, STORE_ERROR, STORE_MAP_FULL...).
+   What a request is answered is a wire code (events/wire.h) or an event's
+   ev_errcode_t (events/schema.h), never a return value of these. */
 
 /* Sockets are raw libzmq handles owned by the caller; from writer_run on,
-   only the intake thread uses them. NULL on failure with a message in err. */
-/* Takes ownership of *dedup_p (built by writer_load_ids) and clears it. */
+   only the intake thread uses them (pub may be NULL: nothing published).
+   NULL on failure with a message in err. Takes ownership of *dedup_p
+   (built by writer_load_ids) and clears it. */
 writer_t *writer_new(store_t *store, projector_t *projector, dedup_t **dedup_p, void *router,
                      void *pub, writer_stats_t *stats, char *err, size_t errlen);
 void writer_destroy(writer_t **self_p);
@@ -94,7 +105,9 @@ void writer_destroy(writer_t **self_p);
 /* Start the intake thread and run until *stop becomes true (checked
    between groups and at least once a second). A group in flight is always
    finished: committed and answered, and so is every request already read.
-   Returns 0, or -1 if the store failed in a way that needs an operator. */
+   Returns 0, or -1 if the store failed in a way that needs an operator
+   (ten groups failed in a row, not for a full disk), the intake thread
+   could not start or stopped, or a socket failed. */
 int writer_run(writer_t *self, volatile int *stop);
 
 /* Free map space to keep ahead of each group besides twice the group's
@@ -117,10 +130,17 @@ void writer_set_auth(writer_t *self, auth_t *auth);
    operators who only want the log and progress, and for benchmarks). */
 void writer_set_alerts(writer_t *self, bool on);
 
-/* Write a projection snapshot now (at a clean stop). */
+/* The commit step: ops on committer, which the writer owns from now on
+   (ops->destroy frees it), in place of the commit thread writer_new
+   started. Before writer_run. For tests (tests/test_writer.c). */
+void writer_set_committer(writer_t *self, const struct committer_ops *ops, void *committer);
+
+/* Write a projection snapshot now (at a clean stop). A store code
+   (STORE_OK; else logged). */
 int writer_snapshot(writer_t *self);
 
-/* Build the duplicate index from the log (start-up). */
+/* Build the duplicate index from the log (start-up). NULL with a message:
+   out of memory, or the log's ids could not be read. */
 dedup_t *writer_load_ids(store_t *store, char *err, size_t errlen);
 
 #endif

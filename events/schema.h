@@ -9,7 +9,12 @@
     content possible).
 
     A decoded event_t does not own its strings: they point into the msgpack
-    buffer it was decoded from and live as long as that buffer. */
+    buffer it was decoded from and live as long as that buffer.
+
+    Nearby modules: events/codec.h turns msgpack into a checked event_t and
+    back into canonical bytes with the checks declared here; events/utf8.h
+    checks and quotes text; events/period.h reads period and date names;
+    events/civil.h counts days. */
 
 #ifndef PACER_EVENTS_SCHEMA_H
 #define PACER_EVENTS_SCHEMA_H
@@ -102,21 +107,27 @@ typedef enum {
         F_COUNT
 } ev_field_t;
 
-/* Validation error codes; the wire names are in docs/EVENTS.md. */
+/* The error vocabulary of events, one code per refusal a producer can get;
+   ev_errcode_name gives the wire names, which docs/EVENTS.md ("Validation
+   errors") explains. The schema and codec return the codes up to
+   EVE_INVALID_VALUE (EVE_INTERNAL only when misused); the projection's
+   admission adds out_of_range refusals (EVENTS.md "Limits"), and the
+   daemon (daemon/group.c, daemon/writer.c) an event over EV_MAX_BYTES,
+   EVE_CONFLICT, EVE_ABORTED and EVE_INTERNAL, all in this vocabulary. */
 typedef enum {
     EVE_OK = 0,
-    EVE_NOT_A_MAP,
-    EVE_UNKNOWN_TYPE,
-    EVE_MISSING_FIELD,
-    EVE_UNKNOWN_FIELD,
-    EVE_WRONG_TYPE,
-    EVE_INVALID_UTF8,
-    EVE_TOO_LONG,
-    EVE_OUT_OF_RANGE,
-    EVE_INVALID_VALUE,
-    EVE_CONFLICT,
-    EVE_ABORTED,
-    EVE_INTERNAL
+    EVE_NOT_A_MAP,     /* the event is not a msgpack map */
+    EVE_UNKNOWN_TYPE,  /* `type` names no event type */
+    EVE_MISSING_FIELD, /* a required field absent or nil */
+    EVE_UNKNOWN_FIELD, /* a key the type does not have, or not a string */
+    EVE_WRONG_TYPE,    /* a value of the wrong msgpack type */
+    EVE_INVALID_UTF8,  /* a string that is not valid UTF-8 */
+    EVE_TOO_LONG,      /* a string over its limit, an event over EV_MAX_BYTES */
+    EVE_OUT_OF_RANGE,  /* a number outside its range, tiers out of order */
+    EVE_INVALID_VALUE, /* right type, value not allowed (enum, date, period, ...) */
+    EVE_CONFLICT,      /* the id is in the log with different content */
+    EVE_ABORTED,       /* not appended because another event of its batch failed */
+    EVE_INTERNAL       /* the daemon failed (storage, memory), not the event */
 } ev_errcode_t;
 
 typedef struct {
@@ -156,45 +167,92 @@ event_has(const event_t *ev, ev_field_t f)
     return (ev->present >> f) & 1;
 }
 
+/* Names, for messages and the wire: "sale_closed", "amount"; "?" for a
+   value outside the enum. */
 const char *ev_type_name(ev_type_t type);
 const char *ev_field_name(ev_field_t field);
-/* Wire name of an error code ("wrong_type"). */
+
+/* The wire name of an error code ("wrong_type", docs/EVENTS.md); the one
+   table of them, which every caller that reports an ev_errcode_t uses.
+   "internal" for a value outside the enum. */
 const char *ev_errcode_name(ev_errcode_t code);
 
-/* Validate a msgpack object as an event and fill *ev. On failure returns the
-   error code, also stored in err with a message naming the field
-   ("amount: expected integer, got string"). */
-ev_errcode_t event_decode(const msgpack_object *obj, event_t *ev, ev_error_t *err);
+/* Set err to code with a printf-style message and return code, so that a
+   check can end with `return ev_error_set (err, ...)`. */
+ev_errcode_t ev_error_set(ev_error_t *err, ev_errcode_t code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
-/* The event's id if the object is a map with a string "id" (for error
-   messages about events that failed validation); {NULL, 0} otherwise. */
-ev_str_t event_peek_id(const msgpack_object *obj);
+/* What a field's value is; each field has one kind whatever the type it
+   appears in (docs/EVENTS.md, "Field kinds"). */
+typedef enum {
+    EV_KIND_ID,       /* 1..64 bytes UTF-8, no control characters */
+    EV_KIND_TEXT,     /* UTF-8 up to the field's length */
+    EV_KIND_TIME,     /* int64 ms, 0..EV_TIME_MAX */
+    EV_KIND_INT,      /* int64 within the field's range (money too) */
+    EV_KIND_NUMBER,   /* finite float64 (int accepted), magnitude at most the field's */
+    EV_KIND_CURRENCY, /* three ASCII capitals */
+    EV_KIND_ENUM,     /* one of the field's values */
+    EV_KIND_DATE,     /* YYYY-MM-DD (events/period.h) */
+    EV_KIND_PERIOD,   /* a period name (events/period.h) */
+    EV_KIND_METRIC    /* [a-z][a-z0-9_.:]{0,63} */
+} ev_kind_t;
 
-/* Canonical msgpack encoding of a valid event: a map in schema order. */
-int event_encode(const event_t *ev, msgpack_packer *pk);
-/* The same into buf; returns the length, or 0 if it might not fit in cap
-   (give at least EV_MAX_BYTES + 1024 for an event that may be accepted). */
-size_t event_encode_buf(const event_t *ev, uint8_t *buf, size_t cap);
-/* Write v in msgpack's shortest unsigned form, as msgpack-c packs it (at
-   most 9 bytes); returns the end. Also for the daemon's replies. */
-uint8_t *ev_put_uint(uint8_t *p, uint64_t v);
+/* The kind of a field; EV_KIND_ID for a value outside the enum. */
+ev_kind_t ev_field_kind(ev_field_t field);
 
-/* 64-bit hash of an id, stable across processes and versions (SipHash-2-4
-   with a fixed key); it is stored in the log's id index. */
-uint64_t event_id_hash(const char *id, size_t len);
+#define EV_TYPE_FIELDS_MAX 20
 
-/* UTF-8 validity (no overlongs, no surrogates, at most U+10FFFF). */
-bool ev_utf8_valid(const char *s, size_t len);
+/* An event type's fields. Their order is the canonical encoding order, so
+   that two events with the same content encode to the same bytes. */
+typedef struct {
+    uint8_t count;                     /* fields of the type */
+    uint8_t field[EV_TYPE_FIELDS_MAX]; /* their ev_field_t, in canonical order */
+    uint8_t pos[F_COUNT];              /* index in field[] of each field of the type */
+    uint64_t mask;                     /* bit f: field f belongs to the type */
+    uint64_t required;                 /* bit f: ... and is always required */
+} ev_layout_t;
 
-/* Copy len bytes of producer text into out (NUL-terminated, at most outlen
-   bytes) so that it is safe to quote in a message: valid UTF-8 is kept,
-   control characters and invalid bytes become \xNN. Truncates on a
-   character boundary. Returns out. */
-char *ev_escape(const char *s, size_t len, char *out, size_t outlen);
+/* The layout of a type (type < EV_TYPE_COUNT); static, never NULL. */
+const ev_layout_t *ev_type_layout(ev_type_t type);
 
-/* Period name syntax check ("2026-Q4", "2026-W53", "FY2026-Q1", ...). Returns
-   true if valid; otherwise false with a reason. Whether a week 53 exists is
-   checked; time zones do not matter for syntax. */
-bool ev_period_valid(const char *s, size_t len, const char **why);
+/* The type named by the len bytes at name ("sale_closed"), or -1. */
+int ev_type_lookup(const char *name, size_t len);
+
+/* The field named by the len bytes at name ("amount"), or -1. `expect` is
+   compared first (decoders pass the field that follows the last one
+   found, as producers mostly keep schema order); -1 for none. */
+int ev_field_lookup(const char *name, size_t len, int expect);
+
+/* The word for a msgpack value's type in messages: "string", "integer",
+   "float", "map", ... */
+const char *ev_value_type_name(const msgpack_object *obj);
+
+/* Check one value against its field's kind and range and fill *v (a
+   string's v->s points into obj). Not for nil, which means absent and is
+   the caller's to skip. Returns EVE_OK or, with a message naming the
+   field in err:
+       EVE_WRONG_TYPE     not the msgpack type of the kind
+       EVE_INVALID_UTF8   a string that is not valid UTF-8
+       EVE_TOO_LONG       an id over EV_ID_MAX bytes, a text over its length
+       EVE_OUT_OF_RANGE   an integer outside the field's range or beyond
+                          int64, a number not finite or too large
+       EVE_INVALID_VALUE  empty id, control character in an id, a currency
+                          that is not three capitals, an enum value, date,
+                          period or metric that is not one
+       EVE_INTERNAL       field outside the enum */
+ev_errcode_t ev_field_check(ev_field_t field, const msgpack_object *obj, ev_value_t *v,
+                            ev_error_t *err);
+
+/* Check an event whose present fields each passed ev_field_check: every
+   required field is there, a required text is not empty, and the rules
+   across fields hold (tier order, a parent for all but a company, one of
+   order or customer for a payment). The first failure in schema order is
+   reported, with a message in err:
+       EVE_MISSING_FIELD  a required field absent ("amount: required for
+                          sale_closed")
+       EVE_INVALID_VALUE  a required text empty, a node its own parent
+       EVE_OUT_OF_RANGE   tiers out of order, a refund or payment of 0
+   EVE_OK otherwise. */
+ev_errcode_t event_check(const event_t *ev, ev_error_t *err);
 
 #endif

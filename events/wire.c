@@ -4,6 +4,7 @@
 #include "events/wire.h"
 
 #include "events/schema.h"
+#include "events/utf8.h"
 
 #include <stdio.h>
 #include <string.h>

@@ -53,7 +53,7 @@ typedef enum {
    op through this list; an op not in it is OP_OTHER, which the query
    endpoint offers to the folds (projections/foldset: a fold may answer
    operations of its own). Adding an operation is a line here and its
-   handler where its endpoint dispatches (daemon/query.c, daemon/writer.c). */
+   handler where its endpoint dispatches (daemon/query.c; daemon/command.c). */
 #define WIRE_ON_APPEND 1u
 #define WIRE_ON_QUERY  2u
 #define WIRE_OP_LIST(X)                                                                            \

@@ -4,6 +4,7 @@
     children's target_set events. The writer appends them (daemon/writer.c);
     on the query endpoint the same reply is a preview. */
 
+#include "events/codec.h"
 #include "projections/allocate.h"
 #include "projections/report.h"
 

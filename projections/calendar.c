@@ -3,15 +3,14 @@
 
     How it works. All date arithmetic is done on local day numbers (days
     since 1970-01-01 in the proleptic Gregorian calendar) with the civil
-    conversions of H. Hinnant's "chrono-compatible low-level date
-    algorithms"; the zone enters only where a day number meets the time
-    line, in s_day_start (day -> first UTC second of that local day) and
-    s_local_day_ms (instant -> the day whose start it last passed). Every
-    period is a kind plus a seq, its ordinal among periods of that kind;
-    s_period_days maps it to a range of day numbers and s_period_build to
-    UTC instants and a name, so parsing, containment and stepping back all
-    end in the same function and cannot disagree about where a period
-    starts.
+    conversions of events/civil.h; the zone enters only where a day number
+    meets the time line, in s_day_start (day -> first UTC second of that
+    local day) and s_local_day_ms (instant -> the day whose start it last
+    passed). Every period is a kind plus a seq, its ordinal among periods
+    of that kind; s_period_days maps it to a range of day numbers and
+    s_period_build to UTC instants and a name, so parsing, containment and
+    stepping back all end in the same function and cannot disagree about
+    where a period starts.
 
     Invariants:
     - overrides is sorted by day with no duplicates and no
@@ -31,6 +30,8 @@
 #endif
 
 #include "projections/calendar.h"
+
+#include "events/civil.h"
 
 #include <assert.h>
 #include <errno.h>
@@ -96,7 +97,7 @@ s_error(char *err, size_t errlen, const char *format, ...)
 }
 
 //  --------------------------------------------------------------------------
-//  Civil date arithmetic, zone-free
+//  Period arithmetic, zone-free (dates themselves: events/civil.h)
 
 static int64_t
 s_floor_div(int64_t a, int64_t b)
@@ -111,65 +112,6 @@ s_floor_mod(int64_t a, int64_t b)
     return a - s_floor_div(a, b) * b;
 }
 
-static int64_t
-s_days_from_civil(int64_t y, int m, int d)
-{
-    y -= m <= 2;
-    const int64_t era = s_floor_div(y, 400);
-    const int64_t yoe = y - era * 400;
-    const int64_t doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
-    const int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + doe - 719468;
-}
-
-static void
-s_civil_from_days(int64_t z, int *year, int *month, int *day)
-{
-    z += 719468;
-    const int64_t era = s_floor_div(z, 146097);
-    const int64_t doe = z - era * 146097;
-    const int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    const int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    const int64_t mp = (5 * doy + 2) / 153;
-    *day = (int)(doy - (153 * mp + 2) / 5 + 1);
-    *month = (int)(mp < 10 ? mp + 3 : mp - 9);
-    *year = (int)(yoe + era * 400 + (*month <= 2));
-}
-
-static bool
-s_is_leap(int64_t y)
-{
-    return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-}
-
-static int
-s_days_in_month(int64_t y, int m)
-{
-    static const int days[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    return m == 2 && s_is_leap(y) ? 29 : days[m - 1];
-}
-
-//  ISO weekday: 1 Monday .. 7 Sunday. Day 0 (1970-01-01) was a Thursday.
-static int
-s_iso_weekday(int64_t day)
-{
-    return (int)s_floor_mod(day + 3, 7) + 1;
-}
-
-//  Monday of ISO week 1 of year y: the week that holds January 4.
-static int64_t
-s_iso_week1_monday(int64_t y)
-{
-    const int64_t jan4 = s_days_from_civil(y, 1, 4);
-    return jan4 - (s_iso_weekday(jan4) - 1);
-}
-
-static int
-s_iso_weeks_in_year(int64_t y)
-{
-    return (int)((s_iso_week1_monday(y + 1) - s_iso_week1_monday(y)) / 7);
-}
-
 //  Weeks are numbered by their Monday: week seq w starts on day 7w - 3.
 static int64_t
 s_week_seq(int64_t day)
@@ -181,7 +123,7 @@ s_week_seq(int64_t day)
 static int64_t
 s_month_first_day(int64_t month_seq)
 {
-    return s_days_from_civil(s_floor_div(month_seq, 12), (int)s_floor_mod(month_seq, 12) + 1, 1);
+    return civil_to_days(s_floor_div(month_seq, 12), (int)s_floor_mod(month_seq, 12) + 1, 1);
 }
 
 //  The month seq in which fiscal year fy starts. FY names the calendar year
@@ -205,7 +147,7 @@ s_local_seconds(int64_t t)
     struct tm tm;
     if (!localtime_r(&tt, &tm))
         return t; //  beyond glibc's years; int64 ms never gets here
-    return s_days_from_civil(tm.tm_year + 1900LL, tm.tm_mon + 1, tm.tm_mday) * SECONDS_PER_DAY +
+    return civil_to_days(tm.tm_year + 1900LL, tm.tm_mon + 1, tm.tm_mday) * SECONDS_PER_DAY +
            tm.tm_hour * 3600 + tm.tm_min * 60 + tm.tm_sec;
 }
 
@@ -328,16 +270,18 @@ s_period_days(const calendar_t *self, period_kind_t kind, int64_t seq, int64_t *
     case PERIOD_WEEK: {
         *first = 7 * seq - 3;
         *end = *first + 7;
-        int y, m, d;
-        s_civil_from_days(*first + 3, &y, &m, &d); //  the Thursday names the week-year
+        int64_t y;
+        int m, d;
+        civil_from_days(*first + 3, &y, &m, &d); //  the Thursday names the week-year
         *label_year = y;
         return true;
     }
     case PERIOD_DAY: {
         *first = seq;
         *end = seq + 1;
-        int y, m, d;
-        s_civil_from_days(seq, &y, &m, &d);
+        int64_t y;
+        int m, d;
+        civil_from_days(seq, &y, &m, &d);
         *label_year = y;
         return true;
     }
@@ -352,8 +296,9 @@ s_period_days(const calendar_t *self, period_kind_t kind, int64_t seq, int64_t *
 static void
 s_period_name(period_kind_t kind, int64_t seq, int64_t first_day, char *name)
 {
-    int y, m, d;
-    s_civil_from_days(first_day, &y, &m, &d);
+    int64_t y;
+    int m, d;
+    civil_from_days(first_day, &y, &m, &d);
     //  Years are 1900..9999 here, so every name fits PERIOD_NAME_MAX; the
     //  casts to unsigned short tell the compiler the fields are short.
     switch (kind) {
@@ -368,9 +313,10 @@ s_period_name(period_kind_t kind, int64_t seq, int64_t first_day, char *name)
         snprintf(name, PERIOD_NAME_MAX, "%04hu-%02hu", (unsigned short)y, (unsigned short)m);
         break;
     case PERIOD_WEEK: {
-        int wy, wm, wd;
-        s_civil_from_days(first_day + 3, &wy, &wm, &wd);
-        const int64_t week = (first_day + 3 - s_days_from_civil(wy, 1, 1)) / 7 + 1;
+        int64_t wy;
+        int wm, wd;
+        civil_from_days(first_day + 3, &wy, &wm, &wd);
+        const int64_t week = (first_day + 3 - civil_to_days(wy, 1, 1)) / 7 + 1;
         snprintf(name, PERIOD_NAME_MAX, "%04hu-W%02hu", (unsigned short)wy, (unsigned short)week);
         break;
     }
@@ -414,9 +360,10 @@ s_period_build(calendar_t *self, period_kind_t kind, int64_t seq, period_t *out)
 static int64_t
 s_period_seq_of_day(const calendar_t *self, period_kind_t kind, int64_t day)
 {
-    int y, m, d;
-    s_civil_from_days(day, &y, &m, &d);
-    const int64_t month = y * 12LL + (m - 1);
+    int64_t y;
+    int m, d;
+    civil_from_days(day, &y, &m, &d);
+    const int64_t month = y * 12 + (m - 1);
     //  Months since the start of a fiscal year beginning in year 0.
     const int64_t fiscal_month = month - (self->fiscal_start_month - 1);
     const int64_t fy = s_floor_div(fiscal_month, 12) + (self->fiscal_start_month == 1 ? 0 : 1);
@@ -631,12 +578,12 @@ s_parse_calendar_part(const char *name, int year, const char *c, period_kind_t *
             s_error(err, errlen, "%.40s: week must be W01..W53", name);
             return EINVAL;
         }
-        const int weeks = s_iso_weeks_in_year(year);
+        const int weeks = civil_iso_weeks(year);
         if (value > weeks) {
             s_error(err, errlen, "%.40s: %d has %d ISO weeks", name, year, weeks);
             return EINVAL;
         }
-        *kind = PERIOD_WEEK, *seq = s_week_seq(s_iso_week1_monday(year) + 7LL * (value - 1));
+        *kind = PERIOD_WEEK, *seq = s_week_seq(civil_iso_week1_monday(year) + 7LL * (value - 1));
         return 0;
     }
     const int month = s_read_number(&c, &width);
@@ -650,13 +597,13 @@ s_parse_calendar_part(const char *name, int year, const char *c, period_kind_t *
     }
     c++;
     const int day = s_read_number(&c, &width);
-    const int days = s_days_in_month(year, month);
+    const int days = civil_days_in_month(year, month);
     if (width != 2 || day < 1 || day > days || *c) {
         s_error(err, errlen, "%.40s: day must be 01..%02d (%04d-%02d has %d days)", name, days,
                 year, month, days);
         return EINVAL;
     }
-    *kind = PERIOD_DAY, *seq = s_days_from_civil(year, month, day);
+    *kind = PERIOD_DAY, *seq = civil_to_days(year, month, day);
     return 0;
 }
 
@@ -796,7 +743,7 @@ s_override_lower_bound(const calendar_t *self, int64_t day)
 static bool
 s_weekday_worked(const calendar_t *self, int64_t day)
 {
-    return (self->weekdays >> (s_iso_weekday(day) - 1)) & 1u;
+    return (self->weekdays >> (civil_weekday(day) - 1)) & 1u;
 }
 
 static bool
@@ -870,8 +817,7 @@ calendar_set_day(calendar_t *self, int year, int month, int day, calendar_day_t 
                  size_t errlen)
 {
     assert(self);
-    if (year < YEAR_MIN || year > YEAR_MAX || month < 1 || month > 12 || day < 1 ||
-        day > s_days_in_month(year, month)) {
+    if (year < YEAR_MIN || year > YEAR_MAX || !civil_valid(year, month, day)) {
         s_error(err, errlen, "%04d-%02d-%02d: not a date in %d..%d", year, month, day, YEAR_MIN,
                 YEAR_MAX);
         return EINVAL;
@@ -881,7 +827,7 @@ calendar_set_day(calendar_t *self, int year, int month, int day, calendar_day_t 
         s_error(err, errlen, "%04d-%02d-%02d: unknown day kind %d", year, month, day, (int)kind);
         return EINVAL;
     }
-    const int64_t number = s_days_from_civil(year, month, day);
+    const int64_t number = civil_to_days(year, month, day);
     const size_t at = s_override_lower_bound(self, number);
     const bool present = at < self->override_count && self->overrides[at].day == number;
     if (kind == CALENDAR_DAY_DEFAULT) {
@@ -907,9 +853,9 @@ bool
 calendar_is_working_day(calendar_t *self, int year, int month, int day)
 {
     assert(self);
-    if (month < 1 || month > 12 || day < 1 || day > s_days_in_month(year, month))
+    if (!civil_valid(year, month, day))
         return false;
-    return s_day_worked(self, s_days_from_civil(year, month, day));
+    return s_day_worked(self, civil_to_days(year, month, day));
 }
 
 int64_t

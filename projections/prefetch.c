@@ -19,6 +19,7 @@
     by one, whatever the prefetching got wrong (a node an earlier event of
     the batch defines, say): tests/test_projection.c compares the bytes. */
 
+#include "events/codec.h"
 #include "events/wire.h"
 #include "projections/projection_internal.h"
 

@@ -59,7 +59,10 @@ projection_new(calendar_t *calendar)
         return NULL;
     }
     period_t p;
-    calendar_period_containing(calendar, PERIOD_DAY, 43200000, &p);
+    if (calendar_period_containing(calendar, PERIOD_DAY, 43200000, &p) != 0) {
+        projection_destroy(&self); /* 1970-01-01 is in every calendar's range */
+        return NULL;
+    }
     self->day_base = p.seq - 1;
     return self;
 }

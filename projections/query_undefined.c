@@ -3,25 +3,21 @@
 
 #include "projections/report.h"
 
+#include "events/civil.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 /* "YYYY-MM-DD" of a day index (day seqs count from 1970-01-01, see
-   proj_day_of; Hinnant's civil_from_days). */
+   proj_day_of). */
 static void
 date_of_day(projection_t *self, int32_t day, char out[16])
 {
-    int64_t z = day + self->day_base + 719468;
-    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-    int64_t doe = z - era * 146097;
-    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    int64_t mp = (5 * doy + 2) / 153;
-    int64_t d = doy - (153 * mp + 2) / 5 + 1;
-    int64_t m = mp < 10 ? mp + 3 : mp - 9;
-    int64_t y = yoe + era * 400 + (m <= 2);
-    snprintf(out, 16, "%04d-%02d-%02d", (int)y, (int)m, (int)d);
+    int64_t y;
+    int m, d;
+    civil_from_days(day + self->day_base, &y, &m, &d);
+    snprintf(out, 16, "%04d-%02d-%02d", (int)y, m, d);
 }
 
 typedef struct {

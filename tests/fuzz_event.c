@@ -1,4 +1,4 @@
-/*  libFuzzer target: the event decoder and validator (events/schema.c
+/*  libFuzzer target: the event decoder and validator (events/codec.c
     event_decode) on arbitrary msgpack, the canonical codec, and the fold
     of what they accept.
 

@@ -12,7 +12,7 @@
 #ifndef PACER_TESTS_FUZZ_FIXTURE_H
 #define PACER_TESTS_FUZZ_FIXTURE_H
 
-#include "events/schema.h"
+#include "events/codec.h"
 #include "events/wire.h"
 #include "projections/projection.h"
 

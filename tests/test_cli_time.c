@@ -46,6 +46,18 @@ test_parse(void **state)
     expect_refused("2026-11-15T12:00", "needs a zone");
     expect_refused("2026-02-30", "not a real date");
     expect_refused("yesterday", "expected milliseconds or ISO 8601");
+    /* the edges, now counted by events/civil.c */
+    expect_parse("1970-01-01", 0);
+    expect_parse("2000-02-29", INT64_C(11016) * 86400000);
+    expect_parse("2687-09-20", INT64_C(262141) * 86400000);
+    expect_parse("9999-12-31T23:59:59.999Z", INT64_C(253402300799999));
+    expect_parse("253402300799999", INT64_C(253402300799999));
+    expect_refused("1900-02-29", "not a real date");
+    expect_refused("2100-02-29", "not a real date");
+    expect_refused("1969-12-31", "not a real date from 1970 on");
+    expect_refused("1970-01-01T07:59+08:00", "before 1970 or after 9999");
+    expect_refused("9999-12-31T23:59:59.999-00:01", "before 1970 or after 9999");
+    expect_refused("253402300800000", "past the year 9999");
 }
 
 static void

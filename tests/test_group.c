@@ -10,6 +10,7 @@
 #include <cmocka.h>
 
 #include "daemon/group.h"
+#include "events/codec.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -11,7 +11,7 @@
 
 #include "daemon/replay.h"
 #include "daemon/store_log.h"
-#include "events/schema.h"
+#include "events/codec.h"
 #include "projections/projection.h"
 
 #include <stdio.h>

@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 static char dir[256];
@@ -79,10 +80,17 @@ test_append_reopen_verify(void **state)
     uint8_t last[STORE_HASH_BYTES];
     memcpy(last, store_last_hash(s), sizeof last);
 
-    /* a second daemon on the same directory is refused */
-    store_t *other = store_open(dir, &opts, err, sizeof err);
-    assert_null(other);
-    assert_non_null(strstr(err, "in use by another pacerd"));
+    /* a second daemon on the same directory is refused (the lock is a
+       process's: the second daemon is another process) */
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        store_t *other = store_open(dir, &opts, err, sizeof err);
+        _exit(!other && strstr(err, "in use by another pacerd") ? 0 : 1);
+    }
+    int status = 0;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
     store_destroy(&s);
     assert_null(s);
 
@@ -499,6 +507,10 @@ test_empty_chunk_refused(void **state)
     assert_int_equal(store_snapshot_next_chunk(s, &first, err, sizeof err), STORE_OK);
     assert_int_equal(store_put_snapshot_chunk(s, first, "", 0, err, sizeof err), STORE_ERROR);
     assert_non_null(strstr(err, "at least one byte"));
+    /* nor keep more snapshots than pruning can tell apart */
+    assert_int_equal(store_put_snapshot(s, 1, "x", 1, 9, err, sizeof err), STORE_ERROR);
+    assert_non_null(strstr(err, "1 to 8 can be kept"));
+    assert_int_equal(store_put_snapshot(s, 1, "x", 1, 0, err, sizeof err), STORE_ERROR);
     store_abort(s);
     store_destroy(&s);
 }

@@ -20,7 +20,7 @@
 #include "daemon/replay.h"
 #include "daemon/store_log.h"
 #include "daemon/store_snapshot.h"
-#include "events/schema.h"
+#include "events/codec.h"
 #include "projections/projection.h"
 
 #include <getopt.h>

@@ -16,7 +16,7 @@
 #include "clients/cli_json.h"
 #include "clients/eval/eval_online.h"
 #include "clients/eval/eval_score.h"
-#include "events/schema.h"
+#include "events/codec.h"
 #include "projections/calendar.h"
 #include "projections/fold.h"
 
