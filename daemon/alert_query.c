@@ -182,15 +182,23 @@ alert_query_alerts(store_t *store, projector_t *projector, const wire_request_t 
     store_read_end(&r);
 }
 
+/* 0 info, 1 warning, 2 critical; -1 for anything else. */
+static int
+severity_rank_str(const char *s, size_t len)
+{
+    static const char *const names[] = {"info", "warning", "critical"};
+    for (int i = 0; i < 3; i++)
+        if (len == strlen(names[i]) && memcmp(s, names[i], len) == 0)
+            return i;
+    return -1;
+}
+
+/* A stored record's severity. */
 static int
 severity_rank(const msgpack_object *o)
 {
-    static const char *const names[] = {"info", "warning", "critical"};
-    for (int i = 0; o && o->type == MSGPACK_OBJECT_STR && i < 3; i++)
-        if (o->via.str.size == strlen(names[i]) &&
-            memcmp(o->via.str.ptr, names[i], o->via.str.size) == 0)
-            return i;
-    return -1;
+    return o && o->type == MSGPACK_OBJECT_STR ? severity_rank_str(o->via.str.ptr, o->via.str.size)
+                                              : -1;
 }
 
 typedef struct {
@@ -327,7 +335,7 @@ alert_query_active(store_t *store, projector_t *projector, const wire_request_t 
         return;
     }
     int min_severity = 0;
-    if (has_sev && (min_severity = severity_rank(wire_map_get(req->body, "severity"))) < 0) {
+    if (has_sev && (min_severity = severity_rank_str(sev, sev_len)) < 0) {
         wire_req_expected("severity", "info, warning or critical", msg, sizeof msg);
         wire_reply_error(pk, req->corr, WIRE_BAD_REQUEST, msg);
         return;

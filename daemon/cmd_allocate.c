@@ -60,17 +60,17 @@ allocate_prepare(void *state, command_env_t *env, group_t *g, pending_t *p)
     pq_result_t *q = &a->result;
     msgpack_sbuffer_init(&q->body);
     a->ready = true;
-    const msgpack_object *preview = NULL;
-    for (uint32_t i = 0; i < p->req.body->via.map.size; i++) {
-        const msgpack_object_kv *kv = &p->req.body->via.map.ptr[i];
-        if (kv->key.type == MSGPACK_OBJECT_STR && kv->key.via.str.size == 7 &&
-            !memcmp(kv->key.via.str.ptr, "preview", 7))
-            preview = &kv->val;
-    }
-    a->preview = preview && preview->type == MSGPACK_OBJECT_BOOLEAN && preview->via.boolean;
     uint32_t n;
     a->rc = projection_allocate(projector_live(env->projector), p->req.body, q, &a->events, &n);
-    if (a->rc != PQ_OK || a->preview)
+    if (a->rc != PQ_OK)
+        return;
+    /* checked by projection_allocate with the other keys, so this read
+       cannot fail; an ill-typed preview was answered bad_request there */
+    if (wire_req_bool(p->req.body, &pq_f_preview, &a->preview, q->message, sizeof q->message) < 0) {
+        a->rc = PQ_BAD_REQUEST;
+        return;
+    }
+    if (a->preview)
         return;
     size_t off = 0;
     msgpack_unpacked_init(&a->unpacked);

@@ -111,7 +111,10 @@ bool mp_scan_first(const uint8_t *data, size_t len, int max_depth, size_t *used)
    WIRE_BAD_REQUEST (not a map, a key not a string, v or op missing or
    ill-typed, append's events or atomic or tick's now missing, ill-typed
    or out of range; a query's own keys are its handler's, below),
-   WIRE_UNSUPPORTED_VERSION. An op not in WIRE_OP_LIST is not an error
+   WIRE_UNSUPPORTED_VERSION. Its keys are read with the request-field
+   readers below, in this order, so the first fault found decides the
+   code: v, op, then append's events (WIRE_TOO_LARGE once it is an array
+   of over WIRE_MAX_EVENTS) and atomic, or tick's now. An op not in WIRE_OP_LIST is not an error
    here (req->op is OP_OTHER: the endpoint decides). req->corr is still
    set if the body got far enough to have one. Always call
    wire_request_free afterwards. */
@@ -146,7 +149,9 @@ int wire_reply_error_named(msgpack_packer *pk, const msgpack_object *corr, const
 /* Pack s as a msgpack str. 0, or non-zero when the write failed. */
 int wire_pack_str(msgpack_packer *pk, const char *s);
 /* The value of a msgpack map's string key, or NULL (no such key, or not a
-   map): the one way request bodies and records are read by key. */
+   map): how records are read by key. A request body's keys are read with
+   the wire_req_* readers below (which use it), but for corr: any value,
+   echoed as it came. */
 const msgpack_object *wire_map_get(const msgpack_object *map, const char *key);
 /* Pack a human-readable message, escaping anything that is not printable
    UTF-8 (it may quote producer bytes), so every reply is valid msgpack str.
@@ -169,14 +174,16 @@ int wire_pack_text(msgpack_packer *pk, const char *s);
    projections/report.c), which checks a request against the list before
    the handler runs. Keys no field names are ignored (docs/PROTOCOL.md).
    wire_request_parse reads only what every request has (v, op, corr) and
-   the append endpoint's keys; a query's keys are its handler's. */
+   the append endpoint's keys; a query's keys are its handler's, and a
+   fold's operation's are listed by its fold_op_t (projections/fold.h). */
 typedef enum {
     WIRE_FIELD_STR,  /* a string */
     WIRE_FIELD_U64,  /* a non-negative integer */
     WIRE_FIELD_I64,  /* an integer */
     WIRE_FIELD_BOOL, /* true or false */
     WIRE_FIELD_MAP,  /* a map (the handler reads its entries) */
-    WIRE_FIELD_STRS  /* a string or an array of strings */
+    WIRE_FIELD_STRS, /* a string or an array of strings */
+    WIRE_FIELD_ARRAY /* an array (the handler reads its elements) */
 } wire_field_type_t;
 
 typedef struct {
@@ -185,7 +192,7 @@ typedef struct {
     bool required;
     /* I64: the range, both 0 for any int64. U64: the range, max 0 for no
        bound (up to UINT64_MAX). STR, STRS: max, the most bytes or strings
-       (0: any). */
+       (0: any). ARRAY: the fewest and most elements (max 0: any). */
     int64_t min, max;
     int64_t def; /* U64, I64, BOOL: the value when absent */
 } wire_field_t;
@@ -209,7 +216,8 @@ int wire_req_i64(const msgpack_object *body, const wire_field_t *f, int64_t *v, 
                  size_t msglen);
 int wire_req_bool(const msgpack_object *body, const wire_field_t *f, bool *v, char *msg,
                   size_t msglen);
-/* MAP and STRS fields: *v is the value (a STRS string or array, checked). */
+/* MAP, STRS and ARRAY fields: *v is the value (a STRS string or array,
+   checked; an ARRAY's elements are not). */
 int wire_req_obj(const msgpack_object *body, const wire_field_t *f, const msgpack_object **v,
                  char *msg, size_t msglen);
 /* Check every field of a NULL-ended list, in order: 0, or -1 with the

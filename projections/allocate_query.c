@@ -67,8 +67,9 @@ static const wire_field_t f_method = {
 static const wire_field_t f_weights = {.name = "weights", .type = WIRE_FIELD_MAP};
 static const wire_field_t f_history = {
     .name = "history_periods", .type = WIRE_FIELD_U64, .min = 1, .max = 12};
-/* read by the writer (daemon/writer.c): on the query endpoint always a preview */
-static const wire_field_t f_preview = {.name = "preview", .type = WIRE_FIELD_BOOL};
+/* read by the append endpoint's command (daemon/cmd_allocate.c): on the
+   query endpoint always a preview */
+const wire_field_t pq_f_preview = {.name = "preview", .type = WIRE_FIELD_BOOL};
 
 const wire_field_t *const pq_allocate_fields[] = {&pq_f_key_scope,
                                                   &pq_f_key_metric,
@@ -81,7 +82,7 @@ const wire_field_t *const pq_allocate_fields[] = {&pq_f_key_scope,
                                                   &f_method,
                                                   &f_weights,
                                                   &f_history,
-                                                  &f_preview,
+                                                  &pq_f_preview,
                                                   NULL};
 
 pq_rc_t

@@ -37,6 +37,7 @@
 #define PACER_FOLD_H
 
 #include "events/schema.h"
+#include "events/wire.h"
 #include "projections/detector.h"
 
 #include <msgpack.h>
@@ -54,14 +55,21 @@ typedef struct {
 } fold_event_t;
 
 /* An operation a fold answers on the query endpoint, by name (a request
-   whose op is no core operation is offered to the folds). answer packs the
-   reply's fields (after v, corr and ok) as key/value pairs into pk and
-   returns how many, or -1 with a message (answered bad_request). Runs on
-   the query thread under the projector's read lock: it must only read. */
+   whose op is no core operation is offered to the folds). fields lists
+   the request keys it reads (events/wire.h's wire_field_t, NULL-ended;
+   NULL: none); the fold set checks a request against them before answer
+   runs, as the query endpoint does for its own operations, and answer
+   reads them with the wire_req_* readers, so a bad key gets the same
+   message as anywhere else. answer packs the reply's fields (after v,
+   corr and ok) as key/value pairs into pk and returns how many, or -1
+   with a message (answered bad_request; a value the fields allow but the
+   operation does not, in wire_req_expected's format). Runs on the query
+   thread under the projector's read lock: it must only read. */
 typedef struct {
     const char *name;
     int (*answer)(void *state, const msgpack_object *request, int64_t now, msgpack_packer *pk,
                   char *err, size_t errlen);
+    const wire_field_t *const *fields;
 } fold_op_t;
 
 typedef struct fold_class {

@@ -437,6 +437,8 @@ foldset_query(foldset_t *self, const char *name, size_t len, const msgpack_objec
         for (; op && op->name; op++) {
             if (strlen(op->name) != len || memcmp(op->name, name, len) != 0)
                 continue;
+            if (op->fields && wire_req_check(request, op->fields, err, errlen) < 0)
+                return -1;
             msgpack_sbuffer_clear(pairs);
             msgpack_packer pk;
             msgpack_packer_init(&pk, pairs, msgpack_sbuffer_write);

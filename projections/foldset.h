@@ -111,7 +111,8 @@ size_t foldset_rebuilt(const foldset_t *self, char *names, size_t len);
 
 /* Answer an operation named name[0..len) if a fold has one: 1 with the
    reply's pairs in pairs (cleared first) and their count in *npairs; 0 if
-   no fold answers it; -1 with a message when the fold refuses the request. */
+   no fold answers it; -1 with a message when a key fails the operation's
+   fields (fold_op_t) or the fold refuses the request. */
 int foldset_query(foldset_t *self, const char *name, size_t len, const msgpack_object *request,
                   int64_t now, msgpack_sbuffer *pairs, size_t *npairs, char *err, size_t errlen);
 /* ", name, name": the folds' operations, for an unknown_op message. */

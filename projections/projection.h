@@ -168,6 +168,10 @@ pq_rc_t projection_query(projection_t *self, wire_op_t op, const msgpack_object 
    target, no children), PQ_INVALID_VALUE (period, metric). */
 pq_rc_t projection_allocate(projection_t *self, const msgpack_object *request, pq_result_t *out,
                             msgpack_sbuffer **events, uint32_t *nevents);
+/* The allocate request's `preview` (true: answer, append nothing), which
+   only the append endpoint's command reads (daemon/cmd_allocate.c);
+   projection_allocate checks it with the request's other keys. */
+extern const wire_field_t pq_f_preview;
 
 /* "ok", "bad_request", "not_found", "invalid_value"; "internal" for a
    value that is none of them. Never NULL. */

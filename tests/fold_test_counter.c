@@ -2,7 +2,9 @@
     (pacerd-testfold), to show that a fold and its operation are one file
     plus one registration line (projections/folds.c) and work end to
     end: it counts the events it folds and answers the operation
-    `test_counter` with that count and the first seq it saw. A fold new to
+    `test_counter` with that count and the first seq it saw, or only the
+    counters its request's `only` names (a key the fold set checks against
+    the operation's fields before answer runs). A fold new to
     a snapshot is folded from the first event while the projection loads
     from the snapshot (tests/it_folds.py). */
 
@@ -91,18 +93,50 @@ pack_kv(msgpack_packer *pk, const char *k, uint64_t v)
     msgpack_pack_uint64(pk, v);
 }
 
+static const char *const COUNTERS[] = {"events", "sales", "first_seq"};
+#define NCOUNTERS 3
+
+/* `only`: a counter's name or a list of them; absent (or nil), all. */
+static const wire_field_t f_only = {.name = "only", .type = WIRE_FIELD_STRS, .max = NCOUNTERS};
+static const wire_field_t *const answer_fields[] = {&f_only, NULL};
+
 static int
 answer(void *state, const msgpack_object *request, int64_t now, msgpack_packer *pk, char *err,
        size_t errlen)
 {
     counter_t *c = state;
-    pack_kv(pk, "events", c->events);
-    pack_kv(pk, "sales", c->sales);
-    pack_kv(pk, "first_seq", c->first_seq);
-    return 3;
+    const uint64_t values[NCOUNTERS] = {c->events, c->sales, c->first_seq};
+    bool want[NCOUNTERS] = {true, true, true};
+    const msgpack_object *only;
+    int has = wire_req_obj(request, &f_only, &only, err, errlen);
+    if (has < 0)
+        return -1;
+    if (has) {
+        /* a string is a list of one */
+        const msgpack_object *names = only->type == MSGPACK_OBJECT_STR ? only : only->via.array.ptr;
+        uint32_t n = only->type == MSGPACK_OBJECT_STR ? 1 : only->via.array.size;
+        memset(want, 0, sizeof want);
+        for (uint32_t i = 0; i < n; i++) {
+            int k = 0;
+            while (k < NCOUNTERS &&
+                   (strlen(COUNTERS[k]) != names[i].via.str.size ||
+                    memcmp(COUNTERS[k], names[i].via.str.ptr, names[i].via.str.size) != 0))
+                k++;
+            if (k == NCOUNTERS)
+                return wire_req_expected("only", "events, sales or first_seq", err, errlen);
+            want[k] = true;
+        }
+    }
+    int pairs = 0;
+    for (int k = 0; k < NCOUNTERS; k++)
+        if (want[k]) {
+            pack_kv(pk, COUNTERS[k], values[k]);
+            pairs++;
+        }
+    return pairs;
 }
 
-static const fold_op_t ops[] = {{"test_counter", answer}, {NULL, NULL}};
+static const fold_op_t ops[] = {{"test_counter", answer, answer_fields}, {NULL, NULL, NULL}};
 
 const fold_class_t fold_test_counter = {.name = "test_counter",
                                         .version = 1,

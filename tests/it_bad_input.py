@@ -186,6 +186,42 @@ class BadInput(pt.PacerTestCase):
         # The good event was never appended by any of the above.
         self.assertAppended(self.c.append([ev]), 1)
 
+    def test_envelope_and_append_keys_messages(self):
+        """v, op, events, atomic and tick's now are read as every query key is (PROTOCOL.md,
+        bad_request): `<key>: required (<what>)` or `<key>: expected <what>`, nil taken as the
+        key left out; the first key at fault wins, in the order v, op, events, atomic."""
+        ev = pt.sale_closed()
+        cases = [
+            ({"op": "append", "events": [ev]}, "v: required (a non-negative integer)"),
+            ({"v": None, "op": "append"}, "v: required (a non-negative integer)"),
+            ({"v": "1", "op": "append"}, "v: expected a non-negative integer"),
+            ({"v": -1, "op": "append"}, "v: expected a non-negative integer"),
+            ({"v": 1}, "op: required (a string)"),
+            ({"v": 1, "op": None}, "op: required (a string)"),
+            ({"v": 1, "op": 1}, "op: expected a string"),
+            ({"v": 1, "op": "append"}, "events: required (a non-empty array)"),
+            ({"v": 1, "op": "append", "events": None}, "events: required (a non-empty array)"),
+            ({"v": 1, "op": "append", "events": ev}, "events: expected a non-empty array"),
+            ({"v": 1, "op": "append", "events": []}, "events: expected a non-empty array"),
+            ({"v": 1, "op": "append", "events": [ev], "atomic": 1}, "atomic: expected a boolean"),
+            # the first fault wins
+            ({"v": "1", "op": 1}, "v: expected a non-negative integer"),
+            ({"v": 1, "op": "append", "events": [], "atomic": 1},
+             "events: expected a non-empty array"),
+        ]
+        now_range = "now: expected an integer from 0 to 253402300799999"
+        cases += [({"v": 1, "op": "tick", "now": now}, now_range)
+                  for now in ("1", -1, 1.5, 253402300800000)]
+        for body, message in cases:
+            with self.subTest(body=body):
+                reply = self.request_error(pt.packb(body), "bad_request")
+                self.assertEqual(reply["message"], message)
+        # nil is the key left out: a tick at the daemon's clock, a batch that is not atomic
+        expect_ok(self.c.call("tick", now=None))
+        r = expect_ok(self.c.call("append", events=[ev, dict(pt.sale_closed(), amount="x")],
+                                  atomic=None))
+        self.assertEqual((r["appended"], r["rejected"]), (1, 1))
+
     def test_too_large_body(self):
         """A body over 16 MiB is refused as a whole, even though each event in it is valid."""
         reason = "r" * 1000
@@ -199,6 +235,9 @@ class BadInput(pt.PacerTestCase):
         body = pt.packb({"v": 1, "op": "append", "corr": 12, "events": events})
         self.assertLess(len(body), 16 * pt.MiB)
         self.request_error(body, "too_large")
+        # the batch's size is checked before atomic (PROTOCOL.md, "Which check wins")
+        body = pt.packb({"v": 1, "op": "append", "events": events, "atomic": "yes"})
+        self.request_error(body, "too_large", ["100001 events"])
 
     def test_wrong_framing_gets_no_reply(self):
         body = pt.packb({"v": 1, "op": "append", "events": [pt.sale_closed()]})

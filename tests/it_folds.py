@@ -14,9 +14,9 @@ TESTFOLD = os.path.join(os.path.dirname(pt.PACERD), "pacerd-testfold")
 
 class Folds(pt.PacerTestCase):
 
-    def counter(self, d):
+    def counter(self, d, **fields):
         with d.client("query") as c:
-            return c.call("test_counter")
+            return c.call("test_counter", **fields)
 
     def test_a_new_fold_refolds_alone_and_answers_its_operation(self):
         d = self.start_daemon()
@@ -42,6 +42,7 @@ class Folds(pt.PacerTestCase):
         with d.client() as c:
             m = expect_ok(c.append([pt.sale_closed() for _ in range(5)]))["last_seq"]
         self.assertEqual(expect_ok(self.counter(d))["events"], m)
+        self.check_request_fields(d, m)
         d.stop()
 
         self.restart(d)  # its own snapshot now has the section: nothing refolded
@@ -54,6 +55,27 @@ class Folds(pt.PacerTestCase):
         self.assertNotIn("ignoring the snapshot", d.log_text())
         self.assertEqual(d.status()["last_seq"], m)
         self.assertEqual(self.counter(d)["error"], "unknown_op")
+
+    def check_request_fields(self, d, m):
+        """A fold's operation lists the request keys it reads (fold_op_t's fields): the fold
+        set checks them before the fold answers, with the messages every query key gets."""
+        def counters(r):
+            return {k: v for k, v in expect_ok(r).items() if k not in ("v", "corr", "ok")}
+        every = counters(self.counter(d))
+        self.assertEqual(set(every), {"events", "sales", "first_seq"})
+        self.assertEqual(counters(self.counter(d, only=None)), every)  # nil: left out
+        self.assertEqual(counters(self.counter(d, only="events")), {"events": m})
+        self.assertEqual(counters(self.counter(d, only=["first_seq", "sales", "first_seq"])),
+                         {"first_seq": 1, "sales": every["sales"]})
+        for only, message in (
+                (1, "only: expected a string or an array of at most 3 strings"),
+                (["events", 2], "only: expected a string or an array of at most 3 strings"),
+                (["events"] * 4, "only: expected a string or an array of at most 3 strings"),
+                ("everything", "only: expected events, sales or first_seq")):
+            with self.subTest(only=only):
+                r = self.counter(d, only=only)
+                self.assertEqual((r["ok"], r["error"], r["message"]),
+                                 (False, "bad_request", message))
 
 
 if __name__ == "__main__":

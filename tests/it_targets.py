@@ -391,8 +391,24 @@ class Allocate(TargetCase):
                          (before["last_seq"], before["last_hash"]))
         self.assertEqual(self.split(q), self.split(p))
         self.assertSums(self.split(q), (800000, 1000001, 1200002))
-        # Committing gives what the preview showed.
-        self.assertEqual(self.split(expect_ok(self.allocate())), self.split(q))
+        # preview is read as the query endpoint reads a key: one of another type is
+        # bad_request on either endpoint, with the same message, and nothing is appended.
+        for which in ("append", "query"):
+            for bad in ("yes", 1):
+                r = self.allocate(which, preview=bad)
+                self.assertEqual((r["ok"], r.get("error"), r.get("message")),
+                                 (False, "bad_request", "preview: expected a boolean"), r)
+        # ... but the first bad key in the operation's list wins: scope before preview
+        r = self.allocate(preview="yes", scope=7)
+        self.assertEqual((r.get("error"), r.get("message")),
+                         ("bad_request", "scope: expected a string of at most 79 bytes"), r)
+        self.assertEqual(self.d.status()["last_seq"], before["last_seq"])
+        # Committing gives what the preview showed; a nil preview is no preview.
+        req = dict(id="alloc-1", occurred_at=self.at, scope="t1", metric="revenue",
+                   period="2027-01", method="equal", author="vp.sales", reason="split")
+        c = expect_ok(self.call("append", "allocate", preview=None, **req))
+        self.assertEqual(self.split(c), self.split(q))
+        self.assertEqual(c["appended"], 3)
 
     def test_children_as_of_occurred_at(self):
         self.append([ev("node_moved", "mv:c", local(2026, 11, 25), node="c", parent="t2",

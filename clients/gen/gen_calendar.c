@@ -10,41 +10,31 @@
     reaches one. */
 
 #include "clients/gen/gen.h"
+#include "events/civil.h"
 
 #include <stdio.h>
 #include <string.h>
 
+/* The date arithmetic is events/civil.c's, the one the daemon's calendar
+   uses, so that a generated history and pacerd agree on every day. */
 int64_t
 gen_days_from_civil(int y, int m, int d)
 {
-    y -= m <= 2;
-    int64_t era = (y >= 0 ? y : y - 399) / 400;
-    int64_t yoe = y - era * 400;
-    int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + doe - 719468;
+    return civil_to_days(y, m, d);
 }
 
 void
 gen_civil_from_days(int64_t day, int *y, int *m, int *d)
 {
-    day += 719468;
-    int64_t era = (day >= 0 ? day : day - 146096) / 146097;
-    int64_t doe = day - era * 146097;
-    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    int64_t mp = (5 * doy + 2) / 153;
-    *d = (int)(doy - (153 * mp + 2) / 5 + 1);
-    *m = (int)(mp < 10 ? mp + 3 : mp - 9);
-    *y = (int)(yoe + era * 400 + (*m <= 2));
+    int64_t year;
+    civil_from_days(day, &year, m, d);
+    *y = (int)year;
 }
 
 int
 gen_weekday(int64_t day)
 {
-    /* 1970-01-01 was a Thursday (3). */
-    int64_t w = (day + 3) % 7;
-    return (int)(w < 0 ? w + 7 : w);
+    return civil_weekday(day) - 1; /* 0 Monday .. 6 Sunday */
 }
 
 int64_t
