@@ -11,8 +11,9 @@ DEPS := build-essential cmake pkg-config libzmq3-dev libczmq-dev liblmdb-dev \
         libmsgpack-dev libsodium-dev libjansson-dev libcmocka-dev libcurl4-openssl-dev \
         libsystemd-dev libmicrohttpd-dev libncurses-dev tzdata iso-codes \
         python3 python3-zmq python3-msgpack lmdb-utils tmux
-# make deb (CPack's DEB generator: dpkg-shlibdeps, file) and the man pages' check (groff).
-DEPS += dpkg-dev file groff-base
+# make deb (CPack's DEB generator: dpkg-shlibdeps, file; lintian checks the packages in
+# tests/it_deb.py) and the man pages' check (groff).
+DEPS += dpkg-dev file groff-base lintian
 # The dashboard's browser test (tests/it_dashboard.py): Debian's headless Chromium, a font for
 # the Chinese names in its screenshots, and Node.js with npm for playwright-core (`npm ci` at
 # test time). A node and npm already on PATH are used as they are (NodeSource's nodejs carries
@@ -20,7 +21,7 @@ DEPS += dpkg-dev file groff-base
 DEPS += chromium fonts-wqy-microhei
 NODE_DEPS := nodejs npm
 
-.PHONY: all deps build run test deb sanitize fuzz bench clean format
+.PHONY: all deps build run test deb deb-packages sanitize fuzz bench clean format
 
 all: build
 
@@ -49,10 +50,27 @@ test: build
 	    "(the dashboard in a real browser) is skipped; \`make deps\` installs it"
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 
-# A Debian package of this build, $(BUILD)/deb/pacer_<version>_<arch>.deb (CPack's DEB generator,
-# set up in CMakeLists.txt): install it with `sudo apt install ./$(BUILD)/deb/pacer_*.deb`.
-deb: build
-	cd $(BUILD) && cpack -G DEB
+# Debian packages, $(DEB_BUILD)/deb/{pacer,libpacer0,libpacer-dev}_<version>_<arch>.deb (CPack's
+# DEB generator, set up in CMakeLists.txt), from a build of their own: prefix /usr (so the
+# libraries go to /usr/lib/<multiarch>), Debian's hardening flags (dpkg-buildflags), and only
+# what the packages hold. Install with `sudo apt install ./$(DEB_BUILD)/deb/*.deb`. deb-packages
+# is the same without installing what is missing; tests/it_deb.py runs it (into the test build's
+# deb-build/) and lintian on what it makes.
+DEB_BUILD ?= build-deb
+DEB_TARGETS := pacerd pacer_cli pacer pacer_static pacer_man pacer_deb_doc
+DEB_FLAGS = $$(DEB_BUILD_MAINT_OPTIONS=hardening=+all dpkg-buildflags --get $(1))
+deb: deps
+	$(MAKE) deb-packages
+
+deb-packages:
+	cmake -S . -B $(DEB_BUILD) -DCMAKE_INSTALL_PREFIX=/usr -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+	    -DCMAKE_SKIP_INSTALL_ALL_DEPENDENCY=ON \
+	    -DCMAKE_C_FLAGS="$(call DEB_FLAGS,CFLAGS) $(call DEB_FLAGS,CPPFLAGS)" \
+	    -DCMAKE_EXE_LINKER_FLAGS="$(call DEB_FLAGS,LDFLAGS)" \
+	    -DCMAKE_SHARED_LINKER_FLAGS="$(call DEB_FLAGS,LDFLAGS)"
+	cmake --build $(DEB_BUILD) -j $(JOBS) --target $(DEB_TARGETS)
+	rm -f $(DEB_BUILD)/deb/*.deb
+	cd $(DEB_BUILD) && cpack -G DEB
 
 # The same suite under AddressSanitizer and UndefinedBehaviorSanitizer.
 sanitize:
@@ -86,4 +104,4 @@ format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
 
 clean:
-	rm -rf $(BUILD) build-asan build-fuzz
+	rm -rf $(BUILD) build-asan build-fuzz $(DEB_BUILD)

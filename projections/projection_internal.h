@@ -30,7 +30,10 @@
     Any total the projection reports (a day, a node, a roll-up to the
     company, over any days and product lines) adds up a subset of those
     amounts, net of refunds that never exceed what they reverse, so its
-    magnitude is at most that volume: no sum of int64 can overflow. */
+    magnitude is at most that volume: no sum of int64 can overflow. Counts
+    are bound the same way by the number of events (seq). projection_load
+    refuses a snapshot whose values break these bounds (snapshot.c, "Values
+    against their bounds"). */
 
 #ifndef PACER_PROJECTION_INTERNAL_H
 #define PACER_PROJECTION_INTERNAL_H

@@ -6,13 +6,19 @@
     Field-by-field writing makes the bytes a function of the state alone,
     which is what lets tests compare an incremental fold, a full replay and
     a snapshot plus tail byte for byte. Loading checks every length against
-    the bytes that remain, so a damaged snapshot is refused, never trusted;
-    the daemon then rebuilds from the log. */
+    the bytes that remain, every index against its table, every day against
+    DAY_MAX, and every value that a total adds up against the bound the fold
+    keeps for its base (projection_internal.h, "Totals never wrap", and
+    check_masses below), so a damaged snapshot is refused, never trusted,
+    with a message naming what is wrong; the daemon then rebuilds from the
+    log. */
 
 #include "projections/bigmem.h"
 #include "projections/projection_internal.h"
 
 #include <endian.h>
+#include <inttypes.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -86,7 +92,23 @@ typedef struct {
     const uint8_t *p;
     size_t left;
     int failed;
+    char why[192]; /* what is wrong, when a check can say more than "damaged" */
 } rbuf_t;
+
+static void damaged(rbuf_t *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Refuse the snapshot, saying why (the first reason given is kept). */
+static void
+damaged(rbuf_t *r, const char *fmt, ...)
+{
+    if (!r->failed) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(r->why, sizeof r->why, fmt, ap);
+        va_end(ap);
+    }
+    r->failed = 1;
+}
 
 static const uint8_t *
 take(rbuf_t *r, size_t n)
@@ -159,6 +181,147 @@ get_volume(rbuf_t *r)
     if (v > (uint64_t)INT64_MAX)
         r->failed = 1;
     return r->failed ? 0 : (int64_t)v;
+}
+
+/* ---------------------------------------------------------------------
+   Values against their bounds
+
+   The fold never lets a total wrap (projection_internal.h, "Totals never
+   wrap"): each money base's volume, each KPI's, and for a count base the
+   number of events (at most seq: every event adds at most one to a count),
+   bound what every total of that base can reach. A snapshot's values are
+   checked against those bounds so that folding after it keeps them: a
+   damaged row value near INT64_MAX would otherwise wrap the next credit
+   (UBSan found one in credit(), projection.c).
+
+   The check is on masses: for each base, the sum of the positive values
+   and the sum of the magnitudes of the negative ones, over every day row
+   (or KPI cell, or for a target's running actual, the one value). Any
+   total is a sum of some of them, so lies between minus the negative mass
+   and the positive mass. After the load, new events add to a mass only
+   what they add to the base's volume (projection_check refuses more), and
+   events on the orders the snapshot holds: a refund or cancellation takes
+   back up to an order's remainder (revenue, to the negative side), one
+   deal, and a share of its margin (the side opposite its sign). So the
+   loaded mass plus what the open orders can still take back, on each
+   side, must fit the bound; then every later mass does too, and no sum
+   wraps. Every state the fold reaches passes: a node's revenue row holds
+   the remainders of its orders, its margin row their margins, and what an
+   order can take back is what its sale put in and no refund took yet.
+
+   Count bases are bounded by seq, which is the log's gap-free sequence;
+   a seq past 2^62 is refused as damaged (no log holds 2^62 events), so
+   counts, which grow by one an event, cannot reach 2^63 either. */
+
+#define SEQ_MAX ((uint64_t)1 << 62)
+
+typedef unsigned __int128 u128;
+
+/* The positive and the negative side of a base's values (magnitudes). */
+typedef struct {
+    u128 pos, neg;
+} mass_t;
+
+static void
+mass_add(mass_t *m, int64_t v)
+{
+    if (v >= 0)
+        m->pos += (uint64_t)v;
+    else
+        m->neg += 0 - (uint64_t)v;
+}
+
+static const char *const row_base_names[ROW_BASES] = {
+    "revenue",         "margin",           "deals",           "new_customers",
+    "activities",      "activities.visit", "activities.call", "activities.quote",
+    "activities.demo", "collections"};
+
+/* What bounds every total of a base (see above). */
+typedef enum {
+    BOUND_NONE,   /* no event credits it (B_NONE, the unused ids, a KPI not loaded): 0 */
+    BOUND_VOLUME, /* a money base, a KPI's sum: its volume */
+    BOUND_EVENTS  /* a count: seq */
+} bound_t;
+
+static bound_t
+bound_kind(const projection_t *self, uint32_t base)
+{
+    if (base == B_REVENUE || base == B_MARGIN || base == B_COLL)
+        return BOUND_VOLUME;
+    if (base != B_NONE && base <= ROW_BASES)
+        return BOUND_EVENTS;
+    if (base < B_KPI0 || (base - B_KPI0) / 2 + 1 >= self->nkpis)
+        return BOUND_NONE;
+    return (base - B_KPI0) % 2 ? BOUND_EVENTS : BOUND_VOLUME;
+}
+
+static uint64_t
+base_bound(const projection_t *self, uint32_t base)
+{
+    switch (bound_kind(self, base)) {
+    case BOUND_VOLUME:
+        return base <= ROW_BASES ? (uint64_t)self->volume[base - 1]
+                                 : (uint64_t)self->kpis[(base - B_KPI0) / 2 + 1].volume;
+    case BOUND_EVENTS:
+        return self->seq;
+    default:
+        return 0;
+    }
+}
+
+/* "revenue", "kpi \"calls\" sum": a base as a refusal names it. */
+static void
+base_name(const projection_t *self, uint32_t base, char *buf, size_t len)
+{
+    if (base != B_NONE && base <= ROW_BASES) {
+        snprintf(buf, len, "%s", row_base_names[base - 1]);
+        return;
+    }
+    uint32_t k = base >= B_KPI0 ? (base - B_KPI0) / 2 + 1 : 0;
+    if (!k || k > symtab_count(self->kpis_sym)) {
+        snprintf(buf, len, "base %" PRIu32, base);
+        return;
+    }
+    uint32_t n = symtab_len(self->kpis_sym, k);
+    snprintf(buf, len, "kpi \"%.*s\" %s", (int)(n > 32 ? 32 : n), symtab_str(self->kpis_sym, k),
+             (base - B_KPI0) % 2 ? "count" : "sum");
+}
+
+/* Whether a loaded mass of `base`, with what open orders can still take
+   back (`reversible`, for row bases; NULL otherwise), fits its bound; if not, the
+   snapshot is refused naming `what` holds it. */
+static void
+check_mass(const projection_t *self, rbuf_t *r, uint32_t base, const mass_t *m,
+           const mass_t *reversible, const char *what)
+{
+    u128 bound = base_bound(self, base);
+    u128 pos = m->pos + (reversible ? reversible->pos : 0);
+    u128 neg = m->neg + (reversible ? reversible->neg : 0);
+    if (pos <= bound && neg <= bound)
+        return;
+    static const char *const bounded_by[] = {"no event credits it", "its volume",
+                                             "seq, the most events it can count"};
+    char name[64];
+    base_name(self, base, name, sizeof name);
+    u128 over = pos > bound ? pos : neg;
+    damaged(r, "%s: the %s side of %s%s comes to %s%" PRIu64 ", past %" PRIu64 " (%s)", what,
+            pos > bound ? "positive" : "negative", name,
+            reversible ? ", with what open orders can take back," : "",
+            over > UINT64_MAX ? "more than " : "", over > UINT64_MAX ? UINT64_MAX : (uint64_t)over,
+            (uint64_t)bound, bounded_by[bound_kind(self, base)]);
+}
+
+/* A target's running actual, one total of its base. */
+static void
+check_actual(const projection_t *self, rbuf_t *r, uint32_t idx, uint32_t base, int64_t v,
+             const mass_t *reversible, const char *which)
+{
+    mass_t m = {0, 0};
+    mass_add(&m, v);
+    char what[64];
+    snprintf(what, sizeof what, "target %" PRIu32 "'s running %s", idx, which);
+    check_mass(self, r, base, &m,
+               base != B_NONE && base <= ROW_BASES ? &reversible[base - 1] : NULL, what);
 }
 
 static void
@@ -380,8 +543,14 @@ projection_save(projection_t *self, msgpack_sbuffer *out)
 static int
 load_body(projection_t *self, rbuf_t *r)
 {
+    /* the masses of the day rows' values, and what open orders can still
+       take back, by base - 1 (see "Values against their bounds") */
+    mass_t rows[ROW_BASES] = {{0, 0}}, reversible[ROW_BASES] = {{0, 0}};
     self->seq = get_u64(r);
     self->skipped = get_u64(r);
+    if (!r->failed && (self->seq > SEQ_MAX || self->skipped > self->seq))
+        damaged(r, "seq %" PRIu64 " with %" PRIu64 " skipped: no log holds that", self->seq,
+                self->skipped);
     if ((int64_t)get_u64(r) != self->day_base)
         r->failed = 1; /* taken in another time zone */
     for (int b = 0; b < ROW_BASES; b++)
@@ -429,6 +598,13 @@ load_body(projection_t *self, rbuf_t *r)
         self->metrics[i].num = get_u32(r);
         self->metrics[i].den = get_u32(r);
         self->metrics[i].kind = get_u8(r);
+        /* an id without a definition (M_NONE) is defined when an event
+           first names it (proj_metric): it holds nothing before, and no
+           target uses it, or its running actuals would change base */
+        const metric_t *m = &self->metrics[i];
+        if (!r->failed && (m->kind > M_AVG || (m->kind == M_NONE && (m->num || m->den))))
+            damaged(r, "metric %" PRIu32 ": kind %u with bases %" PRIu32 " and %" PRIu32, i,
+                    m->kind, m->num, m->den);
     }
     n = get_count(r, 32);
     if (n && !(self->orders = bigmem_map((size_t)n * sizeof(order_t))))
@@ -449,6 +625,18 @@ load_body(projection_t *self, rbuf_t *r)
            (slot 0, and any id no sale used, is all zeros) */
         if (o->rep >= self->nnodes || o->pl > symtab_count(self->pl_sym))
             r->failed = 1;
+        if (o->remaining < 0 && !r->failed)
+            damaged(r, "order %" PRIu32 ": remaining %" PRId64 ", below zero", i, o->remaining);
+        if (o->cancelled || r->failed)
+            continue;
+        /* what a refund or cancellation of it can still credit: minus its
+           remainder, minus one deal, minus (a share of) its margin */
+        reversible[B_REVENUE - 1].neg += (uint64_t)o->remaining;
+        reversible[B_DEALS - 1].neg += o->remaining > 0;
+        if (o->margin > 0)
+            reversible[B_MARGIN - 1].neg += (uint64_t)o->margin;
+        else
+            reversible[B_MARGIN - 1].pos += 0 - (uint64_t)o->margin;
     }
     n = get_count(r, 10);
     if (n && !(self->kpis = calloc(n, sizeof(kpi_t))))
@@ -507,6 +695,9 @@ load_body(projection_t *self, rbuf_t *r)
         }
         if (t->scope >= self->nnodes || t->metric >= self->nmetrics)
             r->failed = 1;
+        else if (self->metrics[t->metric].kind == M_NONE && !r->failed)
+            damaged(r, "target %" PRIu32 ": of metric %" PRIu32 ", which is not defined", i,
+                    t->metric);
         char key[PROJ_KEY_LEN];
         proj_key(key, t->scope, t->metric, t->pl, t->period_sym);
         uint32_t id = r->failed ? 0 : symtab_intern(self->target_keys, key, sizeof key);
@@ -528,6 +719,10 @@ load_body(projection_t *self, rbuf_t *r)
             self->targets[idx].tref = k;
             nd->targets[k].num = self->load_sums[2 * idx];
             nd->targets[k].den = self->load_sums[2 * idx + 1];
+            check_actual(self, r, idx, nd->targets[k].num_base, nd->targets[k].num, reversible,
+                         "numerator");
+            check_actual(self, r, idx, nd->targets[k].den_base, nd->targets[k].den, reversible,
+                         "denominator");
         }
     }
     for (uint32_t i = 0; i < self->ntargets && !r->failed; i++)
@@ -571,14 +766,23 @@ load_body(projection_t *self, rbuf_t *r)
                         break;
                     }
                     for (int m = 0; m < ROW_BASES; m++)
-                        if (mask >> m & 1)
+                        if (mask >> m & 1) {
                             blk[d].v[m] = (int64_t)get_u64(r);
+                            mass_add(&rows[m], blk[d].v[m]);
+                        }
                 }
             }
         }
     }
+    for (uint32_t b = 1; b <= ROW_BASES && !r->failed; b++)
+        check_mass(self, r, b, &rows[b - 1], &reversible[b - 1], "day rows");
     n = get_count(r, 24);
     if (n && !(self->cell_vals = bigmem_realloc(NULL, (size_t)n * sizeof(int64_t))))
+        return -1;
+    /* by kpi, its sum's then its count's masses: over the cells of all
+       product lines (pl 0), then over those of one */
+    mass_t *cells = self->nkpis ? calloc((size_t)self->nkpis * 4, sizeof(mass_t)) : NULL;
+    if (self->nkpis && !cells)
         return -1;
     self->capcell_vals = n;
     for (uint32_t i = 0; i < n && !r->failed; i++) {
@@ -589,11 +793,26 @@ load_body(projection_t *self, rbuf_t *r)
         char key[PROJ_KEY_LEN];
         proj_key(key, k[0], k[1], k[2], k[3]);
         uint32_t id = r->failed ? 0 : symtab_intern(self->cell_keys, key, sizeof key);
-        if (!r->failed && !id)
+        if (!r->failed && !id) {
+            free(cells);
             return -1;
+        }
         if (id != i + 1 || k[0] >= self->nnodes)
             r->failed = 1; /* a key given twice, or of no node */
+        /* a KPI's cells: of a loaded KPI's two bases; a record credits the
+           cell of its product line and, if it has one, the cell of all (0) */
+        uint32_t kpi = k[1] >= B_KPI0 ? (k[1] - B_KPI0) / 2 + 1 : 0;
+        if (!r->failed && (!kpi || kpi >= self->nkpis))
+            damaged(r, "kpi cell %" PRIu32 ": of base %" PRIu32 ", no loaded kpi's", i + 1, k[1]);
+        if (!r->failed)
+            mass_add(&cells[4 * (size_t)kpi + 2 * ((k[1] - B_KPI0) % 2) + (k[2] != 0)],
+                     self->cell_vals[i]);
     }
+    for (uint32_t kpi = 1; kpi < self->nkpis && !r->failed; kpi++)
+        for (int c = 0; c < 4; c++)
+            check_mass(self, r, B_KPI0 + 2 * (kpi - 1) + (uint32_t)(c / 2), &cells[4 * kpi + c],
+                       NULL, c % 2 ? "kpi cells by product line" : "kpi cells");
+    free(cells);
     n = get_count(r, 4);
     if (n && !(self->credited = calloc(n, sizeof(uint32_t))))
         return -1;
@@ -655,10 +874,12 @@ projection_load(projection_t *self, const void *data, size_t len, char *err, siz
         snprintf(err, errlen, "snapshot: can only be loaded into an empty projection");
         goto done;
     }
-    rbuf_t r = {(const uint8_t *)a[2].via.bin.ptr, a[2].via.bin.size, 0};
+    rbuf_t r = {(const uint8_t *)a[2].via.bin.ptr, a[2].via.bin.size, 0, ""};
     rc = load_body(self, &r);
     if (rc == -1)
         snprintf(err, errlen, "snapshot: out of memory");
+    else if (rc != 0 && r.why[0])
+        snprintf(err, errlen, "snapshot: damaged: %s", r.why);
     else if (rc != 0)
         snprintf(err, errlen, "snapshot: damaged, or taken with another time zone");
 done:
