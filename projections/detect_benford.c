@@ -255,7 +255,11 @@ static int
 rep_ok(const void *rec)
 {
     const rep_t *r = rec;
-    if (r->n > WINDOW || r->pos >= WINDOW || r->recent_pos >= RECENT || r->cooldown > WINDOW ||
+    /* Until the window is full its entries are [0, n) and the next goes at
+       n: a window with pos elsewhere would take its next entry outside
+       what the counts add up (fuzz_snapshot, crash-c87f6897). */
+    if (r->n > WINDOW || r->pos >= WINDOW || (r->n < WINDOW && r->pos != r->n) ||
+        r->recent_pos >= RECENT || r->cooldown > WINDOW ||
         !dk_str_ok(r->currency, sizeof r->currency))
         return 0;
     uint32_t count[10] = {0}, rounds = 0;
@@ -273,13 +277,14 @@ rep_ok(const void *rec)
 }
 
 /* The organisation's window read from a snapshot holds together: position and size in
-   range, every entry a digit 1-9 (and the round mark), and counts and rounds that are its
-   sums. */
+   range (the position at the size until the window is full), every entry a digit 1-9 (and
+   the round mark), and counts and rounds that are its sums. */
 static void
 org_check(dk_rbuf_t *r, void *state)
 {
     const state_t *fresh = state;
-    if (fresh->org_n > ORG || fresh->org_pos >= ORG)
+    if (fresh->org_n > ORG || fresh->org_pos >= ORG ||
+        (fresh->org_n < ORG && fresh->org_pos != fresh->org_n))
         r->failed = 1;
     uint32_t count[10] = {0}, rounds = 0;
     for (uint32_t j = 0; !r->failed && j < fresh->org_n; j++) {
