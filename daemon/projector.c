@@ -162,9 +162,9 @@ build(projector_t *self, uint64_t upto, bool use_snapshot, foldset_mode_t mode,
             foldset_rebuilt(folds, names, sizeof names);
             rc = replay_run(r, from, snap_seq, fold_batch, folds, NULL, err, errlen);
             if (live && rc == 0)
-                log_info("folds not in the snapshot at seq %llu, or of another version, folded "
-                         "from the first event: %s (%llu events in %.3f s)",
-                         (unsigned long long)snap_seq, names,
+                log_info("folds not in the snapshot at seq %llu, of another version, or "
+                         "behind it, folded from seq %llu: %s (%llu events in %.3f s)",
+                         (unsigned long long)snap_seq, (unsigned long long)from, names,
                          (unsigned long long)(snap_seq - from + 1), seconds_since(&t0));
         }
         if (refolded)

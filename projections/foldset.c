@@ -8,6 +8,7 @@
 #include "events/wire.h"
 
 #include <assert.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,7 +21,7 @@ typedef struct {
     const fold_class_t *cls;
     void *state;
     uint64_t from; /* the first seq this fold wants */
-    bool reset;    /* foldset_load started it afresh */
+    bool reset;    /* foldset_load left it behind the snapshot: afresh, or behind */
     bool detector; /* takes settings anomaly/<name> */
 } fold_t;
 
@@ -342,8 +343,22 @@ load_lead(foldset_t *self, const void *data, size_t len, const msgpack_object *s
         return 0; /* stays reset: refolded from the first event */
     if (f->cls->load_section(f->state, data, len, err, errlen) != 0)
         return -1;
-    f->from = snap_seq + 1;
-    f->reset = false;
+    /* The snapshot's seq is the log's key, bounded by the log; the seq
+       inside the section is bytes from disk. A projection that has folded
+       past its key would fold the log's next events a second time (and,
+       past what any log holds, write snapshots no load accepts); one
+       behind it folds the events between from the log, as a fold of
+       another version does from the first. */
+    uint64_t at = projection_seq(f->state);
+    if (at > snap_seq) {
+        snprintf(err, errlen,
+                 "snapshot: the projection has folded to seq %" PRIu64
+                 ", past the snapshot's seq %" PRIu64,
+                 at, snap_seq);
+        return -1;
+    }
+    f->from = at + 1;
+    f->reset = at < snap_seq;
     return 0;
 }
 

@@ -22,7 +22,9 @@
     projection's too) starts empty and wants them from the first event
     (foldset_from; the fold functions skip a fold for events before its
     own). So changing one fold refolds that fold only. Sections of folds
-    this set does not run are ignored.
+    this set does not run are ignored. The projection's section carries
+    its own seq: past S it is refused (it would fold the log's next events
+    twice); behind S, the projection wants events from its own seq + 1.
 
     Errors: functions returning int give 0 or -1: out of memory (fold,
     save, tick); a damaged snapshot or section (load, with a message);
@@ -105,7 +107,8 @@ int foldset_save(foldset_t *self, msgpack_sbuffer *out);
    must then be destroyed. */
 int foldset_load(foldset_t *self, const void *data, size_t len, uint64_t snap_seq, char *err,
                  size_t errlen);
-/* How many folds foldset_load started afresh, and their names joined by
+/* How many folds foldset_load left behind the snapshot's seq (started
+   afresh, or a projection section behind it), and their names joined by
    ", " into names (cut to len). */
 size_t foldset_rebuilt(const foldset_t *self, char *names, size_t len);
 

@@ -4,7 +4,8 @@
     version, or missing, is refolded alone from the first event while every
     other fold loads (folding it again from the log gives the snapshot's
     bytes back, which a fold folded twice would not); sections of folds a
-    set does not run are ignored; a damaged lead section is refused.
+    set does not run are ignored; a damaged lead section is refused, and
+    so is a projection whose seq is past the snapshot's.
 
     The events are the fuzz fixture's (tests/corpus/fixture.mp): one valid
     event of each type, so every fold has something to fold. */
@@ -322,10 +323,50 @@ test_a_damaged_lead_section_is_refused(void **state)
     assert_int_equal(msgpack_pack_nil(&pk), 0);
     s = set_new(FOLDSET_ALL);
     err[0] = 0;
-    assert_int_equal(foldset_load(s.fs, bad.data, bad.size, 1, err, sizeof err), -1);
+    assert_int_equal(foldset_load(s.fs, bad.data, bad.size, nevents, err, sizeof err), -1);
     assert_non_null(strstr(err, "alert_settings"));
     set_destroy(&s);
     msgpack_sbuffer_destroy(&bad);
+}
+
+/* The projection's section carries its own seq; the snapshot's seq is the
+   log's key. Past the key is refused: the projection would fold the log's
+   next events twice. Behind it, the projection alone wants the events
+   between. */
+static void
+test_the_projection_seq_against_the_snapshot_seq(void **state)
+{
+    (void)state;
+    char err[256] = "", names[512];
+    set_t s = set_new(FOLDSET_ALL);
+    assert_int_equal(foldset_load(s.fs, full.data, full.size, nevents - 1, err, sizeof err), -1);
+    assert_non_null(strstr(err, "past the snapshot's seq"));
+    set_destroy(&s);
+
+    s = set_new(FOLDSET_ALL);
+    err[0] = 0;
+    assert_int_equal(foldset_load(s.fs, full.data, full.size, nevents + 5, err, sizeof err), 0);
+    assert_int_equal(foldset_rebuilt(s.fs, names, sizeof names), 1);
+    assert_string_equal(names, "projection");
+    assert_int_equal(foldset_from(s.fs), nevents + 1);
+    assert_int_equal(foldset_seq(s.fs), nevents + 5);
+    /* the events between reach the projection alone: the others loaded
+       them (a detector folding the sale again would count it twice) */
+    fold_event_t again[5];
+    for (size_t i = 0; i < 5; i++) {
+        again[i] = events[nevents - 5 + i];
+        again[i].seq = nevents + 1 + i;
+    }
+    assert_int_equal(foldset_fold_batch(s.fs, again, 5), 0);
+    assert_int_equal(projection_seq(foldset_projection(s.fs)), nevents + 5);
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    assert_int_equal(foldset_save(s.fs, &sb), 0);
+    size_t lead = lead_len(&sb), full_lead = lead_len(&full);
+    assert_int_equal(sb.size - lead, full.size - full_lead);
+    assert_memory_equal(sb.data + lead, full.data + full_lead, sb.size - lead);
+    msgpack_sbuffer_destroy(&sb);
+    set_destroy(&s);
 }
 
 int
@@ -338,6 +379,7 @@ main(void)
         cmocka_unit_test(test_a_new_fold_refolds_alone),
         cmocka_unit_test(test_sections_of_folds_not_run_are_ignored),
         cmocka_unit_test(test_a_damaged_lead_section_is_refused),
+        cmocka_unit_test(test_the_projection_seq_against_the_snapshot_seq),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
