@@ -45,6 +45,10 @@ struct _projector_t {
     bool detectors;
     uint64_t snapshot_every;
     _Atomic uint64_t snapshot_seq; /* the newest snapshot written or loaded */
+    /* The snapshot loaded at start lacked folds refolded from the log (new,
+       of another version, or behind): one at the same seq is still worth
+       writing, or every start would refold them again. */
+    bool snapshot_stale;
     calendar_t *cal;
     foldset_t *folds;   /* every fold pacerd runs (projections/foldset.h) */
     projection_t *live; /* the projection of folds, a typed view */
@@ -214,6 +218,7 @@ projector_open(store_t *store, const projector_options_t *options, char *err, si
     self->live = foldset_projection(self->folds);
     projection_track_changes(self->live, true);
     atomic_store(&self->snapshot_seq, from);
+    self->snapshot_stale = refolded > 0;
     uint64_t seq = foldset_seq(self->folds);
     log_info("projection at seq %llu: snapshot %llu + %llu events folded in %.3f s",
              (unsigned long long)seq, (unsigned long long)from, (unsigned long long)(seq - from),
@@ -268,7 +273,7 @@ projector_write_snapshot(projector_t *self, char *err, size_t errlen)
 {
     projector_snapshot_cancel(self); /* it would be older than this one */
     uint64_t seq = foldset_seq(self->folds);
-    if (seq == atomic_load(&self->snapshot_seq))
+    if (seq == atomic_load(&self->snapshot_seq) && !self->snapshot_stale)
         return STORE_OK;
     msgpack_sbuffer sb;
     msgpack_sbuffer_init(&sb);
@@ -280,6 +285,7 @@ projector_write_snapshot(projector_t *self, char *err, size_t errlen)
         rc = in_txn(self, put_whole, &sb, err, errlen);
     if (rc == STORE_OK) {
         atomic_store(&self->snapshot_seq, seq);
+        self->snapshot_stale = false;
         log_info("projection snapshot at seq %llu (%zu KiB)", (unsigned long long)seq,
                  sb.size >> 10);
     }
@@ -335,7 +341,7 @@ snapshot_due(projector_t *self, bool force)
     uint64_t seq = foldset_seq(self->folds), last = atomic_load(&self->snapshot_seq);
     if (self->tried_seq > last)
         last = self->tried_seq;
-    return !self->child && !self->pending && seq != last &&
+    return !self->child && !self->pending && (seq != last || self->snapshot_stale) &&
            (force || (self->snapshot_every && seq - last >= self->snapshot_every));
 }
 
@@ -473,6 +479,7 @@ projector_snapshot_store_chunk(projector_t *self, char *err, size_t errlen)
         size_t txns = (self->pending_len + STORE_SNAPSHOT_CHUNK - 1) / STORE_SNAPSHOT_CHUNK;
         txns += !txns; /* an empty one still takes one, for its manifest */
         atomic_store(&self->snapshot_seq, self->child_seq);
+        self->snapshot_stale = false;
         log_info("projection snapshot at seq %llu (%zu KiB): serialised in %.2f s (%.2f s "
                  "CPU) beside the writer, stored in %zu transaction%s over %.2f s",
                  (unsigned long long)self->child_seq, self->pending_len >> 10, self->serialised,
@@ -629,6 +636,7 @@ snapshot_in_txn(projector_t *self, char *err, size_t errlen)
         log_info("projection snapshot at seq %llu (%zu KiB)", (unsigned long long)seq,
                  sb.size >> 10);
         atomic_store(&self->snapshot_seq, seq);
+        self->snapshot_stale = false;
     }
     msgpack_sbuffer_destroy(&sb);
     return rc == 0 ? STORE_OK : rc;

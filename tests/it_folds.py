@@ -2,7 +2,8 @@
 one file, registered by one line of projections/folds.c) that answers one operation of its
 own. On a state directory whose snapshot was written by plain pacerd, it folds only the new fold
 from the first event while the projection and the other folds load from the snapshot; on its own
-snapshot it folds nothing again; plain pacerd ignores the section it does not know."""
+snapshot it folds nothing again (one written at a stop with nothing appended after the refold
+included); plain pacerd ignores the section it does not know."""
 
 import os
 
@@ -39,6 +40,12 @@ class Folds(pt.PacerTestCase):
         self.assertEqual((r["events"], r["first_seq"], r["sales"]),
                          (n, 1, 40 + sum(1 for e in pt.one_of_each()
                                           if e["type"] == "sale_closed")))
+        # stopped with nothing appended, the refolded fold is still kept:
+        # the stop writes a snapshot at the same seq, with its section
+        d.stop()
+        self.restart(d)
+        self.assertNotIn("folded from seq", d.log_text())
+        self.assertEqual(expect_ok(self.counter(d))["events"], n)
         with d.client() as c:
             m = expect_ok(c.append([pt.sale_closed() for _ in range(5)]))["last_seq"]
         self.assertEqual(expect_ok(self.counter(d))["events"], m)
