@@ -42,6 +42,7 @@ except ImportError:
 
 import atexit
 import ctypes
+import faulthandler
 import glob
 import hashlib
 import itertools
@@ -1004,8 +1005,13 @@ class PacerTestCase(unittest.TestCase):
 
 def main():
     """unittest.main, then: the run fails on any sanitizer report left under the session
-    directory (by a process no test waited for, or after a test that passed)."""
+    directory (by a process no test waited for, or after a test that passed). A run still going
+    after PACER_HANG_DUMP seconds (240) prints every thread's stack, and again each period
+    after, so that a hang in CI, which ctest ends at 600 s, says where it was."""
+    faulthandler.dump_traceback_later(float(os.environ.get("PACER_HANG_DUMP", "240")),
+                                      repeat=True)
     prog = unittest.main(verbosity=2, exit=False)
+    faulthandler.cancel_dump_traceback_later()
     ok = prog.result.wasSuccessful()
     reports = sanitizer_reports(session_root(), recursive=True)
     for p in reports:
