@@ -248,11 +248,17 @@ active_one(void *arg, const char *key, size_t key_len, const void *val, size_t v
         topic = st_topic->via.str.ptr;
         topic_len = st_topic->via.str.size;
     }
+    /* An anomaly flag held by a silence has no record yet, but its state
+       keeps the record's body and severity (daemon/alerter.c) */
+    const msgpack_object *held = get(&st.data, "held"), *held_sev = get(&st.data, "severity");
+    if (held && (held->type != MSGPACK_OBJECT_MAP || severity_rank(held_sev) < 0))
+        held = NULL;
     if (have && (!matches(a->prefixes, topic, topic_len) ||
                  severity_rank(get(&rec.data, "severity")) < a->min_severity))
         goto done;
-    if (!have && (!matches(a->prefixes, topic ? topic : "", topic_len) || a->min_severity > 0))
-        goto done; /* silenced from its start: no record, and no severity to match */
+    if (!have && (!matches(a->prefixes, topic ? topic : "", topic_len) ||
+                  (held ? severity_rank(held_sev) : 0) < a->min_severity))
+        goto done; /* a lag alert silenced from its start: no record, no severity to match */
     a->total++;
     if (a->n == a->limit)
         goto done;
@@ -269,7 +275,7 @@ active_one(void *arg, const char *key, size_t key_len, const void *val, size_t v
         for (uint32_t i = 0; i < rec.data.via.map.size; i++)
             if (!str_is(&rec.data.via.map.ptr[i].key, "silenced"))
                 kept++;
-    msgpack_pack_map(pk, (have ? kept : 5) + 3);
+    msgpack_pack_map(pk, (have ? kept : 5 + (held ? 1 + held->via.map.size : 0)) + 3);
     if (have) {
         for (uint32_t i = 0; i < rec.data.via.map.size; i++)
             if (!str_is(&rec.data.via.map.ptr[i].key, "silenced")) {
@@ -281,7 +287,10 @@ active_one(void *arg, const char *key, size_t key_len, const void *val, size_t v
         msgpack_pack_str_with_body(pk, key, key_len);
         wire_pack_str(pk, "rule");
         const msgpack_object *rule = get(&st.data, "rule");
-        if (rule)
+        const char *slash = key_len > 8 ? memchr(key + 8, '/', key_len - 8) : NULL;
+        if (held && slash) /* as its record will say: anomaly/<detector> */
+            msgpack_pack_str_with_body(pk, key, (size_t)(slash - key));
+        else if (rule)
             msgpack_pack_object(pk, *rule);
         else
             msgpack_pack_nil(pk);
@@ -295,6 +304,14 @@ active_one(void *arg, const char *key, size_t key_len, const void *val, size_t v
             msgpack_pack_object(pk, *since);
         else
             msgpack_pack_nil(pk);
+        if (held) {
+            wire_pack_str(pk, "severity");
+            msgpack_pack_object(pk, *held_sev);
+            for (uint32_t i = 0; i < held->via.map.size; i++) {
+                msgpack_pack_object(pk, held->via.map.ptr[i].key);
+                msgpack_pack_object(pk, held->via.map.ptr[i].val);
+            }
+        }
     }
     wire_pack_str(pk, "silenced");
     if (silenced)
