@@ -229,7 +229,9 @@ active_one(void *arg, const char *key, size_t key_len, const void *val, size_t v
     msgpack_unpacked_init(&st);
     msgpack_unpacked_init(&rec);
     size_t off = 0;
-    if (msgpack_unpack_next(&st, val, val_len, &off) != MSGPACK_UNPACK_SUCCESS ||
+    /* bytes from disk: scanned first (see alerter.c's load_one) */
+    if (!mp_scan(val, val_len, 16) ||
+        msgpack_unpack_next(&st, val, val_len, &off) != MSGPACK_UNPACK_SUCCESS ||
         !str_is(get(&st.data, "state"), "firing"))
         goto done;
     const msgpack_object *aseq = get(&st.data, "aseq");
