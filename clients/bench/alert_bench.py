@@ -8,7 +8,8 @@
      same setup each time. Reports events/s of each run and the on/off ratio per pair.
   2. A tick's cost at --keys keys (--manual-clock): the first tick of a day evaluates every key
      (run rates move at day boundaries), later ticks only the keys due. Reports the tick
-     request's round trip (it commits what it raises).
+     request's round trip (it commits what it raises). A tick request does the whole day's
+     sweep before it answers; pacerd's own ticks do it in bounded steps (step 6).
   3. Latency from an append's arrival to its alert's publication while pacer-bench loads the
      daemon at half the rate it reached in step 1 (--rate): a probe sale that makes a target
      achieved, timed from send to the alert on the SUB socket; p50 and p99 over --probes.
