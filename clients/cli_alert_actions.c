@@ -329,10 +329,8 @@ action_main(size_t which, int argc, char **argv)
         int handled = cli_options_handle(&args.common, opt, optarg);
         bool ok = handled > 0 ||
                   (handled == 0 && opt >= CLI_OPT_FIRST_OWN && action_option(&args, opt, optarg));
-        if (!ok) {
-            fprintf(stderr, "Try '%s --help'.\n", args.program);
-            return CLI_EXIT_FAILED;
-        }
+        if (!ok)
+            return cli_options_try_help(&args.common);
     }
     if (args.common.help) {
         action_usage(actions[which].action, stdout);
@@ -349,8 +347,7 @@ action_main(size_t which, int argc, char **argv)
                 : NULL;
         if (problem) {
             cli_options_error(&args.common, "--%s %s %s", o->name, problem, args.program);
-            fprintf(stderr, "Try '%s --help'.\n", args.program);
-            return CLI_EXIT_FAILED;
+            return cli_options_try_help(&args.common);
         }
     }
     if (actions[which].action == ACTION_REVIEW && args.confirm == args.dismiss) {
@@ -362,8 +359,7 @@ action_main(size_t which, int argc, char **argv)
         cli_options_error(&args.common, "expected %s, got %d argument%s",
                           positionals == 1 ? "one PREFIX|KEY" : "RULE PARAM VALUE", argc - optind,
                           argc - optind == 1 ? "" : "s");
-        fprintf(stderr, "Try '%s --help'.\n", args.program);
-        return CLI_EXIT_FAILED;
+        return cli_options_try_help(&args.common);
     }
     if (!(args.given & BIT(OPT_AT)))
         args.at = cli_time_now();

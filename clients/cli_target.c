@@ -733,10 +733,8 @@ cli_target_main(int argc, char **argv)
         int handled = cli_options_handle(&args.common, opt, optarg);
         bool ok = handled > 0 || (handled == 0 && opt >= CLI_OPT_FIRST_OWN && opt < OPT_END &&
                                   target_option(&args, opt, optarg));
-        if (!ok) {
-            fprintf(stderr, "Try '%s --help'.\n", args.program);
-            return CLI_EXIT_FAILED;
-        }
+        if (!ok)
+            return cli_options_try_help(&args.common);
     }
     if (args.common.help) {
         sub_usage(args.sub, stdout);
@@ -746,10 +744,8 @@ cli_target_main(int argc, char **argv)
         cli_options_error(&args.common, "unexpected argument \"%s\"", argv[1 + optind]);
         return CLI_EXIT_FAILED;
     }
-    if (!target_check(&args, subcommands[which].allowed, subcommands[which].required)) {
-        fprintf(stderr, "Try '%s --help'.\n", args.program);
-        return CLI_EXIT_FAILED;
-    }
+    if (!target_check(&args, subcommands[which].allowed, subcommands[which].required))
+        return cli_options_try_help(&args.common);
     if (!(args.given & BIT(OPT_AT)))
         args.at = cli_time_now();
     switch (args.sub) {

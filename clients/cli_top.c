@@ -612,7 +612,6 @@ top_parse(top_t *self, int argc, char **argv)
     self->metric = "revenue";
     self->interval_ms = TOP_INTERVAL_DEF * 1000;
     int opt;
-    char err[256];
     uint64_t seconds;
     while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
         int handled = cli_options_handle(&self->common, opt, optarg);
@@ -630,9 +629,7 @@ top_parse(top_t *self, int argc, char **argv)
                 self->metric = optarg;
                 break;
             case OPT_NOW:
-                ok = cli_time_parse(optarg, &self->now, err, sizeof err);
-                if (!ok)
-                    cli_options_error(&self->common, "--now: %s", err);
+                ok = cli_options_time(&self->common, "now", optarg, &self->now);
                 self->has_now = true;
                 break;
             case OPT_INTERVAL:
@@ -643,19 +640,12 @@ top_parse(top_t *self, int argc, char **argv)
                 ok = false;
             }
         }
-        if (!ok) {
-            fputs("Try 'pacer top --help'.\n", stderr);
-            return CLI_EXIT_FAILED;
-        }
+        if (!ok)
+            return cli_options_try_help(&self->common);
     }
-    if (self->common.help) {
-        top_usage(stdout);
-        return CLI_EXIT_OK;
-    }
-    if (optind < argc) {
-        cli_options_error(&self->common, "unexpected argument \"%s\"", argv[optind]);
-        return CLI_EXIT_FAILED;
-    }
+    int status = cli_options_end(&self->common, argc, argv, top_usage);
+    if (status >= 0)
+        return status;
     if (!isatty(STDIN_FILENO) || !isatty(STDOUT_FILENO)) {
         cli_options_error(&self->common,
                           "needs a terminal; for a script, `pacer progress --json` gives the "
