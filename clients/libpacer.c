@@ -243,12 +243,12 @@ is_map_byte(uint8_t b)
 
 /* ---- msgpack object access ------------------------------------------------ */
 
-/* The value under string key `key`, or NULL when absent or nil (the protocol
-   treats the two alike). */
-static const msgpack_object *
-map_get(const msgpack_object *map, const char *key)
+/* libpacer_private.h; the alert records and the subscriber read maps with it too. */
+const msgpack_object *
+pacer_map_get(const msgpack_object *map, const char *key)
 {
-    assert(map->type == MSGPACK_OBJECT_MAP);
+    if (map->type != MSGPACK_OBJECT_MAP)
+        return NULL;
     size_t key_len = strlen(key);
     for (uint32_t i = 0; i < map->via.map.size; i++) {
         const msgpack_object_kv *kv = &map->via.map.ptr[i];
@@ -265,7 +265,7 @@ static int
 field_uint(pacer_client_t *self, const reply_t *reply, const msgpack_object *map, const char *where,
            const char *key, bool required, uint64_t *out)
 {
-    const msgpack_object *value = map_get(map, key);
+    const msgpack_object *value = pacer_map_get(map, key);
     if (!value)
         return required ? malformed(self, reply->endpoint, "%s%s: missing", where, key) : PACER_OK;
     if (value->type != MSGPACK_OBJECT_POSITIVE_INTEGER)
@@ -279,7 +279,7 @@ static int
 field_int(pacer_client_t *self, const reply_t *reply, const msgpack_object *map, const char *where,
           const char *key, bool required, int64_t *out)
 {
-    const msgpack_object *value = map_get(map, key);
+    const msgpack_object *value = pacer_map_get(map, key);
     if (!value)
         return required ? malformed(self, reply->endpoint, "%s%s: missing", where, key) : PACER_OK;
     if (value->type == MSGPACK_OBJECT_NEGATIVE_INTEGER)
@@ -296,7 +296,7 @@ static int
 field_bool(pacer_client_t *self, const reply_t *reply, const msgpack_object *map, const char *where,
            const char *key, bool required, bool *out)
 {
-    const msgpack_object *value = map_get(map, key);
+    const msgpack_object *value = pacer_map_get(map, key);
     if (!value)
         return required ? malformed(self, reply->endpoint, "%s%s: missing", where, key) : PACER_OK;
     if (value->type != MSGPACK_OBJECT_BOOLEAN)
@@ -311,7 +311,7 @@ static int
 field_str(pacer_client_t *self, const reply_t *reply, const msgpack_object *map, const char *where,
           const char *key, bool required, char *out, size_t outlen)
 {
-    const msgpack_object *value = map_get(map, key);
+    const msgpack_object *value = pacer_map_get(map, key);
     if (!value)
         return required ? malformed(self, reply->endpoint, "%s%s: missing", where, key) : PACER_OK;
     if (value->type != MSGPACK_OBJECT_STR)
@@ -327,7 +327,7 @@ static int
 field_hash(pacer_client_t *self, const reply_t *reply, const msgpack_object *map, const char *where,
            const char *key, bool required, uint8_t out[PACER_HASH_BYTES])
 {
-    const msgpack_object *value = map_get(map, key);
+    const msgpack_object *value = pacer_map_get(map, key);
     if (!value)
         return required ? malformed(self, reply->endpoint, "%s%s: missing", where, key) : PACER_OK;
     if (value->type != MSGPACK_OBJECT_BIN || value->via.bin.size != PACER_HASH_BYTES)
@@ -343,7 +343,7 @@ field_strdup(pacer_client_t *self, const reply_t *reply, const msgpack_object *m
              const char *where, const char *key, bool required, char **out)
 {
     *out = NULL;
-    const msgpack_object *value = map_get(map, key);
+    const msgpack_object *value = pacer_map_get(map, key);
     if (!value)
         return required ? malformed(self, reply->endpoint, "%s%s: missing", where, key) : PACER_OK;
     if (value->type != MSGPACK_OBJECT_STR)
@@ -359,8 +359,9 @@ field_strdup(pacer_client_t *self, const reply_t *reply, const msgpack_object *m
 
 /* ---- time ---------------------------------------------------------------- */
 
-static int64_t
-now_ms(void)
+/* libpacer_private.h; the subscriber keeps its deadlines with it too. */
+int64_t
+pacer_now_ms(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -371,7 +372,7 @@ now_ms(void)
 static int64_t
 deadline_ms(pacer_client_t *self)
 {
-    return self->timeout_ms > 0 ? now_ms() + self->timeout_ms : -1;
+    return self->timeout_ms > 0 ? pacer_now_ms() + self->timeout_ms : -1;
 }
 
 static void
@@ -403,24 +404,14 @@ connect_wait_ms(pacer_client_t *self)
 static void *
 socket_connect(pacer_client_t *self, const char *endpoint, pacer_watch_t *watch)
 {
-    void *socket = zmq_socket(self->ctx, ZMQ_DEALER);
-    if (!socket)
-        return NULL;
-    /* Linger 0: destroying a client must not wait for a daemon that is gone. */
-    int linger = 0, immediate = 1;
+    int immediate = 1;
     int sndtimeo = self->timeout_ms > 0 ? self->timeout_ms : -1;
-    if (zmq_setsockopt(socket, ZMQ_LINGER, &linger, sizeof linger) == -1 ||
-        zmq_setsockopt(socket, ZMQ_IMMEDIATE, &immediate, sizeof immediate) == -1 ||
-        zmq_setsockopt(socket, ZMQ_SNDTIMEO, &sndtimeo, sizeof sndtimeo) == -1 ||
-        pacer_curve_apply(socket, self->secure ? &self->curve : NULL) == -1 ||
-        pacer_watch_start(watch, self->ctx, socket) == -1 || zmq_connect(socket, endpoint) == -1) {
-        int saved = errno;
-        pacer_watch_stop(watch, socket);
-        zmq_close(socket);
-        errno = saved;
-        return NULL;
-    }
-    return socket;
+    const pacer_sockopt_t options[] = {
+        {ZMQ_IMMEDIATE, &immediate, sizeof immediate},
+        {ZMQ_SNDTIMEO, &sndtimeo, sizeof sndtimeo},
+    };
+    return pacer_socket_connect(self->ctx, ZMQ_DEALER, endpoint, self->secure ? &self->curve : NULL,
+                                watch, options, sizeof options / sizeof options[0]);
 }
 
 pacer_client_t *
@@ -579,14 +570,14 @@ static int
 client_wait_connected(pacer_client_t *self, void *socket, const char *endpoint)
 {
     int wait = connect_wait_ms(self);
-    int64_t deadline = wait >= 0 ? now_ms() + wait : -1;
+    int64_t deadline = wait >= 0 ? pacer_now_ms() + wait : -1;
     /* and its monitor: a refused handshake never connects */
     pacer_watch_t *watch = socket == self->append ? &self->append_watch : &self->query_watch;
     zmq_pollitem_t items[2] = {{socket, 0, ZMQ_POLLOUT, 0}, {watch->pair, 0, ZMQ_POLLIN, 0}};
     for (;;) {
         long left = -1;
         if (deadline >= 0) {
-            int64_t ms = deadline - now_ms();
+            int64_t ms = deadline - pacer_now_ms();
             left = ms > 0 ? (long)ms : 0;
         }
         char why[512];
@@ -669,7 +660,7 @@ client_recv(pacer_client_t *self, void *socket, const char *endpoint, int64_t de
     for (;;) {
         long wait = -1;
         if (deadline >= 0) {
-            int64_t left = deadline - now_ms();
+            int64_t left = deadline - pacer_now_ms();
             wait = left > 0 ? (long)left : 0;
         }
         if (alone && lost_wait >= 0 && (wait < 0 || wait > RECV_CHECK_MS))
@@ -686,14 +677,14 @@ client_recv(pacer_client_t *self, void *socket, const char *endpoint, int64_t de
                         zmq_strerror(zmq_errno()));
         if (rc > 0 && !(items[0].revents & ZMQ_POLLIN))
             continue; /* the monitor spoke */
-        if (rc == 0 && (deadline < 0 || now_ms() < deadline)) {
+        if (rc == 0 && (deadline < 0 || pacer_now_ms() < deadline)) {
             if (!alone || lost_wait < 0)
                 continue;
             if (socket_connected(socket))
                 lost_since = -1;
             else if (lost_since < 0)
-                lost_since = now_ms();
-            else if (now_ms() - lost_since >= lost_wait) {
+                lost_since = pacer_now_ms();
+            else if (pacer_now_ms() - lost_since >= lost_wait) {
                 char waited[32];
                 format_timeout(lost_wait, waited, sizeof waited);
                 return fail(self, PACER_ETIMEOUT,
@@ -776,7 +767,7 @@ client_recv(pacer_client_t *self, void *socket, const char *endpoint, int64_t de
     else if ((rc = field_bool(self, reply, reply->body, "", "ok", true, &ok_value)) != PACER_OK)
         ;
     else {
-        const msgpack_object *corr = map_get(reply->body, "corr");
+        const msgpack_object *corr = pacer_map_get(reply->body, "corr");
         if (corr && corr->type == MSGPACK_OBJECT_POSITIVE_INTEGER) {
             reply->has_corr = true;
             reply->corr = corr->via.u64;
@@ -980,7 +971,7 @@ static int
 append_result_decode(pacer_client_t *self, const reply_t *reply, size_t expected,
                      pacer_append_result_t **result_p)
 {
-    const msgpack_object *results = map_get(reply->body, "results");
+    const msgpack_object *results = pacer_map_get(reply->body, "results");
     if (!results || results->type != MSGPACK_OBJECT_ARRAY)
         return malformed(self, reply->endpoint, "results: expected an array, got %s",
                          results ? type_name(results) : "nothing");
@@ -1008,7 +999,7 @@ append_result_decode(pacer_client_t *self, const reply_t *reply, size_t expected
                            type_name(entry));
             break;
         }
-        if (map_get(entry, "seq")) {
+        if (pacer_map_get(entry, "seq")) {
             rc = field_uint(self, reply, entry, where, "seq", true, &event->seq);
             if (rc == PACER_OK)
                 rc = field_bool(self, reply, entry, where, "dup", false, &event->dup);
@@ -1271,7 +1262,7 @@ pacer_status(pacer_client_t *self, pacer_status_t *status)
         rc = field_uint(self, &reply, body, "", "snapshot_seq", false, &status->snapshot_seq);
     if (rc == PACER_OK)
         rc = field_uint(self, &reply, body, "", "undefined_nodes", false, &status->undefined_nodes);
-    const msgpack_object *counters = map_get(body, "counters");
+    const msgpack_object *counters = pacer_map_get(body, "counters");
     if (rc == PACER_OK && counters && counters->type != MSGPACK_OBJECT_MAP)
         rc = malformed(self, reply.endpoint, "counters: expected a map, got %s",
                        type_name(counters));
@@ -1354,7 +1345,7 @@ pacer_page_destroy(pacer_page_t **self_p)
 static int
 page_decode(pacer_client_t *self, const reply_t *reply, pacer_page_t **page_p)
 {
-    const msgpack_object *events = map_get(reply->body, "events");
+    const msgpack_object *events = pacer_map_get(reply->body, "events");
     if (!events || events->type != MSGPACK_OBJECT_ARRAY)
         return malformed(self, reply->endpoint, "events: expected an array, got %s",
                          events ? type_name(events) : "nothing");
@@ -1398,7 +1389,7 @@ page_decode(pacer_client_t *self, const reply_t *reply, pacer_page_t **page_p)
         page->count = i + 1; /* so that pacer_page_destroy frees it */
         if (rc != PACER_OK)
             break;
-        const msgpack_object *event = map_get(entry, "event");
+        const msgpack_object *event = pacer_map_get(entry, "event");
         offsets[i] = data.size;
         bool stored;
         if (event && event->type == MSGPACK_OBJECT_BIN) {
@@ -1530,7 +1521,7 @@ request_check(pacer_client_t *self, const uint8_t *p, size_t len)
             rc = fail(self, PACER_EINVAL, "request key \"%.*s\": libpacer sets it",
                       (int)key->via.str.size, key->via.str.ptr);
     }
-    const msgpack_object *op = rc == PACER_OK ? map_get(map, "op") : NULL;
+    const msgpack_object *op = rc == PACER_OK ? pacer_map_get(map, "op") : NULL;
     if (rc == PACER_OK && (!op || op->type != MSGPACK_OBJECT_STR))
         rc = fail(self, PACER_EINVAL, "a request needs an \"op\" str");
     msgpack_unpacked_destroy(&unpacked);

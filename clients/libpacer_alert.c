@@ -83,21 +83,6 @@ type_name(const msgpack_object *object)
     return "unknown";
 }
 
-/* The value under `key`, NULL when absent or nil (the protocol treats the
-   two alike). */
-static const msgpack_object *
-map_get(const msgpack_object *map, const char *key)
-{
-    size_t len = strlen(key);
-    for (uint32_t i = 0; i < map->via.map.size; i++) {
-        const msgpack_object_kv *kv = &map->via.map.ptr[i];
-        if (kv->key.type == MSGPACK_OBJECT_STR && kv->key.via.str.size == len &&
-            memcmp(kv->key.via.str.ptr, key, len) == 0)
-            return kv->val.type == MSGPACK_OBJECT_NIL ? NULL : &kv->val;
-    }
-    return NULL;
-}
-
 /* ---- one record ------------------------------------------------------------- */
 
 /* The str fields of a record, where each goes in pacer_alert_t. */
@@ -156,7 +141,7 @@ record_check(const msgpack_object *record, size_t *strings, size_t *notify, char
     if (record->type != MSGPACK_OBJECT_MAP)
         return fail(err, errlen, PACER_EPROTOCOL, "an alert record is a %s, expected a map",
                     type_name(record));
-    const msgpack_object *aseq = map_get(record, "aseq");
+    const msgpack_object *aseq = pacer_map_get(record, "aseq");
     if (!aseq || aseq->type != MSGPACK_OBJECT_POSITIVE_INTEGER || aseq->via.u64 == 0)
         return fail(err, errlen, PACER_EPROTOCOL, "aseq: %s, expected an integer from 1",
                     aseq ? type_name(aseq) : "missing");
@@ -164,7 +149,7 @@ record_check(const msgpack_object *record, size_t *strings, size_t *notify, char
     *strings = 0;
     *notify = 0;
     for (size_t i = 0; i < COUNT(str_fields); i++) {
-        const msgpack_object *value = map_get(record, str_fields[i].key);
+        const msgpack_object *value = pacer_map_get(record, str_fields[i].key);
         if (!value && str_fields[i].required)
             return fail(err, errlen, PACER_EPROTOCOL, "alert %" PRIu64 ": %s: missing", n,
                         str_fields[i].key);
@@ -176,7 +161,7 @@ record_check(const msgpack_object *record, size_t *strings, size_t *notify, char
             *strings += value->via.str.size + 1;
     }
     for (size_t i = 0; i < COUNT(int_fields); i++) {
-        const msgpack_object *value = map_get(record, int_fields[i].key);
+        const msgpack_object *value = pacer_map_get(record, int_fields[i].key);
         int64_t ignored;
         if (!value && int_fields[i].required)
             return fail(err, errlen, PACER_EPROTOCOL, "alert %" PRIu64 ": %s: missing", n,
@@ -186,16 +171,16 @@ record_check(const msgpack_object *record, size_t *strings, size_t *notify, char
                         "alert %" PRIu64 ": %s: expected an int64, got %s", n, int_fields[i].key,
                         type_name(value));
     }
-    const msgpack_object *log_seq = map_get(record, "log_seq");
+    const msgpack_object *log_seq = pacer_map_get(record, "log_seq");
     if (log_seq && log_seq->type != MSGPACK_OBJECT_POSITIVE_INTEGER)
         return fail(err, errlen, PACER_EPROTOCOL,
                     "alert %" PRIu64 ": log_seq: expected a non-negative integer, got %s", n,
                     type_name(log_seq));
-    const msgpack_object *silenced = map_get(record, "silenced");
+    const msgpack_object *silenced = pacer_map_get(record, "silenced");
     if (silenced && silenced->type != MSGPACK_OBJECT_BOOLEAN)
         return fail(err, errlen, PACER_EPROTOCOL,
                     "alert %" PRIu64 ": silenced: expected a bool, got %s", n, type_name(silenced));
-    const msgpack_object *who = map_get(record, "notify");
+    const msgpack_object *who = pacer_map_get(record, "notify");
     if (who && who->type != MSGPACK_OBJECT_ARRAY)
         return fail(err, errlen, PACER_EPROTOCOL,
                     "alert %" PRIu64 ": notify: expected an array, got %s", n, type_name(who));
@@ -242,24 +227,24 @@ record_build(const msgpack_object *record, const uint8_t *raw, size_t raw_len,
     uint8_t *raw_copy = (uint8_t *)block + pointers;
     char *cursor = block + pointers + raw_len;
 
-    alert->aseq = map_get(record, "aseq")->via.u64;
+    alert->aseq = pacer_map_get(record, "aseq")->via.u64;
     for (size_t i = 0; i < COUNT(str_fields); i++) {
-        const msgpack_object *value = map_get(record, str_fields[i].key);
+        const msgpack_object *value = pacer_map_get(record, str_fields[i].key);
         if (value)
             *(const char **)((char *)alert + str_fields[i].offset) =
                 copy_str(&cursor, value->via.str.ptr, value->via.str.size);
     }
     for (size_t i = 0; i < COUNT(int_fields); i++) {
-        const msgpack_object *value = map_get(record, int_fields[i].key);
+        const msgpack_object *value = pacer_map_get(record, int_fields[i].key);
         if (value)
             get_int(value, (int64_t *)((char *)alert + int_fields[i].offset));
     }
-    const msgpack_object *log_seq = map_get(record, "log_seq");
+    const msgpack_object *log_seq = pacer_map_get(record, "log_seq");
     if (log_seq)
         alert->log_seq = log_seq->via.u64;
-    const msgpack_object *silenced = map_get(record, "silenced");
+    const msgpack_object *silenced = pacer_map_get(record, "silenced");
     alert->silenced = silenced && silenced->via.boolean;
-    const msgpack_object *people = map_get(record, "notify");
+    const msgpack_object *people = pacer_map_get(record, "notify");
     for (uint32_t i = 0; people && i < people->via.array.size; i++)
         who[i] = copy_str(&cursor, people->via.array.ptr[i].via.str.ptr,
                           people->via.array.ptr[i].via.str.size);
@@ -420,7 +405,7 @@ static int
 reply_uint(const msgpack_object *body, const char *key, bool required, uint64_t *out, char *err,
            size_t errlen)
 {
-    const msgpack_object *value = map_get(body, key);
+    const msgpack_object *value = pacer_map_get(body, key);
     if (!value)
         return required ? fail(err, errlen, PACER_EPROTOCOL, "%s: missing", key) : PACER_OK;
     if (value->type != MSGPACK_OBJECT_POSITIVE_INTEGER)
@@ -437,7 +422,7 @@ page_decode_object(const msgpack_object *body, size_t limit, bool ordered, pacer
     if (body->type != MSGPACK_OBJECT_MAP)
         return fail(err, errlen, PACER_EPROTOCOL, "the reply is a %s, expected a map",
                     type_name(body));
-    const msgpack_object *alerts = map_get(body, "alerts");
+    const msgpack_object *alerts = pacer_map_get(body, "alerts");
     if (!alerts || alerts->type != MSGPACK_OBJECT_ARRAY)
         return fail(err, errlen, PACER_EPROTOCOL, "alerts: expected an array, got %s",
                     alerts ? type_name(alerts) : "nothing");

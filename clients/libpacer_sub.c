@@ -102,14 +102,6 @@ struct _pacer_sub_t {
     char setup_error[512]; /* keys from the environment that did not load */
 };
 
-static int64_t
-now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static int fail(pacer_sub_t *self, int rc, const char *format, ...)
     __attribute__((format(printf, 3, 4)));
 
@@ -125,26 +117,19 @@ fail(pacer_sub_t *self, int rc, const char *format, ...)
 
 /* ---- sockets ----------------------------------------------------------------- */
 
+/* The SUB (with its queue bound and the heartbeats subscribed) or the
+   DEALER. */
 static void *
 socket_new(pacer_sub_t *self, int type, const char *endpoint, pacer_watch_t *watch)
 {
-    void *socket = zmq_socket(self->ctx, type);
-    if (!socket)
-        return NULL;
-    int linger = 0, hwm = SUB_RCVHWM;
-    if (zmq_setsockopt(socket, ZMQ_LINGER, &linger, sizeof linger) == -1 ||
-        (type == ZMQ_SUB && zmq_setsockopt(socket, ZMQ_RCVHWM, &hwm, sizeof hwm) == -1) ||
-        (type == ZMQ_SUB &&
-         zmq_setsockopt(socket, ZMQ_SUBSCRIBE, HEARTBEAT_TOPIC, strlen(HEARTBEAT_TOPIC)) == -1) ||
-        pacer_curve_apply(socket, self->secure ? &self->curve : NULL) == -1 ||
-        pacer_watch_start(watch, self->ctx, socket) == -1 || zmq_connect(socket, endpoint) == -1) {
-        int saved = errno;
-        pacer_watch_stop(watch, socket);
-        zmq_close(socket);
-        errno = saved;
-        return NULL;
-    }
-    return socket;
+    int hwm = SUB_RCVHWM;
+    const pacer_sockopt_t sub_options[] = {
+        {ZMQ_RCVHWM, &hwm, sizeof hwm},
+        {ZMQ_SUBSCRIBE, HEARTBEAT_TOPIC, strlen(HEARTBEAT_TOPIC)},
+    };
+    return pacer_socket_connect(self->ctx, type, endpoint, self->secure ? &self->curve : NULL,
+                                watch, sub_options,
+                                type == ZMQ_SUB ? sizeof sub_options / sizeof sub_options[0] : 0);
 }
 
 pacer_sub_t *
@@ -410,7 +395,7 @@ query_failed(pacer_sub_t *self, int rc, const char *format, ...)
     self->inflight = false;
     self->inflight_stale = false;
     self->stats.query_failures++;
-    self->query_due = now_ms() + self->backoff_ms;
+    self->query_due = pacer_now_ms() + self->backoff_ms;
     self->backoff_ms =
         self->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : self->backoff_ms * 2;
 }
@@ -472,7 +457,7 @@ query_send(pacer_sub_t *self)
     self->inflight_corr = corr;
     self->inflight_from = from;
     self->inflight_limit = limit;
-    self->inflight_deadline = now_ms() + self->query_timeout_ms;
+    self->inflight_deadline = pacer_now_ms() + self->query_timeout_ms;
     return PACER_OK;
 }
 
@@ -516,21 +501,6 @@ recv_message(void *socket, zmq_msg_t *first, zmq_msg_t *second, size_t *frames)
         (*frames)++;
     }
     return 0;
-}
-
-static const msgpack_object *
-map_get(const msgpack_object *map, const char *key)
-{
-    if (map->type != MSGPACK_OBJECT_MAP)
-        return NULL;
-    size_t len = strlen(key);
-    for (uint32_t i = 0; i < map->via.map.size; i++) {
-        const msgpack_object_kv *kv = &map->via.map.ptr[i];
-        if (kv->key.type == MSGPACK_OBJECT_STR && kv->key.via.str.size == len &&
-            memcmp(kv->key.via.str.ptr, key, len) == 0)
-            return kv->val.type == MSGPACK_OBJECT_NIL ? NULL : &kv->val;
-    }
-    return NULL;
 }
 
 /* pacerd reports `epoch`. The first one named is taken; another one means
@@ -660,9 +630,9 @@ query_on_reply(pacer_sub_t *self)
         goto done;
     }
     const msgpack_object *reply = &unpacked.data;
-    const msgpack_object *corr = map_get(reply, "corr");
-    const msgpack_object *ok = map_get(reply, "ok");
-    const msgpack_object *v = map_get(reply, "v");
+    const msgpack_object *corr = pacer_map_get(reply, "corr");
+    const msgpack_object *ok = pacer_map_get(reply, "ok");
+    const msgpack_object *v = pacer_map_get(reply, "v");
     /* Another corr answers a query given up on before the DEALER was
        replaced; it cannot happen on a fresh socket, but costs nothing. A
        nil corr is a request refused before its body could be read, and
@@ -677,8 +647,8 @@ query_on_reply(pacer_sub_t *self)
         goto done;
     }
     if (!ok->via.boolean) {
-        const msgpack_object *code = map_get(reply, "error");
-        const msgpack_object *message = map_get(reply, "message");
+        const msgpack_object *code = pacer_map_get(reply, "error");
+        const msgpack_object *message = pacer_map_get(reply, "message");
         bool code_str = code && code->type == MSGPACK_OBJECT_STR;
         bool message_str = message && message->type == MSGPACK_OBJECT_STR;
         query_failed(self, PACER_EREFUSED, "pacerd (%s) refused the alerts query: %.*s%s%.*s",
@@ -758,8 +728,8 @@ on_heartbeat(pacer_sub_t *self, const zmq_msg_t *body)
     msgpack_unpacked_init(&unpacked);
     size_t off = 0;
     if (msgpack_unpack_next(&unpacked, (const char *)data, size, &off) == MSGPACK_UNPACK_SUCCESS) {
-        const msgpack_object *aseq = map_get(&unpacked.data, "aseq");
-        const msgpack_object *epoch = map_get(&unpacked.data, "epoch");
+        const msgpack_object *aseq = pacer_map_get(&unpacked.data, "aseq");
+        const msgpack_object *epoch = pacer_map_get(&unpacked.data, "epoch");
         if (aseq && aseq->type == MSGPACK_OBJECT_POSITIVE_INTEGER) {
             self->stats.heartbeats++;
             if (epoch && epoch->type == MSGPACK_OBJECT_POSITIVE_INTEGER)
@@ -898,13 +868,13 @@ pacer_sub_recv(pacer_sub_t *self, pacer_alert_t **alert_p, int timeout_ms)
         if (rc != PACER_OK)
             return rc;
     }
-    int64_t deadline = timeout_ms < 0 ? -1 : now_ms() + timeout_ms;
+    int64_t deadline = timeout_ms < 0 ? -1 : pacer_now_ms() + timeout_ms;
     for (;;) {
         if (self->head < self->count) {
             *alert_p = queue_pop(self);
             return PACER_OK;
         }
-        int64_t now = now_ms();
+        int64_t now = pacer_now_ms();
         int rc = PACER_OK;
         if (self->inflight && now >= self->inflight_deadline)
             rc = query_timed_out(self);
@@ -944,7 +914,7 @@ pacer_sub_recv(pacer_sub_t *self, pacer_alert_t **alert_p, int timeout_ms)
             return rc;
         if (self->head < self->count)
             continue;
-        if (deadline >= 0 && now_ms() >= deadline) {
+        if (deadline >= 0 && pacer_now_ms() >= deadline) {
             if (query_wanted(self) && self->stall_rc != PACER_OK)
                 return fail(self, self->stall_rc, "%s", self->stall_error);
             return PACER_EAGAIN;
