@@ -16,6 +16,7 @@
     The state directory is left behind so that `pacerd --state-dir DIR` can
     be started on it to time a real start-up. */
 
+#include "clients/bench/bench_latency.h"
 #include "daemon/projector.h"
 #include "daemon/replay.h"
 #include "daemon/store_log.h"
@@ -263,13 +264,6 @@ decode_record(void *arg, const store_record_t *rec)
     return d.ok ? 0 : -1;
 }
 
-static int
-cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
 /* Time n progress queries for random rep-level keys. */
 static void
 query_latency(projection_t *p, int reps, int n, double *p50, double *p99)
@@ -301,7 +295,7 @@ query_latency(projection_t *p, int reps, int n, double *p50, double *p99)
         msgpack_sbuffer_destroy(&res.body);
         msgpack_unpacked_destroy(&u);
     }
-    qsort(lat, (size_t)n, sizeof *lat, cmp_double);
+    bench_latency_sort(lat, (size_t)n);
     *p50 = lat[n / 2];
     *p99 = lat[(size_t)((double)n * 0.99)];
     free(lat);
