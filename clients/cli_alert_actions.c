@@ -194,18 +194,12 @@ parse_until(action_args_t *args, const char *arg)
                           arg);
         return false;
     }
-    char err[256];
-    if (!cli_time_parse(arg, &args->until, err, sizeof err)) {
-        cli_options_error(&args->common, "--until: %s", err);
-        return false;
-    }
-    return true;
+    return cli_options_time(&args->common, "until", arg, &args->until);
 }
 
 static bool
 action_option(action_args_t *args, int opt, const char *arg)
 {
-    char err[256];
     args->given |= BIT(opt);
     switch (opt) {
     case OPT_UNTIL:
@@ -220,11 +214,7 @@ action_option(action_args_t *args, int opt, const char *arg)
         args->id = arg;
         return true;
     case OPT_AT:
-        if (!cli_time_parse(arg, &args->at, err, sizeof err)) {
-            cli_options_error(&args->common, "--at: %s", err);
-            return false;
-        }
-        return true;
+        return cli_options_time(&args->common, "at", arg, &args->at);
     case OPT_JSON:
         args->json = true;
         return true;

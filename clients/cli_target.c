@@ -249,7 +249,6 @@ parse_tier(target_args_t *args, const char *name, const char *arg, int64_t *out)
 static bool
 target_option(target_args_t *args, int opt, const char *arg)
 {
-    char err[256];
     args->given |= BIT(opt);
     switch (opt) {
     case OPT_SCOPE:
@@ -283,11 +282,7 @@ target_option(target_args_t *args, int opt, const char *arg)
         args->id = arg;
         return true;
     case OPT_AT:
-        if (!cli_time_parse(arg, &args->at, err, sizeof err)) {
-            cli_options_error(&args->common, "--at: %s", err);
-            return false;
-        }
-        return true;
+        return cli_options_time(&args->common, "at", arg, &args->at);
     case OPT_METHOD:
         if (strcmp(arg, "equal") != 0 && strcmp(arg, "weights") != 0 &&
             strcmp(arg, "history") != 0) {
