@@ -35,11 +35,9 @@
 #include <msgpack.h>
 #include <zmq.h>
 
-/* Deepest container nesting a request or reply may have (PROTOCOL.md). An
-   event sits two levels down in an append request (body map, events
-   array), so an event may nest at most two less. */
-#define MSGPACK_MAX_DEPTH 32
-#define EVENT_MAX_DEPTH   (MSGPACK_MAX_DEPTH - 2)
+/* An event sits two levels down in an append request (body map, events
+   array), so it may nest at most two less than a whole request. */
+#define EVENT_MAX_DEPTH (PACER_MSGPACK_MAX_DEPTH - 2)
 /* Generous bound on the append request's bytes besides the events. */
 #define APPEND_HEADER_BYTES 64
 /* While one request waits for its reply, how often the connection is
@@ -224,7 +222,7 @@ type_name(const msgpack_object *object)
 static bool
 msgpack_check(const uint8_t *p, size_t len, int max_depth, char *why, size_t whylen)
 {
-    assert(max_depth <= MSGPACK_MAX_DEPTH);
+    assert(max_depth <= PACER_MSGPACK_MAX_DEPTH);
     if (mp_scan(p, len, max_depth))
         return true;
     snprintf(why, whylen,
@@ -737,7 +735,7 @@ client_recv(pacer_client_t *self, void *socket, const char *endpoint, int64_t de
     const uint8_t *data = zmq_msg_data(&reply->msg);
     size_t size = zmq_msg_size(&reply->msg);
     char why[160];
-    if (!msgpack_check(data, size, MSGPACK_MAX_DEPTH, why, sizeof why)) {
+    if (!msgpack_check(data, size, PACER_MSGPACK_MAX_DEPTH, why, sizeof why)) {
         zmq_msg_close(&reply->msg);
         return malformed(self, endpoint, "body is not one msgpack value: %s", why);
     }
@@ -811,8 +809,9 @@ reply_refusal(pacer_client_t *self, const reply_t *reply)
 
 /* ---- request encoding ------------------------------------------------------ */
 
-static bool
-pack_str(msgpack_packer *pk, const char *s)
+/* libpacer_private.h; the alert queries and the subscriber pack with it too. */
+bool
+pacer_pack_str(msgpack_packer *pk, const char *s)
 {
     size_t len = strlen(s);
     return msgpack_pack_str(pk, len) == 0 && msgpack_pack_str_body(pk, s, len) == 0;
@@ -822,9 +821,9 @@ pack_str(msgpack_packer *pk, const char *s)
 static bool
 pack_request_head(msgpack_packer *pk, size_t keys, const char *op, uint64_t corr)
 {
-    return msgpack_pack_map(pk, keys) == 0 && pack_str(pk, "v") && msgpack_pack_int(pk, 1) == 0 &&
-           pack_str(pk, "op") && pack_str(pk, op) && pack_str(pk, "corr") &&
-           msgpack_pack_uint64(pk, corr) == 0;
+    return msgpack_pack_map(pk, keys) == 0 && pacer_pack_str(pk, "v") &&
+           msgpack_pack_int(pk, 1) == 0 && pacer_pack_str(pk, "op") && pacer_pack_str(pk, op) &&
+           pacer_pack_str(pk, "corr") && msgpack_pack_uint64(pk, corr) == 0;
 }
 
 /* ---- batch ------------------------------------------------------------------ */
@@ -1095,10 +1094,11 @@ pacer_append_send(pacer_client_t *self, pacer_batch_t *batch, uint64_t *corr_p)
     msgpack_sbuffer_init(&body);
     msgpack_packer pk;
     msgpack_packer_init(&pk, &body, msgpack_sbuffer_write);
-    bool packed = pack_request_head(&pk, batch->atomic ? 5 : 4, "append", corr) &&
-                  (!batch->atomic || (pack_str(&pk, "atomic") && msgpack_pack_true(&pk) == 0)) &&
-                  pack_str(&pk, "events") && msgpack_pack_array(&pk, batch->count) == 0 &&
-                  msgpack_sbuffer_write(&body, batch->events.data, batch->events.size) == 0;
+    bool packed =
+        pack_request_head(&pk, batch->atomic ? 5 : 4, "append", corr) &&
+        (!batch->atomic || (pacer_pack_str(&pk, "atomic") && msgpack_pack_true(&pk) == 0)) &&
+        pacer_pack_str(&pk, "events") && msgpack_pack_array(&pk, batch->count) == 0 &&
+        msgpack_sbuffer_write(&body, batch->events.data, batch->events.size) == 0;
     int rc = packed ? client_send(self, self->append, self->append_endpoint, &body,
                                   self->pending_count == 1)
                     : fail(self, PACER_ENOMEM, "out of memory encoding an append");
@@ -1397,7 +1397,7 @@ page_decode(pacer_client_t *self, const reply_t *reply, pacer_page_t **page_p)
             size_t size = event->via.bin.size;
             char why[160] = "it is another type";
             if (size == 0 || !is_map_byte(bytes[0]) ||
-                !msgpack_check(bytes, size, MSGPACK_MAX_DEPTH, why, sizeof why)) {
+                !msgpack_check(bytes, size, PACER_MSGPACK_MAX_DEPTH, why, sizeof why)) {
                 rc = malformed(self, reply->endpoint, "%sevent: not one msgpack map: %s", where,
                                why);
                 break;
@@ -1452,10 +1452,11 @@ pacer_events(pacer_client_t *self, uint64_t from, size_t limit, pacer_page_t **p
     msgpack_packer pk;
     msgpack_packer_init(&pk, &request, msgpack_sbuffer_write);
     /* raw: the exact stored bytes, which are what the hash covers. */
-    bool packed = pack_request_head(&pk, limit ? 6 : 5, "events", corr) && pack_str(&pk, "from") &&
-                  msgpack_pack_uint64(&pk, from) == 0 &&
-                  (!limit || (pack_str(&pk, "limit") && msgpack_pack_uint64(&pk, limit) == 0)) &&
-                  pack_str(&pk, "raw") && msgpack_pack_true(&pk) == 0;
+    bool packed =
+        pack_request_head(&pk, limit ? 6 : 5, "events", corr) && pacer_pack_str(&pk, "from") &&
+        msgpack_pack_uint64(&pk, from) == 0 &&
+        (!limit || (pacer_pack_str(&pk, "limit") && msgpack_pack_uint64(&pk, limit) == 0)) &&
+        pacer_pack_str(&pk, "raw") && msgpack_pack_true(&pk) == 0;
     if (!packed) {
         msgpack_sbuffer_destroy(&request);
         return fail(self, PACER_ENOMEM, "out of memory encoding a request");
@@ -1500,7 +1501,7 @@ request_check(pacer_client_t *self, const uint8_t *p, size_t len)
         return fail(self, PACER_EINVAL, "a request must be one msgpack map");
     if (len > PACER_BODY_MAX_BYTES - APPEND_HEADER_BYTES)
         return fail(self, PACER_EINVAL, "a request of %zu bytes is over the 16 MiB limit", len);
-    if (!msgpack_check(p, len, MSGPACK_MAX_DEPTH, why, sizeof why))
+    if (!msgpack_check(p, len, PACER_MSGPACK_MAX_DEPTH, why, sizeof why))
         return fail(self, PACER_EINVAL, "the request is not one msgpack map: %s", why);
     msgpack_unpacked unpacked;
     msgpack_unpacked_init(&unpacked);
@@ -1568,8 +1569,8 @@ pacer_request(pacer_client_t *self, pacer_endpoint_t endpoint, const void *reque
     msgpack_sbuffer_init(&body);
     msgpack_packer pk;
     msgpack_packer_init(&pk, &body, msgpack_sbuffer_write);
-    bool packed = msgpack_pack_map(&pk, (size_t)keys + 2) == 0 && pack_str(&pk, "v") &&
-                  msgpack_pack_int(&pk, 1) == 0 && pack_str(&pk, "corr") &&
+    bool packed = msgpack_pack_map(&pk, (size_t)keys + 2) == 0 && pacer_pack_str(&pk, "v") &&
+                  msgpack_pack_int(&pk, 1) == 0 && pacer_pack_str(&pk, "corr") &&
                   msgpack_pack_uint64(&pk, corr) == 0 &&
                   msgpack_sbuffer_write(&body, (const char *)p + header, len - header) == 0;
     rc = packed ? client_send(self, socket, name, &body, true)

@@ -28,7 +28,6 @@
 #include "clients/libpacer_private.h"
 #include "events/wire.h"
 
-#define MSGPACK_MAX_DEPTH 32
 /* What the daemon answers when a request gives no limit. */
 #define ALERTS_DEFAULT_LIMIT 1000
 
@@ -264,11 +263,11 @@ static int
 unpack(const void *data, size_t len, msgpack_unpacked *unpacked, const char *what, char *err,
        size_t errlen)
 {
-    if (!mp_scan(data, len, MSGPACK_MAX_DEPTH))
+    if (!mp_scan(data, len, PACER_MSGPACK_MAX_DEPTH))
         return fail(err, errlen, PACER_EPROTOCOL,
                     "%s is not exactly one well-formed msgpack value (truncated, trailing bytes, "
                     "a count larger than the bytes that follow, or nested deeper than %d)",
-                    what, MSGPACK_MAX_DEPTH);
+                    what, PACER_MSGPACK_MAX_DEPTH);
     msgpack_unpacked_init(unpacked);
     size_t off = 0;
     msgpack_unpack_return ret = msgpack_unpack_next(unpacked, data, len, &off);
@@ -505,19 +504,12 @@ pacer_alert_page_decode(const void *data, size_t len, size_t limit, bool ordered
 /* ---- queries ----------------------------------------------------------------- */
 
 static bool
-pack_str(msgpack_packer *pk, const char *s)
-{
-    size_t len = strlen(s);
-    return msgpack_pack_str(pk, len) == 0 && msgpack_pack_str_body(pk, s, len) == 0;
-}
-
-static bool
 pack_prefixes(msgpack_packer *pk, const char *const *prefixes, size_t count)
 {
-    if (!pack_str(pk, "prefix") || msgpack_pack_array(pk, count) != 0)
+    if (!pacer_pack_str(pk, "prefix") || msgpack_pack_array(pk, count) != 0)
         return false;
     for (size_t i = 0; i < count; i++)
-        if (!pack_str(pk, prefixes[i]))
+        if (!pacer_pack_str(pk, prefixes[i]))
             return false;
     return true;
 }
@@ -571,11 +563,12 @@ pacer_alerts(pacer_client_t *client, const pacer_alerts_query_t *query, pacer_al
     msgpack_packer pk;
     msgpack_packer_init(&pk, &request, msgpack_sbuffer_write);
     bool packed =
-        msgpack_pack_map(&pk, keys) == 0 && pack_str(&pk, "op") && pack_str(&pk, "alerts") &&
-        pack_str(&pk, "from") && msgpack_pack_uint64(&pk, query->from ? query->from : 1) == 0 &&
-        (!query->to || (pack_str(&pk, "to") && msgpack_pack_uint64(&pk, query->to) == 0)) &&
+        msgpack_pack_map(&pk, keys) == 0 && pacer_pack_str(&pk, "op") &&
+        pacer_pack_str(&pk, "alerts") && pacer_pack_str(&pk, "from") &&
+        msgpack_pack_uint64(&pk, query->from ? query->from : 1) == 0 &&
+        (!query->to || (pacer_pack_str(&pk, "to") && msgpack_pack_uint64(&pk, query->to) == 0)) &&
         (!query->prefix_count || pack_prefixes(&pk, query->prefixes, query->prefix_count)) &&
-        (!limit || (pack_str(&pk, "limit") && msgpack_pack_uint64(&pk, limit) == 0));
+        (!limit || (pacer_pack_str(&pk, "limit") && msgpack_pack_uint64(&pk, limit) == 0));
     rc = packed ? alerts_request(client, &request, limit, true, page_p)
                 : pacer_client_fail_with(client, PACER_ENOMEM, "out of memory encoding a request");
     msgpack_sbuffer_destroy(&request);
@@ -603,12 +596,14 @@ pacer_alerts_active(pacer_client_t *client, const pacer_alerts_active_query_t *q
     msgpack_packer pk;
     msgpack_packer_init(&pk, &request, msgpack_sbuffer_write);
     bool packed =
-        msgpack_pack_map(&pk, keys) == 0 && pack_str(&pk, "op") && pack_str(&pk, "alerts_active") &&
+        msgpack_pack_map(&pk, keys) == 0 && pacer_pack_str(&pk, "op") &&
+        pacer_pack_str(&pk, "alerts_active") &&
         (!query->prefix_count || pack_prefixes(&pk, query->prefixes, query->prefix_count)) &&
-        (!query->severity || (pack_str(&pk, "severity") && pack_str(&pk, query->severity))) &&
+        (!query->severity ||
+         (pacer_pack_str(&pk, "severity") && pacer_pack_str(&pk, query->severity))) &&
         (!query->limit ||
-         (pack_str(&pk, "limit") && msgpack_pack_uint64(&pk, query->limit) == 0)) &&
-        (!query->now || (pack_str(&pk, "now") && msgpack_pack_int64(&pk, query->now) == 0));
+         (pacer_pack_str(&pk, "limit") && msgpack_pack_uint64(&pk, query->limit) == 0)) &&
+        (!query->now || (pacer_pack_str(&pk, "now") && msgpack_pack_int64(&pk, query->now) == 0));
     rc = packed ? alerts_request(client, &request, query->limit, false, page_p)
                 : pacer_client_fail_with(client, PACER_ENOMEM, "out of memory encoding a request");
     msgpack_sbuffer_destroy(&request);

@@ -18,6 +18,10 @@
 
 #define PACER_PRIVATE __attribute__((visibility("hidden")))
 
+/* Deepest container nesting a request or reply may have (PROTOCOL.md):
+   what mp_scan is given before msgpack-c unpacks untrusted bytes. */
+#define PACER_MSGPACK_MAX_DEPTH 32
+
 /* Record "malformed reply from <the query endpoint>: <what>" as the
    client's error and return PACER_EPROTOCOL. */
 PACER_PRIVATE int pacer_client_malformed_query(pacer_client_t *self, const char *what);
@@ -28,6 +32,9 @@ PACER_PRIVATE int pacer_client_fail_with(pacer_client_t *self, int rc, const cha
 /* The value under string key `key` in `map`, or NULL when absent or nil
    (the protocol treats the two alike) or when `map` is not a map. */
 PACER_PRIVATE const msgpack_object *pacer_map_get(const msgpack_object *map, const char *key);
+
+/* Pack `s` as a msgpack str; false when the packer fails (out of memory). */
+PACER_PRIVATE bool pacer_pack_str(msgpack_packer *pk, const char *s);
 
 /* Milliseconds on the monotonic clock, for deadlines. */
 PACER_PRIVATE int64_t pacer_now_ms(void);

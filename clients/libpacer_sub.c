@@ -363,13 +363,6 @@ query_wanted(pacer_sub_t *self)
     return !self->resolved || self->must_fetch || self->horizon > self->considered;
 }
 
-static bool
-pack_str(msgpack_packer *pk, const char *s)
-{
-    size_t len = strlen(s);
-    return msgpack_pack_str(pk, len) == 0 && msgpack_pack_str_body(pk, s, len) == 0;
-}
-
 /* The query's prefixes, or none when the subscriber takes every alert. */
 static bool
 prefixes_needed(pacer_sub_t *self)
@@ -422,15 +415,16 @@ query_send(pacer_sub_t *self)
     msgpack_sbuffer_init(&body);
     msgpack_packer pk;
     msgpack_packer_init(&pk, &body, msgpack_sbuffer_write);
-    bool packed = msgpack_pack_map(&pk, prefix ? 6 : 5) == 0 && pack_str(&pk, "v") &&
-                  msgpack_pack_int(&pk, 1) == 0 && pack_str(&pk, "op") && pack_str(&pk, "alerts") &&
-                  pack_str(&pk, "corr") && msgpack_pack_uint64(&pk, corr) == 0 &&
-                  pack_str(&pk, "from") && msgpack_pack_uint64(&pk, from) == 0 &&
-                  pack_str(&pk, "limit") && msgpack_pack_uint64(&pk, limit) == 0;
+    bool packed = msgpack_pack_map(&pk, prefix ? 6 : 5) == 0 && pacer_pack_str(&pk, "v") &&
+                  msgpack_pack_int(&pk, 1) == 0 && pacer_pack_str(&pk, "op") &&
+                  pacer_pack_str(&pk, "alerts") && pacer_pack_str(&pk, "corr") &&
+                  msgpack_pack_uint64(&pk, corr) == 0 && pacer_pack_str(&pk, "from") &&
+                  msgpack_pack_uint64(&pk, from) == 0 && pacer_pack_str(&pk, "limit") &&
+                  msgpack_pack_uint64(&pk, limit) == 0;
     if (packed && prefix) {
-        packed = pack_str(&pk, "prefix") && msgpack_pack_array(&pk, self->prefix_count) == 0;
+        packed = pacer_pack_str(&pk, "prefix") && msgpack_pack_array(&pk, self->prefix_count) == 0;
         for (size_t i = 0; packed && i < self->prefix_count; i++)
-            packed = pack_str(&pk, self->prefixes[i]);
+            packed = pacer_pack_str(&pk, self->prefixes[i]);
     }
     if (!packed) {
         msgpack_sbuffer_destroy(&body);
@@ -621,7 +615,8 @@ query_on_reply(pacer_sub_t *self)
     msgpack_unpacked unpacked;
     msgpack_unpacked_init(&unpacked);
     size_t off = 0;
-    if (frames != 2 || zmq_msg_size(&delimiter) != 0 || !mp_scan(data, size, 32) ||
+    if (frames != 2 || zmq_msg_size(&delimiter) != 0 ||
+        !mp_scan(data, size, PACER_MSGPACK_MAX_DEPTH) ||
         msgpack_unpack_next(&unpacked, (const char *)data, size, &off) != MSGPACK_UNPACK_SUCCESS ||
         unpacked.data.type != MSGPACK_OBJECT_MAP) {
         query_failed(self, PACER_EPROTOCOL,
@@ -722,7 +717,7 @@ on_heartbeat(pacer_sub_t *self, const zmq_msg_t *body)
 {
     const uint8_t *data = zmq_msg_data((zmq_msg_t *)body);
     size_t size = zmq_msg_size((zmq_msg_t *)body);
-    if (!mp_scan(data, size, 32))
+    if (!mp_scan(data, size, PACER_MSGPACK_MAX_DEPTH))
         return;
     msgpack_unpacked unpacked;
     msgpack_unpacked_init(&unpacked);
