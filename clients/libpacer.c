@@ -480,12 +480,8 @@ pacer_client_destroy(pacer_client_t **self_p)
     pacer_client_t *self = *self_p;
     if (!self)
         return;
-    pacer_watch_stop(&self->append_watch, self->append);
-    pacer_watch_stop(&self->query_watch, self->query);
-    if (self->append)
-        zmq_close(self->append);
-    if (self->query)
-        zmq_close(self->query);
+    pacer_socket_close(&self->append, &self->append_watch);
+    pacer_socket_close(&self->query, &self->query_watch);
     if (self->ctx)
         zmq_ctx_term(self->ctx);
     free(self->append_endpoint);

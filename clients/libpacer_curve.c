@@ -242,6 +242,15 @@ pacer_socket_connect(void *ctx, int type, const char *endpoint, const pacer_curv
     return socket;
 }
 
+void
+pacer_socket_close(void **socket_p, pacer_watch_t *watch)
+{
+    pacer_watch_stop(watch, *socket_p);
+    if (*socket_p)
+        zmq_close(*socket_p);
+    *socket_p = NULL;
+}
+
 /* One event off the monitor: false when none is waiting. */
 static bool
 next_event(pacer_watch_t *watch, uint16_t *event, uint32_t *value)

@@ -64,10 +64,14 @@ typedef struct {
    it must not wait for a daemon that is gone), then `options` in order,
    the CURVE keys (curve NULL: none) and a monitor in *watch. NULL with
    errno when a step fails, with nothing left open. Close it with
-   pacer_watch_stop, then zmq_close. */
+   pacer_socket_close. */
 PACER_PRIVATE void *pacer_socket_connect(void *ctx, int type, const char *endpoint,
                                          const pacer_curve_t *curve, pacer_watch_t *watch,
                                          const pacer_sockopt_t *options, size_t count);
+
+/* Stop watching *socket_p, close it and set it NULL; nothing when it is
+   NULL already. */
+PACER_PRIVATE void pacer_socket_close(void **socket_p, pacer_watch_t *watch);
 
 /* Watch `socket` (before it connects). 0, or -1 with errno. */
 PACER_PRIVATE int pacer_watch_start(pacer_watch_t *watch, void *ctx, void *socket);

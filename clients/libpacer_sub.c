@@ -192,12 +192,8 @@ pacer_sub_destroy(pacer_sub_t **self_p)
     pacer_sub_t *self = *self_p;
     if (!self)
         return;
-    pacer_watch_stop(&self->sub_watch, self->sub);
-    pacer_watch_stop(&self->dealer_watch, self->dealer);
-    if (self->sub)
-        zmq_close(self->sub);
-    if (self->dealer)
-        zmq_close(self->dealer);
+    pacer_socket_close(&self->sub, &self->sub_watch);
+    pacer_socket_close(&self->dealer, &self->dealer_watch);
     if (self->ctx)
         zmq_ctx_term(self->ctx);
     for (size_t i = self->head; i < self->count; i++)
@@ -465,8 +461,7 @@ query_timed_out(pacer_sub_t *self)
                  "no answer from %s to the alerts query within %d ms: is "
                  "pacerd running?",
                  self->query_endpoint, self->query_timeout_ms);
-    pacer_watch_stop(&self->dealer_watch, self->dealer);
-    zmq_close(self->dealer);
+    pacer_socket_close(&self->dealer, &self->dealer_watch);
     self->dealer = socket_new(self, ZMQ_DEALER, self->query_endpoint, &self->dealer_watch);
     if (!self->dealer)
         return fail(self, PACER_ETRANSPORT, "cannot reconnect to %s: %s", self->query_endpoint,
