@@ -8,7 +8,11 @@
     the projection maps back to an index.
 
     Anomaly alerts are kept in a table by key (anomaly_t) indexed by the
-    key's 64-bit hash. */
+    key's 64-bit hash. One raised while a silence covers it is held: its
+    record's body is kept (in memory and in its durable state entry, so a
+    restart keeps it) and published when no silence covers it any more,
+    unless a review resolves it first; an aseq is given out only then, so
+    the outbox's aseqs stay gap-free. */
 
 #include "daemon/alerter.h"
 
@@ -49,8 +53,13 @@ typedef struct {
     char *key;
     char *topic;
     uint8_t state;
+    uint8_t severity; /* of a held one: SEVERITIES[severity] */
     int64_t since;
     uint64_t aseq;
+    /* Held (raised while silenced, not published yet): the record's pairs
+       after its head, as one msgpack map; NULL otherwise. */
+    char *held;
+    size_t held_len;
 } anomaly_t;
 
 /* A buffer records are packed into, with whether a write failed (out of
@@ -87,7 +96,9 @@ struct _alerter_t {
     anomaly_t *anomalies;
     size_t nanomalies, capanomalies;
     u64map_t anomaly_index; /* hash of key -> index + 1 */
-    det_flag_t *flags;      /* queued while folding */
+    size_t *held;           /* indices of the held anomalies */
+    size_t nheld, capheld;
+    det_flag_t *flags; /* queued while folding */
     size_t nflags, capflags;
     /* run rates, by target index */
     int64_t *sum_window, *sum_last;
@@ -97,7 +108,7 @@ struct _alerter_t {
     int window_days;
     uint64_t silence_gen;
     size_t active;
-    sink_t rec, st, row;      /* an alert record, an alert state, a progress row */
+    sink_t rec, st, row;      /* an alert record, an alert state, a progress row or held body */
     outbox_batch_t *progress; /* alerter_progress_to */
     uint32_t *pending;        /* keys whose progress row waits for the next second */
     size_t npending, cappending;
@@ -127,8 +138,10 @@ forget_anomalies(alerter_t *self)
     for (size_t i = 0; i < self->nanomalies; i++) {
         free(self->anomalies[i].key);
         free(self->anomalies[i].topic);
+        free(self->anomalies[i].held);
     }
     self->nanomalies = 0;
+    self->nheld = 0;
 }
 
 void
@@ -141,6 +154,7 @@ alerter_destroy(alerter_t **self_p)
     free(self->heap);
     forget_anomalies(self);
     free(self->anomalies);
+    free(self->held);
     free(self->flags);
     free(self->sum_window);
     free(self->sum_last);
@@ -805,7 +819,7 @@ put_anomaly_state(alerter_t *self, const anomaly_t *a, outbox_batch_t *out)
     sink_clear(&self->st);
     msgpack_packer pk;
     msgpack_packer_init(&pk, &self->st, sink_write);
-    msgpack_pack_map(&pk, 5);
+    msgpack_pack_map(&pk, a->held ? 7 : 5);
     pstr(&pk, "aseq");
     msgpack_pack_uint64(&pk, a->aseq);
     pstr(&pk, "rule");
@@ -816,9 +830,99 @@ put_anomaly_state(alerter_t *self, const anomaly_t *a, outbox_batch_t *out)
     msgpack_pack_int64(&pk, a->since);
     pstr(&pk, "topic");
     pstr(&pk, a->topic);
+    if (a->held) {
+        pstr(&pk, "severity");
+        pstr(&pk, SEVERITIES[a->severity]);
+        pstr(&pk, "held");
+        sink_write(&self->st, a->held, a->held_len); /* a whole map already */
+    }
     if (self->st.failed)
         return -1;
     return outbox_batch_state(out, a->key, strlen(a->key), self->st.sb.data, self->st.sb.size);
+}
+
+/* The pairs of a flag's record after its head: the body a held flag keeps
+   until it is published (20 pairs in all with the head and "silenced"). */
+#define FLAG_BODY_PAIRS 11
+
+static void
+pack_flag_body(msgpack_packer *pk, const det_flag_t *f, const char *path, const char *owner,
+               const char *powner, uint64_t log_seq)
+{
+    pstr(pk, "scope");
+    pstr_or_nil(pk, f->rep);
+    pstr(pk, "path");
+    pstr_or_nil(pk, path);
+    pstr(pk, "metric");
+    msgpack_pack_nil(pk);
+    pstr(pk, "period");
+    msgpack_pack_nil(pk);
+    pstr(pk, "product_line");
+    msgpack_pack_nil(pk);
+    pstr(pk, "owner");
+    pstr_or_nil(pk, owner);
+    pstr(pk, "notify");
+    pack_notify(pk, owner, powner, true);
+    pstr(pk, "summary");
+    pstr(pk, f->summary);
+    pstr(pk, "values");
+    msgpack_pack_map(pk, 5 + (size_t)f->nvalues);
+    pstr(pk, "score");
+    msgpack_pack_double(pk, round_to(f->score, 1e-4));
+    pstr(pk, "baseline");
+    msgpack_pack_double(pk, round_to(f->baseline, 1e-4));
+    pstr(pk, "threshold");
+    msgpack_pack_double(pk, round_to(f->threshold, 1e-4));
+    pstr(pk, "currency");
+    pstr_or_nil(pk, f->currency);
+    pstr(pk, "customer");
+    pstr_or_nil(pk, f->customer);
+    for (int i = 0; i < f->nvalues; i++) {
+        pstr(pk, f->values[i].name ? f->values[i].name : "value");
+        msgpack_pack_double(pk, f->values[i].v);
+    }
+    pstr(pk, "evidence");
+    int ne = f->nevidence < 16 ? f->nevidence : 16;
+    msgpack_pack_array(pk, (size_t)(ne > 0 ? ne : 0));
+    for (int i = 0; i < ne; i++) {
+        msgpack_pack_map(pk, 2);
+        pstr(pk, "seq");
+        msgpack_pack_uint64(pk, f->evidence[i].seq);
+        pstr(pk, "id");
+        pstr(pk, f->evidence[i].id);
+    }
+    pstr(pk, "log_seq");
+    msgpack_pack_uint64(pk, log_seq);
+}
+
+/* The rule of an anomaly key "anomaly/<detector>/...": "anomaly/<detector>". */
+static size_t
+anomaly_rule_len(const char *key)
+{
+    const char *slash = strchr(key + 8, '/');
+    return slash ? (size_t)(slash - key) : strlen(key);
+}
+
+/* a's firing record is start_flag (the head), body_pairs pairs packed by
+   the caller, then finish_flag (the last pair; into the batch). */
+static uint64_t
+start_flag(alerter_t *self, msgpack_packer *pk, const anomaly_t *a, size_t body_pairs, int64_t now)
+{
+    return record_head(self, pk, 9 + body_pairs, a->key, a->topic, a->key, anomaly_rule_len(a->key),
+                       "firing", SEVERITIES[a->severity], now, a->since);
+}
+
+static int
+finish_flag(alerter_t *self, msgpack_packer *pk, anomaly_t *a, uint64_t aseq, outbox_batch_t *out)
+{
+    pstr(pk, "silenced");
+    msgpack_pack_false(pk);
+    if (self->rec.failed || outbox_batch_add(out, aseq, a->topic, strlen(a->topic),
+                                             self->rec.sb.data, self->rec.sb.size) != 0)
+        return -1;
+    self->aseq = aseq;
+    a->aseq = aseq;
+    return put_anomaly_state(self, a, out);
 }
 
 static int
@@ -836,6 +940,8 @@ emit_anomaly(alerter_t *self, projection_t *proj, const alertcfg_t *cfg, const d
         snprintf(topic, sizeof topic, "alert/anomaly/%s/%s/", f->detector, path);
     else
         snprintf(topic, sizeof topic, "alert/anomaly/%s/", f->detector);
+    if (grow((void **)&self->held, &self->capheld, self->nheld + 1, sizeof *self->held) != 0)
+        return -1;
     anomaly_t *a = anomaly_add(self, key);
     if (!a)
         return -1;
@@ -843,67 +949,76 @@ emit_anomaly(alerter_t *self, projection_t *proj, const alertcfg_t *cfg, const d
         return -1;
     a->since = now;
     a->state = A_FIRING;
+    a->severity = (uint8_t)(f->severity >= 0 && f->severity <= 2 ? f->severity : 1);
     self->active++;
-    if (alertcfg_silenced(cfg, key, topic, now))
-        return put_anomaly_state(self, a, out); /* recorded, not raised */
-    char rule[96];
-    snprintf(rule, sizeof rule, "anomaly/%s", f->detector);
     msgpack_packer pk;
-    uint64_t aseq =
-        record_head(self, &pk, 20, key, topic, rule, strlen(rule), "firing",
-                    SEVERITIES[f->severity >= 0 && f->severity <= 2 ? f->severity : 1], now, now);
-    pstr(&pk, "scope");
-    pstr_or_nil(&pk, f->rep);
-    pstr(&pk, "path");
-    pstr_or_nil(&pk, path);
-    pstr(&pk, "metric");
-    msgpack_pack_nil(&pk);
-    pstr(&pk, "period");
-    msgpack_pack_nil(&pk);
-    pstr(&pk, "product_line");
-    msgpack_pack_nil(&pk);
-    pstr(&pk, "owner");
-    pstr_or_nil(&pk, owner);
-    pstr(&pk, "notify");
-    pack_notify(&pk, owner, powner, true);
-    pstr(&pk, "summary");
-    pstr(&pk, f->summary);
-    pstr(&pk, "values");
-    msgpack_pack_map(&pk, 5 + (size_t)f->nvalues);
-    pstr(&pk, "score");
-    msgpack_pack_double(&pk, round_to(f->score, 1e-4));
-    pstr(&pk, "baseline");
-    msgpack_pack_double(&pk, round_to(f->baseline, 1e-4));
-    pstr(&pk, "threshold");
-    msgpack_pack_double(&pk, round_to(f->threshold, 1e-4));
-    pstr(&pk, "currency");
-    pstr_or_nil(&pk, f->currency);
-    pstr(&pk, "customer");
-    pstr_or_nil(&pk, f->customer);
-    for (int i = 0; i < f->nvalues; i++) {
-        pstr(&pk, f->values[i].name ? f->values[i].name : "value");
-        msgpack_pack_double(&pk, f->values[i].v);
+    if (alertcfg_silenced(cfg, key, topic, now)) {
+        /* held: the body now, while the flag and the org are at hand */
+        sink_clear(&self->row);
+        msgpack_packer_init(&pk, &self->row, sink_write);
+        msgpack_pack_map(&pk, FLAG_BODY_PAIRS);
+        pack_flag_body(&pk, f, path, owner, powner, log_seq);
+        if (self->row.failed || !(a->held = malloc(self->row.sb.size)))
+            return -1;
+        memcpy(a->held, self->row.sb.data, self->row.sb.size);
+        a->held_len = self->row.sb.size;
+        self->held[self->nheld++] = (size_t)(a - self->anomalies);
+        return put_anomaly_state(self, a, out);
     }
-    pstr(&pk, "evidence");
-    int ne = f->nevidence < 16 ? f->nevidence : 16;
-    msgpack_pack_array(&pk, (size_t)(ne > 0 ? ne : 0));
-    for (int i = 0; i < ne; i++) {
-        msgpack_pack_map(&pk, 2);
-        pstr(&pk, "seq");
-        msgpack_pack_uint64(&pk, f->evidence[i].seq);
-        pstr(&pk, "id");
-        pstr(&pk, f->evidence[i].id);
+    uint64_t aseq = start_flag(self, &pk, a, FLAG_BODY_PAIRS, now);
+    pack_flag_body(&pk, f, path, owner, powner, log_seq);
+    return finish_flag(self, &pk, a, aseq, out);
+}
+
+/* Drop a's held body (published, or resolved first). */
+static void
+unhold(alerter_t *self, anomaly_t *a)
+{
+    size_t idx = (size_t)(a - self->anomalies);
+    for (size_t i = 0; i < self->nheld; i++)
+        if (self->held[i] == idx) {
+            self->held[i] = self->held[--self->nheld];
+            break;
+        }
+    free(a->held);
+    a->held = NULL;
+    a->held_len = 0;
+}
+
+/* Publish every held flag no silence covers at now (its silence expired
+   or was lifted): the record it would have had when raised, `at` now and
+   `since` when it was raised. */
+static int
+release_held(alerter_t *self, const alertcfg_t *cfg, int64_t now, outbox_batch_t *out)
+{
+    for (size_t i = 0; i < self->nheld;) {
+        anomaly_t *a = &self->anomalies[self->held[i]];
+        if (alertcfg_silenced(cfg, a->key, a->topic, now)) {
+            i++;
+            continue;
+        }
+        msgpack_unpacked u;
+        msgpack_unpacked_init(&u);
+        size_t off = 0;
+        if (msgpack_unpack_next(&u, a->held, a->held_len, &off) != MSGPACK_UNPACK_SUCCESS ||
+            u.data.type != MSGPACK_OBJECT_MAP) {
+            /* made by pack_flag_body or checked by load_one: out of memory */
+            msgpack_unpacked_destroy(&u);
+            return -1;
+        }
+        msgpack_packer pk;
+        const msgpack_object_map *m = &u.data.via.map;
+        uint64_t aseq = start_flag(self, &pk, a, m->size, now);
+        for (uint32_t k = 0; k < m->size; k++) {
+            msgpack_pack_object(&pk, m->ptr[k].key);
+            msgpack_pack_object(&pk, m->ptr[k].val);
+        }
+        msgpack_unpacked_destroy(&u);
+        unhold(self, a); /* before its state is written: published */
+        if (finish_flag(self, &pk, a, aseq, out) != 0)
+            return -1;
     }
-    pstr(&pk, "log_seq");
-    msgpack_pack_uint64(&pk, log_seq);
-    pstr(&pk, "silenced");
-    msgpack_pack_false(&pk);
-    if (self->rec.failed || outbox_batch_add(out, aseq, topic, strlen(topic), self->rec.sb.data,
-                                             self->rec.sb.size) != 0)
-        return -1;
-    self->aseq = aseq;
-    a->aseq = aseq;
-    return put_anomaly_state(self, a, out);
+    return 0;
 }
 
 static int
@@ -914,14 +1029,18 @@ review(alerter_t *self, const review_t *rv, int64_t now, uint64_t log_seq, outbo
         return 0;
     a->state = rv->verdict == VERDICT_DISMISSED ? A_DISMISSED : A_CONFIRMED;
     self->active--;
+    if (a->held) {
+        /* never published: like a lag alert silenced from its start, it
+           ends without a record (the review is in the log) */
+        unhold(self, a);
+        return put_anomaly_state(self, a, out);
+    }
     char summary[1400];
     snprintf(summary, sizeof summary, "%s %s by %s: %s", a->key,
              a->state == A_DISMISSED ? "dismissed" : "confirmed", rv->author, rv->reason);
-    const char *slash = strchr(a->key + 8, '/');
     msgpack_packer pk;
-    uint64_t aseq = record_head(self, &pk, 12, a->key, a->topic, a->key,
-                                slash ? (size_t)(slash - a->key) : strlen(a->key), "resolved",
-                                "info", now, a->since);
+    uint64_t aseq = record_head(self, &pk, 12, a->key, a->topic, a->key, anomaly_rule_len(a->key),
+                                "resolved", "info", now, a->since);
     pstr(&pk, "summary");
     pstr(&pk, summary);
     pstr(&pk, "verdict");
@@ -982,7 +1101,10 @@ load_one(void *arg, const char *key, size_t key_len, const void *val, size_t val
     msgpack_unpacked u;
     msgpack_unpacked_init(&u);
     size_t off = 0;
-    if (msgpack_unpack_next(&u, val, val_len, &off) != MSGPACK_UNPACK_SUCCESS) {
+    /* bytes from disk: scanned before msgpack-c reads them, which would
+       otherwise allocate for whatever count a damaged header claims */
+    if (!mp_scan(val, val_len, 16) ||
+        msgpack_unpack_next(&u, val, val_len, &off) != MSGPACK_UNPACK_SUCCESS) {
         msgpack_unpacked_destroy(&u);
         log_warn("alert state of \"%.*s\" does not decode: ignored", (int)key_len, key);
         return 0;
@@ -1014,6 +1136,30 @@ load_one(void *arg, const char *key, size_t key_len, const void *val, size_t val
                                                  : A_FIRING;
         if (a->state == A_FIRING)
             self->active++;
+        char severity[16];
+        const msgpack_object *held = wire_map_get(m, "held");
+        if (a->state == A_FIRING && held && held->type == MSGPACK_OBJECT_MAP &&
+            fstr(m, "severity", severity, sizeof severity)) {
+            for (uint8_t i = 0; i < 3; i++)
+                if (!strcmp(severity, SEVERITIES[i]))
+                    a->severity = i;
+            /* packed again from the object: its bytes are those written */
+            msgpack_sbuffer sb;
+            msgpack_sbuffer_init(&sb);
+            msgpack_packer pk;
+            msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+            if (msgpack_pack_object(&pk, *held) != 0 ||
+                grow((void **)&self->held, &self->capheld, self->nheld + 1, sizeof *self->held) !=
+                    0) {
+                msgpack_sbuffer_destroy(&sb);
+                l->rc = -1;
+                msgpack_unpacked_destroy(&u);
+                return 1;
+            }
+            a->held_len = sb.size;
+            a->held = msgpack_sbuffer_release(&sb);
+            self->held[self->nheld++] = (size_t)(a - self->anomalies);
+        }
     } else {
         char scope[65], metric[65], period[32], pl[65];
         fstr(m, "scope", scope, sizeof scope);
@@ -1136,6 +1282,8 @@ alerter_group(alerter_t *self, projection_t *proj, foldset_t *folds, int64_t now
         goto oom;
     if (now <= 0)
         return 0; /* no alert clock yet (--manual-clock before the first tick) */
+    if (release_held(self, cfg, now, out) != 0)
+        goto oom;
     bool all = alertcfg_take_changed(cfg) || alertcfg_silence_gen(cfg) != self->silence_gen;
     self->silence_gen = alertcfg_silence_gen(cfg);
     if (all)
@@ -1193,6 +1341,8 @@ alerter_tick(alerter_t *self, projection_t *proj, foldset_t *folds, int64_t now,
         goto oom;
     if (now <= 0)
         return 0;
+    if (release_held(self, cfg, now, out) != 0)
+        goto oom;
     period_t day;
     if (calendar_period_containing(projection_calendar(proj), PERIOD_DAY, now, &day) == 0 &&
         day.seq != self->rates_day) {

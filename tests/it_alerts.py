@@ -181,6 +181,16 @@ class Alerts(pt.PacerTestCase):
         self.assertEqual(len(act), 1, act)
         self.assertTrue(act[0]["silenced"])
         self.assertEqual(act[0]["silenced_by"], "alert/behind/acme/east/")
+        # no record yet: aseq 0, its rule's severity, a summary saying so
+        self.assertEqual((act[0]["aseq"], act[0]["at"], act[0]["severity"]),
+                         (0, act[0]["since"], "critical"))
+        self.assertIn("fired while silenced", act[0]["summary"])
+        self.assertEqual(len(self.of_rule(self.active(d, now=now, severity="critical"),
+                                          "behind")), 1)
+        r = pt.run_cli(["alerts", "--active", "--now", str(now)] + pt.cli_append_args(d))
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("behind/rep-42/revenue/2026-11", r.stdout)
+        self.assertIn("fired while silenced", r.stdout)
         # the silence ends on the 22nd: the next tick raises it
         self.tick(d, NOV2 + 20 * DAY + H)
         behind = self.of_rule(self.alerts(d), "behind")
@@ -283,6 +293,81 @@ class Alerts(pt.PacerTestCase):
                               if a["rule"] == "anomaly/duplicate_order"]), 2)
         got = [m for m in sub.drain() if m[1].get("key") == f["key"]]
         self.assertTrue(got)
+
+    def test_anomaly_flag_held_by_a_silence_is_raised_when_it_ends(self):
+        d = self.daemon()
+        sub = Sub(d.publish_ep, "alert/anomaly/")
+        self.addCleanup(sub.close)
+        sub.wait_subscribed(self)
+        self.append(d, org())
+        raised = NOV2 + 3 * DAY
+        self.tick(d, raised)
+        self.append(d, [pt.alert_silenced(alert="alert/anomaly/", author="li.wei",
+                                          reason="audit week", until=NOV2 + 10 * DAY,
+                                          occurred_at=raised)])
+
+        def twice(customer, amount):
+            return [pt.sale_closed(rep="rep-42", customer=customer, product_line="cloud",
+                                   amount=amount, occurred_at=NOV2 + 2 * DAY + h * H)
+                    for h in (0, 2)]
+        held = twice("c-9", 4321000)
+        self.append(d, held)
+        self.append(d, twice("c-7", 1234500))
+        # held: nothing published, but listed whole, with why it is silenced
+        self.assertEqual(self.of_rule(self.alerts(d), "anomaly/duplicate_order"), [])
+        act = self.of_rule(self.active(d, now=raised), "anomaly/duplicate_order")
+        self.assertEqual(len(act), 2, act)
+        for a in act:
+            self.assertTrue(a["silenced"])
+            self.assertEqual(a["silenced_by"], "alert/anomaly/")
+            self.assertEqual((a["aseq"], a["at"], a["since"], a["severity"]),
+                             (0, raised, raised, "warning"))
+        f = [a for a in act if "43,210.00 CNY" in a["summary"]][0]
+        other = [a for a in act if a is not f][0]
+        r = pt.run_cli(["alerts", "--active", "--now", str(raised)] + pt.cli_append_args(d))
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("43,210.00 CNY", r.stdout)
+        self.assertIn(held[1]["id"], [e["id"] for e in f["evidence"]])
+        # reviewed while held: resolved with no record (it never fired in public)
+        self.append(d, [pt._event("anomaly_reviewed", alert=other["key"], verdict="dismissed",
+                                  author="li.wei", reason="two real orders",
+                                  occurred_at=raised)])
+        self.assertEqual(len(self.of_rule(self.active(d, now=raised),
+                                          "anomaly/duplicate_order")), 1)
+        # a restart keeps the held flag, body and all
+        d.stop()
+        self.restart(d)
+        act = self.of_rule(self.active(d, now=raised), "anomaly/duplicate_order")
+        self.assertEqual([(a["key"], a["summary"]) for a in act], [(f["key"], f["summary"])])
+        sub.wait_subscribed(self)
+        # the silence ends: the next tick publishes it, since when raised, at now
+        now = NOV2 + 10 * DAY + H
+        self.tick(d, now)
+        flags = self.of_rule(self.alerts(d), "anomaly/duplicate_order")
+        self.assertEqual([(a["key"], a["state"]) for a in flags], [(f["key"], "firing")])
+        a = flags[0]
+        self.assertEqual((a["since"], a["at"], a["silenced"]), (raised, now, False))
+        self.assertEqual((a["summary"], a["evidence"], a["notify"]),
+                         (f["summary"], f["evidence"], ["rep-42", "boss3"]))
+        got = [m for m in sub.drain(2.0) if m[1].get("key") == f["key"]]
+        self.assertEqual([m[1]["aseq"] for m in got], [a["aseq"]])
+        act = self.of_rule(self.active(d, now=now), "anomaly/duplicate_order")
+        self.assertEqual([(x["key"], x["silenced"]) for x in act], [(f["key"], False)])
+        self.tick(d, now + H)  # published once
+        self.assertEqual(len(self.of_rule(self.alerts(d), "anomaly/duplicate_order")), 1)
+        # a silence lifted by an event: published in that event's group
+        self.append(d, [pt.alert_silenced(alert="alert/anomaly/", author="li.wei",
+                                          reason="until further notice", until=None,
+                                          occurred_at=now)])
+        self.append(d, twice("c-5", 777700))
+        self.assertEqual(len(self.of_rule(self.alerts(d), "anomaly/duplicate_order")), 1)
+        self.append(d, [pt._event("alert_unsilenced", alert="alert/anomaly/", author="li.wei",
+                                  occurred_at=now)])
+        flags = self.of_rule(self.alerts(d), "anomaly/duplicate_order")
+        self.assertEqual(len(flags), 2)
+        self.assertIn("7,777.00 CNY", flags[1]["summary"])
+        seqs = [x["aseq"] for x in self.alerts(d)]
+        self.assertEqual(seqs, list(range(1, len(seqs) + 1)))
 
     def test_progress_updates_are_coalesced_per_key(self):
         d = self.daemon()
