@@ -105,8 +105,9 @@ struct _alerter_t {
     uint32_t rates_cap;
     int64_t rates_day; /* the day (period seq) they were computed for; 0: never */
     int rates_days;    /* working days found */
-    /* The day's sweep (alerter.h): the next key it evaluates, while it
-       runs; and whether a bounded tick left keys due in the heap. */
+    /* The sweep of every key (alerter.h: a new day's, or a setting's or
+       a silence's change): the next key it evaluates, while it runs; and
+       whether a bounded tick left keys due in the heap. */
     bool sweeping, heap_left;
     uint32_t sweep_next;
     int window_days;
@@ -206,11 +207,52 @@ cover_keys(alerter_t *self, projection_t *proj)
 }
 
 /* ---- the timer heap (lazy: an entry whose due differs from its key's is
-   stale and skipped) */
+   stale and skipped). A key whose due is set has an entry with that due in
+   the heap; a key rescheduled leaves its old entry behind, stale, until
+   its time comes. So that the stale entries cannot pile up (a day's sweep
+   reschedules every key whose crossing moved), the heap is rebuilt from
+   the keys' due times once it holds twice as many entries as there are
+   keys: at most one entry a key is live, so then at least half are stale,
+   and the rebuild's O(keys) is paid for by as many pushes. */
+
+#define HEAP_SLACK 64
+
+static void
+sift_down(timer_t_ *h, size_t n, size_t i, timer_t_ t)
+{
+    for (;;) {
+        size_t c = 2 * i + 1;
+        if (c >= n)
+            break;
+        if (c + 1 < n && h[c + 1].due < h[c].due)
+            c++;
+        if (h[c].due >= t.due)
+            break;
+        h[i] = h[c];
+        i = c;
+    }
+    h[i] = t;
+}
+
+/* One entry for each key that has a due time, as a heap again. */
+static void
+heap_rebuild(alerter_t *self)
+{
+    size_t n = 0;
+    for (uint32_t i = 0; i < self->nkeys; i++)
+        if (self->keys[i].due != INT64_MAX)
+            self->heap[n++] = (timer_t_){self->keys[i].due, i};
+    self->nheap = n;
+    for (size_t i = n / 2; i-- > 0;)
+        sift_down(self->heap, n, i, self->heap[i]);
+}
 
 static int
 heap_push(alerter_t *self, int64_t due, uint32_t idx)
 {
+    /* capheap >= nheap >= 2 * nkeys + HEAP_SLACK > nkeys: the live entries fit */
+    if (self->nheap >= 2 * (size_t)self->nkeys + HEAP_SLACK)
+        heap_rebuild(self);
     if (grow((void **)&self->heap, &self->capheap, self->nheap + 1, sizeof *self->heap) != 0)
         return -1;
     size_t i = self->nheap++;
@@ -229,20 +271,8 @@ static timer_t_
 heap_pop(alerter_t *self)
 {
     timer_t_ top = self->heap[0], last = self->heap[--self->nheap];
-    size_t i = 0, n = self->nheap;
-    for (;;) {
-        size_t c = 2 * i + 1;
-        if (c >= n)
-            break;
-        if (c + 1 < n && self->heap[c + 1].due < self->heap[c].due)
-            c++;
-        if (self->heap[c].due >= last.due)
-            break;
-        self->heap[i] = self->heap[c];
-        i = c;
-    }
-    if (n)
-        self->heap[i] = last;
+    if (self->nheap)
+        sift_down(self->heap, self->nheap, 0, last);
     return top;
 }
 
@@ -251,10 +281,11 @@ schedule(alerter_t *self, uint32_t idx, int64_t due)
 {
     kstate_t *k = &self->keys[idx];
     if (due == k->due)
-        return;
-    k->due = due;
+        return;         /* its entry is in the heap already */
+    k->due = INT64_MAX; /* not in a rebuild of the heap_push below */
     if (due != INT64_MAX && heap_push(self, due, idx) != 0)
-        k->due = INT64_MAX; /* out of memory: evaluated when next changed */
+        return; /* out of memory: evaluated when next changed */
+    k->due = due;
 }
 
 /* ---- packing */
@@ -776,7 +807,8 @@ eval_key(alerter_t *self, projection_t *proj, const alertcfg_t *cfg, uint32_t id
     }
     if (!p.started && p.start_ms < due)
         due = p.start_ms + 60000;
-    k->due = INT64_MAX; /* schedule() pushes only a change */
+    /* schedule() pushes only a change: a key whose due did not move keeps
+       its entry (a day's sweep would otherwise add one for every key) */
     k->last_actual = p.actual;
     schedule(self, idx, due);
     if (base->progress && offer_progress(self, proj, &p, base) != 0)
@@ -1271,7 +1303,8 @@ eval_all(alerter_t *self, projection_t *proj, const alertcfg_t *cfg, const emit_
 
 int
 alerter_group(alerter_t *self, projection_t *proj, foldset_t *folds, int64_t now, uint64_t log_seq,
-              alerter_id_fn *id_of, void *id_arg, outbox_batch_t *out, char *err, size_t errlen)
+              alerter_id_fn *id_of, void *id_arg, bool bounded, outbox_batch_t *out, char *err,
+              size_t errlen)
 {
     alertcfg_t *cfg = foldset_alertcfg(folds);
     const uint32_t *changed;
@@ -1292,10 +1325,24 @@ alerter_group(alerter_t *self, projection_t *proj, foldset_t *folds, int64_t now
         goto oom;
     bool all = alertcfg_take_changed(cfg) || alertcfg_silence_gen(cfg) != self->silence_gen;
     self->silence_gen = alertcfg_silence_gen(cfg);
-    if (all)
-        return eval_all(self, proj, cfg, &c, out) == 0
-                   ? 0
-                   : (snprintf(err, errlen, "out of memory evaluating alert rules"), -1);
+    for (size_t i = 0; i < n; i++)
+        if (changed[i] < self->nkeys)
+            self->keys[changed[i]].last_seq = projection_changed_seq(proj, changed[i]);
+    if (all && !bounded) {
+        /* every key now, with the new settings (and the day's rates: a
+           day's sweep still running has nothing left to do) */
+        self->sweeping = false;
+        if (eval_all(self, proj, cfg, &c, out) != 0)
+            goto oom;
+        return 0;
+    }
+    if (all) {
+        /* The ticks evaluate every key, a bounded step at a time. A sweep
+           already running starts over: the keys it passed were evaluated
+           with the settings before this change. */
+        self->sweeping = true;
+        self->sweep_next = 0;
+    }
     c.progress = self->progress;
     c.lazy = true;
     c.mono = (int64_t)(log_clock_ms());
@@ -1303,7 +1350,6 @@ alerter_group(alerter_t *self, projection_t *proj, foldset_t *folds, int64_t now
         uint32_t idx = changed[i];
         if (idx >= self->nkeys)
             continue;
-        self->keys[idx].last_seq = projection_changed_seq(proj, idx);
         if (eval_key(self, proj, cfg, idx, &c, out) != 0)
             goto oom;
     }

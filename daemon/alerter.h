@@ -36,6 +36,22 @@
     restart or alerter_load forgets the sweep's place and the next tick
     starts the day's sweep again from the first key.
 
+    A change of the alert settings or of the silences (alert_rule_set,
+    alert_silenced, alert_unsilenced) needs every key evaluated again as
+    well. alerter_group does it in the group when told it is not bounded
+    (a --manual-clock pacerd, or one with no ticks of its own: tests expect
+    what a setting raises by the time its append is answered); bounded, it
+    evaluates the keys its group changed and starts the same sweep, which
+    the ticks carry on. Another change, or a new day, while the sweep runs
+    starts it over from the first key, since the keys it passed were
+    evaluated under what came before; alerts are state changes, so a key
+    evaluated twice raises nothing twice. After a restart the first tick's
+    day's sweep covers the change too.
+
+    The timer heap holds one live entry a scheduled key (a key whose due
+    time did not move keeps its entry) and is rebuilt from the keys once
+    stale entries could be half of it: at most 2 x keys + 64 entries.
+
     Threads: the writer's only, under the projector's write lock.
 
     Errors: the functions that change state return 0, or -1 with a message
@@ -80,11 +96,14 @@ typedef bool(alerter_id_fn)(void *arg, uint64_t seq, char *id, size_t cap);
 
 /* After a group was folded: evaluate the keys it changed, resolve reviewed
    flags, raise queued flags. log_seq: the log's last seq with the group.
-   0; -1 with err when out of memory (what was added to out is then to be
-   discarded with the group). */
+   When the group changed an alert setting or a silence, every key is
+   evaluated again: here, or with bounded, by the sweep the next (bounded)
+   ticks carry on (alerter_behind is then true); bounded needs the
+   daemon's own ticks. 0; -1 with err when out of memory (what was added
+   to out is then to be discarded with the group). */
 int alerter_group(alerter_t *self, projection_t *proj, foldset_t *folds, int64_t now,
-                  uint64_t log_seq, alerter_id_fn *id_of, void *id_arg, outbox_batch_t *out,
-                  char *err, size_t errlen);
+                  uint64_t log_seq, alerter_id_fn *id_of, void *id_arg, bool bounded,
+                  outbox_batch_t *out, char *err, size_t errlen);
 /* Where alerter_group also puts a progress row of every key it evaluated
    (topic progress/<path>/, entry aseq = the target index); NULL: none. */
 void alerter_progress_to(alerter_t *self, outbox_batch_t *progress);
@@ -105,8 +124,9 @@ size_t alerter_progress_pending(const alerter_t *self);
 #define ALERTER_STEP_RECORDS 2048
 int alerter_tick(alerter_t *self, projection_t *proj, foldset_t *folds, int64_t now,
                  uint64_t log_seq, bool bounded, outbox_batch_t *out, char *err, size_t errlen);
-/* A bounded tick left time-driven work (the day's sweep, or keys already
-   due): the next tick should come at once. alerter_load clears it. */
+/* Time-driven work is left (a sweep of every key, or keys already due
+   that a bounded tick left): the next tick should come at once.
+   alerter_load clears it. */
 bool alerter_behind(const alerter_t *self);
 
 /* anomaly_reviewed must name an anomaly alert that was raised: EVE_OK, or
@@ -118,7 +138,8 @@ ev_errcode_t alerter_check(alerter_t *self, const event_t *ev, ev_error_t *err);
 uint64_t alerter_last_aseq(const alerter_t *self);
 /* Alerts firing now (lag and anomaly, silenced included). */
 size_t alerter_active(const alerter_t *self);
-/* Keys in the timer queue (for the figures). */
+/* Entries in the timer queue, stale ones included (for the figures):
+   at most 2 x target keys + 64. */
 size_t alerter_scheduled(const alerter_t *self);
 
 #endif

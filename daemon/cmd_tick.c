@@ -10,8 +10,9 @@
 
     A tick request does all the time-driven work before it is answered
     (tests with a manual clock expect every alert due by then). The intake
-    thread's own tick does one bounded step of it (daemon/alerter.h): a new
-    day's sweep of every key goes on over the next ticks, which the intake
+    thread's own tick does one bounded step of it (daemon/alerter.h): a
+    sweep of every key (a new day's, or a changed setting's or silence's)
+    goes on over the next ticks, which the intake
     thread queues at once while the writer says work is left, so that the
     appends waiting behind it commit between the slices.
 

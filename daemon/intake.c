@@ -518,7 +518,8 @@ intake_run(void *arg)
             if (atomic_load_explicit(&self->stats->progress_subscribers, memory_order_relaxed) > 0)
                 queue_flush(self);
         }
-        /* a new day's sweep goes on tick after tick (daemon/alerter.h) */
+        /* a sweep of every key (a new day, a settings change) goes on tick
+           after tick (daemon/alerter.h) */
         if (self->tick_ms && (t >= self->next_tick || atomic_load(&self->stats->alerts_behind)))
             queue_tick(self);
         if (at_router >= 0 && (items[at_router].revents & ZMQ_POLLIN))

@@ -82,8 +82,9 @@ typedef struct {
     /* the alert clock of a --manual-clock pacerd (0: the wall clock), the
        default `now` of the alert queries */
     _Atomic int64_t alert_clock;
-    /* The alerter's bounded tick left time-driven work (a new day's sweep
-       of every key, daemon/alerter.h): the intake thread queues its next
+    /* The alerter has time-driven work left (a sweep of every key: a new
+       day's, or a changed alert setting's or silence's, daemon/alerter.h;
+       or keys due that a bounded tick left): the intake thread queues its next
        tick at once instead of in --tick seconds. Set by the writer as it
        hands each group back. */
     _Atomic bool alerts_behind;

@@ -56,7 +56,7 @@ typedef struct {
     /* every record committed, in order: its aseq, rule and scope */
     struct rec {
         uint64_t aseq;
-        char rule[32], scope[16];
+        char rule[32], scope[16], state[16];
     } * recs;
     size_t nrecs, caprecs;
 } world_t;
@@ -79,6 +79,8 @@ fold(world_t *w, const char *const *kv)
         const char *v = kv[i + 1];
         if (v[0] == 's')
             msgpack_pack_str_with_body(&pk, v + 2, strlen(v + 2));
+        else if (v[0] == 'd')
+            msgpack_pack_double(&pk, strtod(v + 2, NULL));
         else
             msgpack_pack_int64(&pk, strtoll(v + 2, NULL, 10));
     }
@@ -90,11 +92,14 @@ fold(world_t *w, const char *const *kv)
     ev_error_t err;
     if (event_decode(&u.data, &ev, &err) != EVE_OK)
         fail_msg("the test's event is not valid: %s", err.message);
-    projection_t *p = projector_live(w->projector);
-    if (projection_check(p, &ev, &err) != EVE_OK)
+    /* every fold, as the writer does: the projection and the alert
+       settings (the detectors' flags are not the subject here) */
+    foldset_t *f = projector_folds(w->projector);
+    assert_ptr_equal(foldset_projection(f), projector_live(w->projector));
+    if (foldset_check(f, &ev, &err) != EVE_OK)
         fail_msg("refused: %s", err.message);
     w->seq++;
-    assert_int_equal(projection_fold_checked(p, w->seq, SALE_AT, &ev), 0);
+    assert_int_equal(foldset_fold_checked(f, w->seq, SALE_AT, &ev, NULL, NULL), 0);
     msgpack_unpacked_destroy(&u);
     msgpack_sbuffer_destroy(&sb);
 }
@@ -106,18 +111,36 @@ fold(world_t *w, const char *const *kv)
     } while (0)
 
 static void
-sale(world_t *w, int rep, int k)
+sale_of(world_t *w, int rep, int k, const char *amount)
 {
     char id[32], order[32], who[16];
     snprintf(id, sizeof id, "s:s%d-%d", rep, k);
     snprintf(order, sizeof order, "s:o%d-%d", rep, k);
     snprintf(who, sizeof who, "s:r%d", rep);
     FOLD(w, "type", "s:sale_closed", "id", id, "occurred_at", "i:1793584800000", "order", order,
-         "rep", who, "amount", "i:10000", "currency", "s:CNY");
+         "rep", who, "amount", amount, "currency", "s:CNY");
 }
 
+static void
+sale(world_t *w, int rep, int k)
+{
+    sale_of(w, rep, k, "i:10000");
+}
+
+/* An alert_rule_set for every rep key. */
+static void
+set_rule(world_t *w, const char *rule, const char *param, const char *value)
+{
+    static int n;
+    char id[32];
+    snprintf(id, sizeof id, "s:rs%d", ++n);
+    FOLD(w, "type", "s:alert_rule_set", "id", id, "occurred_at", "i:1793584800000", "rule", rule,
+         "param", param, "value", value, "kind", "s:rep", "author", "s:ops");
+}
+
+/* The world, each rep's sale of amount (10000: the target achieved). */
 static int
-setup(void **state)
+setup_world(void **state, const char *amount)
 {
     world_t *w = calloc(1, sizeof *w);
     assert_non_null(w);
@@ -148,20 +171,44 @@ setup(void **state)
         FOLD(w, "type", "s:target_set", "id", tid, "occurred_at", "i:1767578400000", "scope", node,
              "metric", "s:revenue", "period", "s:2026", "target", "i:10000", "stretch", "i:20000",
              "currency", "s:CNY", "author", "s:ceo");
-        sale(w, i, 0);
+        sale_of(w, i, 0, amount);
     }
+    if (strcmp(amount, "i:10000")) /* below target: only behind and at_risk */
+        set_rule(w, "s:momentum", "s:enabled", "i:0");
     w->alerter = alerter_new();
     assert_non_null(w->alerter);
     assert_int_equal(
         alerter_load(w->alerter, w->store, projector_live(w->projector), err, sizeof err), 0);
     /* the folds' changes, taken with no alert clock yet: nothing raised */
     assert_int_equal(alerter_group(w->alerter, projector_live(w->projector),
-                                   projector_folds(w->projector), 0, w->seq, NULL, NULL, &w->batch,
-                                   err, sizeof err),
+                                   projector_folds(w->projector), 0, w->seq, NULL, NULL, true,
+                                   &w->batch, err, sizeof err),
                      0);
     assert_int_equal(w->batch.nrecs, 0);
     *state = w;
     return 0;
+}
+
+static int
+setup(void **state)
+{
+    return setup_world(state, "i:10000");
+}
+
+/* 50.00 of 100.00 by November: pace ratio about 0.54 at NOW, behind fires
+   for every rep (at_risk does not: the ratio is under behind's threshold) */
+static int
+setup_behind(void **state)
+{
+    return setup_world(state, "i:5000");
+}
+
+/* 90.00 of 100.00: pace ratio about 0.98 at NOW, nothing fires; at_risk
+   (0.95) is due when the ratio falls under it, in December */
+static int
+setup_ahead(void **state)
+{
+    return setup_world(state, "i:9000");
 }
 
 static int
@@ -233,6 +280,7 @@ commit(world_t *w)
         k->aseq = r->aseq;
         copy_str(&u.data, "rule", k->rule, sizeof k->rule);
         copy_str(&u.data, "scope", k->scope, sizeof k->scope);
+        copy_str(&u.data, "state", k->state, sizeof k->state);
         msgpack_unpacked_destroy(&u);
     }
     outbox_batch_clear(&w->batch);
@@ -252,13 +300,20 @@ tick(world_t *w, int64_t now, bool bounded)
 /* The events folded since the last step, evaluated as the writer does
    after a group. */
 static size_t
-group(world_t *w, int64_t now)
+group_as(world_t *w, int64_t now, bool bounded)
 {
     char err[512];
     if (alerter_group(w->alerter, projector_live(w->projector), projector_folds(w->projector), now,
-                      w->seq, NULL, NULL, &w->batch, err, sizeof err) != 0)
+                      w->seq, NULL, NULL, bounded, &w->batch, err, sizeof err) != 0)
         fail_msg("alerter_group: %s", err);
     return commit(w);
+}
+
+/* as the writer of a pacerd with the live clock and its own ticks */
+static size_t
+group(world_t *w, int64_t now)
+{
+    return group_as(w, now, true);
 }
 
 /* Every rep's achieved alert exactly once, stretch_achieved exactly for
@@ -395,6 +450,240 @@ test_tick_request_does_it_all(void **state)
     check_raised(w, NULL, 0);
 }
 
+/* ---- a settings change's or a silence's sweep (alerter_group bounded) */
+
+static void
+silence(world_t *w, bool lift)
+{
+    static int n;
+    char id[32];
+    snprintf(id, sizeof id, "s:si%d", ++n);
+    if (lift)
+        FOLD(w, "type", "s:alert_unsilenced", "id", id, "occurred_at", "i:1793584800000", "alert",
+             "s:alert/behind/", "author", "s:ops");
+    else
+        FOLD(w, "type", "s:alert_silenced", "id", id, "occurred_at", "i:1793584800000", "alert",
+             "s:alert/behind/", "author", "s:ops", "reason", "s:maintenance");
+}
+
+/* Bounded ticks at now until no work is left, as the intake thread queues
+   them; each adds at most a step's records (and one key's). Returns the
+   steps taken. */
+static int
+sweep(world_t *w, int64_t now)
+{
+    int steps = 0;
+    while (alerter_behind(w->alerter)) {
+        assert_true(tick(w, now, true) <= ALERTER_STEP_RECORDS + 6);
+        assert_true(++steps < 100);
+    }
+    return steps;
+}
+
+/* Every record committed has aseq = its place + 1 (no gap, no reordering);
+   counts[rep] = the records from recs[from] on of rule in state. Returns
+   how many of them there are; another rule from `from` on fails. */
+static size_t
+count(world_t *w, size_t from, const char *rule, const char *state, int *counts)
+{
+    size_t n = 0;
+    memset(counts, 0, NREPS * sizeof *counts);
+    for (size_t i = 0; i < w->nrecs; i++) {
+        const struct rec *k = &w->recs[i];
+        if (k->aseq != i + 1)
+            fail_msg("record %zu has aseq %llu: a gap or a reordering", i,
+                     (unsigned long long)k->aseq);
+        if (i < from)
+            continue;
+        if (strcmp(k->rule, rule))
+            fail_msg("unexpected alert %s %s for %s", k->rule, k->state, k->scope);
+        if (strcmp(k->state, state))
+            continue;
+        assert_true(k->scope[0] == 'r');
+        int rep = atoi(k->scope + 1);
+        assert_true(rep >= 0 && rep < NREPS);
+        counts[rep]++;
+        n++;
+    }
+    return n;
+}
+
+static void
+expect_each(const int *counts, int want, const char *what)
+{
+    for (int i = 0; i < NREPS; i++)
+        if (counts[i] != want)
+            fail_msg("rep r%d: %s %d times, not %d", i, what, counts[i], want);
+}
+
+/* The day's sweep raises behind for every rep; disabling the rule resolves
+   each once, enabling it again raises each once: the group raises nothing
+   itself and leaves it to the bounded ticks, several steps each. */
+static void
+test_setting_in_slices(void **state)
+{
+    world_t *w = *state;
+    int *c = calloc(NREPS, sizeof *c);
+    assert_non_null(c);
+    assert_int_equal(tick(w, NOW, false), NREPS);
+    assert_int_equal(count(w, 0, "behind", "firing", c), NREPS);
+    size_t base = w->nrecs;
+    set_rule(w, "s:behind", "s:enabled", "i:0");
+    assert_int_equal(group(w, NOW + 1000), 0);
+    assert_true(alerter_behind(w->alerter));
+    assert_true(sweep(w, NOW + 2000) >= 3);
+    assert_int_equal(count(w, base, "behind", "resolved", c), NREPS);
+    expect_each(c, 1, "behind resolved");
+    assert_int_equal(alerter_active(w->alerter), 0);
+    base = w->nrecs;
+    set_rule(w, "s:behind", "s:enabled", "i:1");
+    assert_int_equal(group(w, NOW + 3000), 0);
+    assert_true(sweep(w, NOW + 4000) >= 3);
+    assert_int_equal(count(w, base, "behind", "firing", c), NREPS);
+    expect_each(c, 1, "behind fired");
+    assert_int_equal(count(w, base, "behind", "resolved", c), 0);
+    /* nothing left for a tick request */
+    assert_int_equal(tick(w, NOW + 5000, false), 0);
+    free(c);
+}
+
+/* Not bounded (a --manual-clock pacerd): the group does it all, and the
+   day's sweep that was running has nothing left to do. */
+static void
+test_setting_unbounded(void **state)
+{
+    world_t *w = *state;
+    int *c = calloc(NREPS, sizeof *c);
+    assert_non_null(c);
+    size_t fired = tick(w, NOW, true);
+    assert_true(fired > 0 && fired < NREPS);
+    assert_true(alerter_behind(w->alerter));
+    set_rule(w, "s:behind", "s:enabled", "i:0");
+    assert_int_equal(group_as(w, NOW + 1000, false), fired); /* resolved */
+    assert_false(alerter_behind(w->alerter));
+    assert_int_equal(count(w, 0, "behind", "resolved", c), fired);
+    assert_int_equal(tick(w, NOW + 2000, false), 0);
+    free(c);
+}
+
+/* A second change while the sweep runs starts it over: the reps it had
+   passed resolved under the first and fire again under the second; the
+   reps it had not reached see nothing. A day turning mid-sweep too. */
+static void
+test_setting_changed_mid_sweep(void **state)
+{
+    world_t *w = *state;
+    int *c = calloc(NREPS, sizeof *c);
+    assert_non_null(c);
+    assert_int_equal(tick(w, NOW, false), NREPS);
+    size_t base = w->nrecs;
+    set_rule(w, "s:behind", "s:enabled", "i:0");
+    assert_int_equal(group(w, NOW + 1000), 0);
+    size_t passed = tick(w, NOW + 2000, true);
+    assert_true(passed > 0 && passed < NREPS);
+    assert_true(alerter_behind(w->alerter));
+    set_rule(w, "s:behind", "s:enabled", "i:1");
+    assert_int_equal(group(w, NOW + 3000), 0);
+    sweep(w, NOW + 4000);
+    /* the sweep goes in index order: r0, r1, ... */
+    assert_int_equal(count(w, base, "behind", "resolved", c), passed);
+    for (int i = 0; i < NREPS; i++)
+        assert_int_equal(c[i], (size_t)i < passed);
+    assert_int_equal(count(w, base, "behind", "firing", c), passed);
+    for (int i = 0; i < NREPS; i++)
+        assert_int_equal(c[i], (size_t)i < passed);
+    assert_int_equal(alerter_active(w->alerter), NREPS);
+    /* a new day in the middle of a setting's sweep: one sweep covers both */
+    base = w->nrecs;
+    set_rule(w, "s:behind", "s:enabled", "i:0");
+    assert_int_equal(group(w, NOW + 5000), 0);
+    assert_true(tick(w, NOW + 6000, true) > 0);
+    sweep(w, NOW + 86400000);
+    assert_int_equal(count(w, base, "behind", "resolved", c), NREPS);
+    expect_each(c, 1, "behind resolved");
+    assert_int_equal(tick(w, NOW + 86400000 + 1000, false), 0);
+    free(c);
+}
+
+/* Silenced from the start, behind holds for every rep without a record;
+   lifting the silence raises each once, in bounded steps, and a restart
+   in the middle (a new alerter loading the durable outbox) raises only
+   the rest, aseqs going on. */
+static void
+test_silence_lifted_in_slices(void **state)
+{
+    world_t *w = *state;
+    char err[512];
+    int *c = calloc(NREPS, sizeof *c);
+    assert_non_null(c);
+    silence(w, false);
+    assert_int_equal(tick(w, NOW, false), 0);
+    assert_int_equal(alerter_active(w->alerter), NREPS);
+    silence(w, true);
+    assert_int_equal(group(w, NOW + 1000), 0);
+    assert_true(alerter_behind(w->alerter));
+    size_t first = tick(w, NOW + 2000, true);
+    assert_true(first > 0 && first < NREPS);
+    assert_true(alerter_behind(w->alerter));
+    alerter_destroy(&w->alerter);
+    w->alerter = alerter_new();
+    assert_non_null(w->alerter);
+    assert_int_equal(
+        alerter_load(w->alerter, w->store, projector_live(w->projector), err, sizeof err), 0);
+    assert_int_equal(alerter_last_aseq(w->alerter), w->nrecs);
+    assert_int_equal(alerter_active(w->alerter), NREPS);
+    /* after a restart the first tick is a new day's: its sweep covers it */
+    assert_true(tick(w, NOW + 3000, true) > 0);
+    assert_true(sweep(w, NOW + 3000) >= 1);
+    assert_int_equal(count(w, 0, "behind", "firing", c), NREPS);
+    expect_each(c, 1, "behind raised");
+    assert_int_equal(tick(w, NOW + 4000, false), 0);
+    free(c);
+}
+
+/* ---- the timer heap stays bounded */
+
+static void
+test_heap_bounded(void **state)
+{
+    world_t *w = *state;
+    int *c = calloc(NREPS, sizeof *c);
+    assert_non_null(c);
+    const size_t bound = 2 * NREPS + 64;
+    assert_int_equal(tick(w, NOW, false), 0);
+    size_t first = alerter_scheduled(w->alerter);
+    assert_int_equal(first, NREPS); /* at_risk's crossing, for each */
+    /* day after day, bounded sweeps: no key's due moved, none is pushed
+       again (each day's sweep used to add an entry for every key) */
+    for (int d = 1; d <= 5; d++) {
+        assert_int_equal(tick(w, NOW + d * 86400000LL, true), 0);
+        sweep(w, NOW + d * 86400000LL);
+        assert_int_equal(alerter_scheduled(w->alerter), first);
+    }
+    /* settings that move every key's due, again and again: the stale
+       entries go in a rebuild */
+    const char *th[] = {"d:0.90", "d:0.91", "d:0.92", "d:0.90", "d:0.91", "d:0.92", "d:0.93"};
+    int64_t at = NOW + 5 * 86400000LL + 1000;
+    for (int i = 0; i < 7; i++) {
+        set_rule(w, "s:at_risk", "s:threshold", th[i]);
+        assert_int_equal(group_as(w, at + i, false), 0);
+        assert_true(alerter_scheduled(w->alerter) <= bound);
+    }
+    /* the rebuilt heap brings every key back when it is due: at_risk fires
+       for each, and repeats within the hour, the same day */
+    set_rule(w, "s:lag", "s:repeat_hours", "i:1");
+    set_rule(w, "s:at_risk", "s:threshold", "d:0.99");
+    assert_int_equal(group_as(w, at + 100, false), NREPS);
+    assert_true(alerter_scheduled(w->alerter) <= bound);
+    assert_int_equal(tick(w, at + 100 + 3600000, false), NREPS);
+    assert_int_equal(count(w, 0, "at_risk", "repeat", c), NREPS);
+    expect_each(c, 1, "at_risk repeated");
+    assert_int_equal(count(w, 0, "at_risk", "firing", c), NREPS);
+    expect_each(c, 1, "at_risk fired");
+    assert_true(alerter_scheduled(w->alerter) <= bound);
+    free(c);
+}
+
 int
 main(void)
 {
@@ -403,6 +692,11 @@ main(void)
         cmocka_unit_test_setup_teardown(test_restart_mid_sweep, setup, teardown),
         cmocka_unit_test_setup_teardown(test_failed_commit_mid_sweep, setup, teardown),
         cmocka_unit_test_setup_teardown(test_tick_request_does_it_all, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_setting_in_slices, setup_behind, teardown),
+        cmocka_unit_test_setup_teardown(test_setting_unbounded, setup_behind, teardown),
+        cmocka_unit_test_setup_teardown(test_setting_changed_mid_sweep, setup_behind, teardown),
+        cmocka_unit_test_setup_teardown(test_silence_lifted_in_slices, setup_behind, teardown),
+        cmocka_unit_test_setup_teardown(test_heap_bounded, setup_ahead, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
