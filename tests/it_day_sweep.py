@@ -7,8 +7,13 @@ achieved; restarted with alerts on and the wall clock (--tick 1), its first tick
 (a start forgets the day's rates) and the sweep raises every `achieved` alert: more than two
 slices. It is killed (SIGKILL) as the first alert is published, most likely mid-sweep, and
 started again; a sale arrives meanwhile. In the end every rep's alert is in the outbox exactly
-once, with aseqs 1..5,000 and no gap, and a tick request raises nothing more. Nothing is timed:
-the waits are liveness deadlines."""
+once, with aseqs 1..5,000 and no gap, and a tick request raises nothing more.
+
+A settings change's sweep the same way: with `achieved` disabled (alert_rule_set) from the start,
+the reps' sales raise nothing; enabling it again evaluates every key, which a pacerd with the
+wall clock and its own ticks does in the same bounded slices after the group. Killed at the first
+alert, restarted (the first tick's day's sweep covers what is left), every alert exactly once.
+Nothing is timed: the waits are liveness deadlines."""
 
 import time
 
@@ -35,11 +40,8 @@ class DaySweep(pt.PacerTestCase):
                 got += r["alerts"]
                 frm = r["alerts"][-1]["aseq"] + 1
 
-    def test_sweep_raises_every_alert_once(self):
-        d = self.start_daemon(extra_args=["--alerts", "off", "--tick", "0", "--detectors",
-                                          "off"])
-        now = int(time.time() * 1000)
-        at = now - 60000
+    def org(self, at):
+        """NREPS reps, each with a revenue target for this year and a sale achieving it."""
         evs = [pt.node_defined(node="acme", kind="company", name="ACME", parent=None,
                                owner="ceo", occurred_at=at - 400 * 24 * H),
                pt.node_defined(node="t1", kind="team", name="T1", parent="acme", owner="boss",
@@ -53,6 +55,72 @@ class DaySweep(pt.PacerTestCase):
                                   occurred_at=at - 24 * H),
                     pt.sale_closed(rep=rep, amount=10000, occurred_at=at, product_line=None,
                                    margin=None, customer=None)]
+        return evs
+
+    def append_all(self, d, evs):
+        with d.client() as c:
+            for i in range(0, len(evs), 2000):
+                r = expect_ok(c.append(evs[i:i + 2000]))
+                self.assertEqual(r["rejected"], 0, r)
+
+    def wait_all(self, d, deadline):
+        """Every rep's achieved alert, once each, aseqs 1..NREPS."""
+        while True:
+            got = self.alerts(d)
+            if len(got) >= NREPS:
+                break
+            self.assertLess(time.monotonic(), deadline,
+                            "%d of %d alerts raised" % (len(got), NREPS))
+            time.sleep(0.2)
+        with d.client() as c:
+            expect_ok(c.call("tick"))
+        got = self.alerts(d)
+        self.assertEqual([a["aseq"] for a in got], list(range(1, len(got) + 1)),
+                         "aseqs not contiguous")
+        reps = sorted(a["scope"] for a in got if a["rule"] == "achieved")
+        self.assertEqual(reps, sorted("r%d" % i for i in range(NREPS)),
+                         "not every rep's achieved alert exactly once")
+        self.assertEqual(len(got), NREPS, [a["key"] for a in got if a["rule"] != "achieved"])
+
+    def test_setting_sweep_raises_every_alert_once(self):
+        d = self.start_daemon(extra_args=["--tick", "1", "--detectors", "off"])
+        now = int(time.time() * 1000)
+        at = now - 60000
+
+        def enabled(v):
+            return pt._event("alert_rule_set", occurred_at=at, rule="achieved",
+                             param="enabled", value=v, author="ops")
+        # the targets after the sales: none is ever behind (the date would decide)
+        order = ["node_defined", "sale_closed", "target_set"]
+        evs = sorted(self.org(at), key=lambda e: order.index(e["type"]))
+        self.append_all(d, [enabled(0)] + evs)
+        with d.client() as c:
+            expect_ok(c.call("tick"))  # the day's sweep, whole: nothing while disabled
+        self.assertEqual(self.alerts(d), [])
+        sub = zmq.Context.instance().socket(zmq.SUB)
+        sub.setsockopt(zmq.LINGER, 0)
+        sub.setsockopt(zmq.SUBSCRIBE, b"alert/achieved/")
+        sub.setsockopt(zmq.SUBSCRIBE, b"heartbeat/")
+        sub.connect(d.publish_ep)
+        self.addCleanup(sub.close, 0)
+        deadline = time.monotonic() + 120 * pt.TIMEOUT_SCALE
+        while not (sub.poll(200) and sub.recv_multipart()[0] == b"heartbeat/"):
+            self.assertLess(time.monotonic(), deadline, "no heartbeat")
+        self.append_all(d, [enabled(1)])
+        while not (sub.poll(200) and sub.recv_multipart()[0].startswith(b"alert/achieved/")):
+            self.assertLess(time.monotonic(), deadline, "no alert from the setting's sweep")
+        d.kill()
+        before = len(self.alerts_after_kill(d))
+        self.restart(d)
+        self.wait_all(d, deadline)
+        print("killed with %d of %d alerts durable" % (before, NREPS))
+
+    def test_sweep_raises_every_alert_once(self):
+        d = self.start_daemon(extra_args=["--alerts", "off", "--tick", "0", "--detectors",
+                                          "off"])
+        now = int(time.time() * 1000)
+        at = now - 60000
+        evs = self.org(at)
         with d.client() as c:
             for i in range(0, len(evs), 2000):
                 r = expect_ok(c.append(evs[i:i + 2000]))
@@ -78,22 +146,7 @@ class DaySweep(pt.PacerTestCase):
             expect_ok(c.append([pt.sale_closed(rep="r%d" % (NREPS - 1), amount=1,
                                                occurred_at=at, product_line=None, margin=None,
                                                customer=None)]))
-        while True:
-            got = self.alerts(d)
-            if len(got) >= NREPS:
-                break
-            self.assertLess(time.monotonic(), deadline,
-                            "%d of %d alerts raised" % (len(got), NREPS))
-            time.sleep(0.2)
-        with d.client() as c:
-            expect_ok(c.call("tick"))
-        got = self.alerts(d)
-        self.assertEqual([a["aseq"] for a in got], list(range(1, len(got) + 1)),
-                         "aseqs not contiguous")
-        reps = sorted(a["scope"] for a in got if a["rule"] == "achieved")
-        self.assertEqual(reps, sorted("r%d" % i for i in range(NREPS)),
-                         "not every rep's achieved alert exactly once")
-        self.assertEqual(len(got), NREPS, [a["key"] for a in got if a["rule"] != "achieved"])
+        self.wait_all(d, deadline)
         # informational: where the kill landed (not asserted: it is a matter of timing)
         print("killed with %d of %d alerts durable" % (before, NREPS))
 
