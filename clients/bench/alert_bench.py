@@ -21,13 +21,21 @@
      keys); reports the latency of each acknowledgement from 1 s after the start on (p50, p99,
      max), the alerts raised after the first tick, and how long they took to raise (the `at` of
      the first and the last of them).
+  7. Acknowledgement latency while a settings change's sweep runs (--only settings): an
+     alert_rule_set evaluates every key again. A pacerd with alerts on, --tick 2, the
+     organisation set up and its day's sweep over (every key behind: the heartbeats' aseq has
+     stood still for 3 s); then one sale at a time, and 1 s in, an alert_rule_set disabling
+     `behind` (which resolves it for every key, and lets momentum fire where behind inhibited
+     it), from a second socket while a sale waits for its acknowledgement. Reports the
+     latency of each sale's acknowledgement from the change on (p50, p99, max), the setting's
+     own, the alerts raised after it and how long they took (the `at` of the first and last).
   5. Ingest with the anomaly detectors on (the default) against --detectors off.
   4. Ingest with 8 subscribers attached (SUB sockets subscribed to everything: events,
      alerts, progress, heartbeats; one reads as fast as Python can, which is slower than
      pacerd publishes, the seven others never read) against none, alternately.
 
 Usage: alert_bench.py [--bin build] [--keys 100000] [--seconds 8] [--pairs 2] [--probes 200]
-                      [--only ingest|tick|latency|subscribers|detectors|dayturn]
+                      [--only ingest|tick|latency|subscribers|detectors|dayturn|settings]
 Needs python3-zmq and python3-msgpack (Debian)."""
 
 import argparse
@@ -335,6 +343,85 @@ def bench_dayturn(args):
         d.stop()
 
 
+def wait_still(sub, quiet, limit=600):
+    """Reads heartbeats until their aseq has stood still for `quiet` s; returns it."""
+    aseq, moved = None, time.perf_counter()
+    deadline = moved + limit
+    while time.perf_counter() < deadline:
+        if sub.poll(500):
+            hb = msgpack.unpackb(sub.recv_multipart()[1], raw=False)
+            if hb["aseq"] != aseq:
+                aseq, moved = hb["aseq"], time.perf_counter()
+        if aseq is not None and time.perf_counter() - moved > quiet:
+            return aseq
+    raise SystemExit("alerts did not settle")
+
+
+def bench_settings(args):
+    d = Pacerd(args.bin, ["--tick", "2", "--log-level", "warn"])
+    now = int(time.time() * 1000)
+    try:
+        sub = d.ctx.socket(zmq.SUB)
+        sub.setsockopt(zmq.SUBSCRIBE, b"heartbeat/")
+        sub.connect(d.ep[2])
+        evs, n = setup_events(args.keys, now)
+        d.append(evs)
+        before = wait_still(sub, 5)  # the day's sweep, and the setup's own alerts
+        dealer = d.ctx.socket(zmq.DEALER)  # the producer: one sale at a time
+        dealer.setsockopt(zmq.LINGER, 0)
+        dealer.connect(d.ep[0])
+        admin = d.ctx.socket(zmq.DEALER)  # the setting, sent while a sale waits
+        admin.setsockopt(zmq.LINGER, 0)
+        admin.connect(d.ep[0])
+        lat, i, change_ms, t_change = [], 0, None, None
+        aseq, moved = before, None
+        t_start = time.perf_counter()
+        deadline = t_start + 300
+        while time.perf_counter() < deadline:
+            i += 1
+            ev = dict(type="sale_closed", id="st-%d-%d" % (now, i), occurred_at=now,
+                      order="st-%d" % i, rep="rep-000", amount=100, currency="CNY")
+            t0 = time.perf_counter()
+            dealer.send_multipart([b"", msgpack.packb(dict(v=1, op="append", events=[ev]))])
+            if t_change is None and t0 - t_start > 1:
+                rs = dict(type="alert_rule_set", id="rs-%d" % now, occurred_at=now,
+                          rule="behind", param="enabled", value=0, author="bench")
+                t_change = time.perf_counter()
+                admin.send_multipart([b"", msgpack.packb(dict(v=1, op="append", events=[rs]))])
+            if change_ms is None and t_change is not None and admin.poll(0):
+                r = msgpack.unpackb(admin.recv_multipart()[1], raw=False)
+                if not r.get("ok") or r.get("rejected"):
+                    raise SystemExit("the setting was refused: %s" % r)
+                change_ms = (time.perf_counter() - t_change) * 1000
+            if not dealer.poll(600000):
+                raise SystemExit("append %d not acknowledged" % i)
+            dealer.recv_multipart()
+            t1 = time.perf_counter()
+            if t_change is not None:
+                lat.append((t1 - t0) * 1000)
+            while sub.poll(0):
+                hb = msgpack.unpackb(sub.recv_multipart()[1], raw=False)
+                if hb["aseq"] != aseq:
+                    aseq, moved = hb["aseq"], t1
+            if change_ms is not None and moved is not None and t1 - moved > 3:
+                break
+        if change_ms is None:
+            if not admin.poll(600000):
+                raise SystemExit("the setting was not acknowledged")
+            admin.recv_multipart()
+            change_ms = (time.perf_counter() - t_change) * 1000
+        last = wait_still(sub, 3)
+        first = d.call(1, "alerts", **{"from": before + 1, "limit": 1})["alerts"]
+        end = d.call(1, "alerts", **{"from": last, "limit": 1})["alerts"]
+        sweep_ms = end[0]["at"] - first[0]["at"] if first and end else 0
+        sub.close(0)
+        dealer.close(0)
+        admin.close(0)
+        return n, lat, change_ms, last - before, sweep_ms
+    finally:
+        d.stop()
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--bin", default="build")
@@ -343,7 +430,7 @@ def main():
     ap.add_argument("--pairs", type=int, default=2)
     ap.add_argument("--probes", type=int, default=200)
     ap.add_argument("--only", choices=["ingest", "tick", "latency", "subscribers", "detectors",
-                                       "dayturn"])
+                                       "dayturn", "settings"])
     ap.add_argument("--anomaly", action="store_true",
                     help="latency probes raise an anomaly (two equal orders) instead of achieved")
     ap.add_argument("--rate", type=float, default=0,
@@ -375,6 +462,16 @@ def main():
         print("  %d appends, p50 %.2f ms  p99 %.2f ms  max %.2f ms; %d alerts raised over %d ms"
               % (len(v), v[len(v) // 2], v[min(len(v) - 1, int(len(v) * 0.99))], v[-1], raised,
                  sweep_ms))
+        sys.stdout.flush()
+    if args.only in (None, "settings"):
+        n, lat, change_ms, raised, sweep_ms = bench_settings(args)
+        v = sorted(lat)
+        print("appends acknowledged while an alert_rule_set re-evaluates %d keys (--tick 2; one "
+              "sale at a time):" % n)
+        print("  %d appends, p50 %.2f ms  p99 %.2f ms  max %.2f ms; the setting's own %.1f ms; "
+              "%d alerts raised after it over %d ms"
+              % (len(v), v[len(v) // 2], v[min(len(v) - 1, int(len(v) * 0.99))], v[-1],
+                 change_ms, raised, sweep_ms))
         sys.stdout.flush()
     if args.only in (None, "latency"):
         rate = args.rate or (best / 2 if best else 100000)
