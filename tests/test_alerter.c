@@ -1,6 +1,7 @@
-/*  Unit tests for the alerter's day sweep (daemon/alerter.h): the first
-    tick of a day evaluates every key, and the daemon's own ticks do it in
-    bounded slices, tick after tick, so that appends commit in between.
+/*  Unit tests for the alerter's sweeps (daemon/alerter.h): the first tick
+    of a day, or a change of the alert settings or silences, evaluates
+    every key, and the daemon's own ticks do it in bounded slices, tick
+    after tick, so that appends commit in between; and its timer heap.
 
     The world: a store in a temporary directory, its projector, and
     NREPS reps whose revenue target for 2026 (100.00 CNY, stretch 200.00)
@@ -19,7 +20,15 @@
       starts the sweep over and raises only what was not raised, aseqs
       going on from the durable ones;
     - a tick request (unbounded) does the whole sweep in one step, with
-      the same alerts. */
+      the same alerts;
+    - a setting's or a silence's change, bounded (the live clock): the
+      group raises nothing, the ticks' sweep resolves or raises each key's
+      alert once; a second change or a new day mid-sweep starts it over; a
+      restart mid-sweep raises only the rest; not bounded (a manual clock)
+      the group does it all;
+    - the timer heap: day turns push nothing for keys whose due did not
+      move; settings that move every due keep it under 2 x keys + 64; a
+      rebuild keeps the due order. */
 
 #include <setjmp.h>
 #include <stdarg.h>
@@ -127,15 +136,21 @@ sale(world_t *w, int rep, int k)
     sale_of(w, rep, k, "i:10000");
 }
 
-/* An alert_rule_set for every rep key. */
+/* An alert_rule_set for every key of a level ("s:rep", "s:team"). */
 static void
-set_rule(world_t *w, const char *rule, const char *param, const char *value)
+set_rule_of(world_t *w, const char *kind, const char *rule, const char *param, const char *value)
 {
     static int n;
     char id[32];
     snprintf(id, sizeof id, "s:rs%d", ++n);
     FOLD(w, "type", "s:alert_rule_set", "id", id, "occurred_at", "i:1793584800000", "rule", rule,
-         "param", param, "value", value, "kind", "s:rep", "author", "s:ops");
+         "param", param, "value", value, "kind", kind, "author", "s:ops");
+}
+
+static void
+set_rule(world_t *w, const char *rule, const char *param, const char *value)
+{
+    set_rule_of(w, "s:rep", rule, param, value);
 }
 
 /* The world, each rep's sale of amount (10000: the target achieved). */
@@ -497,7 +512,7 @@ count(world_t *w, size_t from, const char *rule, const char *state, int *counts)
             continue;
         if (strcmp(k->rule, rule))
             fail_msg("unexpected alert %s %s for %s", k->rule, k->state, k->scope);
-        if (strcmp(k->state, state))
+        if (strcmp(k->state, state) || !strcmp(k->scope, "t")) /* reps only */
             continue;
         assert_true(k->scope[0] == 'r');
         int rep = atoi(k->scope + 1);
@@ -684,6 +699,51 @@ test_heap_bounded(void **state)
     free(c);
 }
 
+/* The rebuild leaves a heap: the keys come back in the order of their due
+   times. The team's at_risk fires first and repeats within the hour; the
+   reps' fire later, and their repeats are moved again and again (enough
+   pushes for a rebuild) to two hours: a rebuild taking the keys in index
+   order, team last, without restoring the order, would keep the team's
+   early repeat under the reps' later ones. */
+static void
+test_heap_rebuilt_in_order(void **state)
+{
+    world_t *w = *state;
+    int *c = calloc(NREPS, sizeof *c);
+    assert_non_null(c);
+    /* the team's target: its reps' sales, 90% of it (ratio about 0.98) */
+    FOLD(w, "type", "s:target_set", "id", "s:tt", "occurred_at", "i:1767578400000", "scope", "s:t",
+         "metric", "s:revenue", "period", "s:2026", "target", "i:50000000", "currency", "s:CNY",
+         "author", "s:ceo");
+    set_rule_of(w, "s:team", "s:lag", "s:repeat_hours", "i:1");
+    set_rule_of(w, "s:team", "s:momentum", "s:enabled", "i:0");
+    assert_int_equal(tick(w, NOW, false), 0);
+    set_rule_of(w, "s:team", "s:at_risk", "s:threshold", "d:0.99");
+    assert_int_equal(group_as(w, NOW + 1000, false), 1); /* the team's */
+    set_rule(w, "s:lag", "s:repeat_hours", "i:1");
+    set_rule(w, "s:at_risk", "s:threshold", "d:0.99");
+    assert_int_equal(group_as(w, NOW + 600000, false), NREPS);
+    const char *hours[] = {"d:1.1", "d:1.2", "d:1.3", "d:1.4", "i:2"};
+    bool rebuilt = false;
+    for (int i = 0; i < 5; i++) {
+        size_t before = alerter_scheduled(w->alerter);
+        set_rule(w, "s:lag", "s:repeat_hours", hours[i]);
+        assert_int_equal(group_as(w, NOW + 601000 + i, false), 0);
+        rebuilt |= alerter_scheduled(w->alerter) < before;
+    }
+    assert_true(rebuilt);
+    /* 11:00:01 + 2 min: the team's repeat only; 12:10 + 2 min: the reps'
+       (and the team's again) */
+    size_t base = w->nrecs;
+    assert_int_equal(tick(w, NOW + 1000 + 3600000 + 120000, false), 1);
+    assert_string_equal(w->recs[base].scope, "t");
+    assert_string_equal(w->recs[base].state, "repeat");
+    assert_int_equal(tick(w, NOW + 600000 + 7200000 + 120000, false), NREPS + 1);
+    assert_int_equal(count(w, base, "at_risk", "repeat", c), NREPS);
+    expect_each(c, 1, "at_risk repeated");
+    free(c);
+}
+
 int
 main(void)
 {
@@ -697,6 +757,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_setting_changed_mid_sweep, setup_behind, teardown),
         cmocka_unit_test_setup_teardown(test_silence_lifted_in_slices, setup_behind, teardown),
         cmocka_unit_test_setup_teardown(test_heap_bounded, setup_ahead, teardown),
+        cmocka_unit_test_setup_teardown(test_heap_rebuilt_in_order, setup_ahead, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
