@@ -7,7 +7,9 @@
     NREPS reps whose revenue target for 2026 (100.00 CNY, stretch 200.00)
     a sale of 100.00 has achieved, folded with no alert clock yet (as with
     --manual-clock before the first tick), so that only the sweep raises
-    their `achieved` alerts. Each step's batch is committed to the outbox
+    their `achieved` alerts; or a sale of 50.00 (every rep behind) or of
+    90.00 (ahead of pace, at_risk due in December), with momentum
+    disabled. Each step's batch is committed to the outbox
     as the commit thread does. What is checked, at fixed clocks (nothing
     here depends on timing):
     - bounded ticks: each step adds at most ALERTER_STEP_RECORDS records
