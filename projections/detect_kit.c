@@ -4,6 +4,7 @@
 #include "projections/detect_kit.h"
 
 #include "events/money.h"
+#include "projections/bigmem.h"
 
 #include <assert.h>
 #include <math.h>
@@ -141,24 +142,43 @@ index_alloc(dk_table_t *t, uint32_t cap)
 static inline size_t
 home(const dk_table_t *t, uint64_t key)
 {
-    return (size_t)(key ^ (key >> 29)) & t->mask;
+    return dk_table_home(t, key);
+}
+
+/* The key's top bits, in the index entry's bits above slot + 1. Keys are hashes, so these
+   bits are as random as any; home() uses bits 0-31 and 29-60, so for the tables the detectors
+   keep (at most 2^21 index entries) the tag is independent of where the entry sits. A probe
+   past an entry of another key then reads that record (a cache miss) only when the tags
+   match: once in 2^11 at worst (max_cap 2^20), instead of every time. */
+static inline uint32_t
+tag_of(const dk_table_t *t, uint64_t key)
+{
+    return (uint32_t)(key >> 32) & ~t->smask;
+}
+
+static inline uint32_t
+slot1_at(const dk_table_t *t, size_t i)
+{
+    return t->idx[i] & t->smask;
 }
 
 static void
 index_insert(dk_table_t *t, uint32_t s1)
 {
-    size_t i = home(t, hdr_of(t, s1)->key);
+    uint64_t key = hdr_of(t, s1)->key;
+    size_t i = home(t, key);
     while (t->idx[i])
         i = (i + 1) & t->mask;
-    t->idx[i] = s1;
+    t->idx[i] = tag_of(t, key) | s1;
 }
 
-/* Cache-line aligned, so that a 64-byte slot is one line. */
-static char *
-slots_alloc(uint32_t cap, size_t slotsize)
+/* Mapped, so page-aligned (a 64-byte slot is one cache line), and grown with mremap: a
+   doubling then copies nothing and faults in no page twice (copying the old half, and the
+   page faults of its new copy, were a tenth of pacerd's time while the tables filled). */
+static size_t
+slots_bytes(uint32_t cap, size_t slotsize)
 {
-    void *p = NULL;
-    return posix_memalign(&p, 64, (size_t)cap * slotsize) == 0 ? p : NULL;
+    return (size_t)cap * slotsize;
 }
 
 int
@@ -168,11 +188,13 @@ dk_table_init(dk_table_t *t, size_t recsize, uint32_t init_cap, uint32_t max_cap
     t->recsize = (recsize + 7) & ~(size_t)7;
     t->slotsize = sizeof(slot_hdr_t) + t->recsize;
     t->max_cap = pow2_at_least(max_cap);
+    /* slot + 1 goes up to max_cap, a power of two: one bit more than its exponent */
+    t->smask = t->max_cap >= (UINT32_C(1) << 31) ? UINT32_MAX : t->max_cap * 2 - 1;
     t->cap = pow2_at_least(init_cap);
     if (t->cap > t->max_cap)
         t->cap = t->max_cap;
     t->oldest_t = INT64_MAX;
-    t->slots = slots_alloc(t->cap, t->slotsize);
+    t->slots = bigmem_map(slots_bytes(t->cap, t->slotsize));
     if (!t->slots || index_alloc(t, t->cap) != 0) {
         dk_table_free(t);
         return -1;
@@ -183,7 +205,7 @@ dk_table_init(dk_table_t *t, size_t recsize, uint32_t init_cap, uint32_t max_cap
 void
 dk_table_free(dk_table_t *t)
 {
-    free(t->slots);
+    bigmem_unmap(t->slots, slots_bytes(t->cap, t->slotsize));
     free(t->idx);
     memset(t, 0, sizeof *t);
 }
@@ -200,9 +222,10 @@ static size_t
 find_pos(const dk_table_t *t, uint64_t key)
 {
     size_t i = home(t, key);
+    uint32_t tag = tag_of(t, key);
     for (;;) {
-        uint32_t s1 = t->idx[i];
-        if (!s1 || hdr_of(t, s1)->key == key)
+        uint32_t e = t->idx[i];
+        if (!e || ((e & ~t->smask) == tag && hdr_of(t, e & t->smask)->key == key))
             return i;
         i = (i + 1) & t->mask;
     }
@@ -211,7 +234,7 @@ find_pos(const dk_table_t *t, uint64_t key)
 void *
 dk_get(dk_table_t *t, uint64_t key)
 {
-    uint32_t s1 = t->idx[find_pos(t, key)];
+    uint32_t s1 = slot1_at(t, find_pos(t, key));
     return s1 ? (char *)hdr_of(t, s1) + sizeof(slot_hdr_t) : NULL;
 }
 
@@ -252,14 +275,14 @@ index_remove_at(dk_table_t *t, size_t i)
     size_t j = i;
     for (;;) {
         j = (j + 1) & t->mask;
-        uint32_t s1 = t->idx[j];
-        if (!s1)
+        uint32_t e = t->idx[j];
+        if (!e)
             break;
-        size_t k = home(t, hdr_of(t, s1)->key);
+        size_t k = home(t, hdr_of(t, e & t->smask)->key);
         /* move j's entry into the hole at i unless its home lies cyclically in (i, j] */
         int keep = i <= j ? (i < k && k <= j) : (i < k || k <= j);
         if (!keep) {
-            t->idx[i] = s1;
+            t->idx[i] = e;
             i = j;
         }
     }
@@ -272,7 +295,7 @@ dk_del(dk_table_t *t, void *rec)
     slot_hdr_t *h = hdr_of_rec(rec);
     uint32_t s1 = slot1_of(t, h);
     size_t i = home(t, h->key);
-    while (t->idx[i] != s1)
+    while (slot1_at(t, i) != s1)
         i = (i + 1) & t->mask;
     index_remove_at(t, i);
     list_unlink(t, h);
@@ -285,12 +308,6 @@ static int
 grow(dk_table_t *t)
 {
     uint32_t cap = t->cap * 2;
-    char *slots = slots_alloc(cap, t->slotsize);
-    if (!slots)
-        return -1;
-    memcpy(slots, t->slots, (size_t)t->cap * t->slotsize);
-    free(t->slots);
-    t->slots = slots;
     uint32_t *old = t->idx;
     size_t old_mask = t->mask;
     t->idx = NULL;
@@ -299,7 +316,16 @@ grow(dk_table_t *t)
         t->mask = old_mask;
         return -1;
     }
+    char *slots =
+        bigmem_remap(t->slots, slots_bytes(t->cap, t->slotsize), slots_bytes(cap, t->slotsize));
+    if (!slots) {
+        free(t->idx);
+        t->idx = old;
+        t->mask = old_mask;
+        return -1;
+    }
     free(old);
+    t->slots = slots;
     t->cap = cap;
     for (uint32_t s1 = t->oldest; s1; s1 = hdr_of(t, s1)->next)
         index_insert(t, s1);
@@ -328,7 +354,7 @@ void *
 dk_put(dk_table_t *t, uint64_t key, int64_t tm, int *added)
 {
     size_t i = find_pos(t, key);
-    uint32_t s1 = t->idx[i];
+    uint32_t s1 = slot1_at(t, i);
     if (s1) {
         slot_hdr_t *h = hdr_of(t, s1);
         touch(t, h, s1, tm);
@@ -355,7 +381,7 @@ dk_put(dk_table_t *t, uint64_t key, int64_t tm, int *added)
     memset(h, 0, t->slotsize);
     h->key = key;
     h->t = tm;
-    t->idx[i] = s1;
+    t->idx[i] = tag_of(t, key) | s1;
     list_append(t, h, s1);
     t->count++;
     if (added)
