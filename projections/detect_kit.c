@@ -454,20 +454,31 @@ lower_bound(const float *s, uint32_t n, float v)
     return lo;
 }
 
+/* A full window drops its oldest value (the first one equal to it in sorted order) and takes
+   v before the values not below it, as a removal and then an insertion would; but the values
+   between the two places move once, by one, instead of everything after each place. */
 void
 dk_win_push(dk_win_t *w, float *ring, float *sorted, uint32_t k, float v)
 {
     if (w->n == k) {
         float old = ring[w->pos];
-        uint32_t at = lower_bound(sorted, w->n, old);
-        assert(at < w->n && sorted[at] == old);
-        memmove(sorted + at, sorted + at + 1, (w->n - at - 1) * sizeof *sorted);
-        w->n--;
+        uint32_t out = lower_bound(sorted, w->n, old);
+        assert(out < w->n && sorted[out] == old);
+        /* where v goes once sorted[out] is gone: after the values below it */
+        uint32_t in = lower_bound(sorted, w->n, v);
+        if (sorted[out] < v)
+            in--;
+        if (in >= out)
+            memmove(sorted + out, sorted + out + 1, (in - out) * sizeof *sorted);
+        else
+            memmove(sorted + in + 1, sorted + in, (out - in) * sizeof *sorted);
+        sorted[in] = v;
+    } else {
+        uint32_t in = lower_bound(sorted, w->n, v);
+        memmove(sorted + in + 1, sorted + in, (w->n - in) * sizeof *sorted);
+        sorted[in] = v;
+        w->n++;
     }
-    uint32_t at = lower_bound(sorted, w->n, v);
-    memmove(sorted + at + 1, sorted + at, (w->n - at) * sizeof *sorted);
-    sorted[at] = v;
-    w->n++;
     ring[w->pos] = v;
     w->pos = (w->pos + 1) % k;
 }
