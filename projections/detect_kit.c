@@ -135,7 +135,7 @@ index_alloc(dk_table_t *t, uint32_t cap)
         return -1;
     free(t->idx);
     t->idx = idx;
-    t->mask = size - 1;
+    t->mask = (uint32_t)(size - 1);
     return 0;
 }
 
@@ -145,15 +145,34 @@ home(const dk_table_t *t, uint64_t key)
     return dk_table_home(t, key);
 }
 
-/* The key's top bits, in the index entry's bits above slot + 1. Keys are hashes, so these
-   bits are as random as any; home() uses bits 0-31 and 29-60, so for the tables the detectors
-   keep (at most 2^21 index entries) the tag is independent of where the entry sits. A probe
-   past an entry of another key then reads that record (a cache miss) only when the tags
-   match: once in 2^11 at worst (max_cap 2^20), instead of every time. */
+/* An index entry is slot + 1 (smask), then, when there are 8 bits or more above it, 4 bits
+   of the entry's distance from its home (dmask; 15 means 15 or more), then the key's top
+   bits (a tag). Keys are hashes, so these bits are as random as any; home() uses bits 0-31
+   and 29-60, so for the tables the detectors keep (at most 2^21 index entries) the tag is
+   independent of where the entry sits. A probe past an entry of another key then reads that
+   record (a cache miss) only when both match: the entry shares the key's home (about one
+   entry in two, at the index's load of 0.5) and its tag (one in 2^7 at max_cap 2^20). A
+   deletion's backward shift takes each following entry's home from its distance, reading
+   no record unless the distance is 15 or more. */
 static inline uint32_t
 tag_of(const dk_table_t *t, uint64_t key)
 {
-    return (uint32_t)(key >> 32) & ~t->smask;
+    return (uint32_t)(key >> 32) & ~(t->smask | t->dmask);
+}
+
+/* One step of distance, in the entry's bits (0 when entries hold no distance). */
+static inline uint32_t
+dist_step(const dk_table_t *t)
+{
+    return t->dmask ? t->smask + 1 : 0;
+}
+
+/* The distance field of an entry d steps from its home. */
+static inline uint32_t
+dist_bits(const dk_table_t *t, size_t d)
+{
+    uint64_t b = (uint64_t)d * dist_step(t);
+    return b < t->dmask ? (uint32_t)b : t->dmask;
 }
 
 static inline uint32_t
@@ -162,14 +181,24 @@ slot1_at(const dk_table_t *t, size_t i)
     return t->idx[i] & t->smask;
 }
 
+/* The home of entry e, found at position j. */
+static inline size_t
+entry_home(const dk_table_t *t, size_t j, uint32_t e)
+{
+    uint32_t d = e & t->dmask;
+    if (d == t->dmask) /* as far as the field goes, or no field: the key says */
+        return home(t, hdr_of(t, e & t->smask)->key);
+    return (j - (d >> __builtin_ctz(t->smask + 1))) & t->mask;
+}
+
 static void
 index_insert(dk_table_t *t, uint32_t s1)
 {
     uint64_t key = hdr_of(t, s1)->key;
-    size_t i = home(t, key);
+    size_t h = home(t, key), i = h;
     while (t->idx[i])
         i = (i + 1) & t->mask;
-    t->idx[i] = tag_of(t, key) | s1;
+    t->idx[i] = tag_of(t, key) | dist_bits(t, (i - h) & t->mask) | s1;
 }
 
 /* Mapped, so page-aligned (a 64-byte slot is one cache line), and grown with mremap: a
@@ -190,6 +219,7 @@ dk_table_init(dk_table_t *t, size_t recsize, uint32_t init_cap, uint32_t max_cap
     t->max_cap = pow2_at_least(max_cap);
     /* slot + 1 goes up to max_cap, a power of two: one bit more than its exponent */
     t->smask = t->max_cap >= (UINT32_C(1) << 31) ? UINT32_MAX : t->max_cap * 2 - 1;
+    t->dmask = t->smask <= (UINT32_MAX >> 8) ? (t->smask + 1) * 15 : 0;
     t->cap = pow2_at_least(init_cap);
     if (t->cap > t->max_cap)
         t->cap = t->max_cap;
@@ -213,7 +243,7 @@ dk_table_free(dk_table_t *t)
 void
 dk_table_clear(dk_table_t *t)
 {
-    memset(t->idx, 0, (t->mask + 1) * sizeof *t->idx);
+    memset(t->idx, 0, ((size_t)t->mask + 1) * sizeof *t->idx);
     t->count = t->used = t->oldest = t->newest = t->free_list = 0;
     t->oldest_t = INT64_MAX;
 }
@@ -222,12 +252,14 @@ static size_t
 find_pos(const dk_table_t *t, uint64_t key)
 {
     size_t i = home(t, key);
-    uint32_t tag = tag_of(t, key);
+    uint32_t want = tag_of(t, key), step = dist_step(t); /* the entry key's would be, here */
     for (;;) {
         uint32_t e = t->idx[i];
-        if (!e || ((e & ~t->smask) == tag && hdr_of(t, e & t->smask)->key == key))
+        if (!e || ((e & ~t->smask) == want && hdr_of(t, e & t->smask)->key == key))
             return i;
         i = (i + 1) & t->mask;
+        if ((want & t->dmask) != t->dmask)
+            want += step;
     }
 }
 
@@ -278,11 +310,11 @@ index_remove_at(dk_table_t *t, size_t i)
         uint32_t e = t->idx[j];
         if (!e)
             break;
-        size_t k = home(t, hdr_of(t, e & t->smask)->key);
+        size_t k = entry_home(t, j, e);
         /* move j's entry into the hole at i unless its home lies cyclically in (i, j] */
         int keep = i <= j ? (i < k && k <= j) : (i < k || k <= j);
         if (!keep) {
-            t->idx[i] = e;
+            t->idx[i] = (e & ~t->dmask) | dist_bits(t, (i - k) & t->mask);
             i = j;
         }
     }
@@ -309,7 +341,7 @@ grow(dk_table_t *t)
 {
     uint32_t cap = t->cap * 2;
     uint32_t *old = t->idx;
-    size_t old_mask = t->mask;
+    uint32_t old_mask = t->mask;
     t->idx = NULL;
     if (index_alloc(t, cap) != 0) {
         t->idx = old;
@@ -381,7 +413,7 @@ dk_put(dk_table_t *t, uint64_t key, int64_t tm, int *added)
     memset(h, 0, t->slotsize);
     h->key = key;
     h->t = tm;
-    t->idx[i] = tag_of(t, key) | s1;
+    t->idx[i] = tag_of(t, key) | dist_bits(t, (i - home(t, key)) & t->mask) | s1;
     list_append(t, h, s1);
     t->count++;
     if (added)
@@ -435,7 +467,7 @@ dk_rec_time(const void *rec)
 size_t
 dk_table_memory(const dk_table_t *t)
 {
-    return (size_t)t->cap * t->slotsize + (t->mask + 1) * sizeof *t->idx;
+    return (size_t)t->cap * t->slotsize + ((size_t)t->mask + 1) * sizeof *t->idx;
 }
 
 /* ---- robust windows ---- */

@@ -85,10 +85,13 @@ typedef struct {
     uint32_t free_list;      /* slot + 1 of a free slot, chained through next */
     uint32_t used;           /* slots handed out at least once */
     char *slots;
-    uint32_t *idx; /* linear probing; 0 empty, else slot + 1 in the bits of smask and the top
-                      bits of the record's key above them (a tag: a probe reads the record
-                      only when the tags match) */
-    size_t mask;
+    uint32_t *idx; /* linear probing; 0 empty, else slot + 1 (the bits of smask), the entry's
+                      distance from its home (dmask; its largest value means that far or
+                      farther) and the top bits of its key (a tag) above: a probe reads a
+                      record only when distance and tag match, a deletion reads none to
+                      find the entries' homes unless they are that far */
+    uint32_t dmask;
+    uint32_t mask; /* of the index's size, a power of two up to 2^32 */
 } dk_table_t;
 
 /* recsize: the payload's size; init_cap and max_cap are rounded up to powers of two.
