@@ -148,18 +148,21 @@ get_int(const msgpack_object *value, int64_t *out)
 }
 
 /* Check the record's fields and measure what its allocation needs besides
-   the struct: the notify pointers and every string with its NUL. */
+   the struct: the notify pointers and every string with its NUL. An entry
+   of alerts_active (unpublished_ok) may have aseq 0: silenced since it
+   started, it has no record yet. */
 static int
-record_check(const msgpack_object *record, size_t *strings, size_t *notify, char *err,
-             size_t errlen)
+record_check(const msgpack_object *record, bool unpublished_ok, size_t *strings, size_t *notify,
+             char *err, size_t errlen)
 {
     if (record->type != MSGPACK_OBJECT_MAP)
         return fail(err, errlen, PACER_EPROTOCOL, "an alert record is a %s, expected a map",
                     type_name(record));
     const msgpack_object *aseq = map_get(record, "aseq");
-    if (!aseq || aseq->type != MSGPACK_OBJECT_POSITIVE_INTEGER || aseq->via.u64 == 0)
-        return fail(err, errlen, PACER_EPROTOCOL, "aseq: %s, expected an integer from 1",
-                    aseq ? type_name(aseq) : "missing");
+    if (!aseq || aseq->type != MSGPACK_OBJECT_POSITIVE_INTEGER ||
+        (aseq->via.u64 == 0 && !unpublished_ok))
+        return fail(err, errlen, PACER_EPROTOCOL, "aseq: %s, expected an integer from %d",
+                    aseq ? type_name(aseq) : "missing", unpublished_ok ? 0 : 1);
     uint64_t n = aseq->via.u64;
     *strings = 0;
     *notify = 0;
@@ -223,11 +226,11 @@ copy_str(char **cursor, const char *p, size_t n)
 
 /* Build the record's allocation from its checked object and raw bytes. */
 static int
-record_build(const msgpack_object *record, const uint8_t *raw, size_t raw_len,
+record_build(const msgpack_object *record, bool unpublished_ok, const uint8_t *raw, size_t raw_len,
              pacer_alert_t **alert_p, char *err, size_t errlen)
 {
     size_t strings = 0, notify = 0;
-    int rc = record_check(record, &strings, &notify, err, errlen);
+    int rc = record_check(record, unpublished_ok, &strings, &notify, err, errlen);
     if (rc != PACER_OK)
         return rc;
     /* struct | notify pointers | raw bytes | strings */
@@ -309,7 +312,7 @@ pacer_alert_decode(const void *data, size_t len, pacer_alert_t **alert_p, char *
     int rc = unpack(data, len, &unpacked, "the alert record", err, errlen);
     if (rc != PACER_OK)
         return rc;
-    rc = record_build(&unpacked.data, data, len, alert_p, err, errlen);
+    rc = record_build(&unpacked.data, false, data, len, alert_p, err, errlen);
     msgpack_unpacked_destroy(&unpacked);
     return rc;
 }
@@ -468,8 +471,8 @@ page_decode_object(const msgpack_object *body, size_t limit, bool ordered, pacer
             break;
         }
         char why[512];
-        rc = record_build(record, (const uint8_t *)raw.data, raw.size, &page->alerts[i], why,
-                          sizeof why);
+        rc = record_build(record, !ordered, (const uint8_t *)raw.data, raw.size, &page->alerts[i],
+                          why, sizeof why);
         if (rc != PACER_OK) {
             fail(err, errlen, rc, "alerts[%zu]: %s", i, why);
             break;

@@ -42,7 +42,7 @@ extern "C" {
    The first group is required by the protocol and never NULL; the others
    are NULL (or 0) when the record leaves them out or sends nil. */
 typedef struct {
-    uint64_t aseq;        /* alert sequence number, from 1 */
+    uint64_t aseq;        /* alert sequence number, from 1 (see below for 0) */
     const char *key;      /* stable identity: "behind/rep-42/revenue/2026-11" */
     const char *topic;    /* "alert/behind/acme/east/t3/rep-42/" */
     const char *rule;     /* "behind", "anomaly/duplicate_order", ... */
@@ -60,7 +60,10 @@ typedef struct {
     uint64_t log_seq; /* the log's last seq when it was raised; 0 when absent */
 
     /* Only in alerts_active answers: whether a silence covers it, which one
-       (its `alert` text), and until when (0: until the alert resolves). */
+       (its `alert` text), and until when (0: until the alert resolves). An
+       alert silenced since it started has no record yet: aseq 0, `at` its
+       start; a lag alert's summary then says so, an anomaly flag's is the
+       one its record will have. */
     bool silenced;
     const char *silenced_by;
     int64_t silenced_until;

@@ -5,6 +5,7 @@
 
 #include "daemon/outbox.h"
 #include "projections/alertcfg.h"
+#include "projections/rules.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -183,12 +184,13 @@ alert_query_alerts(store_t *store, projector_t *projector, const wire_request_t 
 }
 
 /* 0 info, 1 warning, 2 critical; -1 for anything else. */
+static const char *const SEVERITY_NAMES[] = {"info", "warning", "critical"};
+
 static int
 severity_rank_str(const char *s, size_t len)
 {
-    static const char *const names[] = {"info", "warning", "critical"};
     for (int i = 0; i < 3; i++)
-        if (len == strlen(names[i]) && memcmp(s, names[i], len) == 0)
+        if (len == strlen(SEVERITY_NAMES[i]) && memcmp(s, SEVERITY_NAMES[i], len) == 0)
             return i;
     return -1;
 }
@@ -199,6 +201,19 @@ severity_rank(const msgpack_object *o)
 {
     return o && o->type == MSGPACK_OBJECT_STR ? severity_rank_str(o->via.str.ptr, o->via.str.size)
                                               : -1;
+}
+
+/* The severity of lag rule `rule` (its class's), or -1. */
+static int
+lag_severity(const msgpack_object *rule)
+{
+    if (!rule || rule->type != MSGPACK_OBJECT_STR)
+        return -1;
+    for (int i = 0; RULES[i]; i++)
+        if (rule->via.str.size == strlen(RULES[i]->name) &&
+            memcmp(rule->via.str.ptr, RULES[i]->name, rule->via.str.size) == 0)
+            return RULES[i]->severity >= 0 && RULES[i]->severity <= 2 ? RULES[i]->severity : -1;
+    return -1;
 }
 
 typedef struct {
@@ -229,7 +244,9 @@ active_one(void *arg, const char *key, size_t key_len, const void *val, size_t v
     msgpack_unpacked_init(&st);
     msgpack_unpacked_init(&rec);
     size_t off = 0;
-    if (msgpack_unpack_next(&st, val, val_len, &off) != MSGPACK_UNPACK_SUCCESS ||
+    /* bytes from disk: scanned first (see alerter.c's load_one) */
+    if (!mp_scan(val, val_len, 16) ||
+        msgpack_unpack_next(&st, val, val_len, &off) != MSGPACK_UNPACK_SUCCESS ||
         !str_is(get(&st.data, "state"), "firing"))
         goto done;
     const msgpack_object *aseq = get(&st.data, "aseq");
@@ -248,17 +265,19 @@ active_one(void *arg, const char *key, size_t key_len, const void *val, size_t v
         topic = st_topic->via.str.ptr;
         topic_len = st_topic->via.str.size;
     }
-    /* An anomaly flag held by a silence has no record yet, but its state
-       keeps the record's body and severity (daemon/alerter.c) */
+    /* An alert silenced since it started has no record yet. An anomaly
+       flag held so keeps its record's body and severity in its state
+       (daemon/alerter.c); a lag alert's severity is its rule's. */
     const msgpack_object *held = get(&st.data, "held"), *held_sev = get(&st.data, "severity");
     if (held && (held->type != MSGPACK_OBJECT_MAP || severity_rank(held_sev) < 0))
         held = NULL;
+    int unpublished_rank = held ? severity_rank(held_sev) : lag_severity(get(&st.data, "rule"));
     if (have && (!matches(a->prefixes, topic, topic_len) ||
                  severity_rank(get(&rec.data, "severity")) < a->min_severity))
         goto done;
     if (!have && (!matches(a->prefixes, topic ? topic : "", topic_len) ||
-                  (held ? severity_rank(held_sev) : 0) < a->min_severity))
-        goto done; /* a lag alert silenced from its start: no record, no severity to match */
+                  unpublished_rank < a->min_severity))
+        goto done;
     a->total++;
     if (a->n == a->limit)
         goto done;
@@ -275,7 +294,7 @@ active_one(void *arg, const char *key, size_t key_len, const void *val, size_t v
         for (uint32_t i = 0; i < rec.data.via.map.size; i++)
             if (!str_is(&rec.data.via.map.ptr[i].key, "silenced"))
                 kept++;
-    msgpack_pack_map(pk, (have ? kept : 5 + (held ? 1 + held->via.map.size : 0)) + 3);
+    msgpack_pack_map(pk, (have ? kept : 8 + (held ? held->via.map.size : 1)) + 3);
     if (have) {
         for (uint32_t i = 0; i < rec.data.via.map.size; i++)
             if (!str_is(&rec.data.via.map.ptr[i].key, "silenced")) {
@@ -298,19 +317,29 @@ active_one(void *arg, const char *key, size_t key_len, const void *val, size_t v
         wire_pack_str(pk, "firing");
         wire_pack_str(pk, "topic");
         msgpack_pack_str_with_body(pk, topic ? topic : "", topic_len);
-        wire_pack_str(pk, "since");
+        /* aseq 0: no record published; at: when it started */
         const msgpack_object *since = get(&st.data, "since");
-        if (since)
-            msgpack_pack_object(pk, *since);
-        else
-            msgpack_pack_nil(pk);
-        if (held) {
-            wire_pack_str(pk, "severity");
-            msgpack_pack_object(pk, *held_sev);
+        int64_t since_ms = since && (since->type == MSGPACK_OBJECT_POSITIVE_INTEGER ||
+                                     since->type == MSGPACK_OBJECT_NEGATIVE_INTEGER)
+                               ? since->via.i64
+                               : 0;
+        wire_pack_str(pk, "since");
+        msgpack_pack_int64(pk, since_ms);
+        wire_pack_str(pk, "at");
+        msgpack_pack_int64(pk, since_ms);
+        wire_pack_str(pk, "aseq");
+        msgpack_pack_uint64(pk, 0);
+        wire_pack_str(pk, "severity");
+        wire_pack_str(pk, SEVERITY_NAMES[unpublished_rank >= 0 ? unpublished_rank : 1]);
+        if (held)
             for (uint32_t i = 0; i < held->via.map.size; i++) {
                 msgpack_pack_object(pk, held->via.map.ptr[i].key);
                 msgpack_pack_object(pk, held->via.map.ptr[i].val);
             }
+        else {
+            wire_pack_str(pk, "summary");
+            wire_pack_str(pk, "fired while silenced: its record is published if it still holds "
+                              "when the silence ends");
         }
     }
     wire_pack_str(pk, "silenced");

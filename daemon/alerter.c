@@ -1101,7 +1101,10 @@ load_one(void *arg, const char *key, size_t key_len, const void *val, size_t val
     msgpack_unpacked u;
     msgpack_unpacked_init(&u);
     size_t off = 0;
-    if (msgpack_unpack_next(&u, val, val_len, &off) != MSGPACK_UNPACK_SUCCESS) {
+    /* bytes from disk: scanned before msgpack-c reads them, which would
+       otherwise allocate for whatever count a damaged header claims */
+    if (!mp_scan(val, val_len, 16) ||
+        msgpack_unpack_next(&u, val, val_len, &off) != MSGPACK_UNPACK_SUCCESS) {
         msgpack_unpacked_destroy(&u);
         log_warn("alert state of \"%.*s\" does not decode: ignored", (int)key_len, key);
         return 0;

@@ -5,6 +5,8 @@
 
 #include "daemon/outbox.h"
 
+#include "events/wire.h"
+
 #include <errno.h>
 #include <lmdb.h>
 #include <stdio.h>
@@ -273,6 +275,10 @@ split(const MDB_val *v, const char **topic, size_t *topic_len, const void **rec,
         return STORE_CORRUPT;
     size_t tl = (size_t)p[0] << 8 | p[1];
     if (2 + tl > v->mv_size)
+        return STORE_CORRUPT;
+    /* the record is handed on to msgpack-c, the publisher and clients:
+       one well-formed value, or the entry is damaged */
+    if (!mp_scan(p + 2 + tl, v->mv_size - 2 - tl, 16))
         return STORE_CORRUPT;
     *topic = (const char *)p + 2;
     *topic_len = tl;

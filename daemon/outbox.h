@@ -98,19 +98,21 @@ typedef int(outbox_state_fn)(void *arg, const char *key, size_t key_len, const v
                              size_t val_len);
 int outbox_scan_states(store_reader_t *r, outbox_state_fn *fn, void *arg, char *err, size_t errlen);
 /* One alert's state, valid until the read ends: STORE_OK, STORE_NOT_FOUND
-   (err untouched), or STORE_ERROR with err. */
+   (err untouched), or STORE_ERROR with err. States are handed over as
+   stored: their readers scan them before decoding (bytes from disk). */
 int outbox_get_state(store_reader_t *r, const char *key, size_t key_len, const void **val,
                      size_t *val_len, char *err, size_t errlen);
 
 /* Alerts [from, to] in aseq order; fn returns non-zero to stop (still
    STORE_OK). STORE_OK; STORE_CORRUPT for a record too short for its
-   topic, STORE_ERROR from LMDB, with err. */
+   topic or whose bytes are not one well-formed msgpack value (mp_scan),
+   STORE_ERROR from LMDB, with err. */
 typedef int(outbox_rec_fn)(void *arg, uint64_t aseq, const char *topic, size_t topic_len,
                            const void *rec, size_t rec_len);
 int outbox_walk(store_reader_t *r, uint64_t from, uint64_t to, outbox_rec_fn *fn, void *arg,
                 char *err, size_t errlen);
 /* One alert by aseq: STORE_OK; STORE_NOT_FOUND (err untouched);
-   STORE_CORRUPT or STORE_ERROR with err. */
+   STORE_CORRUPT (damaged, as for outbox_walk) or STORE_ERROR with err. */
 int outbox_get(store_reader_t *r, uint64_t aseq, const char **topic, size_t *topic_len,
                const void **rec, size_t *rec_len, char *err, size_t errlen);
 /* The newest aseq this reader sees: STORE_OK with *last_aseq (0: none);

@@ -181,6 +181,16 @@ class Alerts(pt.PacerTestCase):
         self.assertEqual(len(act), 1, act)
         self.assertTrue(act[0]["silenced"])
         self.assertEqual(act[0]["silenced_by"], "alert/behind/acme/east/")
+        # no record yet: aseq 0, its rule's severity, a summary saying so
+        self.assertEqual((act[0]["aseq"], act[0]["at"], act[0]["severity"]),
+                         (0, act[0]["since"], "critical"))
+        self.assertIn("fired while silenced", act[0]["summary"])
+        self.assertEqual(len(self.of_rule(self.active(d, now=now, severity="critical"),
+                                          "behind")), 1)
+        r = pt.run_cli(["alerts", "--active", "--now", str(now)] + pt.cli_append_args(d))
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("behind/rep-42/revenue/2026-11", r.stdout)
+        self.assertIn("fired while silenced", r.stdout)
         # the silence ends on the 22nd: the next tick raises it
         self.tick(d, NOV2 + 20 * DAY + H)
         behind = self.of_rule(self.alerts(d), "behind")
@@ -310,10 +320,13 @@ class Alerts(pt.PacerTestCase):
         for a in act:
             self.assertTrue(a["silenced"])
             self.assertEqual(a["silenced_by"], "alert/anomaly/")
-            self.assertEqual(a["severity"], "warning")
-            self.assertEqual(a["since"], raised)
+            self.assertEqual((a["aseq"], a["at"], a["since"], a["severity"]),
+                             (0, raised, raised, "warning"))
         f = [a for a in act if "43,210.00 CNY" in a["summary"]][0]
         other = [a for a in act if a is not f][0]
+        r = pt.run_cli(["alerts", "--active", "--now", str(raised)] + pt.cli_append_args(d))
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("43,210.00 CNY", r.stdout)
         self.assertIn(held[1]["id"], [e["id"] for e in f["evidence"]])
         # reviewed while held: resolved with no record (it never fired in public)
         self.append(d, [pt._event("anomaly_reviewed", alert=other["key"], verdict="dismissed",

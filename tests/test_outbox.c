@@ -1,7 +1,7 @@
 /*  Unit tests for daemon/outbox: alerts and states put in the store's
     write transaction and read back, the newest aseq and the epoch kept
-    across a reopen, and a damaged epoch refused (STORE_CORRUPT) rather
-    than replaced by a new one. Real LMDB files in a temp dir. */
+    across a reopen, a damaged epoch refused (STORE_CORRUPT) rather than
+    replaced by a new one, and a damaged record refused when read. Real LMDB files in a temp dir. */
 
 #include <setjmp.h>
 #include <stdarg.h>
@@ -123,6 +123,40 @@ test_damaged_epoch_refused(void **state)
     store_destroy(&s);
 }
 
+/* A record that is not one well-formed msgpack value (a damaged page) is
+   refused when read, not handed to msgpack-c, the publisher or a client:
+   here an array header claiming 2^32 - 1 elements with none behind it. */
+static void
+test_damaged_record_refused(void **state)
+{
+    store_t *s = open_store();
+    uint64_t last;
+    assert_int_equal(outbox_open(s, &last, err, sizeof err), STORE_OK);
+    outbox_batch_t b;
+    outbox_batch_init(&b);
+    assert_int_equal(outbox_batch_add(&b, 1, "alert/a/", 8, "\xdd\xff\xff\xff\xff", 5), 0);
+    assert_int_equal(outbox_batch_add(&b, 2, "alert/b/", 8, "\x80\x80", 2), 0); /* two values */
+    assert_int_equal(outbox_batch_add(&b, 3, "alert/c/", 8, "\x80", 1), 0);
+    assert_int_equal(store_begin(s, err, sizeof err), STORE_OK);
+    assert_int_equal(outbox_put(s, &b, err, sizeof err), STORE_OK);
+    assert_int_equal(store_commit(s, err, sizeof err), STORE_OK);
+    outbox_batch_destroy(&b);
+    store_reader_t *r = store_read_begin(s, err, sizeof err);
+    assert_non_null(r);
+    const char *topic;
+    size_t tl, rl;
+    const void *rec;
+    for (uint64_t aseq = 1; aseq <= 2; aseq++) {
+        err[0] = 0;
+        assert_int_equal(outbox_get(r, aseq, &topic, &tl, &rec, &rl, err, sizeof err),
+                         STORE_CORRUPT);
+        assert_non_null(strstr(err, "damaged"));
+    }
+    assert_int_equal(outbox_get(r, 3, &topic, &tl, &rec, &rl, err, sizeof err), STORE_OK);
+    store_read_end(&r);
+    store_destroy(&s);
+}
+
 /* outbox_put outside a write transaction names what is wrong. */
 static void
 test_put_without_txn(void **state)
@@ -143,6 +177,7 @@ main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_put_and_reopen, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_damaged_record_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_damaged_epoch_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_put_without_txn, setup, teardown),
     };

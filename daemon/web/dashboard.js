@@ -429,7 +429,7 @@
     meta.appendChild(el("span", "sev", a.severity));
     meta.appendChild(el("span", "rule", a.rule));
     meta.appendChild(el("span", "time", (a.state === "firing" || !a.since ? when(a.at) : "since " + when(a.since))));
-    meta.appendChild(el("span", "aseq", "#" + a.aseq));
+    if (a.aseq) meta.appendChild(el("span", "aseq", "#" + a.aseq)); // 0: silenced since it started, no record yet
     if (a.silenced)
       meta.appendChild(el("span", "silence", "silenced" + (a.silenced_until ? " until " + when(a.silenced_until) : "")));
     if (a.state && a.state !== "firing" && fresh) meta.appendChild(el("span", "state", a.state));
