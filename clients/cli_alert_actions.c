@@ -194,18 +194,12 @@ parse_until(action_args_t *args, const char *arg)
                           arg);
         return false;
     }
-    char err[256];
-    if (!cli_time_parse(arg, &args->until, err, sizeof err)) {
-        cli_options_error(&args->common, "--until: %s", err);
-        return false;
-    }
-    return true;
+    return cli_options_time(&args->common, "until", arg, &args->until);
 }
 
 static bool
 action_option(action_args_t *args, int opt, const char *arg)
 {
-    char err[256];
     args->given |= BIT(opt);
     switch (opt) {
     case OPT_UNTIL:
@@ -220,11 +214,7 @@ action_option(action_args_t *args, int opt, const char *arg)
         args->id = arg;
         return true;
     case OPT_AT:
-        if (!cli_time_parse(arg, &args->at, err, sizeof err)) {
-            cli_options_error(&args->common, "--at: %s", err);
-            return false;
-        }
-        return true;
+        return cli_options_time(&args->common, "at", arg, &args->at);
     case OPT_JSON:
         args->json = true;
         return true;
@@ -329,10 +319,8 @@ action_main(size_t which, int argc, char **argv)
         int handled = cli_options_handle(&args.common, opt, optarg);
         bool ok = handled > 0 ||
                   (handled == 0 && opt >= CLI_OPT_FIRST_OWN && action_option(&args, opt, optarg));
-        if (!ok) {
-            fprintf(stderr, "Try '%s --help'.\n", args.program);
-            return CLI_EXIT_FAILED;
-        }
+        if (!ok)
+            return cli_options_try_help(&args.common);
     }
     if (args.common.help) {
         action_usage(actions[which].action, stdout);
@@ -349,8 +337,7 @@ action_main(size_t which, int argc, char **argv)
                 : NULL;
         if (problem) {
             cli_options_error(&args.common, "--%s %s %s", o->name, problem, args.program);
-            fprintf(stderr, "Try '%s --help'.\n", args.program);
-            return CLI_EXIT_FAILED;
+            return cli_options_try_help(&args.common);
         }
     }
     if (actions[which].action == ACTION_REVIEW && args.confirm == args.dismiss) {
@@ -362,8 +349,7 @@ action_main(size_t which, int argc, char **argv)
         cli_options_error(&args.common, "expected %s, got %d argument%s",
                           positionals == 1 ? "one PREFIX|KEY" : "RULE PARAM VALUE", argc - optind,
                           argc - optind == 1 ? "" : "s");
-        fprintf(stderr, "Try '%s --help'.\n", args.program);
-        return CLI_EXIT_FAILED;
+        return cli_options_try_help(&args.common);
     }
     if (!(args.given & BIT(OPT_AT)))
         args.at = cli_time_now();

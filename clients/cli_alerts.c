@@ -47,18 +47,6 @@ alerts_usage(FILE *out)
           out);
 }
 
-/* --now TIME. */
-static bool
-cli_now_option(cli_options_t *common, const char *arg, int64_t *now)
-{
-    char err[256];
-    if (!cli_time_parse(arg, now, err, sizeof err)) {
-        cli_options_error(common, "--now: %s", err);
-        return false;
-    }
-    return true;
-}
-
 static int
 severity_rank(const char *severity)
 {
@@ -236,16 +224,14 @@ cli_alerts_main(int argc, char **argv)
                 json = true;
                 break;
             case OPT_NOW:
-                ok = cli_now_option(&common, optarg, &now);
+                ok = cli_options_time(&common, "now", optarg, &now);
                 break;
             default:
                 ok = false;
             }
         }
-        if (!ok) {
-            fputs("Try 'pacer alerts --help'.\n", stderr);
-            return CLI_EXIT_FAILED;
-        }
+        if (!ok)
+            return cli_options_try_help(&common);
     }
     if (common.help) {
         alerts_usage(stdout);
@@ -316,27 +302,20 @@ cli_silences_main(int argc, char **argv)
         if (handled == 0 && opt == OPT_JSON)
             ok = json = true;
         else if (handled == 0 && opt == OPT_NOW)
-            ok = cli_now_option(&common, optarg, &now);
-        if (!ok) {
-            fputs("Try 'pacer silences --help'.\n", stderr);
-            return CLI_EXIT_FAILED;
-        }
+            ok = cli_options_time(&common, "now", optarg, &now);
+        if (!ok)
+            return cli_options_try_help(&common);
     }
-    if (common.help) {
-        silences_usage(stdout);
-        return CLI_EXIT_OK;
-    }
-    if (optind < argc) {
-        cli_options_error(&common, "unexpected argument \"%s\"", argv[optind]);
-        return CLI_EXIT_FAILED;
-    }
+    int status = cli_options_end(&common, argc, argv, silences_usage);
+    if (status >= 0)
+        return status;
     cli_map_t request;
     cli_map_init(&request);
     cli_map_str(&request, "op", "silences");
     if (now)
         cli_map_int(&request, "now", now);
     cli_reply_t reply;
-    int status = cli_request_run(&common, PACER_ENDPOINT_QUERY, &request, &reply);
+    status = cli_request_run(&common, PACER_ENDPOINT_QUERY, &request, &reply);
     cli_map_destroy(&request);
     if (status != CLI_EXIT_OK)
         return status;

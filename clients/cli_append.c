@@ -507,10 +507,8 @@ cli_append_main(int argc, char **argv)
     self->path = "-";
     self->batch_size = APPEND_DEFAULT_BATCH;
     self->inflight_max = APPEND_DEFAULT_INFLIGHT;
-    if (append_parse(self, argc, argv) != 0) {
-        fputs("Try 'pacer append --help'.\n", stderr);
-        return CLI_EXIT_FAILED;
-    }
+    if (append_parse(self, argc, argv) != 0)
+        return cli_options_try_help(&self->options);
     if (self->options.help) {
         append_usage(stdout);
         return CLI_EXIT_OK;

@@ -120,10 +120,8 @@ cli_backup_main(int argc, char **argv)
             src = optarg;
         else if (handled == 0 && opt == OPT_JSON)
             as_json = true;
-        else if (handled <= 0) {
-            fputs("Try 'pacer backup --help'.\n", stderr);
-            return CLI_EXIT_FAILED;
-        }
+        else if (handled <= 0)
+            return cli_options_try_help(&common);
     }
     if (common.help) {
         backup_usage(stdout);

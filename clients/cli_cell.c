@@ -355,41 +355,43 @@ cli_cell_amount(const char *text, const char *currency, int64_t *out, char impli
     return true;
 }
 
-bool
-cli_cell_integer(const char *text, int64_t *out, char *err, size_t errlen)
+/* A plain number cell (a sign, no currency, no parentheses) taken apart
+   into *d; `cell` gets its quoted form, for messages. */
+static bool
+signed_decimal(const char *text, decimal_t *d, char *cell, size_t celllen, char *err, size_t errlen)
 {
     const char *s;
     size_t n, k;
-    char cell[300];
     cli_cell_trim(text, &s, &n);
-    quoted(s, n, cell, sizeof cell);
+    quoted(s, n, cell, celllen);
     bool negative = false;
     s += k = sign_at(s, n, &negative);
     n -= k;
-    decimal_t d;
-    if (!decimal_scan(s, n, &d, cell, err, errlen))
+    if (!decimal_scan(s, n, d, cell, err, errlen))
         return false;
-    d.negative = negative;
-    return decimal_scale(&d, 0, out, cell, "", err, errlen);
+    d->negative = negative;
+    return true;
+}
+
+bool
+cli_cell_integer(const char *text, int64_t *out, char *err, size_t errlen)
+{
+    char cell[300];
+    decimal_t d;
+    return signed_decimal(text, &d, cell, sizeof cell, err, errlen) &&
+           decimal_scale(&d, 0, out, cell, "", err, errlen);
 }
 
 bool
 cli_cell_number(const char *text, double *out, char *err, size_t errlen)
 {
-    const char *s;
-    size_t n, k;
     char cell[300];
-    cli_cell_trim(text, &s, &n);
-    quoted(s, n, cell, sizeof cell);
-    bool negative = false;
-    s += k = sign_at(s, n, &negative);
-    n -= k;
     decimal_t d;
-    if (!decimal_scan(s, n, &d, cell, err, errlen))
+    if (!signed_decimal(text, &d, cell, sizeof cell, err, errlen))
         return false;
     /* the digits in scientific form, which strtod reads correctly rounded */
     char plain[DIGITS_MAX + 32];
-    snprintf(plain, sizeof plain, "%s0.%s0e%d", negative ? "-" : "", d.digits, d.point);
+    snprintf(plain, sizeof plain, "%s0.%s0e%d", d.negative ? "-" : "", d.digits, d.point);
     errno = 0;
     *out = strtod(plain, NULL);
     if (errno == ERANGE) {

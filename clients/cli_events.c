@@ -140,23 +140,16 @@ cli_events_main(int argc, char **argv)
             ok = cli_options_uint(&common, "limit", optarg, 1, UINT64_MAX, &limit);
         else if (handled == 0 && opt == OPT_JSON)
             ok = true; /* JSON Lines already */
-        if (!ok) {
-            fputs("Try 'pacer events --help'.\n", stderr);
-            return CLI_EXIT_FAILED;
-        }
+        if (!ok)
+            return cli_options_try_help(&common);
     }
-    if (common.help) {
-        events_usage(stdout);
-        return CLI_EXIT_OK;
-    }
-    if (optind < argc) {
-        cli_options_error(&common, "unexpected argument \"%s\"", argv[optind]);
-        return CLI_EXIT_FAILED;
-    }
+    int status = cli_options_end(&common, argc, argv, events_usage);
+    if (status >= 0)
+        return status;
     pacer_client_t *client = cli_options_client(&common, NULL, common.query);
     if (!client)
         return CLI_EXIT_FAILED;
-    int status = events_run(client, &common, from, limit);
+    status = events_run(client, &common, from, limit);
     pacer_client_destroy(&client);
     return status;
 }

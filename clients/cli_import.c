@@ -404,19 +404,12 @@ import_parse(import_t *self, int argc, char **argv)
                 ok = false;
             }
         }
-        if (!ok) {
-            fputs("Try 'pacer import --help'.\n", stderr);
-            return CLI_EXIT_FAILED;
-        }
+        if (!ok)
+            return cli_options_try_help(&self->common);
     }
-    if (self->common.help) {
-        import_usage(stdout);
-        return CLI_EXIT_OK;
-    }
-    if (optind < argc) {
-        cli_options_error(&self->common, "unexpected argument \"%s\"", argv[optind]);
-        return CLI_EXIT_FAILED;
-    }
+    int status = cli_options_end(&self->common, argc, argv, import_usage);
+    if (status >= 0)
+        return status;
     if (!self->path || !self->nmaps) {
         cli_options_error(&self->common, "%s is required", !self->path ? "--csv" : "--map");
         return CLI_EXIT_FAILED;

@@ -522,10 +522,8 @@ cli_notify_main(int argc, char **argv)
                 ok = false;
             }
         }
-        if (!ok) {
-            fputs("Try 'pacer notify --help'.\n", stderr);
-            return CLI_EXIT_FAILED;
-        }
+        if (!ok)
+            return cli_options_try_help(&n.common);
     }
     if (n.common.help) {
         notify_usage(stdout);
@@ -533,8 +531,7 @@ cli_notify_main(int argc, char **argv)
     }
     if (!n.webhook || !n.cursor_path) {
         cli_options_error(&n.common, "--webhook and --cursor are required");
-        fputs("Try 'pacer notify --help'.\n", stderr);
-        return CLI_EXIT_FAILED;
+        return cli_options_try_help(&n.common);
     }
     if (strncmp(n.webhook, "http://", 7) != 0 && strncmp(n.webhook, "https://", 8) != 0) {
         cli_options_error(&n.common, "--webhook: expected an http:// or https:// URL, got \"%s\"",

@@ -61,6 +61,39 @@ cli_options_uint(cli_options_t *self, const char *name, const char *arg, uint64_
     return true;
 }
 
+bool
+cli_options_time(cli_options_t *self, const char *name, const char *arg, int64_t *out)
+{
+    char err[256];
+    if (!cli_time_parse(arg, out, err, sizeof err)) {
+        cli_options_error(self, "--%s: %s", name, err);
+        return false;
+    }
+    return true;
+}
+
+int
+cli_options_try_help(cli_options_t *self)
+{
+    fprintf(stderr, "Try 'pacer%s%s --help'.\n", self->command ? " " : "",
+            self->command ? self->command : "");
+    return CLI_EXIT_FAILED;
+}
+
+int
+cli_options_end(cli_options_t *self, int argc, char **argv, void (*usage)(FILE *out))
+{
+    if (self->help) {
+        usage(stdout);
+        return CLI_EXIT_OK;
+    }
+    if (optind < argc) {
+        cli_options_error(self, "unexpected argument \"%s\"", argv[optind]);
+        return CLI_EXIT_FAILED;
+    }
+    return -1;
+}
+
 /* Seconds from 0.001 to 86400 as milliseconds; `name` is "--timeout" or
    "PACER_TIMEOUT", for the message. */
 static bool

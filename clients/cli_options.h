@@ -21,6 +21,7 @@
 #include <getopt.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "clients/libpacer.h"
 
@@ -113,6 +114,22 @@ int cli_options_handle(cli_options_t *self, int opt, const char *arg);
    "pacer CMD: --NAME: expected ...") when it is not one. */
 bool cli_options_uint(cli_options_t *self, const char *name, const char *arg, uint64_t min,
                       uint64_t max, uint64_t *out);
+
+/* Parse a TIME argument (CLI_TIME_HELP; cli_time_parse) into *out, ms
+   UTC; false (after printing "pacer CMD: --NAME: why") when it is not
+   one. */
+bool cli_options_time(cli_options_t *self, const char *name, const char *arg, int64_t *out);
+
+/* After a usage error: print "Try 'pacer CMD --help'." to stderr and
+   return CLI_EXIT_FAILED, the status such an error ends with. */
+int cli_options_try_help(cli_options_t *self);
+
+/* What every command checks once its option loop is over, in this order:
+   with --help, print `usage` to stdout and return CLI_EXIT_OK; with an
+   argument left in argv[optind..argc) (for a command that takes none),
+   say "unexpected argument" and return CLI_EXIT_FAILED. Otherwise -1:
+   the command goes on. */
+int cli_options_end(cli_options_t *self, int argc, char **argv, void (*usage)(FILE *out));
 
 /* Print "pacer CMD: <message>" to stderr. */
 void cli_options_error(cli_options_t *self, const char *format, ...)

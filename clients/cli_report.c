@@ -159,7 +159,6 @@ report_parse(report_args_t *args, const char *command, int argc, char **argv, vo
     };
     cli_options_init(&args->common, command);
     int opt;
-    char err[256];
     while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
         int handled = cli_options_handle(&args->common, opt, optarg);
         bool ok = handled > 0;
@@ -188,16 +187,12 @@ report_parse(report_args_t *args, const char *command, int argc, char **argv, vo
                 args->product_line = optarg;
                 break;
             case OPT_NOW:
+                ok = cli_options_time(&args->common, "now", optarg, &args->now);
+                args->has_now = true;
+                break;
             case OPT_AS_OF:
-                ok = cli_time_parse(optarg, opt == OPT_NOW ? &args->now : &args->as_of, err,
-                                    sizeof err);
-                if (!ok)
-                    cli_options_error(&args->common, "--%s: %s", opt == OPT_NOW ? "now" : "as-of",
-                                      err);
-                if (opt == OPT_NOW)
-                    args->has_now = true;
-                else
-                    args->has_as_of = true;
+                ok = cli_options_time(&args->common, "as-of", optarg, &args->as_of);
+                args->has_as_of = true;
                 break;
             case OPT_CURVE:
                 args->curve = optarg;
@@ -231,20 +226,10 @@ report_parse(report_args_t *args, const char *command, int argc, char **argv, vo
                 break;
             }
         }
-        if (!ok) {
-            fprintf(stderr, "Try 'pacer %s --help'.\n", command);
-            return CLI_EXIT_FAILED;
-        }
+        if (!ok)
+            return cli_options_try_help(&args->common);
     }
-    if (args->common.help) {
-        usage(stdout);
-        return CLI_EXIT_OK;
-    }
-    if (optind < argc) {
-        cli_options_error(&args->common, "unexpected argument \"%s\"", argv[optind]);
-        return CLI_EXIT_FAILED;
-    }
-    return -1;
+    return cli_options_end(&args->common, argc, argv, usage);
 }
 
 /* The options progress and leaderboard share, into the request. */

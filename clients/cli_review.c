@@ -1252,7 +1252,6 @@ report_parse(report_t *self, int argc, char **argv)
     cli_options_init(&self->common, "report");
     self->metric = "revenue";
     int opt;
-    char err[256];
     while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
         int handled = cli_options_handle(&self->common, opt, optarg);
         bool ok = handled > 0;
@@ -1278,9 +1277,7 @@ report_parse(report_t *self, int argc, char **argv)
                 self->out_path = optarg;
                 break;
             case OPT_NOW:
-                ok = cli_time_parse(optarg, &self->now, err, sizeof err);
-                if (!ok)
-                    cli_options_error(&self->common, "--now: %s", err);
+                ok = cli_options_time(&self->common, "now", optarg, &self->now);
                 self->has_now = true;
                 break;
             case OPT_JSON:
@@ -1290,19 +1287,12 @@ report_parse(report_t *self, int argc, char **argv)
                 ok = false;
             }
         }
-        if (!ok) {
-            fputs("Try 'pacer report --help'.\n", stderr);
-            return CLI_EXIT_FAILED;
-        }
+        if (!ok)
+            return cli_options_try_help(&self->common);
     }
-    if (self->common.help) {
-        report_usage(stdout);
-        return CLI_EXIT_OK;
-    }
-    if (optind < argc) {
-        cli_options_error(&self->common, "unexpected argument \"%s\"", argv[optind]);
-        return CLI_EXIT_FAILED;
-    }
+    int status = cli_options_end(&self->common, argc, argv, report_usage);
+    if (status >= 0)
+        return status;
     if (!self->period) {
         cli_options_error(&self->common, "--period is required");
         return CLI_EXIT_FAILED;

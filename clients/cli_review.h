@@ -101,6 +101,13 @@ int review_cell_bar(review_table_t *self, const char *text, json_t *value, doubl
 /* The same with a tone only. */
 int review_cell_tone(review_table_t *self, const char *text, json_t *value, const char *tone);
 
+/* The tone as one of the known static names (a status: "behind"; a
+   severity: "critical"), or NULL for any other. A cell keeps this name,
+   not the caller's string, which may not outlive it (an alert's
+   severity); and the HTML uses it as a class name, so only these reach
+   the page. */
+const char *review_tone(const char *tone);
+
 /* Rows of the table so far. */
 size_t review_table_rows(const review_table_t *self);
 

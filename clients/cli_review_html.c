@@ -108,23 +108,10 @@ esc(FILE *out, const char *s)
         }
 }
 
-/* A tone as a class name: only the letters and underscores of a status. */
-static const char *
-tone_class(const char *tone)
-{
-    static const char *const known[] = {
-        "on_track", "at_risk", "behind", "achieved", "stretch_achieved",
-        "critical", "warning", "info",   "none"};
-    for (size_t i = 0; tone && i < sizeof known / sizeof *known; i++)
-        if (!strcmp(tone, known[i]))
-            return known[i];
-    return NULL;
-}
-
 static void
 cell_html(FILE *out, const review_table_t *t, const review_cell_t *c, size_t col)
 {
-    const char *tone = tone_class(c->tone);
+    const char *tone = review_tone(c->tone);
     if (!isnan(c->bar)) {
         double w = c->bar < 0 ? 0 : c->bar > 1 ? 100 : c->bar * 100;
         fputs("<td class=\"att\"><span class=\"bar\">", out);
@@ -341,7 +328,7 @@ review_render_html(const review_t *r, FILE *out)
     esc(out, r->generated);
     fputs("</p></header>\n<section class=\"cards\">\n", out);
     for (size_t i = 0; i < r->ncards; i++) {
-        const char *tone = tone_class(r->cards[i].tone);
+        const char *tone = review_tone(r->cards[i].tone);
         fprintf(out, "<div class=\"card%s%s\"><div class=\"label\">", tone ? " tone-" : "",
                 tone ? tone : "");
         esc(out, r->cards[i].label);

@@ -56,10 +56,8 @@ review_table_note(review_table_t *self, const char *format, ...)
     va_end(ap);
 }
 
-/* The tone as one of the known static names (the caller's string may not
-   outlive the cell: an alert's severity), or NULL. */
-static const char *
-known_tone(const char *tone)
+const char *
+review_tone(const char *tone)
 {
     static const char *const known[] = {
         "on_track", "at_risk", "behind", "achieved", "stretch_achieved",
@@ -74,7 +72,7 @@ int
 review_cell_bar(review_table_t *self, const char *text, json_t *value, double bar, double marker,
                 const char *tone)
 {
-    tone = known_tone(tone);
+    tone = review_tone(tone);
     if (self->ncells == self->cap) {
         size_t cap = self->cap ? self->cap * 2 : 64;
         review_cell_t *grown = realloc(self->cells, cap * sizeof *grown);

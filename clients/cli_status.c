@@ -145,26 +145,19 @@ cli_status_main(int argc, char **argv)
     int opt;
     while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
         int handled = cli_options_handle(&common, opt, optarg);
-        if (handled < 0 || (handled == 0 && opt != OPT_JSON)) {
-            fputs("Try 'pacer status --help'.\n", stderr);
-            return CLI_EXIT_FAILED;
-        }
+        if (handled < 0 || (handled == 0 && opt != OPT_JSON))
+            return cli_options_try_help(&common);
         if (opt == OPT_JSON)
             as_json = true;
     }
-    if (common.help) {
-        status_usage(stdout);
-        return CLI_EXIT_OK;
-    }
-    if (optind < argc) {
-        cli_options_error(&common, "unexpected argument \"%s\"", argv[optind]);
-        return CLI_EXIT_FAILED;
-    }
+    int status = cli_options_end(&common, argc, argv, status_usage);
+    if (status >= 0)
+        return status;
     cli_map_t request;
     cli_map_init(&request);
     cli_map_str(&request, "op", "status");
     cli_reply_t reply;
-    int status = cli_request_run(&common, PACER_ENDPOINT_QUERY, &request, &reply);
+    status = cli_request_run(&common, PACER_ENDPOINT_QUERY, &request, &reply);
     cli_map_destroy(&request);
     if (status != CLI_EXIT_OK)
         return status;

@@ -90,10 +90,8 @@ cli_tail_main(int argc, char **argv)
                 ok = false;
             }
         }
-        if (!ok) {
-            fputs("Try 'pacer tail --help'.\n", stderr);
-            return CLI_EXIT_FAILED;
-        }
+        if (!ok)
+            return cli_options_try_help(&common);
     }
     if (common.help) {
         tail_usage(stdout);

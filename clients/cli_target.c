@@ -249,7 +249,6 @@ parse_tier(target_args_t *args, const char *name, const char *arg, int64_t *out)
 static bool
 target_option(target_args_t *args, int opt, const char *arg)
 {
-    char err[256];
     args->given |= BIT(opt);
     switch (opt) {
     case OPT_SCOPE:
@@ -283,11 +282,7 @@ target_option(target_args_t *args, int opt, const char *arg)
         args->id = arg;
         return true;
     case OPT_AT:
-        if (!cli_time_parse(arg, &args->at, err, sizeof err)) {
-            cli_options_error(&args->common, "--at: %s", err);
-            return false;
-        }
-        return true;
+        return cli_options_time(&args->common, "at", arg, &args->at);
     case OPT_METHOD:
         if (strcmp(arg, "equal") != 0 && strcmp(arg, "weights") != 0 &&
             strcmp(arg, "history") != 0) {
@@ -733,10 +728,8 @@ cli_target_main(int argc, char **argv)
         int handled = cli_options_handle(&args.common, opt, optarg);
         bool ok = handled > 0 || (handled == 0 && opt >= CLI_OPT_FIRST_OWN && opt < OPT_END &&
                                   target_option(&args, opt, optarg));
-        if (!ok) {
-            fprintf(stderr, "Try '%s --help'.\n", args.program);
-            return CLI_EXIT_FAILED;
-        }
+        if (!ok)
+            return cli_options_try_help(&args.common);
     }
     if (args.common.help) {
         sub_usage(args.sub, stdout);
@@ -746,10 +739,8 @@ cli_target_main(int argc, char **argv)
         cli_options_error(&args.common, "unexpected argument \"%s\"", argv[1 + optind]);
         return CLI_EXIT_FAILED;
     }
-    if (!target_check(&args, subcommands[which].allowed, subcommands[which].required)) {
-        fprintf(stderr, "Try '%s --help'.\n", args.program);
-        return CLI_EXIT_FAILED;
-    }
+    if (!target_check(&args, subcommands[which].allowed, subcommands[which].required))
+        return cli_options_try_help(&args.common);
     if (!(args.given & BIT(OPT_AT)))
         args.at = cli_time_now();
     switch (args.sub) {

@@ -52,32 +52,21 @@ cli_tick_main(int argc, char **argv)
         bool ok = handled > 0;
         if (handled == 0 && opt == OPT_JSON)
             ok = json = true;
-        else if (handled == 0 && opt == OPT_NOW) {
-            char err[256];
-            ok = has_now = cli_time_parse(optarg, &now, err, sizeof err);
-            if (!ok)
-                cli_options_error(&common, "--now: %s", err);
-        }
-        if (!ok) {
-            fputs("Try 'pacer tick --help'.\n", stderr);
-            return CLI_EXIT_FAILED;
-        }
+        else if (handled == 0 && opt == OPT_NOW)
+            ok = has_now = cli_options_time(&common, "now", optarg, &now);
+        if (!ok)
+            return cli_options_try_help(&common);
     }
-    if (common.help) {
-        tick_usage(stdout);
-        return CLI_EXIT_OK;
-    }
-    if (optind < argc) {
-        cli_options_error(&common, "unexpected argument \"%s\"", argv[optind]);
-        return CLI_EXIT_FAILED;
-    }
+    int status = cli_options_end(&common, argc, argv, tick_usage);
+    if (status >= 0)
+        return status;
     cli_map_t request;
     cli_map_init(&request);
     cli_map_str(&request, "op", "tick");
     if (has_now)
         cli_map_int(&request, "now", now);
     cli_reply_t reply;
-    int status = cli_request_run(&common, PACER_ENDPOINT_APPEND, &request, &reply);
+    status = cli_request_run(&common, PACER_ENDPOINT_APPEND, &request, &reply);
     cli_map_destroy(&request);
     if (status != CLI_EXIT_OK)
         return status;

@@ -404,6 +404,18 @@ status_pair(const char *status)
     return 0;
 }
 
+/* put, in the colour of `status` where the terminal has colours. */
+static void
+put_status(int y, int x, const char *text, int width, const char *status)
+{
+    int pair = status_pair(status);
+    if (pair && has_colors())
+        attron(COLOR_PAIR(pair));
+    put(y, x, text, width, false);
+    if (pair && has_colors())
+        attroff(COLOR_PAIR(pair));
+}
+
 static void
 figure(const top_t *self, int64_t v, char *out, size_t outlen)
 {
@@ -412,6 +424,27 @@ figure(const top_t *self, int64_t v, char *out, size_t outlen)
         if (self->children[i].currency[0])
             currency = self->children[i].currency;
     cli_figure_format(v, self->metric, currency, false, out, outlen);
+}
+
+/* A row's figures as people read them; `none` for those it lacks. */
+typedef struct {
+    char actual[64], target[64], pct[32], pace[32], forecast[64];
+} top_figures_t;
+
+static void
+row_figures(const top_t *self, const top_row_t *r, const char *none, top_figures_t *out)
+{
+    figure(self, r->actual, out->actual, sizeof out->actual);
+    figure(self, r->target, out->target, sizeof out->target);
+    snprintf(out->pct, sizeof out->pct, "%s", none);
+    snprintf(out->pace, sizeof out->pace, "%s", none);
+    snprintf(out->forecast, sizeof out->forecast, "%s", none);
+    if (r->has_att)
+        cli_format_percent(r->attainment, out->pct, sizeof out->pct);
+    if (r->has_pace)
+        cli_format_ratio(r->pace, out->pace, sizeof out->pace);
+    if (r->has_forecast)
+        figure(self, r->forecast, out->forecast, sizeof out->forecast);
 }
 
 /* The bar: filled to attainment, the pace marker where pace expects the
@@ -435,27 +468,15 @@ draw_bar(int y, int x, const top_row_t *r)
         o += 3;
     }
     bar[o] = 0;
-    int pair = status_pair(r->status);
-    if (pair && has_colors())
-        attron(COLOR_PAIR(pair));
-    put(y, x, r->has_target ? bar : "", TOP_BAR_CELLS, false);
-    if (pair && has_colors())
-        attroff(COLOR_PAIR(pair));
+    put_status(y, x, r->has_target ? bar : "", TOP_BAR_CELLS, r->status);
 }
 
 /* One line of figures: name, actual, target, bar, %, pace, status, forecast. */
 static void
 draw_row(const top_t *self, int y, const top_row_t *r, int name_w, bool selected)
 {
-    char actual[64], target[64], pct[32] = "", pace[32] = "", forecast[64] = "";
-    figure(self, r->actual, actual, sizeof actual);
-    figure(self, r->target, target, sizeof target);
-    if (r->has_att)
-        cli_format_percent(r->attainment, pct, sizeof pct);
-    if (r->has_pace)
-        cli_format_ratio(r->pace, pace, sizeof pace);
-    if (r->has_forecast)
-        figure(self, r->forecast, forecast, sizeof forecast);
+    top_figures_t f;
+    row_figures(self, r, "", &f);
     char name[448];
     snprintf(name, sizeof name, "%s%s%s", r->name[0] ? r->name : r->scope, r->name[0] ? " " : "",
              r->name[0] ? r->scope : "");
@@ -466,18 +487,13 @@ draw_row(const top_t *self, int y, const top_row_t *r, int name_w, bool selected
     if (selected)
         attroff(A_REVERSE);
     int x = 1 + name_w + 1;
-    put(y, x, actual, 16, true);
-    put(y, x + 17, r->has_target ? target : "-", 16, true);
+    put(y, x, f.actual, 16, true);
+    put(y, x + 17, r->has_target ? f.target : "-", 16, true);
     draw_bar(y, x + 35, r);
-    put(y, x + 35 + TOP_BAR_CELLS, pct, 6, true);
-    put(y, x + 42 + TOP_BAR_CELLS, pace, 5, true);
-    int pair = status_pair(r->status);
-    if (pair && has_colors())
-        attron(COLOR_PAIR(pair));
-    put(y, x + 49 + TOP_BAR_CELLS, r->has_target ? r->status : "(no target)", 16, false);
-    if (pair && has_colors())
-        attroff(COLOR_PAIR(pair));
-    put(y, x + 66 + TOP_BAR_CELLS, forecast, 16, true);
+    put(y, x + 35 + TOP_BAR_CELLS, f.pct, 6, true);
+    put(y, x + 42 + TOP_BAR_CELLS, f.pace, 5, true);
+    put_status(y, x + 49 + TOP_BAR_CELLS, r->has_target ? r->status : "(no target)", 16, r->status);
+    put(y, x + 66 + TOP_BAR_CELLS, f.forecast, 16, true);
 }
 
 static void
@@ -495,27 +511,15 @@ draw(top_t *self)
     attroff(A_BOLD);
     snprintf(line, sizeof line, "as of %s  %s  log seq %" PRId64, now, self->zone, self->seq);
     put(1, 0, line, COLS, false);
-    char actual[64], target[64], pct[32] = "-", pace[32] = "-", forecast[64] = "-";
-    figure(self, me->actual, actual, sizeof actual);
-    figure(self, me->target, target, sizeof target);
-    if (me->has_att)
-        cli_format_percent(me->attainment, pct, sizeof pct);
-    if (me->has_pace)
-        cli_format_ratio(me->pace, pace, sizeof pace);
-    if (me->has_forecast)
-        figure(self, me->forecast, forecast, sizeof forecast);
+    top_figures_t f;
+    row_figures(self, me, "-", &f);
     const char *code = me->currency[0] ? me->currency : "";
     if (me->has_target)
-        snprintf(line, sizeof line, "actual %s of %s %s  %s  pace %s  %s  forecast %s", actual,
-                 target, code, pct, pace, me->status, forecast);
+        snprintf(line, sizeof line, "actual %s of %s %s  %s  pace %s  %s  forecast %s", f.actual,
+                 f.target, code, f.pct, f.pace, me->status, f.forecast);
     else
-        snprintf(line, sizeof line, "actual %s %s  (no target of its own)", actual, code);
-    int pair = status_pair(me->status);
-    if (pair && has_colors())
-        attron(COLOR_PAIR(pair));
-    put(2, 0, line, COLS, false);
-    if (pair && has_colors())
-        attroff(COLOR_PAIR(pair));
+        snprintf(line, sizeof line, "actual %s %s  (no target of its own)", f.actual, code);
+    put_status(2, 0, line, COLS, me->status);
     if (has_colors())
         attron(COLOR_PAIR(PAIR_DIM));
     put(3, 0, "Up/Down select  Enter drill down  Backspace up  r refresh  q quit", COLS, false);
@@ -612,7 +616,6 @@ top_parse(top_t *self, int argc, char **argv)
     self->metric = "revenue";
     self->interval_ms = TOP_INTERVAL_DEF * 1000;
     int opt;
-    char err[256];
     uint64_t seconds;
     while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
         int handled = cli_options_handle(&self->common, opt, optarg);
@@ -630,9 +633,7 @@ top_parse(top_t *self, int argc, char **argv)
                 self->metric = optarg;
                 break;
             case OPT_NOW:
-                ok = cli_time_parse(optarg, &self->now, err, sizeof err);
-                if (!ok)
-                    cli_options_error(&self->common, "--now: %s", err);
+                ok = cli_options_time(&self->common, "now", optarg, &self->now);
                 self->has_now = true;
                 break;
             case OPT_INTERVAL:
@@ -643,19 +644,12 @@ top_parse(top_t *self, int argc, char **argv)
                 ok = false;
             }
         }
-        if (!ok) {
-            fputs("Try 'pacer top --help'.\n", stderr);
-            return CLI_EXIT_FAILED;
-        }
+        if (!ok)
+            return cli_options_try_help(&self->common);
     }
-    if (self->common.help) {
-        top_usage(stdout);
-        return CLI_EXIT_OK;
-    }
-    if (optind < argc) {
-        cli_options_error(&self->common, "unexpected argument \"%s\"", argv[optind]);
-        return CLI_EXIT_FAILED;
-    }
+    int status = cli_options_end(&self->common, argc, argv, top_usage);
+    if (status >= 0)
+        return status;
     if (!isatty(STDIN_FILENO) || !isatty(STDOUT_FILENO)) {
         cli_options_error(&self->common,
                           "needs a terminal; for a script, `pacer progress --json` gives the "

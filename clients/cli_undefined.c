@@ -105,26 +105,19 @@ cli_undefined_main(int argc, char **argv)
             ok = has_limit = cli_options_uint(&common, "limit", optarg, 1, 100000, &limit);
         else if (handled == 0 && opt == OPT_JSON)
             ok = json = true;
-        if (!ok) {
-            fputs("Try 'pacer undefined --help'.\n", stderr);
-            return CLI_EXIT_FAILED;
-        }
+        if (!ok)
+            return cli_options_try_help(&common);
     }
-    if (common.help) {
-        undefined_usage(stdout);
-        return CLI_EXIT_OK;
-    }
-    if (optind < argc) {
-        cli_options_error(&common, "unexpected argument \"%s\"", argv[optind]);
-        return CLI_EXIT_FAILED;
-    }
+    int status = cli_options_end(&common, argc, argv, undefined_usage);
+    if (status >= 0)
+        return status;
     cli_map_t request;
     cli_map_init(&request);
     cli_map_str(&request, "op", "undefined_nodes");
     if (has_limit)
         cli_map_int(&request, "limit", (int64_t)limit);
     cli_reply_t reply;
-    int status = cli_request_run(&common, PACER_ENDPOINT_QUERY, &request, &reply);
+    status = cli_request_run(&common, PACER_ENDPOINT_QUERY, &request, &reply);
     cli_map_destroy(&request);
     if (status != CLI_EXIT_OK)
         return status;

@@ -109,19 +109,12 @@ cli_verify_main(int argc, char **argv)
             dir = optarg;
         else if (handled == 0 && opt == OPT_JSON)
             json = true;
-        else if (handled <= 0) {
-            fputs("Try 'pacer verify --help'.\n", stderr);
-            return CLI_EXIT_FAILED;
-        }
+        else if (handled <= 0)
+            return cli_options_try_help(&common);
     }
-    if (common.help) {
-        verify_usage(stdout);
-        return CLI_EXIT_OK;
-    }
-    if (optind < argc) {
-        cli_options_error(&common, "unexpected argument \"%s\"", argv[optind]);
-        return CLI_EXIT_FAILED;
-    }
+    int status = cli_options_end(&common, argc, argv, verify_usage);
+    if (status >= 0)
+        return status;
     if (!dir) {
         cli_options_error(&common, "--state-dir DIR is required");
         return CLI_EXIT_FAILED;

@@ -35,11 +35,9 @@
 #include <msgpack.h>
 #include <zmq.h>
 
-/* Deepest container nesting a request or reply may have (PROTOCOL.md). An
-   event sits two levels down in an append request (body map, events
-   array), so an event may nest at most two less. */
-#define MSGPACK_MAX_DEPTH 32
-#define EVENT_MAX_DEPTH   (MSGPACK_MAX_DEPTH - 2)
+/* An event sits two levels down in an append request (body map, events
+   array), so it may nest at most two less than a whole request. */
+#define EVENT_MAX_DEPTH (PACER_MSGPACK_MAX_DEPTH - 2)
 /* Generous bound on the append request's bytes besides the events. */
 #define APPEND_HEADER_BYTES 64
 /* While one request waits for its reply, how often the connection is
@@ -224,7 +222,7 @@ type_name(const msgpack_object *object)
 static bool
 msgpack_check(const uint8_t *p, size_t len, int max_depth, char *why, size_t whylen)
 {
-    assert(max_depth <= MSGPACK_MAX_DEPTH);
+    assert(max_depth <= PACER_MSGPACK_MAX_DEPTH);
     if (mp_scan(p, len, max_depth))
         return true;
     snprintf(why, whylen,
@@ -243,12 +241,12 @@ is_map_byte(uint8_t b)
 
 /* ---- msgpack object access ------------------------------------------------ */
 
-/* The value under string key `key`, or NULL when absent or nil (the protocol
-   treats the two alike). */
-static const msgpack_object *
-map_get(const msgpack_object *map, const char *key)
+/* libpacer_private.h; the alert records and the subscriber read maps with it too. */
+const msgpack_object *
+pacer_map_get(const msgpack_object *map, const char *key)
 {
-    assert(map->type == MSGPACK_OBJECT_MAP);
+    if (map->type != MSGPACK_OBJECT_MAP)
+        return NULL;
     size_t key_len = strlen(key);
     for (uint32_t i = 0; i < map->via.map.size; i++) {
         const msgpack_object_kv *kv = &map->via.map.ptr[i];
@@ -265,7 +263,7 @@ static int
 field_uint(pacer_client_t *self, const reply_t *reply, const msgpack_object *map, const char *where,
            const char *key, bool required, uint64_t *out)
 {
-    const msgpack_object *value = map_get(map, key);
+    const msgpack_object *value = pacer_map_get(map, key);
     if (!value)
         return required ? malformed(self, reply->endpoint, "%s%s: missing", where, key) : PACER_OK;
     if (value->type != MSGPACK_OBJECT_POSITIVE_INTEGER)
@@ -279,7 +277,7 @@ static int
 field_int(pacer_client_t *self, const reply_t *reply, const msgpack_object *map, const char *where,
           const char *key, bool required, int64_t *out)
 {
-    const msgpack_object *value = map_get(map, key);
+    const msgpack_object *value = pacer_map_get(map, key);
     if (!value)
         return required ? malformed(self, reply->endpoint, "%s%s: missing", where, key) : PACER_OK;
     if (value->type == MSGPACK_OBJECT_NEGATIVE_INTEGER)
@@ -296,7 +294,7 @@ static int
 field_bool(pacer_client_t *self, const reply_t *reply, const msgpack_object *map, const char *where,
            const char *key, bool required, bool *out)
 {
-    const msgpack_object *value = map_get(map, key);
+    const msgpack_object *value = pacer_map_get(map, key);
     if (!value)
         return required ? malformed(self, reply->endpoint, "%s%s: missing", where, key) : PACER_OK;
     if (value->type != MSGPACK_OBJECT_BOOLEAN)
@@ -311,7 +309,7 @@ static int
 field_str(pacer_client_t *self, const reply_t *reply, const msgpack_object *map, const char *where,
           const char *key, bool required, char *out, size_t outlen)
 {
-    const msgpack_object *value = map_get(map, key);
+    const msgpack_object *value = pacer_map_get(map, key);
     if (!value)
         return required ? malformed(self, reply->endpoint, "%s%s: missing", where, key) : PACER_OK;
     if (value->type != MSGPACK_OBJECT_STR)
@@ -327,7 +325,7 @@ static int
 field_hash(pacer_client_t *self, const reply_t *reply, const msgpack_object *map, const char *where,
            const char *key, bool required, uint8_t out[PACER_HASH_BYTES])
 {
-    const msgpack_object *value = map_get(map, key);
+    const msgpack_object *value = pacer_map_get(map, key);
     if (!value)
         return required ? malformed(self, reply->endpoint, "%s%s: missing", where, key) : PACER_OK;
     if (value->type != MSGPACK_OBJECT_BIN || value->via.bin.size != PACER_HASH_BYTES)
@@ -343,7 +341,7 @@ field_strdup(pacer_client_t *self, const reply_t *reply, const msgpack_object *m
              const char *where, const char *key, bool required, char **out)
 {
     *out = NULL;
-    const msgpack_object *value = map_get(map, key);
+    const msgpack_object *value = pacer_map_get(map, key);
     if (!value)
         return required ? malformed(self, reply->endpoint, "%s%s: missing", where, key) : PACER_OK;
     if (value->type != MSGPACK_OBJECT_STR)
@@ -359,8 +357,9 @@ field_strdup(pacer_client_t *self, const reply_t *reply, const msgpack_object *m
 
 /* ---- time ---------------------------------------------------------------- */
 
-static int64_t
-now_ms(void)
+/* libpacer_private.h; the subscriber keeps its deadlines with it too. */
+int64_t
+pacer_now_ms(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -371,7 +370,7 @@ now_ms(void)
 static int64_t
 deadline_ms(pacer_client_t *self)
 {
-    return self->timeout_ms > 0 ? now_ms() + self->timeout_ms : -1;
+    return self->timeout_ms > 0 ? pacer_now_ms() + self->timeout_ms : -1;
 }
 
 static void
@@ -403,24 +402,14 @@ connect_wait_ms(pacer_client_t *self)
 static void *
 socket_connect(pacer_client_t *self, const char *endpoint, pacer_watch_t *watch)
 {
-    void *socket = zmq_socket(self->ctx, ZMQ_DEALER);
-    if (!socket)
-        return NULL;
-    /* Linger 0: destroying a client must not wait for a daemon that is gone. */
-    int linger = 0, immediate = 1;
+    int immediate = 1;
     int sndtimeo = self->timeout_ms > 0 ? self->timeout_ms : -1;
-    if (zmq_setsockopt(socket, ZMQ_LINGER, &linger, sizeof linger) == -1 ||
-        zmq_setsockopt(socket, ZMQ_IMMEDIATE, &immediate, sizeof immediate) == -1 ||
-        zmq_setsockopt(socket, ZMQ_SNDTIMEO, &sndtimeo, sizeof sndtimeo) == -1 ||
-        pacer_curve_apply(socket, self->secure ? &self->curve : NULL) == -1 ||
-        pacer_watch_start(watch, self->ctx, socket) == -1 || zmq_connect(socket, endpoint) == -1) {
-        int saved = errno;
-        pacer_watch_stop(watch, socket);
-        zmq_close(socket);
-        errno = saved;
-        return NULL;
-    }
-    return socket;
+    const pacer_sockopt_t options[] = {
+        {ZMQ_IMMEDIATE, &immediate, sizeof immediate},
+        {ZMQ_SNDTIMEO, &sndtimeo, sizeof sndtimeo},
+    };
+    return pacer_socket_connect(self->ctx, ZMQ_DEALER, endpoint, self->secure ? &self->curve : NULL,
+                                watch, options, sizeof options / sizeof options[0]);
 }
 
 pacer_client_t *
@@ -491,12 +480,8 @@ pacer_client_destroy(pacer_client_t **self_p)
     pacer_client_t *self = *self_p;
     if (!self)
         return;
-    pacer_watch_stop(&self->append_watch, self->append);
-    pacer_watch_stop(&self->query_watch, self->query);
-    if (self->append)
-        zmq_close(self->append);
-    if (self->query)
-        zmq_close(self->query);
+    pacer_socket_close(&self->append, &self->append_watch);
+    pacer_socket_close(&self->query, &self->query_watch);
     if (self->ctx)
         zmq_ctx_term(self->ctx);
     free(self->append_endpoint);
@@ -579,14 +564,14 @@ static int
 client_wait_connected(pacer_client_t *self, void *socket, const char *endpoint)
 {
     int wait = connect_wait_ms(self);
-    int64_t deadline = wait >= 0 ? now_ms() + wait : -1;
+    int64_t deadline = wait >= 0 ? pacer_now_ms() + wait : -1;
     /* and its monitor: a refused handshake never connects */
     pacer_watch_t *watch = socket == self->append ? &self->append_watch : &self->query_watch;
     zmq_pollitem_t items[2] = {{socket, 0, ZMQ_POLLOUT, 0}, {watch->pair, 0, ZMQ_POLLIN, 0}};
     for (;;) {
         long left = -1;
         if (deadline >= 0) {
-            int64_t ms = deadline - now_ms();
+            int64_t ms = deadline - pacer_now_ms();
             left = ms > 0 ? (long)ms : 0;
         }
         char why[512];
@@ -669,7 +654,7 @@ client_recv(pacer_client_t *self, void *socket, const char *endpoint, int64_t de
     for (;;) {
         long wait = -1;
         if (deadline >= 0) {
-            int64_t left = deadline - now_ms();
+            int64_t left = deadline - pacer_now_ms();
             wait = left > 0 ? (long)left : 0;
         }
         if (alone && lost_wait >= 0 && (wait < 0 || wait > RECV_CHECK_MS))
@@ -686,14 +671,14 @@ client_recv(pacer_client_t *self, void *socket, const char *endpoint, int64_t de
                         zmq_strerror(zmq_errno()));
         if (rc > 0 && !(items[0].revents & ZMQ_POLLIN))
             continue; /* the monitor spoke */
-        if (rc == 0 && (deadline < 0 || now_ms() < deadline)) {
+        if (rc == 0 && (deadline < 0 || pacer_now_ms() < deadline)) {
             if (!alone || lost_wait < 0)
                 continue;
             if (socket_connected(socket))
                 lost_since = -1;
             else if (lost_since < 0)
-                lost_since = now_ms();
-            else if (now_ms() - lost_since >= lost_wait) {
+                lost_since = pacer_now_ms();
+            else if (pacer_now_ms() - lost_since >= lost_wait) {
                 char waited[32];
                 format_timeout(lost_wait, waited, sizeof waited);
                 return fail(self, PACER_ETIMEOUT,
@@ -746,7 +731,7 @@ client_recv(pacer_client_t *self, void *socket, const char *endpoint, int64_t de
     const uint8_t *data = zmq_msg_data(&reply->msg);
     size_t size = zmq_msg_size(&reply->msg);
     char why[160];
-    if (!msgpack_check(data, size, MSGPACK_MAX_DEPTH, why, sizeof why)) {
+    if (!msgpack_check(data, size, PACER_MSGPACK_MAX_DEPTH, why, sizeof why)) {
         zmq_msg_close(&reply->msg);
         return malformed(self, endpoint, "body is not one msgpack value: %s", why);
     }
@@ -776,7 +761,7 @@ client_recv(pacer_client_t *self, void *socket, const char *endpoint, int64_t de
     else if ((rc = field_bool(self, reply, reply->body, "", "ok", true, &ok_value)) != PACER_OK)
         ;
     else {
-        const msgpack_object *corr = map_get(reply->body, "corr");
+        const msgpack_object *corr = pacer_map_get(reply->body, "corr");
         if (corr && corr->type == MSGPACK_OBJECT_POSITIVE_INTEGER) {
             reply->has_corr = true;
             reply->corr = corr->via.u64;
@@ -820,8 +805,9 @@ reply_refusal(pacer_client_t *self, const reply_t *reply)
 
 /* ---- request encoding ------------------------------------------------------ */
 
-static bool
-pack_str(msgpack_packer *pk, const char *s)
+/* libpacer_private.h; the alert queries and the subscriber pack with it too. */
+bool
+pacer_pack_str(msgpack_packer *pk, const char *s)
 {
     size_t len = strlen(s);
     return msgpack_pack_str(pk, len) == 0 && msgpack_pack_str_body(pk, s, len) == 0;
@@ -831,9 +817,9 @@ pack_str(msgpack_packer *pk, const char *s)
 static bool
 pack_request_head(msgpack_packer *pk, size_t keys, const char *op, uint64_t corr)
 {
-    return msgpack_pack_map(pk, keys) == 0 && pack_str(pk, "v") && msgpack_pack_int(pk, 1) == 0 &&
-           pack_str(pk, "op") && pack_str(pk, op) && pack_str(pk, "corr") &&
-           msgpack_pack_uint64(pk, corr) == 0;
+    return msgpack_pack_map(pk, keys) == 0 && pacer_pack_str(pk, "v") &&
+           msgpack_pack_int(pk, 1) == 0 && pacer_pack_str(pk, "op") && pacer_pack_str(pk, op) &&
+           pacer_pack_str(pk, "corr") && msgpack_pack_uint64(pk, corr) == 0;
 }
 
 /* ---- batch ------------------------------------------------------------------ */
@@ -980,7 +966,7 @@ static int
 append_result_decode(pacer_client_t *self, const reply_t *reply, size_t expected,
                      pacer_append_result_t **result_p)
 {
-    const msgpack_object *results = map_get(reply->body, "results");
+    const msgpack_object *results = pacer_map_get(reply->body, "results");
     if (!results || results->type != MSGPACK_OBJECT_ARRAY)
         return malformed(self, reply->endpoint, "results: expected an array, got %s",
                          results ? type_name(results) : "nothing");
@@ -1008,7 +994,7 @@ append_result_decode(pacer_client_t *self, const reply_t *reply, size_t expected
                            type_name(entry));
             break;
         }
-        if (map_get(entry, "seq")) {
+        if (pacer_map_get(entry, "seq")) {
             rc = field_uint(self, reply, entry, where, "seq", true, &event->seq);
             if (rc == PACER_OK)
                 rc = field_bool(self, reply, entry, where, "dup", false, &event->dup);
@@ -1104,10 +1090,11 @@ pacer_append_send(pacer_client_t *self, pacer_batch_t *batch, uint64_t *corr_p)
     msgpack_sbuffer_init(&body);
     msgpack_packer pk;
     msgpack_packer_init(&pk, &body, msgpack_sbuffer_write);
-    bool packed = pack_request_head(&pk, batch->atomic ? 5 : 4, "append", corr) &&
-                  (!batch->atomic || (pack_str(&pk, "atomic") && msgpack_pack_true(&pk) == 0)) &&
-                  pack_str(&pk, "events") && msgpack_pack_array(&pk, batch->count) == 0 &&
-                  msgpack_sbuffer_write(&body, batch->events.data, batch->events.size) == 0;
+    bool packed =
+        pack_request_head(&pk, batch->atomic ? 5 : 4, "append", corr) &&
+        (!batch->atomic || (pacer_pack_str(&pk, "atomic") && msgpack_pack_true(&pk) == 0)) &&
+        pacer_pack_str(&pk, "events") && msgpack_pack_array(&pk, batch->count) == 0 &&
+        msgpack_sbuffer_write(&body, batch->events.data, batch->events.size) == 0;
     int rc = packed ? client_send(self, self->append, self->append_endpoint, &body,
                                   self->pending_count == 1)
                     : fail(self, PACER_ENOMEM, "out of memory encoding an append");
@@ -1271,7 +1258,7 @@ pacer_status(pacer_client_t *self, pacer_status_t *status)
         rc = field_uint(self, &reply, body, "", "snapshot_seq", false, &status->snapshot_seq);
     if (rc == PACER_OK)
         rc = field_uint(self, &reply, body, "", "undefined_nodes", false, &status->undefined_nodes);
-    const msgpack_object *counters = map_get(body, "counters");
+    const msgpack_object *counters = pacer_map_get(body, "counters");
     if (rc == PACER_OK && counters && counters->type != MSGPACK_OBJECT_MAP)
         rc = malformed(self, reply.endpoint, "counters: expected a map, got %s",
                        type_name(counters));
@@ -1354,7 +1341,7 @@ pacer_page_destroy(pacer_page_t **self_p)
 static int
 page_decode(pacer_client_t *self, const reply_t *reply, pacer_page_t **page_p)
 {
-    const msgpack_object *events = map_get(reply->body, "events");
+    const msgpack_object *events = pacer_map_get(reply->body, "events");
     if (!events || events->type != MSGPACK_OBJECT_ARRAY)
         return malformed(self, reply->endpoint, "events: expected an array, got %s",
                          events ? type_name(events) : "nothing");
@@ -1398,7 +1385,7 @@ page_decode(pacer_client_t *self, const reply_t *reply, pacer_page_t **page_p)
         page->count = i + 1; /* so that pacer_page_destroy frees it */
         if (rc != PACER_OK)
             break;
-        const msgpack_object *event = map_get(entry, "event");
+        const msgpack_object *event = pacer_map_get(entry, "event");
         offsets[i] = data.size;
         bool stored;
         if (event && event->type == MSGPACK_OBJECT_BIN) {
@@ -1406,7 +1393,7 @@ page_decode(pacer_client_t *self, const reply_t *reply, pacer_page_t **page_p)
             size_t size = event->via.bin.size;
             char why[160] = "it is another type";
             if (size == 0 || !is_map_byte(bytes[0]) ||
-                !msgpack_check(bytes, size, MSGPACK_MAX_DEPTH, why, sizeof why)) {
+                !msgpack_check(bytes, size, PACER_MSGPACK_MAX_DEPTH, why, sizeof why)) {
                 rc = malformed(self, reply->endpoint, "%sevent: not one msgpack map: %s", where,
                                why);
                 break;
@@ -1461,10 +1448,11 @@ pacer_events(pacer_client_t *self, uint64_t from, size_t limit, pacer_page_t **p
     msgpack_packer pk;
     msgpack_packer_init(&pk, &request, msgpack_sbuffer_write);
     /* raw: the exact stored bytes, which are what the hash covers. */
-    bool packed = pack_request_head(&pk, limit ? 6 : 5, "events", corr) && pack_str(&pk, "from") &&
-                  msgpack_pack_uint64(&pk, from) == 0 &&
-                  (!limit || (pack_str(&pk, "limit") && msgpack_pack_uint64(&pk, limit) == 0)) &&
-                  pack_str(&pk, "raw") && msgpack_pack_true(&pk) == 0;
+    bool packed =
+        pack_request_head(&pk, limit ? 6 : 5, "events", corr) && pacer_pack_str(&pk, "from") &&
+        msgpack_pack_uint64(&pk, from) == 0 &&
+        (!limit || (pacer_pack_str(&pk, "limit") && msgpack_pack_uint64(&pk, limit) == 0)) &&
+        pacer_pack_str(&pk, "raw") && msgpack_pack_true(&pk) == 0;
     if (!packed) {
         msgpack_sbuffer_destroy(&request);
         return fail(self, PACER_ENOMEM, "out of memory encoding a request");
@@ -1509,7 +1497,7 @@ request_check(pacer_client_t *self, const uint8_t *p, size_t len)
         return fail(self, PACER_EINVAL, "a request must be one msgpack map");
     if (len > PACER_BODY_MAX_BYTES - APPEND_HEADER_BYTES)
         return fail(self, PACER_EINVAL, "a request of %zu bytes is over the 16 MiB limit", len);
-    if (!msgpack_check(p, len, MSGPACK_MAX_DEPTH, why, sizeof why))
+    if (!msgpack_check(p, len, PACER_MSGPACK_MAX_DEPTH, why, sizeof why))
         return fail(self, PACER_EINVAL, "the request is not one msgpack map: %s", why);
     msgpack_unpacked unpacked;
     msgpack_unpacked_init(&unpacked);
@@ -1530,7 +1518,7 @@ request_check(pacer_client_t *self, const uint8_t *p, size_t len)
             rc = fail(self, PACER_EINVAL, "request key \"%.*s\": libpacer sets it",
                       (int)key->via.str.size, key->via.str.ptr);
     }
-    const msgpack_object *op = rc == PACER_OK ? map_get(map, "op") : NULL;
+    const msgpack_object *op = rc == PACER_OK ? pacer_map_get(map, "op") : NULL;
     if (rc == PACER_OK && (!op || op->type != MSGPACK_OBJECT_STR))
         rc = fail(self, PACER_EINVAL, "a request needs an \"op\" str");
     msgpack_unpacked_destroy(&unpacked);
@@ -1577,8 +1565,8 @@ pacer_request(pacer_client_t *self, pacer_endpoint_t endpoint, const void *reque
     msgpack_sbuffer_init(&body);
     msgpack_packer pk;
     msgpack_packer_init(&pk, &body, msgpack_sbuffer_write);
-    bool packed = msgpack_pack_map(&pk, (size_t)keys + 2) == 0 && pack_str(&pk, "v") &&
-                  msgpack_pack_int(&pk, 1) == 0 && pack_str(&pk, "corr") &&
+    bool packed = msgpack_pack_map(&pk, (size_t)keys + 2) == 0 && pacer_pack_str(&pk, "v") &&
+                  msgpack_pack_int(&pk, 1) == 0 && pacer_pack_str(&pk, "corr") &&
                   msgpack_pack_uint64(&pk, corr) == 0 &&
                   msgpack_sbuffer_write(&body, (const char *)p + header, len - header) == 0;
     rc = packed ? client_send(self, socket, name, &body, true)

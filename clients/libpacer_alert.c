@@ -28,7 +28,6 @@
 #include "clients/libpacer_private.h"
 #include "events/wire.h"
 
-#define MSGPACK_MAX_DEPTH 32
 /* What the daemon answers when a request gives no limit. */
 #define ALERTS_DEFAULT_LIMIT 1000
 
@@ -81,21 +80,6 @@ type_name(const msgpack_object *object)
         return "ext";
     }
     return "unknown";
-}
-
-/* The value under `key`, NULL when absent or nil (the protocol treats the
-   two alike). */
-static const msgpack_object *
-map_get(const msgpack_object *map, const char *key)
-{
-    size_t len = strlen(key);
-    for (uint32_t i = 0; i < map->via.map.size; i++) {
-        const msgpack_object_kv *kv = &map->via.map.ptr[i];
-        if (kv->key.type == MSGPACK_OBJECT_STR && kv->key.via.str.size == len &&
-            memcmp(kv->key.via.str.ptr, key, len) == 0)
-            return kv->val.type == MSGPACK_OBJECT_NIL ? NULL : &kv->val;
-    }
-    return NULL;
 }
 
 /* ---- one record ------------------------------------------------------------- */
@@ -158,7 +142,7 @@ record_check(const msgpack_object *record, bool unpublished_ok, size_t *strings,
     if (record->type != MSGPACK_OBJECT_MAP)
         return fail(err, errlen, PACER_EPROTOCOL, "an alert record is a %s, expected a map",
                     type_name(record));
-    const msgpack_object *aseq = map_get(record, "aseq");
+    const msgpack_object *aseq = pacer_map_get(record, "aseq");
     if (!aseq || aseq->type != MSGPACK_OBJECT_POSITIVE_INTEGER ||
         (aseq->via.u64 == 0 && !unpublished_ok))
         return fail(err, errlen, PACER_EPROTOCOL, "aseq: %s, expected an integer from %d",
@@ -167,7 +151,7 @@ record_check(const msgpack_object *record, bool unpublished_ok, size_t *strings,
     *strings = 0;
     *notify = 0;
     for (size_t i = 0; i < COUNT(str_fields); i++) {
-        const msgpack_object *value = map_get(record, str_fields[i].key);
+        const msgpack_object *value = pacer_map_get(record, str_fields[i].key);
         if (!value && str_fields[i].required)
             return fail(err, errlen, PACER_EPROTOCOL, "alert %" PRIu64 ": %s: missing", n,
                         str_fields[i].key);
@@ -179,7 +163,7 @@ record_check(const msgpack_object *record, bool unpublished_ok, size_t *strings,
             *strings += value->via.str.size + 1;
     }
     for (size_t i = 0; i < COUNT(int_fields); i++) {
-        const msgpack_object *value = map_get(record, int_fields[i].key);
+        const msgpack_object *value = pacer_map_get(record, int_fields[i].key);
         int64_t ignored;
         if (!value && int_fields[i].required)
             return fail(err, errlen, PACER_EPROTOCOL, "alert %" PRIu64 ": %s: missing", n,
@@ -189,16 +173,16 @@ record_check(const msgpack_object *record, bool unpublished_ok, size_t *strings,
                         "alert %" PRIu64 ": %s: expected an int64, got %s", n, int_fields[i].key,
                         type_name(value));
     }
-    const msgpack_object *log_seq = map_get(record, "log_seq");
+    const msgpack_object *log_seq = pacer_map_get(record, "log_seq");
     if (log_seq && log_seq->type != MSGPACK_OBJECT_POSITIVE_INTEGER)
         return fail(err, errlen, PACER_EPROTOCOL,
                     "alert %" PRIu64 ": log_seq: expected a non-negative integer, got %s", n,
                     type_name(log_seq));
-    const msgpack_object *silenced = map_get(record, "silenced");
+    const msgpack_object *silenced = pacer_map_get(record, "silenced");
     if (silenced && silenced->type != MSGPACK_OBJECT_BOOLEAN)
         return fail(err, errlen, PACER_EPROTOCOL,
                     "alert %" PRIu64 ": silenced: expected a bool, got %s", n, type_name(silenced));
-    const msgpack_object *who = map_get(record, "notify");
+    const msgpack_object *who = pacer_map_get(record, "notify");
     if (who && who->type != MSGPACK_OBJECT_ARRAY)
         return fail(err, errlen, PACER_EPROTOCOL,
                     "alert %" PRIu64 ": notify: expected an array, got %s", n, type_name(who));
@@ -245,24 +229,24 @@ record_build(const msgpack_object *record, bool unpublished_ok, const uint8_t *r
     uint8_t *raw_copy = (uint8_t *)block + pointers;
     char *cursor = block + pointers + raw_len;
 
-    alert->aseq = map_get(record, "aseq")->via.u64;
+    alert->aseq = pacer_map_get(record, "aseq")->via.u64;
     for (size_t i = 0; i < COUNT(str_fields); i++) {
-        const msgpack_object *value = map_get(record, str_fields[i].key);
+        const msgpack_object *value = pacer_map_get(record, str_fields[i].key);
         if (value)
             *(const char **)((char *)alert + str_fields[i].offset) =
                 copy_str(&cursor, value->via.str.ptr, value->via.str.size);
     }
     for (size_t i = 0; i < COUNT(int_fields); i++) {
-        const msgpack_object *value = map_get(record, int_fields[i].key);
+        const msgpack_object *value = pacer_map_get(record, int_fields[i].key);
         if (value)
             get_int(value, (int64_t *)((char *)alert + int_fields[i].offset));
     }
-    const msgpack_object *log_seq = map_get(record, "log_seq");
+    const msgpack_object *log_seq = pacer_map_get(record, "log_seq");
     if (log_seq)
         alert->log_seq = log_seq->via.u64;
-    const msgpack_object *silenced = map_get(record, "silenced");
+    const msgpack_object *silenced = pacer_map_get(record, "silenced");
     alert->silenced = silenced && silenced->via.boolean;
-    const msgpack_object *people = map_get(record, "notify");
+    const msgpack_object *people = pacer_map_get(record, "notify");
     for (uint32_t i = 0; people && i < people->via.array.size; i++)
         who[i] = copy_str(&cursor, people->via.array.ptr[i].via.str.ptr,
                           people->via.array.ptr[i].via.str.size);
@@ -282,11 +266,11 @@ static int
 unpack(const void *data, size_t len, msgpack_unpacked *unpacked, const char *what, char *err,
        size_t errlen)
 {
-    if (!mp_scan(data, len, MSGPACK_MAX_DEPTH))
+    if (!mp_scan(data, len, PACER_MSGPACK_MAX_DEPTH))
         return fail(err, errlen, PACER_EPROTOCOL,
                     "%s is not exactly one well-formed msgpack value (truncated, trailing bytes, "
                     "a count larger than the bytes that follow, or nested deeper than %d)",
-                    what, MSGPACK_MAX_DEPTH);
+                    what, PACER_MSGPACK_MAX_DEPTH);
     msgpack_unpacked_init(unpacked);
     size_t off = 0;
     msgpack_unpack_return ret = msgpack_unpack_next(unpacked, data, len, &off);
@@ -423,7 +407,7 @@ static int
 reply_uint(const msgpack_object *body, const char *key, bool required, uint64_t *out, char *err,
            size_t errlen)
 {
-    const msgpack_object *value = map_get(body, key);
+    const msgpack_object *value = pacer_map_get(body, key);
     if (!value)
         return required ? fail(err, errlen, PACER_EPROTOCOL, "%s: missing", key) : PACER_OK;
     if (value->type != MSGPACK_OBJECT_POSITIVE_INTEGER)
@@ -440,7 +424,7 @@ page_decode_object(const msgpack_object *body, size_t limit, bool ordered, pacer
     if (body->type != MSGPACK_OBJECT_MAP)
         return fail(err, errlen, PACER_EPROTOCOL, "the reply is a %s, expected a map",
                     type_name(body));
-    const msgpack_object *alerts = map_get(body, "alerts");
+    const msgpack_object *alerts = pacer_map_get(body, "alerts");
     if (!alerts || alerts->type != MSGPACK_OBJECT_ARRAY)
         return fail(err, errlen, PACER_EPROTOCOL, "alerts: expected an array, got %s",
                     alerts ? type_name(alerts) : "nothing");
@@ -523,19 +507,12 @@ pacer_alert_page_decode(const void *data, size_t len, size_t limit, bool ordered
 /* ---- queries ----------------------------------------------------------------- */
 
 static bool
-pack_str(msgpack_packer *pk, const char *s)
-{
-    size_t len = strlen(s);
-    return msgpack_pack_str(pk, len) == 0 && msgpack_pack_str_body(pk, s, len) == 0;
-}
-
-static bool
 pack_prefixes(msgpack_packer *pk, const char *const *prefixes, size_t count)
 {
-    if (!pack_str(pk, "prefix") || msgpack_pack_array(pk, count) != 0)
+    if (!pacer_pack_str(pk, "prefix") || msgpack_pack_array(pk, count) != 0)
         return false;
     for (size_t i = 0; i < count; i++)
-        if (!pack_str(pk, prefixes[i]))
+        if (!pacer_pack_str(pk, prefixes[i]))
             return false;
     return true;
 }
@@ -589,11 +566,12 @@ pacer_alerts(pacer_client_t *client, const pacer_alerts_query_t *query, pacer_al
     msgpack_packer pk;
     msgpack_packer_init(&pk, &request, msgpack_sbuffer_write);
     bool packed =
-        msgpack_pack_map(&pk, keys) == 0 && pack_str(&pk, "op") && pack_str(&pk, "alerts") &&
-        pack_str(&pk, "from") && msgpack_pack_uint64(&pk, query->from ? query->from : 1) == 0 &&
-        (!query->to || (pack_str(&pk, "to") && msgpack_pack_uint64(&pk, query->to) == 0)) &&
+        msgpack_pack_map(&pk, keys) == 0 && pacer_pack_str(&pk, "op") &&
+        pacer_pack_str(&pk, "alerts") && pacer_pack_str(&pk, "from") &&
+        msgpack_pack_uint64(&pk, query->from ? query->from : 1) == 0 &&
+        (!query->to || (pacer_pack_str(&pk, "to") && msgpack_pack_uint64(&pk, query->to) == 0)) &&
         (!query->prefix_count || pack_prefixes(&pk, query->prefixes, query->prefix_count)) &&
-        (!limit || (pack_str(&pk, "limit") && msgpack_pack_uint64(&pk, limit) == 0));
+        (!limit || (pacer_pack_str(&pk, "limit") && msgpack_pack_uint64(&pk, limit) == 0));
     rc = packed ? alerts_request(client, &request, limit, true, page_p)
                 : pacer_client_fail_with(client, PACER_ENOMEM, "out of memory encoding a request");
     msgpack_sbuffer_destroy(&request);
@@ -621,12 +599,14 @@ pacer_alerts_active(pacer_client_t *client, const pacer_alerts_active_query_t *q
     msgpack_packer pk;
     msgpack_packer_init(&pk, &request, msgpack_sbuffer_write);
     bool packed =
-        msgpack_pack_map(&pk, keys) == 0 && pack_str(&pk, "op") && pack_str(&pk, "alerts_active") &&
+        msgpack_pack_map(&pk, keys) == 0 && pacer_pack_str(&pk, "op") &&
+        pacer_pack_str(&pk, "alerts_active") &&
         (!query->prefix_count || pack_prefixes(&pk, query->prefixes, query->prefix_count)) &&
-        (!query->severity || (pack_str(&pk, "severity") && pack_str(&pk, query->severity))) &&
+        (!query->severity ||
+         (pacer_pack_str(&pk, "severity") && pacer_pack_str(&pk, query->severity))) &&
         (!query->limit ||
-         (pack_str(&pk, "limit") && msgpack_pack_uint64(&pk, query->limit) == 0)) &&
-        (!query->now || (pack_str(&pk, "now") && msgpack_pack_int64(&pk, query->now) == 0));
+         (pacer_pack_str(&pk, "limit") && msgpack_pack_uint64(&pk, query->limit) == 0)) &&
+        (!query->now || (pacer_pack_str(&pk, "now") && msgpack_pack_int64(&pk, query->now) == 0));
     rc = packed ? alerts_request(client, &request, query->limit, false, page_p)
                 : pacer_client_fail_with(client, PACER_ENOMEM, "out of memory encoding a request");
     msgpack_sbuffer_destroy(&request);

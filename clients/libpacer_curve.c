@@ -17,7 +17,9 @@
     on one side only); a handshake the server just drops (the wrong server
     key: it cannot decrypt the client's) is retried forever. So the first
     two, or two of the last in a row, end the wait at once with
-    PACER_EAUTH and a sentence saying which. */
+    PACER_EAUTH and a sentence saying which. pacer_socket_connect is the
+    one way the client and the subscriber make a socket, so none goes
+    without its keys or its monitor. */
 
 #include "clients/libpacer.h"
 #include "clients/libpacer_private.h"
@@ -216,6 +218,37 @@ pacer_watch_stop(pacer_watch_t *watch, void *socket)
     if (watch->pair)
         zmq_close(watch->pair);
     watch->pair = NULL;
+}
+
+void *
+pacer_socket_connect(void *ctx, int type, const char *endpoint, const pacer_curve_t *curve,
+                     pacer_watch_t *watch, const pacer_sockopt_t *options, size_t count)
+{
+    void *socket = zmq_socket(ctx, type);
+    if (!socket)
+        return NULL;
+    int linger = 0;
+    bool ok = zmq_setsockopt(socket, ZMQ_LINGER, &linger, sizeof linger) == 0;
+    for (size_t i = 0; ok && i < count; i++)
+        ok = zmq_setsockopt(socket, options[i].option, options[i].value, options[i].size) == 0;
+    if (!ok || pacer_curve_apply(socket, curve) == -1 ||
+        pacer_watch_start(watch, ctx, socket) == -1 || zmq_connect(socket, endpoint) == -1) {
+        int saved = errno;
+        pacer_watch_stop(watch, socket);
+        zmq_close(socket);
+        errno = saved;
+        return NULL;
+    }
+    return socket;
+}
+
+void
+pacer_socket_close(void **socket_p, pacer_watch_t *watch)
+{
+    pacer_watch_stop(watch, *socket_p);
+    if (*socket_p)
+        zmq_close(*socket_p);
+    *socket_p = NULL;
 }
 
 /* One event off the monitor: false when none is waiting. */

@@ -102,14 +102,6 @@ struct _pacer_sub_t {
     char setup_error[512]; /* keys from the environment that did not load */
 };
 
-static int64_t
-now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static int fail(pacer_sub_t *self, int rc, const char *format, ...)
     __attribute__((format(printf, 3, 4)));
 
@@ -125,26 +117,19 @@ fail(pacer_sub_t *self, int rc, const char *format, ...)
 
 /* ---- sockets ----------------------------------------------------------------- */
 
+/* The SUB (with its queue bound and the heartbeats subscribed) or the
+   DEALER. */
 static void *
 socket_new(pacer_sub_t *self, int type, const char *endpoint, pacer_watch_t *watch)
 {
-    void *socket = zmq_socket(self->ctx, type);
-    if (!socket)
-        return NULL;
-    int linger = 0, hwm = SUB_RCVHWM;
-    if (zmq_setsockopt(socket, ZMQ_LINGER, &linger, sizeof linger) == -1 ||
-        (type == ZMQ_SUB && zmq_setsockopt(socket, ZMQ_RCVHWM, &hwm, sizeof hwm) == -1) ||
-        (type == ZMQ_SUB &&
-         zmq_setsockopt(socket, ZMQ_SUBSCRIBE, HEARTBEAT_TOPIC, strlen(HEARTBEAT_TOPIC)) == -1) ||
-        pacer_curve_apply(socket, self->secure ? &self->curve : NULL) == -1 ||
-        pacer_watch_start(watch, self->ctx, socket) == -1 || zmq_connect(socket, endpoint) == -1) {
-        int saved = errno;
-        pacer_watch_stop(watch, socket);
-        zmq_close(socket);
-        errno = saved;
-        return NULL;
-    }
-    return socket;
+    int hwm = SUB_RCVHWM;
+    const pacer_sockopt_t sub_options[] = {
+        {ZMQ_RCVHWM, &hwm, sizeof hwm},
+        {ZMQ_SUBSCRIBE, HEARTBEAT_TOPIC, strlen(HEARTBEAT_TOPIC)},
+    };
+    return pacer_socket_connect(self->ctx, type, endpoint, self->secure ? &self->curve : NULL,
+                                watch, sub_options,
+                                type == ZMQ_SUB ? sizeof sub_options / sizeof sub_options[0] : 0);
 }
 
 pacer_sub_t *
@@ -207,12 +192,8 @@ pacer_sub_destroy(pacer_sub_t **self_p)
     pacer_sub_t *self = *self_p;
     if (!self)
         return;
-    pacer_watch_stop(&self->sub_watch, self->sub);
-    pacer_watch_stop(&self->dealer_watch, self->dealer);
-    if (self->sub)
-        zmq_close(self->sub);
-    if (self->dealer)
-        zmq_close(self->dealer);
+    pacer_socket_close(&self->sub, &self->sub_watch);
+    pacer_socket_close(&self->dealer, &self->dealer_watch);
     if (self->ctx)
         zmq_ctx_term(self->ctx);
     for (size_t i = self->head; i < self->count; i++)
@@ -378,13 +359,6 @@ query_wanted(pacer_sub_t *self)
     return !self->resolved || self->must_fetch || self->horizon > self->considered;
 }
 
-static bool
-pack_str(msgpack_packer *pk, const char *s)
-{
-    size_t len = strlen(s);
-    return msgpack_pack_str(pk, len) == 0 && msgpack_pack_str_body(pk, s, len) == 0;
-}
-
 /* The query's prefixes, or none when the subscriber takes every alert. */
 static bool
 prefixes_needed(pacer_sub_t *self)
@@ -410,7 +384,7 @@ query_failed(pacer_sub_t *self, int rc, const char *format, ...)
     self->inflight = false;
     self->inflight_stale = false;
     self->stats.query_failures++;
-    self->query_due = now_ms() + self->backoff_ms;
+    self->query_due = pacer_now_ms() + self->backoff_ms;
     self->backoff_ms =
         self->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : self->backoff_ms * 2;
 }
@@ -437,15 +411,16 @@ query_send(pacer_sub_t *self)
     msgpack_sbuffer_init(&body);
     msgpack_packer pk;
     msgpack_packer_init(&pk, &body, msgpack_sbuffer_write);
-    bool packed = msgpack_pack_map(&pk, prefix ? 6 : 5) == 0 && pack_str(&pk, "v") &&
-                  msgpack_pack_int(&pk, 1) == 0 && pack_str(&pk, "op") && pack_str(&pk, "alerts") &&
-                  pack_str(&pk, "corr") && msgpack_pack_uint64(&pk, corr) == 0 &&
-                  pack_str(&pk, "from") && msgpack_pack_uint64(&pk, from) == 0 &&
-                  pack_str(&pk, "limit") && msgpack_pack_uint64(&pk, limit) == 0;
+    bool packed = msgpack_pack_map(&pk, prefix ? 6 : 5) == 0 && pacer_pack_str(&pk, "v") &&
+                  msgpack_pack_int(&pk, 1) == 0 && pacer_pack_str(&pk, "op") &&
+                  pacer_pack_str(&pk, "alerts") && pacer_pack_str(&pk, "corr") &&
+                  msgpack_pack_uint64(&pk, corr) == 0 && pacer_pack_str(&pk, "from") &&
+                  msgpack_pack_uint64(&pk, from) == 0 && pacer_pack_str(&pk, "limit") &&
+                  msgpack_pack_uint64(&pk, limit) == 0;
     if (packed && prefix) {
-        packed = pack_str(&pk, "prefix") && msgpack_pack_array(&pk, self->prefix_count) == 0;
+        packed = pacer_pack_str(&pk, "prefix") && msgpack_pack_array(&pk, self->prefix_count) == 0;
         for (size_t i = 0; packed && i < self->prefix_count; i++)
-            packed = pack_str(&pk, self->prefixes[i]);
+            packed = pacer_pack_str(&pk, self->prefixes[i]);
     }
     if (!packed) {
         msgpack_sbuffer_destroy(&body);
@@ -472,7 +447,7 @@ query_send(pacer_sub_t *self)
     self->inflight_corr = corr;
     self->inflight_from = from;
     self->inflight_limit = limit;
-    self->inflight_deadline = now_ms() + self->query_timeout_ms;
+    self->inflight_deadline = pacer_now_ms() + self->query_timeout_ms;
     return PACER_OK;
 }
 
@@ -486,8 +461,7 @@ query_timed_out(pacer_sub_t *self)
                  "no answer from %s to the alerts query within %d ms: is "
                  "pacerd running?",
                  self->query_endpoint, self->query_timeout_ms);
-    pacer_watch_stop(&self->dealer_watch, self->dealer);
-    zmq_close(self->dealer);
+    pacer_socket_close(&self->dealer, &self->dealer_watch);
     self->dealer = socket_new(self, ZMQ_DEALER, self->query_endpoint, &self->dealer_watch);
     if (!self->dealer)
         return fail(self, PACER_ETRANSPORT, "cannot reconnect to %s: %s", self->query_endpoint,
@@ -516,21 +490,6 @@ recv_message(void *socket, zmq_msg_t *first, zmq_msg_t *second, size_t *frames)
         (*frames)++;
     }
     return 0;
-}
-
-static const msgpack_object *
-map_get(const msgpack_object *map, const char *key)
-{
-    if (map->type != MSGPACK_OBJECT_MAP)
-        return NULL;
-    size_t len = strlen(key);
-    for (uint32_t i = 0; i < map->via.map.size; i++) {
-        const msgpack_object_kv *kv = &map->via.map.ptr[i];
-        if (kv->key.type == MSGPACK_OBJECT_STR && kv->key.via.str.size == len &&
-            memcmp(kv->key.via.str.ptr, key, len) == 0)
-            return kv->val.type == MSGPACK_OBJECT_NIL ? NULL : &kv->val;
-    }
-    return NULL;
 }
 
 /* pacerd reports `epoch`. The first one named is taken; another one means
@@ -651,7 +610,8 @@ query_on_reply(pacer_sub_t *self)
     msgpack_unpacked unpacked;
     msgpack_unpacked_init(&unpacked);
     size_t off = 0;
-    if (frames != 2 || zmq_msg_size(&delimiter) != 0 || !mp_scan(data, size, 32) ||
+    if (frames != 2 || zmq_msg_size(&delimiter) != 0 ||
+        !mp_scan(data, size, PACER_MSGPACK_MAX_DEPTH) ||
         msgpack_unpack_next(&unpacked, (const char *)data, size, &off) != MSGPACK_UNPACK_SUCCESS ||
         unpacked.data.type != MSGPACK_OBJECT_MAP) {
         query_failed(self, PACER_EPROTOCOL,
@@ -660,9 +620,9 @@ query_on_reply(pacer_sub_t *self)
         goto done;
     }
     const msgpack_object *reply = &unpacked.data;
-    const msgpack_object *corr = map_get(reply, "corr");
-    const msgpack_object *ok = map_get(reply, "ok");
-    const msgpack_object *v = map_get(reply, "v");
+    const msgpack_object *corr = pacer_map_get(reply, "corr");
+    const msgpack_object *ok = pacer_map_get(reply, "ok");
+    const msgpack_object *v = pacer_map_get(reply, "v");
     /* Another corr answers a query given up on before the DEALER was
        replaced; it cannot happen on a fresh socket, but costs nothing. A
        nil corr is a request refused before its body could be read, and
@@ -677,8 +637,8 @@ query_on_reply(pacer_sub_t *self)
         goto done;
     }
     if (!ok->via.boolean) {
-        const msgpack_object *code = map_get(reply, "error");
-        const msgpack_object *message = map_get(reply, "message");
+        const msgpack_object *code = pacer_map_get(reply, "error");
+        const msgpack_object *message = pacer_map_get(reply, "message");
         bool code_str = code && code->type == MSGPACK_OBJECT_STR;
         bool message_str = message && message->type == MSGPACK_OBJECT_STR;
         query_failed(self, PACER_EREFUSED, "pacerd (%s) refused the alerts query: %.*s%s%.*s",
@@ -752,14 +712,14 @@ on_heartbeat(pacer_sub_t *self, const zmq_msg_t *body)
 {
     const uint8_t *data = zmq_msg_data((zmq_msg_t *)body);
     size_t size = zmq_msg_size((zmq_msg_t *)body);
-    if (!mp_scan(data, size, 32))
+    if (!mp_scan(data, size, PACER_MSGPACK_MAX_DEPTH))
         return;
     msgpack_unpacked unpacked;
     msgpack_unpacked_init(&unpacked);
     size_t off = 0;
     if (msgpack_unpack_next(&unpacked, (const char *)data, size, &off) == MSGPACK_UNPACK_SUCCESS) {
-        const msgpack_object *aseq = map_get(&unpacked.data, "aseq");
-        const msgpack_object *epoch = map_get(&unpacked.data, "epoch");
+        const msgpack_object *aseq = pacer_map_get(&unpacked.data, "aseq");
+        const msgpack_object *epoch = pacer_map_get(&unpacked.data, "epoch");
         if (aseq && aseq->type == MSGPACK_OBJECT_POSITIVE_INTEGER) {
             self->stats.heartbeats++;
             if (epoch && epoch->type == MSGPACK_OBJECT_POSITIVE_INTEGER)
@@ -898,13 +858,13 @@ pacer_sub_recv(pacer_sub_t *self, pacer_alert_t **alert_p, int timeout_ms)
         if (rc != PACER_OK)
             return rc;
     }
-    int64_t deadline = timeout_ms < 0 ? -1 : now_ms() + timeout_ms;
+    int64_t deadline = timeout_ms < 0 ? -1 : pacer_now_ms() + timeout_ms;
     for (;;) {
         if (self->head < self->count) {
             *alert_p = queue_pop(self);
             return PACER_OK;
         }
-        int64_t now = now_ms();
+        int64_t now = pacer_now_ms();
         int rc = PACER_OK;
         if (self->inflight && now >= self->inflight_deadline)
             rc = query_timed_out(self);
@@ -944,7 +904,7 @@ pacer_sub_recv(pacer_sub_t *self, pacer_alert_t **alert_p, int timeout_ms)
             return rc;
         if (self->head < self->count)
             continue;
-        if (deadline >= 0 && now_ms() >= deadline) {
+        if (deadline >= 0 && pacer_now_ms() >= deadline) {
             if (query_wanted(self) && self->stall_rc != PACER_OK)
                 return fail(self, self->stall_rc, "%s", self->stall_error);
             return PACER_EAGAIN;

@@ -105,6 +105,10 @@ struct _alerter_t {
     uint32_t rates_cap;
     int64_t rates_day; /* the day (period seq) they were computed for; 0: never */
     int rates_days;    /* working days found */
+    /* The day's sweep (alerter.h): the next key it evaluates, while it
+       runs; and whether a bounded tick left keys due in the heap. */
+    bool sweeping, heap_left;
+    uint32_t sweep_next;
     int window_days;
     uint64_t silence_gen;
     size_t active;
@@ -1206,6 +1210,8 @@ alerter_load(alerter_t *self, store_t *store, projection_t *proj, char *err, siz
     self->active = 0;
     self->rates_day = 0;
     self->rates_days = 0;
+    self->sweeping = self->heap_left = false;
+    self->sweep_next = 0;
     if (cover_keys(self, proj) != 0) {
         snprintf(err, errlen, "out of memory loading alert state");
         return -1;
@@ -1328,9 +1334,56 @@ compute_rates(alerter_t *self, projection_t *proj, int64_t now)
     return 0;
 }
 
+/* The tick's time-driven work: the rest of the day's sweep, then the
+   keys due by now. Bounded, it stops between keys once the step's share
+   is spent (see alerter.h); the sweep's place and the heap keep what is
+   left for the next tick. While the sweep runs, the heap waits: every key
+   it holds is evaluated by the sweep anyway, before the sweep ends. */
+static int
+time_work(alerter_t *self, projection_t *proj, const alertcfg_t *cfg, const emit_ctx_t *c,
+          bool bounded, outbox_batch_t *out)
+{
+    size_t recs = out->nrecs;
+    uint32_t keys = 0;
+#define SPENT (bounded && (keys >= ALERTER_STEP_KEYS || out->nrecs - recs >= ALERTER_STEP_RECORDS))
+    while (self->sweeping) {
+        if (self->sweep_next >= self->nkeys) {
+            self->sweeping = false;
+            break;
+        }
+        if (SPENT)
+            return 0;
+        keys++;
+        if (eval_key(self, proj, cfg, self->sweep_next++, c, out) != 0)
+            return -1;
+    }
+    self->heap_left = false;
+    while (self->nheap && self->heap[0].due <= c->now) {
+        if (SPENT) {
+            self->heap_left = true;
+            return 0;
+        }
+        timer_t_ t = heap_pop(self);
+        if (t.idx >= self->nkeys || self->keys[t.idx].due != t.due)
+            continue; /* stale */
+        keys++;
+        self->keys[t.idx].due = INT64_MAX;
+        if (eval_key(self, proj, cfg, t.idx, c, out) != 0)
+            return -1;
+    }
+#undef SPENT
+    return 0;
+}
+
+bool
+alerter_behind(const alerter_t *self)
+{
+    return self->sweeping || self->heap_left;
+}
+
 int
 alerter_tick(alerter_t *self, projection_t *proj, foldset_t *folds, int64_t now, uint64_t log_seq,
-             outbox_batch_t *out, char *err, size_t errlen)
+             bool bounded, outbox_batch_t *out, char *err, size_t errlen)
 {
     alertcfg_t *cfg = foldset_alertcfg(folds);
     if (cover_keys(self, proj) != 0)
@@ -1346,23 +1399,18 @@ alerter_tick(alerter_t *self, projection_t *proj, foldset_t *folds, int64_t now,
     period_t day;
     if (calendar_period_containing(projection_calendar(proj), PERIOD_DAY, now, &day) == 0 &&
         day.seq != self->rates_day) {
-        /* a new day: run rates move for every key */
+        /* a new day: run rates move for every key; the sweep evaluates
+           each once (a sweep of the day before that had not finished
+           starts over: its keys need the new rates too) */
         if (compute_rates(self, proj, now) != 0)
             goto oom;
         self->rates_day = day.seq;
         self->silence_gen = alertcfg_silence_gen(cfg);
-        if (eval_all(self, proj, cfg, &c, out) != 0)
-            goto oom;
-        return 0;
+        self->sweeping = true;
+        self->sweep_next = 0;
     }
-    while (self->nheap && self->heap[0].due <= now) {
-        timer_t_ t = heap_pop(self);
-        if (t.idx >= self->nkeys || self->keys[t.idx].due != t.due)
-            continue; /* stale */
-        self->keys[t.idx].due = INT64_MAX;
-        if (eval_key(self, proj, cfg, t.idx, &c, out) != 0)
-            goto oom;
-    }
+    if (time_work(self, proj, cfg, &c, bounded, out) != 0)
+        goto oom;
     return 0;
 oom:
     snprintf(err, errlen, "out of memory evaluating alert rules");

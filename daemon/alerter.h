@@ -23,7 +23,18 @@
     could next change with no further sale (the rules' next_change, a
     repeat, the period's end) in a min-heap; a tick evaluates only the keys
     due. Run rates move at day boundaries: the first tick of a new day
-    recomputes them for every key at once and evaluates every key.
+    recomputes them for every key at once and starts the day's sweep, which
+    evaluates every key once, in index order. A tick request does all of
+    its time-driven work (the sweep's rest, every key due) before it is
+    answered; the daemon's own ticks are bounded (ALERTER_STEP_KEYS keys,
+    ALERTER_STEP_RECORDS records), so that a large organisation's day does
+    not hold the appends behind it for seconds: the writer has the intake
+    thread queue the next tick at once while work is left (alerter_behind),
+    and the appends that arrive meanwhile commit between the slices. A key
+    an event changes during the sweep is evaluated with the new day's rates
+    already (they are computed for every key at the sweep's start); a
+    restart or alerter_load forgets the sweep's place and the next tick
+    starts the day's sweep again from the first key.
 
     Threads: the writer's only, under the projector's write lock.
 
@@ -85,10 +96,18 @@ int alerter_flush_progress(alerter_t *self, projection_t *proj, int64_t now, uin
                            outbox_batch_t *progress);
 size_t alerter_progress_pending(const alerter_t *self);
 
-/* Time passes: the keys due by now, a new day's run rates, silences that
-   ended, the detectors' ticks. 0; -1 with err when out of memory. */
+/* Time passes: the keys due by now, a new day's run rates and sweep,
+   silences that ended, the detectors' ticks. bounded: evaluate at most
+   ALERTER_STEP_KEYS keys of the sweep and the timer queue, and stop once
+   ALERTER_STEP_RECORDS alert records were added (one key's records stay
+   together); false: all of it. 0; -1 with err when out of memory. */
+#define ALERTER_STEP_KEYS    16384
+#define ALERTER_STEP_RECORDS 2048
 int alerter_tick(alerter_t *self, projection_t *proj, foldset_t *folds, int64_t now,
-                 uint64_t log_seq, outbox_batch_t *out, char *err, size_t errlen);
+                 uint64_t log_seq, bool bounded, outbox_batch_t *out, char *err, size_t errlen);
+/* A bounded tick left time-driven work (the day's sweep, or keys already
+   due): the next tick should come at once. alerter_load clears it. */
+bool alerter_behind(const alerter_t *self);
 
 /* anomaly_reviewed must name an anomaly alert that was raised: EVE_OK, or
    EVE_INVALID_VALUE with err filled (code and a message naming the key).

@@ -8,6 +8,13 @@
     WIRE_BAD_REQUEST. The intake thread's flush (PENDING_FLUSH) only sends
     the progress rows that waited for their second.
 
+    A tick request does all the time-driven work before it is answered
+    (tests with a manual clock expect every alert due by then). The intake
+    thread's own tick does one bounded step of it (daemon/alerter.h): a new
+    day's sweep of every key goes on over the next ticks, which the intake
+    thread queues at once while the writer says work is left, so that the
+    appends waiting behind it commit between the slices.
+
     Its alerts are committed with its group (CMD_COMMITS), and a group of
     appends and ticks may be refused whole on a full disk (CMD_REFUSABLE). */
 
@@ -18,6 +25,7 @@
 
 typedef struct {
     bool flush_only;
+    bool bounded;  /* the intake thread's own tick: one bounded step */
     int64_t clock; /* the tick's now; -1: refused (p->message says why) */
     uint64_t raised;
 } tick_t;
@@ -26,8 +34,10 @@ static void *
 tick_create(const pending_t *p)
 {
     tick_t *k = calloc(1, sizeof *k);
-    if (k)
+    if (k) {
         k->flush_only = p->from == PENDING_FLUSH;
+        k->bounded = p->from == PENDING_TICK;
+    }
     return k;
 }
 
@@ -82,7 +92,7 @@ tick_after_alerts(void *state, command_env_t *env, group_t *g, pending_t *p, cha
     }
     size_t before = g->outbox.nrecs;
     if (alerter_tick(env->alerter, proj, projector_folds(env->projector), k->clock, env->log_seq,
-                     &g->outbox, err, errlen) != 0)
+                     k->bounded, &g->outbox, err, errlen) != 0)
         return STORE_ERROR;
     k->raised = g->outbox.nrecs - before;
     return STORE_OK;

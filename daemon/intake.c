@@ -518,7 +518,8 @@ intake_run(void *arg)
             if (atomic_load_explicit(&self->stats->progress_subscribers, memory_order_relaxed) > 0)
                 queue_flush(self);
         }
-        if (self->tick_ms && t >= self->next_tick)
+        /* a new day's sweep goes on tick after tick (daemon/alerter.h) */
+        if (self->tick_ms && (t >= self->next_tick || atomic_load(&self->stats->alerts_behind)))
             queue_tick(self);
         if (at_router >= 0 && (items[at_router].revents & ZMQ_POLLIN))
             receive_all(self);

@@ -616,6 +616,8 @@ writer_set_map_headroom(writer_t *self, size_t bytes)
 static void
 hand_back(writer_t *self, group_t *g)
 {
+    /* before the group is back: the intake thread reads it then */
+    atomic_store(&self->stats->alerts_behind, alerter_behind(self->alerter));
     if (!group_send(self->pipe, g)) {
         log_error("handing a group back: %s", zmq_strerror(errno));
         self->broken = true;

@@ -82,6 +82,11 @@ typedef struct {
     /* the alert clock of a --manual-clock pacerd (0: the wall clock), the
        default `now` of the alert queries */
     _Atomic int64_t alert_clock;
+    /* The alerter's bounded tick left time-driven work (a new day's sweep
+       of every key, daemon/alerter.h): the intake thread queues its next
+       tick at once instead of in --tick seconds. Set by the writer as it
+       hands each group back. */
+    _Atomic bool alerts_behind;
 } writer_stats_t;
 
 typedef struct _writer_t writer_t;

@@ -124,6 +124,58 @@ test_bad_values(void **state)
     assert_true(version);
 }
 
+static int usage_calls;
+static FILE *usage_out;
+
+static void
+usage(FILE *out)
+{
+    usage_calls++;
+    usage_out = out;
+}
+
+/* The end of a command's option loop: --help wins over a stray argument,
+   a stray argument is an error, and otherwise the command goes on. */
+static void
+test_end(void **state)
+{
+    (void)state;
+    char *plain[] = {"status", "--raw", NULL};
+    cli_options_t common;
+    optind = 0;
+    command(&common, 2, plain);
+    usage_calls = 0;
+    assert_int_equal(cli_options_end(&common, 2, plain, usage), -1);
+    assert_int_equal(usage_calls, 0);
+
+    char *stray[] = {"status", "--raw", "extra", NULL};
+    optind = 0;
+    command(&common, 3, stray);
+    assert_int_equal(cli_options_end(&common, 3, stray, usage), CLI_EXIT_FAILED);
+    assert_int_equal(usage_calls, 0);
+
+    char *help[] = {"status", "extra", "--help", NULL};
+    optind = 0;
+    command(&common, 3, help);
+    assert_int_equal(cli_options_end(&common, 3, help, usage), CLI_EXIT_OK);
+    assert_int_equal(usage_calls, 1);
+    assert_ptr_equal(usage_out, stdout);
+
+    assert_int_equal(cli_options_try_help(&common), CLI_EXIT_FAILED);
+}
+
+static void
+test_time(void **state)
+{
+    (void)state;
+    cli_options_t common;
+    cli_options_init(&common, "tick");
+    int64_t at = 7;
+    assert_true(cli_options_time(&common, "now", "1970-01-02T00:00:00Z", &at));
+    assert_int_equal(at, 86400000);
+    assert_false(cli_options_time(&common, "now", "soon", &at));
+}
+
 int
 main(void)
 {
@@ -131,6 +183,8 @@ main(void)
         cmocka_unit_test_setup(test_built_in_defaults, clear_environment),
         cmocka_unit_test_setup(test_precedence, clear_environment),
         cmocka_unit_test_setup(test_bad_values, clear_environment),
+        cmocka_unit_test_setup(test_end, clear_environment),
+        cmocka_unit_test_setup(test_time, clear_environment),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -19,9 +19,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <lmdb.h>
+
+#include "clients/bench/bench_latency.h"
+#include "clients/bench/bench_option.h"
 
 #define LMDB_BENCH_MAP_SIZE ((size_t)16 << 30) /* sparse; a run never gets near it */
 
@@ -42,31 +44,6 @@ typedef struct {
     double seconds;
     double p50_ms, p99_ms, max_ms;
 } lmdb_bench_result_t;
-
-static int64_t
-now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-static int
-compare_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
-static double
-percentile(const double *sorted, size_t count, double p)
-{
-    if (count == 0)
-        return 0;
-    size_t rank = (size_t)(p / 100.0 * count + 0.999999);
-    rank = rank < 1 ? 1 : rank > count ? count : rank;
-    return sorted[rank - 1];
-}
 
 /* An environment directory holds exactly LMDB's two files. */
 static void
@@ -122,12 +99,12 @@ bench_one(const lmdb_bench_config_t *config, size_t batch, lmdb_bench_result_t *
     txn = NULL;
 
     size_t seq = 0; /* MDB_INTEGERKEY keys are native unsigned ints: size_t */
-    int64_t started = now_ns(), deadline = started + (int64_t)(config->seconds * 1e9);
+    int64_t started = bench_now_ns(), deadline = started + (int64_t)(config->seconds * 1e9);
     uint64_t commits = 0;
     while (rc == 0) {
-        if (config->events ? seq >= config->events : now_ns() >= deadline)
+        if (config->events ? seq >= config->events : bench_now_ns() >= deadline)
             break;
-        int64_t begun = now_ns();
+        int64_t begun = bench_now_ns();
         if ((rc = mdb_txn_begin(env, NULL, 0, &txn)) != 0) {
             step = "mdb_txn_begin";
             break;
@@ -160,19 +137,19 @@ bench_one(const lmdb_bench_config_t *config, size_t batch, lmdb_bench_result_t *
             }
             latencies = grown;
         }
-        latencies[latency_count++] = (now_ns() - begun) / 1e6;
+        latencies[latency_count++] = (bench_now_ns() - begun) / 1e6;
     }
-    int64_t ended = now_ns();
+    int64_t ended = bench_now_ns();
     if (rc != 0)
         fprintf(stderr, "lmdb-bench: batch %zu: %s: %s\n", batch, step, mdb_strerror(rc));
     else {
-        qsort(latencies, latency_count, sizeof *latencies, compare_double);
+        bench_latency_sort(latencies, latency_count);
         result->batch = batch;
         result->events = seq;
         result->commits = commits;
         result->seconds = (ended - started) / 1e9;
-        result->p50_ms = percentile(latencies, latency_count, 50);
-        result->p99_ms = percentile(latencies, latency_count, 99);
+        result->p50_ms = bench_percentile(latencies, latency_count, 50);
+        result->p99_ms = bench_percentile(latencies, latency_count, 99);
         result->max_ms = latency_count ? latencies[latency_count - 1] : 0;
     }
     if (env)
@@ -201,21 +178,6 @@ usage(FILE *out)
           "  --json          one JSON object per batch size instead of text\n"
           "  --help          show this help\n",
           out);
-}
-
-static bool
-parse_number(const char *name, const char *arg, double min, double max, double *out)
-{
-    char *end = NULL;
-    errno = 0;
-    double value = strtod(arg, &end);
-    if (end == arg || *end != '\0' || errno != 0 || !(value >= min && value <= max)) {
-        fprintf(stderr, "lmdb-bench: --%s: expected a number from %g to %g, got \"%s\"\n", name,
-                min, max, arg);
-        return false;
-    }
-    *out = value;
-    return true;
 }
 
 static int
@@ -252,22 +214,23 @@ parse_args(lmdb_bench_config_t *config, int argc, char **argv)
                 fputs("lmdb-bench: too many --batch options\n", stderr);
                 return -1;
             }
-            if (!parse_number("batch", optarg, 1, 1000000, &value))
+            if (!bench_option_number("lmdb-bench", "batch", optarg, 1, 1000000, &value))
                 return -1;
             config->batches[config->batch_count++] = (size_t)value;
             break;
         case OPT_VALUE_SIZE:
-            if (!parse_number("value-size", optarg, 1, 1 << 20, &value))
+            if (!bench_option_number("lmdb-bench", "value-size", optarg, 1, 1 << 20, &value))
                 return -1;
             config->value_size = (size_t)value;
             break;
         case OPT_SECONDS:
-            if (!parse_number("seconds", optarg, 0.01, 86400, &config->seconds))
+            if (!bench_option_number("lmdb-bench", "seconds", optarg, 0.01, 86400,
+                                     &config->seconds))
                 return -1;
             config->events = 0;
             break;
         case OPT_EVENTS:
-            if (!parse_number("events", optarg, 1, 1e10, &value))
+            if (!bench_option_number("lmdb-bench", "events", optarg, 1, 1e10, &value))
                 return -1;
             config->events = (uint64_t)value;
             break;

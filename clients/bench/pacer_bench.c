@@ -27,6 +27,8 @@
 
 #include <msgpack.h>
 
+#include "clients/bench/bench_latency.h"
+#include "clients/bench/bench_option.h"
 #include "clients/libpacer.h"
 
 #define BENCH_MAX_PRODUCERS 256
@@ -62,14 +64,6 @@ typedef struct {
     char first_error[512]; /* the first non-appended result, for the report */
     char failure[512];     /* why the producer stopped early, "" if it did not */
 } producer_t;
-
-static int64_t
-now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
 
 /* ---- events -------------------------------------------------------------- */
 
@@ -210,7 +204,7 @@ producer_may_send(producer_t *self)
 {
     if (self->config->rate <= 0)
         return true;
-    double elapsed = (double)(now_ns() - self->started_ns) / 1e9;
+    double elapsed = (double)(bench_now_ns() - self->started_ns) / 1e9;
     return (double)self->sent_events <= elapsed * self->config->rate / self->config->producers;
 }
 
@@ -243,7 +237,7 @@ producer_send(producer_t *self, pacer_client_t *client, pacer_batch_t *batch,
         self->event_bytes += event->bytes.size;
     }
     uint64_t corr = 0;
-    int64_t sent = now_ns();
+    int64_t sent = bench_now_ns();
     if (pacer_append_send(client, batch, &corr) != PACER_OK) {
         snprintf(self->failure, sizeof self->failure, "%s", pacer_client_error(client));
         return false;
@@ -260,7 +254,7 @@ producer_receive(producer_t *self, pacer_client_t *client, flight_t *flights, si
     pacer_append_result_t *result = NULL;
     uint64_t corr = 0;
     int rc = pacer_append_recv(client, &result, &corr);
-    int64_t now = now_ns();
+    int64_t now = bench_now_ns();
     if (rc != PACER_OK && rc != PACER_EREFUSED) {
         snprintf(self->failure, sizeof self->failure, "%s", pacer_client_error(client));
         return false;
@@ -325,7 +319,7 @@ producer_run(void *arg)
         pacer_client_set_timeout(client, config->timeout_ms);
 
     pthread_barrier_wait(self->start);
-    self->started_ns = now_ns();
+    self->started_ns = bench_now_ns();
     size_t flight_count = 0;
     bool ok = self->failure[0] == '\0';
     while (ok) {
@@ -351,27 +345,6 @@ producer_run(void *arg)
 }
 
 /* ---- report ---------------------------------------------------------------- */
-
-static int
-compare_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
-/* Nearest-rank percentile of sorted values. */
-static double
-percentile(const double *sorted, size_t count, double p)
-{
-    if (count == 0)
-        return 0;
-    size_t rank = (size_t)(p / 100.0 * count + 0.999999);
-    if (rank < 1)
-        rank = 1;
-    if (rank > count)
-        rank = count;
-    return sorted[rank - 1];
-}
 
 static int
 bench_report(const bench_config_t *config, producer_t *producers, int64_t started_ns)
@@ -405,11 +378,12 @@ bench_report(const bench_config_t *config, producer_t *producers, int64_t starte
         memcpy(all + at, producers[i].latencies_ms, producers[i].latency_count * sizeof *all);
         at += producers[i].latency_count;
     }
-    qsort(all, latency_count, sizeof *all, compare_double);
+    bench_latency_sort(all, latency_count);
     double seconds = (last_ack - started_ns) / 1e9;
     double events_per_s = seconds > 0 ? appended / seconds : 0;
     double batches_per_s = seconds > 0 ? batches / seconds : 0;
-    double p50 = percentile(all, latency_count, 50), p99 = percentile(all, latency_count, 99);
+    double p50 = bench_percentile(all, latency_count, 50),
+           p99 = bench_percentile(all, latency_count, 99);
     double max = latency_count ? all[latency_count - 1] : 0;
     double event_size = sent ? (double)bytes / sent : 0;
     free(all);
@@ -469,28 +443,13 @@ usage(FILE *out)
           out);
 }
 
-static bool
-parse_number(const char *name, const char *arg, double min, double max, double *out)
-{
-    char *end = NULL;
-    errno = 0;
-    double value = strtod(arg, &end);
-    if (end == arg || *end != '\0' || errno != 0 || !(value >= min && value <= max)) {
-        fprintf(stderr, "pacer-bench: --%s: expected a number from %g to %g, got \"%s\"\n", name,
-                min, max, arg);
-        return false;
-    }
-    *out = value;
-    return true;
-}
-
 static void
 make_run_prefix(char run[17])
 {
     uint64_t bits = 0;
     FILE *random = fopen("/dev/urandom", "rb");
     if (!random || fread(&bits, sizeof bits, 1, random) != 1)
-        bits = (uint64_t)now_ns() ^ ((uint64_t)getpid() << 32);
+        bits = (uint64_t)bench_now_ns() ^ ((uint64_t)getpid() << 32);
     if (random)
         fclose(random);
     snprintf(run, 17, "%016" PRIx64, bits);
@@ -532,37 +491,41 @@ parse_args(bench_config_t *config, int argc, char **argv)
             config->endpoint = optarg;
             break;
         case OPT_PRODUCERS:
-            if (!parse_number("producers", optarg, 1, BENCH_MAX_PRODUCERS, &value))
+            if (!bench_option_number("pacer-bench", "producers", optarg, 1, BENCH_MAX_PRODUCERS,
+                                     &value))
                 return -1;
             config->producers = (int)value;
             break;
         case OPT_BATCH:
-            if (!parse_number("batch", optarg, 1, PACER_BATCH_MAX_EVENTS, &value))
+            if (!bench_option_number("pacer-bench", "batch", optarg, 1, PACER_BATCH_MAX_EVENTS,
+                                     &value))
                 return -1;
             config->batch = (size_t)value;
             break;
         case OPT_INFLIGHT:
-            if (!parse_number("inflight", optarg, 1, BENCH_MAX_INFLIGHT, &value))
+            if (!bench_option_number("pacer-bench", "inflight", optarg, 1, BENCH_MAX_INFLIGHT,
+                                     &value))
                 return -1;
             config->inflight = (size_t)value;
             break;
         case OPT_SECONDS:
-            if (!parse_number("seconds", optarg, 0.01, 86400, &config->seconds))
+            if (!bench_option_number("pacer-bench", "seconds", optarg, 0.01, 86400,
+                                     &config->seconds))
                 return -1;
             config->events = 0;
             break;
         case OPT_EVENTS:
-            if (!parse_number("events", optarg, 1, 1e12, &value))
+            if (!bench_option_number("pacer-bench", "events", optarg, 1, 1e12, &value))
                 return -1;
             config->events = (uint64_t)value;
             break;
         case OPT_TIMEOUT:
-            if (!parse_number("timeout", optarg, 0.001, 86400, &value))
+            if (!bench_option_number("pacer-bench", "timeout", optarg, 0.001, 86400, &value))
                 return -1;
             config->timeout_ms = (int)(value * 1000);
             break;
         case OPT_RATE:
-            if (!parse_number("rate", optarg, 1, 1e9, &value))
+            if (!bench_option_number("pacer-bench", "rate", optarg, 1, 1e9, &value))
                 return -1;
             config->rate = value;
             break;
@@ -625,7 +588,7 @@ main(int argc, char **argv)
         }
         created++;
     }
-    started_ns = now_ns();
+    started_ns = bench_now_ns();
     pthread_barrier_wait(&start);
     if (!config.events) {
         struct timespec pause = {(time_t)config.seconds,

@@ -16,6 +16,7 @@
     The state directory is left behind so that `pacerd --state-dir DIR` can
     be started on it to time a real start-up. */
 
+#include "clients/bench/bench_latency.h"
 #include "daemon/projector.h"
 #include "daemon/replay.h"
 #include "daemon/store_log.h"
@@ -145,6 +146,18 @@ begin_event(gen_t *g, const char *type, size_t fields, int64_t at)
     kv_int(&g->pk, "occurred_at", at);
 }
 
+/* A node_defined for `node` under `parent`, named as its id. */
+static int
+node_defined(gen_t *g, const char *node, const char *kind, const char *parent)
+{
+    begin_event(g, "node_defined", 4, 1);
+    kv_str(&g->pk, "node", node);
+    kv_str(&g->pk, "kind", kind);
+    kv_str(&g->pk, "name", node);
+    kv_str(&g->pk, "parent", parent);
+    return emit(g);
+}
+
 static int
 generate(gen_t *g, uint64_t events, int reps)
 {
@@ -158,23 +171,13 @@ generate(gen_t *g, uint64_t events, int reps)
         return -1;
     for (int i = 0; i < regions; i++) {
         snprintf(node, sizeof node, "region%d", i);
-        begin_event(g, "node_defined", 4, 1);
-        kv_str(&g->pk, "node", node);
-        kv_str(&g->pk, "kind", "region");
-        kv_str(&g->pk, "name", node);
-        kv_str(&g->pk, "parent", "acme");
-        if (emit(g))
+        if (node_defined(g, node, "region", "acme"))
             return -1;
     }
     for (int i = 0; i < teams; i++) {
         snprintf(node, sizeof node, "team%d", i);
         snprintf(parent, sizeof parent, "region%d", i % regions);
-        begin_event(g, "node_defined", 4, 1);
-        kv_str(&g->pk, "node", node);
-        kv_str(&g->pk, "kind", "team");
-        kv_str(&g->pk, "name", node);
-        kv_str(&g->pk, "parent", parent);
-        if (emit(g))
+        if (node_defined(g, node, "team", parent))
             return -1;
     }
     static const char *const metrics[] = {"revenue", "margin", "deals", "activities",
@@ -183,12 +186,7 @@ generate(gen_t *g, uint64_t events, int reps)
     for (int i = 0; i < reps; i++) {
         snprintf(node, sizeof node, "rep%d", i);
         snprintf(parent, sizeof parent, "team%d", i % teams);
-        begin_event(g, "node_defined", 4, 1);
-        kv_str(&g->pk, "node", node);
-        kv_str(&g->pk, "kind", "rep");
-        kv_str(&g->pk, "name", node);
-        kv_str(&g->pk, "parent", parent);
-        if (emit(g))
+        if (node_defined(g, node, "rep", parent))
             return -1;
         for (int m = 0; m < 5; m++)
             for (int p = 0; p < 2; p++) {
@@ -263,13 +261,6 @@ decode_record(void *arg, const store_record_t *rec)
     return d.ok ? 0 : -1;
 }
 
-static int
-cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
 /* Time n progress queries for random rep-level keys. */
 static void
 query_latency(projection_t *p, int reps, int n, double *p50, double *p99)
@@ -301,7 +292,7 @@ query_latency(projection_t *p, int reps, int n, double *p50, double *p99)
         msgpack_sbuffer_destroy(&res.body);
         msgpack_unpacked_destroy(&u);
     }
-    qsort(lat, (size_t)n, sizeof *lat, cmp_double);
+    bench_latency_sort(lat, (size_t)n);
     *p50 = lat[n / 2];
     *p99 = lat[(size_t)((double)n * 0.99)];
     free(lat);
