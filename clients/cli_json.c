@@ -242,10 +242,10 @@ cli_msgpack_to_json(const msgpack_object *object, int *rc_p, char *err, size_t e
         break;
     case MSGPACK_OBJECT_FLOAT32:
     case MSGPACK_OBJECT_FLOAT64:
-        if (!isfinite(object->via.f64))
-            return unsupported(rc_p, CLI_JSON_UNSUPPORTED, err, errlen, "float %g has no JSON form",
-                               object->via.f64);
-        json = json_real(object->via.f64);
+        /* JSON has no NaN or infinity: null, as JavaScript writes them
+           (an older pacerd's anomaly records hold NaN for a figure the
+           detector could not compute) */
+        json = isfinite(object->via.f64) ? json_real(object->via.f64) : json_null();
         break;
     case MSGPACK_OBJECT_STR:
         /* msgpack-c gives an empty string a NULL pointer; jansson wants one */

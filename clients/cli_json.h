@@ -7,7 +7,9 @@
     jansson can hold, so a larger one is an error, never a rounded float),
     reals <-> float64, strings, booleans, null <-> nil. msgpack values JSON
     cannot hold are errors, except bin, which becomes a lowercase hex string
-    (hashes are bins). jansson does the JSON parsing and printing. */
+    (hashes are bins), and a NaN or infinite float, which becomes null as
+    JavaScript writes it (an older pacerd's anomaly records hold NaN for a
+    figure the detector could not compute). jansson does the JSON parsing and printing. */
 
 #ifndef PACER_CLI_JSON_H
 #define PACER_CLI_JSON_H

@@ -311,6 +311,18 @@ round_to(double v, double unit)
     return nearbyint(v / unit) * unit;
 }
 
+/* A flag's number: nil when the detector could not compute it (NaN: a rep
+   with too little history of their own), which JSON and most clients
+   cannot carry as a float. */
+static void
+pack_figure(msgpack_packer *pk, double v)
+{
+    if (isfinite(v))
+        msgpack_pack_double(pk, v);
+    else
+        msgpack_pack_nil(pk);
+}
+
 static void
 pack_notify(msgpack_packer *pk, const char *owner, const char *parent_owner, bool parent)
 {
@@ -904,18 +916,18 @@ pack_flag_body(msgpack_packer *pk, const det_flag_t *f, const char *path, const 
     pstr(pk, "values");
     msgpack_pack_map(pk, 5 + (size_t)f->nvalues);
     pstr(pk, "score");
-    msgpack_pack_double(pk, round_to(f->score, 1e-4));
+    pack_figure(pk, round_to(f->score, 1e-4));
     pstr(pk, "baseline");
-    msgpack_pack_double(pk, round_to(f->baseline, 1e-4));
+    pack_figure(pk, round_to(f->baseline, 1e-4));
     pstr(pk, "threshold");
-    msgpack_pack_double(pk, round_to(f->threshold, 1e-4));
+    pack_figure(pk, round_to(f->threshold, 1e-4));
     pstr(pk, "currency");
     pstr_or_nil(pk, f->currency);
     pstr(pk, "customer");
     pstr_or_nil(pk, f->customer);
     for (int i = 0; i < f->nvalues; i++) {
         pstr(pk, f->values[i].name ? f->values[i].name : "value");
-        msgpack_pack_double(pk, f->values[i].v);
+        pack_figure(pk, f->values[i].v);
     }
     pstr(pk, "evidence");
     int ne = f->nevidence < 16 ? f->nevidence : 16;

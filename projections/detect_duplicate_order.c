@@ -126,7 +126,13 @@ fold_sale(state_t *s, uint64_t seq, const event_t *ev, det_emit_fn *emit, void *
     uint64_t combo =
         dk_hash2(dk_hash2(dk_hash_str(ev->v[F_CUSTOMER].s), dk_hash_field(ev, F_PRODUCT_LINE) + 1),
                  dk_hash2((uint64_t)ev->v[F_AMOUNT].i, dk_hash_str(ev->v[F_CURRENCY].s)));
-    deal_t *prev = dk_get(&s->deals, combo);
+    dk_prefetch(&s->orders, order);
+    /* one lookup: the entry, as it was (prev) or new; it is rewritten once judged */
+    int added = 0;
+    deal_t *d = dk_put(&s->deals, combo, at, &added);
+    if (!d)
+        return -1;
+    const deal_t *prev = added ? NULL : d;
     uint32_t count = prev ? prev->count : 0;
     /* a second occurrence close to the first; within a series (standing orders), only one
        much closer than a holiday could move it */
@@ -134,9 +140,6 @@ fold_sale(state_t *s, uint64_t seq, const event_t *ev, det_emit_fn *emit, void *
         window = (int64_t)(s->p.series_window_hours * DK_HOUR);
     if (prev && !prev->voided && prev->order != order && llabs(at - prev->at) <= window && emit)
         explain(s, prev, seq, ev, emit, arg);
-    deal_t *d = dk_put(&s->deals, combo, at, NULL);
-    if (!d)
-        return -1;
     d->count = prev && prev->order == order ? count : count + 1;
     d->order = order;
     d->seq = seq;

@@ -4,6 +4,7 @@
 #include "projections/detect_kit.h"
 
 #include "events/money.h"
+#include "projections/bigmem.h"
 
 #include <assert.h>
 #include <math.h>
@@ -134,31 +135,79 @@ index_alloc(dk_table_t *t, uint32_t cap)
         return -1;
     free(t->idx);
     t->idx = idx;
-    t->mask = size - 1;
+    t->mask = (uint32_t)(size - 1);
     return 0;
 }
 
 static inline size_t
 home(const dk_table_t *t, uint64_t key)
 {
-    return (size_t)(key ^ (key >> 29)) & t->mask;
+    return dk_table_home(t, key);
+}
+
+/* An index entry is slot + 1 (smask), then, when there are 8 bits or more above it, 4 bits
+   of the entry's distance from its home (dmask; 15 means 15 or more), then the key's top
+   bits (a tag). Keys are hashes, so these bits are as random as any; home() uses bits 0-31
+   and 29-60, so for the tables the detectors keep (at most 2^21 index entries) the tag is
+   independent of where the entry sits. A probe past an entry of another key then reads that
+   record (a cache miss) only when both match: the entry shares the key's home (about one
+   entry in two, at the index's load of 0.5) and its tag (one in 2^7 at max_cap 2^20). A
+   deletion's backward shift takes each following entry's home from its distance, reading
+   no record unless the distance is 15 or more. */
+static inline uint32_t
+tag_of(const dk_table_t *t, uint64_t key)
+{
+    return (uint32_t)(key >> 32) & ~(t->smask | t->dmask);
+}
+
+/* One step of distance, in the entry's bits (0 when entries hold no distance). */
+static inline uint32_t
+dist_step(const dk_table_t *t)
+{
+    return t->dmask ? t->smask + 1 : 0;
+}
+
+/* The distance field of an entry d steps from its home. */
+static inline uint32_t
+dist_bits(const dk_table_t *t, size_t d)
+{
+    uint64_t b = (uint64_t)d * dist_step(t);
+    return b < t->dmask ? (uint32_t)b : t->dmask;
+}
+
+static inline uint32_t
+slot1_at(const dk_table_t *t, size_t i)
+{
+    return t->idx[i] & t->smask;
+}
+
+/* The home of entry e, found at position j. */
+static inline size_t
+entry_home(const dk_table_t *t, size_t j, uint32_t e)
+{
+    uint32_t d = e & t->dmask;
+    if (d == t->dmask) /* as far as the field goes, or no field: the key says */
+        return home(t, hdr_of(t, e & t->smask)->key);
+    return (j - (d >> __builtin_ctz(t->smask + 1))) & t->mask;
 }
 
 static void
 index_insert(dk_table_t *t, uint32_t s1)
 {
-    size_t i = home(t, hdr_of(t, s1)->key);
+    uint64_t key = hdr_of(t, s1)->key;
+    size_t h = home(t, key), i = h;
     while (t->idx[i])
         i = (i + 1) & t->mask;
-    t->idx[i] = s1;
+    t->idx[i] = tag_of(t, key) | dist_bits(t, (i - h) & t->mask) | s1;
 }
 
-/* Cache-line aligned, so that a 64-byte slot is one line. */
-static char *
-slots_alloc(uint32_t cap, size_t slotsize)
+/* Mapped, so page-aligned (a 64-byte slot is one cache line), and grown with mremap: a
+   doubling then copies nothing and faults in no page twice (copying the old half, and the
+   page faults of its new copy, were a tenth of pacerd's time while the tables filled). */
+static size_t
+slots_bytes(uint32_t cap, size_t slotsize)
 {
-    void *p = NULL;
-    return posix_memalign(&p, 64, (size_t)cap * slotsize) == 0 ? p : NULL;
+    return (size_t)cap * slotsize;
 }
 
 int
@@ -168,11 +217,14 @@ dk_table_init(dk_table_t *t, size_t recsize, uint32_t init_cap, uint32_t max_cap
     t->recsize = (recsize + 7) & ~(size_t)7;
     t->slotsize = sizeof(slot_hdr_t) + t->recsize;
     t->max_cap = pow2_at_least(max_cap);
+    /* slot + 1 goes up to max_cap, a power of two: one bit more than its exponent */
+    t->smask = t->max_cap >= (UINT32_C(1) << 31) ? UINT32_MAX : t->max_cap * 2 - 1;
+    t->dmask = t->smask <= (UINT32_MAX >> 8) ? (t->smask + 1) * 15 : 0;
     t->cap = pow2_at_least(init_cap);
     if (t->cap > t->max_cap)
         t->cap = t->max_cap;
     t->oldest_t = INT64_MAX;
-    t->slots = slots_alloc(t->cap, t->slotsize);
+    t->slots = bigmem_map(slots_bytes(t->cap, t->slotsize));
     if (!t->slots || index_alloc(t, t->cap) != 0) {
         dk_table_free(t);
         return -1;
@@ -183,7 +235,7 @@ dk_table_init(dk_table_t *t, size_t recsize, uint32_t init_cap, uint32_t max_cap
 void
 dk_table_free(dk_table_t *t)
 {
-    free(t->slots);
+    bigmem_unmap(t->slots, slots_bytes(t->cap, t->slotsize));
     free(t->idx);
     memset(t, 0, sizeof *t);
 }
@@ -191,7 +243,7 @@ dk_table_free(dk_table_t *t)
 void
 dk_table_clear(dk_table_t *t)
 {
-    memset(t->idx, 0, (t->mask + 1) * sizeof *t->idx);
+    memset(t->idx, 0, ((size_t)t->mask + 1) * sizeof *t->idx);
     t->count = t->used = t->oldest = t->newest = t->free_list = 0;
     t->oldest_t = INT64_MAX;
 }
@@ -200,18 +252,21 @@ static size_t
 find_pos(const dk_table_t *t, uint64_t key)
 {
     size_t i = home(t, key);
+    uint32_t want = tag_of(t, key), step = dist_step(t); /* the entry key's would be, here */
     for (;;) {
-        uint32_t s1 = t->idx[i];
-        if (!s1 || hdr_of(t, s1)->key == key)
+        uint32_t e = t->idx[i];
+        if (!e || ((e & ~t->smask) == want && hdr_of(t, e & t->smask)->key == key))
             return i;
         i = (i + 1) & t->mask;
+        if ((want & t->dmask) != t->dmask)
+            want += step;
     }
 }
 
 void *
 dk_get(dk_table_t *t, uint64_t key)
 {
-    uint32_t s1 = t->idx[find_pos(t, key)];
+    uint32_t s1 = slot1_at(t, find_pos(t, key));
     return s1 ? (char *)hdr_of(t, s1) + sizeof(slot_hdr_t) : NULL;
 }
 
@@ -252,14 +307,14 @@ index_remove_at(dk_table_t *t, size_t i)
     size_t j = i;
     for (;;) {
         j = (j + 1) & t->mask;
-        uint32_t s1 = t->idx[j];
-        if (!s1)
+        uint32_t e = t->idx[j];
+        if (!e)
             break;
-        size_t k = home(t, hdr_of(t, s1)->key);
+        size_t k = entry_home(t, j, e);
         /* move j's entry into the hole at i unless its home lies cyclically in (i, j] */
         int keep = i <= j ? (i < k && k <= j) : (i < k || k <= j);
         if (!keep) {
-            t->idx[i] = s1;
+            t->idx[i] = (e & ~t->dmask) | dist_bits(t, (i - k) & t->mask);
             i = j;
         }
     }
@@ -272,7 +327,7 @@ dk_del(dk_table_t *t, void *rec)
     slot_hdr_t *h = hdr_of_rec(rec);
     uint32_t s1 = slot1_of(t, h);
     size_t i = home(t, h->key);
-    while (t->idx[i] != s1)
+    while (slot1_at(t, i) != s1)
         i = (i + 1) & t->mask;
     index_remove_at(t, i);
     list_unlink(t, h);
@@ -285,21 +340,24 @@ static int
 grow(dk_table_t *t)
 {
     uint32_t cap = t->cap * 2;
-    char *slots = slots_alloc(cap, t->slotsize);
-    if (!slots)
-        return -1;
-    memcpy(slots, t->slots, (size_t)t->cap * t->slotsize);
-    free(t->slots);
-    t->slots = slots;
     uint32_t *old = t->idx;
-    size_t old_mask = t->mask;
+    uint32_t old_mask = t->mask;
     t->idx = NULL;
     if (index_alloc(t, cap) != 0) {
         t->idx = old;
         t->mask = old_mask;
         return -1;
     }
+    char *slots =
+        bigmem_remap(t->slots, slots_bytes(t->cap, t->slotsize), slots_bytes(cap, t->slotsize));
+    if (!slots) {
+        free(t->idx);
+        t->idx = old;
+        t->mask = old_mask;
+        return -1;
+    }
     free(old);
+    t->slots = slots;
     t->cap = cap;
     for (uint32_t s1 = t->oldest; s1; s1 = hdr_of(t, s1)->next)
         index_insert(t, s1);
@@ -328,7 +386,7 @@ void *
 dk_put(dk_table_t *t, uint64_t key, int64_t tm, int *added)
 {
     size_t i = find_pos(t, key);
-    uint32_t s1 = t->idx[i];
+    uint32_t s1 = slot1_at(t, i);
     if (s1) {
         slot_hdr_t *h = hdr_of(t, s1);
         touch(t, h, s1, tm);
@@ -355,7 +413,7 @@ dk_put(dk_table_t *t, uint64_t key, int64_t tm, int *added)
     memset(h, 0, t->slotsize);
     h->key = key;
     h->t = tm;
-    t->idx[i] = s1;
+    t->idx[i] = tag_of(t, key) | dist_bits(t, (i - home(t, key)) & t->mask) | s1;
     list_append(t, h, s1);
     t->count++;
     if (added)
@@ -409,7 +467,7 @@ dk_rec_time(const void *rec)
 size_t
 dk_table_memory(const dk_table_t *t)
 {
-    return (size_t)t->cap * t->slotsize + (t->mask + 1) * sizeof *t->idx;
+    return (size_t)t->cap * t->slotsize + ((size_t)t->mask + 1) * sizeof *t->idx;
 }
 
 /* ---- robust windows ---- */
@@ -428,20 +486,31 @@ lower_bound(const float *s, uint32_t n, float v)
     return lo;
 }
 
+/* A full window drops its oldest value (the first one equal to it in sorted order) and takes
+   v before the values not below it, as a removal and then an insertion would; but the values
+   between the two places move once, by one, instead of everything after each place. */
 void
 dk_win_push(dk_win_t *w, float *ring, float *sorted, uint32_t k, float v)
 {
     if (w->n == k) {
         float old = ring[w->pos];
-        uint32_t at = lower_bound(sorted, w->n, old);
-        assert(at < w->n && sorted[at] == old);
-        memmove(sorted + at, sorted + at + 1, (w->n - at - 1) * sizeof *sorted);
-        w->n--;
+        uint32_t out = lower_bound(sorted, w->n, old);
+        assert(out < w->n && sorted[out] == old);
+        /* where v goes once sorted[out] is gone: after the values below it */
+        uint32_t in = lower_bound(sorted, w->n, v);
+        if (sorted[out] < v)
+            in--;
+        if (in >= out)
+            memmove(sorted + out, sorted + out + 1, (in - out) * sizeof *sorted);
+        else
+            memmove(sorted + in + 1, sorted + in, (out - in) * sizeof *sorted);
+        sorted[in] = v;
+    } else {
+        uint32_t in = lower_bound(sorted, w->n, v);
+        memmove(sorted + in + 1, sorted + in, (w->n - in) * sizeof *sorted);
+        sorted[in] = v;
+        w->n++;
     }
-    uint32_t at = lower_bound(sorted, w->n, v);
-    memmove(sorted + at + 1, sorted + at, (w->n - at) * sizeof *sorted);
-    sorted[at] = v;
-    w->n++;
     ring[w->pos] = v;
     w->pos = (w->pos + 1) % k;
 }

@@ -78,14 +78,20 @@ typedef struct {
     size_t recsize, slotsize;
     uint32_t cap, max_cap, count;
     uint32_t oldest, newest; /* slot + 1; 0 none */
+    uint32_t smask;          /* the bits of slot + 1 in an index entry: enough for max_cap */
     int64_t oldest_t;        /* the oldest record's time (INT64_MAX when empty): dk_expire
                                 looks here, not at the record */
     int64_t slack;           /* see dk_table_slack; 0 after init */
     uint32_t free_list;      /* slot + 1 of a free slot, chained through next */
     uint32_t used;           /* slots handed out at least once */
     char *slots;
-    uint32_t *idx; /* slot + 1; 0 empty; linear probing */
-    size_t mask;
+    uint32_t *idx; /* linear probing; 0 empty, else slot + 1 (the bits of smask), the entry's
+                      distance from its home (dmask; its largest value means that far or
+                      farther) and the top bits of its key (a tag) above: a probe reads a
+                      record only when distance and tag match, a deletion reads none to
+                      find the entries' homes unless they are that far */
+    uint32_t dmask;
+    uint32_t mask; /* of the index's size, a power of two up to 2^32 */
 } dk_table_t;
 
 /* recsize: the payload's size; init_cap and max_cap are rounded up to powers of two.
@@ -99,6 +105,20 @@ static inline void
 dk_table_slack(dk_table_t *t, int64_t slack)
 {
     t->slack = slack;
+}
+/* Where key's probe starts in the index (its home). */
+static inline size_t
+dk_table_home(const dk_table_t *t, uint64_t key)
+{
+    return (size_t)(key ^ (key >> 29)) & t->mask;
+}
+/* Start loading the index entry a lookup of key reads first. A lookup in a large table
+   waits on that cache miss; a detector that will look up keys in several tables prefetches
+   them all first, so that the misses overlap. No effect on the table. */
+static inline void
+dk_prefetch(const dk_table_t *t, uint64_t key)
+{
+    __builtin_prefetch(&t->idx[dk_table_home(t, key)]);
 }
 /* Drop every record, keep the memory. */
 void dk_table_clear(dk_table_t *t);

@@ -201,6 +201,10 @@ fold_sale(state_t *s, uint64_t seq, const event_t *ev)
     int64_t at = ev->v[F_OCCURRED_AT].i;
     uint64_t lkey =
         dk_hash2(dk_hash_field(ev, F_PRODUCT_LINE) + 1, dk_hash_str(ev->v[F_CURRENCY].s));
+    int has_cust = event_has(ev, F_CUSTOMER);
+    uint64_t cust = has_cust ? dk_hash_str(ev->v[F_CUSTOMER].s) : 0;
+    if (has_cust)
+        dk_prefetch(&s->custs, cust);
     line_t *line = dk_put(&s->lines, lkey, at, NULL);
     if (!line)
         return -1;
@@ -214,21 +218,21 @@ fold_sale(state_t *s, uint64_t seq, const event_t *ev)
         is_large = (double)amount >= large;
     }
     dk_win_push(&line->w, line->ring, line->sorted, K_LINE, y);
-    if (!event_has(ev, F_CUSTOMER))
+    if (!has_cust)
         return 0;
-    uint64_t cust = dk_hash_str(ev->v[F_CUSTOMER].s);
     int64_t prior = 0, prior_amount = 0, last_act = 0;
     int64_t window = (int64_t)(s->p.repeat_days * DK_DAY);
-    cust_t *c = dk_get(&s->custs, cust);
-    if (c) {
-        if (c->big_deal && c->big_deal <= at && c->big_deal >= at - window) {
-            prior = c->big_deal;
-            prior_amount = c->big_amount;
-        }
-        for (int k = 0; k < NACT; k++)
-            if (c->act[k] && c->act[k] <= at && c->act[k] > last_act)
-                last_act = c->act[k];
+    /* one lookup: a new record is all zeroes, which reads as no deal and no activity */
+    cust_t *c = dk_put(&s->custs, cust, at, NULL);
+    if (!c)
+        return -1;
+    if (c->big_deal && c->big_deal <= at && c->big_deal >= at - window) {
+        prior = c->big_deal;
+        prior_amount = c->big_amount;
     }
+    for (int k = 0; k < NACT; k++)
+        if (c->act[k] && c->act[k] <= at && c->act[k] > last_act)
+            last_act = c->act[k];
     if (is_large) {
         int added = 0;
         pending_t *d = dk_put(&s->pending, dk_hash(&seq, sizeof seq, 7), at, &added);
@@ -248,9 +252,6 @@ fold_sale(state_t *s, uint64_t seq, const event_t *ev)
         dk_copy_field(d->line, sizeof d->line, ev, F_PRODUCT_LINE);
         dk_copy(d->currency, sizeof d->currency, ev->v[F_CURRENCY].s);
     }
-    c = dk_put(&s->custs, cust, at, NULL);
-    if (!c)
-        return -1;
     if (c->big_deal < at - window || amount >= c->big_amount) {
         c->big_deal = at;
         c->big_amount = amount;

@@ -235,14 +235,16 @@ fold_sale(state_t *s, uint64_t seq, const event_t *ev, det_emit_fn *emit, void *
         return 0;
     int64_t at = ev->v[F_OCCURRED_AT].i;
     uint64_t rep = dk_hash_str(ev->v[F_REP].s);
+    uint64_t cust = dk_hash_str(ev->v[F_CUSTOMER].s);
+    uint64_t order = dk_hash_str(ev->v[F_ORDER].s);
+    dk_prefetch(&s->orders, order);
+    dk_prefetch(&s->custs, cust);
     int added = 0;
     rep_t *rn = dk_put(&s->reps, rep, at, &added);
     if (!rn)
         return -1;
     if (added)
         dk_copy(rn->name, sizeof rn->name, ev->v[F_REP].s);
-    uint64_t cust = dk_hash_str(ev->v[F_CUSTOMER].s);
-    uint64_t order = dk_hash_str(ev->v[F_ORDER].s);
     order_t *o = dk_put(&s->orders, order, at, NULL);
     if (!o)
         return -1;

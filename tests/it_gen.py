@@ -121,6 +121,14 @@ class Gen(pt.PacerTestCase):
         self.assertEqual(tuple(int(x) for x in m.groups()), (n, 0, 0), r.stdout[:4000])
         self.assertEqual(r.returncode, 0)
         self.assertEqual(d.status()["last_seq"], n)
+        # every alert it raised has a JSON form, a figure a detector could
+        # not compute (NaN inside pacerd) included: it is null
+        r = pt.run_cli(["alerts", "--json", "--limit", "10000"] + pt.cli_append_args(d))
+        self.assertEqual(r.returncode, 0, r.stderr)
+        alerts = [json.loads(line) for line in r.stdout.splitlines()]
+        flags = [a for a in alerts if a["rule"].startswith("anomaly/")]
+        self.assertTrue(flags)
+        self.assertTrue([a for a in flags if None in a["values"].values()])
 
     def test_labels_name_events_of_the_history(self):
         events, labels = generate(SMALL + ["--seed", "11"])

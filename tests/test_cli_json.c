@@ -267,7 +267,6 @@ test_msgpack_to_json(void **state)
         {"\xd4\x01\x00", 3, CLI_JSON_UNSUPPORTED},                         /* ext */
         {"\xa2\xc3\x28", 3, CLI_JSON_UNSUPPORTED},                         /* bad UTF-8 */
         {"\x81\xa2\xc3\x28\x01", 5, CLI_JSON_UNSUPPORTED},                 /* bad UTF-8 key */
-        {"\xcb\x7f\xf8\x00\x00\x00\x00\x00\x00", 9, CLI_JSON_UNSUPPORTED}, /* NaN */
         {"\x92\x01", 2, CLI_JSON_UNSUPPORTED},                             /* truncated */
         {"\x01\x02", 2, CLI_JSON_UNSUPPORTED},                             /* trailing */
         {"\xc1", 1, CLI_JSON_UNSUPPORTED},                                 /* never used */
@@ -280,6 +279,28 @@ test_msgpack_to_json(void **state)
         if (json || rc != bad[i].rc)
             fail_msg("case %zu: json %p rc %d (%s)", i, (void *)json, rc, err);
         assert_true(strlen(err) > 0);
+    }
+}
+
+/* JSON has no NaN or infinity: null, as JavaScript writes them. */
+static void
+test_non_finite_floats_become_null(void **state)
+{
+    (void)state;
+    static const char *const floats[] = {
+        "\xcb\x7f\xf8\x00\x00\x00\x00\x00\x00", /* NaN */
+        "\xcb\x7f\xf0\x00\x00\x00\x00\x00\x00", /* +inf */
+        "\xca\xff\x80\x00\x00",                 /* float32 -inf */
+    };
+    static const size_t lens[] = {9, 9, 5};
+    for (size_t i = 0; i < 3; i++) {
+        int rc = CLI_JSON_UNSUPPORTED;
+        char err[256] = "";
+        json_t *json = from_msgpack(floats[i], lens[i], &rc, err, sizeof err);
+        assert_non_null(json);
+        assert_int_equal(rc, CLI_JSON_OK);
+        assert_true(json_is_null(json));
+        json_decref(json);
     }
 }
 
@@ -339,6 +360,7 @@ main(void)
         cmocka_unit_test(test_failure_keeps_buffer),
         cmocka_unit_test(test_depth_limit),
         cmocka_unit_test(test_msgpack_to_json),
+        cmocka_unit_test(test_non_finite_floats_become_null),
         cmocka_unit_test(test_dumps_shortest_reals),
         cmocka_unit_test(test_hex),
     };

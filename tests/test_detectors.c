@@ -359,6 +359,140 @@ test_kit_table(void **unused)
     dk_table_free(&t);
 }
 
+/* The window as it was first written: drop the oldest value (the first equal to it in sorted
+   order), then insert the new one before the values not below it. */
+static void
+ref_win_push(dk_win_t *w, float *ring, float *sorted, uint32_t k, float v)
+{
+    if (w->n == k) {
+        float old = ring[w->pos];
+        uint32_t at = 0;
+        while (at < w->n && sorted[at] < old)
+            at++;
+        memmove(sorted + at, sorted + at + 1, (w->n - at - 1) * sizeof *sorted);
+        w->n--;
+    }
+    uint32_t at = 0;
+    while (at < w->n && sorted[at] < v)
+        at++;
+    memmove(sorted + at + 1, sorted + at, (w->n - at) * sizeof *sorted);
+    sorted[at] = v;
+    w->n++;
+    ring[w->pos] = v;
+    w->pos = (w->pos + 1) % k;
+}
+
+/* dk_win_push leaves the same bytes as the removal and insertion it replaces (snapshots hold
+   the sorted copy), with duplicates, -0 beside 0, and values entering and leaving at either
+   end. */
+static void
+test_kit_win_push_bytes(void **unused)
+{
+    static const float vals[] = {0.0f, -0.0f, 1.0f, 1.0f, -1.0f, 2.5f, -1e30f, 1e30f, 3.0f};
+    for (uint32_t k = 1; k <= 9; k++) {
+        float ring[9], sorted[9], rring[9], rsorted[9];
+        dk_win_t w = {0}, rw = {0};
+        for (int round = 0; round < 2000; round++) {
+            float v = round % 5 == 4 ? (float)(rnd() % 1000) / 7.0f
+                                     : vals[rnd() % (sizeof vals / sizeof *vals)];
+            dk_win_push(&w, ring, sorted, k, v);
+            ref_win_push(&rw, rring, rsorted, k, v);
+            assert_int_equal(w.n, rw.n);
+            assert_int_equal(w.pos, rw.pos);
+            assert_memory_equal(ring, rring, w.n * sizeof *ring);
+            assert_memory_equal(sorted, rsorted, w.n * sizeof *sorted);
+        }
+    }
+}
+
+/* Keys that share their home and their index tag (the top bits) make every probe compare
+   whole keys; others share only the home. Against a plain list in the order of last put:
+   the same answers, evictions, expiry and iteration order. */
+static void
+test_kit_table_collisions(void **unused)
+{
+    enum { MAXC = 64, NKEYS = 300 };
+    uint64_t keys[NKEYS];
+    const uint64_t base = UINT64_C(0x5a5a000000000013);
+    for (int j = 0; j < NKEYS; j++)
+        /* bits 8-20 enter neither the home (bits 0-7 and 29-36 at most here) nor the tag (bits
+           39-63); a third also differ in bit 45 (the tag) */
+        keys[j] = base | ((uint64_t)(j + 1) << 8) | (j % 3 == 0 ? UINT64_C(1) << 45 : 0);
+    dk_table_t t;
+    assert_int_equal(dk_table_init(&t, sizeof(int64_t), 16, MAXC), 0);
+    struct {
+        uint64_t key;
+        int64_t t, v;
+    } model[MAXC];
+    int n = 0;
+    int64_t now = 0;
+    for (int round = 0; round < 20000; round++) {
+        uint64_t key = keys[rnd() % NKEYS];
+        int m = 0;
+        while (m < n && model[m].key != key)
+            m++;
+        int op = (int)(rnd() % 10);
+        now += (int64_t)(rnd() % 3);
+        if (op < 6) { /* put */
+            int added = -1;
+            int64_t *r = dk_put(&t, key, now, &added);
+            assert_non_null(r);
+            assert_int_equal(added, m == n);
+            if (m < n) {
+                assert_true(*r == model[m].v);
+                if (now > model[m].t) {
+                    int64_t v = model[m].v;
+                    memmove(&model[m], &model[m + 1], (size_t)(n - m - 1) * sizeof *model);
+                    model[n - 1].key = key;
+                    model[n - 1].t = now;
+                    model[n - 1].v = v;
+                    m = n - 1;
+                }
+            } else {
+                if (n == MAXC) {
+                    memmove(&model[0], &model[1], (size_t)(n - 1) * sizeof *model);
+                    n--;
+                    m = n;
+                }
+                model[n].key = key;
+                model[n].t = now;
+                n++;
+            }
+            *r = round;
+            model[m].v = round;
+        } else if (op < 8) { /* get */
+            int64_t *r = dk_get(&t, key);
+            if (m < n)
+                assert_true(r && *r == model[m].v);
+            else
+                assert_null(r);
+        } else if (op < 9) { /* delete */
+            int64_t *r = dk_get(&t, key);
+            if (m < n) {
+                dk_del(&t, r);
+                memmove(&model[m], &model[m + 1], (size_t)(n - m - 1) * sizeof *model);
+                n--;
+            }
+        } else { /* expire */
+            int64_t cutoff = now - 40;
+            dk_expire(&t, cutoff);
+            int drop = 0;
+            while (drop < n && model[drop].t < cutoff)
+                drop++;
+            memmove(&model[0], &model[drop], (size_t)(n - drop) * sizeof *model);
+            n -= drop;
+        }
+        assert_int_equal(t.count, n);
+        int j = 0;
+        for (int64_t *r = dk_oldest(&t); r; r = dk_newer(&t, r), j++) {
+            assert_true(j < n);
+            assert_true(dk_rec_key(r) == model[j].key && *r == model[j].v);
+        }
+        assert_int_equal(j, n);
+    }
+    dk_table_free(&t);
+}
+
 /* ---- amount_outlier ---- */
 
 static const fold_class_t *
@@ -1663,6 +1797,8 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_kit_robust_stats),
         cmocka_unit_test(test_kit_table),
+        cmocka_unit_test(test_kit_win_push_bytes),
+        cmocka_unit_test(test_kit_table_collisions),
         cmocka_unit_test(test_amount_outlier_fires),
         cmocka_unit_test(test_amount_outlier_near_miss),
         cmocka_unit_test(test_duplicate_order_fires),
