@@ -960,17 +960,25 @@ start_flag(alerter_t *self, msgpack_packer *pk, const anomaly_t *a, size_t body_
                        "firing", SEVERITIES[a->severity], now, a->since);
 }
 
+/* The record packed into self->rec goes into the batch as a's newest,
+   with a's new state. */
 static int
-finish_flag(alerter_t *self, msgpack_packer *pk, anomaly_t *a, uint64_t aseq, outbox_batch_t *out)
+put_anomaly_record(alerter_t *self, anomaly_t *a, uint64_t aseq, outbox_batch_t *out)
 {
-    pstr(pk, "silenced");
-    msgpack_pack_false(pk);
     if (self->rec.failed || outbox_batch_add(out, aseq, a->topic, strlen(a->topic),
                                              self->rec.sb.data, self->rec.sb.size) != 0)
         return -1;
     self->aseq = aseq;
     a->aseq = aseq;
     return put_anomaly_state(self, a, out);
+}
+
+static int
+finish_flag(alerter_t *self, msgpack_packer *pk, anomaly_t *a, uint64_t aseq, outbox_batch_t *out)
+{
+    pstr(pk, "silenced");
+    msgpack_pack_false(pk);
+    return put_anomaly_record(self, a, aseq, out);
 }
 
 static int
@@ -1100,12 +1108,7 @@ review(alerter_t *self, const review_t *rv, int64_t now, uint64_t log_seq, outbo
     msgpack_pack_uint64(&pk, rv->seq);
     pstr(&pk, "log_seq");
     msgpack_pack_uint64(&pk, log_seq);
-    if (self->rec.failed || outbox_batch_add(out, aseq, a->topic, strlen(a->topic),
-                                             self->rec.sb.data, self->rec.sb.size) != 0)
-        return -1;
-    self->aseq = aseq;
-    a->aseq = aseq;
-    return put_anomaly_state(self, a, out);
+    return put_anomaly_record(self, a, aseq, out);
 }
 
 /* ---- loading */
