@@ -1551,3 +1551,15 @@ alerter_scheduled(const alerter_t *self)
 {
     return self->nheap;
 }
+
+size_t
+alerter_sweep_left(const alerter_t *self)
+{
+    return self->sweeping && self->sweep_next < self->nkeys ? self->nkeys - self->sweep_next : 0;
+}
+
+size_t
+alerter_held(const alerter_t *self)
+{
+    return self->nheld;
+}

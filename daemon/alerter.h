@@ -141,5 +141,9 @@ size_t alerter_active(const alerter_t *self);
 /* Entries in the timer queue, stale ones included (for the figures):
    at most 2 x target keys + 64. */
 size_t alerter_scheduled(const alerter_t *self);
+/* Keys the running sweep has yet to evaluate (0: none runs). */
+size_t alerter_sweep_left(const alerter_t *self);
+/* Anomaly flags held by a silence: raised, not published yet. */
+size_t alerter_held(const alerter_t *self);
 
 #endif

@@ -200,6 +200,15 @@ metrics_render(metrics_t *self, http_reply_t *r)
           atomic_load_explicit(&st->alerts_active, memory_order_relaxed));
     gauge(r, "pacer_alerts_last_aseq", "Alert sequence number of the newest durable alert",
           atomic_load_explicit(&st->last_aseq, memory_order_relaxed));
+    gauge(r, "pacer_alerts_held",
+          "Anomaly flags raised under a silence, published when it ends (unless reviewed)",
+          atomic_load_explicit(&st->alerts_held, memory_order_relaxed));
+    gauge(r, "pacer_alert_sweep_keys_left",
+          "Target keys the running re-evaluation of every key (a new day, a setting or silence "
+          "changed) has yet to evaluate; 0 when none runs",
+          atomic_load_explicit(&st->sweep_left, memory_order_relaxed));
+    gauge(r, "pacer_alert_timers", "Entries in the alerter's timer queue, stale ones included",
+          atomic_load_explicit(&st->alert_timers, memory_order_relaxed));
 
     histogram(r, "pacer_ack_latency_seconds",
               "Append-endpoint requests, from read to reply sent (after their commit)",

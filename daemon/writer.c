@@ -622,6 +622,12 @@ hand_back(writer_t *self, group_t *g)
 {
     /* before the group is back: the intake thread reads it then */
     atomic_store(&self->stats->alerts_behind, alerter_behind(self->alerter));
+    atomic_store_explicit(&self->stats->sweep_left, alerter_sweep_left(self->alerter),
+                          memory_order_relaxed);
+    atomic_store_explicit(&self->stats->alert_timers, alerter_scheduled(self->alerter),
+                          memory_order_relaxed);
+    atomic_store_explicit(&self->stats->alerts_held, alerter_held(self->alerter),
+                          memory_order_relaxed);
     if (!group_send(self->pipe, g)) {
         log_error("handing a group back: %s", zmq_strerror(errno));
         self->broken = true;

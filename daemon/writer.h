@@ -88,6 +88,10 @@ typedef struct {
        tick at once instead of in --tick seconds. Set by the writer as it
        hands each group back. */
     _Atomic bool alerts_behind;
+    /* For the metrics, set with alerts_behind: the keys the running sweep
+       has left, entries in the alerter's timer queue, anomaly flags held by
+       a silence. */
+    _Atomic uint64_t sweep_left, alert_timers, alerts_held;
 } writer_stats_t;
 
 typedef struct _writer_t writer_t;

@@ -102,7 +102,9 @@ class Metrics(pt.PacerTestCase):
                            ("pacer_map_size_bytes", "gauge"),
                            ("pacer_publish_subscriptions", "gauge"),
                            ("pacer_snapshot_seq", "gauge"), ("pacer_alerts_active", "gauge"),
-                           ("pacer_alerts_last_aseq", "gauge")]:
+                           ("pacer_alerts_last_aseq", "gauge"), ("pacer_alerts_held", "gauge"),
+                           ("pacer_alert_sweep_keys_left", "gauge"),
+                           ("pacer_alert_timers", "gauge")]:
             self.assertEqual(s0.types[name], kind, name)
         self.assertEqual(s0.get("pacer_info", version=d.status()["version"]), 1)
         self.assertEqual(s0.get("pacer_events_appended_total"), 0)
@@ -204,6 +206,22 @@ class Metrics(pt.PacerTestCase):
         self.assertEqual(s.get("pacer_alerts_active"), len(active["alerts"]))
         self.assertGreaterEqual(s.get("pacer_alerts_active"), 1)
         self.assertEqual(s.get("pacer_alerts_last_aseq"), raised["last_aseq"])
+        # a tick request finishes the day's sweep; the key waits in the timers
+        self.assertEqual(s.get("pacer_alert_sweep_keys_left"), 0)
+        self.assertGreaterEqual(s.get("pacer_alert_timers"), 1)
+        self.assertEqual(s.get("pacer_alerts_held"), 0)
+        # a flag raised under a silence is held, and counted so
+        at = NOV2 + 18 * DAY + 12 * H
+        with d.client() as c:
+            expect_ok(c.append([pt.alert_silenced(alert="alert/anomaly/", until=None,
+                                                  occurred_at=at)]))
+            r = expect_ok(c.append([pt.sale_closed(rep="rep-42", customer="c-9", amount=4321000,
+                                                   product_line="cloud", occurred_at=at - h * H)
+                                    for h in (2, 1)]))
+            self.assertEqual(r["rejected"], 0, r)
+        s = self.scrape(d)
+        self.assertEqual(s.get("pacer_alerts_held"), 1)
+        self.assertEqual(s.get("pacer_alerts_active"), len(active["alerts"]) + 1)
 
     def test_off_unless_asked_and_bind_failure(self):
         d = self.start_daemon()
