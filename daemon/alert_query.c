@@ -183,9 +183,9 @@ alert_query_alerts(store_t *store, projector_t *projector, const wire_request_t 
     store_read_end(&r);
 }
 
-/* 0 info, 1 warning, 2 critical; -1 for anything else. */
 static const char *const SEVERITY_NAMES[] = {"info", "warning", "critical"};
 
+/* 0 info, 1 warning, 2 critical; -1 for anything else. */
 static int
 severity_rank_str(const char *s, size_t len)
 {
