@@ -284,6 +284,20 @@ unpack(const void *data, size_t len, msgpack_unpacked *unpacked, const char *wha
     return PACER_OK;
 }
 
+static int
+decode(const void *data, size_t len, bool unpublished_ok, pacer_alert_t **alert_p, char *err,
+       size_t errlen)
+{
+    *alert_p = NULL;
+    msgpack_unpacked unpacked;
+    int rc = unpack(data, len, &unpacked, "the alert record", err, errlen);
+    if (rc != PACER_OK)
+        return rc;
+    rc = record_build(&unpacked.data, unpublished_ok, data, len, alert_p, err, errlen);
+    msgpack_unpacked_destroy(&unpacked);
+    return rc;
+}
+
 int
 pacer_alert_decode(const void *data, size_t len, pacer_alert_t **alert_p, char *err, size_t errlen)
 {
@@ -291,23 +305,17 @@ pacer_alert_decode(const void *data, size_t len, pacer_alert_t **alert_p, char *
         return fail(err, errlen, PACER_EINVAL,
                     "pacer_alert_decode needs bytes and a place for "
                     "the alert");
-    *alert_p = NULL;
-    msgpack_unpacked unpacked;
-    int rc = unpack(data, len, &unpacked, "the alert record", err, errlen);
-    if (rc != PACER_OK)
-        return rc;
-    rc = record_build(&unpacked.data, false, data, len, alert_p, err, errlen);
-    msgpack_unpacked_destroy(&unpacked);
-    return rc;
+    return decode(data, len, false, alert_p, err, errlen);
 }
 
 pacer_alert_t *
 pacer_alert_dup(const pacer_alert_t *alert)
 {
     assert(alert);
-    /* raw decoded once already, so only memory can fail */
+    /* raw decoded once already, so only memory can fail (an alerts_active
+       entry with no record yet has aseq 0, which its page accepted) */
     pacer_alert_t *copy = NULL;
-    if (pacer_alert_decode(alert->raw, alert->raw_len, &copy, NULL, 0) != PACER_OK)
+    if (decode(alert->raw, alert->raw_len, alert->aseq == 0, &copy, NULL, 0) != PACER_OK)
         return NULL;
     return copy;
 }
