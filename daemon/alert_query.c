@@ -3,6 +3,7 @@
 
 #include "daemon/alert_query.h"
 
+#include "daemon/alerter.h"
 #include "daemon/outbox.h"
 #include "projections/alertcfg.h"
 #include "projections/rules.h"
@@ -269,7 +270,7 @@ active_one(void *arg, const char *key, size_t key_len, const void *val, size_t v
        flag held so keeps its record's body and severity in its state
        (daemon/alerter.c); a lag alert's severity is its rule's. */
     const msgpack_object *held = get(&st.data, "held"), *held_sev = get(&st.data, "severity");
-    if (held && (held->type != MSGPACK_OBJECT_MAP || severity_rank(held_sev) < 0))
+    if (held && (!alerter_held_body_ok(held) || severity_rank(held_sev) < 0))
         held = NULL;
     int unpublished_rank = held ? severity_rank(held_sev) : lag_severity(get(&st.data, "rule"));
     if (have && (!matches(a->prefixes, topic, topic_len) ||

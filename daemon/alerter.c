@@ -1144,6 +1144,28 @@ fint(const msgpack_object *m, const char *k)
     return 0;
 }
 
+bool
+alerter_held_body_ok(const msgpack_object *held)
+{
+    static const char *const head[] = {"aseq",     "key", "topic", "rule",    "state",
+                                       "severity", "at",  "since", "silenced"};
+    if (held->type != MSGPACK_OBJECT_MAP)
+        return false;
+    bool summary = false;
+    for (uint32_t i = 0; i < held->via.map.size; i++) {
+        const msgpack_object *k = &held->via.map.ptr[i].key;
+        if (k->type != MSGPACK_OBJECT_STR)
+            return false;
+        for (size_t h = 0; h < sizeof head / sizeof head[0]; h++)
+            if (k->via.str.size == strlen(head[h]) &&
+                memcmp(k->via.str.ptr, head[h], k->via.str.size) == 0)
+                return false;
+        if (k->via.str.size == 7 && memcmp(k->via.str.ptr, "summary", 7) == 0)
+            summary = held->via.map.ptr[i].val.type == MSGPACK_OBJECT_STR;
+    }
+    return summary;
+}
+
 static int
 load_one(void *arg, const char *key, size_t key_len, const void *val, size_t val_len)
 {
@@ -1189,8 +1211,13 @@ load_one(void *arg, const char *key, size_t key_len, const void *val, size_t val
             self->active++;
         char severity[16];
         const msgpack_object *held = wire_map_get(m, "held");
-        if (a->state == A_FIRING && held && held->type == MSGPACK_OBJECT_MAP &&
-            fstr(m, "severity", severity, sizeof severity)) {
+        if (held && !alerter_held_body_ok(held)) {
+            log_warn("alert state of \"%.*s\": its held record is damaged; the flag stays "
+                     "listed but will not be published",
+                     (int)key_len, key);
+            held = NULL;
+        }
+        if (a->state == A_FIRING && held && fstr(m, "severity", severity, sizeof severity)) {
             for (uint8_t i = 0; i < 3; i++)
                 if (!strcmp(severity, SEVERITIES[i]))
                     a->severity = i;

@@ -145,5 +145,10 @@ size_t alerter_scheduled(const alerter_t *self);
 size_t alerter_sweep_left(const alerter_t *self);
 /* Anomaly flags held by a silence: raised, not published yet. */
 size_t alerter_held(const alerter_t *self);
+/* A held flag's body as read from its alert state (bytes from disk) goes
+   out as the pairs after a record's head, when published or listed by
+   alerts_active: true if it can, a map of string keys, none of the head's
+   or "silenced", with the str summary a record needs. */
+bool alerter_held_body_ok(const msgpack_object *held);
 
 #endif

@@ -30,7 +30,9 @@
       the group does it all;
     - the timer heap: day turns push nothing for keys whose due did not
       move; settings that move every due keep it under 2 x keys + 64; a
-      rebuild keeps the due order. */
+      rebuild keeps the due order;
+    - a held anomaly flag's body read from disk is checked before it can
+      follow a record's head. */
 
 #include <setjmp.h>
 #include <stdarg.h>
@@ -746,10 +748,47 @@ test_heap_rebuilt_in_order(void **state)
     free(c);
 }
 
+/* A held flag's body read back from disk must be able to follow a
+   record's head: string keys, none of the head's, a str summary. */
+#define B(literal) literal, sizeof literal - 1
+
+static void
+test_held_body_checked(void **state)
+{
+    (void)state;
+    struct {
+        const char *bytes;
+        size_t len;
+        bool ok;
+    } cases[] = {
+        {B("\x82\xa5scope\xa1r\xa7summary\xa1s"), true},
+        {B("\x81\xa5scope\xa1r"), false},  /* no summary */
+        {B("\x81\xa7summary\x01"), false}, /* summary not a str */
+        {"\x82\xa7summary\xa1s\xa4"
+         "aseq\x07",
+         17, false},                                        /* a head key */
+        {B("\x82\xa7summary\xa1s\xa8silenced\xc3"), false}, /* "silenced" */
+        {B("\x82\xa7summary\xa1s\x01\x02"), false},         /* an int key */
+        {B("\x91\xa7summary"), false},                      /* not a map */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        msgpack_unpacked u;
+        msgpack_unpacked_init(&u);
+        size_t off = 0;
+        assert_int_equal(msgpack_unpack_next(&u, cases[i].bytes, cases[i].len, &off),
+                         MSGPACK_UNPACK_SUCCESS);
+        assert_int_equal(off, cases[i].len);
+        if (alerter_held_body_ok(&u.data) != cases[i].ok)
+            fail_msg("case %zu: expected %s", i, cases[i].ok ? "accepted" : "refused");
+        msgpack_unpacked_destroy(&u);
+    }
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_held_body_checked),
         cmocka_unit_test_setup_teardown(test_sweep_in_slices, setup, teardown),
         cmocka_unit_test_setup_teardown(test_restart_mid_sweep, setup, teardown),
         cmocka_unit_test_setup_teardown(test_failed_commit_mid_sweep, setup, teardown),
