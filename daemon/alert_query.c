@@ -338,9 +338,21 @@ active_one(void *arg, const char *key, size_t key_len, const void *val, size_t v
                 msgpack_pack_object(pk, held->via.map.ptr[i].val);
             }
         else {
+            /* a lag alert's state keeps the sentence it had when it fired */
+            const msgpack_object *said = get(&st.data, "summary");
+            char summary[1200];
+            if (said && said->type == MSGPACK_OBJECT_STR)
+                snprintf(summary, sizeof summary,
+                         "%.*s (fired while silenced: published if it still holds when the "
+                         "silence ends)",
+                         (int)(said->via.str.size < 1024 ? said->via.str.size : 1024),
+                         said->via.str.ptr);
+            else
+                snprintf(summary, sizeof summary,
+                         "fired while silenced: its record is published if it still holds when "
+                         "the silence ends");
             wire_pack_str(pk, "summary");
-            wire_pack_str(pk, "fired while silenced: its record is published if it still holds "
-                              "when the silence ends");
+            wire_pack_str(pk, summary);
         }
     }
     wire_pack_str(pk, "silenced");

@@ -383,7 +383,7 @@ fill_params(const rule_class_t *r, const tprog_t *p, const alertcfg_t *cfg, rule
 /* The durable state of (rule, key): what alerter_load reads back. */
 static int
 put_lag_state(alerter_t *self, const rule_class_t *r, int ri, const tprog_t *p, const char *key,
-              outbox_batch_t *out)
+              const char *held_summary, outbox_batch_t *out)
 {
     kstate_t *k = &self->keys[p->idx];
     sink_clear(&self->st);
@@ -391,7 +391,13 @@ put_lag_state(alerter_t *self, const rule_class_t *r, int ri, const tprog_t *p, 
     msgpack_packer_init(&pk, &self->st, sink_write);
     char topic[700];
     lag_topic(r, p, topic, sizeof topic);
-    msgpack_pack_map(&pk, 12);
+    msgpack_pack_map(&pk, held_summary ? 13 : 12);
+    if (held_summary) {
+        /* fired under a silence, so no record: the sentence it would have
+           had, for alerts_active (daemon/alert_query.c) */
+        pstr(&pk, "summary");
+        pstr(&pk, held_summary);
+    }
     pstr(&pk, "topic");
     pstr(&pk, topic);
     pstr(&pk, "aseq");
@@ -700,6 +706,7 @@ eval_key(alerter_t *self, projection_t *proj, const alertcfg_t *cfg, uint32_t id
                              now - k->last_sent[ri] >= (int64_t)(rp.repeat_hours * 3600000.0))))
             continue;
         char key[400], topic[700], summary[1024];
+        const char *held_summary = NULL;
         projection_target_names(proj, &p, now);
         lag_key(r, &p, key, sizeof key);
         lag_topic(r, &p, topic, sizeof topic);
@@ -725,9 +732,11 @@ eval_key(alerter_t *self, projection_t *proj, const alertcfg_t *cfg, uint32_t id
             k->since[ri] = k->last_sent[ri] = now;
             self->active++;
             changed = true;
-            if (sil)
+            if (sil) {
                 k->silenced |= (uint8_t)(1u << ri);
-            else {
+                r->explain(&p, &rp, false, summary, sizeof summary);
+                held_summary = summary;
+            } else {
                 c.state = "firing";
                 r->explain(&p, &rp, false, summary, sizeof summary);
                 if (emit_lag(self, &c, r, ri, &p, &rp, key, summary, out) != 0)
@@ -778,7 +787,7 @@ eval_key(alerter_t *self, projection_t *proj, const alertcfg_t *cfg, uint32_t id
                     return -1;
             }
         }
-        if (changed && put_lag_state(self, r, ri, &p, key, out) != 0)
+        if (changed && put_lag_state(self, r, ri, &p, key, held_summary, out) != 0)
             return -1;
         any_changed |= changed;
     }

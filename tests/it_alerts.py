@@ -181,9 +181,10 @@ class Alerts(pt.PacerTestCase):
         self.assertEqual(len(act), 1, act)
         self.assertTrue(act[0]["silenced"])
         self.assertEqual(act[0]["silenced_by"], "alert/behind/acme/east/")
-        # no record yet: aseq 0, its rule's severity, a summary saying so
+        # no record yet: aseq 0, its rule's severity, the sentence it had when it fired
         self.assertEqual((act[0]["aseq"], act[0]["at"], act[0]["severity"]),
                          (0, act[0]["since"], "critical"))
+        self.assertIn("acme/east/t3/rep-42 revenue 2026-11: 1% of target", act[0]["summary"])
         self.assertIn("fired while silenced", act[0]["summary"])
         self.assertEqual(len(self.of_rule(self.active(d, now=now, severity="critical"),
                                           "behind")), 1)
