@@ -24,6 +24,7 @@
 #include "events/codec.h"
 #include "events/schema.h"
 #include "projections/projection.h"
+#include "tests/test_kv.h"
 
 #include <dirent.h>
 #include <unistd.h>
@@ -50,22 +51,7 @@ check_kv(world_t *w, bool fold, char *msg, size_t msglen, const char *const *kv)
 {
     msgpack_sbuffer sb;
     msgpack_sbuffer_init(&sb);
-    msgpack_packer pk;
-    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-    size_t n = 0;
-    while (kv[n])
-        n++;
-    msgpack_pack_map(&pk, n / 2);
-    for (size_t i = 0; i < n; i += 2) {
-        msgpack_pack_str_with_body(&pk, kv[i], strlen(kv[i]));
-        const char *v = kv[i + 1];
-        if (v[0] == 's')
-            msgpack_pack_str_with_body(&pk, v + 2, strlen(v + 2));
-        else if (v[0] == 'i')
-            msgpack_pack_int64(&pk, strtoll(v + 2, NULL, 10));
-        else
-            msgpack_pack_double(&pk, strtod(v + 2, NULL));
-    }
+    test_kv_pack(&sb, kv);
     msgpack_unpacked u;
     msgpack_unpacked_init(&u);
     size_t off = 0;

@@ -48,6 +48,7 @@
 #include "events/schema.h"
 #include "events/wire.h"
 #include "projections/projection.h"
+#include "tests/test_kv.h"
 
 #include <dirent.h>
 #include <stdio.h>
@@ -81,22 +82,7 @@ fold(world_t *w, const char *const *kv)
 {
     msgpack_sbuffer sb;
     msgpack_sbuffer_init(&sb);
-    msgpack_packer pk;
-    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-    size_t n = 0;
-    while (kv[n])
-        n++;
-    msgpack_pack_map(&pk, n / 2);
-    for (size_t i = 0; i < n; i += 2) {
-        msgpack_pack_str_with_body(&pk, kv[i], strlen(kv[i]));
-        const char *v = kv[i + 1];
-        if (v[0] == 's')
-            msgpack_pack_str_with_body(&pk, v + 2, strlen(v + 2));
-        else if (v[0] == 'd')
-            msgpack_pack_double(&pk, strtod(v + 2, NULL));
-        else
-            msgpack_pack_int64(&pk, strtoll(v + 2, NULL, 10));
-    }
+    test_kv_pack(&sb, kv);
     msgpack_unpacked u;
     msgpack_unpacked_init(&u);
     size_t off = 0;
